@@ -1,0 +1,218 @@
+//! Server functions. Each is thin: resolve the actor, make one domain call,
+//! map the typed error. Mutations are POST (the macro default); loaders are
+//! POST too, so no state is readable cross-site.
+
+#[cfg(feature = "ssr")]
+use crate::error::ApiError;
+use crate::error::ApiResult;
+use domain::ids::{TenantId, UserId, WorkspaceId};
+use domain::rbac::Role;
+#[cfg(feature = "ssr")]
+use domain::views::AuditFilter;
+use domain::views::{
+    AuditAction, AuditOutcome, AuditPage, MembersPage, OverviewPage, ShellView, SystemWorkspaceRow,
+    TenantPage, TenantStatus, TenantsPage,
+};
+use leptos::prelude::*;
+
+#[cfg(feature = "ssr")]
+use crate::ctx::{services, signed_in};
+
+// ----- session ---------------------------------------------------------------
+
+/// Sends the browser on to a local path only (never to another site).
+#[cfg(feature = "ssr")]
+fn safe_next(next: Option<String>) -> String {
+    match next {
+        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n,
+        _ => "/admin".to_string(),
+    }
+}
+
+#[server(prefix = "/api", endpoint = "session/sign_in")]
+pub async fn sign_in(email: String, password: String, next: Option<String>) -> ApiResult<()> {
+    use crate::ctx::{ClientAddress, CookieSettings};
+    use domain::sessions::SessionToken;
+    let svc = services()?;
+    let cookies = use_context::<CookieSettings>().ok_or(ApiError(domain::AppError::Internal))?;
+    let address = use_context::<ClientAddress>()
+        .map(|a| a.0)
+        .unwrap_or_else(|| "unknown".into());
+    let previous = use_context::<http::request::Parts>()
+        .and_then(|p| crate::ctx::read_cookie(&p.headers, cookies.name()))
+        .and_then(|raw| SessionToken::from_cookie(&raw));
+    let signed_in =
+        domain::accounts::sign_in(&svc, &email, &password, &address, previous.as_ref()).await?;
+    if let Some(res) = use_context::<leptos_axum::ResponseOptions>()
+        && let Ok(value) =
+            http::HeaderValue::from_str(&cookies.session_cookie(signed_in.token.expose()))
+    {
+        res.insert_header(http::header::SET_COOKIE, value);
+    }
+    leptos_axum::redirect(&safe_next(next));
+    Ok(())
+}
+
+#[server(prefix = "/api", endpoint = "session/sign_out")]
+pub async fn sign_out() -> ApiResult<()> {
+    use crate::ctx::CookieSettings;
+    let (svc, actor) = signed_in()?;
+    domain::accounts::sign_out(&svc, &actor).await?;
+    if let (Some(res), Some(cookies)) = (
+        use_context::<leptos_axum::ResponseOptions>(),
+        use_context::<CookieSettings>(),
+    ) && let Ok(value) = http::HeaderValue::from_str(&cookies.clearing_cookie())
+    {
+        res.insert_header(http::header::SET_COOKIE, value);
+    }
+    leptos_axum::redirect("/sign-in?notice=signed_out");
+    Ok(())
+}
+
+// ----- loaders -----------------------------------------------------------------
+
+#[server(prefix = "/api", endpoint = "shell")]
+pub async fn load_shell() -> ApiResult<ShellView> {
+    let (svc, actor) = signed_in()?;
+    Ok(domain::workspaces::shell(&svc, &actor).await?)
+}
+
+#[server(prefix = "/api", endpoint = "overview")]
+pub async fn load_overview() -> ApiResult<Option<OverviewPage>> {
+    let (svc, actor) = signed_in()?;
+    Ok(domain::workspaces::overview(&svc, &actor).await?)
+}
+
+#[server(prefix = "/api", endpoint = "tenants")]
+pub async fn load_tenants() -> ApiResult<Option<TenantsPage>> {
+    let (svc, actor) = signed_in()?;
+    Ok(domain::tenants::tenants_page(&svc, &actor).await?)
+}
+
+#[server(prefix = "/api", endpoint = "tenant")]
+pub async fn load_tenant(tenant: TenantId) -> ApiResult<TenantPage> {
+    let (svc, actor) = signed_in()?;
+    Ok(domain::tenants::tenant_page(&svc, &actor, tenant).await?)
+}
+
+#[server(prefix = "/api", endpoint = "members")]
+pub async fn load_members() -> ApiResult<Option<MembersPage>> {
+    let (svc, actor) = signed_in()?;
+    Ok(domain::workspaces::members_page(&svc, &actor).await?)
+}
+
+#[server(prefix = "/api", endpoint = "audit")]
+pub async fn load_audit(
+    action: Option<AuditAction>,
+    outcome: Option<AuditOutcome>,
+    tenant: Option<TenantId>,
+    before: Option<domain::ids::AuditEntryId>,
+) -> ApiResult<Option<AuditPage>> {
+    let (svc, actor) = signed_in()?;
+    let filter = AuditFilter {
+        action,
+        outcome,
+        tenant,
+        before,
+    };
+    Ok(domain::workspaces::audit_page(&svc, &actor, &filter).await?)
+}
+
+#[server(prefix = "/api", endpoint = "system/workspaces")]
+pub async fn load_system_workspaces() -> ApiResult<Vec<SystemWorkspaceRow>> {
+    let (svc, actor) = signed_in()?;
+    Ok(domain::workspaces::system_list(&svc, &actor).await?)
+}
+
+// ----- workspaces and members --------------------------------------------------
+
+#[server(prefix = "/api", endpoint = "workspaces/create")]
+pub async fn create_workspace(name: String) -> ApiResult<()> {
+    let (svc, actor) = signed_in()?;
+    domain::workspaces::create(&svc, &actor, &name).await?;
+    leptos_axum::redirect("/admin?notice=workspace_created");
+    Ok(())
+}
+
+#[server(prefix = "/api", endpoint = "workspaces/switch")]
+pub async fn switch_workspace(workspace: WorkspaceId) -> ApiResult<()> {
+    let (svc, actor) = signed_in()?;
+    domain::workspaces::switch(&svc, &actor, workspace).await?;
+    leptos_axum::redirect("/admin");
+    Ok(())
+}
+
+#[server(prefix = "/api", endpoint = "members/add")]
+pub async fn add_member(workspace: WorkspaceId, email: String, role: Role) -> ApiResult<()> {
+    let (svc, actor) = signed_in()?;
+    domain::workspaces::add_member(&svc, &actor, workspace, &email, role).await?;
+    leptos_axum::redirect("/admin/members?notice=member_added");
+    Ok(())
+}
+
+#[server(prefix = "/api", endpoint = "members/role")]
+pub async fn change_member_role(
+    workspace: WorkspaceId,
+    member: UserId,
+    role: Role,
+) -> ApiResult<()> {
+    let (svc, actor) = signed_in()?;
+    domain::workspaces::change_role(&svc, &actor, workspace, member, role).await?;
+    leptos_axum::redirect("/admin/members?notice=role_changed");
+    Ok(())
+}
+
+#[server(prefix = "/api", endpoint = "members/remove")]
+pub async fn remove_member(workspace: WorkspaceId, member: UserId) -> ApiResult<()> {
+    let (svc, actor) = signed_in()?;
+    domain::workspaces::remove_member(&svc, &actor, workspace, member).await?;
+    leptos_axum::redirect("/admin/members?notice=member_removed");
+    Ok(())
+}
+
+// ----- tenants -------------------------------------------------------------------
+
+#[server(prefix = "/api", endpoint = "tenants/create")]
+pub async fn create_tenant(
+    workspace: WorkspaceId,
+    display_name: String,
+    microsoft_tenant_id: String,
+) -> ApiResult<()> {
+    let (svc, actor) = signed_in()?;
+    let id = domain::tenants::create(&svc, &actor, workspace, &display_name, &microsoft_tenant_id)
+        .await?;
+    leptos_axum::redirect(&format!("/admin/t/{id}?notice=tenant_created"));
+    Ok(())
+}
+
+#[server(prefix = "/api", endpoint = "tenants/rename")]
+pub async fn rename_tenant(tenant: TenantId, display_name: String) -> ApiResult<()> {
+    let (svc, actor) = signed_in()?;
+    domain::tenants::rename(&svc, &actor, tenant, &display_name).await?;
+    leptos_axum::redirect(&format!("/admin/t/{tenant}?notice=tenant_updated"));
+    Ok(())
+}
+
+#[server(prefix = "/api", endpoint = "tenants/status")]
+pub async fn set_tenant_status(tenant: TenantId, status: TenantStatus) -> ApiResult<()> {
+    let (svc, actor) = signed_in()?;
+    domain::tenants::set_status(&svc, &actor, tenant, status).await?;
+    leptos_axum::redirect(&format!("/admin/t/{tenant}?notice=tenant_updated"));
+    Ok(())
+}
+
+#[server(prefix = "/api", endpoint = "tenants/assign")]
+pub async fn assign_tenant(tenant: TenantId, member: UserId) -> ApiResult<()> {
+    let (svc, actor) = signed_in()?;
+    domain::tenants::set_assignment(&svc, &actor, tenant, member, true).await?;
+    leptos_axum::redirect("/admin/members?notice=assignment_changed");
+    Ok(())
+}
+
+#[server(prefix = "/api", endpoint = "tenants/unassign")]
+pub async fn unassign_tenant(tenant: TenantId, member: UserId) -> ApiResult<()> {
+    let (svc, actor) = signed_in()?;
+    domain::tenants::set_assignment(&svc, &actor, tenant, member, false).await?;
+    leptos_axum::redirect("/admin/members?notice=assignment_changed");
+    Ok(())
+}

@@ -1,0 +1,240 @@
+//! Shared layout pieces: the `/admin` and `/system` shells, page loading with
+//! truthful error states, notices and empty states.
+
+use crate::api;
+use crate::error::ApiError;
+use crate::islands::ServerForm;
+use domain::AppError;
+use domain::views::ShellView;
+use leptos::prelude::*;
+use leptos_router::components::{A, Outlet};
+use leptos_router::hooks::{use_location, use_query_map};
+use std::future::Future;
+
+/// Renders `render(data)` once the loader resolves, or the matching error
+/// page (and HTTP status) when it fails.
+pub fn load<T, Fut, V>(loader: Fut, render: impl FnOnce(T) -> V + Send + 'static) -> impl IntoView
+where
+    T: Send + 'static,
+    Fut: Future<Output = Result<T, ApiError>> + Send + 'static,
+    V: IntoView + 'static,
+{
+    view! {
+        <Suspense fallback=|| view! { <p class="loading" aria-busy="true">"Loading…"</p> }>
+            {Suspend::new(async move {
+                match loader.await {
+                    Ok(data) => render(data).into_any(),
+                    Err(e) => view! { <ErrorPage error=e.0/> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+/// Sets the page's HTTP status while rendering on the server.
+fn set_status(_code: u16) {
+    #[cfg(feature = "ssr")]
+    crate::ctx::set_status(_code);
+}
+
+#[component]
+pub fn ErrorPage(error: AppError) -> impl IntoView {
+    set_status(error.http_status());
+    match error {
+        AppError::NotFound => view! { <NotFound/> }.into_any(),
+        AppError::Forbidden => view! {
+            <section class="page">
+                <h1 class="page-title">"Not allowed"</h1>
+                <p class="muted">"Your role in this workspace does not allow this page. Ask an owner or manager if you need it."</p>
+            </section>
+        }
+        .into_any(),
+        AppError::Unauthenticated => view! {
+            <section class="page">
+                <h1 class="page-title">"Signed out"</h1>
+                <p>"Your session has ended. " <a href="/sign-in" class="link">"Sign in again"</a> "."</p>
+            </section>
+        }
+        .into_any(),
+        other => view! {
+            <section class="page">
+                <h1 class="page-title">"Something went wrong"</h1>
+                <p class="muted">{other.operator_message()}</p>
+            </section>
+        }
+        .into_any(),
+    }
+}
+
+#[component]
+pub fn NotFound() -> impl IntoView {
+    set_status(404);
+    view! {
+        <section class="page">
+            <h1 class="page-title">"Not found"</h1>
+            <p class="muted">"There is nothing here, or you do not have access to it."</p>
+            <p><a href="/admin" class="link">"Go to your overview"</a></p>
+        </section>
+    }
+}
+
+/// Success notices named in the `notice` query parameter. Closed, so a URL can
+/// never put arbitrary words on the page.
+fn notice_text(key: &str) -> Option<&'static str> {
+    Some(match key {
+        "workspace_created" => "Workspace created. You are its owner.",
+        "member_added" => "Member added.",
+        "role_changed" => "Role changed.",
+        "member_removed" => "Member removed.",
+        "assignment_changed" => "Tenant assignment saved.",
+        "tenant_created" => "Tenant added.",
+        "tenant_updated" => "Tenant saved.",
+        "signed_out" => "You are signed out.",
+        _ => return None,
+    })
+}
+
+#[component]
+pub fn Notice() -> impl IntoView {
+    let query = use_query_map();
+    move || {
+        query
+            .read()
+            .get("notice")
+            .and_then(|k| notice_text(&k))
+            .map(|text| view! { <p class="notice" role="status">{text}</p> })
+    }
+}
+
+#[component]
+pub fn EmptyState(title: &'static str, children: Children) -> impl IntoView {
+    view! {
+        <div class="empty-state">
+            <h2 class="empty-title">{title}</h2>
+            <div class="muted">{children()}</div>
+        </div>
+    }
+}
+
+/// The "no workspace yet" state every workspace page shares.
+#[component]
+pub fn NoWorkspace() -> impl IntoView {
+    view! {
+        <EmptyState title="You are not in a workspace yet">
+            <p>"A workspace holds your customer tenants and the people who manage them."</p>
+            <p class="mt-3"><a href="/admin/workspaces/new" class="btn btn-primary">"Create a workspace"</a></p>
+            <p class="mt-2">"Or ask an owner of an existing workspace to add you."</p>
+        </EmptyState>
+    }
+}
+
+#[component]
+fn NavLink(href: &'static str, label: &'static str) -> impl IntoView {
+    let location = use_location();
+    let current = move || {
+        let path = location.pathname.get();
+        let active = if href == "/admin" || href == "/system" {
+            path == href
+        } else {
+            path == href || path.starts_with(&format!("{href}/"))
+        };
+        active.then_some("page")
+    };
+    view! { <A href=href attr:class="nav-link" attr:aria-current=current>{label}</A> }
+}
+
+fn user_menu(shell: &ShellView) -> impl IntoView + use<> {
+    let email = shell.user_email.clone();
+    let operator = shell.is_platform_operator;
+    view! {
+        <details class="user-menu">
+            <summary class="nav-link" aria-label="Account menu">{email}</summary>
+            <div class="menu-panel">
+                {operator.then(|| view! { <a href="/system" class="menu-item">"System plane"</a> })}
+                <ServerForm action="/api/session/sign_out".to_string() submit_label="Sign out".to_string()>
+                    <span class="sr-only">"Sign out of Tenantry"</span>
+                </ServerForm>
+            </div>
+        </details>
+    }
+}
+
+fn workspace_switcher(shell: &ShellView) -> impl IntoView + use<> {
+    let current = shell.current.clone();
+    let options = shell.workspaces.clone();
+    let current_id = current.as_ref().map(|c| c.id);
+    view! {
+        <div class="switcher">
+            {match current {
+                Some(c) => view! { <span class="ws-name" title="Current workspace">{c.name}</span> }.into_any(),
+                None => view! { <span class="muted">"No workspace"</span> }.into_any(),
+            }}
+            {(options.len() > 1).then(|| view! {
+                <ServerForm action="/api/workspaces/switch".to_string() submit_label="Switch".to_string() inline=true>
+                    <label class="sr-only" for="workspace-switch">"Switch workspace"</label>
+                    <select id="workspace-switch" name="workspace" class="input input-sm">
+                        {options.iter().map(|w| {
+                            let selected = Some(w.id) == current_id;
+                            view! { <option value=w.id.to_string() selected=selected>{w.name.clone()}</option> }
+                        }).collect_view()}
+                    </select>
+                </ServerForm>
+            })}
+            <a href="/admin/workspaces/new" class="link text-sm">"New workspace"</a>
+        </div>
+    }
+}
+
+/// The `/admin` plane: navigation, workspace switcher, user menu.
+#[component]
+pub fn AdminShell() -> impl IntoView {
+    view! {
+        <a href="#main" class="skip-link">"Skip to content"</a>
+        {load(api::load_shell(), |shell: ShellView| view! {
+            <header class="topbar">
+                <a href="/admin" class="brand">"Tenantry"</a>
+                {workspace_switcher(&shell)}
+                <nav aria-label="Workspace" class="nav">
+                    <NavLink href="/admin" label="Overview"/>
+                    <NavLink href="/admin/tenants" label="Tenants"/>
+                    <NavLink href="/admin/operations" label="Operations"/>
+                    <NavLink href="/admin/members" label="Members"/>
+                    <NavLink href="/admin/audit" label="Audit"/>
+                </nav>
+                {user_menu(&shell)}
+            </header>
+            <main id="main" class="main" tabindex="-1">
+                <Notice/>
+                <Outlet/>
+            </main>
+        })}
+    }
+}
+
+/// The `/system` plane: platform operators only; everyone else gets the same
+/// 404 as a missing page.
+#[component]
+pub fn SystemShell() -> impl IntoView {
+    view! {
+        {load(api::load_shell(), |shell: ShellView| {
+            if !shell.is_platform_operator {
+                return view! { <main id="main" class="main"><NotFound/></main> }.into_any();
+            }
+            view! {
+                <a href="#main" class="skip-link">"Skip to content"</a>
+                <header class="topbar topbar-system">
+                    <a href="/system" class="brand">"Tenantry · System"</a>
+                    <nav aria-label="System" class="nav">
+                        <NavLink href="/system/ops/runs" label="Runs"/>
+                        <NavLink href="/system/ops/failures" label="Failures"/>
+                        <NavLink href="/system/ops/stuck" label="Stuck"/>
+                        <NavLink href="/system/workspaces" label="Workspaces"/>
+                    </nav>
+                    {user_menu(&shell)}
+                </header>
+                <main id="main" class="main" tabindex="-1"><Outlet/></main>
+            }
+            .into_any()
+        })}
+    }
+}

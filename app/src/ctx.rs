@@ -1,0 +1,86 @@
+//! Request context for server functions and pages (server only): the domain
+//! services, the signed-in actor, and the web settings, provided by `server/`.
+
+use crate::error::ApiError;
+use domain::AppError;
+use domain::access::Actor;
+use domain::services::Services;
+use leptos::prelude::*;
+
+/// The actor the session middleware resolved for this request, if any.
+#[derive(Debug, Clone)]
+pub struct CurrentActor(pub Option<Actor>);
+
+/// The session cookie's shape, decided by configuration.
+#[derive(Debug, Clone)]
+pub struct CookieSettings {
+    pub secure: bool,
+    pub max_age_secs: i64,
+}
+
+impl CookieSettings {
+    pub fn name(&self) -> &'static str {
+        if self.secure {
+            "__Host-tenantry_session"
+        } else {
+            "tenantry_session"
+        }
+    }
+
+    pub fn session_cookie(&self, token: &str) -> String {
+        let secure = if self.secure { "; Secure" } else { "" };
+        format!(
+            "{}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{secure}",
+            self.name(),
+            self.max_age_secs
+        )
+    }
+
+    pub fn clearing_cookie(&self) -> String {
+        let secure = if self.secure { "; Secure" } else { "" };
+        format!(
+            "{}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0{secure}",
+            self.name()
+        )
+    }
+}
+
+/// The client's address as the socket saw it (for sign-in throttling).
+#[derive(Debug, Clone)]
+pub struct ClientAddress(pub String);
+
+pub fn services() -> Result<Services, ApiError> {
+    use_context::<Services>().ok_or(ApiError(AppError::Internal))
+}
+
+/// The signed-in actor, or 401.
+pub fn actor() -> Result<Actor, ApiError> {
+    use_context::<CurrentActor>()
+        .and_then(|c| c.0)
+        .ok_or(ApiError(AppError::Unauthenticated))
+}
+
+pub fn signed_in() -> Result<(Services, Actor), ApiError> {
+    Ok((services()?, actor()?))
+}
+
+/// Sets the HTTP status of the page being rendered.
+pub fn set_status(code: u16) {
+    if let Some(res) = use_context::<leptos_axum::ResponseOptions>()
+        && let Ok(status) = http::StatusCode::from_u16(code)
+    {
+        res.set_status(status);
+    }
+}
+
+/// Reads one cookie from request headers.
+pub fn read_cookie(headers: &http::HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_string())
+}

@@ -1,0 +1,183 @@
+//! Islands: the only code that runs in the browser.
+//!
+//! `ServerForm` is the one form island. Its fields are rendered on the server
+//! (children); in the browser it submits them to a server function with
+//! `fetch`, shows the typed error inline next to the field it names, keeps the
+//! input, asks for confirmation first when told to, and follows the redirect
+//! the server function chose. Without JavaScript the same `<form>` still posts.
+
+use domain::AppError;
+use leptos::prelude::*;
+
+#[island]
+pub fn ServerForm(
+    /// The server function's URL, e.g. `/api/members/add`.
+    action: String,
+    submit_label: String,
+    #[prop(optional)] pending_label: Option<String>,
+    /// When set, a confirmation dialog with this text opens before submitting.
+    #[prop(optional)]
+    confirm: Option<String>,
+    #[prop(optional)] confirm_label: Option<String>,
+    /// Styles the submit button as destructive.
+    #[prop(optional)]
+    danger: Option<bool>,
+    /// Lays the form out in one row (for inline table actions).
+    #[prop(optional)]
+    inline: Option<bool>,
+    children: Children,
+) -> impl IntoView {
+    let error = RwSignal::new(None::<String>);
+    let pending = RwSignal::new(false);
+    let form_ref = NodeRef::<leptos::html::Form>::new();
+    let dialog_ref = NodeRef::<leptos::html::Dialog>::new();
+    let has_confirm = confirm.is_some();
+    let action_url = StoredValue::new(action.clone());
+
+    let submit = move || {
+        let Some(form) = form_ref.get_untracked() else {
+            return;
+        };
+        pending.set(true);
+        error.set(None);
+        let url = action_url.get_value();
+        leptos::task::spawn_local(async move {
+            match browser::post_form(&url, &form).await {
+                Ok(location) => browser::navigate(location.as_deref()),
+                Err(e) => {
+                    pending.set(false);
+                    if let Some(field) = e.field() {
+                        browser::mark_invalid(&form, field);
+                    }
+                    error.set(Some(e.operator_message()));
+                }
+            }
+        });
+    };
+
+    let on_submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        if pending.get_untracked() {
+            return;
+        }
+        if has_confirm && let Some(dialog) = dialog_ref.get_untracked() {
+            let _ = dialog.show_modal();
+        } else {
+            submit();
+        }
+    };
+    let on_confirm = move |_| {
+        if let Some(dialog) = dialog_ref.get_untracked() {
+            dialog.close();
+        }
+        submit();
+    };
+    let on_cancel = move |_| {
+        if let Some(dialog) = dialog_ref.get_untracked() {
+            dialog.close();
+        }
+    };
+
+    let button_class = if danger.unwrap_or(false) {
+        "btn btn-danger"
+    } else {
+        "btn btn-primary"
+    };
+    let form_class = if inline.unwrap_or(false) {
+        "server-form inline-form"
+    } else {
+        "server-form"
+    };
+    let pending_text = pending_label.unwrap_or_else(|| "Working…".to_string());
+    let confirm_text = confirm_label.unwrap_or_else(|| submit_label.clone());
+    view! {
+        <form method="post" action=action node_ref=form_ref on:submit=on_submit class=form_class>
+            <p class="form-error" role="alert" aria-live="assertive" hidden=move || error.get().is_none()>
+                {move || error.get()}
+            </p>
+            {children()}
+            <button type="submit" class=button_class disabled=move || pending.get() aria-busy=move || pending.get().to_string()>
+                {move || if pending.get() { pending_text.clone() } else { submit_label.clone() }}
+            </button>
+            {confirm.map(|text| view! {
+                <dialog node_ref=dialog_ref class="confirm-dialog" aria-label="Confirm">
+                    <p class="confirm-text">{text}</p>
+                    <div class="confirm-actions">
+                        <button type="button" class="btn btn-secondary" on:click=on_cancel autofocus>"Cancel"</button>
+                        <button type="button" class="btn btn-danger" on:click=on_confirm>{confirm_text}</button>
+                    </div>
+                </dialog>
+            })}
+        </form>
+    }
+}
+
+/// Browser-only helpers; on the server they are never called.
+mod browser {
+    use super::AppError;
+
+    #[cfg(feature = "hydrate")]
+    pub async fn post_form(
+        url: &str,
+        form: &web_sys::HtmlFormElement,
+    ) -> Result<Option<String>, AppError> {
+        use wasm_bindgen::JsCast;
+        use wasm_bindgen_futures::JsFuture;
+        let unavailable = || AppError::Unavailable;
+        let data = web_sys::FormData::new_with_form(form).map_err(|_| AppError::Internal)?;
+        let params = web_sys::UrlSearchParams::new_with_str_sequence_sequence(&data)
+            .map_err(|_| AppError::Internal)?;
+        let headers = web_sys::Headers::new().map_err(|_| AppError::Internal)?;
+        let _ = headers.set("Accept", "application/json");
+        let _ = headers.set("Content-Type", "application/x-www-form-urlencoded");
+        let init = web_sys::RequestInit::new();
+        init.set_method("POST");
+        init.set_headers(&headers);
+        init.set_body(&params);
+        let window = web_sys::window().ok_or(AppError::Internal)?;
+        let response = JsFuture::from(window.fetch_with_str_and_init(url, &init))
+            .await
+            .map_err(|_| unavailable())?
+            .dyn_into::<web_sys::Response>()
+            .map_err(|_| AppError::Internal)?;
+        if response.ok() {
+            return Ok(response.headers().get("location").ok().flatten());
+        }
+        let text = match response.text() {
+            Ok(p) => JsFuture::from(p).await.ok().and_then(|v| v.as_string()),
+            Err(_) => None,
+        };
+        Err(text
+            .and_then(|t| serde_json::from_str::<AppError>(&t).ok())
+            .unwrap_or(AppError::Internal))
+    }
+
+    #[cfg(not(feature = "hydrate"))]
+    pub async fn post_form(
+        _url: &str,
+        _form: &web_sys::HtmlFormElement,
+    ) -> Result<Option<String>, AppError> {
+        Err(AppError::Internal)
+    }
+
+    pub fn navigate(location: Option<&str>) {
+        if let Some(window) = web_sys::window() {
+            let loc = window.location();
+            let _ = match location {
+                Some(l) if l.starts_with('/') => loc.assign(l),
+                _ => loc.reload(),
+            };
+        }
+    }
+
+    pub fn mark_invalid(form: &web_sys::HtmlFormElement, field: &str) {
+        use wasm_bindgen::JsCast;
+        let selector = format!("[name=\"{}\"]", field.replace('"', ""));
+        if let Ok(Some(el)) = form.query_selector(&selector) {
+            let _ = el.set_attribute("aria-invalid", "true");
+            if let Ok(input) = el.dyn_into::<web_sys::HtmlElement>() {
+                let _ = input.focus();
+            }
+        }
+    }
+}

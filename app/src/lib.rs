@@ -1,0 +1,68 @@
+#![recursion_limit = "256"]
+//! Tenantry's pages and islands. Pages render on the server only; islands
+//! (see [`islands`]) are the only code shipped to the browser.
+
+pub mod api;
+pub mod components;
+pub mod error;
+pub mod islands;
+pub mod pages;
+
+#[cfg(feature = "ssr")]
+pub mod ctx;
+
+use leptos::prelude::*;
+use leptos_meta::{MetaTags, Title, provide_meta_context};
+use leptos_router::components::{ParentRoute, Route, Router, Routes};
+use leptos_router::{SsrMode, path};
+
+/// The HTML document around every page.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8"/>
+                <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                <link rel="stylesheet" href="/pkg/tenantry.css"/>
+                <link rel="icon" href="/favicon.ico" sizes="any"/>
+                <HydrationScripts options islands=true/>
+                <MetaTags/>
+            </head>
+            <body>
+                <App/>
+            </body>
+        </html>
+    }
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    use components::{AdminShell, NotFound, SystemShell};
+    use pages::*;
+    provide_meta_context();
+    view! {
+        <Title text="Tenantry"/>
+        <Router>
+            <Routes fallback=|| view! { <NotFound/> }>
+                <Route path=path!("/sign-in") view=sign_in::SignIn ssr=SsrMode::Async/>
+                <ParentRoute path=path!("/admin") view=AdminShell ssr=SsrMode::Async>
+                    <Route path=path!("") view=overview::Overview ssr=SsrMode::Async/>
+                    <Route path=path!("workspaces/new") view=workspaces::NewWorkspace ssr=SsrMode::Async/>
+                    <Route path=path!("tenants") view=tenants::Tenants ssr=SsrMode::Async/>
+                    <Route path=path!("t/:tenant") view=tenants::TenantDashboard ssr=SsrMode::Async/>
+                    <Route path=path!("operations") view=operations::Operations ssr=SsrMode::Async/>
+                    <Route path=path!("members") view=members::Members ssr=SsrMode::Async/>
+                    <Route path=path!("audit") view=audit::Audit ssr=SsrMode::Async/>
+                </ParentRoute>
+                <ParentRoute path=path!("/system") view=SystemShell ssr=SsrMode::Async>
+                    <Route path=path!("") view=system::SystemHome ssr=SsrMode::Async/>
+                    <Route path=path!("ops/runs") view=system::SystemRuns ssr=SsrMode::Async/>
+                    <Route path=path!("ops/failures") view=system::SystemFailures ssr=SsrMode::Async/>
+                    <Route path=path!("ops/stuck") view=system::SystemStuck ssr=SsrMode::Async/>
+                    <Route path=path!("workspaces") view=system::SystemWorkspaces ssr=SsrMode::Async/>
+                </ParentRoute>
+            </Routes>
+        </Router>
+    }
+}

@@ -1,0 +1,38 @@
+//! Id newtypes: a `TenantId` can never be passed where a `WorkspaceId` is expected.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+
+macro_rules! id_type {
+    ($($(#[$meta:meta])* $name:ident),* $(,)?) => {$(
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(pub i64);
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "{}", self.0)
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = std::num::ParseIntError;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                s.parse::<i64>().map($name)
+            }
+        }
+    )*};
+}
+
+id_type!(
+    /// A local account.
+    UserId,
+    /// One MSP: owns managed tenants and has members.
+    WorkspaceId,
+    /// A managed customer tenant inside a workspace.
+    TenantId,
+    /// One audit log entry.
+    AuditEntryId,
+);

@@ -1,0 +1,35 @@
+//! Everything Tenantry knows, without web or UI code.
+//!
+//! The crate has two layers:
+//! - always compiled (also to wasm for the browser islands): ids, closed enums,
+//!   the capability table, validated input newtypes, view types and the typed
+//!   [`AppError`] that crosses the wire;
+//! - behind the `server` feature: storage (SQLite + PostgreSQL), accounts and
+//!   sessions, workspaces, tenants, the access guard and the audit log.
+
+pub mod error;
+pub mod ids;
+pub mod rbac;
+pub mod validate;
+pub mod views;
+
+#[cfg(feature = "server")]
+pub mod access;
+#[cfg(feature = "server")]
+pub mod accounts;
+#[cfg(feature = "server")]
+pub mod audit;
+#[cfg(feature = "server")]
+pub mod clock;
+#[cfg(feature = "server")]
+pub mod services;
+#[cfg(feature = "server")]
+pub mod sessions;
+#[cfg(feature = "server")]
+pub mod store;
+#[cfg(feature = "server")]
+pub mod tenants;
+#[cfg(feature = "server")]
+pub mod workspaces;
+
+pub use error::{AppError, AppResult};

@@ -1,0 +1,58 @@
+//! The handle every domain call takes: storage, clock and policy settings.
+
+use crate::clock::{Clock, SystemClock};
+use crate::store::Store;
+use std::sync::Arc;
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// A session unused for this long is over.
+    pub session_idle_ms: i64,
+    /// A session is over this long after sign-in, used or not.
+    pub session_absolute_ms: i64,
+    /// Failed sign-ins per account within the window before it is locked.
+    pub account_failure_limit: i64,
+    /// Failed sign-ins per client address within the window before it is locked.
+    pub address_failure_limit: i64,
+    pub throttle_window_ms: i64,
+    pub throttle_lockout_ms: i64,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            session_idle_ms: 30 * 60 * 1000,
+            session_absolute_ms: 12 * 60 * 60 * 1000,
+            account_failure_limit: 5,
+            address_failure_limit: 20,
+            throttle_window_ms: 15 * 60 * 1000,
+            throttle_lockout_ms: 15 * 60 * 1000,
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct Services {
+    pub store: Store,
+    pub clock: Arc<dyn Clock>,
+    pub settings: Arc<Settings>,
+}
+
+impl Services {
+    pub fn new(store: Store, settings: Settings) -> Self {
+        Services {
+            store,
+            clock: Arc::new(SystemClock),
+            settings: Arc::new(settings),
+        }
+    }
+
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    pub fn now(&self) -> i64 {
+        self.clock.now_ms()
+    }
+}

@@ -1,0 +1,129 @@
+//! Server-side sessions. The cookie carries a random token; the database keeps
+//! only its SHA-256, so a leaked table does not leak live sessions.
+
+use crate::access::Actor;
+use crate::error::AppResult;
+use crate::ids::{UserId, WorkspaceId};
+use crate::services::Services;
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+use sqlx::AnyConnection;
+
+/// Last-seen is written at most this often, so every request is not a write.
+const TOUCH_EVERY_MS: i64 = 60_000;
+
+/// The secret in the cookie. Never logged.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SessionToken(String);
+
+impl SessionToken {
+    pub fn generate() -> Self {
+        let mut bytes = [0u8; 32];
+        rand::rngs::OsRng.fill_bytes(&mut bytes);
+        SessionToken(hex::encode(bytes))
+    }
+
+    /// Accepts only the shape we issue, so junk cookies never reach the database.
+    pub fn from_cookie(raw: &str) -> Option<Self> {
+        (raw.len() == 64 && raw.bytes().all(|b| b.is_ascii_hexdigit()))
+            .then(|| SessionToken(raw.to_ascii_lowercase()))
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    pub fn id_hash(&self) -> String {
+        hex::encode(Sha256::digest(self.0.as_bytes()))
+    }
+}
+
+impl std::fmt::Debug for SessionToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SessionToken(**redacted**)")
+    }
+}
+
+pub(crate) async fn insert(
+    conn: &mut AnyConnection,
+    user: UserId,
+    current_workspace: Option<WorkspaceId>,
+    now: i64,
+) -> AppResult<SessionToken> {
+    let token = SessionToken::generate();
+    sqlx::query(
+        "INSERT INTO sessions (id_hash, user_id, current_workspace_id, created_at, last_seen_at) VALUES ($1, $2, $3, $4, $4)",
+    )
+    .bind(token.id_hash())
+    .bind(user.0)
+    .bind(current_workspace.map(|w| w.0))
+    .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(token)
+}
+
+type SessionRow = (i64, String, Option<i64>, i64, i64, Option<i64>);
+
+/// Resolves a cookie token to the signed-in actor, enforcing the idle and
+/// absolute timeouts. An expired session is deleted on sight.
+pub async fn resolve(svc: &Services, token: &SessionToken) -> AppResult<Option<Actor>> {
+    let now = svc.now();
+    let id_hash = token.id_hash();
+    let row: Option<SessionRow> = sqlx::query_as(
+        "SELECT s.user_id, u.email, s.current_workspace_id, s.created_at, s.last_seen_at, p.user_id
+         FROM sessions s JOIN users u ON u.id = s.user_id
+         LEFT JOIN platform_operators p ON p.user_id = s.user_id
+         WHERE s.id_hash = $1",
+    )
+    .bind(&id_hash)
+    .fetch_optional(svc.store.pool())
+    .await?;
+    let Some((user_id, email, current, created_at, last_seen_at, operator)) = row else {
+        return Ok(None);
+    };
+    let expired = now - created_at >= svc.settings.session_absolute_ms
+        || now - last_seen_at >= svc.settings.session_idle_ms;
+    if expired {
+        sqlx::query("DELETE FROM sessions WHERE id_hash = $1")
+            .bind(&id_hash)
+            .execute(svc.store.pool())
+            .await?;
+        return Ok(None);
+    }
+    if now - last_seen_at >= TOUCH_EVERY_MS {
+        sqlx::query("UPDATE sessions SET last_seen_at = $2 WHERE id_hash = $1")
+            .bind(&id_hash)
+            .bind(now)
+            .execute(svc.store.pool())
+            .await?;
+    }
+    Ok(Some(Actor {
+        user_id: UserId(user_id),
+        email,
+        is_platform_operator: operator.is_some(),
+        session_id_hash: id_hash,
+        current_workspace: current.map(WorkspaceId),
+    }))
+}
+
+pub async fn revoke(svc: &Services, token: &SessionToken) -> AppResult<()> {
+    sqlx::query("DELETE FROM sessions WHERE id_hash = $1")
+        .bind(token.id_hash())
+        .execute(svc.store.pool())
+        .await?;
+    Ok(())
+}
+
+pub(crate) async fn set_current_workspace(
+    conn: &mut AnyConnection,
+    session_id_hash: &str,
+    workspace: WorkspaceId,
+) -> AppResult<()> {
+    sqlx::query("UPDATE sessions SET current_workspace_id = $2 WHERE id_hash = $1")
+        .bind(session_id_hash)
+        .bind(workspace.0)
+        .execute(conn)
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,320 @@
+//! View types shared by server functions and the browser islands.
+
+use crate::ids::{AuditEntryId, TenantId, UserId, WorkspaceId};
+use crate::rbac::{Capability, Role};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TenantStatus {
+    Active,
+    Inactive,
+}
+
+impl TenantStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TenantStatus::Active => "active",
+            TenantStatus::Inactive => "inactive",
+        }
+    }
+    pub fn label(self) -> &'static str {
+        match self {
+            TenantStatus::Active => "Active",
+            TenantStatus::Inactive => "Inactive",
+        }
+    }
+}
+
+impl FromStr for TenantStatus {
+    type Err = ();
+    fn from_str(s: &str) -> Result<Self, ()> {
+        match s {
+            "active" => Ok(TenantStatus::Active),
+            "inactive" => Ok(TenantStatus::Inactive),
+            _ => Err(()),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkspaceRef {
+    pub id: WorkspaceId,
+    pub name: String,
+    pub role: Role,
+}
+
+/// What the `/admin` shell needs on every page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShellView {
+    pub user_email: String,
+    pub is_platform_operator: bool,
+    pub current: Option<WorkspaceRef>,
+    pub workspaces: Vec<WorkspaceRef>,
+}
+
+impl ShellView {
+    pub fn can(&self, capability: Capability) -> bool {
+        self.current
+            .as_ref()
+            .is_some_and(|w| w.role.can(capability))
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TenantView {
+    pub id: TenantId,
+    pub workspace_id: WorkspaceId,
+    pub display_name: String,
+    pub microsoft_tenant_id: String,
+    pub status: TenantStatus,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemberView {
+    pub user_id: UserId,
+    pub email: String,
+    pub role: Role,
+    pub joined_at: i64,
+    /// Assigned tenants; meaningful for operator and readonly members.
+    pub assigned_tenants: Vec<TenantId>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MembersPage {
+    pub workspace: WorkspaceRef,
+    pub members: Vec<MemberView>,
+    pub tenants: Vec<TenantView>,
+    pub can_manage: bool,
+    pub viewer: UserId,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TenantsPage {
+    pub workspace: WorkspaceRef,
+    pub tenants: Vec<TenantView>,
+    pub can_manage: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TenantPage {
+    pub workspace: WorkspaceRef,
+    pub tenant: TenantView,
+    pub can_manage: bool,
+    /// Members assigned to this tenant (emails), for context.
+    pub assigned_members: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OverviewPage {
+    pub workspace: WorkspaceRef,
+    pub tenant_count: i64,
+    pub active_tenant_count: i64,
+    pub member_count: i64,
+    pub can_manage_tenants: bool,
+    pub can_manage_members: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuditOutcome {
+    Succeeded,
+    Failed,
+    Denied,
+}
+
+impl AuditOutcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuditOutcome::Succeeded => "succeeded",
+            AuditOutcome::Failed => "failed",
+            AuditOutcome::Denied => "denied",
+        }
+    }
+}
+
+impl FromStr for AuditOutcome {
+    type Err = ();
+    fn from_str(s: &str) -> Result<Self, ()> {
+        match s {
+            "succeeded" => Ok(AuditOutcome::Succeeded),
+            "failed" => Ok(AuditOutcome::Failed),
+            "denied" => Ok(AuditOutcome::Denied),
+            _ => Err(()),
+        }
+    }
+}
+
+/// Every action the audit log knows. Closed, so the audit filter is a select.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuditAction {
+    UserCreated,
+    SignedIn,
+    SignInFailed,
+    SignedOut,
+    WorkspaceCreated,
+    MemberAdded,
+    MemberRoleChanged,
+    MemberRemoved,
+    TenantCreated,
+    TenantUpdated,
+    TenantActivated,
+    TenantDeactivated,
+    TenantAssigned,
+    TenantUnassigned,
+}
+
+impl AuditAction {
+    pub const ALL: [AuditAction; 14] = [
+        AuditAction::UserCreated,
+        AuditAction::SignedIn,
+        AuditAction::SignInFailed,
+        AuditAction::SignedOut,
+        AuditAction::WorkspaceCreated,
+        AuditAction::MemberAdded,
+        AuditAction::MemberRoleChanged,
+        AuditAction::MemberRemoved,
+        AuditAction::TenantCreated,
+        AuditAction::TenantUpdated,
+        AuditAction::TenantActivated,
+        AuditAction::TenantDeactivated,
+        AuditAction::TenantAssigned,
+        AuditAction::TenantUnassigned,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuditAction::UserCreated => "user.created",
+            AuditAction::SignedIn => "session.signed_in",
+            AuditAction::SignInFailed => "session.sign_in_failed",
+            AuditAction::SignedOut => "session.signed_out",
+            AuditAction::WorkspaceCreated => "workspace.created",
+            AuditAction::MemberAdded => "member.added",
+            AuditAction::MemberRoleChanged => "member.role_changed",
+            AuditAction::MemberRemoved => "member.removed",
+            AuditAction::TenantCreated => "tenant.created",
+            AuditAction::TenantUpdated => "tenant.updated",
+            AuditAction::TenantActivated => "tenant.activated",
+            AuditAction::TenantDeactivated => "tenant.deactivated",
+            AuditAction::TenantAssigned => "tenant.assigned",
+            AuditAction::TenantUnassigned => "tenant.unassigned",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            AuditAction::UserCreated => "Account created",
+            AuditAction::SignedIn => "Signed in",
+            AuditAction::SignInFailed => "Sign-in failed",
+            AuditAction::SignedOut => "Signed out",
+            AuditAction::WorkspaceCreated => "Workspace created",
+            AuditAction::MemberAdded => "Member added",
+            AuditAction::MemberRoleChanged => "Member role changed",
+            AuditAction::MemberRemoved => "Member removed",
+            AuditAction::TenantCreated => "Tenant added",
+            AuditAction::TenantUpdated => "Tenant updated",
+            AuditAction::TenantActivated => "Tenant activated",
+            AuditAction::TenantDeactivated => "Tenant deactivated",
+            AuditAction::TenantAssigned => "Tenant assigned",
+            AuditAction::TenantUnassigned => "Tenant unassigned",
+        }
+    }
+}
+
+impl FromStr for AuditAction {
+    type Err = ();
+    fn from_str(s: &str) -> Result<Self, ()> {
+        AuditAction::ALL
+            .into_iter()
+            .find(|a| a.as_str() == s)
+            .ok_or(())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditEntryView {
+    pub id: AuditEntryId,
+    pub at: i64,
+    pub actor: String,
+    pub action: AuditAction,
+    pub target: String,
+    pub outcome: AuditOutcome,
+    pub tenant: Option<String>,
+    pub detail: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditFilter {
+    pub action: Option<AuditAction>,
+    pub outcome: Option<AuditOutcome>,
+    pub tenant: Option<TenantId>,
+    /// Keyset cursor: show entries with an id below this one.
+    pub before: Option<AuditEntryId>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditPage {
+    pub workspace: WorkspaceRef,
+    pub entries: Vec<AuditEntryView>,
+    pub next_before: Option<AuditEntryId>,
+    pub tenants: Vec<TenantView>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SystemWorkspaceRow {
+    pub id: WorkspaceId,
+    pub name: String,
+    pub member_count: i64,
+    pub tenant_count: i64,
+    pub created_at: i64,
+}
+
+/// Formats UTC unix milliseconds as `YYYY-MM-DD HH:MM UTC` without a date library,
+/// so the same code runs in the browser.
+pub fn format_utc(ms: i64) -> String {
+    let secs = ms.div_euclid(1000);
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    let (h, m) = (rem / 3600, (rem % 3600) / 60);
+    // Civil-from-days (proleptic Gregorian), Howard Hinnant's algorithm.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let mo = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = if mo <= 2 { y + 1 } else { y };
+    format!("{y:04}-{mo:02}-{d:02} {h:02}:{m:02} UTC")
+}
+
+impl fmt::Display for AuditAction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.label())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_utc() {
+        assert_eq!(format_utc(0), "1970-01-01 00:00 UTC");
+        assert_eq!(format_utc(1_795_427_640_000), "2026-11-23 09:54 UTC");
+        assert_eq!(format_utc(951_782_400_000), "2000-02-29 00:00 UTC");
+    }
+
+    #[test]
+    fn audit_actions_round_trip() {
+        for a in AuditAction::ALL {
+            assert_eq!(a.as_str().parse::<AuditAction>(), Ok(a));
+        }
+    }
+}

@@ -1,0 +1,467 @@
+//! Workspaces and their members.
+
+use crate::access::{self, Actor, WorkspaceAccess};
+use crate::audit::{self, Entry};
+use crate::error::{AppError, AppResult};
+use crate::ids::{TenantId, UserId, WorkspaceId};
+use crate::rbac::{Capability, Role};
+use crate::services::Services;
+use crate::sessions;
+use crate::validate::{Email, WorkspaceName};
+use crate::views::{
+    AuditAction, AuditFilter, AuditOutcome, AuditPage, MemberView, MembersPage, OverviewPage,
+    ShellView, SystemWorkspaceRow, WorkspaceRef,
+};
+
+fn entry<'a>(
+    actor: &'a Actor,
+    workspace: WorkspaceId,
+    action: AuditAction,
+    target: String,
+    detail: Option<String>,
+) -> Entry<'a> {
+    Entry {
+        workspace: Some(workspace),
+        tenant: None,
+        actor: Some(actor.user_id),
+        actor_label: &actor.email,
+        action,
+        target,
+        outcome: AuditOutcome::Succeeded,
+        detail,
+    }
+}
+
+pub async fn list_for_user(svc: &Services, user: UserId) -> AppResult<Vec<WorkspaceRef>> {
+    let rows: Vec<(i64, String, String)> = sqlx::query_as(
+        "SELECT w.id, w.name, m.role FROM memberships m JOIN workspaces w ON w.id = m.workspace_id
+         WHERE m.user_id = $1 ORDER BY w.name, w.id",
+    )
+    .bind(user.0)
+    .fetch_all(svc.store.pool())
+    .await?;
+    rows.into_iter()
+        .map(|(id, name, role)| {
+            Ok(WorkspaceRef {
+                id: WorkspaceId(id),
+                name,
+                role: role.parse().map_err(|_| AppError::Internal)?,
+            })
+        })
+        .collect()
+}
+
+/// What the `/admin` shell shows on every page.
+pub async fn shell(svc: &Services, actor: &Actor) -> AppResult<ShellView> {
+    Ok(ShellView {
+        user_email: actor.email.clone(),
+        is_platform_operator: actor.is_platform_operator,
+        current: access::current_workspace(svc, actor).await?,
+        workspaces: list_for_user(svc, actor.user_id).await?,
+    })
+}
+
+/// Creates a workspace with the actor as its owner and makes it current.
+pub async fn create(svc: &Services, actor: &Actor, name: &str) -> AppResult<WorkspaceId> {
+    let name = WorkspaceName::parse(name)?;
+    let now = svc.now();
+    let mut tx = svc.store.begin().await?;
+    let (id,): (i64,) = sqlx::query_as(
+        "INSERT INTO workspaces (name, created_by, created_at) VALUES ($1, $2, $3) RETURNING id",
+    )
+    .bind(name.as_str())
+    .bind(actor.user_id.0)
+    .bind(now)
+    .fetch_one(&mut **tx)
+    .await?;
+    let ws = WorkspaceId(id);
+    sqlx::query("INSERT INTO memberships (workspace_id, user_id, role, created_at) VALUES ($1, $2, 'owner', $3)")
+        .bind(ws.0)
+        .bind(actor.user_id.0)
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
+    sessions::set_current_workspace(&mut tx, &actor.session_id_hash, ws).await?;
+    audit::record(
+        &mut tx,
+        entry(
+            actor,
+            ws,
+            AuditAction::WorkspaceCreated,
+            name.as_str().to_string(),
+            None,
+        ),
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(ws)
+}
+
+/// Makes `workspace` the session's current one (404 when not a member).
+pub async fn switch(svc: &Services, actor: &Actor, workspace: WorkspaceId) -> AppResult<()> {
+    access::workspace(svc, actor, workspace, Capability::WorkspaceView).await?;
+    let mut tx = svc.store.begin().await?;
+    sessions::set_current_workspace(&mut tx, &actor.session_id_hash, workspace).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+async fn guard_members(
+    svc: &Services,
+    actor: &Actor,
+    workspace: WorkspaceId,
+    action: AuditAction,
+    target: &str,
+) -> AppResult<WorkspaceAccess> {
+    match access::workspace(svc, actor, workspace, Capability::MembersManage).await {
+        Ok(a) => Ok(a),
+        Err(e) => {
+            Err(access::denied(svc, actor, workspace, None, action, target.to_string(), e).await)
+        }
+    }
+}
+
+async fn owner_count(conn: &mut sqlx::AnyConnection, workspace: WorkspaceId) -> AppResult<i64> {
+    let (n,): (i64,) = sqlx::query_as(
+        "SELECT COUNT(*) FROM memberships WHERE workspace_id = $1 AND role = 'owner'",
+    )
+    .bind(workspace.0)
+    .fetch_one(conn)
+    .await?;
+    Ok(n)
+}
+
+async fn member_role(
+    conn: &mut sqlx::AnyConnection,
+    workspace: WorkspaceId,
+    user: UserId,
+) -> AppResult<Option<(Role, String)>> {
+    let row: Option<(String, String)> = sqlx::query_as(
+        "SELECT m.role, u.email FROM memberships m JOIN users u ON u.id = m.user_id
+         WHERE m.workspace_id = $1 AND m.user_id = $2",
+    )
+    .bind(workspace.0)
+    .bind(user.0)
+    .fetch_optional(conn)
+    .await?;
+    match row {
+        Some((role, email)) => Ok(Some((role.parse().map_err(|_| AppError::Internal)?, email))),
+        None => Ok(None),
+    }
+}
+
+fn only_owners_touch_owners(access: &WorkspaceAccess, roles: &[Role]) -> AppResult<()> {
+    if roles.contains(&Role::Owner) && access.role() != Role::Owner {
+        return Err(AppError::Forbidden);
+    }
+    Ok(())
+}
+
+pub async fn add_member(
+    svc: &Services,
+    actor: &Actor,
+    workspace: WorkspaceId,
+    email: &str,
+    role: Role,
+) -> AppResult<UserId> {
+    let access = guard_members(svc, actor, workspace, AuditAction::MemberAdded, email).await?;
+    if let Err(e) = only_owners_touch_owners(&access, &[role]) {
+        return Err(access::denied(
+            svc,
+            actor,
+            workspace,
+            None,
+            AuditAction::MemberAdded,
+            email.to_string(),
+            e,
+        )
+        .await);
+    }
+    let email = Email::parse(email)?;
+    let now = svc.now();
+    let mut tx = svc.store.begin().await?;
+    let user: Option<(i64,)> = sqlx::query_as("SELECT id FROM users WHERE email = $1")
+        .bind(email.as_str())
+        .fetch_optional(&mut **tx)
+        .await?;
+    let Some((user_id,)) = user else {
+        return Err(AppError::invalid(
+            "email",
+            "No Tenantry account uses this email yet. Ask an administrator to create it with `tenantry user create`, then add it here.",
+        ));
+    };
+    if member_role(&mut tx, workspace, UserId(user_id))
+        .await?
+        .is_some()
+    {
+        return Err(AppError::invalid(
+            "email",
+            "This person is already a member of the workspace.",
+        ));
+    }
+    sqlx::query(
+        "INSERT INTO memberships (workspace_id, user_id, role, created_at) VALUES ($1, $2, $3, $4)",
+    )
+    .bind(workspace.0)
+    .bind(user_id)
+    .bind(role.as_str())
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    audit::record(
+        &mut tx,
+        entry(
+            actor,
+            workspace,
+            AuditAction::MemberAdded,
+            email.to_string(),
+            Some(format!("role {role}")),
+        ),
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(UserId(user_id))
+}
+
+pub async fn change_role(
+    svc: &Services,
+    actor: &Actor,
+    workspace: WorkspaceId,
+    member: UserId,
+    role: Role,
+) -> AppResult<()> {
+    let target = format!("user {member}");
+    let access = guard_members(
+        svc,
+        actor,
+        workspace,
+        AuditAction::MemberRoleChanged,
+        &target,
+    )
+    .await?;
+    let now = svc.now();
+    let mut tx = svc.store.begin().await?;
+    let (old, email) = member_role(&mut tx, workspace, member)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    if let Err(e) = only_owners_touch_owners(&access, &[old, role]) {
+        drop(tx);
+        return Err(access::denied(
+            svc,
+            actor,
+            workspace,
+            None,
+            AuditAction::MemberRoleChanged,
+            email,
+            e,
+        )
+        .await);
+    }
+    if old == role {
+        return Ok(());
+    }
+    if old == Role::Owner && owner_count(&mut tx, workspace).await? <= 1 {
+        return Err(AppError::conflict(
+            "A workspace needs at least one owner. Make someone else an owner first.",
+        ));
+    }
+    sqlx::query("UPDATE memberships SET role = $3 WHERE workspace_id = $1 AND user_id = $2")
+        .bind(workspace.0)
+        .bind(member.0)
+        .bind(role.as_str())
+        .execute(&mut **tx)
+        .await?;
+    audit::record(
+        &mut tx,
+        entry(
+            actor,
+            workspace,
+            AuditAction::MemberRoleChanged,
+            email,
+            Some(format!("{old} → {role}")),
+        ),
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+pub async fn remove_member(
+    svc: &Services,
+    actor: &Actor,
+    workspace: WorkspaceId,
+    member: UserId,
+) -> AppResult<()> {
+    let target = format!("user {member}");
+    let access = guard_members(svc, actor, workspace, AuditAction::MemberRemoved, &target).await?;
+    let now = svc.now();
+    let mut tx = svc.store.begin().await?;
+    let (old, email) = member_role(&mut tx, workspace, member)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    if let Err(e) = only_owners_touch_owners(&access, &[old]) {
+        drop(tx);
+        return Err(access::denied(
+            svc,
+            actor,
+            workspace,
+            None,
+            AuditAction::MemberRemoved,
+            email,
+            e,
+        )
+        .await);
+    }
+    if old == Role::Owner && owner_count(&mut tx, workspace).await? <= 1 {
+        return Err(AppError::conflict(
+            "This is the workspace's last owner. Make someone else an owner before removing them.",
+        ));
+    }
+    sqlx::query("DELETE FROM tenant_assignments WHERE workspace_id = $1 AND user_id = $2")
+        .bind(workspace.0)
+        .bind(member.0)
+        .execute(&mut **tx)
+        .await?;
+    sqlx::query("DELETE FROM memberships WHERE workspace_id = $1 AND user_id = $2")
+        .bind(workspace.0)
+        .bind(member.0)
+        .execute(&mut **tx)
+        .await?;
+    audit::record(
+        &mut tx,
+        entry(
+            actor,
+            workspace,
+            AuditAction::MemberRemoved,
+            email,
+            Some(format!("was {old}")),
+        ),
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// The members page of the current workspace.
+pub async fn members_page(svc: &Services, actor: &Actor) -> AppResult<Option<MembersPage>> {
+    let Some(access) =
+        access::current_workspace_with(svc, actor, Capability::WorkspaceView).await?
+    else {
+        return Ok(None);
+    };
+    let ws = access.id();
+    let rows: Vec<(i64, String, String, i64)> = sqlx::query_as(
+        "SELECT u.id, u.email, m.role, m.created_at FROM memberships m JOIN users u ON u.id = m.user_id
+         WHERE m.workspace_id = $1 ORDER BY u.email",
+    )
+    .bind(ws.0)
+    .fetch_all(svc.store.pool())
+    .await?;
+    let assignments: Vec<(i64, i64)> =
+        sqlx::query_as("SELECT user_id, tenant_id FROM tenant_assignments WHERE workspace_id = $1 ORDER BY tenant_id")
+            .bind(ws.0)
+            .fetch_all(svc.store.pool())
+            .await?;
+    let members = rows
+        .into_iter()
+        .map(|(id, email, role, joined_at)| {
+            Ok(MemberView {
+                user_id: UserId(id),
+                email,
+                role: role.parse().map_err(|_| AppError::Internal)?,
+                joined_at,
+                assigned_tenants: assignments
+                    .iter()
+                    .filter(|(u, _)| *u == id)
+                    .map(|(_, t)| TenantId(*t))
+                    .collect(),
+            })
+        })
+        .collect::<AppResult<Vec<_>>>()?;
+    let tenants = crate::tenants::list_visible(svc, actor, &access).await?;
+    Ok(Some(MembersPage {
+        can_manage: access.role().can(Capability::MembersManage),
+        workspace: access.workspace,
+        members,
+        tenants,
+        viewer: actor.user_id,
+    }))
+}
+
+pub async fn overview(svc: &Services, actor: &Actor) -> AppResult<Option<OverviewPage>> {
+    let Some(access) =
+        access::current_workspace_with(svc, actor, Capability::WorkspaceView).await?
+    else {
+        return Ok(None);
+    };
+    let tenants = crate::tenants::list_visible(svc, actor, &access).await?;
+    let (members,): (i64,) =
+        sqlx::query_as("SELECT COUNT(*) FROM memberships WHERE workspace_id = $1")
+            .bind(access.id().0)
+            .fetch_one(svc.store.pool())
+            .await?;
+    Ok(Some(OverviewPage {
+        tenant_count: tenants.len() as i64,
+        active_tenant_count: tenants
+            .iter()
+            .filter(|t| t.status == crate::views::TenantStatus::Active)
+            .count() as i64,
+        member_count: members,
+        can_manage_tenants: access.role().can(Capability::TenantManage),
+        can_manage_members: access.role().can(Capability::MembersManage),
+        workspace: access.workspace,
+    }))
+}
+
+pub async fn audit_page(
+    svc: &Services,
+    actor: &Actor,
+    filter: &AuditFilter,
+) -> AppResult<Option<AuditPage>> {
+    let Some(access) = access::current_workspace_with(svc, actor, Capability::AuditView).await?
+    else {
+        return Ok(None);
+    };
+    let mut conn = svc.store.pool().acquire().await?;
+    let (entries, next_before) = audit::list(&mut conn, access.id(), filter).await?;
+    drop(conn);
+    let tenants = crate::tenants::list_visible(svc, actor, &access).await?;
+    Ok(Some(AuditPage {
+        workspace: access.workspace,
+        entries,
+        next_before,
+        tenants,
+    }))
+}
+
+/// System plane: every workspace (platform operators only; 404 otherwise).
+pub async fn system_list(svc: &Services, actor: &Actor) -> AppResult<Vec<SystemWorkspaceRow>> {
+    if !actor.is_platform_operator {
+        return Err(AppError::NotFound);
+    }
+    let rows: Vec<(i64, String, i64, i64, i64)> = sqlx::query_as(
+        "SELECT w.id, w.name,
+                (SELECT COUNT(*) FROM memberships m WHERE m.workspace_id = w.id),
+                (SELECT COUNT(*) FROM tenants t WHERE t.workspace_id = w.id),
+                w.created_at
+         FROM workspaces w ORDER BY w.name, w.id LIMIT 500",
+    )
+    .fetch_all(svc.store.pool())
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(
+            |(id, name, member_count, tenant_count, created_at)| SystemWorkspaceRow {
+                id: WorkspaceId(id),
+                name,
+                member_count,
+                tenant_count,
+                created_at,
+            },
+        )
+        .collect())
+}

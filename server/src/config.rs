@@ -1,0 +1,31 @@
+//! Process configuration: flags and `TENANTRY_*` environment variables.
+
+use domain::services::Settings;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `sqlite://tenantry.db` (default) or `postgres://…`.
+    pub database_url: String,
+    pub bind: SocketAddr,
+    /// Where the built site lives (`pkg/` with the wasm, JS and CSS).
+    pub site_root: PathBuf,
+    /// Serve cookies as `__Host-` + `Secure` (behind https).
+    pub secure_cookies: bool,
+    pub db_max_connections: u32,
+    pub settings: Settings,
+}
+
+impl Config {
+    pub fn default_site_root() -> PathBuf {
+        // Next to the binary's target dir when run from a checkout, else ./site.
+        for candidate in ["target/site", "site"] {
+            let p = PathBuf::from(candidate);
+            if p.join("pkg").exists() {
+                return p;
+            }
+        }
+        PathBuf::from("target/site")
+    }
+}

@@ -1,0 +1,10 @@
+#![recursion_limit = "256"]
+//! The `tenantry` server: configuration, the axum router with its layered
+//! middleware (session → CSRF → security headers), static files and the CLI.
+
+pub mod config;
+pub mod middleware;
+pub mod startup;
+
+pub use config::Config;
+pub use startup::Application;

@@ -1,0 +1,212 @@
+#![recursion_limit = "256"]
+//! `tenantry`: one binary to serve, migrate and manage accounts.
+
+use clap::{Parser, Subcommand};
+use domain::services::{Services, Settings};
+use domain::store::{Store, StoreOptions};
+use domain::validate::{Email, NewPassword};
+use server::{Application, Config};
+use std::io::Read;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "tenantry",
+    version,
+    about = "The MSP operations console for Microsoft 365 / Intune tenants"
+)]
+struct Cli {
+    /// `sqlite://tenantry.db` (created on first start) or `postgres://…`.
+    #[arg(
+        long,
+        global = true,
+        env = "DATABASE_URL",
+        default_value = "sqlite://tenantry.db"
+    )]
+    database_url: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the web console (migrates the database first).
+    Serve {
+        #[arg(long, env = "TENANTRY_BIND", default_value = "127.0.0.1:3000")]
+        bind: SocketAddr,
+        /// Built site (wasm, JS, CSS); defaults to ./target/site.
+        #[arg(long, env = "TENANTRY_SITE_ROOT")]
+        site_root: Option<PathBuf>,
+        /// Set when served over https: cookies become `__Host-` + Secure.
+        #[arg(long, env = "TENANTRY_SECURE_COOKIES")]
+        secure_cookies: bool,
+        /// Minutes a session may stay unused.
+        #[arg(long, env = "TENANTRY_SESSION_IDLE_MINUTES", default_value_t = 30)]
+        session_idle_minutes: i64,
+        /// Hours a session lives at most.
+        #[arg(long, env = "TENANTRY_SESSION_ABSOLUTE_HOURS", default_value_t = 12)]
+        session_absolute_hours: i64,
+        #[arg(long, env = "TENANTRY_DB_MAX_CONNECTIONS", default_value_t = 16)]
+        db_max_connections: u32,
+    },
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Manage local accounts.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Create an account; the password is read from standard input.
+    Create {
+        #[arg(long)]
+        email: String,
+        /// Read the password from standard input (required: never pass it as an argument).
+        #[arg(long, required = true)]
+        password_stdin: bool,
+        /// Grant access to the /system plane.
+        #[arg(long)]
+        platform_operator: bool,
+    },
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    tracing::info!("shutting down");
+}
+
+async fn open_store(url: &str) -> Result<Store, String> {
+    let store = Store::connect(url, StoreOptions::default())
+        .await
+        .map_err(|e| format!("cannot open the database: {e}"))?;
+    store
+        .migrate()
+        .await
+        .map_err(|e| format!("cannot migrate the database: {e}"))?;
+    Ok(store)
+}
+
+async fn run(cli: Cli) -> Result<(), String> {
+    match cli.command {
+        Command::Serve {
+            bind,
+            site_root,
+            secure_cookies,
+            session_idle_minutes,
+            session_absolute_hours,
+            db_max_connections,
+        } => {
+            let config = Config {
+                database_url: cli.database_url,
+                bind,
+                site_root: site_root.unwrap_or_else(Config::default_site_root),
+                secure_cookies,
+                db_max_connections,
+                settings: Settings {
+                    session_idle_ms: session_idle_minutes * 60_000,
+                    session_absolute_ms: session_absolute_hours * 3_600_000,
+                    ..Settings::default()
+                },
+            };
+            if !config.site_root.join("pkg").join("tenantry.js").exists() {
+                tracing::warn!(site_root = %config.site_root.display(), "no built site found: pages render without styles and islands; run scripts/build.sh");
+            }
+            let app = Application::build(config)
+                .await
+                .map_err(|e| format!("cannot start: {e}"))?;
+            let url = format!("http://127.0.0.1:{}", app.port());
+            println!("Tenantry is listening on {url} (sign in at {url}/sign-in)");
+            app.run_until(shutdown_signal())
+                .await
+                .map_err(|e| e.to_string())
+        }
+        Command::Migrate => {
+            let store = Store::connect(&cli.database_url, StoreOptions::default())
+                .await
+                .map_err(|e| format!("cannot open the database: {e}"))?;
+            let applied = store
+                .migrate()
+                .await
+                .map_err(|e| format!("cannot migrate: {e}"))?;
+            if applied.is_empty() {
+                println!("The database is up to date.");
+            } else {
+                println!("Applied migrations: {applied:?}");
+            }
+            Ok(())
+        }
+        Command::User {
+            command:
+                UserCommand::Create {
+                    email,
+                    password_stdin: _,
+                    platform_operator,
+                },
+        } => {
+            let email = Email::parse(&email).map_err(|e| e.to_string())?;
+            let mut raw = String::new();
+            std::io::stdin()
+                .read_to_string(&mut raw)
+                .map_err(|e| format!("cannot read the password from standard input: {e}"))?;
+            let password = NewPassword::parse(raw.trim_end_matches(['\r', '\n']))
+                .map_err(|e| e.to_string())?;
+            let store = open_store(&cli.database_url).await?;
+            let services = Services::new(store, Settings::default());
+            domain::accounts::create_user(&services, &email, &password, platform_operator)
+                .await
+                .map_err(|e| e.to_string())?;
+            println!(
+                "Created {email}{}.",
+                if platform_operator {
+                    " (platform operator)"
+                } else {
+                    ""
+                }
+            );
+            Ok(())
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,sqlx=warn,tower_http=warn".into()),
+        )
+        .init();
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("tenantry: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,206 @@
+//! Builds the application (zero2prod style): `Application::build` binds the
+//! listener (port 0 in tests) and wires state, routes and middleware.
+
+use crate::config::Config;
+use crate::middleware;
+use app::ctx::{ClientAddress, CookieSettings, CurrentActor};
+use app::{App, shell};
+use axum::Router;
+use axum::extract::{FromRef, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
+use domain::AppError;
+use domain::services::Services;
+use domain::store::{Store, StoreOptions};
+use http::{HeaderValue, StatusCode, header};
+use leptos::config::LeptosOptions;
+use leptos::prelude::*;
+use leptos_axum::{LeptosRoutes, generate_route_list};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tower_http::services::ServeDir;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub services: Services,
+    pub leptos_options: LeptosOptions,
+    pub cookies: Arc<CookieSettings>,
+}
+
+impl FromRef<AppState> for LeptosOptions {
+    fn from_ref(state: &AppState) -> Self {
+        state.leptos_options.clone()
+    }
+}
+
+pub struct Application {
+    port: u16,
+    listener: tokio::net::TcpListener,
+    router: Router,
+    services: Services,
+}
+
+const FAVICON: &[u8] = include_bytes!("../../public/favicon.ico");
+
+/// Context every page render and server function gets: domain services,
+/// cookie settings, and what the session middleware resolved.
+fn request_context(state: &AppState) -> impl Fn() + Clone + Send + Sync + 'static {
+    let services = state.services.clone();
+    let cookies = state.cookies.clone();
+    move || {
+        provide_context(services.clone());
+        provide_context((*cookies).clone());
+        if let Some(parts) = use_context::<http::request::Parts>() {
+            provide_context(
+                parts
+                    .extensions
+                    .get::<CurrentActor>()
+                    .cloned()
+                    .unwrap_or(CurrentActor(None)),
+            );
+            if let Some(a) = parts.extensions.get::<ClientAddress>() {
+                provide_context(a.clone());
+            }
+        }
+    }
+}
+
+/// Page renders also get a CSP whose nonce matches the hydration script.
+fn page_context(state: &AppState) -> impl Fn() + Clone + Send + Sync + 'static {
+    let base = request_context(state);
+    move || {
+        base();
+        if let (Some(nonce), Some(res)) = (
+            leptos::nonce::use_nonce(),
+            use_context::<leptos_axum::ResponseOptions>(),
+        ) && let Ok(v) = HeaderValue::from_str(&middleware::page_csp(&nonce.to_string()))
+        {
+            res.insert_header(header::CONTENT_SECURITY_POLICY, v);
+        }
+    }
+}
+
+async fn healthz() -> &'static str {
+    "ok"
+}
+
+async fn readyz(State(state): State<AppState>) -> Response {
+    match tokio::time::timeout(Duration::from_secs(2), state.services.store.ping()).await {
+        Ok(Ok(())) => (StatusCode::OK, "ready").into_response(),
+        _ => (StatusCode::SERVICE_UNAVAILABLE, "database unreachable").into_response(),
+    }
+}
+
+async fn favicon() -> Response {
+    ([(header::CONTENT_TYPE, "image/x-icon")], FAVICON).into_response()
+}
+
+impl Application {
+    /// Connects and migrates the database, then builds the app.
+    pub async fn build(config: Config) -> Result<Application, AppError> {
+        let store = Store::connect(
+            &config.database_url,
+            StoreOptions {
+                max_connections: config.db_max_connections,
+                ..StoreOptions::default()
+            },
+        )
+        .await?;
+        store.migrate().await?;
+        let services = Services::new(store, config.settings.clone());
+        Self::build_with(config, services).await
+    }
+
+    /// Builds the app around ready services (tests inject a manual clock).
+    pub async fn build_with(config: Config, services: Services) -> Result<Application, AppError> {
+        let leptos_options = LeptosOptions::builder()
+            .output_name("tenantry")
+            .site_root(config.site_root.to_string_lossy().to_string())
+            .site_pkg_dir("pkg")
+            .site_addr(config.bind)
+            .build();
+        let cookies = Arc::new(CookieSettings {
+            secure: config.secure_cookies,
+            max_age_secs: services.settings.session_absolute_ms / 1000,
+        });
+        let state = AppState {
+            services: services.clone(),
+            leptos_options: leptos_options.clone(),
+            cookies,
+        };
+        let routes = generate_route_list(App);
+        let pkg_dir = config.site_root.join("pkg");
+        let shell_options = leptos_options.clone();
+        let fallback_options = leptos_options.clone();
+        let fallback =
+            leptos_axum::render_app_async_with_context(page_context(&state), move || {
+                shell(fallback_options.clone())
+            });
+        let router = Router::new()
+            .route("/healthz", get(healthz))
+            .route("/readyz", get(readyz))
+            .route("/favicon.ico", get(favicon))
+            .route("/", get(|| async { Redirect::to("/admin") }))
+            .leptos_routes_with_context(&state, routes, page_context(&state), move || {
+                shell(shell_options.clone())
+            })
+            .nest_service("/pkg", ServeDir::new(pkg_dir))
+            .fallback(move |req: axum::extract::Request| {
+                let fallback = fallback.clone();
+                async move { fallback(req).await }
+            })
+            .layer(axum::middleware::from_fn(
+                middleware::server_fn_error_status,
+            ))
+            .layer(axum::middleware::from_fn_with_state(
+                state.clone(),
+                middleware::resolve_session,
+            ))
+            .layer(axum::middleware::from_fn(middleware::reject_cross_site))
+            .layer(axum::middleware::from_fn_with_state(
+                state.clone(),
+                middleware::security_headers,
+            ))
+            .with_state(state.clone());
+
+        let listener = tokio::net::TcpListener::bind(config.bind)
+            .await
+            .map_err(|e| {
+                tracing::error!(error = %e, bind = %config.bind, "cannot bind");
+                AppError::Unavailable
+            })?;
+        let port = listener
+            .local_addr()
+            .map_err(|_| AppError::Internal)?
+            .port();
+        Ok(Application {
+            port,
+            listener,
+            router,
+            services,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn services(&self) -> &Services {
+        &self.services
+    }
+
+    /// Serves until `shutdown` resolves.
+    pub async fn run_until(
+        self,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        axum::serve(
+            self.listener,
+            self.router
+                .into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await
+    }
+}

@@ -1,0 +1,629 @@
+//! The authorization matrix: every page route and every server function,
+//! called by every kind of actor against their own, another workspace's and a
+//! missing object. The test fails when a route or server function exists
+//! without a row, so nothing new ships unguarded.
+
+use crate::both_backends;
+use crate::common::{Backend, Browser, TestApp, spawn_app};
+use domain::ids::{TenantId, UserId, WorkspaceId};
+use domain::rbac::Role;
+use std::collections::BTreeSet;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Who {
+    Anonymous,
+    NonMember,
+    /// Platform operator, not a member of the workspace.
+    Operator,
+    /// Readonly member of workspace A, assigned to tenant A: sees it, may change nothing.
+    Without,
+    /// Owner of workspace A.
+    With,
+}
+
+const ALL: [Who; 5] = [
+    Who::Anonymous,
+    Who::NonMember,
+    Who::Operator,
+    Who::Without,
+    Who::With,
+];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Target {
+    /// The route takes no object.
+    None,
+    Own,
+    Other,
+    Missing,
+}
+
+struct World {
+    ws_a: WorkspaceId,
+    ws_b: WorkspaceId,
+    tenant_a: TenantId,
+    tenant_b: TenantId,
+    /// Plain members to act on: one in A, one in B.
+    victim_a: UserId,
+    victim_b: UserId,
+}
+
+const MISSING: i64 = 987_654_321;
+
+impl World {
+    fn ws(&self, t: Target) -> String {
+        match t {
+            Target::Other => self.ws_b.to_string(),
+            Target::Missing => MISSING.to_string(),
+            _ => self.ws_a.to_string(),
+        }
+    }
+    fn tenant(&self, t: Target) -> String {
+        match t {
+            Target::Other => self.tenant_b.to_string(),
+            Target::Missing => MISSING.to_string(),
+            _ => self.tenant_a.to_string(),
+        }
+    }
+    fn victim(&self, t: Target) -> String {
+        match t {
+            Target::Other => self.victim_b.to_string(),
+            Target::Missing => MISSING.to_string(),
+            _ => self.victim_a.to_string(),
+        }
+    }
+}
+
+/// A request: path plus form fields.
+type Call = (String, Vec<(&'static str, String)>);
+
+enum Kind {
+    Page,
+    Fn,
+}
+
+/// One matrix row: the registered path, how to call it for a target, and the
+/// statuses for `Target::None`/`Target::Own` in `ALL` order. Other and missing
+/// targets always answer like "not there": 401/303 anonymous, 404 signed in.
+struct Row {
+    path: &'static str,
+    kind: Kind,
+    targets: &'static [Target],
+    own: [u16; 5],
+    request: fn(&World, Target) -> Call,
+}
+
+const OBJ: &[Target] = &[Target::Missing, Target::Other, Target::Own];
+const NONE: &[Target] = &[Target::None];
+
+/// Object-less pages are requested at their own path.
+fn at_route(_: &World, _: Target) -> Call {
+    (String::new(), vec![])
+}
+
+fn rows() -> Vec<Row> {
+    vec![
+        // ---- pages ------------------------------------------------------------------
+        Row {
+            path: "/sign-in",
+            kind: Kind::Page,
+            targets: NONE,
+            own: [200, 303, 303, 303, 303],
+            request: at_route,
+        },
+        Row {
+            path: "/admin",
+            kind: Kind::Page,
+            targets: NONE,
+            own: [303, 200, 200, 200, 200],
+            request: at_route,
+        },
+        Row {
+            path: "/admin/workspaces/new",
+            kind: Kind::Page,
+            targets: NONE,
+            own: [303, 200, 200, 200, 200],
+            request: at_route,
+        },
+        Row {
+            path: "/admin/tenants",
+            kind: Kind::Page,
+            targets: NONE,
+            own: [303, 200, 200, 200, 200],
+            request: at_route,
+        },
+        Row {
+            path: "/admin/t/{tenant}",
+            kind: Kind::Page,
+            targets: OBJ,
+            own: [303, 404, 404, 200, 200],
+            request: |w, t| (format!("/admin/t/{}", w.tenant(t)), vec![]),
+        },
+        Row {
+            path: "/admin/operations",
+            kind: Kind::Page,
+            targets: NONE,
+            own: [303, 200, 200, 200, 200],
+            request: at_route,
+        },
+        Row {
+            path: "/admin/members",
+            kind: Kind::Page,
+            targets: NONE,
+            own: [303, 200, 200, 200, 200],
+            request: at_route,
+        },
+        // Non-members have no workspace, so they see the empty state, not A's log.
+        Row {
+            path: "/admin/audit",
+            kind: Kind::Page,
+            targets: NONE,
+            own: [303, 200, 200, 403, 200],
+            request: at_route,
+        },
+        Row {
+            path: "/system",
+            kind: Kind::Page,
+            targets: NONE,
+            own: [303, 404, 200, 404, 404],
+            request: at_route,
+        },
+        Row {
+            path: "/system/ops/runs",
+            kind: Kind::Page,
+            targets: NONE,
+            own: [303, 404, 200, 404, 404],
+            request: at_route,
+        },
+        Row {
+            path: "/system/ops/failures",
+            kind: Kind::Page,
+            targets: NONE,
+            own: [303, 404, 200, 404, 404],
+            request: at_route,
+        },
+        Row {
+            path: "/system/ops/stuck",
+            kind: Kind::Page,
+            targets: NONE,
+            own: [303, 404, 200, 404, 404],
+            request: at_route,
+        },
+        Row {
+            path: "/system/workspaces",
+            kind: Kind::Page,
+            targets: NONE,
+            own: [303, 404, 200, 404, 404],
+            request: at_route,
+        },
+        // ---- loaders ---------------------------------------------------------------
+        Row {
+            path: "/api/shell",
+            kind: Kind::Fn,
+            targets: NONE,
+            own: [401, 200, 200, 200, 200],
+            request: |_, _| ("/api/shell".into(), vec![]),
+        },
+        Row {
+            path: "/api/overview",
+            kind: Kind::Fn,
+            targets: NONE,
+            own: [401, 200, 200, 200, 200],
+            request: |_, _| ("/api/overview".into(), vec![]),
+        },
+        Row {
+            path: "/api/tenants",
+            kind: Kind::Fn,
+            targets: NONE,
+            own: [401, 200, 200, 200, 200],
+            request: |_, _| ("/api/tenants".into(), vec![]),
+        },
+        Row {
+            path: "/api/tenant",
+            kind: Kind::Fn,
+            targets: OBJ,
+            own: [401, 404, 404, 200, 200],
+            request: |w, t| ("/api/tenant".into(), vec![("tenant", w.tenant(t))]),
+        },
+        Row {
+            path: "/api/members",
+            kind: Kind::Fn,
+            targets: NONE,
+            own: [401, 200, 200, 200, 200],
+            request: |_, _| ("/api/members".into(), vec![]),
+        },
+        Row {
+            path: "/api/audit",
+            kind: Kind::Fn,
+            targets: NONE,
+            own: [401, 200, 200, 403, 200],
+            request: |_, _| ("/api/audit".into(), vec![]),
+        },
+        Row {
+            path: "/api/system/workspaces",
+            kind: Kind::Fn,
+            targets: NONE,
+            own: [401, 404, 200, 404, 404],
+            request: |_, _| ("/api/system/workspaces".into(), vec![]),
+        },
+        // ---- mutations ---------------------------------------------------------------
+        Row {
+            path: "/api/session/sign_in",
+            kind: Kind::Fn,
+            targets: NONE,
+            // Wrong password for everyone: one generic 401.
+            own: [401, 401, 401, 401, 401],
+            request: |_, _| {
+                (
+                    "/api/session/sign_in".into(),
+                    vec![
+                        ("email", "nobody@example.com".into()),
+                        ("password", "wrong password!".into()),
+                    ],
+                )
+            },
+        },
+        Row {
+            path: "/api/session/sign_out",
+            kind: Kind::Fn,
+            targets: NONE,
+            own: [401, 200, 200, 200, 200],
+            request: |_, _| ("/api/session/sign_out".into(), vec![]),
+        },
+        Row {
+            path: "/api/workspaces/create",
+            kind: Kind::Fn,
+            targets: NONE,
+            own: [401, 200, 200, 200, 200],
+            request: |_, _| {
+                (
+                    "/api/workspaces/create".into(),
+                    vec![("name", "Another MSP".into())],
+                )
+            },
+        },
+        Row {
+            path: "/api/workspaces/switch",
+            kind: Kind::Fn,
+            targets: OBJ,
+            own: [401, 404, 404, 200, 200],
+            request: |w, t| {
+                (
+                    "/api/workspaces/switch".into(),
+                    vec![("workspace", w.ws(t))],
+                )
+            },
+        },
+        Row {
+            path: "/api/members/add",
+            kind: Kind::Fn,
+            targets: OBJ,
+            own: [401, 404, 404, 403, 200],
+            request: |w, t| {
+                (
+                    "/api/members/add".into(),
+                    vec![
+                        ("workspace", w.ws(t)),
+                        ("email", "new.member@example.com".into()),
+                        ("role", "operator".into()),
+                    ],
+                )
+            },
+        },
+        Row {
+            path: "/api/members/role",
+            kind: Kind::Fn,
+            targets: OBJ,
+            own: [401, 404, 404, 403, 200],
+            request: |w, t| {
+                (
+                    "/api/members/role".into(),
+                    vec![
+                        ("workspace", w.ws(t)),
+                        ("member", w.victim(t)),
+                        ("role", "operator".into()),
+                    ],
+                )
+            },
+        },
+        Row {
+            path: "/api/tenants/create",
+            kind: Kind::Fn,
+            targets: OBJ,
+            own: [401, 404, 404, 403, 200],
+            request: |w, t| {
+                (
+                    "/api/tenants/create".into(),
+                    vec![
+                        ("workspace", w.ws(t)),
+                        ("display_name", "New Tenant".into()),
+                        (
+                            "microsoft_tenant_id",
+                            "11111111-2222-3333-4444-555555555555".into(),
+                        ),
+                    ],
+                )
+            },
+        },
+        Row {
+            path: "/api/tenants/rename",
+            kind: Kind::Fn,
+            targets: OBJ,
+            own: [401, 404, 404, 403, 200],
+            request: |w, t| {
+                (
+                    "/api/tenants/rename".into(),
+                    vec![("tenant", w.tenant(t)), ("display_name", "Renamed".into())],
+                )
+            },
+        },
+        Row {
+            path: "/api/tenants/status",
+            kind: Kind::Fn,
+            targets: OBJ,
+            own: [401, 404, 404, 403, 200],
+            request: |w, t| {
+                (
+                    "/api/tenants/status".into(),
+                    vec![("tenant", w.tenant(t)), ("status", "inactive".into())],
+                )
+            },
+        },
+        Row {
+            path: "/api/tenants/assign",
+            kind: Kind::Fn,
+            targets: OBJ,
+            own: [401, 404, 404, 403, 200],
+            request: |w, t| {
+                (
+                    "/api/tenants/assign".into(),
+                    vec![("tenant", w.tenant(t)), ("member", w.victim(t))],
+                )
+            },
+        },
+        Row {
+            path: "/api/tenants/unassign",
+            kind: Kind::Fn,
+            targets: OBJ,
+            own: [401, 404, 404, 403, 200],
+            request: |w, t| {
+                (
+                    "/api/tenants/unassign".into(),
+                    vec![("tenant", w.tenant(t)), ("member", w.victim(t))],
+                )
+            },
+        },
+        // Last: it removes victim A, whom the assignment rows above act on.
+        Row {
+            path: "/api/members/remove",
+            kind: Kind::Fn,
+            targets: OBJ,
+            own: [401, 404, 404, 403, 200],
+            request: |w, t| {
+                (
+                    "/api/members/remove".into(),
+                    vec![("workspace", w.ws(t)), ("member", w.victim(t))],
+                )
+            },
+        },
+    ]
+}
+
+fn registered_pages() -> BTreeSet<String> {
+    leptos_axum::generate_route_list(app::App)
+        .into_iter()
+        .map(|r| r.path().to_string())
+        .collect()
+}
+
+fn registered_fns() -> BTreeSet<String> {
+    leptos::server_fn::axum::server_fn_paths()
+        .map(|(p, _)| p.to_string())
+        .collect()
+}
+
+#[test]
+fn every_route_and_server_function_has_a_row() {
+    let rows = rows();
+    let page_rows: BTreeSet<String> = rows
+        .iter()
+        .filter(|r| matches!(r.kind, Kind::Page))
+        .map(|r| r.path.to_string())
+        .collect();
+    let fn_rows: BTreeSet<String> = rows
+        .iter()
+        .filter(|r| matches!(r.kind, Kind::Fn))
+        .map(|r| r.path.to_string())
+        .collect();
+    let pages = registered_pages();
+    let fns = registered_fns();
+    assert!(
+        !pages.is_empty() && !fns.is_empty(),
+        "route discovery found nothing"
+    );
+    let missing_pages: Vec<_> = pages.difference(&page_rows).collect();
+    let missing_fns: Vec<_> = fns.difference(&fn_rows).collect();
+    assert!(
+        missing_pages.is_empty(),
+        "page routes without an authorization row: {missing_pages:?}"
+    );
+    assert!(
+        missing_fns.is_empty(),
+        "server functions without an authorization row: {missing_fns:?}"
+    );
+    let stale: Vec<_> = page_rows
+        .difference(&pages)
+        .chain(fn_rows.difference(&fns))
+        .collect();
+    assert!(
+        stale.is_empty(),
+        "rows for routes that no longer exist: {stale:?}"
+    );
+}
+
+#[test]
+fn every_server_function_is_post_only() {
+    for (path, method) in leptos::server_fn::axum::server_fn_paths() {
+        assert_eq!(method, http::Method::POST, "{path} must be POST-only");
+    }
+}
+
+async fn world(app: &TestApp) -> World {
+    let owner_a = app.create_user("owner.a@example.com", false).await;
+    let owner_b = app.create_user("owner.b@example.com", false).await;
+    let readonly = app.create_user("readonly.a@example.com", false).await;
+    let victim_a = app.create_user("victim.a@example.com", false).await;
+    let victim_b = app.create_user("victim.b@example.com", false).await;
+    app.create_user("new.member@example.com", false).await;
+    let svc = &app.services;
+    let a = app.actor(owner_a, "owner.a@example.com");
+    let b = app.actor(owner_b, "owner.b@example.com");
+    let ws_a = domain::workspaces::create(svc, &a, "Workspace A")
+        .await
+        .unwrap();
+    let ws_b = domain::workspaces::create(svc, &b, "Workspace B")
+        .await
+        .unwrap();
+    let tenant_a = domain::tenants::create(
+        svc,
+        &a,
+        ws_a,
+        "Tenant A",
+        "aaaaaaaa-0000-0000-0000-000000000001",
+    )
+    .await
+    .unwrap();
+    let tenant_b = domain::tenants::create(
+        svc,
+        &b,
+        ws_b,
+        "Tenant B",
+        "bbbbbbbb-0000-0000-0000-000000000002",
+    )
+    .await
+    .unwrap();
+    domain::workspaces::add_member(svc, &a, ws_a, "readonly.a@example.com", Role::Readonly)
+        .await
+        .unwrap();
+    domain::workspaces::add_member(svc, &a, ws_a, "victim.a@example.com", Role::Readonly)
+        .await
+        .unwrap();
+    domain::workspaces::add_member(svc, &b, ws_b, "victim.b@example.com", Role::Readonly)
+        .await
+        .unwrap();
+    domain::tenants::set_assignment(svc, &a, tenant_a, readonly, true)
+        .await
+        .unwrap();
+    World {
+        ws_a,
+        ws_b,
+        tenant_a,
+        tenant_b,
+        victim_a,
+        victim_b,
+    }
+}
+
+/// Each call gets fresh sessions, so a sign-out or a workspace switch in one
+/// row cannot leak into another.
+async fn browser_for(app: &TestApp, who: Who) -> Browser {
+    let b = app.browser();
+    let email = match who {
+        Who::Anonymous => return b,
+        Who::NonMember => "outsider@example.com",
+        Who::Operator => "platform.operator@example.com",
+        Who::Without => "readonly.a@example.com",
+        Who::With => "owner.a@example.com",
+    };
+    let r = b.sign_in(email).await;
+    assert_eq!(r.status, 200, "sign in {email}");
+    b
+}
+
+async fn matrix(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let w = world(&app).await;
+    app.create_user("outsider@example.com", false).await;
+    app.create_user("platform.operator@example.com", true).await;
+
+    let mut failures = Vec::new();
+    let mut calls = 0;
+    for row in rows() {
+        for &target in row.targets {
+            for (i, &who) in ALL.iter().enumerate() {
+                let expected = match target {
+                    Target::None | Target::Own => row.own[i],
+                    Target::Other | Target::Missing => match (who, &row.kind) {
+                        (Who::Anonymous, Kind::Page) => 303,
+                        (Who::Anonymous, Kind::Fn) => 401,
+                        _ => 404,
+                    },
+                };
+                let b = browser_for(&app, who).await;
+                let (status, body) = match row.kind {
+                    Kind::Page => {
+                        let path = match target {
+                            Target::None => row.path.to_string(),
+                            _ => (row.request)(&w, target).0,
+                        };
+                        let r = b.get(&path).await;
+                        (r.status, r.body)
+                    }
+                    Kind::Fn => {
+                        let (path, form) = (row.request)(&w, target);
+                        let r = b.call(&path, &form).await;
+                        (r.status, r.body)
+                    }
+                };
+                calls += 1;
+                if status != expected {
+                    failures.push(format!(
+                        "{} {:?} as {:?}: expected {expected}, got {status} ({})",
+                        row.path,
+                        target,
+                        who,
+                        body.chars().take(160).collect::<String>()
+                    ));
+                }
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {calls} matrix calls wrong:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+/// Other-workspace and missing objects must be indistinguishable: same status, same body.
+async fn other_and_missing_look_the_same(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let w = world(&app).await;
+    let b = browser_for(&app, Who::With).await;
+    let other = b.get(&format!("/admin/t/{}", w.tenant_b)).await;
+    let missing = b.get(&format!("/admin/t/{MISSING}")).await;
+    assert_eq!(other.status, 404);
+    assert_eq!(missing.status, 404);
+    let without_nonce = |r: &crate::common::Reply| {
+        let csp = r
+            .headers
+            .get("content-security-policy")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
+        let nonce = csp
+            .split("'nonce-")
+            .nth(1)
+            .and_then(|s| s.split('\'').next())
+            .unwrap_or("no-nonce");
+        r.body.replace(nonce, "")
+    };
+    assert_eq!(without_nonce(&other), without_nonce(&missing));
+    assert!(other.body.contains("Not found"));
+    assert!(
+        !other.body.contains("Tenant B"),
+        "another workspace's tenant name leaked"
+    );
+}
+
+both_backends!(matrix, other_and_missing_look_the_same);

@@ -1,0 +1,327 @@
+//! Test harness: a fresh database per test on SQLite or PostgreSQL, the real
+//! application on port 0, and an HTTP client that behaves like a browser
+//! (same-origin headers, cookie jar).
+
+use domain::access::Actor;
+use domain::clock::ManualClock;
+use domain::ids::UserId;
+use domain::services::{Services, Settings};
+use domain::store::{Store, StoreOptions};
+use domain::validate::{Email, NewPassword};
+use rand::Rng;
+use server::{Application, Config};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+pub const PASSWORD: &str = "correct horse battery staple";
+/// 2026-01-01T00:00:00Z: tests start from a fixed instant.
+pub const T0: i64 = 1_767_225_600_000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+fn pg_admin_url() -> String {
+    std::env::var("TENANTRY_TEST_PG")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+}
+
+/// A database that exists for one test and is dropped afterwards.
+pub struct TestDatabase {
+    pub url: String,
+    backend: Backend,
+    name: String,
+    sqlite_path: Option<PathBuf>,
+}
+
+impl TestDatabase {
+    pub async fn create(backend: Backend) -> TestDatabase {
+        let name = format!("tenantry_t_{:016x}", rand::thread_rng().r#gen::<u64>());
+        match backend {
+            Backend::Sqlite => {
+                let path = std::env::temp_dir().join(format!("{name}.db"));
+                TestDatabase {
+                    url: format!("sqlite://{}", path.display()),
+                    backend,
+                    name,
+                    sqlite_path: Some(path),
+                }
+            }
+            Backend::Postgres => {
+                use sqlx::Connection;
+                let admin = pg_admin_url();
+                let mut conn = sqlx::PgConnection::connect(&admin).await.expect(
+                    "PostgreSQL must be running at 127.0.0.1:5432 for the PostgreSQL tests",
+                );
+                sqlx::Executor::execute(&mut conn, format!("CREATE DATABASE {name}").as_str())
+                    .await
+                    .expect("create test database");
+                let base = admin
+                    .rsplit_once('/')
+                    .map(|(b, _)| b.to_string())
+                    .unwrap_or(admin);
+                TestDatabase {
+                    url: format!("{base}/{name}"),
+                    backend,
+                    name,
+                    sqlite_path: None,
+                }
+            }
+        }
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        match self.backend {
+            Backend::Sqlite => {
+                if let Some(p) = &self.sqlite_path {
+                    for suffix in ["", "-wal", "-shm"] {
+                        let _ = std::fs::remove_file(format!("{}{suffix}", p.display()));
+                    }
+                }
+            }
+            Backend::Postgres => {
+                let name = self.name.clone();
+                // Drop runs inside the test's runtime; do the async cleanup on a thread of its own.
+                let _ = std::thread::spawn(move || {
+                    let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                    else {
+                        return;
+                    };
+                    rt.block_on(async move {
+                        use sqlx::Connection;
+                        if let Ok(mut conn) = sqlx::PgConnection::connect(&pg_admin_url()).await {
+                            let _ = sqlx::Executor::execute(
+                                &mut conn,
+                                format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str(),
+                            )
+                            .await;
+                        }
+                    });
+                })
+                .join();
+            }
+        }
+    }
+}
+
+pub struct TestApp {
+    pub address: String,
+    pub services: Services,
+    pub clock: ManualClock,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    // Dropped last: the database outlives the server.
+    _db: TestDatabase,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+pub async fn open_store(url: &str) -> Store {
+    let store = Store::connect(
+        url,
+        StoreOptions {
+            max_connections: 8,
+            ..StoreOptions::default()
+        },
+    )
+    .await
+    .expect("connect test database");
+    store.migrate().await.expect("migrate test database");
+    store
+}
+
+pub async fn spawn_app(backend: Backend) -> TestApp {
+    spawn_app_with(backend, Settings::default()).await
+}
+
+pub async fn spawn_app_with(backend: Backend, settings: Settings) -> TestApp {
+    let db = TestDatabase::create(backend).await;
+    let store = open_store(&db.url).await;
+    let clock = ManualClock::new(T0);
+    let services = Services::new(store, settings.clone()).with_clock(Arc::new(clock.clone()));
+    let config = Config {
+        database_url: db.url.clone(),
+        bind: "127.0.0.1:0".parse().expect("addr"),
+        site_root: PathBuf::from("target/site"),
+        secure_cookies: false,
+        db_max_connections: 8,
+        settings,
+    };
+    let app = Application::build_with(config, services.clone())
+        .await
+        .expect("build app");
+    let address = format!("http://127.0.0.1:{}", app.port());
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(app.run_until(async move {
+        let _ = rx.await;
+    }));
+    TestApp {
+        address,
+        services,
+        clock,
+        shutdown: Some(tx),
+        _db: db,
+    }
+}
+
+/// A browser-like client: its own cookie jar, never follows redirects (tests
+/// assert on them), sends same-origin fetch metadata on every request.
+pub struct Browser {
+    pub client: reqwest::Client,
+    pub base: String,
+}
+
+pub struct Reply {
+    pub status: u16,
+    pub location: Option<String>,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: String,
+}
+
+impl Browser {
+    pub fn new(app: &TestApp) -> Browser {
+        Browser {
+            client: reqwest::Client::builder()
+                .cookie_store(true)
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .expect("client"),
+            base: app.address.clone(),
+        }
+    }
+
+    async fn reply(res: reqwest::Response) -> Reply {
+        let status = res.status().as_u16();
+        let headers = res.headers().clone();
+        let location = headers
+            .get("location")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let body = res.text().await.unwrap_or_default();
+        Reply {
+            status,
+            location,
+            headers,
+            body,
+        }
+    }
+
+    pub async fn get(&self, path: &str) -> Reply {
+        let res = self
+            .client
+            .get(format!("{}{path}", self.base))
+            .header("sec-fetch-site", "same-origin")
+            .send()
+            .await
+            .expect("GET");
+        Self::reply(res).await
+    }
+
+    /// Calls a server function the way the form island does.
+    pub async fn call(&self, path: &str, form: &[(&str, String)]) -> Reply {
+        let res = self
+            .client
+            .post(format!("{}{path}", self.base))
+            .header("sec-fetch-site", "same-origin")
+            .header("accept", "application/json")
+            .form(form)
+            .send()
+            .await
+            .expect("POST");
+        Self::reply(res).await
+    }
+
+    pub async fn sign_in(&self, email: &str) -> Reply {
+        self.call(
+            "/api/session/sign_in",
+            &[
+                ("email", email.to_string()),
+                ("password", PASSWORD.to_string()),
+            ],
+        )
+        .await
+    }
+}
+
+impl TestApp {
+    pub fn browser(&self) -> Browser {
+        Browser::new(self)
+    }
+
+    pub async fn create_user(&self, email: &str, platform_operator: bool) -> UserId {
+        domain::accounts::create_user(
+            &self.services,
+            &Email::parse(email).expect("email"),
+            &NewPassword::parse(PASSWORD).expect("password"),
+            platform_operator,
+        )
+        .await
+        .expect("create user")
+    }
+
+    /// A signed-in browser for a new account.
+    pub async fn user_browser(&self, email: &str, platform_operator: bool) -> (UserId, Browser) {
+        let id = self.create_user(email, platform_operator).await;
+        let b = self.browser();
+        let r = b.sign_in(email).await;
+        assert_eq!(r.status, 200, "sign in {email}: {}", r.body);
+        (id, b)
+    }
+
+    /// An actor for calling the domain directly in test setup (no session).
+    pub fn actor(&self, user: UserId, email: &str) -> Actor {
+        Actor {
+            user_id: user,
+            email: email.to_string(),
+            is_platform_operator: false,
+            session_id_hash: "test-setup".into(),
+            current_workspace: None,
+        }
+    }
+}
+
+/// Runs one async test body on both backends, as two named tests.
+#[macro_export]
+macro_rules! both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() { super::$name($crate::common::Backend::Sqlite).await }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() { super::$name($crate::common::Backend::Postgres).await }
+            )*
+        }
+    };
+}
+
+impl TestApp {
+    pub fn db_url(&self) -> &str {
+        &self._db.url
+    }
+
+    /// Looks up a user id by email (for assertions).
+    pub async fn services_user(&self, email: &str) -> UserId {
+        let (id,): (i64,) = sqlx::query_as("SELECT id FROM users WHERE email = $1")
+            .bind(email)
+            .fetch_one(self.services.store.pool())
+            .await
+            .expect("user exists");
+        UserId(id)
+    }
+}

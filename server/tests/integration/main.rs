@@ -1,0 +1,13 @@
+//! One integration-test binary (one link) for everything that needs the real
+//! router or a real database. Every test runs on SQLite and on PostgreSQL.
+#![recursion_limit = "256"]
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+mod accounts;
+mod authz_matrix;
+mod members_tenants;
+mod security;
+mod sessions;
+mod store;
