@@ -7,7 +7,7 @@ use crate::islands::ServerForm;
 use domain::AppError;
 use domain::views::ShellView;
 use leptos::prelude::*;
-use leptos_router::components::{A, Outlet};
+use leptos_router::components::Outlet;
 use leptos_router::hooks::{use_location, use_query_map};
 use std::future::Future;
 
@@ -140,7 +140,7 @@ fn NavLink(href: &'static str, label: &'static str) -> impl IntoView {
         };
         active.then_some("page")
     };
-    view! { <A href=href attr:class="nav-link" attr:aria-current=current>{label}</A> }
+    view! { <a href=href class="nav-link" aria-current=current>{label}</a> }
 }
 
 fn user_menu(shell: &ShellView) -> impl IntoView + use<> {

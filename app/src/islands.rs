@@ -140,13 +140,15 @@ mod browser {
             .map_err(|_| unavailable())?
             .dyn_into::<web_sys::Response>()
             .map_err(|_| AppError::Internal)?;
-        if response.ok() {
-            return Ok(response.headers().get("location").ok().flatten());
-        }
+        // Read the body to the end either way: navigating away from a
+        // half-read response aborts it.
         let text = match response.text() {
             Ok(p) => JsFuture::from(p).await.ok().and_then(|v| v.as_string()),
             Err(_) => None,
         };
+        if response.ok() {
+            return Ok(response.headers().get("location").ok().flatten());
+        }
         Err(text
             .and_then(|t| serde_json::from_str::<AppError>(&t).ok())
             .unwrap_or(AppError::Internal))

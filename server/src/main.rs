@@ -51,6 +51,20 @@ enum Command {
         #[arg(long, env = "TENANTRY_DB_MAX_CONNECTIONS", default_value_t = 16)]
         db_max_connections: u32,
     },
+    /// Serve a demo: its own SQLite database, seeded with accounts, a
+    /// workspace and tenants on first start.
+    Demo {
+        #[arg(long, env = "TENANTRY_BIND", default_value = "127.0.0.1:3000")]
+        bind: SocketAddr,
+        #[arg(
+            long,
+            env = "TENANTRY_DEMO_DATABASE_URL",
+            default_value = "sqlite://tenantry-demo.db"
+        )]
+        demo_database_url: String,
+        #[arg(long, env = "TENANTRY_SITE_ROOT")]
+        site_root: Option<PathBuf>,
+    },
     /// Apply pending database migrations and exit.
     Migrate,
     /// Manage local accounts.
@@ -135,6 +149,46 @@ async fn run(cli: Cli) -> Result<(), String> {
                 .map_err(|e| format!("cannot start: {e}"))?;
             let url = format!("http://127.0.0.1:{}", app.port());
             println!("Tenantry is listening on {url} (sign in at {url}/sign-in)");
+            app.run_until(shutdown_signal())
+                .await
+                .map_err(|e| e.to_string())
+        }
+        Command::Demo {
+            bind,
+            demo_database_url,
+            site_root,
+        } => {
+            let config = Config {
+                database_url: demo_database_url,
+                bind,
+                site_root: site_root.unwrap_or_else(Config::default_site_root),
+                secure_cookies: false,
+                db_max_connections: 8,
+                settings: Settings::default(),
+            };
+            let app = Application::build(config)
+                .await
+                .map_err(|e| format!("cannot start: {e}"))?;
+            let seeded = domain::demo::seed(app.services())
+                .await
+                .map_err(|e| format!("cannot seed the demo: {e}"))?;
+            let url = format!("http://127.0.0.1:{}", app.port());
+            println!();
+            println!("  Tenantry demo is running at {url}");
+            println!(
+                "  Sign in at {url}/sign-in as {} (owner, platform operator)",
+                domain::demo::DEMO_OWNER
+            );
+            println!(
+                "  or as {} (operator, one assigned tenant)",
+                domain::demo::DEMO_OPERATOR
+            );
+            println!("  password: {}", domain::demo::DEMO_PASSWORD);
+            if !seeded {
+                println!("  (existing demo database kept; delete tenantry-demo.db to start over)");
+            }
+            println!("  Press Ctrl-C to stop.");
+            println!();
             app.run_until(shutdown_signal())
                 .await
                 .map_err(|e| e.to_string())

@@ -1,0 +1,109 @@
+// Shared helpers for the browser journeys: start a real `tenantry serve` on a
+// fresh SQLite database, drive Debian's Chromium, and fail on any console
+// error, hydration warning or failed request.
+import { spawn, spawnSync } from "node:child_process";
+import { mkdirSync, mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import net from "node:net";
+import { chromium } from "playwright-core";
+
+export const ROOT = resolve(import.meta.dirname, "..", "..");
+export const ARTIFACTS = join(ROOT, "end2end", "artifacts");
+export const PASSWORD = "correct horse battery staple";
+const BIN = process.env.TENANTRY_BIN ?? join(ROOT, "target", "debug", "tenantry");
+
+function freePort() {
+  return new Promise((ok, fail) => {
+    const srv = net.createServer();
+    srv.listen(0, "127.0.0.1", () => {
+      const { port } = srv.address();
+      srv.close(() => ok(port));
+    });
+    srv.on("error", fail);
+  });
+}
+
+export async function startServer() {
+  const dir = mkdtempSync(join(tmpdir(), "tenantry-e2e-"));
+  const databaseUrl = `sqlite://${join(dir, "e2e.db")}`;
+  const port = await freePort();
+  const env = { ...process.env, DATABASE_URL: databaseUrl, RUST_LOG: "warn" };
+  const createUser = (email, extra = []) => {
+    const r = spawnSync(BIN, ["user", "create", "--email", email, "--password-stdin", ...extra], {
+      input: PASSWORD + "\n",
+      env,
+      encoding: "utf8",
+    });
+    if (r.status !== 0) throw new Error(`user create ${email} failed: ${r.stderr}`);
+  };
+  const child = spawn(BIN, ["serve", "--bind", `127.0.0.1:${port}`, "--site-root", join(ROOT, "target", "site")], {
+    env,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let output = "";
+  child.stdout.on("data", (d) => (output += d));
+  child.stderr.on("data", (d) => (output += d));
+  const url = `http://127.0.0.1:${port}`;
+  for (let i = 0; i < 100; i++) {
+    try {
+      const r = await fetch(`${url}/healthz`);
+      if (r.ok) break;
+    } catch {
+      /* not up yet */
+    }
+    if (child.exitCode !== null) throw new Error(`tenantry exited: ${output}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return {
+    url,
+    createUser,
+    output: () => output,
+    stop: () => child.kill("SIGTERM"),
+  };
+}
+
+export async function launch() {
+  const browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
+    args: [
+      "--headless",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+    ],
+  });
+  return browser;
+}
+
+/// Records console errors/warnings, page errors and failed requests.
+export function watch(page) {
+  const problems = [];
+  page.on("console", (msg) => {
+    if (msg.type() === "error" || msg.type() === "warning") problems.push(`console ${msg.type()}: ${msg.text()}`);
+  });
+  page.on("pageerror", (err) => problems.push(`page error: ${err.message}`));
+  page.on("requestfailed", (req) => problems.push(`request failed: ${req.url()} ${req.failure()?.errorText}`));
+  page.on("response", (res) => {
+    if (res.status() >= 500 || (res.status() === 404 && !res.url().includes("/no-such"))) {
+      problems.push(`HTTP ${res.status()} for ${res.url()}`);
+    }
+  });
+  return problems;
+}
+
+export async function shot(page, name) {
+  mkdirSync(ARTIFACTS, { recursive: true });
+  await page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
+}
+
+/// Waits until every island on the page has hydrated (its form has a submit listener).
+export async function hydrated(page) {
+  await page.waitForFunction(() => typeof window.__hydrateIsland === "function", null, { timeout: 15000 });
+  // Islands hydrate right after the module loads; give the idle callback a tick.
+  await page.waitForTimeout(150);
+}

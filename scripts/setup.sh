@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Installs what Tenantry needs to build (and, with --browser, to run its
+# browser tests). Idempotent and quiet when everything is already there.
+# Nothing here downloads a prebuilt toolchain or browser: only crates.io,
+# npm and Debian packages.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+browser=false
+[ "${1:-}" = "--browser" ] && browser=true
+say() { echo "setup: $*"; }
+
+command -v cargo >/dev/null || { echo "setup: cargo (Rust 1.95) is required" >&2; exit 1; }
+command -v npm >/dev/null || { echo "setup: node and npm are required" >&2; exit 1; }
+
+if ! rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown; then
+  say "adding the wasm32-unknown-unknown target"
+  rustup target add wasm32-unknown-unknown >/dev/null
+fi
+
+# wasm-bindgen's CLI must match the wasm-bindgen crate in Cargo.lock exactly.
+want=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/"/, "", $3); print $3; exit }' Cargo.lock)
+have=$(wasm-bindgen --version 2>/dev/null | awk '{print $2}' || true)
+if [ "$want" != "$have" ]; then
+  say "installing wasm-bindgen-cli $want (a few minutes, once)"
+  # Not --locked: its own lockfile names a crate version the registry lacks.
+  cargo install --quiet wasm-bindgen-cli --version "$want"
+fi
+
+npm_install() {
+  local dir=$1
+  if [ ! -f "$dir/node_modules/.package-lock.json" ] || [ "$dir/package-lock.json" -nt "$dir/node_modules/.package-lock.json" ]; then
+    say "installing npm packages in $dir/"
+    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+  fi
+}
+npm_install style
+
+if $browser; then
+  npm_install end2end
+  if ! command -v chromium >/dev/null 2>&1; then
+    say "installing Debian's chromium for the browser tests"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq >/dev/null
+    apt-get install -y -qq --no-install-recommends chromium >/dev/null
+  fi
+  if ! cargo nextest --version >/dev/null 2>&1; then
+    say "installing cargo-nextest"
+    cargo install --quiet cargo-nextest --locked
+  fi
+fi

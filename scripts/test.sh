@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# README command (b): the whole test suite. Rust tests on SQLite and
+# PostgreSQL (127.0.0.1:5432), lints, and the browser journeys in Chromium.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+started=$(date +%s)
+stamp() { echo "== $* ($(( $(date +%s) - started )) s)"; }
+
+stamp "setup"
+scripts/setup.sh --browser
+
+if ! pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then
+  echo "PostgreSQL is not answering on 127.0.0.1:5432; trying to start it"
+  pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -n1)" main start || true
+fi
+# Databases left behind by an interrupted earlier run.
+if command -v psql >/dev/null 2>&1; then
+  for db in $(psql -h 127.0.0.1 -U postgres -d test -Atc "SELECT datname FROM pg_database WHERE datname LIKE 'tenantry_t_%'" 2>/dev/null || true); do
+    psql -h 127.0.0.1 -U postgres -d test -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1 || true
+  done
+fi
+
+stamp "format and lints"
+cargo fmt --all --check
+cargo clippy --quiet --all-targets -- -D warnings
+cargo clippy --quiet -p frontend --target wasm32-unknown-unknown -- -D warnings
+
+stamp "build the site (wasm, JS, CSS)"
+scripts/build-site.sh
+
+stamp "Rust tests (SQLite and PostgreSQL)"
+cargo nextest run --no-fail-fast --status-level fail --final-status-level fail
+
+stamp "browser journeys (Chromium)"
+cargo build --quiet -p server
+target_dir=${CARGO_TARGET_DIR:-target}
+export TENANTRY_BIN="$PWD/$target_dir/debug/tenantry"
+case "$target_dir" in /*) export TENANTRY_BIN="$target_dir/debug/tenantry" ;; esac
+(cd end2end && node --test --test-concurrency=1 tests/)
+
+stamp "all green"
