@@ -35,4 +35,10 @@ id_type!(
     TenantId,
     /// One audit log entry.
     AuditEntryId,
+    /// One operation run (also its job in the queue).
+    RunId,
+    /// A tenant's provider connection: the protected scope of provider work.
+    ProviderConnectionId,
+    /// An in-app notification.
+    NotificationId,
 );

@@ -10,6 +10,7 @@
 pub mod error;
 pub mod ids;
 pub mod rbac;
+pub mod runs;
 pub mod validate;
 pub mod views;
 

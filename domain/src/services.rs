@@ -1,6 +1,7 @@
 //! The handle every domain call takes: storage, clock and policy settings.
 
 use crate::clock::{Clock, SystemClock};
+use crate::runs::wake::RunSignal;
 use crate::store::Store;
 use std::sync::Arc;
 
@@ -36,6 +37,8 @@ pub struct Services {
     pub store: Store,
     pub clock: Arc<dyn Clock>,
     pub settings: Arc<Settings>,
+    /// Wakes this process's workers when runs are admitted.
+    pub run_signal: RunSignal,
 }
 
 impl Services {
@@ -44,6 +47,7 @@ impl Services {
             store,
             clock: Arc::new(SystemClock),
             settings: Arc::new(settings),
+            run_signal: RunSignal::default(),
         }
     }
 

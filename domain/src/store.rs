@@ -41,12 +41,20 @@ struct Migration {
 }
 
 /// Ordered; both dialects of a version ship together.
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "foundation",
-    sqlite: include_str!("../../migrations/sqlite/0001_foundation.sql"),
-    postgres: include_str!("../../migrations/postgres/0001_foundation.sql"),
-}];
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "foundation",
+        sqlite: include_str!("../../migrations/sqlite/0001_foundation.sql"),
+        postgres: include_str!("../../migrations/postgres/0001_foundation.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "operation_runs",
+        sqlite: include_str!("../../migrations/sqlite/0002_operation_runs.sql"),
+        postgres: include_str!("../../migrations/postgres/0002_operation_runs.sql"),
+    },
+];
 
 #[derive(Clone)]
 pub struct Store {
@@ -56,6 +64,7 @@ pub struct Store {
     /// spinning on SQLITE_BUSY. Other processes are covered by BEGIN IMMEDIATE
     /// plus the busy timeout.
     sqlite_writer: Option<Arc<Mutex<()>>>,
+    url: Arc<str>,
 }
 
 /// A write transaction. On SQLite it holds the process-wide writer slot.
@@ -134,6 +143,7 @@ impl Store {
             pool,
             backend,
             sqlite_writer: (backend == Backend::Sqlite).then(|| Arc::new(Mutex::new(()))),
+            url: url.into(),
         })
     }
 
@@ -143,6 +153,11 @@ impl Store {
 
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    /// The connection URL (for PostgreSQL's LISTEN connection).
+    pub fn url(&self) -> &str {
+        &self.url
     }
 
     /// Begins a write transaction (BEGIN IMMEDIATE on SQLite, so a

@@ -166,10 +166,13 @@ pub enum AuditAction {
     TenantDeactivated,
     TenantAssigned,
     TenantUnassigned,
+    OperationQueued,
+    OperationBlocked,
+    OperationCancelled,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 14] = [
+    pub const ALL: [AuditAction; 17] = [
         AuditAction::UserCreated,
         AuditAction::SignedIn,
         AuditAction::SignInFailed,
@@ -184,6 +187,9 @@ impl AuditAction {
         AuditAction::TenantDeactivated,
         AuditAction::TenantAssigned,
         AuditAction::TenantUnassigned,
+        AuditAction::OperationQueued,
+        AuditAction::OperationBlocked,
+        AuditAction::OperationCancelled,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -202,6 +208,9 @@ impl AuditAction {
             AuditAction::TenantDeactivated => "tenant.deactivated",
             AuditAction::TenantAssigned => "tenant.assigned",
             AuditAction::TenantUnassigned => "tenant.unassigned",
+            AuditAction::OperationQueued => "operation.queued",
+            AuditAction::OperationBlocked => "operation.blocked",
+            AuditAction::OperationCancelled => "operation.cancelled",
         }
     }
 
@@ -221,6 +230,9 @@ impl AuditAction {
             AuditAction::TenantDeactivated => "Tenant deactivated",
             AuditAction::TenantAssigned => "Tenant assigned",
             AuditAction::TenantUnassigned => "Tenant unassigned",
+            AuditAction::OperationQueued => "Operation queued",
+            AuditAction::OperationBlocked => "Operation blocked",
+            AuditAction::OperationCancelled => "Operation cancelled",
         }
     }
 }

@@ -1,5 +1,6 @@
 //! Process configuration: flags and `TENANTRY_*` environment variables.
 
+use domain::runs::worker::WorkerConfig;
 use domain::services::Settings;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -15,6 +16,11 @@ pub struct Config {
     pub secure_cookies: bool,
     pub db_max_connections: u32,
     pub settings: Settings,
+    /// In-process workers inside `serve` (0: only separate `tenantry worker` processes run work).
+    pub workers: usize,
+    pub worker: WorkerConfig,
+    /// How often the reconciler sweeps for runs whose lease expired.
+    pub reconcile_every_ms: u64,
 }
 
 impl Config {

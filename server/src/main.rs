@@ -2,6 +2,7 @@
 //! `tenantry`: one binary to serve, migrate and manage accounts.
 
 use clap::{Parser, Subcommand};
+use domain::runs::worker::WorkerConfig;
 use domain::services::{Services, Settings};
 use domain::store::{Store, StoreOptions};
 use domain::validate::{Email, NewPassword};
@@ -50,6 +51,13 @@ enum Command {
         session_absolute_hours: i64,
         #[arg(long, env = "TENANTRY_DB_MAX_CONNECTIONS", default_value_t = 16)]
         db_max_connections: u32,
+        #[command(flatten)]
+        work: WorkArgs,
+    },
+    /// Run operation workers only (scale out next to `serve` on PostgreSQL).
+    Worker {
+        #[command(flatten)]
+        work: WorkArgs,
     },
     /// Serve a demo: its own SQLite database, seeded with accounts, a
     /// workspace and tenants on first start.
@@ -72,6 +80,33 @@ enum Command {
         #[command(subcommand)]
         command: UserCommand,
     },
+}
+
+#[derive(clap::Args, Clone)]
+struct WorkArgs {
+    /// Workers in this process (for `serve`: in-process workers; 0 = none).
+    #[arg(long, env = "TENANTRY_WORKERS", default_value_t = 1)]
+    workers: usize,
+    /// Runs each worker executes at once.
+    #[arg(long, env = "TENANTRY_WORKER_CONCURRENCY", default_value_t = 8)]
+    concurrency: usize,
+    /// Seconds a claimed run's lease lasts without a heartbeat.
+    #[arg(long, env = "TENANTRY_LEASE_SECONDS", default_value_t = 30)]
+    lease_seconds: i64,
+    /// Seconds between reconciliation sweeps (0 = off in this process).
+    #[arg(long, env = "TENANTRY_RECONCILE_SECONDS", default_value_t = 15)]
+    reconcile_seconds: u64,
+}
+
+impl WorkArgs {
+    fn worker_config(&self) -> WorkerConfig {
+        WorkerConfig {
+            concurrency: self.concurrency.max(1),
+            lease_ms: self.lease_seconds.max(2) * 1000,
+            heartbeat_ms: (self.lease_seconds.max(2) * 1000 / 3) as u64,
+            ..WorkerConfig::default()
+        }
+    }
 }
 
 #[derive(Subcommand)]
@@ -128,6 +163,7 @@ async fn run(cli: Cli) -> Result<(), String> {
             session_idle_minutes,
             session_absolute_hours,
             db_max_connections,
+            work,
         } => {
             let config = Config {
                 database_url: cli.database_url,
@@ -140,6 +176,9 @@ async fn run(cli: Cli) -> Result<(), String> {
                     session_absolute_ms: session_absolute_hours * 3_600_000,
                     ..Settings::default()
                 },
+                workers: work.workers,
+                worker: work.worker_config(),
+                reconcile_every_ms: work.reconcile_seconds * 1000,
             };
             if !config.site_root.join("pkg").join("tenantry.js").exists() {
                 tracing::warn!(site_root = %config.site_root.display(), "no built site found: pages render without styles and islands; run scripts/build.sh");
@@ -165,6 +204,9 @@ async fn run(cli: Cli) -> Result<(), String> {
                 secure_cookies: false,
                 db_max_connections: 8,
                 settings: Settings::default(),
+                workers: 1,
+                worker: WorkerConfig::default(),
+                reconcile_every_ms: 15_000,
             };
             let app = Application::build(config)
                 .await
@@ -192,6 +234,29 @@ async fn run(cli: Cli) -> Result<(), String> {
             app.run_until(shutdown_signal())
                 .await
                 .map_err(|e| e.to_string())
+        }
+        Command::Worker { work } => {
+            let store = open_store(&cli.database_url).await?;
+            let services = Services::new(store, Settings::default());
+            let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+            let tasks = server::startup::start_background(
+                &services,
+                work.workers.max(1),
+                &work.worker_config(),
+                work.reconcile_seconds * 1000,
+                stop_rx,
+            );
+            println!(
+                "tenantry worker ready: {} worker(s) × {} concurrent runs",
+                work.workers.max(1),
+                work.concurrency.max(1)
+            );
+            shutdown_signal().await;
+            let _ = stop_tx.send(true);
+            for t in tasks {
+                let _ = t.await;
+            }
+            Ok(())
         }
         Command::Migrate => {
             let store = Store::connect(&cli.database_url, StoreOptions::default())

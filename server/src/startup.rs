@@ -10,6 +10,9 @@ use axum::extract::{FromRef, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use domain::AppError;
+use domain::runs::handlers::Handlers;
+use domain::runs::reconciler;
+use domain::runs::worker::{Worker, WorkerConfig};
 use domain::services::Services;
 use domain::store::{Store, StoreOptions};
 use http::{HeaderValue, StatusCode, header};
@@ -39,6 +42,9 @@ pub struct Application {
     listener: tokio::net::TcpListener,
     router: Router,
     services: Services,
+    workers: usize,
+    worker: WorkerConfig,
+    reconcile_every_ms: u64,
 }
 
 const FAVICON: &[u8] = include_bytes!("../../public/favicon.ico");
@@ -94,6 +100,42 @@ async fn readyz(State(state): State<AppState>) -> Response {
 
 async fn favicon() -> Response {
     ([(header::CONTENT_TYPE, "image/x-icon")], FAVICON).into_response()
+}
+
+/// Starts `workers` in-process workers and the reconciler; they stop when
+/// `stop` turns true. On PostgreSQL a listener turns NOTIFY into wake-ups.
+pub fn start_background(
+    services: &Services,
+    workers: usize,
+    config: &WorkerConfig,
+    reconcile_every_ms: u64,
+    stop: tokio::sync::watch::Receiver<bool>,
+) -> Vec<tokio::task::JoinHandle<()>> {
+    let mut tasks = Vec::new();
+    if services.store.backend() == domain::store::Backend::Postgres && workers > 0 {
+        domain::runs::wake::spawn_pg_listener(
+            services.store.url().to_string(),
+            services.run_signal.clone(),
+        );
+    }
+    for _ in 0..workers {
+        let worker = Worker::new(services.clone(), Handlers::standard(), config.clone());
+        let stop = stop.clone();
+        tasks.push(tokio::spawn(async move {
+            let id = worker.id.clone();
+            let report = worker.run(stop).await;
+            tracing::info!(worker = %id, ?report, "worker stopped");
+        }));
+    }
+    if reconcile_every_ms > 0 {
+        let svc = services.clone();
+        tasks.push(tokio::spawn(reconciler::run_periodically(
+            svc,
+            Duration::from_millis(reconcile_every_ms),
+            stop,
+        )));
+    }
+    tasks
 }
 
 impl Application {
@@ -179,6 +221,9 @@ impl Application {
             listener,
             router,
             services,
+            workers: config.workers,
+            worker: config.worker.clone(),
+            reconcile_every_ms: config.reconcile_every_ms,
         })
     }
 
@@ -195,12 +240,27 @@ impl Application {
         self,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        axum::serve(
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let background = start_background(
+            &self.services,
+            self.workers,
+            &self.worker,
+            self.reconcile_every_ms,
+            stop_rx,
+        );
+        let served = axum::serve(
             self.listener,
             self.router
                 .into_make_service_with_connect_info::<SocketAddr>(),
         )
-        .with_graceful_shutdown(shutdown)
-        .await
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            let _ = stop_tx.send(true);
+        })
+        .await;
+        for task in background {
+            let _ = task.await;
+        }
+        served
     }
 }

@@ -157,6 +157,9 @@ pub async fn spawn_app_with(backend: Backend, settings: Settings) -> TestApp {
         secure_cookies: false,
         db_max_connections: 8,
         settings,
+        workers: 0,
+        worker: Default::default(),
+        reconcile_every_ms: 0,
     };
     let app = Application::build_with(config, services.clone())
         .await

@@ -8,6 +8,7 @@ mod common;
 mod accounts;
 mod authz_matrix;
 mod members_tenants;
+mod runs;
 mod security;
 mod sessions;
 mod store;

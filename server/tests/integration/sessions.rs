@@ -128,6 +128,9 @@ async fn sessions_survive_a_restart(backend: Backend) {
         secure_cookies: false,
         db_max_connections: 4,
         settings: Default::default(),
+        workers: 0,
+        worker: Default::default(),
+        reconcile_every_ms: 0,
     };
     let store = crate::common::open_store(app.db_url()).await;
     let services = domain::services::Services::new(store, Default::default())

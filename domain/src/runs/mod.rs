@@ -1,0 +1,20 @@
+//! Operation runs: the model and presenter (wasm-safe), and behind the
+//! `server` feature the start gate, run service, workers and reconciler.
+
+pub mod model;
+pub mod presenter;
+
+#[cfg(feature = "server")]
+pub mod gate;
+#[cfg(feature = "server")]
+pub mod handlers;
+#[cfg(feature = "server")]
+pub mod reconciler;
+#[cfg(feature = "server")]
+pub mod service;
+#[cfg(feature = "server")]
+pub mod wake;
+#[cfg(feature = "server")]
+pub mod worker;
+
+pub use model::*;

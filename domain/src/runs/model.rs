@@ -1,0 +1,486 @@
+//! The operation run model: closed enums, the registry of operation types,
+//! and the derived truth (freshness, problem classes) every surface shares.
+//! Compiles to wasm: the browser islands use the same words.
+
+use crate::ids::{ProviderConnectionId, RunId, TenantId, WorkspaceId};
+use crate::rbac::Capability;
+use serde::{Deserialize, Serialize};
+use std::str::FromStr;
+
+macro_rules! string_enum {
+    ($(#[$m:meta])* $name:ident { $($variant:ident = $s:literal),* $(,)? }) => {
+        $(#[$m])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        pub enum $name { $($variant),* }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant),*];
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $s),* }
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = ();
+            fn from_str(s: &str) -> Result<Self, ()> {
+                match s { $($s => Ok($name::$variant),)* _ => Err(()) }
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+string_enum!(
+    /// Lifecycle status. Only the run service changes it.
+    RunStatus { Queued = "queued", Running = "running", Completed = "completed" }
+);
+
+string_enum!(
+    /// What a run came to. `Pending` exactly while the run is active.
+    RunOutcome {
+        Pending = "pending",
+        Succeeded = "succeeded",
+        PartiallySucceeded = "partially_succeeded",
+        Failed = "failed",
+        Blocked = "blocked",
+        Cancelled = "cancelled",
+    }
+);
+
+string_enum!(
+    /// Who started a run. Only user runs notify anyone.
+    InitiatorKind { User = "user", Schedule = "schedule", System = "system" }
+);
+
+string_enum!(
+    /// Every operation Tenantry knows. Closed: the registry below describes each.
+    OperationType {
+        TenantVerification = "tenant_verification",
+        ConnectionCheck = "connection_check",
+        InventorySync = "inventory_sync",
+        ComplianceSnapshot = "compliance_snapshot",
+        DirectoryGroupsSync = "directory_groups_sync",
+        RoleDefinitionsSync = "role_definitions_sync",
+        RestoreExecute = "restore_execute",
+        OnboardingVerification = "onboarding_verification",
+        OnboardingBootstrap = "onboarding_bootstrap",
+        ReviewPackGenerate = "review_pack_generate",
+        MachineryProbe = "machinery_probe",
+        MachineryProbeSecondary = "machinery_probe_secondary",
+    }
+);
+
+string_enum!(
+    /// Why a run was blocked or failed, in words an operator can act on.
+    ReasonCode {
+        ConnectionMissing = "connection_missing",
+        ConnectionDisabled = "connection_disabled",
+        ConsentMissing = "consent_missing",
+        CredentialsMissing = "credentials_missing",
+        CredentialsExpired = "credentials_expired",
+        TenantInactive = "tenant_inactive",
+        OperationUnavailable = "operation_unavailable",
+        LeaseExpired = "lease_expired",
+        HandlerFailed = "handler_failed",
+        Cancelled = "cancelled",
+    }
+);
+
+/// What a start protects: at most one active run per scope key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ScopeKind {
+    /// Provider-backed work: the provider connection is the protected scope.
+    ProviderConnection,
+    /// Tenant-scoped work that does not touch the provider (review packs).
+    Tenant,
+}
+
+/// A start prerequisite, checked by the gate inside its transaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Prerequisite {
+    TenantActive,
+    ConnectionEnabled,
+    ConsentGranted,
+    CredentialsValid,
+}
+
+/// One registry entry.
+#[derive(Debug, Clone, Copy)]
+pub struct OperationSpec {
+    pub label: &'static str,
+    pub scope: ScopeKind,
+    pub capability: Capability,
+    /// Past this, an active run is `likely_stale`.
+    pub expected_duration_ms: i64,
+    pub prerequisites: &'static [Prerequisite],
+    /// Whether a handler exists yet; unavailable types are registered but blocked.
+    pub available: bool,
+    /// Exercise-the-machinery types: never offered in the UI.
+    pub test_only: bool,
+    /// Safe to run again from scratch after a worker lost its lease.
+    pub requeue_after_lost_lease: bool,
+    pub max_attempts: i64,
+}
+
+const PROVIDER: &[Prerequisite] = &[
+    Prerequisite::TenantActive,
+    Prerequisite::ConnectionEnabled,
+    Prerequisite::ConsentGranted,
+    Prerequisite::CredentialsValid,
+];
+/// Verification is how consent gets confirmed, so it does not require it.
+const VERIFY: &[Prerequisite] = &[
+    Prerequisite::TenantActive,
+    Prerequisite::ConnectionEnabled,
+    Prerequisite::CredentialsValid,
+];
+
+const fn provider(
+    label: &'static str,
+    minutes: i64,
+    prerequisites: &'static [Prerequisite],
+) -> OperationSpec {
+    OperationSpec {
+        label,
+        scope: ScopeKind::ProviderConnection,
+        capability: Capability::ProviderRun,
+        expected_duration_ms: minutes * 60_000,
+        prerequisites,
+        available: false,
+        test_only: false,
+        requeue_after_lost_lease: true,
+        max_attempts: 3,
+    }
+}
+
+impl OperationType {
+    /// The registry.
+    pub const fn spec(self) -> OperationSpec {
+        use OperationType::*;
+        match self {
+            TenantVerification => provider("Tenant verification", 5, VERIFY),
+            ConnectionCheck => provider("Connection check", 2, VERIFY),
+            InventorySync => provider("Inventory sync", 30, PROVIDER),
+            ComplianceSnapshot => provider("Compliance snapshot", 20, PROVIDER),
+            DirectoryGroupsSync => provider("Directory groups sync", 20, PROVIDER),
+            RoleDefinitionsSync => provider("Role definitions sync", 10, PROVIDER),
+            RestoreExecute => OperationSpec {
+                capability: Capability::RestoreExecute,
+                ..provider("Restore", 30, PROVIDER)
+            },
+            OnboardingVerification => provider("Onboarding verification", 5, VERIFY),
+            OnboardingBootstrap => provider("Onboarding bootstrap", 60, PROVIDER),
+            ReviewPackGenerate => OperationSpec {
+                label: "Review pack",
+                scope: ScopeKind::Tenant,
+                capability: Capability::ReviewPackGenerate,
+                expected_duration_ms: 10 * 60_000,
+                prerequisites: &[Prerequisite::TenantActive],
+                available: false,
+                test_only: false,
+                requeue_after_lost_lease: true,
+                max_attempts: 3,
+            },
+            MachineryProbe => OperationSpec {
+                available: true,
+                test_only: true,
+                ..provider("Machinery probe", 1, PROVIDER)
+            },
+            MachineryProbeSecondary => OperationSpec {
+                available: true,
+                test_only: true,
+                ..provider("Machinery probe (secondary)", 1, PROVIDER)
+            },
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        self.spec().label
+    }
+}
+
+impl ReasonCode {
+    /// The operator's words for the reason.
+    pub fn message(self) -> &'static str {
+        use ReasonCode::*;
+        match self {
+            ConnectionMissing => "This tenant has no provider connection.",
+            ConnectionDisabled => "The tenant's provider connection is disabled.",
+            ConsentMissing => "Admin consent has not been granted for the provider connection.",
+            CredentialsMissing => "The provider connection has no client secret.",
+            CredentialsExpired => "The provider connection's client secret has expired.",
+            TenantInactive => "The tenant is inactive.",
+            OperationUnavailable => "This operation is not available yet.",
+            LeaseExpired => "The worker running this operation stopped responding.",
+            HandlerFailed => "The operation failed while running.",
+            Cancelled => "The operation was cancelled.",
+        }
+    }
+
+    /// What to do about it.
+    pub fn next_steps(self) -> &'static [&'static str] {
+        use ReasonCode::*;
+        match self {
+            ConnectionMissing => &["Add a provider connection for this tenant, then start again."],
+            ConnectionDisabled => &["Enable the provider connection, then start again."],
+            ConsentMissing => &[
+                "Ask a Global Administrator of the customer tenant to grant admin consent.",
+                "Then run tenant verification to confirm it.",
+            ],
+            CredentialsMissing => &["Add a client secret to the provider connection."],
+            CredentialsExpired => &["Rotate the client secret on the provider connection."],
+            TenantInactive => &["Activate the tenant, then start again."],
+            OperationUnavailable => {
+                &["Use another operation; this one arrives in a later release."]
+            }
+            LeaseExpired => {
+                &["Start the operation again. If it keeps happening, check the workers."]
+            }
+            HandlerFailed => &["Read the failure summary, fix the cause, and start again."],
+            Cancelled => &["Start the operation again when you need it."],
+        }
+    }
+}
+
+/// The protected scope key of a start.
+pub fn scope_key(
+    kind: ScopeKind,
+    tenant: TenantId,
+    connection: Option<ProviderConnectionId>,
+) -> Option<String> {
+    match kind {
+        ScopeKind::ProviderConnection => connection.map(|c| format!("provider_connection:{c}")),
+        ScopeKind::Tenant => Some(format!("tenant:{tenant}")),
+    }
+}
+
+/// Derived liveness of a run; never stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Freshness {
+    Fresh,
+    /// Active past its type's expected duration, or its lease ran out.
+    LikelyStale,
+    /// The reconciler closed it after it went stale; lineage kept.
+    Reconciled,
+}
+
+/// Derived attention buckets every surface counts with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProblemClass {
+    /// Failed, blocked or partially succeeded: somebody should look.
+    TerminalFollowUp,
+    /// Still active but looks stuck.
+    ActiveStaleAttention,
+}
+
+/// What the reconciler saw and did; kept on the run for its lineage.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReconciliationRecord {
+    pub seen_at: i64,
+    pub status_seen: RunStatus,
+    pub lease_owner: Option<String>,
+    pub lease_expired_at: Option<i64>,
+    pub last_heartbeat_at: Option<i64>,
+    pub attempts: i64,
+    /// `requeued` or `failed`.
+    pub action: String,
+    pub why: String,
+}
+
+/// Summary counts a handler reports (bounded: a few named numbers).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SummaryCounts(pub Vec<(String, i64)>);
+
+/// The fields the derivations need; every run view carries them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunTruth {
+    pub op_type: OperationType,
+    pub status: RunStatus,
+    pub outcome: RunOutcome,
+    pub created_at: i64,
+    pub started_at: Option<i64>,
+    pub lease_expires_at: Option<i64>,
+    pub reconciled: bool,
+}
+
+impl RunTruth {
+    pub fn is_active(&self) -> bool {
+        self.status != RunStatus::Completed
+    }
+
+    pub fn freshness(&self, now: i64) -> Freshness {
+        if !self.is_active() {
+            return if self.reconciled {
+                Freshness::Reconciled
+            } else {
+                Freshness::Fresh
+            };
+        }
+        let since = self.started_at.unwrap_or(self.created_at);
+        let overdue = now - since > self.op_type.spec().expected_duration_ms;
+        let lease_lost =
+            self.status == RunStatus::Running && self.lease_expires_at.is_some_and(|l| l < now);
+        if overdue || lease_lost {
+            Freshness::LikelyStale
+        } else {
+            Freshness::Fresh
+        }
+    }
+
+    pub fn problem_class(&self, now: i64) -> Option<ProblemClass> {
+        if self.is_active() {
+            (self.freshness(now) == Freshness::LikelyStale)
+                .then_some(ProblemClass::ActiveStaleAttention)
+        } else {
+            matches!(
+                self.outcome,
+                RunOutcome::Failed | RunOutcome::Blocked | RunOutcome::PartiallySucceeded
+            )
+            .then_some(ProblemClass::TerminalFollowUp)
+        }
+    }
+}
+
+/// A run as pages and notifications see it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunView {
+    pub id: RunId,
+    pub workspace_id: WorkspaceId,
+    pub tenant_id: Option<TenantId>,
+    pub tenant_name: Option<String>,
+    pub truth: RunTruth,
+    pub initiator: InitiatorKind,
+    pub initiator_label: Option<String>,
+    pub provider_connection_id: Option<ProviderConnectionId>,
+    pub reason: Option<ReasonCode>,
+    pub summary: SummaryCounts,
+    pub failure_summary: Option<String>,
+    pub completed_at: Option<i64>,
+    pub attempts: i64,
+    pub cancel_requested: bool,
+    pub reconciliation: Option<ReconciliationRecord>,
+}
+
+/// What the start gate decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StartDecision {
+    Accepted,
+    Deduped,
+    ScopeBusy,
+    Blocked,
+}
+
+/// A start result as the presenter needs it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StartResult {
+    pub decision: StartDecision,
+    /// The new run (accepted, blocked), the same active run (deduped), or the
+    /// run holding the scope (scope busy).
+    pub run: RunId,
+    pub op_type: OperationType,
+    /// For scope busy: the operation holding the scope.
+    pub holder: Option<OperationType>,
+    pub reason: Option<ReasonCode>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn truth(status: RunStatus, outcome: RunOutcome) -> RunTruth {
+        RunTruth {
+            op_type: OperationType::InventorySync,
+            status,
+            outcome,
+            created_at: 0,
+            started_at: Some(0),
+            lease_expires_at: Some(60_000),
+            reconciled: false,
+        }
+    }
+
+    #[test]
+    fn every_type_is_registered_with_words() {
+        for t in OperationType::ALL {
+            let spec = t.spec();
+            assert!(!spec.label.is_empty());
+            assert!(spec.expected_duration_ms > 0);
+            assert_eq!(t.as_str().parse::<OperationType>(), Ok(*t));
+        }
+        for r in ReasonCode::ALL {
+            assert!(!r.message().is_empty() && !r.next_steps().is_empty(), "{r}");
+        }
+    }
+
+    #[test]
+    fn freshness_and_problem_classes() {
+        let running = truth(RunStatus::Running, RunOutcome::Pending);
+        assert_eq!(running.freshness(30_000), Freshness::Fresh);
+        assert_eq!(
+            running.freshness(61_000),
+            Freshness::LikelyStale,
+            "lease ran out"
+        );
+        assert_eq!(
+            running.problem_class(61_000),
+            Some(ProblemClass::ActiveStaleAttention)
+        );
+        let mut long = running.clone();
+        long.lease_expires_at = Some(i64::MAX);
+        assert_eq!(
+            long.freshness(31 * 60_000),
+            Freshness::LikelyStale,
+            "past expected duration"
+        );
+        let failed = truth(RunStatus::Completed, RunOutcome::Failed);
+        assert_eq!(
+            failed.problem_class(0),
+            Some(ProblemClass::TerminalFollowUp)
+        );
+        assert_eq!(
+            failed.freshness(i64::MAX),
+            Freshness::Fresh,
+            "terminal runs never go stale"
+        );
+        let mut reconciled = failed.clone();
+        reconciled.reconciled = true;
+        assert_eq!(reconciled.freshness(0), Freshness::Reconciled);
+        assert_eq!(
+            truth(RunStatus::Completed, RunOutcome::Succeeded).problem_class(0),
+            None
+        );
+        assert_eq!(
+            truth(RunStatus::Completed, RunOutcome::Cancelled).problem_class(0),
+            None
+        );
+    }
+
+    #[test]
+    fn provider_work_is_scoped_by_connection() {
+        assert_eq!(
+            scope_key(
+                ScopeKind::ProviderConnection,
+                TenantId(1),
+                Some(ProviderConnectionId(7))
+            )
+            .as_deref(),
+            Some("provider_connection:7")
+        );
+        assert_eq!(
+            scope_key(ScopeKind::ProviderConnection, TenantId(1), None),
+            None
+        );
+        assert_eq!(
+            scope_key(ScopeKind::Tenant, TenantId(3), None).as_deref(),
+            Some("tenant:3")
+        );
+    }
+}

@@ -1,0 +1,252 @@
+//! The one presenter: every start result and every run becomes the same
+//! words, tone, link and next steps on every surface. Pages never branch on
+//! results themselves.
+
+use super::model::{
+    Freshness, OperationType, ProblemClass, ReasonCode, RunOutcome, RunStatus, RunView,
+    StartDecision, StartResult,
+};
+use crate::ids::RunId;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Tone {
+    Info,
+    Success,
+    Warning,
+    Danger,
+    Neutral,
+}
+
+impl Tone {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Tone::Info => "info",
+            Tone::Success => "success",
+            Tone::Warning => "warning",
+            Tone::Danger => "danger",
+            Tone::Neutral => "neutral",
+        }
+    }
+}
+
+/// What the operator sees for a start or a finished run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Toast {
+    pub tone: Tone,
+    /// One of the public words: Queued, Already running, Scope busy, Blocked —
+    /// or, for a finished run, its outcome.
+    pub title: String,
+    pub body: String,
+    pub link: String,
+    pub link_label: String,
+    pub next_steps: Vec<String>,
+}
+
+pub fn run_link(run: RunId) -> String {
+    format!("/admin/operations/{run}")
+}
+
+/// The public word for a start decision.
+pub fn start_word(decision: StartDecision) -> &'static str {
+    match decision {
+        StartDecision::Accepted => "queued",
+        StartDecision::Deduped => "already running",
+        StartDecision::ScopeBusy => "scope busy",
+        StartDecision::Blocked => "blocked",
+    }
+}
+
+fn capitalised(word: &str) -> String {
+    let mut c = word.chars();
+    match c.next() {
+        Some(f) => f.to_uppercase().collect::<String>() + c.as_str(),
+        None => String::new(),
+    }
+}
+
+pub fn present_start(result: &StartResult) -> Toast {
+    let label = result.op_type.label();
+    let link = run_link(result.run);
+    let title = capitalised(start_word(result.decision));
+    match result.decision {
+        StartDecision::Accepted => Toast {
+            tone: Tone::Info,
+            title,
+            body: format!("{label} is queued and will start shortly."),
+            link,
+            link_label: "Watch the run".into(),
+            next_steps: vec![],
+        },
+        StartDecision::Deduped => Toast {
+            tone: Tone::Info,
+            title,
+            body: format!(
+                "{label} is already running for this connection; no second run was started."
+            ),
+            link,
+            link_label: "Open the running operation".into(),
+            next_steps: vec![],
+        },
+        StartDecision::ScopeBusy => {
+            let holder = result
+                .holder
+                .map(OperationType::label)
+                .unwrap_or("Another operation");
+            Toast {
+                tone: Tone::Warning,
+                title,
+                body: format!(
+                    "{holder} is running on this provider connection, so {} was not started.",
+                    label.to_lowercase()
+                ),
+                link,
+                link_label: "Open the operation holding the connection".into(),
+                next_steps: vec![format!(
+                    "Wait for {} to finish, then start again.",
+                    holder.to_lowercase()
+                )],
+            }
+        }
+        StartDecision::Blocked => {
+            let reason = result.reason.unwrap_or(ReasonCode::OperationUnavailable);
+            Toast {
+                tone: Tone::Danger,
+                title,
+                body: format!("{label} did not start: {}", reason.message()),
+                link,
+                link_label: "Open the blocked run".into(),
+                next_steps: reason.next_steps().iter().map(|s| s.to_string()).collect(),
+            }
+        }
+    }
+}
+
+/// A run's headline: a status label and tone from its lifecycle truth.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunHeadline {
+    pub label: &'static str,
+    pub tone: Tone,
+    pub moving: bool,
+    pub freshness: Freshness,
+    pub problem: Option<ProblemClass>,
+}
+
+pub fn headline(run: &RunView, now: i64) -> RunHeadline {
+    let t = &run.truth;
+    let freshness = t.freshness(now);
+    let (label, tone) = match (t.status, t.outcome) {
+        (RunStatus::Queued, _) if freshness == Freshness::LikelyStale => {
+            ("Queued, waiting long", Tone::Warning)
+        }
+        (RunStatus::Queued, _) => ("Queued", Tone::Info),
+        (RunStatus::Running, _) if run.cancel_requested => ("Cancelling", Tone::Warning),
+        (RunStatus::Running, _) if freshness == Freshness::LikelyStale => {
+            ("Running, likely stale", Tone::Warning)
+        }
+        (RunStatus::Running, _) => ("Running", Tone::Info),
+        (RunStatus::Completed, RunOutcome::Succeeded) => ("Succeeded", Tone::Success),
+        (RunStatus::Completed, RunOutcome::PartiallySucceeded) => {
+            ("Partially succeeded", Tone::Warning)
+        }
+        (RunStatus::Completed, RunOutcome::Failed) if freshness == Freshness::Reconciled => {
+            ("Failed after going stale", Tone::Danger)
+        }
+        (RunStatus::Completed, RunOutcome::Failed) => ("Failed", Tone::Danger),
+        (RunStatus::Completed, RunOutcome::Blocked) => ("Blocked", Tone::Danger),
+        (RunStatus::Completed, RunOutcome::Cancelled) => ("Cancelled", Tone::Neutral),
+        (RunStatus::Completed, RunOutcome::Pending) => ("Completed", Tone::Neutral),
+    };
+    RunHeadline {
+        label,
+        tone,
+        moving: t.is_active(),
+        freshness,
+        problem: t.problem_class(now),
+    }
+}
+
+/// The notification for a finished run: the same words as its page.
+pub fn present_completion(run: &RunView) -> Toast {
+    let h = headline(run, run.completed_at.unwrap_or(0));
+    let label = run.truth.op_type.label();
+    let tenant = run
+        .tenant_name
+        .as_deref()
+        .map(|n| format!(" for {n}"))
+        .unwrap_or_default();
+    let (body, next_steps) = match (run.truth.outcome, run.reason) {
+        (RunOutcome::Succeeded, _) => (format!("{label}{tenant} succeeded."), vec![]),
+        (_, Some(reason)) => (
+            format!("{label}{tenant}: {}", reason.message()),
+            reason.next_steps().iter().map(|s| s.to_string()).collect(),
+        ),
+        (outcome, None) => (
+            format!("{label}{tenant} {}.", outcome.as_str().replace('_', " ")),
+            vec![],
+        ),
+    };
+    Toast {
+        tone: h.tone,
+        title: format!("{label}: {}", h.label.to_lowercase()),
+        body,
+        link: run_link(run.id),
+        link_label: "Open the run".into(),
+        next_steps,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn result(decision: StartDecision) -> StartResult {
+        StartResult {
+            decision,
+            run: RunId(42),
+            op_type: OperationType::InventorySync,
+            holder: Some(OperationType::TenantVerification),
+            reason: Some(ReasonCode::ConsentMissing),
+        }
+    }
+
+    #[test]
+    fn public_words_are_exact() {
+        let titles: Vec<String> = [
+            StartDecision::Accepted,
+            StartDecision::Deduped,
+            StartDecision::ScopeBusy,
+            StartDecision::Blocked,
+        ]
+        .into_iter()
+        .map(|d| present_start(&result(d)).title)
+        .collect();
+        assert_eq!(
+            titles,
+            ["Queued", "Already running", "Scope busy", "Blocked"]
+        );
+    }
+
+    #[test]
+    fn every_toast_links_to_its_run() {
+        for d in [
+            StartDecision::Accepted,
+            StartDecision::Deduped,
+            StartDecision::ScopeBusy,
+            StartDecision::Blocked,
+        ] {
+            assert_eq!(present_start(&result(d)).link, "/admin/operations/42");
+        }
+    }
+
+    #[test]
+    fn blocked_and_busy_say_what_to_do_next() {
+        let blocked = present_start(&result(StartDecision::Blocked));
+        assert!(blocked.body.contains("Admin consent"));
+        assert!(!blocked.next_steps.is_empty());
+        let busy = present_start(&result(StartDecision::ScopeBusy));
+        assert!(busy.body.contains("Tenant verification"));
+        assert_eq!(busy.next_steps.len(), 1);
+    }
+}
