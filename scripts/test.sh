@@ -32,7 +32,7 @@ stamp "Rust tests (SQLite and PostgreSQL)"
 cargo nextest run --no-fail-fast --status-level fail --final-status-level fail
 
 stamp "browser journeys (Chromium)"
-cargo build --quiet -p server
+# The integration tests already built the binary (same features, no rebuild).
 target_dir=${CARGO_TARGET_DIR:-target}
 export TENANTRY_BIN="$PWD/$target_dir/debug/tenantry"
 case "$target_dir" in /*) export TENANTRY_BIN="$target_dir/debug/tenantry" ;; esac

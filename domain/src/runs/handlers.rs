@@ -71,7 +71,8 @@ impl Handlers {
 
 /// The test-only operation: records each execution, optionally sleeps
 /// (checking for cancellation), and ends with the outcome its arguments ask for.
-/// Arguments: `{"sleep_ms": u64, "outcome": "succeeded|failed|partially_succeeded"}`.
+/// Arguments: `{"sleep_ms": u64, "first_attempt_sleep_ms": u64,
+/// "outcome": "succeeded|failed|partially_succeeded"}`.
 pub struct MachineryProbe;
 
 impl Handler for MachineryProbe {
@@ -93,12 +94,12 @@ impl Handler for MachineryProbe {
                     "Could not write the probe journal.",
                 );
             }
-            let sleep_ms = ctx
-                .run
-                .args
-                .get("sleep_ms")
-                .and_then(|v| v.as_u64())
-                .unwrap_or(0);
+            let arg = |k: &str| ctx.run.args.get(k).and_then(|v| v.as_u64());
+            // `first_attempt_sleep_ms` lets tests kill a worker mid-run and see the retry finish.
+            let sleep_ms = match arg("first_attempt_sleep_ms") {
+                Some(ms) if ctx.run.attempt == 1 => ms,
+                _ => arg("sleep_ms").unwrap_or(0),
+            };
             let mut slept = 0;
             while slept < sleep_ms {
                 if ctx.cancel_requested() {

@@ -9,6 +9,7 @@ mod accounts;
 mod authz_matrix;
 mod members_tenants;
 mod runs;
+mod runs_processes;
 mod security;
 mod sessions;
 mod store;

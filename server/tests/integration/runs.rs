@@ -687,6 +687,7 @@ both_backends!(
     stale_runs_out_of_attempts_are_closed_failed,
     terminal_runs_never_change,
     graceful_shutdown_releases_unfinished_runs,
+    claimed_runs_carry_their_arguments,
 );
 
 /// Nothing enqueues work but the gate: the only INSERT into operation_runs
@@ -727,4 +728,28 @@ fn only_the_gate_enqueues_work() {
         offenders.is_empty(),
         "work enqueued outside the start gate: {offenders:?}"
     );
+}
+
+async fn claimed_runs_carry_their_arguments(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let w = run_world(&app).await;
+    StartGate::start(
+        &app.services,
+        Initiator::User(&w.owner),
+        probe(
+            w.tenant,
+            serde_json::json!({"first_attempt_sleep_ms": 120_000}),
+        ),
+    )
+    .await
+    .unwrap();
+    let claimed = RunService::claim(&app.services, "w1", 1, 30_000)
+        .await
+        .unwrap();
+    assert_eq!(
+        claimed[0].args["first_attempt_sleep_ms"], 120_000,
+        "{:?}",
+        claimed[0].args
+    );
+    assert_eq!(claimed[0].attempt, 1);
 }
