@@ -7,6 +7,7 @@ mod common;
 
 mod accounts;
 mod authz_matrix;
+mod lifecycle_prop;
 mod members_tenants;
 mod runs;
 mod runs_processes;
