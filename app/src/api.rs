@@ -216,3 +216,46 @@ pub async fn unassign_tenant(tenant: TenantId, member: UserId) -> ApiResult<()> 
     leptos_axum::redirect("/admin/members?notice=assignment_changed");
     Ok(())
 }
+
+// ----- operation runs and notifications ------------------------------------------
+
+#[server(prefix = "/api", endpoint = "runs/get")]
+pub async fn load_run(run: domain::ids::RunId) -> ApiResult<domain::views::RunPage> {
+    let (svc, actor) = signed_in()?;
+    Ok(domain::runs::service::RunService::page(&svc, &actor, run).await?)
+}
+
+#[server(prefix = "/api", endpoint = "runs/cancel")]
+pub async fn cancel_run(run: domain::ids::RunId) -> ApiResult<()> {
+    use domain::runs::service::{Cancellation, RunService};
+    let (svc, actor) = signed_in()?;
+    let notice = match RunService::cancel(&svc, &actor, run).await? {
+        Cancellation::Cancelled => "run_cancelled",
+        Cancellation::Requested => "cancel_requested",
+        Cancellation::AlreadyFinished => "already_finished",
+    };
+    leptos_axum::redirect(&format!("/admin/operations/{run}?notice={notice}"));
+    Ok(())
+}
+
+#[server(prefix = "/api", endpoint = "notifications")]
+pub async fn load_notifications() -> ApiResult<Option<domain::views::NotificationsPage>> {
+    let (svc, actor) = signed_in()?;
+    Ok(domain::notifications::page(&svc, &actor).await?)
+}
+
+#[server(prefix = "/api", endpoint = "notifications/read")]
+pub async fn mark_notification_read(notification: domain::ids::NotificationId) -> ApiResult<()> {
+    let (svc, actor) = signed_in()?;
+    domain::notifications::mark_read(&svc, &actor, notification).await?;
+    leptos_axum::redirect("/admin/notifications");
+    Ok(())
+}
+
+#[server(prefix = "/api", endpoint = "notifications/read_all")]
+pub async fn mark_all_notifications_read() -> ApiResult<()> {
+    let (svc, actor) = signed_in()?;
+    domain::notifications::mark_all_read(&svc, &actor).await?;
+    leptos_axum::redirect("/admin/notifications");
+    Ok(())
+}

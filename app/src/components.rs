@@ -90,6 +90,9 @@ fn notice_text(key: &str) -> Option<&'static str> {
         "tenant_created" => "Tenant added.",
         "tenant_updated" => "Tenant saved.",
         "signed_out" => "You are signed out.",
+        "run_cancelled" => "Run cancelled.",
+        "cancel_requested" => "Cancellation requested: the run stops at its next check.",
+        "already_finished" => "The run had already finished; nothing was cancelled.",
         _ => return None,
     })
 }
@@ -159,6 +162,21 @@ fn user_menu(shell: &ShellView) -> impl IntoView + use<> {
     }
 }
 
+fn bell(shell: &ShellView) -> impl IntoView + use<> {
+    let unread = shell.unread_notifications;
+    let label = match unread {
+        0 => "Notifications, none unread".to_string(),
+        1 => "Notifications, 1 unread".to_string(),
+        n => format!("Notifications, {n} unread"),
+    };
+    view! {
+        <a href="/admin/notifications" class="nav-link bell" aria-label=label>
+            <span aria-hidden="true">"🔔"</span>
+            {(unread > 0).then(|| view! { <span class="bell-count" aria-hidden="true">{unread}</span> })}
+        </a>
+    }
+}
+
 fn workspace_switcher(shell: &ShellView) -> impl IntoView + use<> {
     let current = shell.current.clone();
     let options = shell.workspaces.clone();
@@ -201,6 +219,7 @@ pub fn AdminShell() -> impl IntoView {
                     <NavLink href="/admin/members" label="Members"/>
                     <NavLink href="/admin/audit" label="Audit"/>
                 </nav>
+                {bell(&shell)}
                 {user_menu(&shell)}
             </header>
             <main id="main" class="main" tabindex="-1">

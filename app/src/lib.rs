@@ -52,6 +52,8 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("tenants") view=tenants::Tenants ssr=SsrMode::Async/>
                     <Route path=path!("t/:tenant") view=tenants::TenantDashboard ssr=SsrMode::Async/>
                     <Route path=path!("operations") view=operations::Operations ssr=SsrMode::Async/>
+                    <Route path=path!("operations/:run") view=runs::RunDetail ssr=SsrMode::Async/>
+                    <Route path=path!("notifications") view=notifications::Notifications ssr=SsrMode::Async/>
                     <Route path=path!("members") view=members::Members ssr=SsrMode::Async/>
                     <Route path=path!("audit") view=audit::Audit ssr=SsrMode::Async/>
                 </ParentRoute>

@@ -25,6 +25,8 @@ pub mod clock;
 #[cfg(feature = "server")]
 pub mod demo;
 #[cfg(feature = "server")]
+pub mod notifications;
+#[cfg(feature = "server")]
 pub mod services;
 #[cfg(feature = "server")]
 pub mod sessions;

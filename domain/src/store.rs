@@ -233,6 +233,11 @@ impl Store {
     }
 }
 
+/// Versions of every migration this build ships, in order.
+pub fn known_migrations() -> Vec<i64> {
+    MIGRATIONS.iter().map(|m| m.version).collect()
+}
+
 /// True when a database error is a unique-constraint violation.
 pub fn is_unique_violation(e: &sqlx::Error) -> bool {
     match e {

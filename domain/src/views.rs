@@ -53,6 +53,7 @@ pub struct ShellView {
     pub is_platform_operator: bool,
     pub current: Option<WorkspaceRef>,
     pub workspaces: Vec<WorkspaceRef>,
+    pub unread_notifications: i64,
 }
 
 impl ShellView {
@@ -329,4 +330,33 @@ mod tests {
             assert_eq!(a.as_str().parse::<AuditAction>(), Ok(a));
         }
     }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NotificationView {
+    pub id: crate::ids::NotificationId,
+    /// The presenter's tone (`info`, `success`, `warning`, `danger`, `neutral`).
+    pub tone: String,
+    pub title: String,
+    pub body: String,
+    pub link: String,
+    pub created_at: i64,
+    pub read: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NotificationsPage {
+    pub workspace: WorkspaceRef,
+    pub items: Vec<NotificationView>,
+    pub unread: i64,
+}
+
+/// Run detail: the run, its headline from the shared presenter, and what the
+/// viewer may do.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunPage {
+    pub run: crate::runs::RunView,
+    pub headline: crate::runs::presenter::RunHeadline,
+    pub can_cancel: bool,
+    pub now: i64,
 }

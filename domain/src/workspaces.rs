@@ -58,6 +58,7 @@ pub async fn shell(svc: &Services, actor: &Actor) -> AppResult<ShellView> {
         is_platform_operator: actor.is_platform_operator,
         current: access::current_workspace(svc, actor).await?,
         workspaces: list_for_user(svc, actor.user_id).await?,
+        unread_notifications: crate::notifications::unread_count(svc, actor).await?,
     })
 }
 

@@ -1,7 +1,9 @@
 pub mod audit;
 pub mod members;
+pub mod notifications;
 pub mod operations;
 pub mod overview;
+pub mod runs;
 pub mod sign_in;
 pub mod system;
 pub mod tenants;

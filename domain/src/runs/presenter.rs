@@ -126,7 +126,7 @@ pub fn present_start(result: &StartResult) -> Toast {
 /// A run's headline: a status label and tone from its lifecycle truth.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RunHeadline {
-    pub label: &'static str,
+    pub label: String,
     pub tone: Tone,
     pub moving: bool,
     pub freshness: Freshness,
@@ -159,7 +159,7 @@ pub fn headline(run: &RunView, now: i64) -> RunHeadline {
         (RunStatus::Completed, RunOutcome::Pending) => ("Completed", Tone::Neutral),
     };
     RunHeadline {
-        label,
+        label: label.to_string(),
         tone,
         moving: t.is_active(),
         freshness,

@@ -401,6 +401,28 @@ impl RunService {
         Ok(view)
     }
 
+    /// Run detail for a member who may see the run.
+    pub async fn page(
+        svc: &Services,
+        actor: &Actor,
+        run: RunId,
+    ) -> AppResult<crate::views::RunPage> {
+        let view = Self::view_for(svc, actor, run).await?;
+        let capability = view.truth.op_type.spec().capability;
+        let can_cancel = view.truth.is_active()
+            && match view.tenant_id {
+                Some(t) => access::tenant(svc, actor, t, capability).await.is_ok(),
+                None => false,
+            };
+        let now = svc.now();
+        Ok(crate::views::RunPage {
+            headline: presenter::headline(&view, now),
+            run: view,
+            can_cancel,
+            now,
+        })
+    }
+
     /// A run by id, unguarded (system plane and tests).
     pub async fn load(svc: &Services, run: RunId) -> AppResult<Option<RunView>> {
         let mut conn = svc.store.pool().acquire().await?;

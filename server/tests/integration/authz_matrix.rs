@@ -5,8 +5,9 @@
 
 use crate::both_backends;
 use crate::common::{Backend, Browser, TestApp, spawn_app};
-use domain::ids::{TenantId, UserId, WorkspaceId};
+use domain::ids::{RunId, TenantId, UserId, WorkspaceId};
 use domain::rbac::Role;
+use domain::runs::gate::{Initiator, StartGate};
 use std::collections::BTreeSet;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,6 +47,10 @@ struct World {
     /// Plain members to act on: one in A, one in B.
     victim_a: UserId,
     victim_b: UserId,
+    run_a: RunId,
+    run_b: RunId,
+    note_a: i64,
+    note_b: i64,
 }
 
 const MISSING: i64 = 987_654_321;
@@ -63,6 +68,20 @@ impl World {
             Target::Other => self.tenant_b.to_string(),
             Target::Missing => MISSING.to_string(),
             _ => self.tenant_a.to_string(),
+        }
+    }
+    fn run(&self, t: Target) -> String {
+        match t {
+            Target::Other => self.run_b.to_string(),
+            Target::Missing => MISSING.to_string(),
+            _ => self.run_a.to_string(),
+        }
+    }
+    fn note(&self, t: Target) -> String {
+        match t {
+            Target::Other => self.note_b.to_string(),
+            Target::Missing => MISSING.to_string(),
+            _ => self.note_a.to_string(),
         }
     }
     fn victim(&self, t: Target) -> String {
@@ -141,6 +160,20 @@ fn rows() -> Vec<Row> {
         },
         Row {
             path: "/admin/operations",
+            kind: Kind::Page,
+            targets: NONE,
+            own: [303, 200, 200, 200, 200],
+            request: at_route,
+        },
+        Row {
+            path: "/admin/operations/{run}",
+            kind: Kind::Page,
+            targets: OBJ,
+            own: [303, 404, 404, 200, 200],
+            request: |w, t| (format!("/admin/operations/{}", w.run(t)), vec![]),
+        },
+        Row {
+            path: "/admin/notifications",
             kind: Kind::Page,
             targets: NONE,
             own: [303, 200, 200, 200, 200],
@@ -246,7 +279,48 @@ fn rows() -> Vec<Row> {
             own: [401, 404, 200, 404, 404],
             request: |_, _| ("/api/system/workspaces".into(), vec![]),
         },
+        Row {
+            path: "/api/runs/get",
+            kind: Kind::Fn,
+            targets: OBJ,
+            own: [401, 404, 404, 200, 200],
+            request: |w, t| ("/api/runs/get".into(), vec![("run", w.run(t))]),
+        },
+        Row {
+            path: "/api/notifications",
+            kind: Kind::Fn,
+            targets: NONE,
+            own: [401, 200, 200, 200, 200],
+            request: |_, _| ("/api/notifications".into(), vec![]),
+        },
         // ---- mutations ---------------------------------------------------------------
+        Row {
+            path: "/api/runs/cancel",
+            kind: Kind::Fn,
+            targets: OBJ,
+            own: [401, 404, 404, 403, 200],
+            request: |w, t| ("/api/runs/cancel".into(), vec![("run", w.run(t))]),
+        },
+        Row {
+            path: "/api/notifications/read",
+            kind: Kind::Fn,
+            targets: OBJ,
+            // Only the owner of a notification may touch it; to everyone else it does not exist.
+            own: [401, 404, 404, 404, 200],
+            request: |w, t| {
+                (
+                    "/api/notifications/read".into(),
+                    vec![("notification", w.note(t))],
+                )
+            },
+        },
+        Row {
+            path: "/api/notifications/read_all",
+            kind: Kind::Fn,
+            targets: NONE,
+            own: [401, 200, 200, 200, 200],
+            request: |_, _| ("/api/notifications/read_all".into(), vec![]),
+        },
         Row {
             path: "/api/session/sign_in",
             kind: Kind::Fn,
@@ -514,7 +588,43 @@ async fn world(app: &TestApp) -> World {
     domain::tenants::set_assignment(svc, &a, tenant_a, readonly, true)
         .await
         .unwrap();
+    crate::runs::add_connection(app, ws_a, tenant_a, "enabled", "granted", true, None).await;
+    crate::runs::add_connection(app, ws_b, tenant_b, "enabled", "granted", true, None).await;
+    let run_a = StartGate::start(
+        svc,
+        Initiator::System,
+        crate::runs::probe(tenant_a, serde_json::json!({})),
+    )
+    .await
+    .unwrap()
+    .run;
+    let run_b = StartGate::start(
+        svc,
+        Initiator::System,
+        crate::runs::probe(tenant_b, serde_json::json!({})),
+    )
+    .await
+    .unwrap()
+    .run;
+    let note = |user: UserId, ws: WorkspaceId| async move {
+        let (id,): (i64,) = sqlx::query_as(
+            "INSERT INTO notifications (user_id, workspace_id, run_id, tone, title, body, link, created_at)
+             VALUES ($1, $2, NULL, 'info', 'A run ended', 'Body', '/admin/operations', 0) RETURNING id",
+        )
+        .bind(user.0)
+        .bind(ws.0)
+        .fetch_one(app.services.store.pool())
+        .await
+        .unwrap();
+        id
+    };
+    let note_a = note(owner_a, ws_a).await;
+    let note_b = note(owner_b, ws_b).await;
     World {
+        run_a,
+        run_b,
+        note_a,
+        note_b,
         ws_a,
         ws_b,
         tenant_a,
