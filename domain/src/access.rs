@@ -178,18 +178,36 @@ pub async fn tenant(
     .await?;
     let (ws, id, name, ms, status, created) = row.ok_or(AppError::NotFound)?;
     let ws = WorkspaceId(ws);
-    let workspace = membership(&mut conn, actor.user_id, ws)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    if !tenant_visible(&mut conn, actor.user_id, workspace.role, tenant).await? {
-        return Err(AppError::NotFound);
-    }
-    let access = TenantAccess {
+    let workspace = membership(&mut conn, actor.user_id, ws).await?;
+    let assigned = match &workspace {
+        Some(w) if !w.role.sees_all_tenants() => {
+            tenant_visible(&mut conn, actor.user_id, w.role, tenant).await?
+        }
+        _ => false,
+    };
+    decide_tenant(workspace.as_ref().map(|w| w.role), assigned, capability)?;
+    let workspace = workspace.ok_or(AppError::NotFound)?;
+    Ok(TenantAccess {
         workspace: WorkspaceAccess { workspace },
         tenant: tenant_view(ws, (id, name, ms, status, created))?,
-    };
-    access.workspace.require(capability)?;
-    Ok(access)
+    })
+}
+
+/// The tenant rule in one place: not a member → 404; an operator or readonly
+/// member without the assignment → 404; a role without the capability → 403.
+pub fn decide_tenant(
+    role: Option<Role>,
+    assigned: bool,
+    capability: Capability,
+) -> AppResult<Role> {
+    let role = role.ok_or(AppError::NotFound)?;
+    if !role.sees_all_tenants() && !assigned {
+        return Err(AppError::NotFound);
+    }
+    if !role.can(capability) {
+        return Err(AppError::Forbidden);
+    }
+    Ok(role)
 }
 
 /// Records a mutation the guard refused with 403, then hands the error back.

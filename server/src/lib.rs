@@ -2,6 +2,7 @@
 //! The `tenantry` server: configuration, the axum router with its layered
 //! middleware (session → CSRF → security headers), static files and the CLI.
 
+pub mod bench;
 pub mod config;
 pub mod middleware;
 pub mod startup;

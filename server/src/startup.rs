@@ -112,12 +112,7 @@ pub fn start_background(
     stop: tokio::sync::watch::Receiver<bool>,
 ) -> Vec<tokio::task::JoinHandle<()>> {
     let mut tasks = Vec::new();
-    if services.store.backend() == domain::store::Backend::Postgres && workers > 0 {
-        domain::runs::wake::spawn_pg_listener(
-            services.store.url().to_string(),
-            services.run_signal.clone(),
-        );
-    }
+    domain::runs::wake::start_cross_process(services);
     for _ in 0..workers {
         let worker = Worker::new(services.clone(), Handlers::standard(), config.clone());
         let stop = stop.clone();

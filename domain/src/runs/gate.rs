@@ -11,6 +11,7 @@ use crate::access::{self, Actor};
 use crate::audit::{self, Entry};
 use crate::error::{AppError, AppResult};
 use crate::ids::{ProviderConnectionId, RunId, TenantId, UserId, WorkspaceId};
+use crate::rbac::Role;
 use crate::services::Services;
 use crate::store::Backend;
 use crate::views::{AuditAction, AuditOutcome, TenantStatus};
@@ -75,47 +76,81 @@ struct Tenant {
     active: bool,
 }
 
-async fn load_tenant(conn: &mut AnyConnection, tenant: TenantId) -> AppResult<Tenant> {
-    let row: Option<(i64, String, String)> =
-        sqlx::query_as("SELECT workspace_id, display_name, status FROM tenants WHERE id = $1")
-            .bind(tenant.0)
-            .fetch_optional(conn)
-            .await?;
-    let (ws, name, status) = row.ok_or(AppError::NotFound)?;
-    Ok(Tenant {
-        workspace: WorkspaceId(ws),
-        name,
-        active: status.parse::<TenantStatus>() == Ok(TenantStatus::Active),
-    })
+/// Everything the gate decides on, read in one query.
+struct Snapshot {
+    tenant: Tenant,
+    role: Option<Role>,
+    assigned: bool,
+    connection: Option<Connection>,
+    active: Option<(RunId, OperationType)>,
 }
 
-async fn load_connection(
+/// One round trip: the tenant, the actor's membership and assignment, the
+/// connection (explicit or default) and the run holding the scope, if any.
+const SNAPSHOT: &str = "SELECT t.workspace_id, t.display_name, t.status, m.role,
+        (SELECT COUNT(*) FROM tenant_assignments a WHERE a.tenant_id = t.id AND a.user_id = $2) AS assigned,
+        c.id AS connection_id, c.status AS connection_status, c.consent, c.has_credentials, c.credential_expires_at,
+        r.id AS active_id, r.op_type AS active_type
+     FROM tenants t
+     LEFT JOIN memberships m ON m.workspace_id = t.workspace_id AND m.user_id = $2
+     LEFT JOIN provider_connections c ON c.id = (
+         SELECT pc.id FROM provider_connections pc WHERE pc.tenant_id = t.id AND ($3 IS NULL OR pc.id = $3)
+         ORDER BY pc.is_default DESC, pc.id LIMIT 1)
+     LEFT JOIN operation_runs r ON r.status IN ('queued', 'running') AND r.scope_key =
+         CASE WHEN $4 = 'tenant' THEN 'tenant:' || t.id ELSE 'provider_connection:' || c.id END
+     WHERE t.id = $1";
+
+async fn snapshot(
     conn: &mut AnyConnection,
-    tenant: TenantId,
-    explicit: Option<ProviderConnectionId>,
-) -> AppResult<Option<Connection>> {
-    type Row = (i64, String, String, i64, Option<i64>);
-    let row: Option<Row> = sqlx::query_as(
-        "SELECT id, status, consent, has_credentials, credential_expires_at FROM provider_connections
-         WHERE tenant_id = $1 AND ($2 IS NULL OR id = $2)
-         ORDER BY is_default DESC, id LIMIT 1",
-    )
-    .bind(tenant.0)
-    .bind(explicit.map(|c| c.0))
-    .fetch_optional(conn)
-    .await?;
-    match (row, explicit) {
-        // A connection named explicitly must exist on this tenant.
-        (None, Some(_)) => Err(AppError::NotFound),
-        (None, None) => Ok(None),
-        (Some((id, status, consent, creds, expires)), _) => Ok(Some(Connection {
+    request: &StartRequest,
+    user: Option<UserId>,
+    scope: ScopeKind,
+) -> AppResult<Snapshot> {
+    use sqlx::Row;
+    let row = sqlx::query(SNAPSHOT)
+        .bind(request.tenant.0)
+        .bind(user.map(|u| u.0))
+        .bind(request.connection.map(|c| c.0))
+        .bind(match scope {
+            ScopeKind::Tenant => "tenant",
+            ScopeKind::ProviderConnection => "provider",
+        })
+        .fetch_optional(conn)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let connection = match row.try_get::<Option<i64>, _>("connection_id")? {
+        Some(id) => Some(Connection {
             id: ProviderConnectionId(id),
-            enabled: status == "enabled",
-            consent: consent == "granted",
-            has_credentials: creds != 0,
-            expires_at: expires,
-        })),
-    }
+            enabled: row.try_get::<String, _>("connection_status")? == "enabled",
+            consent: row.try_get::<String, _>("consent")? == "granted",
+            has_credentials: row.try_get::<i64, _>("has_credentials")? != 0,
+            expires_at: row.try_get("credential_expires_at")?,
+        }),
+        None => None,
+    };
+    let active = match row.try_get::<Option<i64>, _>("active_id")? {
+        Some(id) => Some((
+            RunId(id),
+            row.try_get::<String, _>("active_type")?
+                .parse()
+                .map_err(|_| AppError::Internal)?,
+        )),
+        None => None,
+    };
+    Ok(Snapshot {
+        tenant: Tenant {
+            workspace: WorkspaceId(row.try_get("workspace_id")?),
+            name: row.try_get("display_name")?,
+            active: row.try_get::<String, _>("status")?.parse::<TenantStatus>()
+                == Ok(TenantStatus::Active),
+        },
+        role: row
+            .try_get::<Option<String>, _>("role")?
+            .and_then(|r| r.parse().ok()),
+        assigned: row.try_get::<i64, _>("assigned")? > 0,
+        connection,
+        active,
+    })
 }
 
 /// The first failing prerequisite, in the registry's order.
@@ -175,6 +210,57 @@ async fn active_on_scope(
     }
 }
 
+const INSERT_QUEUED: &str =
+    "INSERT INTO operation_runs (workspace_id, tenant_id, op_type, status, outcome, initiator_kind,
+        initiator_user_id, provider_connection_id, scope_key, context, created_at, available_at)
+     VALUES ($1, $2, $3, 'queued', 'pending', $4, $5, $6, $7, $8, $9, $9)
+     ON CONFLICT DO NOTHING RETURNING id";
+
+/// PostgreSQL: the run and its audit entry in one statement.
+const INSERT_QUEUED_PG: &str = "WITH run AS (
+        INSERT INTO operation_runs (workspace_id, tenant_id, op_type, status, outcome, initiator_kind,
+            initiator_user_id, provider_connection_id, scope_key, context, created_at, available_at)
+        VALUES ($1, $2, $3, 'queued', 'pending', $4, $5, $6, $7, $8, $9, $9)
+        ON CONFLICT DO NOTHING RETURNING id
+     ), audit AS (
+        INSERT INTO audit_log (workspace_id, tenant_id, actor_user_id, actor_label, action, target, outcome, detail, created_at)
+        SELECT $1, $2, $5, $10, 'operation.queued', $11 || ' #' || run.id || ' on ' || $12, 'succeeded', NULL, $9 FROM run
+     )
+     SELECT id FROM run";
+
+/// Where the gate reads and writes. SQLite: one `BEGIN IMMEDIATE` transaction
+/// around read, decision and write (one writer, so nothing can slip in between).
+/// PostgreSQL: the decision is made on one snapshot query and the admission is
+/// one atomic statement (run + audit entry); the partial unique index
+/// settles any race, so an extra BEGIN/COMMIT would add two round trips and no safety.
+enum Session {
+    Pg(sqlx::pool::PoolConnection<sqlx::Any>),
+    Lite(crate::store::WriteTx),
+}
+
+impl Session {
+    async fn open(svc: &Services) -> AppResult<Session> {
+        Ok(match svc.store.backend() {
+            Backend::Postgres => Session::Pg(svc.store.pool().acquire().await?),
+            Backend::Sqlite => Session::Lite(svc.store.begin().await?),
+        })
+    }
+
+    fn conn(&mut self) -> &mut AnyConnection {
+        match self {
+            Session::Pg(c) => c,
+            Session::Lite(tx) => tx,
+        }
+    }
+
+    async fn finish(self) -> AppResult<()> {
+        if let Session::Lite(tx) = self {
+            tx.commit().await?;
+        }
+        Ok(())
+    }
+}
+
 impl StartGate {
     /// Decides a start: `Accepted` (queued), `Deduped` (already running),
     /// `ScopeBusy` or `Blocked` (recorded, nothing enqueued).
@@ -184,32 +270,30 @@ impl StartGate {
         request: StartRequest,
     ) -> AppResult<StartResult> {
         let spec = request.op_type.spec();
-        // Authorization before anything else: 404 for not yours, 403 for not allowed.
-        if let Initiator::User(actor) = initiator {
-            access::tenant(svc, actor, request.tenant, spec.capability).await?;
-        }
         let now = svc.now();
         for _ in 0..3 {
-            let mut tx = svc.store.begin().await?;
-            let tenant = load_tenant(&mut tx, request.tenant).await?;
-            let connection = match spec.scope {
-                ScopeKind::ProviderConnection => {
-                    load_connection(&mut tx, request.tenant, request.connection).await?
-                }
-                ScopeKind::Tenant => None,
-            };
+            let mut session = Session::open(svc).await?;
+            let snap = snapshot(session.conn(), &request, initiator.user(), spec.scope).await?;
+            // Authorization before anything else: 404 for not yours, 403 for not allowed.
+            if let Initiator::User(_) = initiator {
+                access::decide_tenant(snap.role, snap.assigned, spec.capability)?;
+            }
+            if request.connection.is_some() && snap.connection.is_none() {
+                // A connection named explicitly must exist on this tenant.
+                return Err(AppError::NotFound);
+            }
+            let connection_id = snap.connection.as_ref().map(|c| c.id);
             let blocker = if spec.available {
                 first_blocker(
                     spec.prerequisites,
                     spec.scope,
-                    &tenant,
-                    connection.as_ref(),
+                    &snap.tenant,
+                    snap.connection.as_ref(),
                     now,
                 )
             } else {
                 Some(ReasonCode::OperationUnavailable)
             };
-            let connection_id = connection.as_ref().map(|c| c.id);
             let context = serde_json::json!({
                 "provider_connection_id": connection_id.map(|c| c.0),
                 "args": request.args,
@@ -219,13 +303,21 @@ impl StartGate {
             if let Some(reason) = blocker {
                 let scope = scope_key(spec.scope, request.tenant, connection_id)
                     .unwrap_or_else(|| format!("tenant:{}", request.tenant));
+                // Two writes: on PostgreSQL they get a transaction of their own.
+                let mut tx = match session {
+                    Session::Lite(tx) => tx,
+                    Session::Pg(conn) => {
+                        drop(conn);
+                        svc.store.begin().await?
+                    }
+                };
                 let (id,): (i64,) = sqlx::query_as(
                     "INSERT INTO operation_runs (workspace_id, tenant_id, op_type, status, outcome, initiator_kind,
                         initiator_user_id, provider_connection_id, scope_key, context, reason_code,
                         created_at, completed_at, available_at)
                      VALUES ($1, $2, $3, 'completed', 'blocked', $4, $5, $6, $7, $8, $9, $10, $10, $10) RETURNING id",
                 )
-                .bind(tenant.workspace.0)
+                .bind(snap.tenant.workspace.0)
                 .bind(request.tenant.0)
                 .bind(request.op_type.as_str())
                 .bind(initiator.kind().as_str())
@@ -240,7 +332,7 @@ impl StartGate {
                 audit_start(
                     &mut tx,
                     &initiator,
-                    &tenant,
+                    &snap.tenant,
                     request.tenant,
                     request.op_type,
                     RunId(id),
@@ -258,57 +350,67 @@ impl StartGate {
                 });
             }
 
-            let scope =
-                scope_key(spec.scope, request.tenant, connection_id).ok_or(AppError::Internal)?;
-            if let Some((run, holder)) = active_on_scope(&mut tx, &scope).await? {
-                tx.commit().await?;
+            if let Some((run, holder)) = snap.active {
+                session.finish().await?;
                 return Ok(occupied(request.op_type, run, holder));
             }
-            let inserted: Option<(i64,)> = sqlx::query_as(
-                "INSERT INTO operation_runs (workspace_id, tenant_id, op_type, status, outcome, initiator_kind,
-                    initiator_user_id, provider_connection_id, scope_key, context, created_at, available_at)
-                 VALUES ($1, $2, $3, 'queued', 'pending', $4, $5, $6, $7, $8, $9, $9)
-                 ON CONFLICT DO NOTHING RETURNING id",
-            )
-            .bind(tenant.workspace.0)
-            .bind(request.tenant.0)
-            .bind(request.op_type.as_str())
-            .bind(initiator.kind().as_str())
-            .bind(initiator.user().map(|u| u.0))
-            .bind(connection_id.map(|c| c.0))
-            .bind(&scope)
-            .bind(&context)
-            .bind(now)
-            .fetch_optional(&mut **tx)
-            .await?;
+            let scope =
+                scope_key(spec.scope, request.tenant, connection_id).ok_or(AppError::Internal)?;
+            let postgres = svc.store.backend() == Backend::Postgres;
+            let inserted: Option<(i64,)> = if postgres {
+                sqlx::query_as::<_, (i64,)>(INSERT_QUEUED_PG)
+                    .bind(snap.tenant.workspace.0)
+                    .bind(request.tenant.0)
+                    .bind(request.op_type.as_str())
+                    .bind(initiator.kind().as_str())
+                    .bind(initiator.user().map(|u| u.0))
+                    .bind(connection_id.map(|c| c.0))
+                    .bind(&scope)
+                    .bind(&context)
+                    .bind(now)
+                    .bind(initiator.label())
+                    .bind(request.op_type.label())
+                    .bind(&snap.tenant.name)
+                    .fetch_optional(session.conn())
+                    .await?
+            } else {
+                sqlx::query_as::<_, (i64,)>(INSERT_QUEUED)
+                    .bind(snap.tenant.workspace.0)
+                    .bind(request.tenant.0)
+                    .bind(request.op_type.as_str())
+                    .bind(initiator.kind().as_str())
+                    .bind(initiator.user().map(|u| u.0))
+                    .bind(connection_id.map(|c| c.0))
+                    .bind(&scope)
+                    .bind(&context)
+                    .bind(now)
+                    .fetch_optional(session.conn())
+                    .await?
+            };
             let Some((id,)) = inserted else {
-                // Another start won the scope between our check and insert.
-                if let Some((run, holder)) = active_on_scope(&mut tx, &scope).await? {
-                    tx.commit().await?;
+                // Another start won the scope between our read and insert.
+                if let Some((run, holder)) = active_on_scope(session.conn(), &scope).await? {
+                    session.finish().await?;
                     return Ok(occupied(request.op_type, run, holder));
                 }
                 // It finished in between: try again.
                 continue;
             };
-            audit_start(
-                &mut tx,
-                &initiator,
-                &tenant,
-                request.tenant,
-                request.op_type,
-                RunId(id),
-                None,
-                now,
-            )
-            .await?;
-            if svc.store.backend() == Backend::Postgres {
-                sqlx::query("SELECT pg_notify($1, '')")
-                    .bind(super::wake::CHANNEL)
-                    .execute(&mut **tx)
-                    .await?;
+            if !postgres {
+                audit_start(
+                    session.conn(),
+                    &initiator,
+                    &snap.tenant,
+                    request.tenant,
+                    request.op_type,
+                    RunId(id),
+                    None,
+                    now,
+                )
+                .await?;
             }
-            tx.commit().await?;
-            // Side effect after commit: wake this process's workers.
+            session.finish().await?;
+            // Side effect after commit: wake workers (here, and on PostgreSQL elsewhere).
             svc.run_signal.notify();
             return Ok(StartResult {
                 decision: StartDecision::Accepted,

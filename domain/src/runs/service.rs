@@ -31,6 +31,8 @@ pub struct ClaimedRun {
     pub provider_connection_id: Option<ProviderConnectionId>,
     pub args: serde_json::Value,
     pub worker: String,
+    /// Set for runs a user started: their completion notifies that user.
+    pub initiator_user: Option<UserId>,
 }
 
 /// What a handler reports when it ends.
@@ -99,7 +101,16 @@ fn bounded(s: Option<String>) -> Option<String> {
     })
 }
 
-type ClaimRow = (i64, i64, String, i64, Option<i64>, Option<i64>, String);
+type ClaimRow = (
+    i64,
+    i64,
+    String,
+    i64,
+    Option<i64>,
+    Option<i64>,
+    String,
+    Option<i64>,
+);
 
 pub struct RunService;
 
@@ -128,7 +139,7 @@ impl RunService {
             "UPDATE operation_runs SET status = 'running', started_at = COALESCE(started_at, $1),
                 attempts = attempts + 1, lease_owner = $2, lease_expires_at = $3, heartbeat_at = $1
              WHERE id IN ({pick})
-             RETURNING id, attempts, op_type, workspace_id, tenant_id, provider_connection_id, context"
+             RETURNING id, attempts, op_type, workspace_id, tenant_id, provider_connection_id, context, initiator_user_id"
         );
         let rows: Vec<ClaimRow> = match svc.store.backend() {
             Backend::Postgres => {
@@ -155,7 +166,7 @@ impl RunService {
         };
         let mut claimed: Vec<ClaimedRun> = rows
             .into_iter()
-            .filter_map(|(id, attempt, op, ws, tenant, conn, context)| {
+            .filter_map(|(id, attempt, op, ws, tenant, conn, context, user)| {
                 let context: serde_json::Value = serde_json::from_str(&context).unwrap_or_default();
                 Some(ClaimedRun {
                     id: RunId(id),
@@ -166,6 +177,7 @@ impl RunService {
                     provider_connection_id: conn.map(ProviderConnectionId),
                     args: context.get("args").cloned().unwrap_or_default(),
                     worker: worker.to_string(),
+                    initiator_user: user.map(UserId),
                 })
             })
             .collect();
@@ -212,27 +224,32 @@ impl RunService {
         }
         let now = svc.now();
         let summary = serde_json::to_string(&completion.summary).map_err(|_| AppError::Internal)?;
-        let mut tx = svc.store.begin().await?;
-        let done = sqlx::query(
-            "UPDATE operation_runs SET status = 'completed', outcome = $4, completed_at = $5, summary = $6,
+        const FINISH: &str = "UPDATE operation_runs SET status = 'completed', outcome = $4, completed_at = $5, summary = $6,
                 failure_summary = $7, reason_code = $8, lease_owner = NULL, lease_expires_at = NULL
-             WHERE id = $1 AND status = 'running' AND attempts = $2 AND lease_owner = $3",
-        )
-        .bind(run.id.0)
-        .bind(run.attempt)
-        .bind(&run.worker)
-        .bind(completion.outcome.as_str())
-        .bind(now)
-        .bind(summary)
-        .bind(bounded(completion.failure_summary))
-        .bind(completion.reason.map(|r| r.as_str()))
-        .execute(&mut **tx)
-        .await?
-        .rows_affected();
-        if done == 0 {
-            return Err(AppError::conflict("This attempt no longer holds the run."));
+             WHERE id = $1 AND status = 'running' AND attempts = $2 AND lease_owner = $3";
+        let finish = sqlx::query(FINISH)
+            .bind(run.id.0)
+            .bind(run.attempt)
+            .bind(&run.worker)
+            .bind(completion.outcome.as_str())
+            .bind(now)
+            .bind(summary)
+            .bind(bounded(completion.failure_summary))
+            .bind(completion.reason.map(|r| r.as_str()));
+        let fenced = || AppError::conflict("This attempt no longer holds the run.");
+        // Nobody to notify on PostgreSQL: one autocommitted statement.
+        if run.initiator_user.is_none() && svc.store.backend() == Backend::Postgres {
+            let done = finish.execute(svc.store.pool()).await?.rows_affected();
+            return if done == 0 { Err(fenced()) } else { Ok(()) };
         }
-        notify_initiator(&mut tx, run.id, now).await?;
+        let mut tx = svc.store.begin().await?;
+        let done = finish.execute(&mut **tx).await?.rows_affected();
+        if done == 0 {
+            return Err(fenced());
+        }
+        if run.initiator_user.is_some() {
+            notify_initiator(&mut tx, run.id, now).await?;
+        }
         tx.commit().await?;
         Ok(())
     }

@@ -1,9 +1,12 @@
-//! Worker wake-ups. Every admission bumps a counter that each worker watches
-//! (lossless: a worker that was busy sees the change on its next wait). On
-//! PostgreSQL the admission also sends NOTIFY at commit, and a listener in
-//! every process turns it into the same bump, so workers in other processes
-//! wake within a round trip instead of a poll interval.
+//! Worker wake-ups. Admissions bump a local counter that every worker in the
+//! process watches (lossless: a busy worker sees the change on its next wait).
+//! On PostgreSQL a notifier task turns local bumps into `NOTIFY` for the other
+//! processes, coalescing bursts (NOTIFY serialises committing transactions
+//! database-wide, so it is kept off the admission's own commit), and a
+//! listener in each process turns their `NOTIFY`s into remote bumps.
 
+use crate::services::Services;
+use crate::store::Backend;
 use sqlx::postgres::PgListener;
 use std::sync::Arc;
 use tokio::sync::watch;
@@ -12,39 +15,85 @@ pub const CHANNEL: &str = "tenantry_runs";
 
 #[derive(Clone)]
 pub struct RunSignal {
-    tx: Arc<watch::Sender<u64>>,
+    local: Arc<watch::Sender<u64>>,
+    remote: Arc<watch::Sender<u64>>,
 }
 
 impl Default for RunSignal {
     fn default() -> Self {
         RunSignal {
-            tx: Arc::new(watch::channel(0).0),
+            local: Arc::new(watch::channel(0).0),
+            remote: Arc::new(watch::channel(0).0),
+        }
+    }
+}
+
+/// What a worker waits on: work admitted here or announced by another process.
+pub struct Wakeups {
+    local: watch::Receiver<u64>,
+    remote: watch::Receiver<u64>,
+}
+
+impl Wakeups {
+    pub async fn changed(&mut self) {
+        tokio::select! {
+            r = self.local.changed() => { if r.is_err() { std::future::pending::<()>().await } }
+            r = self.remote.changed() => { if r.is_err() { std::future::pending::<()>().await } }
         }
     }
 }
 
 impl RunSignal {
+    /// Work became available in this process (admitted, released, re-queued).
     pub fn notify(&self) {
-        self.tx.send_modify(|n| *n = n.wrapping_add(1));
+        self.local.send_modify(|n| *n = n.wrapping_add(1));
     }
 
-    pub fn subscribe(&self) -> watch::Receiver<u64> {
-        self.tx.subscribe()
+    fn notify_remote(&self) {
+        self.remote.send_modify(|n| *n = n.wrapping_add(1));
+    }
+
+    pub fn subscribe(&self) -> Wakeups {
+        Wakeups {
+            local: self.local.subscribe(),
+            remote: self.remote.subscribe(),
+        }
     }
 }
 
-/// Forwards PostgreSQL notifications to the in-process signal until the
-/// process ends; reconnects after errors (workers fall back to polling meanwhile).
-pub fn spawn_pg_listener(url: String, signal: RunSignal) {
+/// PostgreSQL only: announce local admissions to other processes, and listen
+/// for theirs. Call once per process (serve, worker).
+pub fn start_cross_process(svc: &Services) {
+    if svc.store.backend() != Backend::Postgres {
+        return;
+    }
+    // Notifier: one NOTIFY per burst of local admissions.
+    let pool = svc.store.pool().clone();
+    let mut local = svc.run_signal.local.subscribe();
+    tokio::spawn(async move {
+        while local.changed().await.is_ok() {
+            local.mark_unchanged();
+            if let Err(e) = sqlx::query("SELECT pg_notify($1, '')")
+                .bind(CHANNEL)
+                .execute(&pool)
+                .await
+            {
+                tracing::warn!(error = %e, "could not announce new runs; other processes poll meanwhile");
+            }
+        }
+    });
+    // Listener: other processes' announcements wake this process's workers.
+    let url = svc.store.url().to_string();
+    let signal = svc.run_signal.clone();
     tokio::spawn(async move {
         loop {
             match PgListener::connect(&url).await {
                 Ok(mut listener) => {
                     if listener.listen(CHANNEL).await.is_ok() {
                         // A notification may have been missed while (re)connecting.
-                        signal.notify();
+                        signal.notify_remote();
                         while listener.recv().await.is_ok() {
-                            signal.notify();
+                            signal.notify_remote();
                         }
                     }
                 }

@@ -128,7 +128,11 @@ impl Worker {
             }
             tokio::select! {
                 _ = wake.changed() => {}
-                Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
+                Some(_) = tasks.join_next(), if !tasks.is_empty() => {
+                    // Collect every run that finished meanwhile, so the next
+                    // claim fetches a batch instead of one run at a time.
+                    while tasks.try_join_next().is_some() {}
+                }
                 _ = tokio::time::sleep(Duration::from_millis(self.config.idle_poll_ms)) => {}
                 _ = shutdown.changed() => {}
             }
