@@ -259,3 +259,17 @@ pub async fn mark_all_notifications_read() -> ApiResult<()> {
     leptos_axum::redirect("/admin/notifications");
     Ok(())
 }
+
+#[server(prefix = "/api", endpoint = "operations")]
+pub async fn load_operations() -> ApiResult<Option<domain::views::OperationsPage>> {
+    let (svc, actor) = signed_in()?;
+    Ok(domain::runs::listing::workspace_recent(&svc, &actor, 50).await?)
+}
+
+#[server(prefix = "/api", endpoint = "system/runs")]
+pub async fn load_system_runs(
+    list: domain::views::SystemRunList,
+) -> ApiResult<Vec<domain::views::RunRow>> {
+    let (svc, actor) = signed_in()?;
+    Ok(domain::runs::listing::system(&svc, &actor, list, 100).await?)
+}

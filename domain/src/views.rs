@@ -360,3 +360,33 @@ pub struct RunPage {
     pub can_cancel: bool,
     pub now: i64,
 }
+
+/// One run in a list, with the presenter's headline.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunRow {
+    pub id: crate::ids::RunId,
+    pub workspace_name: String,
+    pub tenant_id: Option<TenantId>,
+    pub tenant_name: Option<String>,
+    pub operation: String,
+    pub headline: crate::runs::presenter::RunHeadline,
+    pub created_at: i64,
+    pub completed_at: Option<i64>,
+    pub reason: Option<String>,
+    pub reconciled_lineage: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OperationsPage {
+    pub workspace: WorkspaceRef,
+    pub runs: Vec<RunRow>,
+}
+
+/// Which system list to show.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SystemRunList {
+    All,
+    Failures,
+    Stuck,
+}

@@ -1,6 +1,7 @@
 use crate::api;
 use crate::components::{EmptyState, load};
-use domain::views::{SystemWorkspaceRow, format_utc};
+use crate::pages::operations::run_table;
+use domain::views::{RunRow, SystemRunList, SystemWorkspaceRow, format_utc};
 use leptos::prelude::*;
 use leptos_meta::Title;
 
@@ -22,29 +23,35 @@ pub fn SystemHome() -> impl IntoView {
 }
 
 #[component]
-fn NoRunsYet(title: &'static str) -> impl IntoView {
+fn SystemRunsList(title: &'static str, list: SystemRunList, empty: &'static str) -> impl IntoView {
     view! {
         <Title text=format!("{title} · System · Tenantry")/>
-        <section class="page">
-            <h1 class="page-title">{title}</h1>
-            <EmptyState title="No operation runs yet">"Runs from every workspace appear here once operations are started."</EmptyState>
-        </section>
+        {load(api::load_system_runs(list), move |rows: Vec<RunRow>| view! {
+            <section class="page">
+                <h1 class="page-title">{title}</h1>
+                {if rows.is_empty() {
+                    view! { <EmptyState title=empty>"Runs from every workspace appear here."</EmptyState> }.into_any()
+                } else {
+                    run_table(rows, true, None).into_any()
+                }}
+            </section>
+        })}
     }
 }
 
 #[component]
 pub fn SystemRuns() -> impl IntoView {
-    view! { <NoRunsYet title="All runs"/> }
+    view! { <SystemRunsList title="All runs" list=SystemRunList::All empty="No operation runs yet"/> }
 }
 
 #[component]
 pub fn SystemFailures() -> impl IntoView {
-    view! { <NoRunsYet title="Failures"/> }
+    view! { <SystemRunsList title="Failures" list=SystemRunList::Failures empty="No failed, blocked or partial runs"/> }
 }
 
 #[component]
 pub fn SystemStuck() -> impl IntoView {
-    view! { <NoRunsYet title="Stuck runs"/> }
+    view! { <SystemRunsList title="Stuck runs" list=SystemRunList::Stuck empty="No active run looks stuck"/> }
 }
 
 #[component]

@@ -9,6 +9,8 @@ pub mod gate;
 #[cfg(feature = "server")]
 pub mod handlers;
 #[cfg(feature = "server")]
+pub mod listing;
+#[cfg(feature = "server")]
 pub mod reconciler;
 #[cfg(feature = "server")]
 pub mod service;

@@ -3,7 +3,7 @@
 //! results themselves.
 
 use super::model::{
-    Freshness, OperationType, ProblemClass, ReasonCode, RunOutcome, RunStatus, RunView,
+    Freshness, OperationType, ProblemClass, ReasonCode, RunOutcome, RunStatus, RunTruth, RunView,
     StartDecision, StartResult,
 };
 use crate::ids::RunId;
@@ -134,14 +134,18 @@ pub struct RunHeadline {
 }
 
 pub fn headline(run: &RunView, now: i64) -> RunHeadline {
-    let t = &run.truth;
+    headline_of(&run.truth, run.cancel_requested, now)
+}
+
+/// The headline from the lifecycle truth alone (list rows use this).
+pub fn headline_of(t: &RunTruth, cancel_requested: bool, now: i64) -> RunHeadline {
     let freshness = t.freshness(now);
     let (label, tone) = match (t.status, t.outcome) {
         (RunStatus::Queued, _) if freshness == Freshness::LikelyStale => {
             ("Queued, waiting long", Tone::Warning)
         }
         (RunStatus::Queued, _) => ("Queued", Tone::Info),
-        (RunStatus::Running, _) if run.cancel_requested => ("Cancelling", Tone::Warning),
+        (RunStatus::Running, _) if cancel_requested => ("Cancelling", Tone::Warning),
         (RunStatus::Running, _) if freshness == Freshness::LikelyStale => {
             ("Running, likely stale", Tone::Warning)
         }

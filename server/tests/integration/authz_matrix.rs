@@ -293,6 +293,20 @@ fn rows() -> Vec<Row> {
             own: [401, 200, 200, 200, 200],
             request: |_, _| ("/api/notifications".into(), vec![]),
         },
+        Row {
+            path: "/api/operations",
+            kind: Kind::Fn,
+            targets: NONE,
+            own: [401, 200, 200, 200, 200],
+            request: |_, _| ("/api/operations".into(), vec![]),
+        },
+        Row {
+            path: "/api/system/runs",
+            kind: Kind::Fn,
+            targets: NONE,
+            own: [401, 404, 200, 404, 404],
+            request: |_, _| ("/api/system/runs".into(), vec![("list", "failures".into())]),
+        },
         // ---- mutations ---------------------------------------------------------------
         Row {
             path: "/api/runs/cancel",

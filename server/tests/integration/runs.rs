@@ -688,6 +688,7 @@ both_backends!(
     terminal_runs_never_change,
     graceful_shutdown_releases_unfinished_runs,
     claimed_runs_carry_their_arguments,
+    the_hub_and_system_lists_tell_the_same_story,
 );
 
 /// Nothing enqueues work but the gate: the only INSERT into operation_runs
@@ -752,4 +753,93 @@ async fn claimed_runs_carry_their_arguments(backend: Backend) {
         claimed[0].args
     );
     assert_eq!(claimed[0].attempt, 1);
+}
+
+async fn the_hub_and_system_lists_tell_the_same_story(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let (owner_id, b) = app.user_browser("lead@example.com", true).await;
+    let owner = app.actor(owner_id, "lead@example.com");
+    let svc = &app.services;
+    let ws = domain::workspaces::create(svc, &owner, "Acme MSP")
+        .await
+        .unwrap();
+    let tenant = domain::tenants::create(
+        svc,
+        &owner,
+        ws,
+        "Fabrikam",
+        "22222222-2222-2222-2222-222222222222",
+    )
+    .await
+    .unwrap();
+    add_connection(&app, ws, tenant, "enabled", "missing", true, None).await;
+    // One blocked (consent missing), one queued that goes stale.
+    let blocked = StartGate::start(
+        svc,
+        Initiator::User(&owner),
+        probe(tenant, serde_json::json!({})),
+    )
+    .await
+    .unwrap();
+    assert_eq!(blocked.decision, StartDecision::Blocked);
+    sqlx::query("UPDATE provider_connections SET consent = 'granted'")
+        .execute(svc.store.pool())
+        .await
+        .unwrap();
+    let queued = StartGate::start(
+        svc,
+        Initiator::User(&owner),
+        probe(tenant, serde_json::json!({})),
+    )
+    .await
+    .unwrap();
+    let hub = b.get("/admin/operations").await;
+    assert_eq!(hub.status, 200);
+    assert!(
+        hub.body.contains(&format!("#{}", blocked.run)) && hub.body.contains(">Blocked<"),
+        "blocked run listed"
+    );
+    assert!(hub.body.contains(">Queued<"));
+    assert!(
+        hub.body.contains("Admin consent has not been granted"),
+        "the reason, in the operator's words"
+    );
+    // Past its expected duration the queued run is stuck on the system plane, not before.
+    assert!(
+        !b.get("/system/ops/stuck")
+            .await
+            .body
+            .contains(&format!("#{}", queued.run))
+    );
+    app.clock.advance_ms(2 * 60_000);
+    let stuck = b.get("/system/ops/stuck").await;
+    assert!(
+        stuck.body.contains(&format!("#{}", queued.run)),
+        "stale run listed as stuck"
+    );
+    assert!(stuck.body.contains("Queued, waiting long"));
+    let failures = b.get("/system/ops/failures").await;
+    assert!(
+        failures.body.contains(&format!("#{}", blocked.run))
+            && !failures.body.contains(&format!("#{}<", queued.run))
+    );
+    // The run page agrees with the list.
+    let detail = b.get(&format!("/admin/operations/{}", blocked.run)).await;
+    assert!(
+        detail.body.contains(">Blocked</span>")
+            && detail.body.contains("data-testid=\"run-status\""),
+        "{}",
+        detail
+            .body
+            .split("run-status")
+            .nth(1)
+            .unwrap_or_default()
+            .chars()
+            .take(80)
+            .collect::<String>()
+    );
+    assert!(
+        detail.body.contains("Ask a Global Administrator"),
+        "next steps shown"
+    );
 }
