@@ -20,6 +20,29 @@ pub struct Entry<'a> {
     pub detail: Option<String>,
 }
 
+impl<'a> Entry<'a> {
+    /// A succeeded change made by a signed-in member.
+    pub fn by_member(
+        actor: &'a crate::access::Actor,
+        workspace: WorkspaceId,
+        tenant: Option<TenantId>,
+        action: AuditAction,
+        target: String,
+        detail: Option<String>,
+    ) -> Entry<'a> {
+        Entry {
+            workspace: Some(workspace),
+            tenant,
+            actor: Some(actor.user_id),
+            actor_label: &actor.email,
+            action,
+            target,
+            outcome: AuditOutcome::Succeeded,
+            detail,
+        }
+    }
+}
+
 pub async fn record(conn: &mut AnyConnection, entry: Entry<'_>, now: i64) -> AppResult<()> {
     sqlx::query(
         "INSERT INTO audit_log (workspace_id, tenant_id, actor_user_id, actor_label, action, target, outcome, detail, created_at)

@@ -8,7 +8,7 @@ use crate::rbac::Capability;
 use crate::services::Services;
 use crate::store::is_unique_violation;
 use crate::validate::{MicrosoftTenantId, TenantName};
-use crate::views::{AuditAction, AuditOutcome, TenantPage, TenantStatus, TenantView, TenantsPage};
+use crate::views::{AuditAction, TenantPage, TenantStatus, TenantView, TenantsPage};
 
 fn entry<'a>(
     actor: &'a Actor,
@@ -18,16 +18,7 @@ fn entry<'a>(
     target: String,
     detail: Option<String>,
 ) -> Entry<'a> {
-    Entry {
-        workspace: Some(workspace),
-        tenant,
-        actor: Some(actor.user_id),
-        actor_label: &actor.email,
-        action,
-        target,
-        outcome: AuditOutcome::Succeeded,
-        detail,
-    }
+    Entry::by_member(actor, workspace, tenant, action, target, detail)
 }
 
 /// Tenants of the workspace the actor may see, by name.

@@ -9,8 +9,8 @@ use crate::services::Services;
 use crate::sessions;
 use crate::validate::{Email, WorkspaceName};
 use crate::views::{
-    AuditAction, AuditFilter, AuditOutcome, AuditPage, MemberView, MembersPage, OverviewPage,
-    ShellView, SystemWorkspaceRow, WorkspaceRef,
+    AuditAction, AuditFilter, AuditPage, MemberView, MembersPage, OverviewPage, ShellView,
+    SystemWorkspaceRow, WorkspaceRef,
 };
 
 fn entry<'a>(
@@ -20,16 +20,7 @@ fn entry<'a>(
     target: String,
     detail: Option<String>,
 ) -> Entry<'a> {
-    Entry {
-        workspace: Some(workspace),
-        tenant: None,
-        actor: Some(actor.user_id),
-        actor_label: &actor.email,
-        action,
-        target,
-        outcome: AuditOutcome::Succeeded,
-        detail,
-    }
+    Entry::by_member(actor, workspace, None, action, target, detail)
 }
 
 pub async fn list_for_user(svc: &Services, user: UserId) -> AppResult<Vec<WorkspaceRef>> {

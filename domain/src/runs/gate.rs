@@ -357,36 +357,30 @@ impl StartGate {
             let scope =
                 scope_key(spec.scope, request.tenant, connection_id).ok_or(AppError::Internal)?;
             let postgres = svc.store.backend() == Backend::Postgres;
-            let inserted: Option<(i64,)> = if postgres {
-                sqlx::query_as::<_, (i64,)>(INSERT_QUEUED_PG)
-                    .bind(snap.tenant.workspace.0)
-                    .bind(request.tenant.0)
-                    .bind(request.op_type.as_str())
-                    .bind(initiator.kind().as_str())
-                    .bind(initiator.user().map(|u| u.0))
-                    .bind(connection_id.map(|c| c.0))
-                    .bind(&scope)
-                    .bind(&context)
-                    .bind(now)
+            // The SQLite statement's parameters are the first nine of the PostgreSQL one's.
+            let insert = sqlx::query_as::<_, (i64,)>(if postgres {
+                INSERT_QUEUED_PG
+            } else {
+                INSERT_QUEUED
+            })
+            .bind(snap.tenant.workspace.0)
+            .bind(request.tenant.0)
+            .bind(request.op_type.as_str())
+            .bind(initiator.kind().as_str())
+            .bind(initiator.user().map(|u| u.0))
+            .bind(connection_id.map(|c| c.0))
+            .bind(&scope)
+            .bind(&context)
+            .bind(now);
+            let insert = if postgres {
+                insert
                     .bind(initiator.label())
                     .bind(request.op_type.label())
                     .bind(&snap.tenant.name)
-                    .fetch_optional(session.conn())
-                    .await?
             } else {
-                sqlx::query_as::<_, (i64,)>(INSERT_QUEUED)
-                    .bind(snap.tenant.workspace.0)
-                    .bind(request.tenant.0)
-                    .bind(request.op_type.as_str())
-                    .bind(initiator.kind().as_str())
-                    .bind(initiator.user().map(|u| u.0))
-                    .bind(connection_id.map(|c| c.0))
-                    .bind(&scope)
-                    .bind(&context)
-                    .bind(now)
-                    .fetch_optional(session.conn())
-                    .await?
+                insert
             };
+            let inserted: Option<(i64,)> = insert.fetch_optional(session.conn()).await?;
             let Some((id,)) = inserted else {
                 // Another start won the scope between our read and insert.
                 if let Some((run, holder)) = active_on_scope(session.conn(), &scope).await? {
