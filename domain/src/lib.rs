@@ -27,6 +27,8 @@ pub mod demo;
 #[cfg(feature = "server")]
 pub mod notifications;
 #[cfg(feature = "server")]
+pub mod secrets;
+#[cfg(feature = "server")]
 pub mod services;
 #[cfg(feature = "server")]
 pub mod sessions;

@@ -1,0 +1,211 @@
+//! Secrets at rest (provider client secrets, support-desk tokens): sealed with
+//! XChaCha20-Poly1305 under one key. The key comes from configuration
+//! (`TENANTRY_SECRET_KEY`, 64 hex characters) or is generated once into the
+//! data directory with owner-only permissions. Sealed values carry a version
+//! prefix so the scheme can change; opening checks integrity, so a tampered
+//! or foreign value is refused rather than decrypted to garbage.
+
+use chacha20poly1305::aead::{Aead, KeyInit, OsRng};
+use chacha20poly1305::{AeadCore, XChaCha20Poly1305, XNonce};
+use std::path::Path;
+
+const PREFIX: &str = "v1:";
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SecretError {
+    #[error("the secret key must be 64 hexadecimal characters")]
+    BadKey,
+    #[error("cannot read or create the secret key file: {0}")]
+    KeyFile(String),
+    #[error("the stored secret cannot be opened with this key")]
+    Unreadable,
+}
+
+/// A value that must never be shown, logged or serialised.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(**redacted**)")
+    }
+}
+
+#[derive(Clone)]
+pub struct SecretBox {
+    cipher: XChaCha20Poly1305,
+}
+
+impl std::fmt::Debug for SecretBox {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SecretBox(**key redacted**)")
+    }
+}
+
+impl SecretBox {
+    pub fn from_hex(key: &str) -> Result<SecretBox, SecretError> {
+        let bytes = hex::decode(key.trim()).map_err(|_| SecretError::BadKey)?;
+        if bytes.len() != 32 {
+            return Err(SecretError::BadKey);
+        }
+        let cipher = XChaCha20Poly1305::new_from_slice(&bytes).map_err(|_| SecretError::BadKey)?;
+        Ok(SecretBox { cipher })
+    }
+
+    /// The configured key, else the key in `dir/secret.key`, created (0600)
+    /// on first use.
+    pub fn load(configured: Option<&str>, dir: &Path) -> Result<SecretBox, SecretError> {
+        if let Some(k) = configured {
+            return Self::from_hex(k);
+        }
+        let path = dir.join("secret.key");
+        match std::fs::read_to_string(&path) {
+            Ok(k) => Self::from_hex(&k),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let key = XChaCha20Poly1305::generate_key(&mut OsRng);
+                let text = hex::encode(key);
+                write_private(&path, &text).map_err(|e| SecretError::KeyFile(e.to_string()))?;
+                Self::from_hex(&text)
+            }
+            Err(e) => Err(SecretError::KeyFile(e.to_string())),
+        }
+    }
+
+    pub fn seal(&self, secret: &Secret) -> String {
+        let nonce = XChaCha20Poly1305::generate_nonce(&mut OsRng);
+        // Encryption with a valid key and nonce cannot fail for in-memory data.
+        let sealed = self
+            .cipher
+            .encrypt(&nonce, secret.expose().as_bytes())
+            .unwrap_or_default();
+        let mut bytes = nonce.to_vec();
+        bytes.extend_from_slice(&sealed);
+        format!("{PREFIX}{}", hex::encode(bytes))
+    }
+
+    pub fn open(&self, sealed: &str) -> Result<Secret, SecretError> {
+        let body = sealed.strip_prefix(PREFIX).ok_or(SecretError::Unreadable)?;
+        let bytes = hex::decode(body).map_err(|_| SecretError::Unreadable)?;
+        if bytes.len() < 24 + 16 {
+            return Err(SecretError::Unreadable);
+        }
+        let (nonce, ciphertext) = bytes.split_at(24);
+        let plain = self
+            .cipher
+            .decrypt(XNonce::from_slice(nonce), ciphertext)
+            .map_err(|_| SecretError::Unreadable)?;
+        String::from_utf8(plain)
+            .map(Secret)
+            .map_err(|_| SecretError::Unreadable)
+    }
+}
+
+fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut f = options.open(path)?;
+    f.write_all(text.as_bytes())?;
+    f.sync_all()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn temp_dir(name: &str) -> std::path::PathBuf {
+        let d =
+            std::env::temp_dir().join(format!("tenantry-secrets-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        d
+    }
+
+    #[test]
+    fn seals_and_opens() {
+        let b = SecretBox::from_hex(&"11".repeat(32)).expect("key");
+        let sealed = b.seal(&Secret::new("client-secret-value"));
+        assert!(sealed.starts_with("v1:"));
+        assert!(!sealed.contains("client-secret-value"));
+        assert_eq!(
+            b.open(&sealed).expect("open").expose(),
+            "client-secret-value"
+        );
+        assert_ne!(
+            sealed,
+            b.seal(&Secret::new("client-secret-value")),
+            "a fresh nonce every time"
+        );
+    }
+
+    #[test]
+    fn tampering_and_foreign_keys_are_refused() {
+        let b = SecretBox::from_hex(&"11".repeat(32)).expect("key");
+        let other = SecretBox::from_hex(&"22".repeat(32)).expect("key");
+        let sealed = b.seal(&Secret::new("s3cret"));
+        assert_eq!(other.open(&sealed), Err(SecretError::Unreadable));
+        let mut tampered = sealed.clone().into_bytes();
+        let last = tampered.len() - 1;
+        tampered[last] = if tampered[last] == b'0' { b'1' } else { b'0' };
+        assert_eq!(
+            b.open(&String::from_utf8(tampered).expect("utf8")),
+            Err(SecretError::Unreadable)
+        );
+        assert_eq!(b.open("s3cret"), Err(SecretError::Unreadable));
+        assert_eq!(b.open("v1:zz"), Err(SecretError::Unreadable));
+    }
+
+    #[test]
+    fn bad_keys_are_refused() {
+        assert_eq!(SecretBox::from_hex("abc").err(), Some(SecretError::BadKey));
+        assert_eq!(
+            SecretBox::from_hex(&"1".repeat(63)).err(),
+            Some(SecretError::BadKey)
+        );
+    }
+
+    #[test]
+    fn the_key_file_is_created_once_and_private() {
+        let dir = temp_dir("keyfile");
+        let a = SecretBox::load(None, &dir).expect("create");
+        let sealed = a.seal(&Secret::new("kept"));
+        let b = SecretBox::load(None, &dir).expect("reuse");
+        assert_eq!(b.open(&sealed).expect("same key").expose(), "kept");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(dir.join("secret.key"))
+                .expect("meta")
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn secrets_never_print() {
+        assert_eq!(
+            format!("{:?}", Secret::new("hunter2")),
+            "Secret(**redacted**)"
+        );
+        let b = SecretBox::from_hex(&"11".repeat(32)).expect("key");
+        assert!(!format!("{b:?}").contains("11"));
+    }
+}
