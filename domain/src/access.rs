@@ -227,14 +227,8 @@ pub async fn denied(
             audit::record(
                 &mut tx,
                 Entry {
-                    workspace: Some(workspace),
-                    tenant,
-                    actor: Some(actor.user_id),
-                    actor_label: &actor.email,
-                    action,
-                    target,
                     outcome: AuditOutcome::Denied,
-                    detail: None,
+                    ..Entry::by_member(actor, workspace, tenant, action, target, None)
                 },
                 now,
             )

@@ -20,16 +20,41 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-#[derive(Debug, Clone)]
+/// `tenantry bench runs` arguments.
+#[derive(Debug, Clone, clap::Args)]
 pub struct BenchOptions {
-    pub backends: Vec<Backend>,
+    /// `sqlite`, `postgres` or `both`.
+    #[arg(long, default_value = "both")]
+    pub backend: String,
+    #[arg(long, default_value_t = 1000)]
     pub sequential: usize,
+    #[arg(long, default_value_t = 4000)]
     pub concurrent: usize,
+    #[arg(long, default_value_t = 32)]
     pub callers: usize,
+    #[arg(long, default_value_t = 500)]
     pub paced: usize,
+    #[arg(long, default_value_t = 100)]
     pub rate: u32,
+    #[arg(long, default_value_t = 4000)]
     pub drain: usize,
+    /// Admin connection used to create and drop the benchmark database.
+    #[arg(
+        long,
+        env = "TENANTRY_BENCH_PG",
+        default_value = "postgres://postgres@127.0.0.1:5432/test"
+    )]
     pub pg_admin_url: String,
+}
+
+impl BenchOptions {
+    fn backends(&self) -> Vec<Backend> {
+        match self.backend.as_str() {
+            "sqlite" => vec![Backend::Sqlite],
+            "postgres" => vec![Backend::Postgres],
+            _ => vec![Backend::Sqlite, Backend::Postgres],
+        }
+    }
 }
 
 struct Fresh {
@@ -359,7 +384,7 @@ pub async fn run(opts: BenchOptions) -> Result<(), String> {
         opts.callers
     );
     println!("|---|---|---|---|---|---|---|---|");
-    for backend in &opts.backends {
+    for backend in &opts.backends() {
         let f = fresh(*backend, tenants, &opts.pg_admin_url).await?;
         let seq = admissions(&f, opts.sequential, 1).await?;
         let conc = admissions(&f, opts.concurrent, opts.callers).await?;

@@ -117,30 +117,7 @@ impl WorkArgs {
 #[derive(Subcommand)]
 enum BenchCommand {
     /// The run machinery: gate admissions, pickup latency, drain throughput.
-    Runs {
-        /// `sqlite`, `postgres` or `both`.
-        #[arg(long, default_value = "both")]
-        backend: String,
-        #[arg(long, default_value_t = 1000)]
-        sequential: usize,
-        #[arg(long, default_value_t = 4000)]
-        concurrent: usize,
-        #[arg(long, default_value_t = 32)]
-        callers: usize,
-        #[arg(long, default_value_t = 500)]
-        paced: usize,
-        #[arg(long, default_value_t = 100)]
-        rate: u32,
-        #[arg(long, default_value_t = 4000)]
-        drain: usize,
-        /// Admin connection used to create and drop the benchmark database.
-        #[arg(
-            long,
-            env = "TENANTRY_BENCH_PG",
-            default_value = "postgres://postgres@127.0.0.1:5432/test"
-        )]
-        pg_admin_url: String,
-    },
+    Runs(server::bench::BenchOptions),
 }
 
 #[derive(Subcommand)]
@@ -293,36 +270,8 @@ async fn run(cli: Cli) -> Result<(), String> {
             Ok(())
         }
         Command::Bench {
-            command:
-                BenchCommand::Runs {
-                    backend,
-                    sequential,
-                    concurrent,
-                    callers,
-                    paced,
-                    rate,
-                    drain,
-                    pg_admin_url,
-                },
-        } => {
-            use domain::store::Backend;
-            let backends = match backend.as_str() {
-                "sqlite" => vec![Backend::Sqlite],
-                "postgres" => vec![Backend::Postgres],
-                _ => vec![Backend::Sqlite, Backend::Postgres],
-            };
-            server::bench::run(server::bench::BenchOptions {
-                backends,
-                sequential,
-                concurrent,
-                callers,
-                paced,
-                rate,
-                drain,
-                pg_admin_url,
-            })
-            .await
-        }
+            command: BenchCommand::Runs(options),
+        } => server::bench::run(options).await,
         Command::Migrate => {
             let store = Store::connect(&cli.database_url, StoreOptions::default())
                 .await
