@@ -9,6 +9,7 @@
 
 pub mod error;
 pub mod ids;
+pub mod provider;
 pub mod rbac;
 pub mod runs;
 pub mod validate;

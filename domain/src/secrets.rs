@@ -61,6 +61,13 @@ impl SecretBox {
         Ok(SecretBox { cipher })
     }
 
+    /// A fresh key that lives only in this process.
+    pub fn random() -> SecretBox {
+        SecretBox {
+            cipher: XChaCha20Poly1305::new(&XChaCha20Poly1305::generate_key(&mut OsRng)),
+        }
+    }
+
     /// The configured key, else the key in `dir/secret.key`, created (0600)
     /// on first use.
     pub fn load(configured: Option<&str>, dir: &Path) -> Result<SecretBox, SecretError> {

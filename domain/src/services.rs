@@ -1,6 +1,7 @@
 //! The handle every domain call takes: storage, clock and policy settings.
 
 use crate::clock::{Clock, SystemClock};
+use crate::provider::ProviderRuntime;
 use crate::runs::wake::RunSignal;
 use crate::store::Store;
 use std::sync::Arc;
@@ -39,6 +40,8 @@ pub struct Services {
     pub settings: Arc<Settings>,
     /// Wakes this process's workers when runs are admitted.
     pub run_signal: RunSignal,
+    /// Secret sealing and the Graph client for provider work.
+    pub provider: ProviderRuntime,
 }
 
 impl Services {
@@ -48,7 +51,13 @@ impl Services {
             clock: Arc::new(SystemClock),
             settings: Arc::new(settings),
             run_signal: RunSignal::default(),
+            provider: ProviderRuntime::ephemeral(),
         }
+    }
+
+    pub fn with_provider(mut self, provider: ProviderRuntime) -> Self {
+        self.provider = provider;
+        self
     }
 
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {

@@ -54,6 +54,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../../migrations/sqlite/0002_operation_runs.sql"),
         postgres: include_str!("../../migrations/postgres/0002_operation_runs.sql"),
     },
+    Migration {
+        version: 3,
+        name: "provider",
+        sqlite: include_str!("../../migrations/sqlite/0003_provider.sql"),
+        postgres: include_str!("../../migrations/postgres/0003_provider.sql"),
+    },
 ];
 
 #[derive(Clone)]

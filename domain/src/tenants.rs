@@ -146,7 +146,7 @@ pub async fn create(
     Ok(tenant)
 }
 
-async fn guard_manage(
+pub(crate) async fn guard_manage(
     svc: &Services,
     actor: &Actor,
     tenant: TenantId,

@@ -241,3 +241,147 @@ mod tests {
         );
     }
 }
+
+/// A provider connection's display name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnectionName(String);
+
+impl ConnectionName {
+    pub fn parse(raw: &str) -> Result<Self, ValidationError> {
+        bounded_name("display_name", "connection name", raw, 120).map(ConnectionName)
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A GUID for a named form field (Entra tenant id, application (client) id).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Guid(String);
+
+impl Guid {
+    pub fn parse(field: &'static str, what: &str, raw: &str) -> Result<Self, ValidationError> {
+        MicrosoftTenantId::parse(raw)
+            .map(|g| Guid(g.0))
+            .map_err(|_| {
+                ValidationError::new(
+                    field,
+                    format!(
+                        "Enter the {what} as a GUID, like 72f988bf-86f1-41af-91ab-2d7cd011db47."
+                    ),
+                )
+            })
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A client secret as typed into a form: kept out of Debug output.
+pub struct ClientSecretInput(String);
+
+impl fmt::Debug for ClientSecretInput {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ClientSecretInput(**redacted**)")
+    }
+}
+
+impl ClientSecretInput {
+    pub fn parse(raw: &str) -> Result<Self, ValidationError> {
+        let s = raw.trim();
+        if s.is_empty() {
+            return Err(ValidationError::new(
+                "client_secret",
+                "Enter the client secret (its value, not its id).",
+            ));
+        }
+        if s.len() > 1024 || s.chars().any(char::is_control) {
+            return Err(ValidationError::new(
+                "client_secret",
+                "That does not look like a client secret value.",
+            ));
+        }
+        Ok(ClientSecretInput(s.to_string()))
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+/// An optional expiry date (`YYYY-MM-DD`, as a date input sends it): the
+/// secret is treated as expired from the end of that day (UTC), in ms.
+pub fn parse_expiry_date(raw: &str, now_ms: i64) -> Result<Option<i64>, ValidationError> {
+    let s = raw.trim();
+    if s.is_empty() {
+        return Ok(None);
+    }
+    let err = || {
+        ValidationError::new(
+            "expires_on",
+            "Enter the expiry date as YYYY-MM-DD, or leave it empty.",
+        )
+    };
+    let parts: Vec<&str> = s.split('-').collect();
+    let [y, m, d] = parts.as_slice() else {
+        return Err(err());
+    };
+    let (y, m, d) = (
+        y.parse::<i64>().map_err(|_| err())?,
+        m.parse::<i64>().map_err(|_| err())?,
+        d.parse::<i64>().map_err(|_| err())?,
+    );
+    let days_in_month = match m {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 => 29,
+        2 => 28,
+        _ => return Err(err()),
+    };
+    if !(1970..=9999).contains(&y) || d < 1 || d > days_in_month {
+        return Err(err());
+    }
+    // Days since 1970-01-01 (civil-from-days inverse, Howard Hinnant's method).
+    let (yy, mm) = if m <= 2 { (y - 1, m + 9) } else { (y, m - 3) };
+    let era = yy.div_euclid(400);
+    let yoe = yy - era * 400;
+    let doy = (153 * mm + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    let end_of_day = (days + 1) * 86_400_000 - 1;
+    if end_of_day <= now_ms {
+        return Err(ValidationError::new(
+            "expires_on",
+            "That date has passed: a secret that has expired cannot be used. Create a new secret in Entra.",
+        ));
+    }
+    Ok(Some(end_of_day))
+}
+
+#[cfg(test)]
+mod connection_input_tests {
+    use super::*;
+
+    #[test]
+    fn expiry_dates_parse_to_the_end_of_the_day() {
+        assert_eq!(parse_expiry_date("", 0), Ok(None));
+        assert_eq!(
+            parse_expiry_date("1970-01-02", 0),
+            Ok(Some(2 * 86_400_000 - 1))
+        );
+        assert_eq!(
+            parse_expiry_date("2027-03-01", 0),
+            Ok(Some(1_803_945_600_000 - 1))
+        );
+        assert!(parse_expiry_date("2027-02-30", 0).is_err());
+        assert!(parse_expiry_date("tomorrow", 0).is_err());
+        assert!(parse_expiry_date("2020-01-01", 1_700_000_000_000).is_err());
+    }
+
+    #[test]
+    fn secrets_are_never_printed() {
+        let s = ClientSecretInput::parse(" abc~123 ").map_err(|e| e.message);
+        assert_eq!(s.as_ref().map(|s| s.expose()), Ok("abc~123"));
+        assert!(!format!("{s:?}").contains("abc"));
+        assert!(ClientSecretInput::parse("  ").is_err());
+    }
+}

@@ -170,10 +170,16 @@ pub enum AuditAction {
     OperationQueued,
     OperationBlocked,
     OperationCancelled,
+    ConnectionCreated,
+    ConnectionUpdated,
+    ConnectionSecretRotated,
+    ConnectionEnabled,
+    ConnectionDisabled,
+    ConnectionDeleted,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 17] = [
+    pub const ALL: [AuditAction; 23] = [
         AuditAction::UserCreated,
         AuditAction::SignedIn,
         AuditAction::SignInFailed,
@@ -191,6 +197,12 @@ impl AuditAction {
         AuditAction::OperationQueued,
         AuditAction::OperationBlocked,
         AuditAction::OperationCancelled,
+        AuditAction::ConnectionCreated,
+        AuditAction::ConnectionUpdated,
+        AuditAction::ConnectionSecretRotated,
+        AuditAction::ConnectionEnabled,
+        AuditAction::ConnectionDisabled,
+        AuditAction::ConnectionDeleted,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -212,6 +224,12 @@ impl AuditAction {
             AuditAction::OperationQueued => "operation.queued",
             AuditAction::OperationBlocked => "operation.blocked",
             AuditAction::OperationCancelled => "operation.cancelled",
+            AuditAction::ConnectionCreated => "provider_connection.created",
+            AuditAction::ConnectionUpdated => "provider_connection.updated",
+            AuditAction::ConnectionSecretRotated => "provider_connection.secret_rotated",
+            AuditAction::ConnectionEnabled => "provider_connection.enabled",
+            AuditAction::ConnectionDisabled => "provider_connection.disabled",
+            AuditAction::ConnectionDeleted => "provider_connection.deleted",
         }
     }
 
@@ -234,6 +252,12 @@ impl AuditAction {
             AuditAction::OperationQueued => "Operation queued",
             AuditAction::OperationBlocked => "Operation blocked",
             AuditAction::OperationCancelled => "Operation cancelled",
+            AuditAction::ConnectionCreated => "Provider connection added",
+            AuditAction::ConnectionUpdated => "Provider connection updated",
+            AuditAction::ConnectionSecretRotated => "Client secret rotated",
+            AuditAction::ConnectionEnabled => "Provider connection enabled",
+            AuditAction::ConnectionDisabled => "Provider connection disabled",
+            AuditAction::ConnectionDeleted => "Provider connection deleted",
         }
     }
 }

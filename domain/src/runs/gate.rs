@@ -469,3 +469,64 @@ async fn audit_start(
     )
     .await
 }
+
+impl StartGate {
+    /// What each tenant operation would do if started now, from the database
+    /// only (the same snapshot and prerequisite order as [`StartGate::start`]).
+    pub async fn readiness(
+        svc: &Services,
+        actor: &Actor,
+        tenant: TenantId,
+        operations: &[OperationType],
+    ) -> AppResult<Vec<crate::provider::Readiness>> {
+        use crate::provider::{Readiness, ReadinessState};
+        let request = StartRequest {
+            tenant,
+            op_type: OperationType::ConnectionCheck,
+            connection: None,
+            args: serde_json::Value::Null,
+        };
+        let mut conn = svc.store.pool().acquire().await?;
+        let snap = snapshot(
+            &mut conn,
+            &request,
+            Some(actor.user_id),
+            ScopeKind::ProviderConnection,
+        )
+        .await?;
+        let role = access::decide_tenant(
+            snap.role,
+            snap.assigned,
+            crate::rbac::Capability::TenantView,
+        )?;
+        let now = svc.now();
+        Ok(operations
+            .iter()
+            .map(|op| {
+                let spec = op.spec();
+                let blocker = if spec.available {
+                    first_blocker(
+                        spec.prerequisites,
+                        spec.scope,
+                        &snap.tenant,
+                        snap.connection.as_ref(),
+                        now,
+                    )
+                } else {
+                    Some(ReasonCode::OperationUnavailable)
+                };
+                let state = match (blocker, snap.active) {
+                    (Some(reason), _) => ReadinessState::Blocked { reason },
+                    (None, Some((run, holder))) if holder == *op => ReadinessState::Running { run },
+                    (None, Some((run, holder))) => ReadinessState::Busy { run, holder },
+                    (None, None) => ReadinessState::Ready,
+                };
+                Readiness {
+                    op_type: *op,
+                    state,
+                    allowed: role.can(spec.capability),
+                }
+            })
+            .collect())
+    }
+}

@@ -57,6 +57,12 @@ impl Handlers {
             OperationType::MachineryProbeSecondary,
             Arc::new(MachineryProbe),
         );
+        for op in crate::provider::TENANT_OPERATIONS {
+            h.insert(
+                *op,
+                Arc::new(crate::provider::handlers::ProviderOperation(*op)),
+            );
+        }
         h
     }
 

@@ -83,6 +83,13 @@ string_enum!(
         ConsentMissing = "consent_missing",
         CredentialsMissing = "credentials_missing",
         CredentialsExpired = "credentials_expired",
+        CredentialsInvalid = "credentials_invalid",
+        PermissionsMissing = "permissions_missing",
+        ProviderTenantNotFound = "provider_tenant_not_found",
+        ProviderThrottled = "provider_throttled",
+        ProviderTimeout = "provider_timeout",
+        ProviderUnavailable = "provider_unavailable",
+        ProviderUnexpectedResponse = "provider_unexpected_response",
         TenantInactive = "tenant_inactive",
         OperationUnavailable = "operation_unavailable",
         LeaseExpired = "lease_expired",
@@ -158,17 +165,25 @@ const fn provider(
     }
 }
 
+/// Marks a registry entry whose handler ships.
+const fn available(spec: OperationSpec) -> OperationSpec {
+    OperationSpec {
+        available: true,
+        ..spec
+    }
+}
+
 impl OperationType {
     /// The registry.
     pub const fn spec(self) -> OperationSpec {
         use OperationType::*;
         match self {
-            TenantVerification => provider("Tenant verification", 5, VERIFY),
-            ConnectionCheck => provider("Connection check", 2, VERIFY),
-            InventorySync => provider("Inventory sync", 30, PROVIDER),
-            ComplianceSnapshot => provider("Compliance snapshot", 20, PROVIDER),
-            DirectoryGroupsSync => provider("Directory groups sync", 20, PROVIDER),
-            RoleDefinitionsSync => provider("Role definitions sync", 10, PROVIDER),
+            TenantVerification => available(provider("Tenant verification", 5, VERIFY)),
+            ConnectionCheck => available(provider("Connection check", 2, VERIFY)),
+            InventorySync => available(provider("Inventory sync", 30, PROVIDER)),
+            ComplianceSnapshot => available(provider("Compliance snapshot", 20, PROVIDER)),
+            DirectoryGroupsSync => available(provider("Directory groups sync", 20, PROVIDER)),
+            RoleDefinitionsSync => available(provider("Role definitions sync", 10, PROVIDER)),
             RestoreExecute => OperationSpec {
                 capability: Capability::RestoreExecute,
                 ..provider("Restore", 30, PROVIDER)
@@ -214,6 +229,15 @@ impl ReasonCode {
             ConsentMissing => "Admin consent has not been granted for the provider connection.",
             CredentialsMissing => "The provider connection has no client secret.",
             CredentialsExpired => "The provider connection's client secret has expired.",
+            CredentialsInvalid => "Microsoft refused the connection's client id or secret.",
+            PermissionsMissing => "Admin consent is missing for some permissions Tenantry needs.",
+            ProviderTenantNotFound => "Microsoft does not know the connection's tenant id.",
+            ProviderThrottled => "Microsoft Graph throttled the requests for this tenant.",
+            ProviderTimeout => "Microsoft Graph did not answer in time.",
+            ProviderUnavailable => "Microsoft Graph was unavailable.",
+            ProviderUnexpectedResponse => {
+                "Microsoft Graph sent a response Tenantry could not read."
+            }
             TenantInactive => "The tenant is inactive.",
             OperationUnavailable => "This operation is not available yet.",
             LeaseExpired => "The worker running this operation stopped responding.",
@@ -234,6 +258,24 @@ impl ReasonCode {
             ],
             CredentialsMissing => &["Add a client secret to the provider connection."],
             CredentialsExpired => &["Rotate the client secret on the provider connection."],
+            CredentialsInvalid => &[
+                "Check the client id and rotate the client secret on the provider connection.",
+                "Then run a connection check.",
+            ],
+            PermissionsMissing => &[
+                "Grant admin consent for the missing permissions listed in the verification report.",
+                "Then run tenant verification again.",
+            ],
+            ProviderTenantNotFound => {
+                &["Correct the Entra tenant id on the provider connection, then verify again."]
+            }
+            ProviderThrottled => &["Wait a few minutes, then start the operation again."],
+            ProviderTimeout | ProviderUnavailable => &[
+                "Start the operation again later; Microsoft's service health may show an incident.",
+            ],
+            ProviderUnexpectedResponse => &[
+                "Start the operation again. If it keeps happening, contact Tenantry support with the run link.",
+            ],
             TenantInactive => &["Activate the tenant, then start again."],
             OperationUnavailable => {
                 &["Use another operation; this one arrives in a later release."]

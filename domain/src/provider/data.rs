@@ -1,0 +1,730 @@
+//! What provider operations store (verification reports, inventory and
+//! compliance snapshots, groups, role definitions) and how pages read it back.
+//! Rows hold fields Tenantry picked and bounded, never a provider payload.
+
+use super::{
+    BrowseKind, BrowsePage, Check, DataSummary, ProviderPanel, TENANT_OPERATIONS, VerificationPage,
+    VerificationReport,
+};
+use crate::access::{self, Actor};
+use crate::error::{AppError, AppResult};
+use crate::ids::{ProviderConnectionId, RunId, TenantId};
+use crate::rbac::Capability;
+use crate::runs::gate::StartGate;
+use crate::runs::model::RunOutcome;
+use crate::services::Services;
+use serde_json::Value;
+
+pub const PAGE_SIZE: i64 = 50;
+
+/// A string field of a Graph object, trimmed to a bounded length.
+pub fn text(v: &Value, key: &str) -> String {
+    let mut s = v
+        .get(key)
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .trim()
+        .to_string();
+    if s.chars().count() > 200 {
+        s = s.chars().take(199).collect::<String>() + "…";
+    }
+    s
+}
+
+/// One inventory row.
+#[derive(Debug, Clone)]
+pub struct InventoryItem {
+    pub kind: &'static str,
+    pub external_id: String,
+    pub display_name: String,
+    pub platform: String,
+    pub detail: String,
+    pub modified: Option<String>,
+    /// Policies only: their scalar settings (what restore writes back).
+    pub settings: Option<String>,
+}
+
+/// The platform a Graph `@odata.type` names.
+pub fn platform_of(odata_type: &str) -> &'static str {
+    let t = odata_type.to_ascii_lowercase();
+    if t.contains("windows") {
+        "Windows"
+    } else if t.contains("ios") {
+        "iOS"
+    } else if t.contains("macos") {
+        "macOS"
+    } else if t.contains("android") {
+        "Android"
+    } else {
+        "Other"
+    }
+}
+
+/// A policy object as an inventory row, keeping at most 100 scalar settings.
+pub fn policy_item(kind: &'static str, v: &Value) -> Option<InventoryItem> {
+    let id = text(v, "id");
+    if id.is_empty() {
+        return None;
+    }
+    let odata = text(v, "@odata.type");
+    let settings: serde_json::Map<String, Value> = v
+        .as_object()
+        .map(|o| {
+            o.iter()
+                .filter(|(k, val)| {
+                    !matches!(
+                        k.as_str(),
+                        "id" | "createdDateTime" | "lastModifiedDateTime" | "version"
+                    ) && (val.is_boolean()
+                        || val.is_number()
+                        || val.as_str().is_some_and(|s| s.len() <= 1000))
+                })
+                .take(100)
+                .map(|(k, val)| (k.clone(), val.clone()))
+                .collect()
+        })
+        .unwrap_or_default();
+    Some(InventoryItem {
+        kind,
+        external_id: id,
+        display_name: text(v, "displayName"),
+        platform: platform_of(&odata).to_string(),
+        detail: text(v, "description"),
+        modified: Some(text(v, "lastModifiedDateTime")).filter(|s| !s.is_empty()),
+        settings: Some(Value::Object(settings).to_string()),
+    })
+}
+
+pub fn device_item(v: &Value) -> Option<InventoryItem> {
+    let id = text(v, "id");
+    if id.is_empty() {
+        return None;
+    }
+    Some(InventoryItem {
+        kind: "managed_device",
+        external_id: id,
+        display_name: text(v, "deviceName"),
+        platform: format!("{} {}", text(v, "operatingSystem"), text(v, "osVersion"))
+            .trim()
+            .to_string(),
+        detail: text(v, "userPrincipalName"),
+        modified: Some(text(v, "lastSyncDateTime")).filter(|s| !s.is_empty()),
+        settings: None,
+    })
+}
+
+pub async fn save_verification(
+    svc: &Services,
+    tenant: TenantId,
+    run: RunId,
+    connection: Option<ProviderConnectionId>,
+    outcome: RunOutcome,
+    checks: &[Check],
+) -> AppResult<()> {
+    let report = serde_json::to_string(checks).map_err(|_| AppError::Internal)?;
+    let mut tx = svc.store.begin().await?;
+    sqlx::query(
+        "INSERT INTO verification_reports (tenant_id, run_id, provider_connection_id, checked_at, outcome, report)
+         VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(tenant.0)
+    .bind(run.0)
+    .bind(connection.map(|c| c.0))
+    .bind(svc.now())
+    .bind(outcome.as_str())
+    .bind(report)
+    .execute(&mut **tx)
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+async fn latest_verification(
+    svc: &Services,
+    tenant: TenantId,
+) -> AppResult<Option<VerificationReport>> {
+    let row: Option<(i64, i64, String, String)> = sqlx::query_as(
+        "SELECT run_id, checked_at, outcome, report FROM verification_reports
+         WHERE tenant_id = $1 ORDER BY id DESC LIMIT 1",
+    )
+    .bind(tenant.0)
+    .fetch_optional(svc.store.pool())
+    .await?;
+    Ok(match row {
+        Some((run, at, outcome, report)) => Some(VerificationReport {
+            run_id: RunId(run),
+            checked_at: at,
+            outcome: outcome.parse().map_err(|_| AppError::Internal)?,
+            checks: serde_json::from_str(&report).map_err(|_| AppError::Internal)?,
+        }),
+        None => None,
+    })
+}
+
+/// Stores one inventory snapshot and its items in one transaction.
+pub async fn save_inventory(
+    svc: &Services,
+    tenant: TenantId,
+    run: RunId,
+    items: &[InventoryItem],
+) -> AppResult<i64> {
+    let count = |k: &str| items.iter().filter(|i| i.kind == k).count() as i64;
+    let mut tx = svc.store.begin().await?;
+    let (snapshot,): (i64,) = sqlx::query_as(
+        "INSERT INTO inventory_snapshots (tenant_id, run_id, taken_at, device_configurations, compliance_policies, managed_devices)
+         VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+    )
+    .bind(tenant.0)
+    .bind(run.0)
+    .bind(svc.now())
+    .bind(count("device_configuration"))
+    .bind(count("compliance_policy"))
+    .bind(count("managed_device"))
+    .fetch_one(&mut **tx)
+    .await?;
+    for i in items {
+        sqlx::query(
+            "INSERT INTO inventory_items (snapshot_id, kind, external_id, display_name, search_name, platform, detail, modified, settings)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(snapshot)
+        .bind(i.kind)
+        .bind(&i.external_id)
+        .bind(&i.display_name)
+        .bind(format!("{} {}", i.display_name, i.detail).to_lowercase())
+        .bind(&i.platform)
+        .bind(&i.detail)
+        .bind(&i.modified)
+        .bind(&i.settings)
+        .execute(&mut **tx)
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(snapshot)
+}
+
+/// One device's compliance state.
+#[derive(Debug, Clone)]
+pub struct DeviceState {
+    pub external_id: String,
+    pub device_name: String,
+    pub user_principal_name: String,
+    pub operating_system: String,
+    pub compliance_state: String,
+    pub last_sync: Option<String>,
+}
+
+/// The compliance states Graph reports, in display order.
+pub const COMPLIANCE_STATES: &[&str] = &[
+    "compliant",
+    "noncompliant",
+    "inGracePeriod",
+    "unknown",
+    "error",
+    "conflict",
+    "configManager",
+];
+
+pub fn device_state(v: &Value) -> Option<DeviceState> {
+    let id = text(v, "id");
+    if id.is_empty() {
+        return None;
+    }
+    let state = text(v, "complianceState");
+    Some(DeviceState {
+        external_id: id,
+        device_name: text(v, "deviceName"),
+        user_principal_name: text(v, "userPrincipalName"),
+        operating_system: text(v, "operatingSystem"),
+        compliance_state: if COMPLIANCE_STATES.contains(&state.as_str()) {
+            state
+        } else {
+            "unknown".into()
+        },
+        last_sync: Some(text(v, "lastSyncDateTime")).filter(|s| !s.is_empty()),
+    })
+}
+
+/// (compliant, noncompliant, in grace period, other)
+pub async fn save_compliance(
+    svc: &Services,
+    tenant: TenantId,
+    run: RunId,
+    devices: &[DeviceState],
+) -> AppResult<(i64, i64, i64, i64)> {
+    let n = |s: &str| devices.iter().filter(|d| d.compliance_state == s).count() as i64;
+    let (compliant, noncompliant, grace) = (n("compliant"), n("noncompliant"), n("inGracePeriod"));
+    let other = devices.len() as i64 - compliant - noncompliant - grace;
+    let mut tx = svc.store.begin().await?;
+    let (snapshot,): (i64,) = sqlx::query_as(
+        "INSERT INTO compliance_snapshots (tenant_id, run_id, taken_at, compliant, noncompliant, in_grace_period, other)
+         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+    )
+    .bind(tenant.0)
+    .bind(run.0)
+    .bind(svc.now())
+    .bind(compliant)
+    .bind(noncompliant)
+    .bind(grace)
+    .bind(other)
+    .fetch_one(&mut **tx)
+    .await?;
+    for d in devices {
+        sqlx::query(
+            "INSERT INTO compliance_devices (snapshot_id, external_id, device_name, search_name, user_principal_name, operating_system, compliance_state, last_sync)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(snapshot)
+        .bind(&d.external_id)
+        .bind(&d.device_name)
+        .bind(format!("{} {}", d.device_name, d.user_principal_name).to_lowercase())
+        .bind(&d.user_principal_name)
+        .bind(&d.operating_system)
+        .bind(&d.compliance_state)
+        .bind(&d.last_sync)
+        .execute(&mut **tx)
+        .await?;
+    }
+    tx.commit().await?;
+    Ok((compliant, noncompliant, grace, other))
+}
+
+/// A directory object to keep as the tenant's latest state.
+#[derive(Debug, Clone)]
+pub struct DirectoryRow {
+    pub external_id: String,
+    pub display_name: String,
+    pub description: String,
+    /// Groups: mail; roles: unused.
+    pub mail: Option<String>,
+    /// Groups: kind label; roles: unused.
+    pub kind: String,
+    pub flags: (bool, bool),
+}
+
+pub fn group_row(v: &Value) -> Option<DirectoryRow> {
+    let id = text(v, "id");
+    if id.is_empty() {
+        return None;
+    }
+    let unified = v
+        .get("groupTypes")
+        .and_then(Value::as_array)
+        .is_some_and(|t| t.iter().any(|x| x.as_str() == Some("Unified")));
+    let security = v.get("securityEnabled").and_then(Value::as_bool) == Some(true);
+    let mail_enabled = v.get("mailEnabled").and_then(Value::as_bool) == Some(true);
+    let kind = match (unified, security, mail_enabled) {
+        (true, _, _) => "Microsoft 365",
+        (false, true, true) => "Mail-enabled security",
+        (false, true, false) => "Security",
+        (false, false, _) => "Distribution",
+    };
+    Some(DirectoryRow {
+        external_id: id,
+        display_name: text(v, "displayName"),
+        description: text(v, "description"),
+        mail: Some(text(v, "mail")).filter(|m| !m.is_empty()),
+        kind: kind.into(),
+        flags: (security, mail_enabled),
+    })
+}
+
+pub fn role_row(v: &Value) -> Option<DirectoryRow> {
+    let id = text(v, "id");
+    if id.is_empty() {
+        return None;
+    }
+    Some(DirectoryRow {
+        external_id: id,
+        display_name: text(v, "displayName"),
+        description: text(v, "description"),
+        mail: None,
+        kind: String::new(),
+        flags: (
+            v.get("isBuiltIn").and_then(Value::as_bool) == Some(true),
+            v.get("isEnabled").and_then(Value::as_bool) == Some(true),
+        ),
+    })
+}
+
+/// What a replace changed: (added, updated, removed, total).
+pub type ReplaceCounts = (i64, i64, i64, i64);
+
+/// Replaces the tenant's groups or role definitions with `rows` in one
+/// transaction and reports the difference.
+pub async fn replace_directory(
+    svc: &Services,
+    tenant: TenantId,
+    run: RunId,
+    table: DirectoryTable,
+    rows: &[DirectoryRow],
+) -> AppResult<ReplaceCounts> {
+    let name = table.name();
+    let mut tx = svc.store.begin().await?;
+    let existing: Vec<(String, String, String)> = sqlx::query_as(&format!(
+        "SELECT external_id, display_name, description FROM {name} WHERE tenant_id = $1"
+    ))
+    .bind(tenant.0)
+    .fetch_all(&mut **tx)
+    .await?;
+    let before: std::collections::HashMap<String, (String, String)> = existing
+        .into_iter()
+        .map(|(id, n, d)| (id, (n, d)))
+        .collect();
+    let mut added = 0;
+    let mut updated = 0;
+    for r in rows {
+        match before.get(&r.external_id) {
+            None => added += 1,
+            Some((n, d)) if *n != r.display_name || *d != r.description => updated += 1,
+            Some(_) => {}
+        }
+    }
+    let kept: std::collections::HashSet<&str> =
+        rows.iter().map(|r| r.external_id.as_str()).collect();
+    let removed = before.keys().filter(|k| !kept.contains(k.as_str())).count() as i64;
+    sqlx::query(&format!("DELETE FROM {name} WHERE tenant_id = $1"))
+        .bind(tenant.0)
+        .execute(&mut **tx)
+        .await?;
+    let now = svc.now();
+    let mut seen = std::collections::HashSet::new();
+    for r in rows.iter().filter(|r| seen.insert(r.external_id.clone())) {
+        let search = format!(
+            "{} {}",
+            r.display_name,
+            r.mail.as_deref().unwrap_or_default()
+        )
+        .to_lowercase();
+        match table {
+            DirectoryTable::Groups => {
+                sqlx::query(
+                    "INSERT INTO directory_groups (tenant_id, external_id, display_name, search_name, description, mail, group_kind, synced_at, run_id)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                )
+                .bind(tenant.0)
+                .bind(&r.external_id)
+                .bind(&r.display_name)
+                .bind(search)
+                .bind(&r.description)
+                .bind(&r.mail)
+                .bind(&r.kind)
+                .bind(now)
+                .bind(run.0)
+                .execute(&mut **tx)
+                .await?;
+            }
+            DirectoryTable::Roles => {
+                sqlx::query(
+                    "INSERT INTO role_definitions (tenant_id, external_id, display_name, search_name, description, is_builtin, is_enabled, synced_at, run_id)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                )
+                .bind(tenant.0)
+                .bind(&r.external_id)
+                .bind(&r.display_name)
+                .bind(search)
+                .bind(&r.description)
+                .bind(i64::from(r.flags.0))
+                .bind(i64::from(r.flags.1))
+                .bind(now)
+                .bind(run.0)
+                .execute(&mut **tx)
+                .await?;
+            }
+        }
+    }
+    tx.commit().await?;
+    Ok((added, updated, removed, seen.len() as i64))
+}
+
+#[derive(Debug, Clone, Copy)]
+pub enum DirectoryTable {
+    Groups,
+    Roles,
+}
+
+impl DirectoryTable {
+    fn name(self) -> &'static str {
+        match self {
+            DirectoryTable::Groups => "directory_groups",
+            DirectoryTable::Roles => "role_definitions",
+        }
+    }
+}
+
+/// `%term%` for LIKE, with the wildcards in the term escaped.
+fn like_pattern(q: &str) -> String {
+    let escaped = q
+        .to_lowercase()
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    format!("%{escaped}%")
+}
+
+/// One page of a tenant's provider data, searchable by name.
+pub async fn browse(
+    svc: &Services,
+    actor: &Actor,
+    tenant: TenantId,
+    kind: BrowseKind,
+    query: &str,
+    state: Option<&str>,
+    page: i64,
+) -> AppResult<BrowsePage> {
+    let access = access::tenant(svc, actor, tenant, Capability::TenantView).await?;
+    let query = query.trim().chars().take(100).collect::<String>();
+    let page = page.clamp(1, 100_000);
+    let offset = (page - 1) * PAGE_SIZE;
+    let pool = svc.store.pool();
+    let search = (!query.is_empty()).then(|| like_pattern(&query));
+    let state = state
+        .filter(|s| COMPLIANCE_STATES.contains(s))
+        .map(str::to_string);
+
+    // Where the rows come from: (source table, key column, key, taken_at, run).
+    let source: Option<(i64, i64, i64)> = match kind {
+        BrowseKind::DeviceConfigurations
+        | BrowseKind::CompliancePolicies
+        | BrowseKind::ManagedDevices => {
+            sqlx::query_as(
+                "SELECT id, taken_at, run_id FROM inventory_snapshots WHERE tenant_id = $1 ORDER BY id DESC LIMIT 1",
+            )
+            .bind(tenant.0)
+            .fetch_optional(pool)
+            .await?
+        }
+        BrowseKind::DeviceCompliance => {
+            sqlx::query_as(
+                "SELECT id, taken_at, run_id FROM compliance_snapshots WHERE tenant_id = $1 ORDER BY id DESC LIMIT 1",
+            )
+            .bind(tenant.0)
+            .fetch_optional(pool)
+            .await?
+        }
+        BrowseKind::Groups | BrowseKind::Roles => {
+            let table = if kind == BrowseKind::Groups {
+                "directory_groups"
+            } else {
+                "role_definitions"
+            };
+            sqlx::query_as(&format!(
+                "SELECT tenant_id, synced_at, run_id FROM {table} WHERE tenant_id = $1 ORDER BY synced_at DESC LIMIT 1"
+            ))
+            .bind(tenant.0)
+            .fetch_optional(pool)
+            .await?
+        }
+    };
+    let mut result = BrowsePage {
+        tenant: access.tenant,
+        kind,
+        taken_at: source.map(|s| s.1),
+        run_id: source.map(|s| RunId(s.2)),
+        query: query.clone(),
+        state: state.clone(),
+        facets: vec![],
+        rows: vec![],
+        total: 0,
+        page,
+        page_size: PAGE_SIZE,
+    };
+    let Some((key, _, _)) = source else {
+        return Ok(result);
+    };
+
+    let (from, key_col, extra, columns, order) = match kind {
+        BrowseKind::DeviceConfigurations => (
+            "inventory_items",
+            "snapshot_id",
+            " AND kind = 'device_configuration'",
+            "display_name, platform, detail, COALESCE(modified, '')",
+            "search_name, id",
+        ),
+        BrowseKind::CompliancePolicies => (
+            "inventory_items",
+            "snapshot_id",
+            " AND kind = 'compliance_policy'",
+            "display_name, platform, detail, COALESCE(modified, '')",
+            "search_name, id",
+        ),
+        BrowseKind::ManagedDevices => (
+            "inventory_items",
+            "snapshot_id",
+            " AND kind = 'managed_device'",
+            "display_name, platform, detail, COALESCE(modified, '')",
+            "search_name, id",
+        ),
+        BrowseKind::DeviceCompliance => (
+            "compliance_devices",
+            "snapshot_id",
+            "",
+            "device_name, user_principal_name, operating_system, compliance_state",
+            "search_name, id",
+        ),
+        BrowseKind::Groups => (
+            "directory_groups",
+            "tenant_id",
+            "",
+            "display_name, group_kind, COALESCE(mail, ''), description",
+            "search_name, id",
+        ),
+        BrowseKind::Roles => (
+            "role_definitions",
+            "tenant_id",
+            "",
+            "display_name, CASE WHEN is_builtin = 1 THEN 'Yes' ELSE 'No' END, CASE WHEN is_enabled = 1 THEN 'Yes' ELSE 'No' END, description",
+            "search_name, id",
+        ),
+    };
+    let mut filter = format!("{key_col} = $1{extra}");
+    if search.is_some() {
+        filter.push_str(" AND search_name LIKE $2 ESCAPE '\\'");
+    }
+    if state.is_some() {
+        filter.push_str(if search.is_some() {
+            " AND compliance_state = $3"
+        } else {
+            " AND compliance_state = $2"
+        });
+    }
+    let count_sql = format!("SELECT COUNT(*) FROM {from} WHERE {filter}");
+    let rows_sql = format!(
+        "SELECT {columns} FROM {from} WHERE {filter} ORDER BY {order} LIMIT {PAGE_SIZE} OFFSET {offset}"
+    );
+    let mut count_q = sqlx::query_as::<_, (i64,)>(&count_sql).bind(key);
+    let mut rows_q = sqlx::query_as::<_, (String, String, String, String)>(&rows_sql).bind(key);
+    for value in [&search, &state].into_iter().flatten() {
+        count_q = count_q.bind(value.clone());
+        rows_q = rows_q.bind(value.clone());
+    }
+    result.total = count_q.fetch_one(pool).await?.0;
+    let rows = rows_q.fetch_all(pool).await?;
+    result.rows = rows
+        .into_iter()
+        .map(|(a, b, c, d)| vec![a, b, c, d])
+        .collect();
+    if kind == BrowseKind::DeviceCompliance {
+        result.facets = sqlx::query_as(
+            "SELECT compliance_state, COUNT(*) FROM compliance_devices WHERE snapshot_id = $1
+             GROUP BY compliance_state ORDER BY COUNT(*) DESC",
+        )
+        .bind(key)
+        .fetch_all(pool)
+        .await?;
+    }
+    Ok(result)
+}
+
+pub async fn verification_page(
+    svc: &Services,
+    actor: &Actor,
+    tenant: TenantId,
+) -> AppResult<VerificationPage> {
+    let access = access::tenant(svc, actor, tenant, Capability::TenantView).await?;
+    Ok(VerificationPage {
+        report: latest_verification(svc, tenant).await?,
+        tenant: access.tenant,
+    })
+}
+
+/// The provider part of the tenant dashboard: default connection, readiness
+/// of each operation (database only), the latest verification, and what data
+/// is stored.
+pub async fn provider_panel(
+    svc: &Services,
+    actor: &Actor,
+    tenant: TenantId,
+) -> AppResult<ProviderPanel> {
+    let access = access::tenant(svc, actor, tenant, Capability::TenantView).await?;
+    let readiness = StartGate::readiness(svc, actor, tenant, TENANT_OPERATIONS).await?;
+    let connections = super::connections::list(svc, tenant).await?;
+    let pool = svc.store.pool();
+    let mut data = Vec::new();
+    let inventory: Option<(i64, i64, i64, i64)> = sqlx::query_as(
+        "SELECT taken_at, device_configurations, compliance_policies, managed_devices FROM inventory_snapshots
+         WHERE tenant_id = $1 ORDER BY id DESC LIMIT 1",
+    )
+    .bind(tenant.0)
+    .fetch_optional(pool)
+    .await?;
+    if let Some((at, configs, policies, devices)) = inventory {
+        data.push(DataSummary {
+            kind: BrowseKind::DeviceConfigurations,
+            count: configs,
+            taken_at: at,
+        });
+        data.push(DataSummary {
+            kind: BrowseKind::CompliancePolicies,
+            count: policies,
+            taken_at: at,
+        });
+        data.push(DataSummary {
+            kind: BrowseKind::ManagedDevices,
+            count: devices,
+            taken_at: at,
+        });
+    }
+    let compliance: Option<(i64, i64, i64, i64, i64)> = sqlx::query_as(
+        "SELECT taken_at, compliant, noncompliant, in_grace_period, other FROM compliance_snapshots
+         WHERE tenant_id = $1 ORDER BY id DESC LIMIT 1",
+    )
+    .bind(tenant.0)
+    .fetch_optional(pool)
+    .await?;
+    if let Some((at, a, b, c, d)) = compliance {
+        data.push(DataSummary {
+            kind: BrowseKind::DeviceCompliance,
+            count: a + b + c + d,
+            taken_at: at,
+        });
+    }
+    for (kind, table) in [
+        (BrowseKind::Groups, "directory_groups"),
+        (BrowseKind::Roles, "role_definitions"),
+    ] {
+        let sql = format!("SELECT COUNT(*), MAX(synced_at) FROM {table} WHERE tenant_id = $1");
+        let row: (i64, Option<i64>) = sqlx::query_as(&sql).bind(tenant.0).fetch_one(pool).await?;
+        if let (count, Some(at)) = row {
+            data.push(DataSummary {
+                kind,
+                count,
+                taken_at: at,
+            });
+        }
+    }
+    Ok(ProviderPanel {
+        connection_count: connections.len() as i64,
+        connection: connections.into_iter().find(|c| c.is_default),
+        readiness,
+        verification: latest_verification(svc, tenant).await?,
+        data,
+        can_manage: access.workspace.role().can(Capability::ProviderManage),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn search_terms_cannot_inject_wildcards() {
+        assert_eq!(like_pattern("50%_a\\"), "%50\\%\\_a\\\\%");
+        assert_eq!(like_pattern("Sales"), "%sales%");
+    }
+
+    #[test]
+    fn policies_keep_bounded_scalar_settings_only() {
+        let v = serde_json::json!({
+            "@odata.type": "#microsoft.graph.iosCompliancePolicy",
+            "id": "p1", "displayName": "iOS", "passwordRequired": true,
+            "nested": {"x": 1}, "version": 3
+        });
+        let item = policy_item("compliance_policy", &v).expect("item");
+        assert_eq!(item.platform, "iOS");
+        let settings: Value =
+            serde_json::from_str(item.settings.as_deref().unwrap_or("{}")).unwrap_or_default();
+        assert_eq!(settings.get("passwordRequired"), Some(&Value::Bool(true)));
+        assert!(settings.get("nested").is_none() && settings.get("id").is_none());
+    }
+}

@@ -1,0 +1,389 @@
+//! The provider-backed operation handlers. Each opens the pinned
+//! connection's secret, calls Graph through [`super::graph::GraphClient`],
+//! stores what it found and reports summary counts. Failures end the run with
+//! a reason code and our own bounded words.
+
+use super::connections::{credentials_for_run, record_check};
+use super::data::{self, DirectoryTable};
+use super::graph::{ApiVersion, AppCredentials, GraphError};
+use super::{Check, CheckStatus, REQUIRED_PERMISSIONS, permission_satisfied};
+use crate::ids::{ProviderConnectionId, TenantId};
+use crate::runs::handlers::{BoxFuture, Handler, RunContext};
+use crate::runs::model::{OperationType, ReasonCode, RunOutcome, SummaryCounts};
+use crate::runs::service::Completion;
+use serde_json::Value;
+
+/// One handler for every provider read operation; the type picks the work.
+pub struct ProviderOperation(pub OperationType);
+
+impl Handler for ProviderOperation {
+    fn run(&self, ctx: RunContext) -> BoxFuture<Completion> {
+        let op = self.0;
+        Box::pin(async move { run(op, ctx).await })
+    }
+}
+
+struct Target {
+    tenant: TenantId,
+    connection: ProviderConnectionId,
+    creds: AppCredentials,
+}
+
+fn counts(pairs: &[(&str, i64)]) -> SummaryCounts {
+    SummaryCounts(pairs.iter().map(|(k, v)| (k.to_string(), *v)).collect())
+}
+
+async fn run(op: OperationType, ctx: RunContext) -> Completion {
+    let (Some(tenant), Some(connection)) = (ctx.run.tenant_id, ctx.run.provider_connection_id)
+    else {
+        return Completion::failed(
+            ReasonCode::ConnectionMissing,
+            "The run has no pinned provider connection.",
+        );
+    };
+    let creds = match credentials_for_run(&ctx.svc, connection).await {
+        Ok(Some(c)) => c,
+        Ok(None) => {
+            return Completion::failed(
+                ReasonCode::CredentialsMissing,
+                "The provider connection was deleted or has no client secret.",
+            );
+        }
+        Err(_) => {
+            return Completion::failed(
+                ReasonCode::HandlerFailed,
+                "The client secret could not be opened with this server's key. Rotate the secret.",
+            );
+        }
+    };
+    let target = Target {
+        tenant,
+        connection,
+        creds,
+    };
+    let result = match op {
+        OperationType::TenantVerification | OperationType::OnboardingVerification => {
+            verify(&ctx, &target, true).await
+        }
+        OperationType::ConnectionCheck => verify(&ctx, &target, false).await,
+        OperationType::InventorySync => inventory(&ctx, &target).await,
+        OperationType::ComplianceSnapshot => compliance(&ctx, &target).await,
+        OperationType::DirectoryGroupsSync => {
+            directory(&ctx, &target, DirectoryTable::Groups).await
+        }
+        OperationType::RoleDefinitionsSync => directory(&ctx, &target, DirectoryTable::Roles).await,
+        _ => Err(Step::Failed(Completion::failed(
+            ReasonCode::OperationUnavailable,
+            "No provider handler for this operation.",
+        ))),
+    };
+    match result {
+        Ok(c) | Err(Step::Failed(c)) => c,
+        Err(Step::Graph(step, e)) => {
+            // What the failure says about the connection is worth keeping for readiness.
+            let consent = (e == GraphError::ConsentMissing).then_some(false);
+            let _ =
+                record_check(&ctx.svc, target.connection, consent, None, Some(e.reason())).await;
+            Completion::failed(e.reason(), e.summary(step))
+        }
+    }
+}
+
+enum Step {
+    Graph(&'static str, GraphError),
+    Failed(Completion),
+}
+
+fn stored(e: crate::AppError) -> Step {
+    tracing::warn!(error = %e, "provider data could not be stored");
+    Step::Failed(Completion::failed(
+        ReasonCode::HandlerFailed,
+        "The results could not be stored.",
+    ))
+}
+
+async fn fetch(
+    ctx: &RunContext,
+    t: &Target,
+    step: &'static str,
+    version: ApiVersion,
+    path: &str,
+) -> Result<Vec<Value>, Step> {
+    if ctx.cancel_requested() {
+        return Err(Step::Failed(ctx.cancelled(SummaryCounts::default())));
+    }
+    ctx.svc
+        .provider
+        .graph
+        .get_all(&t.creds, version, path)
+        .await
+        .map_err(|e| Step::Graph(step, e))
+}
+
+/// Tenant verification (with a stored report) or connection check: token,
+/// organization identity, granted permissions; updates consent on the connection.
+async fn verify(ctx: &RunContext, t: &Target, report: bool) -> Result<Completion, Step> {
+    let graph = &ctx.svc.provider.graph;
+    let mut checks = Vec::new();
+    let token = match graph.token(&t.creds).await {
+        Ok(token) => token,
+        Err(e) => {
+            if report {
+                checks.push(Check {
+                    name: "Sign-in with the client secret".into(),
+                    status: CheckStatus::Failed,
+                    detail: e.to_string(),
+                });
+                checks.push(Check {
+                    name: "Tenant identity".into(),
+                    status: CheckStatus::Skipped,
+                    detail: "Needs a successful sign-in.".into(),
+                });
+                let _ = data::save_verification(
+                    &ctx.svc,
+                    t.tenant,
+                    ctx.run.id,
+                    Some(t.connection),
+                    RunOutcome::Failed,
+                    &checks,
+                )
+                .await;
+            }
+            return Err(Step::Graph("Sign-in", e));
+        }
+    };
+    checks.push(Check {
+        name: "Sign-in with the client secret".into(),
+        status: CheckStatus::Passed,
+        detail: "Microsoft issued an app-only token.".into(),
+    });
+    let org = match graph
+        .get_all(&t.creds, ApiVersion::V1, "organization")
+        .await
+    {
+        Ok(org) => org,
+        Err(e) => {
+            if report {
+                checks.push(Check {
+                    name: "Tenant identity".into(),
+                    status: CheckStatus::Failed,
+                    detail: e.to_string(),
+                });
+                permission_checks(&mut checks, &token.roles);
+                let _ = data::save_verification(
+                    &ctx.svc,
+                    t.tenant,
+                    ctx.run.id,
+                    Some(t.connection),
+                    RunOutcome::Failed,
+                    &checks,
+                )
+                .await;
+            }
+            return Err(Step::Graph("Organization", e));
+        }
+    };
+    let first = org.first().cloned().unwrap_or(Value::Null);
+    let org_id = data::text(&first, "id").to_ascii_lowercase();
+    let identity_ok = org_id == t.creds.entra_tenant_id.to_ascii_lowercase();
+    let domain = first
+        .get("verifiedDomains")
+        .and_then(Value::as_array)
+        .and_then(|d| {
+            d.iter()
+                .find(|x| x.get("isDefault").and_then(Value::as_bool) == Some(true))
+        })
+        .map(|d| data::text(d, "name"))
+        .unwrap_or_default();
+    checks.push(Check {
+        name: "Tenant identity".into(),
+        status: if identity_ok {
+            CheckStatus::Passed
+        } else {
+            CheckStatus::Failed
+        },
+        detail: if identity_ok {
+            format!("{} ({domain})", data::text(&first, "displayName"))
+        } else {
+            "Microsoft answered for a different tenant than the connection names.".into()
+        },
+    });
+    let missing = permission_checks(&mut checks, &token.roles);
+    let granted = REQUIRED_PERMISSIONS.len() as i64 - missing;
+    let (outcome, reason) = if !identity_ok {
+        (RunOutcome::Failed, Some(ReasonCode::ProviderTenantNotFound))
+    } else if missing > 0 {
+        (
+            RunOutcome::PartiallySucceeded,
+            Some(ReasonCode::PermissionsMissing),
+        )
+    } else {
+        (RunOutcome::Succeeded, None)
+    };
+    record_check(
+        &ctx.svc,
+        t.connection,
+        Some(identity_ok && !token.roles.is_empty()),
+        Some(&token.roles),
+        reason,
+    )
+    .await
+    .map_err(stored)?;
+    if report {
+        data::save_verification(
+            &ctx.svc,
+            t.tenant,
+            ctx.run.id,
+            Some(t.connection),
+            outcome,
+            &checks,
+        )
+        .await
+        .map_err(stored)?;
+    }
+    let passed = checks
+        .iter()
+        .filter(|c| c.status == CheckStatus::Passed)
+        .count() as i64;
+    let summary = counts(&[
+        ("checks_passed", passed),
+        ("checks_failed", checks.len() as i64 - passed),
+        ("permissions_granted", granted),
+        ("permissions_missing", missing),
+    ]);
+    Ok(match outcome {
+        RunOutcome::Succeeded => Completion::succeeded(summary),
+        _ => Completion {
+            outcome,
+            summary,
+            failure_summary: Some(if identity_ok {
+                format!("{missing} required permission(s) are not granted.")
+            } else {
+                "The connection's tenant id does not match the tenant Microsoft answered for."
+                    .into()
+            }),
+            reason,
+        },
+    })
+}
+
+/// Adds one check per required permission; returns how many are missing.
+fn permission_checks(checks: &mut Vec<Check>, roles: &[String]) -> i64 {
+    let mut missing = 0;
+    for p in REQUIRED_PERMISSIONS {
+        let ok = permission_satisfied(p, roles);
+        missing += i64::from(!ok);
+        checks.push(Check {
+            name: format!("Permission {p}"),
+            status: if ok {
+                CheckStatus::Passed
+            } else {
+                CheckStatus::Failed
+            },
+            detail: if ok {
+                "Granted by admin consent.".into()
+            } else {
+                "Not granted: ask a Global Administrator to grant admin consent.".into()
+            },
+        });
+    }
+    missing
+}
+
+async fn inventory(ctx: &RunContext, t: &Target) -> Result<Completion, Step> {
+    let configs = fetch(
+        ctx,
+        t,
+        "Device configurations",
+        ApiVersion::Beta,
+        "deviceManagement/deviceConfigurations",
+    )
+    .await?;
+    let policies = fetch(
+        ctx,
+        t,
+        "Compliance policies",
+        ApiVersion::V1,
+        "deviceManagement/deviceCompliancePolicies",
+    )
+    .await?;
+    let devices = fetch(
+        ctx,
+        t,
+        "Managed devices",
+        ApiVersion::V1,
+        "deviceManagement/managedDevices",
+    )
+    .await?;
+    let mut items: Vec<data::InventoryItem> = configs
+        .iter()
+        .filter_map(|v| data::policy_item("device_configuration", v))
+        .collect();
+    items.extend(
+        policies
+            .iter()
+            .filter_map(|v| data::policy_item("compliance_policy", v)),
+    );
+    items.extend(devices.iter().filter_map(data::device_item));
+    let skipped = (configs.len() + policies.len() + devices.len() - items.len()) as i64;
+    data::save_inventory(&ctx.svc, t.tenant, ctx.run.id, &items)
+        .await
+        .map_err(stored)?;
+    let n = |k: &str| items.iter().filter(|i| i.kind == k).count() as i64;
+    Ok(Completion::succeeded(counts(&[
+        ("device_configurations", n("device_configuration")),
+        ("compliance_policies", n("compliance_policy")),
+        ("managed_devices", n("managed_device")),
+        ("skipped_unreadable", skipped),
+    ])))
+}
+
+async fn compliance(ctx: &RunContext, t: &Target) -> Result<Completion, Step> {
+    let devices = fetch(
+        ctx,
+        t,
+        "Managed devices",
+        ApiVersion::V1,
+        "deviceManagement/managedDevices",
+    )
+    .await?;
+    let states: Vec<data::DeviceState> = devices.iter().filter_map(data::device_state).collect();
+    let (compliant, noncompliant, grace, other) =
+        data::save_compliance(&ctx.svc, t.tenant, ctx.run.id, &states)
+            .await
+            .map_err(stored)?;
+    Ok(Completion::succeeded(counts(&[
+        ("devices", states.len() as i64),
+        ("compliant", compliant),
+        ("noncompliant", noncompliant),
+        ("in_grace_period", grace),
+        ("other", other),
+    ])))
+}
+
+async fn directory(
+    ctx: &RunContext,
+    t: &Target,
+    table: DirectoryTable,
+) -> Result<Completion, Step> {
+    let (step, path, parse): (_, _, fn(&Value) -> Option<data::DirectoryRow>) = match table {
+        DirectoryTable::Groups => ("Groups", "groups", data::group_row),
+        DirectoryTable::Roles => (
+            "Role definitions",
+            "roleManagement/directory/roleDefinitions",
+            data::role_row,
+        ),
+    };
+    let values = fetch(ctx, t, step, ApiVersion::V1, path).await?;
+    let rows: Vec<data::DirectoryRow> = values.iter().filter_map(parse).collect();
+    let (added, updated, removed, total) =
+        data::replace_directory(&ctx.svc, t.tenant, ctx.run.id, table, &rows)
+            .await
+            .map_err(stored)?;
+    Ok(Completion::succeeded(counts(&[
+        ("total", total),
+        ("added", added),
+        ("updated", updated),
+        ("removed", removed),
+    ])))
+}

@@ -1,0 +1,848 @@
+//! A Microsoft Graph + Entra token endpoint simulator.
+//!
+//! It serves the client-credentials token endpoint
+//! (`{authority}/{tenant}/oauth2/v2.0/token`) and the Graph reads Tenantry's
+//! operations use (`{graph}/{v1.0|beta}/…`), with deterministic seeded data per
+//! tenant, `@odata.nextLink` paging, application permissions carried in the
+//! token's `roles` claim, and per-tenant fault injection that can be changed
+//! while it runs (`PUT /_sim/tenants/{tenant}/fault`).
+
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use axum::{Form, Json, Router};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// Application permissions an app needs for Tenantry's read operations.
+pub const READ_PERMISSIONS: &[&str] = &[
+    "Organization.Read.All",
+    "Group.Read.All",
+    "RoleManagement.Read.Directory",
+    "DeviceManagementConfiguration.Read.All",
+    "DeviceManagementManagedDevices.Read.All",
+];
+
+/// What goes wrong for a tenant, on purpose.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Fault {
+    #[default]
+    None,
+    /// Tokens carry no permissions; every Graph read answers 403.
+    ConsentMissing,
+    /// The token endpoint refuses the secret (AADSTS7000215).
+    BadCredentials,
+    /// The token endpoint says the secret expired (AADSTS7000222).
+    ExpiredCredentials,
+    /// Every `every`-th Graph request (1 = all) answers 429 with `Retry-After`.
+    Throttle { retry_after_secs: u64, every: u32 },
+    /// Graph answers 503 with `Retry-After`.
+    Unavailable { retry_after_secs: u64 },
+    /// Every Graph response is delayed.
+    Slow { delay_ms: u64 },
+    /// Graph answers 500.
+    ServerError,
+    /// Graph answers 200 with a body that is not JSON.
+    MalformedBody,
+}
+
+/// How many rows of each kind a tenant has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TenantSize {
+    pub groups: usize,
+    pub role_definitions: usize,
+    pub device_configurations: usize,
+    pub compliance_policies: usize,
+    pub managed_devices: usize,
+}
+
+impl Default for TenantSize {
+    fn default() -> Self {
+        TenantSize {
+            groups: 240,
+            role_definitions: 60,
+            device_configurations: 36,
+            compliance_policies: 12,
+            managed_devices: 420,
+        }
+    }
+}
+
+/// One simulated customer tenant and the app registration that may read it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SimTenant {
+    pub tenant_id: String,
+    pub display_name: String,
+    pub default_domain: String,
+    pub client_id: String,
+    pub client_secret: String,
+    /// Application permissions admin consent granted.
+    pub granted: Vec<String>,
+    pub size: TenantSize,
+    pub fault: Fault,
+}
+
+impl SimTenant {
+    /// A healthy tenant with every read permission granted.
+    pub fn healthy(tenant_id: &str, display_name: &str, client_id: &str, secret: &str) -> Self {
+        let domain: String = display_name
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric())
+            .collect::<String>()
+            .to_ascii_lowercase();
+        SimTenant {
+            tenant_id: tenant_id.to_string(),
+            display_name: display_name.to_string(),
+            default_domain: format!("{domain}.onmicrosoft.com"),
+            client_id: client_id.to_string(),
+            client_secret: secret.to_string(),
+            granted: READ_PERMISSIONS.iter().map(|p| p.to_string()).collect(),
+            size: TenantSize::default(),
+            fault: Fault::None,
+        }
+    }
+
+    pub fn with_fault(mut self, fault: Fault) -> Self {
+        self.fault = fault;
+        self
+    }
+
+    pub fn with_size(mut self, size: TenantSize) -> Self {
+        self.size = size;
+        self
+    }
+
+    /// The three tenants `tenantry demo` seeds: healthy, consent missing, throttled.
+    pub fn demo_set() -> Vec<SimTenant> {
+        vec![
+            SimTenant::healthy(
+                DEMO_TENANTS[0].0,
+                DEMO_TENANTS[0].1,
+                DEMO_CLIENT_ID,
+                DEMO_CLIENT_SECRET,
+            ),
+            SimTenant::healthy(
+                DEMO_TENANTS[1].0,
+                DEMO_TENANTS[1].1,
+                DEMO_CLIENT_ID,
+                DEMO_CLIENT_SECRET,
+            )
+            .with_fault(Fault::ConsentMissing),
+            SimTenant::healthy(
+                DEMO_TENANTS[2].0,
+                DEMO_TENANTS[2].1,
+                DEMO_CLIENT_ID,
+                DEMO_CLIENT_SECRET,
+            )
+            .with_fault(Fault::Throttle {
+                retry_after_secs: 1,
+                every: 1,
+            }),
+        ]
+    }
+}
+
+/// The demo tenants: (Entra tenant id, name).
+pub const DEMO_TENANTS: [(&str, &str); 3] = [
+    ("3f0c2b6e-5a1d-4c8e-9b7a-1d2e3f4a5b6c", "Contoso Ltd"),
+    ("7a9d4e21-8b3c-4f5a-a6d7-2e3f4a5b6c7d", "Fabrikam Inc"),
+    ("c1e2d3f4-a5b6-4789-8abc-def012345678", "Northwind Traders"),
+];
+/// The demo app registration (multi-tenant, consented per tenant).
+pub const DEMO_CLIENT_ID: &str = "5e7f8a9b-0c1d-4e2f-8a3b-4c5d6e7f8a9b";
+pub const DEMO_CLIENT_SECRET: &str = "demo-client-secret-not-for-production";
+
+struct TenantState {
+    tenant: SimTenant,
+    graph_requests: u64,
+    token_requests: u64,
+}
+
+struct SimState {
+    base_url: Mutex<String>,
+    tenants: Mutex<HashMap<String, TenantState>>,
+    /// Issued tokens → tenant id.
+    tokens: Mutex<HashMap<String, String>>,
+    issued: Mutex<u64>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic while holding a simulator lock leaves plain data behind; keep serving.
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// A running simulator. Dropping it stops the server.
+pub struct GraphSimulator {
+    addr: SocketAddr,
+    state: Arc<SimState>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for GraphSimulator {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl GraphSimulator {
+    /// Starts on a free port of 127.0.0.1.
+    pub async fn start(tenants: Vec<SimTenant>) -> std::io::Result<GraphSimulator> {
+        Self::start_on(SocketAddr::from(([127, 0, 0, 1], 0)), tenants).await
+    }
+
+    pub async fn start_on(
+        addr: SocketAddr,
+        tenants: Vec<SimTenant>,
+    ) -> std::io::Result<GraphSimulator> {
+        let listener = tokio::net::TcpListener::bind(addr).await?;
+        let addr = listener.local_addr()?;
+        let state = Arc::new(SimState {
+            base_url: Mutex::new(format!("http://{addr}")),
+            tenants: Mutex::new(
+                tenants
+                    .into_iter()
+                    .map(|t| {
+                        (
+                            t.tenant_id.to_ascii_lowercase(),
+                            TenantState {
+                                tenant: t,
+                                graph_requests: 0,
+                                token_requests: 0,
+                            },
+                        )
+                    })
+                    .collect(),
+            ),
+            tokens: Mutex::new(HashMap::new()),
+            issued: Mutex::new(0),
+        });
+        let app = router(state.clone());
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Ok(GraphSimulator { addr, state, task })
+    }
+
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// What to configure as the Entra authority.
+    pub fn authority_url(&self) -> String {
+        self.base_url()
+    }
+
+    /// What to configure as the Graph base URL.
+    pub fn graph_url(&self) -> String {
+        format!("{}/graph", self.base_url())
+    }
+
+    pub fn set_fault(&self, tenant_id: &str, fault: Fault) {
+        if let Some(t) = lock(&self.state.tenants).get_mut(&tenant_id.to_ascii_lowercase()) {
+            t.tenant.fault = fault;
+        }
+    }
+
+    pub fn set_granted(&self, tenant_id: &str, granted: &[&str]) {
+        if let Some(t) = lock(&self.state.tenants).get_mut(&tenant_id.to_ascii_lowercase()) {
+            t.tenant.granted = granted.iter().map(|p| p.to_string()).collect();
+        }
+    }
+
+    /// Graph requests (not token requests) the tenant has received.
+    pub fn graph_requests(&self, tenant_id: &str) -> u64 {
+        lock(&self.state.tenants)
+            .get(&tenant_id.to_ascii_lowercase())
+            .map_or(0, |t| t.graph_requests)
+    }
+
+    pub fn token_requests(&self, tenant_id: &str) -> u64 {
+        lock(&self.state.tenants)
+            .get(&tenant_id.to_ascii_lowercase())
+            .map_or(0, |t| t.token_requests)
+    }
+}
+
+fn router(state: Arc<SimState>) -> Router {
+    Router::new()
+        .route("/{tenant}/oauth2/v2.0/token", post(token))
+        .route("/graph/{version}/{*path}", get(graph_get))
+        .route("/_sim/tenants/{tenant}/fault", put(put_fault))
+        .route("/_sim/tenants/{tenant}/requests", get(get_requests))
+        .with_state(state)
+}
+
+async fn put_fault(
+    State(state): State<Arc<SimState>>,
+    Path(tenant): Path<String>,
+    Json(fault): Json<Fault>,
+) -> StatusCode {
+    match lock(&state.tenants).get_mut(&tenant.to_ascii_lowercase()) {
+        Some(t) => {
+            t.tenant.fault = fault;
+            StatusCode::NO_CONTENT
+        }
+        None => StatusCode::NOT_FOUND,
+    }
+}
+
+async fn get_requests(State(state): State<Arc<SimState>>, Path(tenant): Path<String>) -> Response {
+    match lock(&state.tenants).get(&tenant.to_ascii_lowercase()) {
+        Some(t) => {
+            Json(json!({"graph": t.graph_requests, "token": t.token_requests})).into_response()
+        }
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
+#[derive(Deserialize)]
+struct TokenForm {
+    grant_type: Option<String>,
+    client_id: Option<String>,
+    client_secret: Option<String>,
+    scope: Option<String>,
+}
+
+fn aad_error(status: StatusCode, error: &str, code: u32, text: &str) -> Response {
+    (
+        status,
+        Json(json!({
+            "error": error,
+            "error_description": format!("AADSTS{code}: {text}"),
+            "error_codes": [code],
+        })),
+    )
+        .into_response()
+}
+
+async fn token(
+    State(state): State<Arc<SimState>>,
+    Path(tenant): Path<String>,
+    Form(form): Form<TokenForm>,
+) -> Response {
+    let tenant = tenant.to_ascii_lowercase();
+    let (tenant_id, roles) = {
+        let mut tenants = lock(&state.tenants);
+        let Some(t) = tenants.get_mut(&tenant) else {
+            return aad_error(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                90002,
+                "Tenant not found.",
+            );
+        };
+        t.token_requests += 1;
+        if form.grant_type.as_deref() != Some("client_credentials")
+            || form
+                .scope
+                .as_deref()
+                .is_none_or(|s| !s.ends_with("/.default"))
+        {
+            return aad_error(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                900144,
+                "The request body must contain grant_type and a .default scope.",
+            );
+        }
+        if form.client_id.as_deref() != Some(t.tenant.client_id.as_str()) {
+            return aad_error(
+                StatusCode::BAD_REQUEST,
+                "unauthorized_client",
+                700016,
+                "Application was not found in the directory.",
+            );
+        }
+        match t.tenant.fault {
+            Fault::ExpiredCredentials => {
+                return aad_error(
+                    StatusCode::UNAUTHORIZED,
+                    "invalid_client",
+                    7000222,
+                    "The provided client secret keys are expired.",
+                );
+            }
+            Fault::BadCredentials => {
+                return aad_error(
+                    StatusCode::UNAUTHORIZED,
+                    "invalid_client",
+                    7000215,
+                    "Invalid client secret provided.",
+                );
+            }
+            _ => {}
+        }
+        if form.client_secret.as_deref() != Some(t.tenant.client_secret.as_str()) {
+            return aad_error(
+                StatusCode::UNAUTHORIZED,
+                "invalid_client",
+                7000215,
+                "Invalid client secret provided.",
+            );
+        }
+        let roles = if t.tenant.fault == Fault::ConsentMissing {
+            vec![]
+        } else {
+            t.tenant.granted.clone()
+        };
+        (t.tenant.tenant_id.clone(), roles)
+    };
+    let serial = {
+        let mut n = lock(&state.issued);
+        *n += 1;
+        *n
+    };
+    let exp = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+        + 3599;
+    let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"none","typ":"JWT"}"#);
+    let claims = json!({
+        "aud": "https://graph.microsoft.com",
+        "tid": tenant_id,
+        "appid": form.client_id,
+        "roles": roles,
+        "exp": exp,
+        "jti": serial,
+    });
+    let payload = URL_SAFE_NO_PAD.encode(claims.to_string());
+    let access_token = format!("{header}.{payload}.sim{serial}");
+    lock(&state.tokens).insert(access_token.clone(), tenant.clone());
+    Json(json!({"token_type": "Bearer", "expires_in": 3599, "access_token": access_token}))
+        .into_response()
+}
+
+fn graph_error(status: StatusCode, code: &str, message: &str) -> Response {
+    (
+        status,
+        Json(json!({"error": {"code": code, "message": message}})),
+    )
+        .into_response()
+}
+
+async fn graph_get(
+    State(state): State<Arc<SimState>>,
+    Path((version, path)): Path<(String, String)>,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Response {
+    if version != "v1.0" && version != "beta" {
+        return graph_error(StatusCode::BAD_REQUEST, "BadRequest", "Invalid version.");
+    }
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::to_string);
+    let tenant = token.and_then(|t| lock(&state.tokens).get(&t).cloned());
+    let Some(tenant) = tenant else {
+        return graph_error(
+            StatusCode::UNAUTHORIZED,
+            "InvalidAuthenticationToken",
+            "Access token is empty or invalid.",
+        );
+    };
+    let (sim, count) = {
+        let mut tenants = lock(&state.tenants);
+        let Some(t) = tenants.get_mut(&tenant) else {
+            return graph_error(
+                StatusCode::UNAUTHORIZED,
+                "InvalidAuthenticationToken",
+                "Unknown tenant.",
+            );
+        };
+        t.graph_requests += 1;
+        (t.tenant.clone(), t.graph_requests)
+    };
+    match sim.fault {
+        Fault::Slow { delay_ms } => tokio::time::sleep(Duration::from_millis(delay_ms)).await,
+        Fault::Throttle {
+            retry_after_secs,
+            every,
+        } if count % u64::from(every.max(1)) == 0 => {
+            let mut r = graph_error(
+                StatusCode::TOO_MANY_REQUESTS,
+                "TooManyRequests",
+                "Too many requests.",
+            );
+            if let Ok(v) = HeaderValue::from_str(&retry_after_secs.to_string()) {
+                r.headers_mut().insert(header::RETRY_AFTER, v);
+            }
+            return r;
+        }
+        Fault::Unavailable { retry_after_secs } => {
+            let mut r = graph_error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "ServiceUnavailable",
+                "Service unavailable.",
+            );
+            if let Ok(v) = HeaderValue::from_str(&retry_after_secs.to_string()) {
+                r.headers_mut().insert(header::RETRY_AFTER, v);
+            }
+            return r;
+        }
+        Fault::ServerError => {
+            return graph_error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "InternalServerError",
+                "Something went wrong.",
+            );
+        }
+        Fault::MalformedBody => {
+            return (
+                StatusCode::OK,
+                [(header::CONTENT_TYPE, "application/json")],
+                "{\"value\": [{\"id\": ",
+            )
+                .into_response();
+        }
+        _ => {}
+    }
+    let Some((permission, rows)) = collection(&sim, &path) else {
+        return graph_error(
+            StatusCode::NOT_FOUND,
+            "Request_ResourceNotFound",
+            "Resource not found.",
+        );
+    };
+    let granted = sim.fault != Fault::ConsentMissing
+        && sim.granted.iter().any(|g| {
+            g == permission
+                || g.replace("ReadWrite", "Read") == permission
+                || (permission == "Organization.Read.All" && g == "Directory.Read.All")
+        });
+    if !granted {
+        return graph_error(
+            StatusCode::FORBIDDEN,
+            "Authorization_RequestDenied",
+            "Insufficient privileges to complete the operation.",
+        );
+    }
+    let top = query
+        .get("$top")
+        .and_then(|t| t.parse::<usize>().ok())
+        .unwrap_or(100)
+        .clamp(1, 999);
+    let skip = query
+        .get("$skiptoken")
+        .and_then(|t| t.parse::<usize>().ok())
+        .unwrap_or(0);
+    let end = (skip + top).min(rows.len());
+    let page: Vec<Value> = rows
+        .get(skip..end)
+        .map(<[Value]>::to_vec)
+        .unwrap_or_default();
+    let mut body = json!({
+        "@odata.context": format!("{}/graph/{version}/$metadata#{path}", lock(&state.base_url)),
+        "value": page,
+    });
+    if end < rows.len() {
+        body["@odata.nextLink"] = json!(format!(
+            "{}/graph/{version}/{path}?$top={top}&$skiptoken={end}",
+            lock(&state.base_url)
+        ));
+    }
+    Json(body).into_response()
+}
+
+/// The permission a collection needs and its rows, generated from the tenant id.
+fn collection(t: &SimTenant, path: &str) -> Option<(&'static str, Vec<Value>)> {
+    let seed = fnv(&t.tenant_id);
+    Some(match path.trim_end_matches('/') {
+        "organization" => (
+            "Organization.Read.All",
+            vec![json!({
+                "id": t.tenant_id,
+                "displayName": t.display_name,
+                "countryLetterCode": "GB",
+                "verifiedDomains": [{"name": t.default_domain, "isDefault": true, "isInitial": true}],
+            })],
+        ),
+        "groups" => (
+            "Group.Read.All",
+            (0..t.size.groups).map(|i| group(seed, i)).collect(),
+        ),
+        "roleManagement/directory/roleDefinitions" => (
+            "RoleManagement.Read.Directory",
+            (0..t.size.role_definitions)
+                .map(|i| role(seed, i))
+                .collect(),
+        ),
+        "deviceManagement/deviceConfigurations" => (
+            "DeviceManagementConfiguration.Read.All",
+            (0..t.size.device_configurations)
+                .map(|i| configuration(seed, i))
+                .collect(),
+        ),
+        "deviceManagement/deviceCompliancePolicies" => (
+            "DeviceManagementConfiguration.Read.All",
+            (0..t.size.compliance_policies)
+                .map(|i| compliance_policy(seed, i))
+                .collect(),
+        ),
+        "deviceManagement/managedDevices" => (
+            "DeviceManagementManagedDevices.Read.All",
+            (0..t.size.managed_devices)
+                .map(|i| device(seed, i, &t.default_domain))
+                .collect(),
+        ),
+        _ => return None,
+    })
+}
+
+fn fnv(s: &str) -> u64 {
+    s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+/// splitmix64: a deterministic number for (seed, kind, index).
+fn mix(seed: u64, salt: u64, i: usize) -> u64 {
+    let mut z = seed
+        ^ salt.wrapping_mul(0x9e37_79b9_7f4a_7c15)
+        ^ (i as u64).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+fn guid(seed: u64, salt: u64, i: usize) -> String {
+    let a = mix(seed, salt, i);
+    let b = mix(seed, salt ^ 0xabcdef, i);
+    format!(
+        "{:08x}-{:04x}-4{:03x}-8{:03x}-{:012x}",
+        a >> 32,
+        (a >> 16) & 0xffff,
+        a & 0xfff,
+        b >> 52,
+        b & 0xffff_ffff_ffff
+    )
+}
+
+fn pick<'a>(items: &[&'a str], n: u64) -> &'a str {
+    items[(n % items.len() as u64) as usize]
+}
+
+const DEPARTMENTS: &[&str] = &[
+    "Finance",
+    "Sales",
+    "Engineering",
+    "Support",
+    "Marketing",
+    "Legal",
+    "Operations",
+    "HR",
+    "Facilities",
+    "Research",
+];
+
+fn date(n: u64) -> String {
+    format!(
+        "2026-{:02}-{:02}T{:02}:{:02}:00Z",
+        1 + n % 10,
+        1 + (n >> 8) % 28,
+        (n >> 16) % 24,
+        (n >> 24) % 60
+    )
+}
+
+fn group(seed: u64, i: usize) -> Value {
+    let n = mix(seed, 1, i);
+    let kind = n % 3;
+    let dept = pick(DEPARTMENTS, n >> 8);
+    let (name, types, mail_enabled, security) = match kind {
+        0 => (
+            format!("{dept} Team {}", i + 1),
+            json!(["Unified"]),
+            true,
+            false,
+        ),
+        1 => (
+            format!("SG-{dept}-Devices-{}", i + 1),
+            json!([]),
+            false,
+            true,
+        ),
+        _ => (format!("DL {dept} {}", i + 1), json!([]), true, false),
+    };
+    let mail = mail_enabled.then(|| {
+        format!(
+            "{}@example.test",
+            name.to_ascii_lowercase().replace(' ', ".")
+        )
+    });
+    json!({
+        "id": guid(seed, 1, i),
+        "displayName": name,
+        "description": format!("{dept} group"),
+        "mail": mail,
+        "mailEnabled": mail_enabled,
+        "securityEnabled": security,
+        "groupTypes": types,
+        "createdDateTime": date(n),
+    })
+}
+
+const ROLES: &[&str] = &[
+    "Global Administrator",
+    "Intune Administrator",
+    "User Administrator",
+    "Helpdesk Administrator",
+    "Security Reader",
+    "Compliance Administrator",
+    "Groups Administrator",
+    "Cloud Device Administrator",
+    "Reports Reader",
+    "Application Administrator",
+];
+
+fn role(seed: u64, i: usize) -> Value {
+    let n = mix(seed, 2, i);
+    let builtin = i < ROLES.len();
+    let name = if builtin {
+        ROLES[i].to_string()
+    } else {
+        format!("Custom {} role {}", pick(DEPARTMENTS, n), i + 1)
+    };
+    json!({
+        "id": guid(seed, 2, i),
+        "displayName": name,
+        "description": format!("Can manage {} resources.", pick(DEPARTMENTS, n >> 4).to_ascii_lowercase()),
+        "isBuiltIn": builtin,
+        "isEnabled": builtin || n % 5 != 0,
+        "templateId": guid(seed, 22, i),
+    })
+}
+
+const CONFIG_TYPES: &[(&str, &str)] = &[
+    ("#microsoft.graph.windows10GeneralConfiguration", "Windows"),
+    ("#microsoft.graph.iosGeneralDeviceConfiguration", "iOS"),
+    (
+        "#microsoft.graph.androidWorkProfileGeneralDeviceConfiguration",
+        "Android",
+    ),
+    ("#microsoft.graph.macOSGeneralDeviceConfiguration", "macOS"),
+];
+
+fn configuration(seed: u64, i: usize) -> Value {
+    let n = mix(seed, 3, i);
+    let (odata, platform) = CONFIG_TYPES[(n % CONFIG_TYPES.len() as u64) as usize];
+    let purpose = pick(
+        &[
+            "Baseline",
+            "Restrictions",
+            "Wi-Fi",
+            "VPN",
+            "Kiosk",
+            "Updates",
+        ],
+        n >> 8,
+    );
+    json!({
+        "@odata.type": odata,
+        "id": guid(seed, 3, i),
+        "displayName": format!("{platform} – {purpose} {}", i + 1),
+        "description": format!("{purpose} settings for {platform} devices."),
+        "createdDateTime": date(n),
+        "lastModifiedDateTime": date(n >> 3),
+        "version": 1 + n % 7,
+        "passwordRequired": n % 2 == 0,
+        "passwordMinimumLength": 6 + n % 10,
+        "cameraBlocked": n % 3 == 0,
+        "bluetoothBlocked": n % 5 == 0,
+    })
+}
+
+const COMPLIANCE_TYPES: &[(&str, &str)] = &[
+    ("#microsoft.graph.windows10CompliancePolicy", "Windows"),
+    ("#microsoft.graph.iosCompliancePolicy", "iOS"),
+    (
+        "#microsoft.graph.androidWorkProfileCompliancePolicy",
+        "Android",
+    ),
+    ("#microsoft.graph.macOSCompliancePolicy", "macOS"),
+];
+
+fn compliance_policy(seed: u64, i: usize) -> Value {
+    let n = mix(seed, 4, i);
+    let (odata, platform) = COMPLIANCE_TYPES[(n % COMPLIANCE_TYPES.len() as u64) as usize];
+    json!({
+        "@odata.type": odata,
+        "id": guid(seed, 4, i),
+        "displayName": format!("{platform} compliance {}", i + 1),
+        "description": format!("Minimum requirements for {platform} devices."),
+        "createdDateTime": date(n),
+        "lastModifiedDateTime": date(n >> 3),
+        "version": 1 + n % 4,
+        "passwordRequired": true,
+        "osMinimumVersion": format!("{}.0", 10 + n % 5),
+        "storageRequireEncryption": n % 4 != 0,
+    })
+}
+
+const DEVICE_OS: &[(&str, &str)] = &[
+    ("Windows", "DESKTOP"),
+    ("Windows", "LAPTOP"),
+    ("iOS", "IPHONE"),
+    ("Android", "ANDROID"),
+    ("macOS", "MAC"),
+];
+const COMPLIANCE_STATES: &[&str] = &[
+    "compliant",
+    "compliant",
+    "compliant",
+    "compliant",
+    "noncompliant",
+    "inGracePeriod",
+    "unknown",
+    "compliant",
+    "noncompliant",
+    "error",
+];
+
+fn device(seed: u64, i: usize, domain: &str) -> Value {
+    let n = mix(seed, 5, i);
+    let (os, prefix) = DEVICE_OS[(n % DEVICE_OS.len() as u64) as usize];
+    let user = format!(
+        "{}.{}@{domain}",
+        pick(
+            &["alex", "sam", "kim", "jo", "lee", "max", "ria", "tom"],
+            n >> 4
+        ),
+        i + 1
+    );
+    json!({
+        "id": guid(seed, 5, i),
+        "deviceName": format!("{prefix}-{:05X}", (n >> 12) & 0xfffff),
+        "operatingSystem": os,
+        "osVersion": format!("{}.{}", 10 + (n >> 20) % 8, (n >> 24) % 10),
+        "userPrincipalName": user,
+        "complianceState": pick(COMPLIANCE_STATES, n >> 28),
+        "managedDeviceOwnerType": if n % 4 == 0 { "personal" } else { "company" },
+        "lastSyncDateTime": date(n >> 5),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn data_is_deterministic_per_tenant() {
+        let t = SimTenant::healthy(DEMO_TENANTS[0].0, "Contoso", DEMO_CLIENT_ID, "s");
+        let a = collection(&t, "groups").map(|c| c.1);
+        let b = collection(&t, "groups").map(|c| c.1);
+        assert_eq!(a, b);
+        let other = SimTenant::healthy(DEMO_TENANTS[1].0, "Fabrikam", DEMO_CLIENT_ID, "s");
+        assert_ne!(a, collection(&other, "groups").map(|c| c.1));
+        assert_eq!(a.map(|v| v.len()), Some(TenantSize::default().groups));
+    }
+}

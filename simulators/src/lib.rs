@@ -1,0 +1,4 @@
+//! Simulators of the HTTP peers Tenantry talks to. Each runs on its own
+//! (`tenantry-sim`) or inside a test or `tenantry demo` on a free port.
+
+pub mod graph;
