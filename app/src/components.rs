@@ -93,6 +93,15 @@ fn notice_text(key: &str) -> Option<&'static str> {
         "run_cancelled" => "Run cancelled.",
         "cancel_requested" => "Cancellation requested: the run stops at its next check.",
         "already_finished" => "The run had already finished; nothing was cancelled.",
+        "connection_added" => {
+            "Provider connection added. Run tenant verification to confirm consent."
+        }
+        "connection_saved" => "Provider connection saved.",
+        "secret_rotated" => "Client secret replaced. The old secret is no longer stored.",
+        "connection_enabled" => "Provider connection enabled.",
+        "connection_disabled" => "Provider connection disabled: operations on it are blocked.",
+        "connection_default" => "This is now the tenant's default connection.",
+        "connection_deleted" => "Provider connection deleted.",
         _ => return None,
     })
 }

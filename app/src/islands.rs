@@ -112,15 +112,97 @@ pub fn ServerForm(
     }
 }
 
+/// A start button for one operation. It asks the one start gate (through
+/// `/api/operations/start`) and shows the shared presenter's toast in place:
+/// the public word (queued, already running, scope busy, blocked), what
+/// happened, the next steps and a link to the run. Without JavaScript the form
+/// posts and the browser lands on the run.
+#[island]
+pub fn StartOperation(
+    tenant: i64,
+    /// The operation type's wire name, e.g. `inventory_sync`.
+    op_type: String,
+    label: String,
+    /// A specific connection (default: the tenant's default connection).
+    #[prop(optional)]
+    connection: Option<i64>,
+) -> impl IntoView {
+    use domain::runs::presenter::Toast;
+    let toast = RwSignal::new(None::<Toast>);
+    let error = RwSignal::new(None::<String>);
+    let pending = RwSignal::new(false);
+    let form_ref = NodeRef::<leptos::html::Form>::new();
+    let on_submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        if pending.get_untracked() {
+            return;
+        }
+        let Some(form) = form_ref.get_untracked() else {
+            return;
+        };
+        pending.set(true);
+        error.set(None);
+        leptos::task::spawn_local(async move {
+            let result = browser::post_form_for_body("/api/operations/start", &form).await;
+            pending.set(false);
+            match result {
+                Ok((_, Some(body))) => match serde_json::from_str::<Toast>(&body) {
+                    Ok(t) => toast.set(Some(t)),
+                    Err(_) => error.set(Some(AppError::Internal.operator_message())),
+                },
+                Ok((_, None)) => error.set(Some(AppError::Internal.operator_message())),
+                Err(e) => error.set(Some(e.operator_message())),
+            }
+        });
+    };
+    let pending_label = format!("Starting {}…", label.to_lowercase());
+    view! {
+        <div class="start-operation">
+            <form method="post" action="/api/operations/start" node_ref=form_ref on:submit=on_submit>
+                <input type="hidden" name="tenant" value=tenant.to_string()/>
+                <input type="hidden" name="op_type" value=op_type/>
+                {connection.map(|c| view! { <input type="hidden" name="connection" value=c.to_string()/> })}
+                <button type="submit" class="btn btn-secondary" disabled=move || pending.get() aria-busy=move || pending.get().to_string()>
+                    {move || if pending.get() { pending_label.clone() } else { label.clone() }}
+                </button>
+            </form>
+            <div aria-live="polite" role="status">
+                {move || error.get().map(|e| view! { <p class="form-error">{e}</p> })}
+                {move || toast.get().map(|t| view! {
+                    <div class=format!("toast toast-{}", t.tone.as_str())>
+                        <p class="toast-title">{t.title.clone()}</p>
+                        <p>{t.body.clone()}</p>
+                        {(!t.next_steps.is_empty()).then(|| view! {
+                            <ul class="next-steps">{t.next_steps.iter().map(|s| view! { <li>{s.clone()}</li> }).collect_view()}</ul>
+                        })}
+                        <a class="link" href=t.link.clone()>{t.link_label.clone()}</a>
+                    </div>
+                })}
+            </div>
+        </div>
+    }
+}
+
 /// Browser-only helpers; on the server they are never called.
 mod browser {
     use super::AppError;
 
-    #[cfg(feature = "hydrate")]
+    /// Posts the form; on success, the redirect the server chose.
     pub async fn post_form(
         url: &str,
         form: &web_sys::HtmlFormElement,
     ) -> Result<Option<String>, AppError> {
+        post_form_for_body(url, form)
+            .await
+            .map(|(location, _)| location)
+    }
+
+    /// Posts the form; on success, the redirect and the response body.
+    #[cfg(feature = "hydrate")]
+    pub async fn post_form_for_body(
+        url: &str,
+        form: &web_sys::HtmlFormElement,
+    ) -> Result<(Option<String>, Option<String>), AppError> {
         use wasm_bindgen::JsCast;
         use wasm_bindgen_futures::JsFuture;
         let unavailable = || AppError::Unavailable;
@@ -147,7 +229,7 @@ mod browser {
             Err(_) => None,
         };
         if response.ok() {
-            return Ok(response.headers().get("location").ok().flatten());
+            return Ok((response.headers().get("location").ok().flatten(), text));
         }
         Err(text
             .and_then(|t| serde_json::from_str::<AppError>(&t).ok())
@@ -155,10 +237,10 @@ mod browser {
     }
 
     #[cfg(not(feature = "hydrate"))]
-    pub async fn post_form(
+    pub async fn post_form_for_body(
         _url: &str,
         _form: &web_sys::HtmlFormElement,
-    ) -> Result<Option<String>, AppError> {
+    ) -> Result<(Option<String>, Option<String>), AppError> {
         Err(AppError::Internal)
     }
 

@@ -7,6 +7,7 @@ pub mod components;
 pub mod error;
 pub mod islands;
 pub mod pages;
+pub mod provider_api;
 
 #[cfg(feature = "ssr")]
 pub mod ctx;
@@ -51,6 +52,13 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("workspaces/new") view=workspaces::NewWorkspace ssr=SsrMode::Async/>
                     <Route path=path!("tenants") view=tenants::Tenants ssr=SsrMode::Async/>
                     <Route path=path!("t/:tenant") view=tenants::TenantDashboard ssr=SsrMode::Async/>
+                    <Route path=path!("t/:tenant/connections") view=provider::Connections ssr=SsrMode::Async/>
+                    <Route path=path!("t/:tenant/connections/:connection") view=provider::ConnectionDetail ssr=SsrMode::Async/>
+                    <Route path=path!("t/:tenant/verification") view=provider::Verification ssr=SsrMode::Async/>
+                    <Route path=path!("t/:tenant/inventory") view=provider::Inventory ssr=SsrMode::Async/>
+                    <Route path=path!("t/:tenant/compliance") view=provider::Compliance ssr=SsrMode::Async/>
+                    <Route path=path!("t/:tenant/groups") view=provider::Groups ssr=SsrMode::Async/>
+                    <Route path=path!("t/:tenant/roles") view=provider::Roles ssr=SsrMode::Async/>
                     <Route path=path!("operations") view=operations::Operations ssr=SsrMode::Async/>
                     <Route path=path!("operations/:run") view=runs::RunDetail ssr=SsrMode::Async/>
                     <Route path=path!("notifications") view=notifications::Notifications ssr=SsrMode::Async/>

@@ -12,9 +12,21 @@ pub const DEMO_OPERATOR: &str = "operator@tenantry.local";
 /// Shown by `tenantry demo`; the demo binds to 127.0.0.1 only.
 pub const DEMO_PASSWORD: &str = "tenantry-demo-password";
 
-/// Seeds the demo world when the database has no accounts yet.
+/// A demo tenant and the app registration that reads it (served by the Graph simulator).
+#[derive(Debug, Clone)]
+pub struct DemoTenant {
+    pub name: String,
+    pub entra_tenant_id: String,
+    pub client_id: String,
+    pub client_secret: String,
+    /// Shown in the demo banner: what the simulator does with this tenant.
+    pub behaviour: String,
+}
+
+/// Seeds the demo world when the database has no accounts yet: accounts, a
+/// workspace, the tenants and one provider connection each (secret sealed).
 /// Returns whether anything was created.
-pub async fn seed(svc: &Services) -> AppResult<bool> {
+pub async fn seed(svc: &Services, tenants: &[DemoTenant]) -> AppResult<bool> {
     let (users,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM users")
         .fetch_one(svc.store.pool())
         .await?;
@@ -26,7 +38,7 @@ pub async fn seed(svc: &Services) -> AppResult<bool> {
         crate::accounts::create_user(svc, &Email::parse(DEMO_OWNER)?, &password, true).await?;
     let operator =
         crate::accounts::create_user(svc, &Email::parse(DEMO_OPERATOR)?, &password, false).await?;
-    let actor = Actor {
+    let mut actor = Actor {
         user_id: owner,
         email: DEMO_OWNER.to_string(),
         is_platform_operator: true,
@@ -34,20 +46,25 @@ pub async fn seed(svc: &Services) -> AppResult<bool> {
         current_workspace: None,
     };
     let ws = crate::workspaces::create(svc, &actor, "Demo MSP").await?;
+    actor.current_workspace = Some(ws);
     let mut first = None;
-    for (name, guid) in [
-        (
-            "Contoso Pharmaceuticals",
-            "6f1c2a4e-3b7d-4c9a-9e2f-1a2b3c4d5e6f",
-        ),
-        (
-            "Fabrikam Manufacturing",
-            "2d9e8f7a-6b5c-4d3e-8f1a-0b9c8d7e6f5a",
-        ),
-        ("Northwind Traders", "a1b2c3d4-e5f6-4a7b-8c9d-0e1f2a3b4c5d"),
-    ] {
-        let t = crate::tenants::create(svc, &actor, ws, name, guid).await?;
-        first.get_or_insert(t);
+    for t in tenants {
+        let id = crate::tenants::create(svc, &actor, ws, &t.name, &t.entra_tenant_id).await?;
+        crate::provider::connections::create(
+            svc,
+            &actor,
+            id,
+            crate::provider::connections::NewConnection {
+                display_name: "Tenantry demo app",
+                entra_tenant_id: &t.entra_tenant_id,
+                client_id: &t.client_id,
+                client_secret: &t.client_secret,
+                expires_on: "",
+                make_default: true,
+            },
+        )
+        .await?;
+        first.get_or_insert(id);
     }
     crate::workspaces::add_member(svc, &actor, ws, DEMO_OPERATOR, Role::Operator).await?;
     if let Some(t) = first {

@@ -1,6 +1,9 @@
 //! Process configuration: flags and `TENANTRY_*` environment variables.
 
+use domain::provider::ProviderRuntime;
+use domain::provider::graph::{GraphEndpoints, GraphPolicy};
 use domain::runs::worker::WorkerConfig;
+use domain::secrets::SecretBox;
 use domain::services::Settings;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -21,6 +24,39 @@ pub struct Config {
     pub worker: WorkerConfig,
     /// How often the reconciler sweeps for runs whose lease expired.
     pub reconcile_every_ms: u64,
+    pub provider: ProviderConfig,
+}
+
+/// Where provider secrets are sealed with and where Graph lives.
+#[derive(Debug, Clone)]
+pub struct ProviderConfig {
+    /// 64 hex characters; when unset, `data_dir/secret.key` (created once).
+    pub secret_key: Option<String>,
+    pub data_dir: PathBuf,
+    pub graph: GraphEndpoints,
+}
+
+impl Default for ProviderConfig {
+    fn default() -> Self {
+        ProviderConfig {
+            secret_key: None,
+            data_dir: PathBuf::from("."),
+            graph: GraphEndpoints::default(),
+        }
+    }
+}
+
+impl ProviderConfig {
+    /// Opens (or creates) the secret key and builds the Graph client.
+    pub fn runtime(&self) -> Result<ProviderRuntime, String> {
+        let secrets = SecretBox::load(self.secret_key.as_deref(), &self.data_dir)
+            .map_err(|e| format!("cannot load the secret key: {e}"))?;
+        Ok(ProviderRuntime::new(
+            secrets,
+            self.graph.clone(),
+            GraphPolicy::default(),
+        ))
+    }
 }
 
 impl Config {

@@ -7,5 +7,5 @@ pub mod config;
 pub mod middleware;
 pub mod startup;
 
-pub use config::Config;
+pub use config::{Config, ProviderConfig};
 pub use startup::Application;

@@ -2,11 +2,12 @@
 //! `tenantry`: one binary to serve, migrate and manage accounts.
 
 use clap::{Parser, Subcommand};
+use domain::provider::graph::GraphEndpoints;
 use domain::runs::worker::WorkerConfig;
 use domain::services::{Services, Settings};
 use domain::store::{Store, StoreOptions};
 use domain::validate::{Email, NewPassword};
-use server::{Application, Config};
+use server::{Application, Config, ProviderConfig};
 use std::io::Read;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -53,14 +54,19 @@ enum Command {
         db_max_connections: u32,
         #[command(flatten)]
         work: WorkArgs,
+        #[command(flatten)]
+        provider: ProviderArgs,
     },
     /// Run operation workers only (scale out next to `serve` on PostgreSQL).
     Worker {
         #[command(flatten)]
         work: WorkArgs,
+        #[command(flatten)]
+        provider: ProviderArgs,
     },
-    /// Serve a demo: its own SQLite database, seeded with accounts, a
-    /// workspace and tenants on first start.
+    /// Serve a demo: its own SQLite database and an in-process Microsoft Graph
+    /// simulator, seeded with accounts, a workspace, three tenants (healthy,
+    /// consent missing, throttled) and their provider connections on first start.
     Demo {
         #[arg(long, env = "TENANTRY_BIND", default_value = "127.0.0.1:3000")]
         bind: SocketAddr,
@@ -72,6 +78,9 @@ enum Command {
         demo_database_url: String,
         #[arg(long, env = "TENANTRY_SITE_ROOT")]
         site_root: Option<PathBuf>,
+        /// Where the demo keeps its secret key.
+        #[arg(long, env = "TENANTRY_DATA_DIR", default_value = ".")]
+        data_dir: PathBuf,
     },
     /// Apply pending database migrations and exit.
     Migrate,
@@ -85,6 +94,44 @@ enum Command {
         #[command(subcommand)]
         command: UserCommand,
     },
+}
+
+#[derive(clap::Args, Clone)]
+struct ProviderArgs {
+    /// Where Tenantry keeps its files (the generated `secret.key`).
+    #[arg(long, env = "TENANTRY_DATA_DIR", default_value = ".")]
+    data_dir: PathBuf,
+    /// Key that seals client secrets (64 hex characters). Unset: `DATA_DIR/secret.key`,
+    /// created on first start. Every `serve`/`worker` process must use the same key.
+    #[arg(long, env = "TENANTRY_SECRET_KEY", hide_env_values = true)]
+    secret_key: Option<String>,
+    /// The Entra authority client-credentials tokens come from.
+    #[arg(
+        long,
+        env = "TENANTRY_GRAPH_AUTHORITY",
+        default_value = "https://login.microsoftonline.com"
+    )]
+    graph_authority: String,
+    /// Microsoft Graph's base URL.
+    #[arg(
+        long,
+        env = "TENANTRY_GRAPH_URL",
+        default_value = "https://graph.microsoft.com"
+    )]
+    graph_url: String,
+}
+
+impl ProviderArgs {
+    fn config(&self) -> ProviderConfig {
+        ProviderConfig {
+            secret_key: self.secret_key.clone(),
+            data_dir: self.data_dir.clone(),
+            graph: GraphEndpoints {
+                authority: self.graph_authority.clone(),
+                graph: self.graph_url.clone(),
+            },
+        }
+    }
 }
 
 #[derive(clap::Args, Clone)]
@@ -175,6 +222,7 @@ async fn run(cli: Cli) -> Result<(), String> {
             session_absolute_hours,
             db_max_connections,
             work,
+            provider,
         } => {
             let config = Config {
                 database_url: cli.database_url,
@@ -190,6 +238,7 @@ async fn run(cli: Cli) -> Result<(), String> {
                 workers: work.workers,
                 worker: work.worker_config(),
                 reconcile_every_ms: work.reconcile_seconds * 1000,
+                provider: provider.config(),
             };
             if !config.site_root.join("pkg").join("tenantry.js").exists() {
                 tracing::warn!(site_root = %config.site_root.display(), "no built site found: pages render without styles and islands; run scripts/build.sh");
@@ -207,7 +256,12 @@ async fn run(cli: Cli) -> Result<(), String> {
             bind,
             demo_database_url,
             site_root,
+            data_dir,
         } => {
+            use simulators::graph::{GraphSimulator, SimTenant};
+            let sim = GraphSimulator::start(SimTenant::demo_set())
+                .await
+                .map_err(|e| format!("cannot start the Graph simulator: {e}"))?;
             let config = Config {
                 database_url: demo_database_url,
                 bind,
@@ -218,11 +272,36 @@ async fn run(cli: Cli) -> Result<(), String> {
                 workers: 1,
                 worker: WorkerConfig::default(),
                 reconcile_every_ms: 15_000,
+                provider: ProviderConfig {
+                    secret_key: None,
+                    data_dir,
+                    graph: GraphEndpoints {
+                        authority: sim.authority_url(),
+                        graph: sim.graph_url(),
+                    },
+                },
             };
             let app = Application::build(config)
                 .await
                 .map_err(|e| format!("cannot start: {e}"))?;
-            let seeded = domain::demo::seed(app.services())
+            let demo_tenants: Vec<domain::demo::DemoTenant> = SimTenant::demo_set()
+                .into_iter()
+                .map(|t| domain::demo::DemoTenant {
+                    behaviour: match t.fault {
+                        simulators::graph::Fault::None => "healthy".into(),
+                        simulators::graph::Fault::ConsentMissing => "admin consent missing".into(),
+                        simulators::graph::Fault::Throttle { .. } => {
+                            "Graph throttles every request".into()
+                        }
+                        other => format!("{other:?}"),
+                    },
+                    name: t.display_name,
+                    entra_tenant_id: t.tenant_id,
+                    client_id: t.client_id,
+                    client_secret: t.client_secret,
+                })
+                .collect();
+            let seeded = domain::demo::seed(app.services(), &demo_tenants)
                 .await
                 .map_err(|e| format!("cannot seed the demo: {e}"))?;
             let url = format!("http://127.0.0.1:{}", app.port());
@@ -237,6 +316,11 @@ async fn run(cli: Cli) -> Result<(), String> {
                 domain::demo::DEMO_OPERATOR
             );
             println!("  password: {}", domain::demo::DEMO_PASSWORD);
+            println!("  Microsoft Graph simulator at {}:", sim.base_url());
+            for t in &demo_tenants {
+                println!("    {} — {}", t.name, t.behaviour);
+            }
+            println!("  Start with tenant verification on each tenant's dashboard.");
             if !seeded {
                 println!("  (existing demo database kept; delete tenantry-demo.db to start over)");
             }
@@ -246,9 +330,10 @@ async fn run(cli: Cli) -> Result<(), String> {
                 .await
                 .map_err(|e| e.to_string())
         }
-        Command::Worker { work } => {
+        Command::Worker { work, provider } => {
             let store = open_store(&cli.database_url).await?;
-            let services = Services::new(store, Settings::default());
+            let services = Services::new(store, Settings::default())
+                .with_provider(provider.config().runtime()?);
             let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
             let tasks = server::startup::start_background(
                 &services,

@@ -145,7 +145,11 @@ impl Application {
         )
         .await?;
         store.migrate().await?;
-        let services = Services::new(store, config.settings.clone());
+        let provider = config.provider.runtime().map_err(|e| {
+            tracing::error!(error = %e, "provider runtime");
+            AppError::Internal
+        })?;
+        let services = Services::new(store, config.settings.clone()).with_provider(provider);
         Self::build_with(config, services).await
     }
 

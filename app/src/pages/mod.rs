@@ -3,6 +3,7 @@ pub mod members;
 pub mod notifications;
 pub mod operations;
 pub mod overview;
+pub mod provider;
 pub mod runs;
 pub mod sign_in;
 pub mod system;

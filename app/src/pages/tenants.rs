@@ -107,6 +107,7 @@ pub fn TenantDashboard() -> impl IntoView {
                     {(!is_active).then(|| view! {
                         <p class="notice notice-warn" role="status">"This tenant is inactive: operations cannot start for it until it is activated again."</p>
                     })}
+                    <crate::pages::provider::ProviderSection tenant=id/>
                     {p.can_manage.then(|| view! {
                         <div class="grid-2 mt-6">
                             <section class="card" aria-labelledby="rename">

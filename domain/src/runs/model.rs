@@ -11,6 +11,7 @@ macro_rules! string_enum {
     ($(#[$m:meta])* $name:ident { $($variant:ident = $s:literal),* $(,)? }) => {
         $(#[$m])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        #[serde(rename_all = "snake_case")]
         pub enum $name { $($variant),* }
 
         impl $name {
@@ -459,6 +460,28 @@ mod tests {
         }
         for r in ReasonCode::ALL {
             assert!(!r.message().is_empty() && !r.next_steps().is_empty(), "{r}");
+        }
+    }
+
+    #[test]
+    fn wire_names_are_the_stored_names() {
+        for t in OperationType::ALL {
+            assert_eq!(
+                serde_json::to_value(t).ok(),
+                Some(serde_json::json!(t.as_str()))
+            );
+        }
+        for r in ReasonCode::ALL {
+            assert_eq!(
+                serde_json::to_value(r).ok(),
+                Some(serde_json::json!(r.as_str()))
+            );
+        }
+        for o in RunOutcome::ALL {
+            assert_eq!(
+                serde_json::to_value(o).ok(),
+                Some(serde_json::json!(o.as_str()))
+            );
         }
     }
 

@@ -5,7 +5,7 @@
 
 use crate::both_backends;
 use crate::common::{Backend, Browser, TestApp, spawn_app};
-use domain::ids::{RunId, TenantId, UserId, WorkspaceId};
+use domain::ids::{ProviderConnectionId, RunId, TenantId, UserId, WorkspaceId};
 use domain::rbac::Role;
 use domain::runs::gate::{Initiator, StartGate};
 use std::collections::BTreeSet;
@@ -51,6 +51,10 @@ struct World {
     run_b: RunId,
     note_a: i64,
     note_b: i64,
+    conn_a: ProviderConnectionId,
+    conn_b: ProviderConnectionId,
+    /// A second connection on tenant A that no run holds (the delete row removes it).
+    spare_a: ProviderConnectionId,
 }
 
 const MISSING: i64 = 987_654_321;
@@ -82,6 +86,20 @@ impl World {
             Target::Other => self.note_b.to_string(),
             Target::Missing => MISSING.to_string(),
             _ => self.note_a.to_string(),
+        }
+    }
+    fn conn(&self, t: Target) -> String {
+        match t {
+            Target::Other => self.conn_b.to_string(),
+            Target::Missing => MISSING.to_string(),
+            _ => self.conn_a.to_string(),
+        }
+    }
+    fn spare(&self, t: Target) -> String {
+        match t {
+            Target::Other => self.conn_b.to_string(),
+            Target::Missing => MISSING.to_string(),
+            _ => self.spare_a.to_string(),
         }
     }
     fn victim(&self, t: Target) -> String {
@@ -157,6 +175,60 @@ fn rows() -> Vec<Row> {
             targets: OBJ,
             own: [303, 404, 404, 200, 200],
             request: |w, t| (format!("/admin/t/{}", w.tenant(t)), vec![]),
+        },
+        Row {
+            path: "/admin/t/{tenant}/connections",
+            kind: Kind::Page,
+            targets: OBJ,
+            own: [303, 404, 404, 200, 200],
+            request: |w, t| (format!("/admin/t/{}/connections", w.tenant(t)), vec![]),
+        },
+        Row {
+            path: "/admin/t/{tenant}/verification",
+            kind: Kind::Page,
+            targets: OBJ,
+            own: [303, 404, 404, 200, 200],
+            request: |w, t| (format!("/admin/t/{}/verification", w.tenant(t)), vec![]),
+        },
+        Row {
+            path: "/admin/t/{tenant}/inventory",
+            kind: Kind::Page,
+            targets: OBJ,
+            own: [303, 404, 404, 200, 200],
+            request: |w, t| (format!("/admin/t/{}/inventory", w.tenant(t)), vec![]),
+        },
+        Row {
+            path: "/admin/t/{tenant}/compliance",
+            kind: Kind::Page,
+            targets: OBJ,
+            own: [303, 404, 404, 200, 200],
+            request: |w, t| (format!("/admin/t/{}/compliance", w.tenant(t)), vec![]),
+        },
+        Row {
+            path: "/admin/t/{tenant}/groups",
+            kind: Kind::Page,
+            targets: OBJ,
+            own: [303, 404, 404, 200, 200],
+            request: |w, t| (format!("/admin/t/{}/groups", w.tenant(t)), vec![]),
+        },
+        Row {
+            path: "/admin/t/{tenant}/roles",
+            kind: Kind::Page,
+            targets: OBJ,
+            own: [303, 404, 404, 200, 200],
+            request: |w, t| (format!("/admin/t/{}/roles", w.tenant(t)), vec![]),
+        },
+        Row {
+            path: "/admin/t/{tenant}/connections/{connection}",
+            kind: Kind::Page,
+            targets: OBJ,
+            own: [303, 404, 404, 200, 200],
+            request: |w, t| {
+                (
+                    format!("/admin/t/{}/connections/{}", w.tenant(t), w.conn(t)),
+                    vec![],
+                )
+            },
         },
         Row {
             path: "/admin/operations",
@@ -306,6 +378,61 @@ fn rows() -> Vec<Row> {
             targets: NONE,
             own: [401, 404, 200, 404, 404],
             request: |_, _| ("/api/system/runs".into(), vec![("list", "failures".into())]),
+        },
+        Row {
+            path: "/api/provider/panel",
+            kind: Kind::Fn,
+            targets: OBJ,
+            own: [401, 404, 404, 200, 200],
+            request: |w, t| ("/api/provider/panel".into(), vec![("tenant", w.tenant(t))]),
+        },
+        Row {
+            path: "/api/provider/connections",
+            kind: Kind::Fn,
+            targets: OBJ,
+            own: [401, 404, 404, 200, 200],
+            request: |w, t| {
+                (
+                    "/api/provider/connections".into(),
+                    vec![("tenant", w.tenant(t))],
+                )
+            },
+        },
+        Row {
+            path: "/api/provider/connection",
+            kind: Kind::Fn,
+            targets: OBJ,
+            own: [401, 404, 404, 200, 200],
+            request: |w, t| {
+                (
+                    "/api/provider/connection".into(),
+                    vec![("tenant", w.tenant(t)), ("connection", w.conn(t))],
+                )
+            },
+        },
+        Row {
+            path: "/api/provider/browse",
+            kind: Kind::Fn,
+            targets: OBJ,
+            own: [401, 404, 404, 200, 200],
+            request: |w, t| {
+                (
+                    "/api/provider/browse".into(),
+                    vec![("tenant", w.tenant(t)), ("kind", "groups".into())],
+                )
+            },
+        },
+        Row {
+            path: "/api/provider/verification",
+            kind: Kind::Fn,
+            targets: OBJ,
+            own: [401, 404, 404, 200, 200],
+            request: |w, t| {
+                (
+                    "/api/provider/verification".into(),
+                    vec![("tenant", w.tenant(t))],
+                )
+            },
         },
         // ---- mutations ---------------------------------------------------------------
         Row {
@@ -481,6 +608,119 @@ fn rows() -> Vec<Row> {
                 )
             },
         },
+        Row {
+            path: "/api/connections/create",
+            kind: Kind::Fn,
+            targets: OBJ,
+            own: [401, 404, 404, 403, 200],
+            request: |w, t| {
+                (
+                    "/api/connections/create".into(),
+                    vec![
+                        ("tenant", w.tenant(t)),
+                        ("display_name", "Second app".into()),
+                        (
+                            "entra_tenant_id",
+                            "aaaaaaaa-0000-0000-0000-000000000001".into(),
+                        ),
+                        ("client_id", "cccccccc-0000-0000-0000-000000000003".into()),
+                        ("client_secret", "a-client-secret".into()),
+                    ],
+                )
+            },
+        },
+        Row {
+            path: "/api/connections/update",
+            kind: Kind::Fn,
+            targets: OBJ,
+            own: [401, 404, 404, 403, 200],
+            request: |w, t| {
+                (
+                    "/api/connections/update".into(),
+                    vec![
+                        ("tenant", w.tenant(t)),
+                        ("connection", w.conn(t)),
+                        ("display_name", "Renamed app".into()),
+                        (
+                            "entra_tenant_id",
+                            "aaaaaaaa-0000-0000-0000-000000000001".into(),
+                        ),
+                        ("client_id", "cccccccc-0000-0000-0000-000000000003".into()),
+                    ],
+                )
+            },
+        },
+        Row {
+            path: "/api/connections/rotate",
+            kind: Kind::Fn,
+            targets: OBJ,
+            own: [401, 404, 404, 403, 200],
+            request: |w, t| {
+                (
+                    "/api/connections/rotate".into(),
+                    vec![
+                        ("tenant", w.tenant(t)),
+                        ("connection", w.conn(t)),
+                        ("client_secret", "a-new-client-secret".into()),
+                    ],
+                )
+            },
+        },
+        Row {
+            path: "/api/connections/status",
+            kind: Kind::Fn,
+            targets: OBJ,
+            own: [401, 404, 404, 403, 200],
+            request: |w, t| {
+                (
+                    "/api/connections/status".into(),
+                    vec![
+                        ("tenant", w.tenant(t)),
+                        ("connection", w.conn(t)),
+                        ("enabled", "true".into()),
+                    ],
+                )
+            },
+        },
+        Row {
+            path: "/api/connections/default",
+            kind: Kind::Fn,
+            targets: OBJ,
+            own: [401, 404, 404, 403, 200],
+            request: |w, t| {
+                (
+                    "/api/connections/default".into(),
+                    vec![("tenant", w.tenant(t)), ("connection", w.conn(t))],
+                )
+            },
+        },
+        Row {
+            path: "/api/operations/start",
+            kind: Kind::Fn,
+            targets: OBJ,
+            own: [401, 404, 404, 403, 200],
+            request: |w, t| {
+                (
+                    "/api/operations/start".into(),
+                    vec![
+                        ("tenant", w.tenant(t)),
+                        ("op_type", "connection_check".into()),
+                    ],
+                )
+            },
+        },
+        Row {
+            path: "/api/connections/delete",
+            kind: Kind::Fn,
+            targets: OBJ,
+            own: [401, 404, 404, 403, 200],
+            request: |w, t| {
+                (
+                    "/api/connections/delete".into(),
+                    vec![("tenant", w.tenant(t)), ("connection", w.spare(t))],
+                )
+            },
+        },
         // Last: it removes victim A, whom the assignment rows above act on.
         Row {
             path: "/api/members/remove",
@@ -602,8 +842,13 @@ async fn world(app: &TestApp) -> World {
     domain::tenants::set_assignment(svc, &a, tenant_a, readonly, true)
         .await
         .unwrap();
-    crate::runs::add_connection(app, ws_a, tenant_a, "enabled", "granted", true, None).await;
-    crate::runs::add_connection(app, ws_b, tenant_b, "enabled", "granted", true, None).await;
+    let conn_a =
+        crate::runs::add_connection(app, ws_a, tenant_a, "enabled", "granted", true, None).await;
+    let conn_b =
+        crate::runs::add_connection(app, ws_b, tenant_b, "enabled", "granted", true, None).await;
+    let spare_a =
+        crate::runs::add_connection(app, ws_a, tenant_a, "enabled", "granted", true, None).await;
+
     let run_a = StartGate::start(
         svc,
         Initiator::System,
@@ -645,6 +890,9 @@ async fn world(app: &TestApp) -> World {
         tenant_b,
         victim_a,
         victim_b,
+        conn_a,
+        conn_b,
+        spare_a,
     }
 }
 

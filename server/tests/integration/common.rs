@@ -146,10 +146,29 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
 }
 
 pub async fn spawn_app_with(backend: Backend, settings: Settings) -> TestApp {
+    spawn_app_full(backend, settings, None).await
+}
+
+/// An app whose provider work talks to the given Graph (a simulator).
+pub async fn spawn_app_with_provider(
+    backend: Backend,
+    provider: domain::provider::ProviderRuntime,
+) -> TestApp {
+    spawn_app_full(backend, Settings::default(), Some(provider)).await
+}
+
+async fn spawn_app_full(
+    backend: Backend,
+    settings: Settings,
+    provider: Option<domain::provider::ProviderRuntime>,
+) -> TestApp {
     let db = TestDatabase::create(backend).await;
     let store = open_store(&db.url).await;
     let clock = ManualClock::new(T0);
-    let services = Services::new(store, settings.clone()).with_clock(Arc::new(clock.clone()));
+    let mut services = Services::new(store, settings.clone()).with_clock(Arc::new(clock.clone()));
+    if let Some(p) = provider {
+        services = services.with_provider(p);
+    }
     let config = Config {
         database_url: db.url.clone(),
         bind: "127.0.0.1:0".parse().expect("addr"),
@@ -160,6 +179,7 @@ pub async fn spawn_app_with(backend: Backend, settings: Settings) -> TestApp {
         workers: 0,
         worker: Default::default(),
         reconcile_every_ms: 0,
+        provider: Default::default(),
     };
     let app = Application::build_with(config, services.clone())
         .await

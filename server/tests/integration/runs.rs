@@ -34,7 +34,9 @@ pub async fn add_connection(
 ) -> ProviderConnectionId {
     let (id,): (i64,) = sqlx::query_as(
         "INSERT INTO provider_connections (workspace_id, tenant_id, display_name, status, consent, has_credentials, credential_expires_at, is_default, created_at)
-         VALUES ($1, $2, 'Graph app', $3, $4, $5, $6, 1, 0) RETURNING id",
+         VALUES ($1, $2, 'Graph app', $3, $4, $5, $6,
+            CASE WHEN EXISTS (SELECT 1 FROM provider_connections WHERE tenant_id = $2 AND is_default = 1) THEN 0 ELSE 1 END, 0)
+         RETURNING id",
     )
     .bind(ws.0)
     .bind(tenant.0)
@@ -271,7 +273,7 @@ async fn blocked_starts_record_a_run_and_enqueue_nothing(backend: Backend) {
         svc,
         Initiator::User(&w.owner),
         StartRequest {
-            op_type: OperationType::InventorySync,
+            op_type: OperationType::OnboardingBootstrap,
             ..probe(w.tenant, serde_json::json!({}))
         },
     )

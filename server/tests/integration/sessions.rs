@@ -131,6 +131,7 @@ async fn sessions_survive_a_restart(backend: Backend) {
         workers: 0,
         worker: Default::default(),
         reconcile_every_ms: 0,
+        provider: Default::default(),
     };
     let store = crate::common::open_store(app.db_url()).await;
     let services = domain::services::Services::new(store, Default::default())
