@@ -169,7 +169,7 @@ pub fn StartOperation(
             <div aria-live="polite" role="status">
                 {move || error.get().map(|e| view! { <p class="form-error">{e}</p> })}
                 {move || toast.get().map(|t| view! {
-                    <div class=format!("toast toast-{}", t.tone.as_str())>
+                    <div class=toast_class(t.tone)>
                         <p class="toast-title">{t.title.clone()}</p>
                         <p>{t.body.clone()}</p>
                         {(!t.next_steps.is_empty()).then(|| view! {
@@ -180,6 +180,18 @@ pub fn StartOperation(
                 })}
             </div>
         </div>
+    }
+}
+
+/// Literal class names so the stylesheet build keeps them.
+fn toast_class(tone: domain::runs::presenter::Tone) -> &'static str {
+    use domain::runs::presenter::Tone;
+    match tone {
+        Tone::Info => "toast toast-info",
+        Tone::Success => "toast toast-success",
+        Tone::Warning => "toast toast-warning",
+        Tone::Danger => "toast toast-danger",
+        Tone::Neutral => "toast toast-neutral",
     }
 }
 

@@ -63,6 +63,38 @@ export async function startServer() {
   };
 }
 
+async function waitHealthy(url, child, output) {
+  for (let i = 0; i < 150; i++) {
+    try {
+      const r = await fetch(`${url}/healthz`);
+      if (r.ok) return;
+    } catch {
+      /* not up yet */
+    }
+    if (child.exitCode !== null) throw new Error(`tenantry exited: ${output()}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`tenantry did not become healthy: ${output()}`);
+}
+
+/// `tenantry demo` exactly as README command (a) runs it, on a fresh directory:
+/// SQLite, the in-process Graph simulator and the seeded workspace.
+export async function startDemo() {
+  const dir = mkdtempSync(join(tmpdir(), "tenantry-demo-"));
+  const port = await freePort();
+  const child = spawn(
+    BIN,
+    ["demo", "--bind", `127.0.0.1:${port}`, "--demo-database-url", `sqlite://${join(dir, "demo.db")}`, "--data-dir", dir, "--site-root", join(ROOT, "target", "site")],
+    { env: { ...process.env, RUST_LOG: "warn" }, stdio: ["ignore", "pipe", "pipe"] },
+  );
+  let output = "";
+  child.stdout.on("data", (d) => (output += d));
+  child.stderr.on("data", (d) => (output += d));
+  const url = `http://127.0.0.1:${port}`;
+  await waitHealthy(url, child, () => output);
+  return { url, output: () => output, stop: () => child.kill("SIGTERM") };
+}
+
 export async function launch() {
   const browser = await chromium.launch({
     executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",

@@ -717,7 +717,7 @@ fn role(seed: u64, i: usize) -> Value {
         "displayName": name,
         "description": format!("Can manage {} resources.", pick(DEPARTMENTS, n >> 4).to_ascii_lowercase()),
         "isBuiltIn": builtin,
-        "isEnabled": builtin || n % 5 != 0,
+        "isEnabled": builtin || !n.is_multiple_of(5),
         "templateId": guid(seed, 22, i),
     })
 }
@@ -754,10 +754,10 @@ fn configuration(seed: u64, i: usize) -> Value {
         "createdDateTime": date(n),
         "lastModifiedDateTime": date(n >> 3),
         "version": 1 + n % 7,
-        "passwordRequired": n % 2 == 0,
+        "passwordRequired": n.is_multiple_of(2),
         "passwordMinimumLength": 6 + n % 10,
-        "cameraBlocked": n % 3 == 0,
-        "bluetoothBlocked": n % 5 == 0,
+        "cameraBlocked": n.is_multiple_of(3),
+        "bluetoothBlocked": n.is_multiple_of(5),
     })
 }
 
@@ -784,7 +784,7 @@ fn compliance_policy(seed: u64, i: usize) -> Value {
         "version": 1 + n % 4,
         "passwordRequired": true,
         "osMinimumVersion": format!("{}.0", 10 + n % 5),
-        "storageRequireEncryption": n % 4 != 0,
+        "storageRequireEncryption": !n.is_multiple_of(4),
     })
 }
 
@@ -826,7 +826,7 @@ fn device(seed: u64, i: usize, domain: &str) -> Value {
         "osVersion": format!("{}.{}", 10 + (n >> 20) % 8, (n >> 24) % 10),
         "userPrincipalName": user,
         "complianceState": pick(COMPLIANCE_STATES, n >> 28),
-        "managedDeviceOwnerType": if n % 4 == 0 { "personal" } else { "company" },
+        "managedDeviceOwnerType": if n.is_multiple_of(4) { "personal" } else { "company" },
         "lastSyncDateTime": date(n >> 5),
     })
 }
