@@ -28,7 +28,7 @@ export async function startServer() {
   const dir = mkdtempSync(join(tmpdir(), "tenantry-e2e-"));
   const databaseUrl = `sqlite://${join(dir, "e2e.db")}`;
   const port = await freePort();
-  const env = { ...process.env, DATABASE_URL: databaseUrl, RUST_LOG: "warn" };
+  const env = { ...process.env, DATABASE_URL: databaseUrl, TENANTRY_DATA_DIR: dir, RUST_LOG: "warn" };
   const createUser = (email, extra = []) => {
     const r = spawnSync(BIN, ["user", "create", "--email", email, "--password-stdin", ...extra], {
       input: PASSWORD + "\n",

@@ -24,6 +24,8 @@ fn spawn_worker(app: &TestApp, extra: &[&str]) -> WorkerProcess {
         .args(extra)
         .env("DATABASE_URL", app.db_url())
         .env("RUST_LOG", "warn")
+        // A configured key: the worker writes no key file next to the tests.
+        .env("TENANTRY_SECRET_KEY", "ab".repeat(32))
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
