@@ -139,15 +139,7 @@ async fn verify(ctx: &RunContext, t: &Target, report: bool) -> Result<Completion
                     status: CheckStatus::Skipped,
                     detail: "Needs a successful sign-in.".into(),
                 });
-                let _ = data::save_verification(
-                    &ctx.svc,
-                    t.tenant,
-                    ctx.run.id,
-                    Some(t.connection),
-                    RunOutcome::Failed,
-                    &checks,
-                )
-                .await;
+                save_failed_report(ctx, t, &checks).await;
             }
             return Err(Step::Graph("Sign-in", e));
         }
@@ -170,15 +162,7 @@ async fn verify(ctx: &RunContext, t: &Target, report: bool) -> Result<Completion
                     detail: e.to_string(),
                 });
                 permission_checks(&mut checks, &token.roles);
-                let _ = data::save_verification(
-                    &ctx.svc,
-                    t.tenant,
-                    ctx.run.id,
-                    Some(t.connection),
-                    RunOutcome::Failed,
-                    &checks,
-                )
-                .await;
+                save_failed_report(ctx, t, &checks).await;
             }
             return Err(Step::Graph("Organization", e));
         }
@@ -265,6 +249,23 @@ async fn verify(ctx: &RunContext, t: &Target, report: bool) -> Result<Completion
             reason,
         },
     })
+}
+
+/// Keeps the report of a verification that could not finish; the run's own
+/// failure already says why, so a storage error here is only logged.
+async fn save_failed_report(ctx: &RunContext, t: &Target, checks: &[Check]) {
+    if let Err(e) = data::save_verification(
+        &ctx.svc,
+        t.tenant,
+        ctx.run.id,
+        Some(t.connection),
+        RunOutcome::Failed,
+        checks,
+    )
+    .await
+    {
+        tracing::warn!(error = %e, "verification report could not be stored");
+    }
 }
 
 /// Adds one check per required permission; returns how many are missing.
