@@ -153,15 +153,18 @@ async fn snapshot(
     })
 }
 
-/// The first failing prerequisite, in the registry's order.
+/// Why a start of this type would be blocked now: not available yet, or the
+/// first failing prerequisite in the registry's order.
 fn first_blocker(
-    prerequisites: &[Prerequisite],
-    scope: ScopeKind,
+    spec: &super::model::OperationSpec,
     tenant: &Tenant,
     connection: Option<&Connection>,
     now: i64,
 ) -> Option<ReasonCode> {
-    for p in prerequisites {
+    if !spec.available {
+        return Some(ReasonCode::OperationUnavailable);
+    }
+    for p in spec.prerequisites {
         let blocked = match p {
             Prerequisite::TenantActive => (!tenant.active).then_some(ReasonCode::TenantInactive),
             Prerequisite::ConnectionEnabled => match connection {
@@ -185,7 +188,7 @@ fn first_blocker(
             return blocked;
         }
     }
-    if scope == ScopeKind::ProviderConnection && connection.is_none() {
+    if spec.scope == ScopeKind::ProviderConnection && connection.is_none() {
         return Some(ReasonCode::ConnectionMissing);
     }
     None
@@ -283,17 +286,7 @@ impl StartGate {
                 return Err(AppError::NotFound);
             }
             let connection_id = snap.connection.as_ref().map(|c| c.id);
-            let blocker = if spec.available {
-                first_blocker(
-                    spec.prerequisites,
-                    spec.scope,
-                    &snap.tenant,
-                    snap.connection.as_ref(),
-                    now,
-                )
-            } else {
-                Some(ReasonCode::OperationUnavailable)
-            };
+            let blocker = first_blocker(&spec, &snap.tenant, snap.connection.as_ref(), now);
             let context = serde_json::json!({
                 "provider_connection_id": connection_id.map(|c| c.0),
                 "args": request.args,
@@ -504,17 +497,7 @@ impl StartGate {
             .iter()
             .map(|op| {
                 let spec = op.spec();
-                let blocker = if spec.available {
-                    first_blocker(
-                        spec.prerequisites,
-                        spec.scope,
-                        &snap.tenant,
-                        snap.connection.as_ref(),
-                        now,
-                    )
-                } else {
-                    Some(ReasonCode::OperationUnavailable)
-                };
+                let blocker = first_blocker(&spec, &snap.tenant, snap.connection.as_ref(), now);
                 let state = match (blocker, snap.active) {
                     (Some(reason), _) => ReadinessState::Blocked { reason },
                     (None, Some((run, holder))) if holder == *op => ReadinessState::Running { run },
