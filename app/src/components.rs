@@ -118,6 +118,12 @@ pub fn Notice() -> impl IntoView {
     }
 }
 
+/// A time, or a dash when there is none.
+pub fn when(ms: Option<i64>) -> String {
+    ms.map(domain::views::format_utc)
+        .unwrap_or_else(|| "—".into())
+}
+
 #[component]
 pub fn EmptyState(title: &'static str, children: Children) -> impl IntoView {
     view! {

@@ -1,7 +1,7 @@
 //! Provider pages of a tenant: the dashboard's provider section (readiness and
 //! start buttons), connections, the verification report and the data browsers.
 
-use crate::components::{EmptyState, NotFound, load};
+use crate::components::{EmptyState, NotFound, load, when};
 use crate::islands::{ServerForm, StartOperation};
 use crate::provider_api as api;
 use domain::ids::{ProviderConnectionId, TenantId};
@@ -22,15 +22,8 @@ fn param<T: std::str::FromStr>(name: &str) -> Option<T> {
         .and_then(|v| v.parse().ok())
 }
 
-fn when(ms: Option<i64>) -> String {
-    ms.map(format_utc).unwrap_or_else(|| "—".into())
-}
-
-fn connection_badges(c: &ConnectionView, now_hint: Option<i64>) -> impl IntoView + use<> {
-    let expired = match (c.credential_expires_at, now_hint) {
-        (Some(e), Some(now)) => e <= now,
-        _ => false,
-    };
+fn connection_badges(c: &ConnectionView) -> impl IntoView + use<> {
+    let expired = c.secret_expired;
     view! {
         <span class=if c.enabled { "badge badge-ok" } else { "badge badge-muted" }>{if c.enabled { "Enabled" } else { "Disabled" }}</span>
         " "
@@ -56,7 +49,7 @@ pub fn ProviderSection(tenant: TenantId) -> impl IntoView {
                             <p class="muted">
                                 "Using " <a class="link" href=format!("/admin/t/{tenant}/connections/{}", c.id)>{c.display_name.clone()}</a>
                                 " (client " <code>{c.client_id.clone()}</code> ") "
-                                {connection_badges(&c, None)}
+                                {connection_badges(&c)}
                                 " · " <a class="link" href=format!("/admin/t/{tenant}/connections")>{format!("{} connection(s)", p.connection_count)}</a>
                             </p>
                         }.into_any(),
@@ -74,18 +67,18 @@ pub fn ProviderSection(tenant: TenantId) -> impl IntoView {
                             {p.readiness.iter().map(|r| {
                                 let label = r.op_type.label();
                                 let state = match &r.state {
-                                    ReadinessState::Ready => view! { <span class="badge badge-ok">"Ready"</span> }.into_any(),
+                                    ReadinessState::Ready => view! { <span class="badge badge-ok">{r.state.label()}</span> }.into_any(),
                                     ReadinessState::Blocked { reason } => view! {
-                                        <span class="badge badge-bad">"Blocked"</span>
+                                        <span class="badge badge-bad">{r.state.label()}</span>
                                         " " <span>{reason.message()}</span>
                                         <span class="muted">" " {reason.next_steps().first().copied().unwrap_or_default()}</span>
                                     }.into_any(),
                                     ReadinessState::Running { run } => view! {
-                                        <span class="badge badge-info">"Already running"</span>
+                                        <span class="badge badge-info">{r.state.label()}</span>
                                         " " <a class="link" href=run_link(*run)>"Open the run"</a>
                                     }.into_any(),
                                     ReadinessState::Busy { run, holder } => view! {
-                                        <span class="badge badge-warn">"Scope busy"</span>
+                                        <span class="badge badge-warn">{r.state.label()}</span>
                                         " " <span>{format!("{} holds the connection.", holder.label())}</span>
                                         " " <a class="link" href=run_link(*run)>"Open it"</a>
                                     }.into_any(),
@@ -209,7 +202,7 @@ pub fn Connections() -> impl IntoView {
                                         <tr>
                                             <td><a class="link" href=format!("/admin/t/{tenant}/connections/{}", c.id)>{c.display_name.clone()}</a></td>
                                             <td><code>{c.client_id.clone()}</code></td>
-                                            <td>{connection_badges(c, None)}</td>
+                                            <td>{connection_badges(c)}</td>
                                             <td>{when(c.last_checked_at)}</td>
                                         </tr>
                                     }).collect_view()}
@@ -259,7 +252,7 @@ pub fn ConnectionDetail() -> impl IntoView {
                 <section class="page">
                     <p class="breadcrumb"><a class="link" href=format!("/admin/t/{tenant}")>{t.display_name.clone()}</a> " › " <a class="link" href=format!("/admin/t/{tenant}/connections")>"Provider connections"</a></p>
                     <h1 class="page-title">{c.display_name.clone()}</h1>
-                    <p>{connection_badges(&c, None)}</p>
+                    <p>{connection_badges(&c)}</p>
                     <dl class="facts mt-4">
                         <dt>"Entra tenant id"</dt><dd><code>{c.entra_tenant_id.clone()}</code></dd>
                         <dt>"Application (client) id"</dt><dd><code>{c.client_id.clone()}</code></dd>

@@ -1,5 +1,5 @@
 use crate::api;
-use crate::components::{NotFound, load};
+use crate::components::{NotFound, load, when};
 use crate::islands::ServerForm;
 use domain::ids::RunId;
 use domain::runs::presenter::{Tone, run_link};
@@ -17,10 +17,6 @@ pub fn tone_class(tone: Tone) -> &'static str {
         Tone::Info => "badge badge-info",
         Tone::Neutral => "badge badge-muted",
     }
-}
-
-fn when(ms: Option<i64>) -> String {
-    ms.map(format_utc).unwrap_or_else(|| "—".into())
 }
 
 /// Run detail: the decision zone first (what happened, is it still moving,

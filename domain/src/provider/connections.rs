@@ -22,7 +22,8 @@ const COLUMNS: &str = "c.id, c.tenant_id, c.display_name, c.entra_tenant_id, c.c
     (SELECT r.id FROM operation_runs r WHERE r.scope_key = 'provider_connection:' || c.id
         AND r.status IN ('queued', 'running')) AS active_run";
 
-fn view(row: &AnyRow) -> AppResult<ConnectionView> {
+fn view(row: &AnyRow, now: i64) -> AppResult<ConnectionView> {
+    let credential_expires_at: Option<i64> = row.try_get("credential_expires_at")?;
     Ok(ConnectionView {
         id: ProviderConnectionId(row.try_get("id")?),
         tenant_id: TenantId(row.try_get("tenant_id")?),
@@ -33,7 +34,8 @@ fn view(row: &AnyRow) -> AppResult<ConnectionView> {
         consent_granted: row.try_get::<String, _>("consent")? == "granted",
         has_secret: row.try_get::<i64, _>("has_credentials")? != 0,
         secret_updated_at: row.try_get("secret_updated_at")?,
-        credential_expires_at: row.try_get("credential_expires_at")?,
+        credential_expires_at,
+        secret_expired: super::secret_expired(credential_expires_at, now),
         is_default: row.try_get::<i64, _>("is_default")? != 0,
         last_checked_at: row.try_get("last_checked_at")?,
         last_check_reason: row
@@ -56,7 +58,8 @@ pub async fn list(svc: &Services, tenant: TenantId) -> AppResult<Vec<ConnectionV
     .bind(tenant.0)
     .fetch_all(svc.store.pool())
     .await?;
-    rows.iter().map(view).collect()
+    let now = svc.now();
+    rows.iter().map(|r| view(r, now)).collect()
 }
 
 async fn load(
@@ -72,7 +75,7 @@ async fn load(
     .fetch_optional(svc.store.pool())
     .await?
     .ok_or(AppError::NotFound)?;
-    view(&row)
+    view(&row, svc.now())
 }
 
 pub async fn connections_page(

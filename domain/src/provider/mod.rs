@@ -35,6 +35,11 @@ pub fn permission_satisfied(required: &str, granted: &[String]) -> bool {
     })
 }
 
+/// A client secret counts as expired from its recorded expiry on.
+pub fn secret_expired(expires_at: Option<i64>, now: i64) -> bool {
+    expires_at.is_some_and(|e| e <= now)
+}
+
 /// The provider operations offered on a tenant, in the order they are shown.
 pub const TENANT_OPERATIONS: &[OperationType] = &[
     OperationType::TenantVerification,
@@ -58,6 +63,8 @@ pub struct ConnectionView {
     pub has_secret: bool,
     pub secret_updated_at: Option<i64>,
     pub credential_expires_at: Option<i64>,
+    /// Past its recorded expiry, by the server's clock (the gate blocks on the same rule).
+    pub secret_expired: bool,
     pub is_default: bool,
     pub last_checked_at: Option<i64>,
     pub last_check_reason: Option<ReasonCode>,

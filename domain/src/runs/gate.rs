@@ -178,7 +178,7 @@ fn first_blocker(
             },
             Prerequisite::CredentialsValid => match connection {
                 Some(c) if !c.has_credentials => Some(ReasonCode::CredentialsMissing),
-                Some(c) if c.expires_at.is_some_and(|e| e <= now) => {
+                Some(c) if crate::provider::secret_expired(c.expires_at, now) => {
                     Some(ReasonCode::CredentialsExpired)
                 }
                 _ => None,

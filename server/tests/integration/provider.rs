@@ -488,6 +488,23 @@ async fn connections_are_managed_and_audited(backend: Backend) {
             .await
             .unwrap();
     assert_eq!(consent, "missing");
+    // An expired secret is shown as such, by the server's clock.
+    sqlx::query("UPDATE provider_connections SET credential_expires_at = $2 WHERE id = $1")
+        .bind(second.0)
+        .bind(crate::common::T0 - 1)
+        .execute(w.app.services.store.pool())
+        .await
+        .unwrap();
+    let page = w
+        .owner
+        .get(&format!("/admin/t/{tenant}/connections/{second}"))
+        .await;
+    assert!(page.body.contains("Secret expired"), "expired secret badge");
+    let page = w.owner.get(&format!("/admin/t/{tenant}")).await;
+    assert!(
+        page.body.contains("client secret has expired"),
+        "readiness says why"
+    );
     // A connection of another tenant is not found under this one.
     let other_tenant = w.tenant("Fabrikam", NO_CONSENT).await;
     let r = w
