@@ -260,16 +260,50 @@ pub async fn mark_all_notifications_read() -> ApiResult<()> {
     Ok(())
 }
 
+/// The operations hub; `query` is the page's URL query string, parsed by the domain.
 #[server(prefix = "/api", endpoint = "operations")]
-pub async fn load_operations() -> ApiResult<Option<domain::views::OperationsPage>> {
+pub async fn load_hub(query: String) -> ApiResult<Option<domain::views::HubPage>> {
     let (svc, actor) = signed_in()?;
-    Ok(domain::runs::listing::workspace_recent(&svc, &actor, 50).await?)
+    Ok(domain::runs::monitoring::hub(&svc, &actor, &query).await?)
+}
+
+#[server(prefix = "/api", endpoint = "runs/tenant_summary")]
+pub async fn load_tenant_runs(tenant: TenantId) -> ApiResult<domain::views::RunSummary> {
+    let (svc, actor) = signed_in()?;
+    Ok(domain::runs::monitoring::tenant_summary(&svc, &actor, tenant).await?)
+}
+
+#[server(prefix = "/api", endpoint = "runs/workspace_summary")]
+pub async fn load_workspace_runs() -> ApiResult<Option<domain::views::RunSummary>> {
+    let (svc, actor) = signed_in()?;
+    Ok(domain::runs::monitoring::workspace_summary(&svc, &actor).await?)
+}
+
+/// The run-detail island's poll: one run's changing fields, by primary key.
+#[server(prefix = "/api", endpoint = "runs/poll")]
+pub async fn poll_run(run: domain::ids::RunId) -> ApiResult<domain::views::RunPulse> {
+    let (svc, actor) = signed_in()?;
+    Ok(domain::runs::monitoring::pulse(&svc, &actor, run).await?)
+}
+
+/// The progress overlay's poll: active runs of the current workspace.
+#[server(prefix = "/api", endpoint = "runs/active")]
+pub async fn poll_active_runs() -> ApiResult<domain::views::ActiveRuns> {
+    let (svc, actor) = signed_in()?;
+    Ok(domain::runs::monitoring::active_runs(&svc, &actor).await?)
 }
 
 #[server(prefix = "/api", endpoint = "system/runs")]
 pub async fn load_system_runs(
     list: domain::views::SystemRunList,
-) -> ApiResult<Vec<domain::views::RunRow>> {
+    query: String,
+) -> ApiResult<domain::views::SystemRunsPage> {
     let (svc, actor) = signed_in()?;
-    Ok(domain::runs::listing::system(&svc, &actor, list, 100).await?)
+    Ok(domain::runs::monitoring::system_runs(&svc, &actor, list, &query).await?)
+}
+
+#[server(prefix = "/api", endpoint = "system/run")]
+pub async fn load_system_run(run: domain::ids::RunId) -> ApiResult<domain::views::RunPage> {
+    let (svc, actor) = signed_in()?;
+    Ok(domain::runs::monitoring::system_run(&svc, &actor, run).await?)
 }

@@ -241,6 +241,7 @@ pub fn AdminShell() -> impl IntoView {
                 <Notice/>
                 <Outlet/>
             </main>
+            <crate::islands::ProgressOverlay initial=shell.active_runs.clone()/>
         })}
     }
 }

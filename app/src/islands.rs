@@ -147,7 +147,11 @@ pub fn StartOperation(
             pending.set(false);
             match result {
                 Ok((_, Some(body))) => match serde_json::from_str::<Toast>(&body) {
-                    Ok(t) => toast.set(Some(t)),
+                    Ok(t) => {
+                        toast.set(Some(t));
+                        // The progress overlay refreshes now instead of at its next cycle.
+                        browser::announce_run_started();
+                    }
                     Err(_) => error.set(Some(AppError::Internal.operator_message())),
                 },
                 Ok((_, None)) => error.set(Some(AppError::Internal.operator_message())),
@@ -183,6 +187,92 @@ pub fn StartOperation(
     }
 }
 
+/// The progress overlay in the `/admin` shell: active runs of the current
+/// workspace you may see. Polls every 10 s only while it lists any (and not
+/// while the tab is hidden); a run that ended drops out at the next poll. A
+/// start from any button on the page wakes it at once.
+#[island]
+pub fn ProgressOverlay(initial: domain::views::ActiveRuns) -> impl IntoView {
+    use domain::runs::presenter::ACTIVE_LIST_POLL_MS;
+    let state = RwSignal::new(initial);
+    let polling = StoredValue::new(false);
+    // One loop at a time: it runs while there is something to watch.
+    let watch = move |immediately: bool| {
+        if polling.get_value() {
+            return;
+        }
+        polling.set_value(true);
+        leptos::task::spawn_local(async move {
+            let mut first = immediately;
+            loop {
+                if !first {
+                    browser::sleep(ACTIVE_LIST_POLL_MS).await;
+                    while browser::hidden() {
+                        browser::sleep(250).await;
+                    }
+                }
+                first = false;
+                match crate::api::poll_active_runs().await {
+                    Ok(runs) => {
+                        let empty = runs.runs.is_empty();
+                        if state.get_untracked() != runs {
+                            state.set(runs);
+                        }
+                        if empty {
+                            break;
+                        }
+                    }
+                    // Signed out or no longer a member: stop quietly.
+                    Err(e) if e.0.http_status() < 500 => break,
+                    Err(_) => {}
+                }
+            }
+            polling.set_value(false);
+        });
+    };
+    Effect::new(move |_| {
+        if !state.get_untracked().runs.is_empty() {
+            watch(false);
+        }
+        browser::on_run_started(move || watch(true));
+    });
+    view! {
+        <div class="progress-overlay-region" aria-live="polite">
+            {move || {
+                let a = state.get();
+                (!a.runs.is_empty()).then(|| {
+                    let heading = match a.total {
+                        1 => "1 operation in progress".to_string(),
+                        n => format!("{n} operations in progress"),
+                    };
+                    let more = (a.total > a.runs.len() as i64).then(|| a.link.clone());
+                    view! {
+                        <aside class="progress-overlay" aria-label="Operations in progress" data-testid="progress-overlay">
+                            <p class="overlay-title">{heading}</p>
+                            <ul class="overlay-list">
+                                {a.runs.into_iter().map(|r| {
+                                    let name = match r.tenant_name {
+                                        Some(t) => format!("{} · {t}", r.operation),
+                                        None => r.operation.clone(),
+                                    };
+                                    view! {
+                                        <li data-run=r.id.to_string()>
+                                            <a class="link" href=domain::runs::presenter::run_link(r.id)>{name}</a>
+                                            " "
+                                            <span class=crate::pages::runs::tone_class(r.headline.tone)>{r.headline.label}</span>
+                                        </li>
+                                    }
+                                }).collect_view()}
+                            </ul>
+                            {more.map(|href| view! { <a class="link text-sm" href=href>"See all active runs"</a> })}
+                        </aside>
+                    }
+                })
+            }}
+        </div>
+    }
+}
+
 /// Literal class names so the stylesheet build keeps them.
 fn toast_class(tone: domain::runs::presenter::Tone) -> &'static str {
     use domain::runs::presenter::Tone;
@@ -196,7 +286,7 @@ fn toast_class(tone: domain::runs::presenter::Tone) -> &'static str {
 }
 
 /// Browser-only helpers; on the server they are never called.
-mod browser {
+pub(crate) mod browser {
     use super::AppError;
 
     /// Posts the form; on success, the redirect the server chose.
@@ -255,6 +345,66 @@ mod browser {
     ) -> Result<(Option<String>, Option<String>), AppError> {
         Err(AppError::Internal)
     }
+
+    const RUN_STARTED: &str = "tenantry:run-started";
+
+    /// Waits `ms` milliseconds without blocking the page.
+    #[cfg(feature = "hydrate")]
+    pub async fn sleep(ms: u32) {
+        let promise = js_sys::Promise::new(&mut |resolve, _reject| {
+            if let Some(w) = web_sys::window() {
+                let _ = w.set_timeout_with_callback_and_timeout_and_arguments_0(
+                    &resolve,
+                    i32::try_from(ms).unwrap_or(i32::MAX),
+                );
+            }
+        });
+        let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
+    }
+
+    #[cfg(not(feature = "hydrate"))]
+    pub async fn sleep(_ms: u32) {}
+
+    /// The tab is in the background.
+    pub fn hidden() -> bool {
+        web_sys::window()
+            .and_then(|w| w.document())
+            .is_some_and(|d| d.visibility_state() == web_sys::VisibilityState::Hidden)
+    }
+
+    /// Polling waits while the tab is hidden or a modal dialog is open.
+    pub fn paused() -> bool {
+        hidden()
+            || web_sys::window()
+                .and_then(|w| w.document())
+                .and_then(|d| d.query_selector("dialog[open]").ok().flatten())
+                .is_some()
+    }
+
+    /// Tells the page's live islands that an operation was just started.
+    pub fn announce_run_started() {
+        if let Some(w) = web_sys::window()
+            && let Ok(ev) = web_sys::CustomEvent::new(RUN_STARTED)
+        {
+            let _ = w.dispatch_event(&ev);
+        }
+    }
+
+    /// Calls `f` whenever an operation is started on this page.
+    #[cfg(feature = "hydrate")]
+    pub fn on_run_started(f: impl Fn() + 'static) {
+        use wasm_bindgen::JsCast;
+        use wasm_bindgen::closure::Closure;
+        if let Some(w) = web_sys::window() {
+            let cb = Closure::<dyn Fn()>::new(f);
+            let _ = w.add_event_listener_with_callback(RUN_STARTED, cb.as_ref().unchecked_ref());
+            // Lives as long as the page (no client-side navigation).
+            cb.forget();
+        }
+    }
+
+    #[cfg(not(feature = "hydrate"))]
+    pub fn on_run_started(_f: impl Fn() + 'static) {}
 
     pub fn navigate(location: Option<&str>) {
         if let Some(window) = web_sys::window() {

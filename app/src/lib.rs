@@ -70,6 +70,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("ops/runs") view=system::SystemRuns ssr=SsrMode::Async/>
                     <Route path=path!("ops/failures") view=system::SystemFailures ssr=SsrMode::Async/>
                     <Route path=path!("ops/stuck") view=system::SystemStuck ssr=SsrMode::Async/>
+                    <Route path=path!("ops/runs/:run") view=runs::SystemRunDetail ssr=SsrMode::Async/>
                     <Route path=path!("workspaces") view=system::SystemWorkspaces ssr=SsrMode::Async/>
                 </ParentRoute>
             </Routes>

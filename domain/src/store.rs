@@ -60,6 +60,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../../migrations/sqlite/0003_provider.sql"),
         postgres: include_str!("../../migrations/postgres/0003_provider.sql"),
     },
+    Migration {
+        version: 4,
+        name: "monitoring",
+        sqlite: include_str!("../../migrations/sqlite/0004_monitoring.sql"),
+        postgres: include_str!("../../migrations/postgres/0004_monitoring.sql"),
+    },
 ];
 
 #[derive(Clone)]

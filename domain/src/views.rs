@@ -54,6 +54,8 @@ pub struct ShellView {
     pub current: Option<WorkspaceRef>,
     pub workspaces: Vec<WorkspaceRef>,
     pub unread_notifications: i64,
+    /// The progress overlay's first state (it polls from there).
+    pub active_runs: ActiveRuns,
 }
 
 impl ShellView {
@@ -400,10 +402,107 @@ pub struct RunRow {
     pub reconciled_lineage: bool,
 }
 
+/// The operations hub: one keyset page of runs for a filter, with its count.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct OperationsPage {
+pub struct HubPage {
     pub workspace: WorkspaceRef,
+    pub query: crate::runs::filter::HubQuery,
     pub runs: Vec<RunRow>,
+    /// The query string of the next (older) page, when there is one.
+    pub next: Option<String>,
+    /// How many runs match the filter (the same number every summary shows).
+    pub count: crate::runs::filter::CappedCount,
+    /// Tenants the member may see (filter choices).
+    pub tenants: Vec<(TenantId, String)>,
+    /// Workspace members (initiator choices).
+    pub members: Vec<(UserId, String)>,
+}
+
+/// The system plane's run lists: every workspace, same filter and paging.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SystemRunsPage {
+    pub query: crate::runs::filter::HubQuery,
+    pub runs: Vec<RunRow>,
+    pub next: Option<String>,
+    pub count: crate::runs::filter::CappedCount,
+}
+
+/// One summary number and the hub link that shows the same count.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KpiTile {
+    pub kpi: crate::runs::filter::Kpi,
+    pub count: crate::runs::filter::CappedCount,
+    pub link: String,
+}
+
+/// A short list of runs with the hub link that shows all of them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunShortList {
+    pub title: String,
+    pub runs: Vec<RunRow>,
+    pub count: crate::runs::filter::CappedCount,
+    pub link: String,
+}
+
+/// Run truth for a tenant dashboard or the workspace overview.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunSummary {
+    pub tiles: Vec<KpiTile>,
+    /// Needs attention, by problem class: looks stuck, then needs follow-up.
+    pub attention: Vec<RunShortList>,
+    pub recent: RunShortList,
+}
+
+/// An active run in the progress overlay.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActiveRun {
+    pub id: crate::ids::RunId,
+    pub operation: String,
+    pub tenant_name: Option<String>,
+    pub headline: crate::runs::presenter::RunHeadline,
+}
+
+/// The progress overlay: active runs of the current workspace you may see.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActiveRuns {
+    pub runs: Vec<ActiveRun>,
+    /// All active runs you may see (the list shows the newest few).
+    pub total: i64,
+    pub link: String,
+}
+
+/// What the run-detail island polls: the changing fields of one run, read
+/// by primary key without joins, with the presenter's headline.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunPulse {
+    pub truth: crate::runs::RunTruth,
+    pub reason: Option<crate::runs::ReasonCode>,
+    pub summary: crate::runs::SummaryCounts,
+    pub failure_summary: Option<String>,
+    pub completed_at: Option<i64>,
+    pub attempts: i64,
+    pub cancel_requested: bool,
+    pub reconciliation: Option<crate::runs::ReconciliationRecord>,
+    pub headline: crate::runs::presenter::RunHeadline,
+    pub now: i64,
+}
+
+impl RunPage {
+    /// Takes a fresher pulse of the same run.
+    pub fn apply(&mut self, p: RunPulse) {
+        let r = &mut self.run;
+        r.truth = p.truth;
+        r.reason = p.reason;
+        r.summary = p.summary;
+        r.failure_summary = p.failure_summary;
+        r.completed_at = p.completed_at;
+        r.attempts = p.attempts;
+        r.cancel_requested = p.cancel_requested;
+        r.reconciliation = p.reconciliation;
+        self.headline = p.headline;
+        self.can_cancel = self.can_cancel && r.truth.is_active();
+        self.now = p.now;
+    }
 }
 
 /// Which system list to show.

@@ -50,6 +50,7 @@ pub async fn shell(svc: &Services, actor: &Actor) -> AppResult<ShellView> {
         current: access::current_workspace(svc, actor).await?,
         workspaces: list_for_user(svc, actor.user_id).await?,
         unread_notifications: crate::notifications::unread_count(svc, actor).await?,
+        active_runs: crate::runs::monitoring::active_runs(svc, actor).await?,
     })
 }
 

@@ -1,19 +1,23 @@
 use crate::api;
 use crate::components::{EmptyState, NoWorkspace, load};
 use crate::pages::runs::tone_class;
-use domain::views::{OperationsPage, RunRow, format_utc};
+use domain::runs::OperationType;
+use domain::runs::filter::{HubQuery, InitiatorFilter, Range, RunFilter, Tab};
+use domain::runs::{RunOutcome, RunStatus};
+use domain::views::{HubPage, RunRow, RunShortList, RunSummary, format_utc};
 use leptos::prelude::*;
 use leptos_meta::Title;
+use leptos_router::hooks::use_location;
 
-/// A table of runs, every label from the shared presenter.
-/// `link_base`: where run ids link to (`None` on the system plane until it has its own run page).
+/// A table of runs, every label from the shared presenter; run ids link to
+/// `{link_base}/{id}`.
 pub fn run_table(
     rows: Vec<RunRow>,
     show_workspace: bool,
-    link_base: Option<&'static str>,
+    link_base: &'static str,
 ) -> impl IntoView {
     view! {
-        <table class="table">
+        <table class="table" data-testid="run-table">
             <caption class="sr-only">"Operation runs"</caption>
             <thead><tr>
                 <th scope="col">"Run"</th>
@@ -23,11 +27,8 @@ pub fn run_table(
             </tr></thead>
             <tbody>
                 {rows.into_iter().map(|r| view! {
-                    <tr>
-                        <td>{match link_base {
-                            Some(base) => view! { <a class="link" href=format!("{base}/{}", r.id)>{format!("#{}", r.id)}</a> }.into_any(),
-                            None => view! { <span>{format!("#{}", r.id)}</span> }.into_any(),
-                        }}</td>
+                    <tr data-run=r.id.to_string()>
+                        <td><a class="link" href=format!("{link_base}/{}", r.id)>{format!("#{}", r.id)}</a></td>
                         {show_workspace.then(|| view! { <td>{r.workspace_name.clone()}</td> })}
                         <td>{r.tenant_name.clone().unwrap_or_default()}</td>
                         <td>{r.operation.clone()}</td>
@@ -45,28 +46,262 @@ pub fn run_table(
     }
 }
 
-/// The operations hub: the newest runs of the current workspace the member may see.
+/// "N runs match", the same words and number every summary links here with.
+fn count_line(count: domain::runs::filter::CappedCount) -> impl IntoView {
+    let noun = if !count.capped && count.value == 1 {
+        "run matches"
+    } else {
+        "runs match"
+    };
+    view! { <p class="muted" data-testid="hub-count" data-count=count.value>{count.to_string()} " " {noun} "."</p> }
+}
+
+/// Tabs by problem class, keeping the other filters.
+fn tabs(filter: RunFilter, base: &'static str) -> impl IntoView {
+    view! {
+        <nav class="tabs" aria-label="Run lists">
+            {Tab::ALL.into_iter().map(|t| {
+                let href = RunFilter { tab: t, ..filter }.link(base);
+                let current = (t == filter.tab).then_some("page");
+                view! { <a class="tab" href=href aria-current=current>{t.label()}</a> }
+            }).collect_view()}
+        </nav>
+    }
+}
+
+fn select<T: Copy + PartialEq>(
+    id: &'static str,
+    name: &'static str,
+    label: &'static str,
+    any: &'static str,
+    options: Vec<(T, String, String)>,
+    current: Option<T>,
+) -> impl IntoView {
+    view! {
+        <div class="field">
+            <label for=id>{label}</label>
+            <select id=id name=name class="input">
+                <option value="" selected=current.is_none()>{any}</option>
+                {options.into_iter().map(|(v, value, text)| view! {
+                    <option value=value selected=current == Some(v)>{text}</option>
+                }).collect_view()}
+            </select>
+        </div>
+    }
+}
+
+fn operation_options() -> Vec<(OperationType, String, String)> {
+    OperationType::ALL
+        .iter()
+        .filter(|t| !t.spec().test_only)
+        .map(|t| (*t, t.as_str().to_string(), t.label().to_string()))
+        .collect()
+}
+
+/// The filter form: a plain GET form, so filters live in the URL and work
+/// without JavaScript. `choices` adds the tenant and initiator selects.
+fn filter_form(
+    base: &'static str,
+    filter: RunFilter,
+    tenants: Vec<(domain::ids::TenantId, String)>,
+    members: Vec<(domain::ids::UserId, String)>,
+    workspace_choices: bool,
+) -> impl IntoView {
+    let statuses = RunStatus::ALL
+        .iter()
+        .map(|s| (*s, s.as_str().to_string(), s.as_str().replace('_', " ")))
+        .collect();
+    let outcomes = RunOutcome::ALL
+        .iter()
+        .map(|o| (*o, o.as_str().to_string(), o.as_str().replace('_', " ")))
+        .collect();
+    let ranges = Range::ALL
+        .iter()
+        .map(|r| (*r, r.as_str().to_string(), r.label().to_string()))
+        .collect();
+    let tenant_options = tenants
+        .into_iter()
+        .map(|(id, name)| (id, id.to_string(), name))
+        .collect();
+    let mut initiators: Vec<(InitiatorFilter, String, String)> = members
+        .into_iter()
+        .map(|(id, email)| {
+            let f = InitiatorFilter::User(id);
+            (f, f.to_param(), email)
+        })
+        .collect();
+    initiators.push((
+        InitiatorFilter::Schedule,
+        "schedule".into(),
+        "The schedule".into(),
+    ));
+    initiators.push((
+        InitiatorFilter::System,
+        "system".into(),
+        "The system".into(),
+    ));
+    view! {
+        <form method="get" action=base class="filters" aria-label="Filter runs">
+            {(filter.tab != Tab::All).then(|| view! { <input type="hidden" name="tab" value=filter.tab.as_str()/> })}
+            {select("f-status", "status", "Status", "Any status", statuses, filter.status)}
+            {select("f-outcome", "outcome", "Outcome", "Any outcome", outcomes, filter.outcome)}
+            {select("f-type", "type", "Operation", "Any operation", operation_options(), filter.op_type)}
+            {workspace_choices.then(|| view! {
+                {select("f-tenant", "tenant", "Tenant", "Any tenant", tenant_options, filter.tenant)}
+                {select("f-initiator", "initiator", "Started by", "Anyone", initiators, filter.initiator)}
+            })}
+            {select("f-range", "range", "Created", "Any time", ranges, filter.range)}
+            <div class="filter-actions">
+                <button type="submit" class="btn btn-primary">"Apply filters"</button>
+                {filter.is_narrowed().then(|| view! { <a class="link" href=RunFilter::tab(filter.tab).link(base)>"Clear filters"</a> })}
+            </div>
+        </form>
+    }
+}
+
+fn pager(base: &'static str, query: HubQuery, next: Option<String>) -> impl IntoView {
+    let first = query.before.map(|_| query.filter.link(base));
+    view! {
+        <nav class="pager" aria-label="Pages">
+            {first.map(|href| view! { <a class="link" href=href>"← Newest"</a> })}
+            {next.map(|q| view! { <a class="link" rel="next" href=format!("{base}?{q}")>"Older runs →"</a> })}
+        </nav>
+    }
+}
+
+/// One page of a run list as the domain returned it.
+pub struct ListData {
+    pub query: HubQuery,
+    pub count: domain::runs::filter::CappedCount,
+    pub runs: Vec<RunRow>,
+    pub next: Option<String>,
+}
+
+/// The hub and the system lists share this body.
+pub fn run_list(
+    base: &'static str,
+    link_base: &'static str,
+    show_workspace: bool,
+    data: ListData,
+    form: AnyView,
+    show_tabs: bool,
+) -> impl IntoView {
+    let ListData {
+        query,
+        count,
+        runs,
+        next,
+    } = data;
+    let filter = query.filter;
+    view! {
+        {show_tabs.then(|| tabs(filter, base))}
+        {form}
+        {count_line(count)}
+        {if runs.is_empty() {
+            if filter.is_narrowed() || filter.tab != Tab::All || query.before.is_some() {
+                view! {
+                    <EmptyState title="No runs match">
+                        <p>"Nothing matches this tab and these filters. " <a class="link" href=base>"Show every run"</a></p>
+                    </EmptyState>
+                }.into_any()
+            } else {
+                view! {
+                    <EmptyState title="No operation runs yet">
+                        <p>"Runs appear here when someone verifies a tenant, syncs inventory or starts another operation."</p>
+                    </EmptyState>
+                }.into_any()
+            }
+        } else {
+            run_table(runs, show_workspace, link_base).into_any()
+        }}
+        {pager(base, query, next)}
+    }
+}
+
+/// The current page's query string (for loaders that take it whole).
+pub fn current_query() -> String {
+    use_location().search.get_untracked()
+}
+
+/// The operations hub: the one run collection of the admin plane.
 #[component]
 pub fn Operations() -> impl IntoView {
+    let query = current_query();
     view! {
         <Title text="Operations · Tenantry"/>
-        {load(api::load_operations(), |page: Option<OperationsPage>| match page {
+        {load(api::load_hub(query), |page: Option<HubPage>| match page {
             None => view! { <section class="page"><h1 class="page-title">"Operations"</h1><NoWorkspace/></section> }.into_any(),
-            Some(p) => view! {
-                <section class="page">
-                    <h1 class="page-title">"Operations"</h1>
-                    <p class="muted">"Operation runs in " {p.workspace.name.clone()} ", newest first (the latest 50)."</p>
-                    {if p.runs.is_empty() {
-                        view! {
-                            <EmptyState title="No operation runs yet">
-                                <p>"Runs appear here when someone verifies a tenant, syncs inventory or starts another operation."</p>
-                            </EmptyState>
-                        }.into_any()
-                    } else {
-                        run_table(p.runs, false, Some("/admin/operations")).into_any()
-                    }}
-                </section>
-            }.into_any(),
+            Some(p) => {
+                let form = filter_form("/admin/operations", p.query.filter, p.tenants, p.members, true).into_any();
+                view! {
+                    <section class="page">
+                        <h1 class="page-title">"Operations"</h1>
+                        <p class="muted">"Every operation run in " {p.workspace.name.clone()} " you may see, newest first."</p>
+                        {run_list("/admin/operations", "/admin/operations", false,
+                            ListData { query: p.query, count: p.count, runs: p.runs, next: p.next }, form, true)}
+                    </section>
+                }.into_any()
+            }
         })}
+    }
+}
+
+/// The system plane's filter form (no workspace-specific choices).
+pub fn system_filter_form(base: &'static str, filter: RunFilter) -> AnyView {
+    filter_form(base, filter, vec![], vec![], false).into_any()
+}
+
+fn short_list(list: RunShortList, empty: &'static str) -> impl IntoView {
+    view! {
+        <section class="card" aria-label=list.title.clone()>
+            <h3 class="section-title">
+                {list.title.clone()} " "
+                <a class="link text-sm" href=list.link.clone() data-testid="list-count" data-count=list.count.value>{format!("({})", list.count)}</a>
+            </h3>
+            {if list.runs.is_empty() {
+                view! { <p class="muted">{empty}</p> }.into_any()
+            } else {
+                view! {
+                    <ul class="run-list">
+                        {list.runs.into_iter().map(|r| view! {
+                            <li>
+                                <a class="link" href=domain::runs::presenter::run_link(r.id)>{format!("{} #{}", r.operation, r.id)}</a>
+                                {r.tenant_name.map(|t| view! { <span class="muted">" · " {t}</span> })}
+                                " " <span class=tone_class(r.headline.tone)>{r.headline.label}</span>
+                                <span class="muted text-sm">" " {format_utc(r.created_at)}</span>
+                            </li>
+                        }).collect_view()}
+                    </ul>
+                    <a class="link text-sm" href=list.link.clone()>"Open in operations"</a>
+                }.into_any()
+            }}
+        </section>
+    }
+}
+
+/// KPI tiles, needs-attention and recent operations (tenant dashboard and
+/// workspace overview). Every number links to the hub with its filter.
+pub fn run_summary(summary: RunSummary) -> impl IntoView {
+    let empties = [
+        "Nothing looks stuck.",
+        "Nothing failed, was blocked or partly succeeded in the last 7 days.",
+    ];
+    view! {
+        <section aria-labelledby="run-kpis" class="mt-6">
+            <h2 id="run-kpis" class="section-title">"Operations"</h2>
+            <div class="kpis">
+                {summary.tiles.into_iter().map(|t| view! {
+                    <a class="kpi" href=t.link data-kpi=format!("{:?}", t.kpi) data-count=t.count.value>
+                        <span class="kpi-value">{t.count.to_string()}</span>
+                        <span class="kpi-label">{t.kpi.label()}</span>
+                    </a>
+                }).collect_view()}
+            </div>
+            <h2 class="section-title mt-4">"Needs attention"</h2>
+            <div class="grid-2">
+                {summary.attention.into_iter().zip(empties).map(|(l, e)| short_list(l, e)).collect_view()}
+            </div>
+            <div class="mt-4">{short_list(summary.recent, "No operations yet.")}</div>
+        </section>
     }
 }

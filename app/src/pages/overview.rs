@@ -19,6 +19,9 @@ pub fn Overview() -> impl IntoView {
                         <a class="kpi" href="/admin/tenants"><span class="kpi-value">{p.active_tenant_count}</span><span class="kpi-label">"Active tenants"</span></a>
                         <a class="kpi" href="/admin/members"><span class="kpi-value">{p.member_count}</span><span class="kpi-label">"Members"</span></a>
                     </div>
+                    {(p.tenant_count > 0).then(|| load(api::load_workspace_runs(), |s: Option<domain::views::RunSummary>| {
+                        s.map(crate::pages::operations::run_summary)
+                    }))}
                     {(p.tenant_count == 0).then(|| view! {
                         <div class="empty-state">
                             <h2 class="empty-title">"No tenants yet"</h2>

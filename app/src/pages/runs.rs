@@ -2,8 +2,7 @@ use crate::api;
 use crate::components::{NotFound, load, when};
 use crate::islands::ServerForm;
 use domain::ids::RunId;
-use domain::runs::presenter::{Tone, run_link};
-use domain::runs::{Freshness, ProblemClass, RunStatus};
+use domain::runs::presenter::{Tone, movement, poll_delay_ms, run_link};
 use domain::views::{RunPage, format_utc};
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -19,101 +18,232 @@ pub fn tone_class(tone: Tone) -> &'static str {
     }
 }
 
-/// Run detail: the decision zone first (what happened, is it still moving,
-/// what to do next), then counts, failures, context and lineage.
-#[component]
-pub fn RunDetail() -> impl IntoView {
-    let params = use_params_map();
-    let run: Option<RunId> = params
+fn run_param() -> Option<RunId> {
+    use_params_map()
         .read_untracked()
         .get("run")
-        .and_then(|r| r.parse().ok());
-    let Some(run) = run else {
+        .and_then(|r| r.parse().ok())
+}
+
+/// Run detail: the live island renders the decision zone first (what
+/// happened, is it still moving, what to do next), then counts, failures,
+/// context and lineage.
+#[component]
+pub fn RunDetail() -> impl IntoView {
+    let Some(run) = run_param() else {
         return view! { <NotFound/> }.into_any();
     };
     view! {
-        {load(api::load_run(run), |p: RunPage| {
-            let r = p.run.clone();
-            let h = p.headline.clone();
-            let label = r.truth.op_type.label();
-            let moving = if h.moving {
-                match h.freshness {
-                    Freshness::LikelyStale => "It is still marked active but looks stuck: no progress within its expected time.",
-                    _ if r.truth.status == RunStatus::Queued => "It is waiting for a worker.",
-                    _ => "It is running now.",
-                }
-            } else {
-                "It has finished and will not change."
-            };
-            let next_steps: Vec<String> = r.reason.map(|c| c.next_steps().iter().map(|s| s.to_string()).collect()).unwrap_or_default();
-            let attention = match h.problem {
-                Some(ProblemClass::TerminalFollowUp) => Some("Needs follow-up"),
-                Some(ProblemClass::ActiveStaleAttention) => Some("Looks stuck"),
-                None => None,
-            };
-            view! {
-                <Title text=format!("{label} #{} · Tenantry", r.id)/>
-                <section class="page">
-                    <p class="breadcrumb"><a class="link" href="/admin/operations">"Operations"</a> " › #" {r.id.to_string()}</p>
-                    <h1 class="page-title">{label} " " <span class=tone_class(h.tone) data-testid="run-status">{h.label.clone()}</span></h1>
-                    <section class="card decision" aria-labelledby="decision">
-                        <h2 id="decision" class="section-title">"What happened"</h2>
-                        <p>{moving}</p>
-                        {attention.map(|a| view! { <p><span class="badge badge-warn">{a}</span></p> })}
-                        {r.reason.map(|c| view! { <p class="mt-2">{c.message()}</p> })}
-                        {(!next_steps.is_empty()).then(|| view! {
-                            <h3 class="font-medium mt-3">"What to do next"</h3>
-                            <ul class="link-list">{next_steps.iter().map(|s| view! { <li>{s.clone()}</li> }).collect_view()}</ul>
-                        })}
-                        {r.cancel_requested.then(|| view! { <p class="notice notice-warn mt-3">"Cancellation was requested; the operation stops at its next check."</p> })}
-                        {(p.can_cancel && !r.cancel_requested).then(|| view! {
-                            <div class="mt-4">
-                                <ServerForm action="/api/runs/cancel".to_string() submit_label="Cancel run".to_string() danger=true
-                                    confirm="Cancel this run? A queued run stops at once; a running one stops at its next check.".to_string()
-                                    confirm_label="Cancel run".to_string()>
-                                    <input type="hidden" name="run" value=r.id.to_string()/>
-                                </ServerForm>
-                            </div>
-                        })}
-                    </section>
-                    <div class="grid-2">
-                        <section class="card" aria-labelledby="counts">
-                            <h2 id="counts" class="section-title">"Summary"</h2>
-                            {if r.summary.0.is_empty() {
-                                view! { <p class="muted">"No counts reported yet."</p> }.into_any()
-                            } else {
-                                view! { <dl class="facts">{r.summary.0.iter().map(|(k, v)| view! { <dt>{k.replace('_', " ")}</dt><dd>{*v}</dd> }).collect_view()}</dl> }.into_any()
-                            }}
-                            {r.failure_summary.clone().map(|f| view! { <h3 class="font-medium mt-3">"Failure"</h3><p class="whitespace-pre-line">{f}</p> })}
-                        </section>
-                        <section class="card" aria-labelledby="context">
-                            <h2 id="context" class="section-title">"Context"</h2>
-                            <dl class="facts">
-                                <dt>"Tenant"</dt><dd>{r.tenant_id.map(|t| view! { <a class="link" href=format!("/admin/t/{t}")>{r.tenant_name.clone().unwrap_or_default()}</a> })}</dd>
-                                <dt>"Started by"</dt><dd>{r.initiator_label.clone().unwrap_or_else(|| r.initiator.as_str().to_string())}</dd>
-                                <dt>"Provider connection"</dt><dd>{r.provider_connection_id.map(|c| format!("#{c}")).unwrap_or_else(|| "—".into())}</dd>
-                                <dt>"Created"</dt><dd>{format_utc(r.truth.created_at)}</dd>
-                                <dt>"Started"</dt><dd>{when(r.truth.started_at)}</dd>
-                                <dt>"Finished"</dt><dd>{when(r.completed_at)}</dd>
-                                <dt>"Attempts"</dt><dd>{r.attempts}</dd>
-                            </dl>
-                        </section>
-                    </div>
-                    {r.reconciliation.clone().map(|rec| view! {
-                        <section class="card" aria-labelledby="lineage">
-                            <h2 id="lineage" class="section-title">"Lineage"</h2>
-                            <p>{rec.why.clone()}</p>
-                            <dl class="facts mt-2">
-                                <dt>"Seen by the reconciler"</dt><dd>{format_utc(rec.seen_at)}</dd>
-                                <dt>"Worker"</dt><dd>{rec.lease_owner.clone().unwrap_or_default()}</dd>
-                                <dt>"Last heartbeat"</dt><dd>{when(rec.last_heartbeat_at)}</dd>
-                                <dt>"Lease expired"</dt><dd>{when(rec.lease_expired_at)}</dd>
-                            </dl>
-                        </section>
-                    })}
-                    <p class="muted text-sm">"Link to this run: " <code>{run_link(r.id)}</code></p>
-                </section>
+        {load(api::load_run(run), |p: RunPage| view! {
+            <Title text=format!("{} #{} · Tenantry", p.run.truth.op_type.label(), p.run.id)/>
+            <section class="page">
+                <p class="breadcrumb"><a class="link" href="/admin/operations">"Operations"</a> " › #" {p.run.id.to_string()}</p>
+                <RunLive page=p/>
+            </section>
+        })}
+    }
+    .into_any()
+}
+
+/// Whether the page is still refreshing, in words (never a guess).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Live {
+    Every(u32),
+    Paused,
+    Retrying,
+    Finished,
+    Stopped,
+}
+
+impl Live {
+    fn text(self) -> String {
+        match self {
+            Live::Every(ms) if ms <= 1_000 => "Live: checking every second.".into(),
+            Live::Every(ms) => format!("Live: checking every {} seconds.", ms / 1_000),
+            Live::Paused => {
+                "Live updates are paused while this tab is hidden or a dialog is open.".into()
             }
+            Live::Retrying => "Cannot reach Tenantry right now; retrying.".into(),
+            Live::Finished => "Finished: this page no longer refreshes.".into(),
+            Live::Stopped => {
+                "Live updates stopped: this run is no longer available to you. Reload the page."
+                    .into()
+            }
+        }
+    }
+}
+
+fn live_of(p: &RunPage) -> Live {
+    match poll_delay_ms(&p.run.truth, p.now) {
+        Some(ms) => Live::Every(ms),
+        None => Live::Finished,
+    }
+}
+
+/// The run-detail island. Polls `/api/runs/poll` while the run is queued or
+/// running (1 s for its first 10 s, 5 s until 60 s, then 10 s), pauses while
+/// the tab is hidden or a dialog is open, and stops for good once the run is
+/// terminal.
+#[island]
+pub fn RunLive(page: RunPage) -> impl IntoView {
+    let live = RwSignal::new(live_of(&page));
+    let checked = RwSignal::new(page.now);
+    let state = RwSignal::new(page);
+    Effect::new(move |_| {
+        use crate::islands::browser;
+        if live.get_untracked() == Live::Finished {
+            return;
+        }
+        let run = state.get_untracked().run.id;
+        leptos::task::spawn_local(async move {
+            let mut retry_ms = 1_000;
+            loop {
+                let current = state.get_untracked();
+                let Some(delay) = poll_delay_ms(&current.run.truth, current.now) else {
+                    live.set(Live::Finished);
+                    break;
+                };
+                let delay = if live.get_untracked() == Live::Retrying {
+                    retry_ms
+                } else {
+                    delay
+                };
+                browser::sleep(delay).await;
+                while browser::paused() {
+                    live.set(Live::Paused);
+                    browser::sleep(250).await;
+                }
+                match api::poll_run(run).await {
+                    Ok(pulse) => {
+                        retry_ms = 1_000;
+                        let before = state.get_untracked();
+                        let mut next = before.clone();
+                        next.apply(pulse);
+                        live.set(live_of(&next));
+                        checked.set(next.now);
+                        // Re-render only when something a reader sees changed.
+                        if next.run != before.run || next.headline != before.headline {
+                            state.set(next);
+                        } else {
+                            state.update_untracked(|s| s.now = next.now);
+                        }
+                    }
+                    // Signed out, removed from the workspace, or the run is gone.
+                    Err(e) if e.0.http_status() < 500 => {
+                        live.set(Live::Stopped);
+                        break;
+                    }
+                    Err(_) => {
+                        retry_ms = (retry_ms * 2).min(10_000);
+                        live.set(Live::Retrying);
+                    }
+                }
+            }
+        });
+    });
+    move || run_sections(state.get(), Some((live, checked)), "/admin/t")
+}
+
+/// The run page's sections; `tenant_base` is where the tenant name links
+/// (`None`-like empty string on the system plane, where it does not link).
+fn run_sections(
+    p: RunPage,
+    live: Option<(RwSignal<Live>, RwSignal<i64>)>,
+    tenant_base: &'static str,
+) -> impl IntoView {
+    let r = p.run;
+    let h = p.headline;
+    let label = r.truth.op_type.label();
+    let moving = movement(&r.truth, &h);
+    let next_steps: Vec<&'static str> = r
+        .reason
+        .map(|c| c.next_steps().to_vec())
+        .unwrap_or_default();
+    view! {
+        <h1 class="page-title">{label} " " <span class=tone_class(h.tone) data-testid="run-status" aria-live="polite">{h.label.clone()}</span></h1>
+        <section class="card decision" aria-labelledby="decision">
+            <h2 id="decision" class="section-title">"What happened"</h2>
+            <p data-testid="run-movement">{moving}</p>
+            {live.map(|(l, at)| view! {
+                <p class="muted text-sm" data-testid="live-status" data-live=move || format!("{:?}", l.get()).to_lowercase()>
+                    {move || l.get().text()} " Last checked " {move || format_utc(at.get())} "."
+                </p>
+            })}
+            {h.problem.map(|c| view! { <p><span class="badge badge-warn">{c.label()}</span></p> })}
+            {r.reason.map(|c| view! { <p class="mt-2">{c.message()}</p> })}
+            {(!next_steps.is_empty()).then(|| view! {
+                <h3 class="font-medium mt-3">"What to do next"</h3>
+                <ul class="link-list">{next_steps.into_iter().map(|s| view! { <li>{s}</li> }).collect_view()}</ul>
+            })}
+            {r.cancel_requested.then(|| view! { <p class="notice notice-warn mt-3">"Cancellation was requested; the operation stops at its next check."</p> })}
+            {(p.can_cancel && !r.cancel_requested).then(|| view! {
+                <div class="mt-4">
+                    <ServerForm action="/api/runs/cancel".to_string() submit_label="Cancel run".to_string() danger=true
+                        confirm="Cancel this run? A queued run stops at once; a running one stops at its next check.".to_string()
+                        confirm_label="Cancel run".to_string()>
+                        <input type="hidden" name="run" value=r.id.to_string()/>
+                    </ServerForm>
+                </div>
+            })}
+        </section>
+        <div class="grid-2">
+            <section class="card" aria-labelledby="counts">
+                <h2 id="counts" class="section-title">"Summary"</h2>
+                {if r.summary.0.is_empty() {
+                    view! { <p class="muted">"No counts reported yet."</p> }.into_any()
+                } else {
+                    view! { <dl class="facts" data-testid="run-summary">{r.summary.0.iter().map(|(k, v)| view! { <dt>{k.replace('_', " ")}</dt><dd>{*v}</dd> }).collect_view()}</dl> }.into_any()
+                }}
+                {r.failure_summary.clone().map(|f| view! { <h3 class="font-medium mt-3">"Failure"</h3><p class="whitespace-pre-line">{f}</p> })}
+            </section>
+            <section class="card" aria-labelledby="context">
+                <h2 id="context" class="section-title">"Context"</h2>
+                <dl class="facts">
+                    <dt>"Tenant"</dt><dd>{match (r.tenant_id, tenant_base.is_empty()) {
+                        (Some(t), false) => view! { <a class="link" href=format!("{tenant_base}/{t}")>{r.tenant_name.clone().unwrap_or_default()}</a> }.into_any(),
+                        (Some(_), true) => view! { <span>{r.tenant_name.clone().unwrap_or_default()}</span> }.into_any(),
+                        (None, _) => view! { <span>"—"</span> }.into_any(),
+                    }}</dd>
+                    <dt>"Started by"</dt><dd>{r.initiator_label.clone().unwrap_or_else(|| r.initiator.as_str().to_string())}</dd>
+                    <dt>"Provider connection"</dt><dd>{r.provider_connection_id.map(|c| format!("#{c}")).unwrap_or_else(|| "—".into())}</dd>
+                    <dt>"Created"</dt><dd>{format_utc(r.truth.created_at)}</dd>
+                    <dt>"Started"</dt><dd>{when(r.truth.started_at)}</dd>
+                    <dt>"Finished"</dt><dd>{when(r.completed_at)}</dd>
+                    <dt>"Attempts"</dt><dd>{r.attempts}</dd>
+                </dl>
+            </section>
+        </div>
+        {r.reconciliation.clone().map(|rec| view! {
+            <section class="card" aria-labelledby="lineage" data-testid="run-lineage">
+                <h2 id="lineage" class="section-title">"Lineage"</h2>
+                <p>{rec.why.clone()}</p>
+                <dl class="facts mt-2">
+                    <dt>"Seen by the reconciler"</dt><dd>{format_utc(rec.seen_at)}</dd>
+                    <dt>"What it saw"</dt><dd>{rec.status_seen.as_str()}</dd>
+                    <dt>"What it did"</dt><dd>{rec.action.clone()}</dd>
+                    <dt>"Worker"</dt><dd>{rec.lease_owner.clone().unwrap_or_default()}</dd>
+                    <dt>"Last heartbeat"</dt><dd>{when(rec.last_heartbeat_at)}</dd>
+                    <dt>"Lease expired"</dt><dd>{when(rec.lease_expired_at)}</dd>
+                </dl>
+            </section>
+        })}
+        <p class="muted text-sm">"Link to this run: " <code>{run_link(r.id)}</code></p>
+    }
+}
+
+/// A run on the system plane: the same sections, no polling, no actions.
+#[component]
+pub fn SystemRunDetail() -> impl IntoView {
+    let Some(run) = run_param() else {
+        return view! { <NotFound/> }.into_any();
+    };
+    view! {
+        {load(api::load_system_run(run), |p: RunPage| view! {
+            <Title text=format!("{} #{} · System · Tenantry", p.run.truth.op_type.label(), p.run.id)/>
+            <section class="page">
+                <p class="breadcrumb"><a class="link" href="/system/ops/runs">"All runs"</a> " › #" {p.run.id.to_string()}</p>
+                {run_sections(p, None, "")}
+            </section>
         })}
     }
     .into_any()

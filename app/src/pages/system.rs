@@ -1,7 +1,7 @@
 use crate::api;
 use crate::components::{EmptyState, load};
-use crate::pages::operations::run_table;
-use domain::views::{RunRow, SystemRunList, SystemWorkspaceRow, format_utc};
+use crate::pages::operations::{ListData, current_query, run_list, system_filter_form};
+use domain::views::{SystemRunList, SystemRunsPage, SystemWorkspaceRow, format_utc};
 use leptos::prelude::*;
 use leptos_meta::Title;
 
@@ -23,35 +23,46 @@ pub fn SystemHome() -> impl IntoView {
 }
 
 #[component]
-fn SystemRunsList(title: &'static str, list: SystemRunList, empty: &'static str) -> impl IntoView {
+fn SystemRunsList(
+    title: &'static str,
+    list: SystemRunList,
+    base: &'static str,
+    intro: &'static str,
+) -> impl IntoView {
+    let query = current_query();
     view! {
         <Title text=format!("{title} · System · Tenantry")/>
-        {load(api::load_system_runs(list), move |rows: Vec<RunRow>| view! {
-            <section class="page">
-                <h1 class="page-title">{title}</h1>
-                {if rows.is_empty() {
-                    view! { <EmptyState title=empty>"Runs from every workspace appear here."</EmptyState> }.into_any()
-                } else {
-                    run_table(rows, true, None).into_any()
-                }}
-            </section>
+        {load(api::load_system_runs(list, query), move |p: SystemRunsPage| {
+            let form = system_filter_form(base, p.query.filter);
+            view! {
+                <section class="page">
+                    <h1 class="page-title">{title}</h1>
+                    <p class="muted">{intro}</p>
+                    {run_list(base, "/system/ops/runs", true,
+                        ListData { query: p.query, count: p.count, runs: p.runs, next: p.next },
+                        form, list == SystemRunList::All)}
+                </section>
+            }
         })}
     }
 }
 
 #[component]
 pub fn SystemRuns() -> impl IntoView {
-    view! { <SystemRunsList title="All runs" list=SystemRunList::All empty="No operation runs yet"/> }
+    view! { <SystemRunsList title="All runs" list=SystemRunList::All base="/system/ops/runs"
+    intro="Operation runs of every workspace, newest first."/> }
 }
 
 #[component]
 pub fn SystemFailures() -> impl IntoView {
-    view! { <SystemRunsList title="Failures" list=SystemRunList::Failures empty="No failed, blocked or partial runs"/> }
+    view! { <SystemRunsList title="Failures" list=SystemRunList::Failures base="/system/ops/failures"
+    intro="Failed, blocked and partially succeeded runs of every workspace, including runs the reconciler closed after they went stale."/> }
 }
 
 #[component]
 pub fn SystemStuck() -> impl IntoView {
-    view! { <SystemRunsList title="Stuck runs" list=SystemRunList::Stuck empty="No active run looks stuck"/> }
+    view! { <SystemRunsList title="Stuck runs" list=SystemRunList::Stuck base="/system/ops/stuck"
+    intro="Active runs that look stuck: past their expected duration, or their worker stopped renewing its lease."/> }
 }
 
 #[component]

@@ -1,6 +1,7 @@
 //! Operation runs: the model and presenter (wasm-safe), and behind the
 //! `server` feature the start gate, run service, workers and reconciler.
 
+pub mod filter;
 pub mod model;
 pub mod presenter;
 
@@ -9,7 +10,7 @@ pub mod gate;
 #[cfg(feature = "server")]
 pub mod handlers;
 #[cfg(feature = "server")]
-pub mod listing;
+pub mod monitoring;
 #[cfg(feature = "server")]
 pub mod reconciler;
 #[cfg(feature = "server")]

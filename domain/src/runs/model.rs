@@ -323,6 +323,15 @@ pub enum ProblemClass {
     ActiveStaleAttention,
 }
 
+impl ProblemClass {
+    pub fn label(self) -> &'static str {
+        match self {
+            ProblemClass::TerminalFollowUp => "Needs follow-up",
+            ProblemClass::ActiveStaleAttention => "Looks stuck",
+        }
+    }
+}
+
 /// What the reconciler saw and did; kept on the run for its lineage.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReconciliationRecord {

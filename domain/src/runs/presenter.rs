@@ -171,6 +171,41 @@ pub fn headline_of(t: &RunTruth, cancel_requested: bool, now: i64) -> RunHeadlin
     }
 }
 
+/// The decision zone's first sentence: is it still moving?
+pub fn movement(truth: &RunTruth, headline: &RunHeadline) -> &'static str {
+    match (truth.status, headline.freshness) {
+        (RunStatus::Completed, Freshness::Reconciled) => {
+            "It stopped responding and was closed by the reconciler; it will not change."
+        }
+        (RunStatus::Completed, _) => "It has finished and will not change.",
+        (_, Freshness::LikelyStale) => {
+            "It is still marked active but looks stuck: no progress within its expected time."
+        }
+        (RunStatus::Queued, _) => "It is waiting for a worker.",
+        (RunStatus::Running, _) => "It is running now.",
+    }
+}
+
+/// How long the run-detail island waits before its next poll (PRODUCT.md §6):
+/// 1 s while the run is younger than 10 s, 5 s until 60 s, then 10 s; `None`
+/// once the run is terminal, which stops polling for good.
+pub fn poll_delay_ms(truth: &RunTruth, now: i64) -> Option<u32> {
+    if !truth.is_active() {
+        return None;
+    }
+    let age = now - truth.created_at;
+    Some(if age < 10_000 {
+        1_000
+    } else if age < 60_000 {
+        5_000
+    } else {
+        10_000
+    })
+}
+
+/// The overlay and dashboards refresh this often while they show active runs.
+pub const ACTIVE_LIST_POLL_MS: u32 = 10_000;
+
 /// The notification for a finished run: the same words as its page.
 pub fn present_completion(run: &RunView) -> Toast {
     let h = headline(run, run.completed_at.unwrap_or(0));
@@ -241,6 +276,33 @@ mod tests {
             StartDecision::Blocked,
         ] {
             assert_eq!(present_start(&result(d)).link, "/admin/operations/42");
+        }
+    }
+
+    #[test]
+    fn run_detail_polls_fast_then_slower_and_never_after_the_end() {
+        let mut t = RunTruth {
+            op_type: OperationType::InventorySync,
+            status: RunStatus::Running,
+            outcome: RunOutcome::Pending,
+            created_at: 1_000_000,
+            started_at: Some(1_000_000),
+            lease_expires_at: None,
+            reconciled: false,
+        };
+        let at = |secs: i64| 1_000_000 + secs * 1000;
+        assert_eq!(poll_delay_ms(&t, at(0)), Some(1_000));
+        assert_eq!(poll_delay_ms(&t, at(9)), Some(1_000));
+        assert_eq!(poll_delay_ms(&t, at(10)), Some(5_000));
+        assert_eq!(poll_delay_ms(&t, at(59)), Some(5_000));
+        assert_eq!(poll_delay_ms(&t, at(60)), Some(10_000));
+        assert_eq!(poll_delay_ms(&t, at(3600)), Some(10_000));
+        t.status = RunStatus::Queued;
+        assert_eq!(poll_delay_ms(&t, at(1)), Some(1_000));
+        t.status = RunStatus::Completed;
+        for outcome in RunOutcome::ALL {
+            t.outcome = *outcome;
+            assert_eq!(poll_delay_ms(&t, at(1)), None);
         }
     }
 

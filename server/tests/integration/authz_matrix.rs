@@ -245,6 +245,13 @@ fn rows() -> Vec<Row> {
             request: |w, t| (format!("/admin/operations/{}", w.run(t)), vec![]),
         },
         Row {
+            path: "/system/ops/runs/{run}",
+            kind: Kind::Page,
+            targets: &[Target::Missing, Target::Own],
+            own: [303, 404, 200, 404, 404],
+            request: |w, t| (format!("/system/ops/runs/{}", w.run(t)), vec![]),
+        },
+        Row {
             path: "/admin/notifications",
             kind: Kind::Page,
             targets: NONE,
@@ -370,14 +377,77 @@ fn rows() -> Vec<Row> {
             kind: Kind::Fn,
             targets: NONE,
             own: [401, 200, 200, 200, 200],
-            request: |_, _| ("/api/operations".into(), vec![]),
+            request: |_, _| {
+                (
+                    "/api/operations".into(),
+                    vec![("query", "tab=active".into())],
+                )
+            },
+        },
+        // A tenant filter is an object: another workspace's tenant is not there.
+        Row {
+            path: "/api/operations?tenant",
+            kind: Kind::Fn,
+            targets: OBJ,
+            own: [401, 404, 404, 200, 200],
+            request: |w, t| {
+                (
+                    "/api/operations".into(),
+                    vec![("query", format!("tab=stale&tenant={}", w.tenant(t)))],
+                )
+            },
+        },
+        Row {
+            path: "/api/runs/tenant_summary",
+            kind: Kind::Fn,
+            targets: OBJ,
+            own: [401, 404, 404, 200, 200],
+            request: |w, t| {
+                (
+                    "/api/runs/tenant_summary".into(),
+                    vec![("tenant", w.tenant(t))],
+                )
+            },
+        },
+        Row {
+            path: "/api/runs/workspace_summary",
+            kind: Kind::Fn,
+            targets: NONE,
+            own: [401, 200, 200, 200, 200],
+            request: |_, _| ("/api/runs/workspace_summary".into(), vec![]),
+        },
+        Row {
+            path: "/api/runs/poll",
+            kind: Kind::Fn,
+            targets: OBJ,
+            own: [401, 404, 404, 200, 200],
+            request: |w, t| ("/api/runs/poll".into(), vec![("run", w.run(t))]),
+        },
+        Row {
+            path: "/api/runs/active",
+            kind: Kind::Fn,
+            targets: NONE,
+            own: [401, 200, 200, 200, 200],
+            request: |_, _| ("/api/runs/active".into(), vec![]),
         },
         Row {
             path: "/api/system/runs",
             kind: Kind::Fn,
             targets: NONE,
             own: [401, 404, 200, 404, 404],
-            request: |_, _| ("/api/system/runs".into(), vec![("list", "failures".into())]),
+            request: |_, _| {
+                (
+                    "/api/system/runs".into(),
+                    vec![("list", "failures".into()), ("query", "".into())],
+                )
+            },
+        },
+        Row {
+            path: "/api/system/run",
+            kind: Kind::Fn,
+            targets: &[Target::Missing, Target::Own],
+            own: [401, 404, 200, 404, 404],
+            request: |w, t| ("/api/system/run".into(), vec![("run", w.run(t))]),
         },
         Row {
             path: "/api/provider/panel",
@@ -761,7 +831,8 @@ fn every_route_and_server_function_has_a_row() {
     let fn_rows: BTreeSet<String> = rows
         .iter()
         .filter(|r| matches!(r.kind, Kind::Fn))
-        .map(|r| r.path.to_string())
+        // `path?what` rows are a second look at the same function.
+        .map(|r| r.path.split('?').next().unwrap_or(r.path).to_string())
         .collect();
     let pages = registered_pages();
     let fns = registered_fns();

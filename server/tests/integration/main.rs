@@ -9,6 +9,7 @@ mod accounts;
 mod authz_matrix;
 mod lifecycle_prop;
 mod members_tenants;
+mod monitoring;
 mod provider;
 mod runs;
 mod runs_processes;

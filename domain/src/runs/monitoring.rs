@@ -1,0 +1,597 @@
+//! Monitoring reads: the operations hub, the summaries dashboards show, the
+//! progress overlay, the run-detail pulse and the system plane's lists.
+//!
+//! Every number and every list goes through one `WHERE` builder, so a count on
+//! a dashboard and the hub's count for the same filter are the same query.
+//! The problem classes are translated to SQL from the registry (expected
+//! durations) and must agree with `RunTruth::problem_class` — the consistency
+//! test checks both against each other.
+
+use super::filter::{COUNT_CAP, Range};
+use super::filter::{CappedCount, Cursor, HubQuery, InitiatorFilter, Kpi, RunFilter, Tab};
+use super::model::{OperationType, ReasonCode, ReconciliationRecord, RunStatus, RunTruth};
+use super::presenter;
+use super::service::RunService;
+use crate::access::{self, Actor, WorkspaceAccess};
+use crate::error::{AppError, AppResult};
+use crate::ids::{RunId, TenantId, UserId, WorkspaceId};
+use crate::rbac::{Capability, Role};
+use crate::services::Services;
+use crate::views::{
+    ActiveRun, ActiveRuns, HubPage, KpiTile, RunPage, RunPulse, RunRow, RunShortList, RunSummary,
+    SystemRunList, SystemRunsPage,
+};
+use sqlx::Row;
+
+/// Rows per hub page.
+pub const HUB_PAGE_SIZE: i64 = 50;
+/// Runs the progress overlay lists by name (the rest are counted).
+pub const OVERLAY_SIZE: i64 = 5;
+
+const COLUMNS: &str = "r.id, w.name AS workspace_name, r.tenant_id, t.display_name, r.op_type, r.status, r.outcome,
+    r.created_at, r.started_at, r.completed_at, r.lease_expires_at, r.reason_code, r.reconciliation, r.cancel_requested_at";
+
+const FROM: &str = "FROM operation_runs r
+    JOIN workspaces w ON w.id = r.workspace_id
+    LEFT JOIN tenants t ON t.id = r.tenant_id";
+
+/// Whose runs a read may see.
+#[derive(Debug, Clone, Copy)]
+pub enum Viewer {
+    /// A member of one workspace: its runs, and for operators and readonly
+    /// members only the runs of tenants assigned to them (plus the
+    /// workspace's own tenantless runs, as on the run page).
+    Member {
+        workspace: WorkspaceId,
+        user: UserId,
+        all_tenants: bool,
+    },
+    /// A platform operator on the system plane: every workspace.
+    Platform,
+}
+
+impl Viewer {
+    pub fn member(access: &WorkspaceAccess, actor: &Actor) -> Viewer {
+        Viewer::Member {
+            workspace: access.id(),
+            user: actor.user_id,
+            all_tenants: access.role().sees_all_tenants(),
+        }
+    }
+}
+
+/// A `WHERE` clause under construction. Only numbers are bound; enum values
+/// are written as literals from our own closed enums (never user text), so
+/// PostgreSQL can match the partial indexes.
+struct Where {
+    clauses: Vec<String>,
+    binds: Vec<i64>,
+}
+
+impl Where {
+    fn new() -> Where {
+        Where {
+            clauses: Vec::new(),
+            binds: Vec::new(),
+        }
+    }
+
+    fn bind(&mut self, v: i64) -> String {
+        self.binds.push(v);
+        format!("${}", self.binds.len())
+    }
+
+    fn push(&mut self, clause: String) {
+        self.clauses.push(clause);
+    }
+
+    fn sql(&self) -> String {
+        if self.clauses.is_empty() {
+            "1 = 1".into()
+        } else {
+            self.clauses.join(" AND ")
+        }
+    }
+
+    fn query<'q>(
+        &self,
+        sql: &'q str,
+    ) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+        let mut q = sqlx::query(sql);
+        for b in &self.binds {
+            q = q.bind(*b);
+        }
+        q
+    }
+}
+
+const ACTIVE: &str = "r.status IN ('queued', 'running')";
+const FOLLOW_UP: &str = "r.outcome IN ('failed', 'blocked', 'partially_succeeded')";
+
+/// Active stale attention in SQL: the same rule as `RunTruth::freshness`
+/// (past the type's expected duration since start, or a running run whose
+/// lease ran out), with each type's expected duration from the registry.
+fn stale(w: &mut Where, now: i64) -> String {
+    let mut expected = String::from("CASE r.op_type");
+    for t in OperationType::ALL {
+        expected.push_str(&format!(
+            " WHEN '{}' THEN {}",
+            t.as_str(),
+            t.spec().expected_duration_ms
+        ));
+    }
+    expected.push_str(" END");
+    let a = w.bind(now);
+    let b = w.bind(now);
+    format!(
+        "{ACTIVE} AND ({a} - COALESCE(r.started_at, r.created_at) > {expected}
+          OR (r.status = 'running' AND r.lease_expires_at < {b}))"
+    )
+}
+
+fn build(viewer: &Viewer, filter: &RunFilter, before: Option<Cursor>, now: i64) -> Where {
+    let mut w = Where::new();
+    if let Viewer::Member {
+        workspace,
+        user,
+        all_tenants,
+    } = *viewer
+    {
+        let ws = w.bind(workspace.0);
+        w.push(format!("r.workspace_id = {ws}"));
+        if !all_tenants {
+            let u = w.bind(user.0);
+            // Their tenants' runs and the workspace's own (tenantless) runs,
+            // the same rule as the run page.
+            w.push(format!(
+                "(r.tenant_id IS NULL OR r.tenant_id IN (SELECT a.tenant_id FROM tenant_assignments a WHERE a.user_id = {u}))"
+            ));
+        }
+    }
+    match filter.tab {
+        Tab::All => {}
+        Tab::Active => w.push(ACTIVE.into()),
+        Tab::FollowUp => w.push(FOLLOW_UP.into()),
+        Tab::Stale => {
+            let s = stale(&mut w, now);
+            w.push(s);
+        }
+    }
+    if let Some(s) = filter.status {
+        w.push(format!("r.status = '{}'", s.as_str()));
+    }
+    if let Some(o) = filter.outcome {
+        w.push(format!("r.outcome = '{}'", o.as_str()));
+    }
+    if let Some(t) = filter.op_type {
+        w.push(format!("r.op_type = '{}'", t.as_str()));
+    }
+    if let Some(t) = filter.tenant {
+        let p = w.bind(t.0);
+        w.push(format!("r.tenant_id = {p}"));
+    }
+    match filter.initiator {
+        None => {}
+        Some(InitiatorFilter::User(u)) => {
+            let p = w.bind(u.0);
+            w.push(format!(
+                "r.initiator_kind = 'user' AND r.initiator_user_id = {p}"
+            ));
+        }
+        Some(InitiatorFilter::Schedule) => w.push("r.initiator_kind = 'schedule'".into()),
+        Some(InitiatorFilter::System) => w.push("r.initiator_kind = 'system'".into()),
+    }
+    if let Some(r) = filter.range {
+        let p = w.bind(now - r.millis());
+        w.push(format!("r.created_at >= {p}"));
+    }
+    if let Some(c) = before {
+        let a = w.bind(c.created_at);
+        let b = w.bind(c.id);
+        w.push(format!("(r.created_at, r.id) < ({a}, {b})"));
+    }
+    w
+}
+
+/// The lifecycle truth of a row that has the run's own columns.
+fn truth_of(r: &sqlx::any::AnyRow) -> AppResult<(RunTruth, Option<ReconciliationRecord>, bool)> {
+    let bad = |_| AppError::Internal;
+    let status: RunStatus = r.try_get::<String, _>("status")?.parse().map_err(bad)?;
+    let reconciliation: Option<ReconciliationRecord> = r
+        .try_get::<Option<String>, _>("reconciliation")?
+        .and_then(|s| serde_json::from_str(&s).ok());
+    let truth = RunTruth {
+        op_type: r.try_get::<String, _>("op_type")?.parse().map_err(bad)?,
+        status,
+        outcome: r.try_get::<String, _>("outcome")?.parse().map_err(bad)?,
+        created_at: r.try_get("created_at")?,
+        started_at: r.try_get("started_at")?,
+        lease_expires_at: r.try_get("lease_expires_at")?,
+        reconciled: status == RunStatus::Completed
+            && reconciliation
+                .as_ref()
+                .is_some_and(|x| x.action == "failed"),
+    };
+    let cancel_requested = r
+        .try_get::<Option<i64>, _>("cancel_requested_at")?
+        .is_some();
+    Ok((truth, reconciliation, cancel_requested))
+}
+
+fn row_of(r: &sqlx::any::AnyRow, now: i64) -> AppResult<RunRow> {
+    let (truth, reconciliation, cancel_requested) = truth_of(r)?;
+    Ok(RunRow {
+        id: RunId(r.try_get("id")?),
+        workspace_name: r.try_get("workspace_name")?,
+        tenant_id: r.try_get::<Option<i64>, _>("tenant_id")?.map(TenantId),
+        tenant_name: r.try_get("display_name")?,
+        operation: truth.op_type.label().to_string(),
+        headline: presenter::headline_of(&truth, cancel_requested, now),
+        created_at: truth.created_at,
+        completed_at: r.try_get("completed_at")?,
+        reason: r
+            .try_get::<Option<String>, _>("reason_code")?
+            .and_then(|c| c.parse::<ReasonCode>().ok())
+            .map(|c| c.message().to_string()),
+        reconciled_lineage: reconciliation.is_some(),
+    })
+}
+
+/// Up to `limit` runs matching, newest first, strictly older than `before`.
+pub async fn runs(
+    svc: &Services,
+    viewer: &Viewer,
+    filter: &RunFilter,
+    before: Option<Cursor>,
+    limit: i64,
+    now: i64,
+) -> AppResult<Vec<RunRow>> {
+    let mut w = build(viewer, filter, before, now);
+    let lim = w.bind(limit);
+    let sql = format!(
+        "SELECT {COLUMNS} {FROM} WHERE {} ORDER BY r.created_at DESC, r.id DESC LIMIT {lim}",
+        w.sql()
+    );
+    let rows = w.query(&sql).fetch_all(svc.store.pool()).await?;
+    rows.iter().map(|r| row_of(r, now)).collect()
+}
+
+/// How many runs match (stopping at the cap). The one count every surface uses.
+pub async fn count(
+    svc: &Services,
+    viewer: &Viewer,
+    filter: &RunFilter,
+    now: i64,
+) -> AppResult<CappedCount> {
+    let w = build(viewer, filter, None, now);
+    let sql = format!(
+        "SELECT COUNT(*) FROM (SELECT 1 FROM operation_runs r WHERE {} LIMIT {}) c",
+        w.sql(),
+        COUNT_CAP + 1
+    );
+    let n: i64 = w
+        .query(&sql)
+        .fetch_one(svc.store.pool())
+        .await?
+        .try_get(0)?;
+    Ok(CappedCount::of(n))
+}
+
+/// One keyset page and the query string of the next one.
+pub async fn page(
+    svc: &Services,
+    viewer: &Viewer,
+    query: &HubQuery,
+    now: i64,
+) -> AppResult<(Vec<RunRow>, Option<String>)> {
+    let mut rows = runs(
+        svc,
+        viewer,
+        &query.filter,
+        query.before,
+        HUB_PAGE_SIZE + 1,
+        now,
+    )
+    .await?;
+    let next = if rows.len() as i64 > HUB_PAGE_SIZE {
+        rows.truncate(HUB_PAGE_SIZE as usize);
+        rows.last().map(|last| {
+            HubQuery {
+                filter: query.filter,
+                before: Some(Cursor {
+                    created_at: last.created_at,
+                    id: last.id.0,
+                }),
+            }
+            .to_query()
+        })
+    } else {
+        None
+    };
+    Ok((rows, next))
+}
+
+/// Tenants of the workspace the viewer may see, by name.
+async fn visible_tenants(
+    svc: &Services,
+    access: &WorkspaceAccess,
+    actor: &Actor,
+) -> AppResult<Vec<(TenantId, String)>> {
+    let pool = svc.store.pool();
+    let rows: Vec<(i64, String)> = if access.role().sees_all_tenants() {
+        sqlx::query_as(
+            "SELECT id, display_name FROM tenants WHERE workspace_id = $1 ORDER BY display_name, id",
+        )
+        .bind(access.id().0)
+        .fetch_all(pool)
+        .await?
+    } else {
+        sqlx::query_as(
+            "SELECT t.id, t.display_name FROM tenants t
+             JOIN tenant_assignments a ON a.tenant_id = t.id AND a.user_id = $2
+             WHERE t.workspace_id = $1 ORDER BY t.display_name, t.id",
+        )
+        .bind(access.id().0)
+        .bind(actor.user_id.0)
+        .fetch_all(pool)
+        .await?
+    };
+    Ok(rows.into_iter().map(|(id, n)| (TenantId(id), n)).collect())
+}
+
+/// The operations hub of the actor's current workspace; `None` without one.
+pub async fn hub(svc: &Services, actor: &Actor, raw_query: &str) -> AppResult<Option<HubPage>> {
+    let query = HubQuery::parse(raw_query)?;
+    let Some(access) =
+        access::current_workspace_with(svc, actor, Capability::OperationsView).await?
+    else {
+        return match query.filter.tenant {
+            Some(_) => Err(AppError::NotFound),
+            None => Ok(None),
+        };
+    };
+    let tenants = visible_tenants(svc, &access, actor).await?;
+    // A tenant you may not see is not there (PRODUCT.md §4), not an empty list.
+    if let Some(t) = query.filter.tenant
+        && !tenants.iter().any(|(id, _)| *id == t)
+    {
+        return Err(AppError::NotFound);
+    }
+    let viewer = Viewer::member(&access, actor);
+    let now = svc.now();
+    let (runs, next) = page(svc, &viewer, &query, now).await?;
+    let count = count(svc, &viewer, &query.filter, now).await?;
+    let members: Vec<(i64, String)> = sqlx::query_as(
+        "SELECT u.id, u.email FROM memberships m JOIN users u ON u.id = m.user_id
+         WHERE m.workspace_id = $1 ORDER BY u.email",
+    )
+    .bind(access.id().0)
+    .fetch_all(svc.store.pool())
+    .await?;
+    Ok(Some(HubPage {
+        workspace: access.workspace,
+        query,
+        runs,
+        next,
+        count,
+        tenants,
+        members: members.into_iter().map(|(id, e)| (UserId(id), e)).collect(),
+    }))
+}
+
+async fn short_list(
+    svc: &Services,
+    viewer: &Viewer,
+    title: &str,
+    filter: RunFilter,
+    limit: i64,
+    now: i64,
+) -> AppResult<RunShortList> {
+    Ok(RunShortList {
+        title: title.to_string(),
+        runs: runs(svc, viewer, &filter, None, limit, now).await?,
+        count: count(svc, viewer, &filter, now).await?,
+        link: filter.hub_link(),
+    })
+}
+
+/// KPI tiles, needs-attention lists and recent runs, for one tenant or (with
+/// `tenant = None`) every tenant the viewer may see.
+async fn summary(
+    svc: &Services,
+    viewer: &Viewer,
+    tenant: Option<TenantId>,
+) -> AppResult<RunSummary> {
+    let now = svc.now();
+    let mut tiles = Vec::with_capacity(Kpi::ALL.len());
+    for kpi in Kpi::ALL {
+        let filter = kpi.filter(tenant);
+        tiles.push(KpiTile {
+            kpi,
+            count: count(svc, viewer, &filter, now).await?,
+            link: filter.hub_link(),
+        });
+    }
+    let stuck = RunFilter::tab(Tab::Stale).for_tenant(tenant);
+    let follow_up = RunFilter {
+        range: Some(Range::LastWeek),
+        ..RunFilter::tab(Tab::FollowUp)
+    }
+    .for_tenant(tenant);
+    let attention = vec![
+        short_list(svc, viewer, "Looks stuck", stuck, 5, now).await?,
+        short_list(
+            svc,
+            viewer,
+            "Needs follow-up (last 7 days)",
+            follow_up,
+            5,
+            now,
+        )
+        .await?,
+    ];
+    let recent = short_list(
+        svc,
+        viewer,
+        "Recent operations",
+        RunFilter::default().for_tenant(tenant),
+        10,
+        now,
+    )
+    .await?;
+    Ok(RunSummary {
+        tiles,
+        attention,
+        recent,
+    })
+}
+
+/// The tenant dashboard's run summary.
+pub async fn tenant_summary(
+    svc: &Services,
+    actor: &Actor,
+    tenant: TenantId,
+) -> AppResult<RunSummary> {
+    let access = access::tenant(svc, actor, tenant, Capability::OperationsView).await?;
+    summary(svc, &Viewer::member(&access.workspace, actor), Some(tenant)).await
+}
+
+/// The workspace overview's run summary across the tenants the actor may see.
+pub async fn workspace_summary(svc: &Services, actor: &Actor) -> AppResult<Option<RunSummary>> {
+    let Some(access) =
+        access::current_workspace_with(svc, actor, Capability::OperationsView).await?
+    else {
+        return Ok(None);
+    };
+    Ok(Some(
+        summary(svc, &Viewer::member(&access, actor), None).await?,
+    ))
+}
+
+/// The progress overlay: active runs of the current workspace you may see.
+pub async fn active_runs(svc: &Services, actor: &Actor) -> AppResult<ActiveRuns> {
+    let Some(access) =
+        access::current_workspace_with(svc, actor, Capability::OperationsView).await?
+    else {
+        return Ok(ActiveRuns::default());
+    };
+    let viewer = Viewer::member(&access, actor);
+    let filter = RunFilter::tab(Tab::Active);
+    let now = svc.now();
+    let rows = runs(svc, &viewer, &filter, None, OVERLAY_SIZE, now).await?;
+    let total = if (rows.len() as i64) < OVERLAY_SIZE {
+        rows.len() as i64
+    } else {
+        count(svc, &viewer, &filter, now).await?.value
+    };
+    Ok(ActiveRuns {
+        runs: rows
+            .into_iter()
+            .map(|r| ActiveRun {
+                id: r.id,
+                operation: r.operation,
+                tenant_name: r.tenant_name,
+                headline: r.headline,
+            })
+            .collect(),
+        total,
+        link: filter.hub_link(),
+    })
+}
+
+/// What the run-detail island polls: one primary-key read joined only to the
+/// caller's membership row, then (for operators and readonly members) one
+/// assignment lookup. 404 for a run you may not see.
+pub async fn pulse(svc: &Services, actor: &Actor, run: RunId) -> AppResult<RunPulse> {
+    let mut conn = svc.store.pool().acquire().await?;
+    let row = sqlx::query(
+        "SELECT r.tenant_id, r.op_type, r.status, r.outcome, r.created_at, r.started_at, r.completed_at,
+                r.lease_expires_at, r.reason_code, r.summary, r.failure_summary, r.cancel_requested_at,
+                r.attempts, r.reconciliation, m.role
+         FROM operation_runs r
+         JOIN memberships m ON m.workspace_id = r.workspace_id AND m.user_id = $2
+         WHERE r.id = $1",
+    )
+    .bind(run.0)
+    .bind(actor.user_id.0)
+    .fetch_optional(&mut *conn)
+    .await?
+    .ok_or(AppError::NotFound)?;
+    let role: Role = row
+        .try_get::<String, _>("role")?
+        .parse()
+        .map_err(|_| AppError::Internal)?;
+    let tenant = row.try_get::<Option<i64>, _>("tenant_id")?.map(TenantId);
+    let assigned = match tenant {
+        Some(t) if !role.sees_all_tenants() => {
+            access::tenant_visible(&mut conn, actor.user_id, role, t).await?
+        }
+        _ => true,
+    };
+    access::decide_tenant(Some(role), assigned, Capability::OperationsView)?;
+    let (truth, reconciliation, cancel_requested) = truth_of(&row)?;
+    let now = svc.now();
+    Ok(RunPulse {
+        headline: presenter::headline_of(&truth, cancel_requested, now),
+        truth,
+        reason: row
+            .try_get::<Option<String>, _>("reason_code")?
+            .and_then(|c| c.parse().ok()),
+        summary: row
+            .try_get::<Option<String>, _>("summary")?
+            .and_then(|s| serde_json::from_str(&s).ok())
+            .unwrap_or_default(),
+        failure_summary: row.try_get("failure_summary")?,
+        completed_at: row.try_get("completed_at")?,
+        attempts: row.try_get("attempts")?,
+        cancel_requested,
+        reconciliation,
+        now,
+    })
+}
+
+/// The system plane's run lists (platform operators only; 404 otherwise).
+/// Failures and stuck are the hub's follow-up and stale tabs over every
+/// workspace; the other filters and the paging work the same.
+pub async fn system_runs(
+    svc: &Services,
+    actor: &Actor,
+    list: SystemRunList,
+    raw_query: &str,
+) -> AppResult<SystemRunsPage> {
+    if !actor.is_platform_operator {
+        return Err(AppError::NotFound);
+    }
+    let mut query = HubQuery::parse(raw_query)?;
+    match list {
+        SystemRunList::All => {}
+        SystemRunList::Failures => query.filter.tab = Tab::FollowUp,
+        SystemRunList::Stuck => query.filter.tab = Tab::Stale,
+    }
+    let now = svc.now();
+    let (runs, next) = page(svc, &Viewer::Platform, &query, now).await?;
+    let count = count(svc, &Viewer::Platform, &query.filter, now).await?;
+    Ok(SystemRunsPage {
+        query,
+        runs,
+        next,
+        count,
+    })
+}
+
+/// One run on the system plane, with its reconciliation lineage.
+pub async fn system_run(svc: &Services, actor: &Actor, run: RunId) -> AppResult<RunPage> {
+    if !actor.is_platform_operator {
+        return Err(AppError::NotFound);
+    }
+    let view = RunService::load(svc, run)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let now = svc.now();
+    Ok(RunPage {
+        headline: presenter::headline(&view, now),
+        run: view,
+        can_cancel: false,
+        now,
+    })
+}
