@@ -193,42 +193,21 @@ pub fn StartOperation(
 /// start from any button on the page wakes it at once.
 #[island]
 pub fn ProgressOverlay(initial: domain::views::ActiveRuns) -> impl IntoView {
-    use domain::runs::presenter::ACTIVE_LIST_POLL_MS;
     let state = RwSignal::new(initial);
     let polling = StoredValue::new(false);
-    // One loop at a time: it runs while there is something to watch.
     let watch = move |immediately: bool| {
-        if polling.get_value() {
-            return;
-        }
-        polling.set_value(true);
-        leptos::task::spawn_local(async move {
-            let mut first = immediately;
-            loop {
-                if !first {
-                    browser::sleep(ACTIVE_LIST_POLL_MS).await;
-                    while browser::hidden() {
-                        browser::sleep(250).await;
-                    }
+        refresh_while_active(
+            polling,
+            immediately,
+            crate::api::poll_active_runs,
+            move |runs| {
+                let active = !runs.runs.is_empty();
+                if state.get_untracked() != runs {
+                    state.set(runs);
                 }
-                first = false;
-                match crate::api::poll_active_runs().await {
-                    Ok(runs) => {
-                        let empty = runs.runs.is_empty();
-                        if state.get_untracked() != runs {
-                            state.set(runs);
-                        }
-                        if empty {
-                            break;
-                        }
-                    }
-                    // Signed out or no longer a member: stop quietly.
-                    Err(e) if e.0.http_status() < 500 => break,
-                    Err(_) => {}
-                }
-            }
-            polling.set_value(false);
-        });
+                active
+            },
+        );
     };
     Effect::new(move |_| {
         if !state.get_untracked().runs.is_empty() {
@@ -271,6 +250,49 @@ pub fn ProgressOverlay(initial: domain::views::ActiveRuns) -> impl IntoView {
             }}
         </div>
     }
+}
+
+/// The refresh loop of lists that show active runs (the overlay, dashboard
+/// summaries): every 10 s, skipped while the tab is hidden, for as long as
+/// `apply` says the fresh value still shows an active run. One loop at a time
+/// per island (`running`); `immediately` fetches once before the first wait.
+pub(crate) fn refresh_while_active<T, Fut>(
+    running: StoredValue<bool>,
+    immediately: bool,
+    fetch: impl Fn() -> Fut + 'static,
+    apply: impl Fn(T) -> bool + 'static,
+) where
+    T: 'static,
+    Fut: std::future::Future<Output = Result<T, crate::error::ApiError>> + 'static,
+{
+    use domain::runs::presenter::ACTIVE_LIST_POLL_MS;
+    if running.get_value() {
+        return;
+    }
+    running.set_value(true);
+    leptos::task::spawn_local(async move {
+        let mut first = immediately;
+        loop {
+            if !first {
+                browser::sleep(ACTIVE_LIST_POLL_MS).await;
+                while browser::hidden() {
+                    browser::sleep(250).await;
+                }
+            }
+            first = false;
+            match fetch().await {
+                Ok(value) => {
+                    if !apply(value) {
+                        break;
+                    }
+                }
+                // Signed out or no longer allowed: stop quietly.
+                Err(e) if e.0.http_status() < 500 => break,
+                Err(_) => {}
+            }
+        }
+        running.set_value(false);
+    });
 }
 
 /// Literal class names so the stylesheet build keeps them.

@@ -92,7 +92,17 @@ export async function startDemo() {
   child.stderr.on("data", (d) => (output += d));
   const url = `http://127.0.0.1:${port}`;
   await waitHealthy(url, child, () => output);
-  return { url, output: () => output, stop: () => child.kill("SIGTERM") };
+  const sim = output.match(/Microsoft Graph simulator at (http:\/\/[^\s:]+:\d+)/)?.[1];
+  /// Switches a demo tenant's simulated Graph behaviour (e.g. `{ kind: "slow", delay_ms: 5000 }`).
+  const fault = async (entraTenantId, body) => {
+    const r = await fetch(`${sim}/_sim/tenants/${entraTenantId}/fault`, {
+      method: "PUT",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(body),
+    });
+    if (r.status !== 204) throw new Error(`simulator fault: HTTP ${r.status}`);
+  };
+  return { url, sim, fault, output: () => output, stop: () => child.kill("SIGTERM") };
 }
 
 export async function launch() {

@@ -57,15 +57,20 @@ impl BenchOptions {
     }
 }
 
-struct Fresh {
-    svc: Services,
-    owner: Actor,
-    tenants: Vec<TenantId>,
+pub(crate) struct Fresh {
+    pub(crate) svc: Services,
+    pub(crate) owner: Actor,
+    pub(crate) tenants: Vec<TenantId>,
     drop_pg: Option<(String, String)>,
     sqlite_path: Option<std::path::PathBuf>,
+    url: String,
 }
 
-async fn fresh(backend: Backend, tenants: usize, pg_admin_url: &str) -> Result<Fresh, String> {
+pub(crate) async fn fresh(
+    backend: Backend,
+    tenants: usize,
+    pg_admin_url: &str,
+) -> Result<Fresh, String> {
     let name = format!("tenantry_bench_{:08x}", rand_u32());
     let (url, drop_pg, sqlite_path) = match backend {
         Backend::Sqlite => {
@@ -149,6 +154,7 @@ async fn fresh(backend: Backend, tenants: usize, pg_admin_url: &str) -> Result<F
         tenants: ids,
         drop_pg,
         sqlite_path,
+        url,
     })
 }
 
@@ -168,7 +174,11 @@ impl Fresh {
         Ok(())
     }
 
-    async fn cleanup(self) {
+    pub(crate) fn url(&self) -> String {
+        self.url.clone()
+    }
+
+    pub(crate) async fn cleanup(self) {
         self.svc.store.close().await;
         if let Some((admin, name)) = self.drop_pg {
             use sqlx::Connection;
@@ -274,7 +284,7 @@ fn workers(
     (tx, handles)
 }
 
-fn percentile(sorted: &[f64], p: f64) -> f64 {
+pub(crate) fn percentile(sorted: &[f64], p: f64) -> f64 {
     if sorted.is_empty() {
         return f64::NAN;
     }

@@ -3,6 +3,7 @@
 //! middleware (session → CSRF → security headers), static files and the CLI.
 
 pub mod bench;
+pub mod bench_monitoring;
 pub mod config;
 pub mod middleware;
 pub mod startup;

@@ -165,6 +165,8 @@ impl WorkArgs {
 enum BenchCommand {
     /// The run machinery: gate admissions, pickup latency, drain throughput.
     Runs(server::bench::BenchOptions),
+    /// Monitoring reads (hub pages, counts, the poll) at 10,000 and 1,000,000 runs.
+    Monitoring(server::bench_monitoring::MonitoringBenchOptions),
 }
 
 #[derive(Subcommand)]
@@ -357,6 +359,9 @@ async fn run(cli: Cli) -> Result<(), String> {
         Command::Bench {
             command: BenchCommand::Runs(options),
         } => server::bench::run(options).await,
+        Command::Bench {
+            command: BenchCommand::Monitoring(options),
+        } => server::bench_monitoring::run(options).await,
         Command::Migrate => {
             let store = Store::connect(&cli.database_url, StoreOptions::default())
                 .await

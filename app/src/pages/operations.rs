@@ -279,9 +279,54 @@ fn short_list(list: RunShortList, empty: &'static str) -> impl IntoView {
     }
 }
 
+/// The run summary on the tenant dashboard (`tenant`) or the workspace
+/// overview. Refreshes every 10 s only while it shows active runs, and at
+/// once when an operation is started on the page.
+#[island]
+pub fn LiveRunSummary(
+    initial: RunSummary,
+    #[prop(optional)] tenant: Option<domain::ids::TenantId>,
+) -> impl IntoView {
+    let state = RwSignal::new(initial);
+    let polling = StoredValue::new(false);
+    let has_active = |s: &RunSummary| {
+        s.tiles
+            .iter()
+            .any(|t| t.kpi == domain::runs::filter::Kpi::Active && t.count.value > 0)
+    };
+    let watch = move |immediately: bool| {
+        crate::islands::refresh_while_active(
+            polling,
+            immediately,
+            move || async move {
+                match tenant {
+                    Some(t) => api::load_tenant_runs(t).await,
+                    None => api::load_workspace_runs()
+                        .await
+                        .map(|s| s.unwrap_or_else(|| state.get_untracked())),
+                }
+            },
+            move |fresh: RunSummary| {
+                let active = has_active(&fresh);
+                if state.get_untracked() != fresh {
+                    state.set(fresh);
+                }
+                active
+            },
+        );
+    };
+    Effect::new(move |_| {
+        if has_active(&state.get_untracked()) {
+            watch(false);
+        }
+        crate::islands::browser::on_run_started(move || watch(true));
+    });
+    move || run_summary(state.get())
+}
+
 /// KPI tiles, needs-attention and recent operations (tenant dashboard and
 /// workspace overview). Every number links to the hub with its filter.
-pub fn run_summary(summary: RunSummary) -> impl IntoView {
+fn run_summary(summary: RunSummary) -> impl IntoView {
     let empties = [
         "Nothing looks stuck.",
         "Nothing failed, was blocked or partly succeeded in the last 7 days.",

@@ -20,7 +20,7 @@ pub fn Overview() -> impl IntoView {
                         <a class="kpi" href="/admin/members"><span class="kpi-value">{p.member_count}</span><span class="kpi-label">"Members"</span></a>
                     </div>
                     {(p.tenant_count > 0).then(|| load(api::load_workspace_runs(), |s: Option<domain::views::RunSummary>| {
-                        s.map(crate::pages::operations::run_summary)
+                        s.map(|s| view! { <crate::pages::operations::LiveRunSummary initial=s/> })
                     }))}
                     {(p.tenant_count == 0).then(|| view! {
                         <div class="empty-state">

@@ -107,7 +107,7 @@ pub fn TenantDashboard() -> impl IntoView {
                     {(!is_active).then(|| view! {
                         <p class="notice notice-warn" role="status">"This tenant is inactive: operations cannot start for it until it is activated again."</p>
                     })}
-                    {load(api::load_tenant_runs(id), crate::pages::operations::run_summary)}
+                    {load(api::load_tenant_runs(id), move |s| view! { <crate::pages::operations::LiveRunSummary initial=s tenant=id/> })}
                     <crate::pages::provider::ProviderSection tenant=id/>
                     {p.can_manage.then(|| view! {
                         <div class="grid-2 mt-6">

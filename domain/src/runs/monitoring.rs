@@ -28,12 +28,9 @@ pub const HUB_PAGE_SIZE: i64 = 50;
 /// Runs the progress overlay lists by name (the rest are counted).
 pub const OVERLAY_SIZE: i64 = 5;
 
-const COLUMNS: &str = "r.id, w.name AS workspace_name, r.tenant_id, t.display_name, r.op_type, r.status, r.outcome,
-    r.created_at, r.started_at, r.completed_at, r.lease_expires_at, r.reason_code, r.reconciliation, r.cancel_requested_at";
-
-const FROM: &str = "FROM operation_runs r
-    JOIN workspaces w ON w.id = r.workspace_id
-    LEFT JOIN tenants t ON t.id = r.tenant_id";
+/// The run's own columns a list row needs (read from the ordered index scan).
+const RUN_COLUMNS: &str = "r.id, r.workspace_id, r.tenant_id, r.op_type, r.status, r.outcome, r.created_at,
+    r.started_at, r.completed_at, r.lease_expires_at, r.reason_code, r.reconciliation, r.cancel_requested_at";
 
 /// Whose runs a read may see.
 #[derive(Debug, Clone, Copy)]
@@ -186,6 +183,10 @@ fn build(viewer: &Viewer, filter: &RunFilter, before: Option<Cursor>, now: i64) 
         w.push(format!("r.created_at >= {p}"));
     }
     if let Some(c) = before {
+        // The plain range first: SQLite seeks on it (a row value alone
+        // makes it walk the index from the top); the row value then breaks ties.
+        let upto = w.bind(c.created_at);
+        w.push(format!("r.created_at <= {upto}"));
         let a = w.bind(c.created_at);
         let b = w.bind(c.id);
         w.push(format!("(r.created_at, r.id) < ({a}, {b})"));
@@ -248,8 +249,16 @@ pub async fn runs(
 ) -> AppResult<Vec<RunRow>> {
     let mut w = build(viewer, filter, before, now);
     let lim = w.bind(limit);
+    // The page is cut from operation_runs alone, then named: joined
+    // directly, SQLite drives the join from the tiny workspaces table and
+    // sorts every matching run instead of reading the index in order.
     let sql = format!(
-        "SELECT {COLUMNS} {FROM} WHERE {} ORDER BY r.created_at DESC, r.id DESC LIMIT {lim}",
+        "SELECT r.*, w.name AS workspace_name, t.display_name
+         FROM (SELECT {RUN_COLUMNS} FROM operation_runs r WHERE {}
+               ORDER BY r.created_at DESC, r.id DESC LIMIT {lim}) r
+         JOIN workspaces w ON w.id = r.workspace_id
+         LEFT JOIN tenants t ON t.id = r.tenant_id
+         ORDER BY r.created_at DESC, r.id DESC",
         w.sql()
     );
     let rows = w.query(&sql).fetch_all(svc.store.pool()).await?;
