@@ -70,6 +70,7 @@ pub(crate) async fn fresh(
     backend: Backend,
     tenants: usize,
     pg_admin_url: &str,
+    wake_workers: bool,
 ) -> Result<Fresh, String> {
     let name = format!("tenantry_bench_{:08x}", rand_u32());
     let (url, drop_pg, sqlite_path) = match backend {
@@ -107,7 +108,9 @@ pub(crate) async fn fresh(
     .map_err(|e| e.to_string())?;
     store.migrate().await.map_err(|e| e.to_string())?;
     let svc = Services::new(store, Settings::default());
-    domain::runs::wake::start_cross_process(&svc);
+    if wake_workers {
+        domain::runs::wake::start_cross_process(&svc);
+    }
     let email = Email::parse("bench@tenantry.local").map_err(|e| e.to_string())?;
     let pw = NewPassword::parse("benchmark password").map_err(|e| e.to_string())?;
     let user = domain::accounts::create_user(&svc, &email, &pw, false)
@@ -395,7 +398,7 @@ pub async fn run(opts: BenchOptions) -> Result<(), String> {
     );
     println!("|---|---|---|---|---|---|---|---|");
     for backend in &opts.backends() {
-        let f = fresh(*backend, tenants, &opts.pg_admin_url).await?;
+        let f = fresh(*backend, tenants, &opts.pg_admin_url, true).await?;
         let seq = admissions(&f, opts.sequential, 1).await?;
         let conc = admissions(&f, opts.concurrent, opts.callers).await?;
         let (p50, p99) = pickup(&f, opts.paced, opts.rate).await?;

@@ -171,9 +171,8 @@ fn build(viewer: &Viewer, filter: &RunFilter, before: Option<Cursor>, now: i64) 
         None => {}
         Some(InitiatorFilter::User(u)) => {
             let p = w.bind(u.0);
-            w.push(format!(
-                "r.initiator_kind = 'user' AND r.initiator_user_id = {p}"
-            ));
+            // Only user runs carry an initiator user id.
+            w.push(format!("r.initiator_user_id = {p}"));
         }
         Some(InitiatorFilter::Schedule) => w.push("r.initiator_kind = 'schedule'".into()),
         Some(InitiatorFilter::System) => w.push("r.initiator_kind = 'system'".into()),
