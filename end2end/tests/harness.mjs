@@ -129,7 +129,13 @@ export function watch(page) {
     if (msg.type() === "error" || msg.type() === "warning") problems.push(`console ${msg.type()}: ${msg.text()}`);
   });
   page.on("pageerror", (err) => problems.push(`page error: ${err.message}`));
-  page.on("requestfailed", (req) => problems.push(`request failed: ${req.url()} ${req.failure()?.errorText}`));
+  page.on("requestfailed", (req) => {
+    // ERR_ABORTED is the browser cancelling a request because the journey
+    // navigated away (a live island's refresh in flight, a module still
+    // loading); nothing of ours aborts requests, so it is not a failure.
+    if (req.failure()?.errorText === "net::ERR_ABORTED") return;
+    problems.push(`request failed: ${req.url()} ${req.failure()?.errorText}`);
+  });
   page.on("response", (res) => {
     if (res.status() >= 500 || (res.status() === 404 && !res.url().includes("/no-such"))) {
       problems.push(`HTTP ${res.status()} for ${res.url()}`);
