@@ -105,6 +105,16 @@ export async function startDemo() {
   return { url, sim, fault, output: () => output, stop: () => child.kill("SIGTERM") };
 }
 
+/// Signs in as the demo owner (README command (a)'s account).
+export async function signInDemo(page, url) {
+  await page.goto(`${url}/sign-in`);
+  await hydrated(page);
+  await page.getByLabel("Email").fill("demo@tenantry.local");
+  await page.getByLabel("Password").fill("tenantry-demo-password");
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.waitForURL(/\/admin$/);
+}
+
 export async function launch() {
   const browser = await chromium.launch({
     executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",

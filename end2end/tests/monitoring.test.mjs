@@ -5,7 +5,7 @@
 // The simulator's "slow" fault keeps a verification running for a while.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { startDemo, launch, watch, shot, hydrated } from "./harness.mjs";
+import { startDemo, launch, watch, shot, hydrated, signInDemo } from "./harness.mjs";
 
 const CONTOSO = "3f0c2b6e-5a1d-4c8e-9b7a-1d2e3f4a5b6c";
 
@@ -21,15 +21,6 @@ after(async () => {
   await browser?.close();
   demo?.stop();
 });
-
-async function signIn(page) {
-  await page.goto(`${demo.url}/sign-in`);
-  await hydrated(page);
-  await page.getByLabel("Email").fill("demo@tenantry.local");
-  await page.getByLabel("Password").fill("tenantry-demo-password");
-  await page.getByRole("button", { name: "Sign in" }).click();
-  await page.waitForURL(/\/admin$/);
-}
 
 async function contosoDashboard(page) {
   await page.goto(`${demo.url}/admin/tenants`);
@@ -63,7 +54,7 @@ test("run detail polls while running, stops at the end; the overlay drops the ru
   const context = await browser.newContext();
   const page = await context.newPage();
   const problems = watch(page);
-  await signIn(page);
+  await signInDemo(page, demo.url);
   await demo.fault(CONTOSO, { kind: "slow", delay_ms: 5000 });
   await contosoDashboard(page);
   const overlayCalls = record(page, "/api/runs/active");
@@ -122,7 +113,7 @@ test("run detail pauses while the tab is hidden or a dialog is open", async () =
   const context = await browser.newContext();
   const page = await context.newPage();
   const problems = watch(page);
-  await signIn(page);
+  await signInDemo(page, demo.url);
   // One Graph request that takes 25 s keeps the verification running.
   await demo.fault(CONTOSO, { kind: "slow", delay_ms: 25000 });
   await contosoDashboard(page);

@@ -4,7 +4,7 @@
 // the tenant without consent, verification fails with the reason and next steps.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { startDemo, launch, watch, shot, hydrated } from "./harness.mjs";
+import { startDemo, launch, watch, shot, hydrated, signInDemo } from "./harness.mjs";
 
 let demo;
 let browser;
@@ -49,12 +49,7 @@ test("run provider operations on the demo tenants", async () => {
   const page = await context.newPage();
   const problems = watch(page);
 
-  await page.goto(`${demo.url}/sign-in`);
-  await hydrated(page);
-  await page.getByLabel("Email").fill("demo@tenantry.local");
-  await page.getByLabel("Password").fill("tenantry-demo-password");
-  await page.getByRole("button", { name: "Sign in" }).click();
-  await page.waitForURL(/\/admin$/);
+  await signInDemo(page, demo.url);
 
   await tenantDashboard(page, "Contoso Ltd");
   // Before the first verification, consent is unconfirmed: the dashboard says so before any click.
