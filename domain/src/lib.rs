@@ -12,6 +12,7 @@ pub mod ids;
 pub mod provider;
 pub mod rbac;
 pub mod runs;
+pub mod support;
 pub mod validate;
 pub mod views;
 

@@ -42,6 +42,8 @@ pub struct Services {
     pub run_signal: RunSignal,
     /// Secret sealing and the Graph client for provider work.
     pub provider: ProviderRuntime,
+    /// The one configured support desk (or none).
+    pub support_desk: std::sync::Arc<crate::support::desk::DeskConfig>,
 }
 
 impl Services {
@@ -52,7 +54,13 @@ impl Services {
             settings: Arc::new(settings),
             run_signal: RunSignal::default(),
             provider: ProviderRuntime::ephemeral(),
+            support_desk: Default::default(),
         }
+    }
+
+    pub fn with_support_desk(mut self, desk: crate::support::desk::DeskConfig) -> Self {
+        self.support_desk = std::sync::Arc::new(desk);
+        self
     }
 
     pub fn with_provider(mut self, provider: ProviderRuntime) -> Self {

@@ -66,6 +66,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../../migrations/sqlite/0004_monitoring.sql"),
         postgres: include_str!("../../migrations/postgres/0004_monitoring.sql"),
     },
+    Migration {
+        version: 5,
+        name: "support",
+        sqlite: include_str!("../../migrations/sqlite/0005_support.sql"),
+        postgres: include_str!("../../migrations/postgres/0005_support.sql"),
+    },
 ];
 
 #[derive(Clone)]

@@ -178,10 +178,13 @@ pub enum AuditAction {
     ConnectionEnabled,
     ConnectionDisabled,
     ConnectionDeleted,
+    SupportRequested,
+    SupportLinked,
+    SupportHandoffFailed,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 23] = [
+    pub const ALL: [AuditAction; 26] = [
         AuditAction::UserCreated,
         AuditAction::SignedIn,
         AuditAction::SignInFailed,
@@ -205,6 +208,9 @@ impl AuditAction {
         AuditAction::ConnectionEnabled,
         AuditAction::ConnectionDisabled,
         AuditAction::ConnectionDeleted,
+        AuditAction::SupportRequested,
+        AuditAction::SupportLinked,
+        AuditAction::SupportHandoffFailed,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -232,6 +238,9 @@ impl AuditAction {
             AuditAction::ConnectionEnabled => "provider_connection.enabled",
             AuditAction::ConnectionDisabled => "provider_connection.disabled",
             AuditAction::ConnectionDeleted => "provider_connection.deleted",
+            AuditAction::SupportRequested => "support_request.created",
+            AuditAction::SupportLinked => "support_request.linked",
+            AuditAction::SupportHandoffFailed => "support_request.handoff_failed",
         }
     }
 
@@ -260,6 +269,9 @@ impl AuditAction {
             AuditAction::ConnectionEnabled => "Provider connection enabled",
             AuditAction::ConnectionDisabled => "Provider connection disabled",
             AuditAction::ConnectionDeleted => "Provider connection deleted",
+            AuditAction::SupportRequested => "Support requested",
+            AuditAction::SupportLinked => "Support ticket linked",
+            AuditAction::SupportHandoffFailed => "Support desk handoff failed",
         }
     }
 }

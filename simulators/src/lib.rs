@@ -2,3 +2,4 @@
 //! (`tenantry-sim`) or inside a test or `tenantry demo` on a free port.
 
 pub mod graph;
+pub mod halopsa;

@@ -16,3 +16,4 @@ mod runs_processes;
 mod security;
 mod sessions;
 mod store;
+mod support;

@@ -1,0 +1,195 @@
+//! The one configured support desk: HaloPSA (OAuth2 client credentials,
+//! `POST /api/Tickets` with a JSON array) or Request Tracker 5 (REST 2, token
+//! auth). One call creates a ticket within a hard total timeout; failures
+//! become short words of ours, never the desk's payload or a credential.
+
+use crate::secrets::Secret;
+use serde_json::{Value, json};
+use std::time::Duration;
+
+/// The hard limit on one handoff, token included.
+pub const HANDOFF_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Which desk, where, and how to sign in. Credentials never print.
+#[derive(Clone, Default)]
+pub enum DeskConfig {
+    #[default]
+    NotConfigured,
+    HaloPsa {
+        base_url: String,
+        client_id: String,
+        client_secret: Secret,
+    },
+    RequestTracker {
+        base_url: String,
+        token: Secret,
+        queue: String,
+    },
+}
+
+impl std::fmt::Debug for DeskConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            DeskConfig::NotConfigured => "DeskConfig::NotConfigured",
+            DeskConfig::HaloPsa { .. } => "DeskConfig::HaloPsa { .. }",
+            DeskConfig::RequestTracker { .. } => "DeskConfig::RequestTracker { .. }",
+        })
+    }
+}
+
+impl DeskConfig {
+    /// The stored name of the desk kind (`None` when not configured).
+    pub fn kind(&self) -> Option<&'static str> {
+        match self {
+            DeskConfig::NotConfigured => None,
+            DeskConfig::HaloPsa { .. } => Some("halopsa"),
+            DeskConfig::RequestTracker { .. } => Some("request_tracker"),
+        }
+    }
+}
+
+/// What the desk gave back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeskTicket {
+    pub external_id: String,
+    pub reference: String,
+    pub url: Option<String>,
+}
+
+/// What we ask the desk to open.
+#[derive(Debug, Clone)]
+pub struct TicketRequest<'a> {
+    pub subject: &'a str,
+    pub body: &'a str,
+}
+
+/// Why a handoff failed, in the operator's words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum DeskError {
+    #[error("The support desk did not answer within 5 seconds.")]
+    Timeout,
+    #[error("The support desk refused Tenantry's credentials.")]
+    Unauthorized,
+    #[error("The support desk could not be reached.")]
+    Unreachable,
+    #[error("The support desk reported an error while creating the ticket.")]
+    DeskError,
+    #[error("The support desk answered with something Tenantry could not read.")]
+    Unreadable,
+}
+
+fn http() -> reqwest::Client {
+    reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(2))
+        .user_agent(concat!("Tenantry/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .unwrap_or_else(|_| reqwest::Client::new())
+}
+
+fn transport(e: reqwest::Error) -> DeskError {
+    if e.is_timeout() {
+        DeskError::Timeout
+    } else {
+        DeskError::Unreachable
+    }
+}
+
+fn status(code: reqwest::StatusCode) -> Result<(), DeskError> {
+    match code.as_u16() {
+        200..=299 => Ok(()),
+        401 | 403 => Err(DeskError::Unauthorized),
+        _ => Err(DeskError::DeskError),
+    }
+}
+
+/// Creates one ticket, all of it within [`HANDOFF_TIMEOUT`].
+pub async fn create_ticket(
+    config: &DeskConfig,
+    ticket: TicketRequest<'_>,
+) -> Result<DeskTicket, DeskError> {
+    match tokio::time::timeout(HANDOFF_TIMEOUT, create_unbounded(config, ticket)).await {
+        Ok(result) => result,
+        Err(_) => Err(DeskError::Timeout),
+    }
+}
+
+async fn create_unbounded(
+    config: &DeskConfig,
+    ticket: TicketRequest<'_>,
+) -> Result<DeskTicket, DeskError> {
+    let client = http();
+    match config {
+        DeskConfig::NotConfigured => Err(DeskError::Unreachable),
+        DeskConfig::HaloPsa {
+            base_url,
+            client_id,
+            client_secret,
+        } => {
+            let base = base_url.trim_end_matches('/');
+            let token = client
+                .post(format!("{base}/auth/token"))
+                .form(&[
+                    ("grant_type", "client_credentials"),
+                    ("client_id", client_id.as_str()),
+                    ("client_secret", client_secret.expose()),
+                    ("scope", "all"),
+                ])
+                .send()
+                .await
+                .map_err(transport)?;
+            status(token.status())?;
+            let token: Value = token.json().await.map_err(|_| DeskError::Unreadable)?;
+            let access = token
+                .get("access_token")
+                .and_then(Value::as_str)
+                .ok_or(DeskError::Unreadable)?;
+            let created = client
+                .post(format!("{base}/api/Tickets"))
+                .bearer_auth(access)
+                .json(&json!([{ "summary": ticket.subject, "details": ticket.body }]))
+                .send()
+                .await
+                .map_err(transport)?;
+            status(created.status())?;
+            let body: Value = created.json().await.map_err(|_| DeskError::Unreadable)?;
+            // Halo answers with the ticket (or a one-element array).
+            let t = body.as_array().and_then(|a| a.first()).unwrap_or(&body);
+            let id = match t.get("id") {
+                Some(Value::Number(n)) => n.to_string(),
+                Some(Value::String(s)) if !s.is_empty() => s.clone(),
+                _ => return Err(DeskError::Unreadable),
+            };
+            Ok(DeskTicket {
+                reference: format!("Halo #{id}"),
+                url: Some(format!("{base}/ticket?id={id}")),
+                external_id: id,
+            })
+        }
+        DeskConfig::RequestTracker {
+            base_url,
+            token,
+            queue,
+        } => {
+            let base = base_url.trim_end_matches('/');
+            let created = client
+                .post(format!("{base}/REST/2.0/ticket"))
+                .header("Authorization", format!("token {}", token.expose()))
+                .json(&json!({ "Queue": queue, "Subject": ticket.subject, "Content": ticket.body }))
+                .send()
+                .await
+                .map_err(transport)?;
+            status(created.status())?;
+            let body: Value = created.json().await.map_err(|_| DeskError::Unreadable)?;
+            let id = match body.get("id") {
+                Some(Value::Number(n)) => n.to_string(),
+                Some(Value::String(s)) if !s.is_empty() => s.clone(),
+                _ => return Err(DeskError::Unreadable),
+            };
+            Ok(DeskTicket {
+                reference: format!("RT #{id}"),
+                url: Some(format!("{base}/Ticket/Display.html?id={id}")),
+                external_id: id,
+            })
+        }
+    }
+}
