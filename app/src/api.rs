@@ -307,3 +307,39 @@ pub async fn load_system_run(run: domain::ids::RunId) -> ApiResult<domain::views
     let (svc, actor) = signed_in()?;
     Ok(domain::runs::monitoring::system_run(&svc, &actor, run).await?)
 }
+
+// ----- support requests ------------------------------------------------------------
+
+/// The support slide-over's first view (latest request of this context).
+#[server(prefix = "/api", endpoint = "support/panel")]
+pub async fn load_support(
+    tenant: Option<TenantId>,
+    run: Option<domain::ids::RunId>,
+) -> ApiResult<domain::support::SupportPanel> {
+    let (svc, actor) = signed_in()?;
+    let ctx = domain::support::SupportContext::from_ids(tenant, run)?;
+    Ok(domain::support::panel(&svc, &actor, ctx).await?)
+}
+
+#[server(prefix = "/api", endpoint = "support/request")]
+#[allow(clippy::too_many_arguments)]
+pub async fn request_support(
+    tenant: Option<TenantId>,
+    run: Option<domain::ids::RunId>,
+    subject: String,
+    description: String,
+    severity: domain::support::Severity,
+    contact: Option<String>,
+    existing_ticket: Option<String>,
+) -> ApiResult<domain::support::SupportRequestView> {
+    let (svc, actor) = signed_in()?;
+    let ctx = domain::support::SupportContext::from_ids(tenant, run)?;
+    let form = domain::support::NewSupportRequest {
+        subject,
+        description,
+        severity,
+        contact,
+        existing_ticket,
+    };
+    Ok(domain::support::request(&svc, &actor, ctx, form).await?)
+}

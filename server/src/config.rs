@@ -25,6 +25,8 @@ pub struct Config {
     /// How often the reconciler sweeps for runs whose lease expired.
     pub reconcile_every_ms: u64,
     pub provider: ProviderConfig,
+    /// The one support desk requests are handed to (default: none).
+    pub support_desk: domain::support::desk::DeskConfig,
 }
 
 /// Where provider secrets are sealed with and where Graph lives.

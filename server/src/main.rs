@@ -33,6 +33,8 @@ struct Cli {
 }
 
 #[derive(Subcommand)]
+// Parsed once per process; boxing the flags would only add noise.
+#[allow(clippy::large_enum_variant)]
 enum Command {
     /// Serve the web console (migrates the database first).
     Serve {
@@ -56,6 +58,8 @@ enum Command {
         work: WorkArgs,
         #[command(flatten)]
         provider: ProviderArgs,
+        #[command(flatten)]
+        desk: DeskArgs,
     },
     /// Run operation workers only (scale out next to `serve` on PostgreSQL).
     Worker {
@@ -134,6 +138,60 @@ impl ProviderArgs {
     }
 }
 
+/// The support desk requests are handed to.
+#[derive(clap::Args, Clone)]
+struct DeskArgs {
+    /// `none`, `halopsa` or `request_tracker`.
+    #[arg(long, env = "TENANTRY_SUPPORT_DESK", default_value = "none")]
+    support_desk: String,
+    /// The desk's base URL (HaloPSA: the instance URL; RT: the server URL).
+    #[arg(long, env = "TENANTRY_SUPPORT_DESK_URL")]
+    support_desk_url: Option<String>,
+    /// HaloPSA API application: client id.
+    #[arg(long, env = "TENANTRY_HALO_CLIENT_ID")]
+    halo_client_id: Option<String>,
+    /// HaloPSA API application: client secret.
+    #[arg(long, env = "TENANTRY_HALO_CLIENT_SECRET", hide_env_values = true)]
+    halo_client_secret: Option<String>,
+    /// Request Tracker: an auth token of the user tickets are created as.
+    #[arg(long, env = "TENANTRY_RT_TOKEN", hide_env_values = true)]
+    rt_token: Option<String>,
+    /// Request Tracker: the queue new tickets go to.
+    #[arg(long, env = "TENANTRY_RT_QUEUE", default_value = "General")]
+    rt_queue: String,
+}
+
+impl DeskArgs {
+    fn config(&self) -> Result<domain::support::desk::DeskConfig, String> {
+        use domain::secrets::Secret;
+        use domain::support::desk::DeskConfig;
+        let need = |v: &Option<String>, name: &str| {
+            v.clone()
+                .filter(|s| !s.trim().is_empty())
+                .ok_or_else(|| format!("the support desk needs {name}"))
+        };
+        match self.support_desk.as_str() {
+            "none" => Ok(DeskConfig::NotConfigured),
+            "halopsa" => Ok(DeskConfig::HaloPsa {
+                base_url: need(&self.support_desk_url, "TENANTRY_SUPPORT_DESK_URL")?,
+                client_id: need(&self.halo_client_id, "TENANTRY_HALO_CLIENT_ID")?,
+                client_secret: Secret::new(need(
+                    &self.halo_client_secret,
+                    "TENANTRY_HALO_CLIENT_SECRET",
+                )?),
+            }),
+            "request_tracker" => Ok(DeskConfig::RequestTracker {
+                base_url: need(&self.support_desk_url, "TENANTRY_SUPPORT_DESK_URL")?,
+                token: Secret::new(need(&self.rt_token, "TENANTRY_RT_TOKEN")?),
+                queue: self.rt_queue.clone(),
+            }),
+            other => Err(format!(
+                "unknown support desk {other:?}: use none, halopsa or request_tracker"
+            )),
+        }
+    }
+}
+
 #[derive(clap::Args, Clone)]
 struct WorkArgs {
     /// Workers in this process (for `serve`: in-process workers; 0 = none).
@@ -184,6 +242,10 @@ enum UserCommand {
     },
 }
 
+/// The demo's simulated HaloPSA API application.
+const DEMO_DESK_CLIENT: &str = "tenantry-demo-desk";
+const DEMO_DESK_SECRET: &str = "demo-desk-client-secret";
+
 async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
@@ -225,6 +287,7 @@ async fn run(cli: Cli) -> Result<(), String> {
             db_max_connections,
             work,
             provider,
+            desk,
         } => {
             let config = Config {
                 database_url: cli.database_url,
@@ -241,6 +304,7 @@ async fn run(cli: Cli) -> Result<(), String> {
                 worker: work.worker_config(),
                 reconcile_every_ms: work.reconcile_seconds * 1000,
                 provider: provider.config(),
+                support_desk: desk.config()?,
             };
             if !config.site_root.join("pkg").join("tenantry.js").exists() {
                 tracing::warn!(site_root = %config.site_root.display(), "no built site found: pages render without styles and islands; run scripts/build.sh");
@@ -264,6 +328,10 @@ async fn run(cli: Cli) -> Result<(), String> {
             let sim = GraphSimulator::start(SimTenant::demo_set())
                 .await
                 .map_err(|e| format!("cannot start the Graph simulator: {e}"))?;
+            let desk =
+                simulators::halopsa::HaloSimulator::start(DEMO_DESK_CLIENT, DEMO_DESK_SECRET)
+                    .await
+                    .map_err(|e| format!("cannot start the HaloPSA simulator: {e}"))?;
             let config = Config {
                 database_url: demo_database_url,
                 bind,
@@ -281,6 +349,11 @@ async fn run(cli: Cli) -> Result<(), String> {
                         authority: sim.authority_url(),
                         graph: sim.graph_url(),
                     },
+                },
+                support_desk: domain::support::desk::DeskConfig::HaloPsa {
+                    base_url: desk.base_url(),
+                    client_id: DEMO_DESK_CLIENT.into(),
+                    client_secret: domain::secrets::Secret::new(DEMO_DESK_SECRET),
                 },
             };
             let app = Application::build(config)
@@ -322,6 +395,10 @@ async fn run(cli: Cli) -> Result<(), String> {
             for t in &demo_tenants {
                 println!("    {} — {}", t.name, t.behaviour);
             }
+            println!(
+                "  HaloPSA simulator (support desk) at {}; \"Request support\" hands tickets to it.",
+                desk.base_url()
+            );
             println!("  Start with tenant verification on each tenant's dashboard.");
             if !seeded {
                 println!("  (existing demo database kept; delete tenantry-demo.db to start over)");

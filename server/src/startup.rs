@@ -149,7 +149,9 @@ impl Application {
             tracing::error!(error = %e, "provider runtime");
             AppError::Internal
         })?;
-        let services = Services::new(store, config.settings.clone()).with_provider(provider);
+        let services = Services::new(store, config.settings.clone())
+            .with_provider(provider)
+            .with_support_desk(config.support_desk.clone());
         Self::build_with(config, services).await
     }
 

@@ -104,6 +104,7 @@ pub fn TenantDashboard() -> impl IntoView {
                         <dt>"Assigned members"</dt>
                         <dd>{if p.assigned_members.is_empty() { "None (owners and managers see every tenant)".to_string() } else { p.assigned_members.join(", ") }}</dd>
                     </dl>
+                    <crate::islands::RequestSupport tenant=id.0/>
                     {(!is_active).then(|| view! {
                         <p class="notice notice-warn" role="status">"This tenant is inactive: operations cannot start for it until it is activated again."</p>
                     })}

@@ -10,7 +10,7 @@ pub mod desk;
 #[cfg(feature = "server")]
 mod service;
 #[cfg(feature = "server")]
-pub use service::{SupportContext, latest, request};
+pub use service::{SupportContext, latest, panel, request};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -96,6 +96,14 @@ impl FromStr for Handoff {
         .find(|v| v.as_str() == s)
         .ok_or(())
     }
+}
+
+/// What the slide-over opens with: the latest request of its context, and
+/// which desk (if any) requests are handed to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SupportPanel {
+    pub latest: Option<SupportRequestView>,
+    pub desk: Option<String>,
 }
 
 /// What the operator fills in.

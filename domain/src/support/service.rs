@@ -21,6 +21,17 @@ pub enum SupportContext {
     Run(RunId),
 }
 
+impl SupportContext {
+    /// From a form: the run when there is one, else the tenant.
+    pub fn from_ids(tenant: Option<TenantId>, run: Option<RunId>) -> AppResult<SupportContext> {
+        match (run, tenant) {
+            (Some(r), _) => Ok(SupportContext::Run(r)),
+            (None, Some(t)) => Ok(SupportContext::Tenant(t)),
+            (None, None) => Err(AppError::invalid("tenant", "Choose a tenant or a run.")),
+        }
+    }
+}
+
 struct Resolved {
     workspace: WorkspaceId,
     tenant: TenantId,
@@ -317,4 +328,20 @@ pub async fn latest(
         }
     };
     row.as_ref().map(view_of).transpose()
+}
+
+/// The slide-over's first view: the latest request of this context and the desk.
+pub async fn panel(
+    svc: &Services,
+    actor: &Actor,
+    ctx: SupportContext,
+) -> AppResult<super::SupportPanel> {
+    Ok(super::SupportPanel {
+        latest: latest(svc, actor, ctx).await?,
+        desk: match svc.support_desk.kind() {
+            Some("halopsa") => Some("HaloPSA".into()),
+            Some(_) => Some("Request Tracker".into()),
+            None => None,
+        },
+    })
 }

@@ -424,6 +424,54 @@ fn rows() -> Vec<Row> {
             request: |w, t| ("/api/runs/poll".into(), vec![("run", w.run(t))]),
         },
         Row {
+            path: "/api/support/panel",
+            kind: Kind::Fn,
+            targets: OBJ,
+            own: [401, 404, 404, 403, 200],
+            request: |w, t| ("/api/support/panel".into(), vec![("tenant", w.tenant(t))]),
+        },
+        Row {
+            path: "/api/support/panel?run",
+            kind: Kind::Fn,
+            targets: OBJ,
+            own: [401, 404, 404, 403, 200],
+            request: |w, t| ("/api/support/panel".into(), vec![("run", w.run(t))]),
+        },
+        Row {
+            path: "/api/support/request",
+            kind: Kind::Fn,
+            targets: OBJ,
+            own: [401, 404, 404, 403, 200],
+            request: |w, t| {
+                (
+                    "/api/support/request".into(),
+                    vec![
+                        ("tenant", w.tenant(t)),
+                        ("subject", "Help with this tenant".into()),
+                        ("description", "Something is wrong.".into()),
+                        ("severity", "normal".into()),
+                    ],
+                )
+            },
+        },
+        Row {
+            path: "/api/support/request?run",
+            kind: Kind::Fn,
+            targets: OBJ,
+            own: [401, 404, 404, 403, 200],
+            request: |w, t| {
+                (
+                    "/api/support/request".into(),
+                    vec![
+                        ("run", w.run(t)),
+                        ("subject", "Help with this run".into()),
+                        ("description", "It failed.".into()),
+                        ("severity", "high".into()),
+                    ],
+                )
+            },
+        },
+        Row {
             path: "/api/runs/active",
             kind: Kind::Fn,
             targets: NONE,

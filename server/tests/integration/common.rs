@@ -180,6 +180,7 @@ async fn spawn_app_full(
         worker: Default::default(),
         reconcile_every_ms: 0,
         provider: Default::default(),
+        support_desk: Default::default(),
     };
     let app = Application::build_with(config, services.clone())
         .await

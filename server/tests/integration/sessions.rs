@@ -132,6 +132,7 @@ async fn sessions_survive_a_restart(backend: Backend) {
         worker: Default::default(),
         reconcile_every_ms: 0,
         provider: Default::default(),
+        support_desk: Default::default(),
     };
     let store = crate::common::open_store(app.db_url()).await;
     let services = domain::services::Services::new(store, Default::default())
