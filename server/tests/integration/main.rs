@@ -17,3 +17,4 @@ mod security;
 mod sessions;
 mod store;
 mod support;
+mod support_rt;
