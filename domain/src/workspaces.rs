@@ -44,13 +44,23 @@ pub async fn list_for_user(svc: &Services, user: UserId) -> AppResult<Vec<Worksp
 
 /// What the `/admin` shell shows on every page.
 pub async fn shell(svc: &Services, actor: &Actor) -> AppResult<ShellView> {
+    let current = access::current_workspace(svc, actor).await?;
+    let active_runs = match &current {
+        Some(ws) => {
+            let access = access::WorkspaceAccess {
+                workspace: ws.clone(),
+            };
+            crate::runs::monitoring::active_runs_in(svc, &access, actor).await?
+        }
+        None => Default::default(),
+    };
     Ok(ShellView {
         user_email: actor.email.clone(),
         is_platform_operator: actor.is_platform_operator,
-        current: access::current_workspace(svc, actor).await?,
+        current,
         workspaces: list_for_user(svc, actor.user_id).await?,
         unread_notifications: crate::notifications::unread_count(svc, actor).await?,
-        active_runs: crate::runs::monitoring::active_runs(svc, actor).await?,
+        active_runs,
     })
 }
 

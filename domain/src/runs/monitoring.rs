@@ -9,9 +9,9 @@
 
 use super::filter::{COUNT_CAP, Range};
 use super::filter::{CappedCount, Cursor, HubQuery, InitiatorFilter, Kpi, RunFilter, Tab};
-use super::model::{OperationType, ReasonCode, ReconciliationRecord, RunStatus, RunTruth};
+use super::model::{OperationType, ReasonCode};
 use super::presenter;
-use super::service::RunService;
+use super::service::{RunService, summary_of_row, truth_of_row};
 use crate::access::{self, Actor, WorkspaceAccess};
 use crate::error::{AppError, AppResult};
 use crate::ids::{RunId, TenantId, UserId, WorkspaceId};
@@ -193,33 +193,8 @@ fn build(viewer: &Viewer, filter: &RunFilter, before: Option<Cursor>, now: i64) 
     w
 }
 
-/// The lifecycle truth of a row that has the run's own columns.
-fn truth_of(r: &sqlx::any::AnyRow) -> AppResult<(RunTruth, Option<ReconciliationRecord>, bool)> {
-    let bad = |_| AppError::Internal;
-    let status: RunStatus = r.try_get::<String, _>("status")?.parse().map_err(bad)?;
-    let reconciliation: Option<ReconciliationRecord> = r
-        .try_get::<Option<String>, _>("reconciliation")?
-        .and_then(|s| serde_json::from_str(&s).ok());
-    let truth = RunTruth {
-        op_type: r.try_get::<String, _>("op_type")?.parse().map_err(bad)?,
-        status,
-        outcome: r.try_get::<String, _>("outcome")?.parse().map_err(bad)?,
-        created_at: r.try_get("created_at")?,
-        started_at: r.try_get("started_at")?,
-        lease_expires_at: r.try_get("lease_expires_at")?,
-        reconciled: status == RunStatus::Completed
-            && reconciliation
-                .as_ref()
-                .is_some_and(|x| x.action == "failed"),
-    };
-    let cancel_requested = r
-        .try_get::<Option<i64>, _>("cancel_requested_at")?
-        .is_some();
-    Ok((truth, reconciliation, cancel_requested))
-}
-
 fn row_of(r: &sqlx::any::AnyRow, now: i64) -> AppResult<RunRow> {
-    let (truth, reconciliation, cancel_requested) = truth_of(r)?;
+    let (truth, reconciliation, cancel_requested) = truth_of_row(r)?;
     Ok(RunRow {
         id: RunId(r.try_get("id")?),
         workspace_name: r.try_get("workspace_name")?,
@@ -478,12 +453,21 @@ pub async fn workspace_summary(svc: &Services, actor: &Actor) -> AppResult<Optio
 
 /// The progress overlay: active runs of the current workspace you may see.
 pub async fn active_runs(svc: &Services, actor: &Actor) -> AppResult<ActiveRuns> {
-    let Some(access) =
-        access::current_workspace_with(svc, actor, Capability::OperationsView).await?
-    else {
-        return Ok(ActiveRuns::default());
-    };
-    let viewer = Viewer::member(&access, actor);
+    match access::current_workspace_with(svc, actor, Capability::OperationsView).await? {
+        Some(access) => active_runs_in(svc, &access, actor).await,
+        None => Ok(ActiveRuns::default()),
+    }
+}
+
+/// The overlay's active runs in a workspace the caller already resolved
+/// (the shell has it, so the page pays for one membership read, not two).
+pub async fn active_runs_in(
+    svc: &Services,
+    access: &WorkspaceAccess,
+    actor: &Actor,
+) -> AppResult<ActiveRuns> {
+    access.require(Capability::OperationsView)?;
+    let viewer = Viewer::member(access, actor);
     let filter = RunFilter::tab(Tab::Active);
     let now = svc.now();
     let rows = runs(svc, &viewer, &filter, None, OVERLAY_SIZE, now).await?;
@@ -537,7 +521,7 @@ pub async fn pulse(svc: &Services, actor: &Actor, run: RunId) -> AppResult<RunPu
         _ => true,
     };
     access::decide_tenant(Some(role), assigned, Capability::OperationsView)?;
-    let (truth, reconciliation, cancel_requested) = truth_of(&row)?;
+    let (truth, reconciliation, cancel_requested) = truth_of_row(&row)?;
     let now = svc.now();
     Ok(RunPulse {
         headline: presenter::headline_of(&truth, cancel_requested, now),
@@ -545,10 +529,7 @@ pub async fn pulse(svc: &Services, actor: &Actor, run: RunId) -> AppResult<RunPu
         reason: row
             .try_get::<Option<String>, _>("reason_code")?
             .and_then(|c| c.parse().ok()),
-        summary: row
-            .try_get::<Option<String>, _>("summary")?
-            .and_then(|s| serde_json::from_str(&s).ok())
-            .unwrap_or_default(),
+        summary: summary_of_row(&row)?,
         failure_summary: row.try_get("failure_summary")?,
         completed_at: row.try_get("completed_at")?,
         attempts: row.try_get("attempts")?,

@@ -465,28 +465,13 @@ pub(crate) async fn load_view(conn: &mut AnyConnection, run: RunId) -> AppResult
     let bad = |_| AppError::Internal;
     let text =
         |name: &str| -> AppResult<String> { r.try_get::<String, _>(name).map_err(AppError::from) };
-    let reconciliation: Option<ReconciliationRecord> = r
-        .try_get::<Option<String>, _>("reconciliation")?
-        .and_then(|s| serde_json::from_str(&s).ok());
-    let status: RunStatus = text("status")?.parse().map_err(bad)?;
-    let reconciled = status == RunStatus::Completed
-        && reconciliation
-            .as_ref()
-            .is_some_and(|rec| rec.action == "failed");
+    let (truth, reconciliation, cancel_requested) = truth_of_row(&r)?;
     Ok(Some(RunView {
         id: RunId(r.try_get("id")?),
         workspace_id: WorkspaceId(r.try_get("workspace_id")?),
         tenant_id: r.try_get::<Option<i64>, _>("tenant_id")?.map(TenantId),
         tenant_name: r.try_get("display_name")?,
-        truth: RunTruth {
-            op_type: text("op_type")?.parse().map_err(bad)?,
-            status,
-            outcome: text("outcome")?.parse().map_err(bad)?,
-            created_at: r.try_get("created_at")?,
-            started_at: r.try_get("started_at")?,
-            lease_expires_at: r.try_get("lease_expires_at")?,
-            reconciled,
-        },
+        truth,
         initiator: text("initiator_kind")?
             .parse::<InitiatorKind>()
             .map_err(bad)?,
@@ -497,18 +482,52 @@ pub(crate) async fn load_view(conn: &mut AnyConnection, run: RunId) -> AppResult
         reason: r
             .try_get::<Option<String>, _>("reason_code")?
             .and_then(|c| c.parse().ok()),
-        summary: r
-            .try_get::<Option<String>, _>("summary")?
-            .and_then(|s| serde_json::from_str(&s).ok())
-            .unwrap_or_default(),
+        summary: summary_of_row(&r)?,
         failure_summary: r.try_get("failure_summary")?,
         completed_at: r.try_get("completed_at")?,
         attempts: r.try_get("attempts")?,
-        cancel_requested: r
-            .try_get::<Option<i64>, _>("cancel_requested_at")?
-            .is_some(),
+        cancel_requested,
         reconciliation,
     }))
+}
+
+/// A run row's lifecycle truth, its reconciliation record and whether a
+/// cancel was requested: one reading for the run page, list rows and the poll.
+/// The row needs `op_type, status, outcome, created_at, started_at,
+/// lease_expires_at, reconciliation, cancel_requested_at`.
+pub(crate) fn truth_of_row(
+    r: &sqlx::any::AnyRow,
+) -> AppResult<(RunTruth, Option<ReconciliationRecord>, bool)> {
+    use sqlx::Row;
+    let bad = |_| AppError::Internal;
+    let status: RunStatus = r.try_get::<String, _>("status")?.parse().map_err(bad)?;
+    let reconciliation: Option<ReconciliationRecord> = r
+        .try_get::<Option<String>, _>("reconciliation")?
+        .and_then(|s| serde_json::from_str(&s).ok());
+    let truth = RunTruth {
+        op_type: r.try_get::<String, _>("op_type")?.parse().map_err(bad)?,
+        status,
+        outcome: r.try_get::<String, _>("outcome")?.parse().map_err(bad)?,
+        created_at: r.try_get("created_at")?,
+        started_at: r.try_get("started_at")?,
+        lease_expires_at: r.try_get("lease_expires_at")?,
+        reconciled: status == RunStatus::Completed
+            && reconciliation
+                .as_ref()
+                .is_some_and(|x| x.action == "failed"),
+    };
+    let cancel_requested = r
+        .try_get::<Option<i64>, _>("cancel_requested_at")?
+        .is_some();
+    Ok((truth, reconciliation, cancel_requested))
+}
+
+/// A run row's summary counts (absent or unreadable: none).
+pub(crate) fn summary_of_row(r: &sqlx::any::AnyRow) -> AppResult<SummaryCounts> {
+    use sqlx::Row;
+    Ok(r.try_get::<Option<String>, _>("summary")?
+        .and_then(|s| serde_json::from_str(&s).ok())
+        .unwrap_or_default())
 }
 
 /// On a terminal state: one notification for the initiating user, worded by
