@@ -190,7 +190,13 @@ async fn failures_are_classified() {
         Some(GraphError::ConsentMissing)
     );
     let token = f.token(&c).await.expect("token");
-    assert_eq!(token.roles.len(), 5, "permissions come from the token");
+    // The five read permissions and the policy write permission restore uses.
+    assert_eq!(token.roles.len(), 6, "permissions come from the token");
+    assert!(
+        token
+            .roles
+            .contains(&simulators::graph::WRITE_PERMISSION.to_string())
+    );
 }
 
 #[tokio::test]

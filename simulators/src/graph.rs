@@ -30,6 +30,9 @@ pub const READ_PERMISSIONS: &[&str] = &[
     "DeviceManagementManagedDevices.Read.All",
 ];
 
+/// The application permission restore's writes need (it implies the read).
+pub const WRITE_PERMISSION: &str = "DeviceManagementConfiguration.ReadWrite.All";
+
 /// What goes wrong for a tenant, on purpose.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -91,7 +94,7 @@ pub struct SimTenant {
 }
 
 impl SimTenant {
-    /// A healthy tenant with every read permission granted.
+    /// A healthy tenant with every read permission and the policy write permission granted.
     pub fn healthy(tenant_id: &str, display_name: &str, client_id: &str, secret: &str) -> Self {
         let domain: String = display_name
             .chars()
@@ -104,7 +107,11 @@ impl SimTenant {
             default_domain: format!("{domain}.onmicrosoft.com"),
             client_id: client_id.to_string(),
             client_secret: secret.to_string(),
-            granted: READ_PERMISSIONS.iter().map(|p| p.to_string()).collect(),
+            granted: READ_PERMISSIONS
+                .iter()
+                .chain([WRITE_PERMISSION].iter())
+                .map(|p| p.to_string())
+                .collect(),
             size: TenantSize::default(),
             fault: Fault::None,
         }
@@ -150,6 +157,22 @@ impl SimTenant {
     }
 }
 
+/// A healthy tenant the demo does not seed: onboard it with the wizard.
+pub const DEMO_ONBOARDING_TENANT: (&str, &str) =
+    ("5b8e2f14-3c6d-4a7e-9f01-23456789abcd", "Woodgrove Bank");
+
+impl SimTenant {
+    /// The tenant `tenantry demo` leaves for the onboarding wizard.
+    pub fn demo_onboarding() -> SimTenant {
+        SimTenant::healthy(
+            DEMO_ONBOARDING_TENANT.0,
+            DEMO_ONBOARDING_TENANT.1,
+            DEMO_CLIENT_ID,
+            DEMO_CLIENT_SECRET,
+        )
+    }
+}
+
 /// The demo tenants: (Entra tenant id, name).
 pub const DEMO_TENANTS: [(&str, &str); 3] = [
     ("3f0c2b6e-5a1d-4c8e-9b7a-1d2e3f4a5b6c", "Contoso Ltd"),
@@ -164,6 +187,51 @@ struct TenantState {
     tenant: SimTenant,
     graph_requests: u64,
     token_requests: u64,
+    /// Collections that were written to (or changed by a test), by path;
+    /// the others are generated from the tenant id on every read.
+    objects: HashMap<String, Vec<Value>>,
+    /// Every accepted write, in order, for read-back.
+    writes: Vec<SimWrite>,
+    created: u64,
+}
+
+/// One write the simulator accepted.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SimWrite {
+    /// `POST` or `PATCH`.
+    pub method: String,
+    /// The Graph path without the version, e.g. `deviceManagement/deviceConfigurations/{id}`.
+    pub path: String,
+    pub body: Value,
+}
+
+/// The collections restore may write to.
+const WRITABLE: &[&str] = &[
+    "deviceManagement/deviceConfigurations",
+    "deviceManagement/deviceCompliancePolicies",
+];
+
+impl TenantState {
+    /// A collection as it is now: written-to state, else generated.
+    fn rows(&self, path: &str) -> Option<(&'static str, Vec<Value>)> {
+        let (permission, generated) = collection(&self.tenant, path)?;
+        Some((
+            permission,
+            self.objects.get(path).cloned().unwrap_or(generated),
+        ))
+    }
+
+    /// The stored (mutable) list of a writable collection.
+    fn materialize(&mut self, path: &str) -> Option<&mut Vec<Value>> {
+        if !WRITABLE.contains(&path) {
+            return None;
+        }
+        if !self.objects.contains_key(path) {
+            let (_, rows) = collection(&self.tenant, path)?;
+            self.objects.insert(path.to_string(), rows);
+        }
+        self.objects.get_mut(path)
+    }
 }
 
 struct SimState {
@@ -216,6 +284,9 @@ impl GraphSimulator {
                                 tenant: t,
                                 graph_requests: 0,
                                 token_requests: 0,
+                                objects: HashMap::new(),
+                                writes: Vec::new(),
+                                created: 0,
                             },
                         )
                     })
@@ -264,6 +335,59 @@ impl GraphSimulator {
             .map_or(0, |t| t.graph_requests)
     }
 
+    /// The writes a tenant accepted, in order.
+    pub fn writes(&self, tenant_id: &str) -> Vec<SimWrite> {
+        lock(&self.state.tenants)
+            .get(&tenant_id.to_ascii_lowercase())
+            .map(|t| t.writes.clone())
+            .unwrap_or_default()
+    }
+
+    /// One object of a writable collection as Graph would return it now.
+    pub fn object(&self, tenant_id: &str, collection: &str, id: &str) -> Option<Value> {
+        let tenants = lock(&self.state.tenants);
+        let t = tenants.get(&tenant_id.to_ascii_lowercase())?;
+        t.rows(collection)?
+            .1
+            .into_iter()
+            .find(|o| o.get("id").and_then(Value::as_str) == Some(id))
+    }
+
+    /// Changes an object behind Tenantry's back (drift), not logged as a write.
+    pub fn drift(&self, tenant_id: &str, collection: &str, id: &str, changes: Value) -> bool {
+        let mut tenants = lock(&self.state.tenants);
+        let Some(t) = tenants.get_mut(&tenant_id.to_ascii_lowercase()) else {
+            return false;
+        };
+        let Some(rows) = t.materialize(collection) else {
+            return false;
+        };
+        match rows
+            .iter_mut()
+            .find(|o| o.get("id").and_then(Value::as_str) == Some(id))
+        {
+            Some(o) => {
+                merge(o, &changes);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Deletes an object behind Tenantry's back (drift).
+    pub fn remove(&self, tenant_id: &str, collection: &str, id: &str) -> bool {
+        let mut tenants = lock(&self.state.tenants);
+        let Some(t) = tenants.get_mut(&tenant_id.to_ascii_lowercase()) else {
+            return false;
+        };
+        let Some(rows) = t.materialize(collection) else {
+            return false;
+        };
+        let before = rows.len();
+        rows.retain(|o| o.get("id").and_then(Value::as_str) != Some(id));
+        rows.len() < before
+    }
+
     pub fn token_requests(&self, tenant_id: &str) -> u64 {
         lock(&self.state.tenants)
             .get(&tenant_id.to_ascii_lowercase())
@@ -274,8 +398,12 @@ impl GraphSimulator {
 fn router(state: Arc<SimState>) -> Router {
     Router::new()
         .route("/{tenant}/oauth2/v2.0/token", post(token))
-        .route("/graph/{version}/{*path}", get(graph_get))
+        .route(
+            "/graph/{version}/{*path}",
+            get(graph_get).post(graph_post).patch(graph_patch),
+        )
         .route("/_sim/tenants/{tenant}/fault", put(put_fault))
+        .route("/_sim/tenants/{tenant}/writes", get(get_writes))
         .route("/_sim/tenants/{tenant}/requests", get(get_requests))
         .with_state(state)
 }
@@ -300,6 +428,23 @@ async fn get_requests(State(state): State<Arc<SimState>>, Path(tenant): Path<Str
             Json(json!({"graph": t.graph_requests, "token": t.token_requests})).into_response()
         }
         None => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
+async fn get_writes(State(state): State<Arc<SimState>>, Path(tenant): Path<String>) -> Response {
+    match lock(&state.tenants).get(&tenant.to_ascii_lowercase()) {
+        Some(t) => Json(json!(t.writes)).into_response(),
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
+fn merge(target: &mut Value, changes: &Value) {
+    if let (Some(t), Some(c)) = (target.as_object_mut(), changes.as_object()) {
+        for (k, v) in c {
+            if k != "id" {
+                t.insert(k.clone(), v.clone());
+            }
+        }
     }
 }
 
@@ -428,14 +573,19 @@ fn graph_error(status: StatusCode, code: &str, message: &str) -> Response {
         .into_response()
 }
 
-async fn graph_get(
-    State(state): State<Arc<SimState>>,
-    Path((version, path)): Path<(String, String)>,
-    Query(query): Query<HashMap<String, String>>,
-    headers: HeaderMap,
-) -> Response {
+/// Authenticates the bearer token, counts the request and applies the
+/// tenant's fault. `Ok` carries the tenant key and a copy of its settings.
+async fn admit(
+    state: &SimState,
+    version: &str,
+    headers: &HeaderMap,
+) -> Result<(String, SimTenant), Response> {
     if version != "v1.0" && version != "beta" {
-        return graph_error(StatusCode::BAD_REQUEST, "BadRequest", "Invalid version.");
+        return Err(graph_error(
+            StatusCode::BAD_REQUEST,
+            "BadRequest",
+            "Invalid version.",
+        ));
     }
     let token = headers
         .get(header::AUTHORIZATION)
@@ -444,23 +594,29 @@ async fn graph_get(
         .map(str::to_string);
     let tenant = token.and_then(|t| lock(&state.tokens).get(&t).cloned());
     let Some(tenant) = tenant else {
-        return graph_error(
+        return Err(graph_error(
             StatusCode::UNAUTHORIZED,
             "InvalidAuthenticationToken",
             "Access token is empty or invalid.",
-        );
+        ));
     };
     let (sim, count) = {
         let mut tenants = lock(&state.tenants);
         let Some(t) = tenants.get_mut(&tenant) else {
-            return graph_error(
+            return Err(graph_error(
                 StatusCode::UNAUTHORIZED,
                 "InvalidAuthenticationToken",
                 "Unknown tenant.",
-            );
+            ));
         };
         t.graph_requests += 1;
         (t.tenant.clone(), t.graph_requests)
+    };
+    let with_retry_after = |mut r: Response, secs: u64| {
+        if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
+            r.headers_mut().insert(header::RETRY_AFTER, v);
+        }
+        r
     };
     match sim.fault {
         Fault::Slow { delay_ms } => tokio::time::sleep(Duration::from_millis(delay_ms)).await,
@@ -468,63 +624,116 @@ async fn graph_get(
             retry_after_secs,
             every,
         } if count % u64::from(every.max(1)) == 0 => {
-            let mut r = graph_error(
-                StatusCode::TOO_MANY_REQUESTS,
-                "TooManyRequests",
-                "Too many requests.",
-            );
-            if let Ok(v) = HeaderValue::from_str(&retry_after_secs.to_string()) {
-                r.headers_mut().insert(header::RETRY_AFTER, v);
-            }
-            return r;
+            return Err(with_retry_after(
+                graph_error(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "TooManyRequests",
+                    "Too many requests.",
+                ),
+                retry_after_secs,
+            ));
         }
         Fault::Unavailable { retry_after_secs } => {
-            let mut r = graph_error(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "ServiceUnavailable",
-                "Service unavailable.",
-            );
-            if let Ok(v) = HeaderValue::from_str(&retry_after_secs.to_string()) {
-                r.headers_mut().insert(header::RETRY_AFTER, v);
-            }
-            return r;
+            return Err(with_retry_after(
+                graph_error(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "ServiceUnavailable",
+                    "Service unavailable.",
+                ),
+                retry_after_secs,
+            ));
         }
         Fault::ServerError => {
-            return graph_error(
+            return Err(graph_error(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "InternalServerError",
                 "Something went wrong.",
-            );
+            ));
         }
         Fault::MalformedBody => {
-            return (
+            return Err((
                 StatusCode::OK,
                 [(header::CONTENT_TYPE, "application/json")],
                 "{\"value\": [{\"id\": ",
             )
-                .into_response();
+                .into_response());
         }
         _ => {}
     }
-    let Some((permission, rows)) = collection(&sim, &path) else {
-        return graph_error(
-            StatusCode::NOT_FOUND,
-            "Request_ResourceNotFound",
-            "Resource not found.",
-        );
-    };
-    let granted = sim.fault != Fault::ConsentMissing
+    Ok((tenant, sim))
+}
+
+fn has_permission(sim: &SimTenant, permission: &str) -> bool {
+    sim.fault != Fault::ConsentMissing
         && sim.granted.iter().any(|g| {
             g == permission
                 || g.replace("ReadWrite", "Read") == permission
                 || (permission == "Organization.Read.All" && g == "Directory.Read.All")
-        });
-    if !granted {
-        return graph_error(
-            StatusCode::FORBIDDEN,
-            "Authorization_RequestDenied",
-            "Insufficient privileges to complete the operation.",
-        );
+        })
+}
+
+fn denied() -> Response {
+    graph_error(
+        StatusCode::FORBIDDEN,
+        "Authorization_RequestDenied",
+        "Insufficient privileges to complete the operation.",
+    )
+}
+
+fn not_found() -> Response {
+    graph_error(
+        StatusCode::NOT_FOUND,
+        "Request_ResourceNotFound",
+        "Resource not found.",
+    )
+}
+
+/// `collection/{id}` of a writable collection → (collection, id).
+fn object_path(path: &str) -> Option<(&'static str, &str)> {
+    let path = path.trim_end_matches('/');
+    WRITABLE.iter().find_map(|c| {
+        path.strip_prefix(c)
+            .and_then(|rest| rest.strip_prefix('/'))
+            .filter(|id| !id.is_empty() && !id.contains('/'))
+            .map(|id| (*c, id))
+    })
+}
+
+async fn graph_get(
+    State(state): State<Arc<SimState>>,
+    Path((version, path)): Path<(String, String)>,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Response {
+    let (tenant, sim) = match admit(&state, &version, &headers).await {
+        Ok(t) => t,
+        Err(r) => return r,
+    };
+    // One object of a writable collection.
+    if let Some((coll, id)) = object_path(&path) {
+        let rows = lock(&state.tenants).get(&tenant).and_then(|t| t.rows(coll));
+        let Some((permission, rows)) = rows else {
+            return not_found();
+        };
+        if !has_permission(&sim, permission) {
+            return denied();
+        }
+        return match rows
+            .into_iter()
+            .find(|o| o.get("id").and_then(Value::as_str) == Some(id))
+        {
+            Some(o) => Json(o).into_response(),
+            None => not_found(),
+        };
+    }
+    let rows = lock(&state.tenants)
+        .get(&tenant)
+        .and_then(|t| t.rows(path.trim_end_matches('/')));
+    let Some((permission, rows)) = rows else {
+        return not_found();
+    };
+    if !has_permission(&sim, permission) {
+        return denied();
     }
     let top = query
         .get("$top")
@@ -551,6 +760,115 @@ async fn graph_get(
         ));
     }
     Json(body).into_response()
+}
+
+/// Creates an object in a writable collection (restore of a deleted policy).
+async fn graph_post(
+    State(state): State<Arc<SimState>>,
+    Path((version, path)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    let (tenant, sim) = match admit(&state, &version, &headers).await {
+        Ok(t) => t,
+        Err(r) => return r,
+    };
+    let path = path.trim_end_matches('/').to_string();
+    if !WRITABLE.contains(&path.as_str()) {
+        return not_found();
+    }
+    if !has_permission(&sim, WRITE_PERMISSION) {
+        return denied();
+    }
+    let Ok(Value::Object(fields)) = serde_json::from_slice::<Value>(&body) else {
+        return graph_error(
+            StatusCode::BAD_REQUEST,
+            "BadRequest",
+            "Body must be a JSON object.",
+        );
+    };
+    if fields
+        .get("displayName")
+        .and_then(Value::as_str)
+        .is_none_or(str::is_empty)
+        || fields.get("@odata.type").and_then(Value::as_str).is_none()
+    {
+        return graph_error(
+            StatusCode::BAD_REQUEST,
+            "BadRequest",
+            "displayName and @odata.type are required.",
+        );
+    }
+    let mut tenants = lock(&state.tenants);
+    let Some(t) = tenants.get_mut(&tenant) else {
+        return not_found();
+    };
+    t.created += 1;
+    let seed = fnv(&t.tenant.tenant_id);
+    let id = guid(seed, 99, t.created as usize);
+    let mut object = Value::Object(fields.clone());
+    object["id"] = json!(id);
+    object["createdDateTime"] = json!("2026-01-01T00:00:00Z");
+    object["lastModifiedDateTime"] = json!("2026-01-01T00:00:00Z");
+    object["version"] = json!(1);
+    let Some(rows) = t.materialize(&path) else {
+        return not_found();
+    };
+    rows.push(object.clone());
+    t.writes.push(SimWrite {
+        method: "POST".into(),
+        path: path.clone(),
+        body: Value::Object(fields),
+    });
+    (StatusCode::CREATED, Json(object)).into_response()
+}
+
+/// Updates an object's fields (restore of changed settings).
+async fn graph_patch(
+    State(state): State<Arc<SimState>>,
+    Path((version, path)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    let (tenant, sim) = match admit(&state, &version, &headers).await {
+        Ok(t) => t,
+        Err(r) => return r,
+    };
+    let Some((coll, id)) = object_path(&path) else {
+        return not_found();
+    };
+    if !has_permission(&sim, WRITE_PERMISSION) {
+        return denied();
+    }
+    let Ok(changes @ Value::Object(_)) = serde_json::from_slice::<Value>(&body) else {
+        return graph_error(
+            StatusCode::BAD_REQUEST,
+            "BadRequest",
+            "Body must be a JSON object.",
+        );
+    };
+    let mut tenants = lock(&state.tenants);
+    let Some(t) = tenants.get_mut(&tenant) else {
+        return not_found();
+    };
+    let Some(rows) = t.materialize(coll) else {
+        return not_found();
+    };
+    let Some(object) = rows
+        .iter_mut()
+        .find(|o| o.get("id").and_then(Value::as_str) == Some(id))
+    else {
+        return not_found();
+    };
+    merge(object, &changes);
+    let version = object.get("version").and_then(Value::as_u64).unwrap_or(1) + 1;
+    object["version"] = json!(version);
+    t.writes.push(SimWrite {
+        method: "PATCH".into(),
+        path: format!("{coll}/{id}"),
+        body: changes,
+    });
+    StatusCode::NO_CONTENT.into_response()
 }
 
 /// The permission a collection needs and its rows, generated from the tenant id.

@@ -310,6 +310,65 @@ impl GraphClient {
         })
     }
 
+    /// Creates an object (`POST` to a collection); answers what Graph created.
+    pub async fn create(
+        &self,
+        creds: &AppCredentials,
+        version: ApiVersion,
+        path: &str,
+        body: &Value,
+    ) -> Result<Value, GraphError> {
+        self.write(creds, reqwest::Method::POST, version, path, body)
+            .await
+    }
+
+    /// Updates fields of one object (`PATCH`).
+    pub async fn update(
+        &self,
+        creds: &AppCredentials,
+        version: ApiVersion,
+        path: &str,
+        body: &Value,
+    ) -> Result<(), GraphError> {
+        self.write(creds, reqwest::Method::PATCH, version, path, body)
+            .await
+            .map(|_| ())
+    }
+
+    /// A JSON write. 429/503 are retried like reads (Graph did not apply
+    /// the write); any other failure is reported, never retried blindly.
+    async fn write(
+        &self,
+        creds: &AppCredentials,
+        method: reqwest::Method,
+        version: ApiVersion,
+        path: &str,
+        body: &Value,
+    ) -> Result<Value, GraphError> {
+        let token = self.token(creds).await?;
+        let url = self.url(version, path)?;
+        let response = self
+            .send_with_retries(|| {
+                self.http
+                    .request(method.clone(), url.clone())
+                    .bearer_auth(&*token.value)
+                    .header("Accept", "application/json")
+                    .json(body)
+            })
+            .await?;
+        let status = response.status();
+        let bytes = self.read_body(response).await?;
+        if !status.is_success() {
+            return Err(classify_graph_error(status, &bytes));
+        }
+        if bytes.is_empty() {
+            return Ok(Value::Null);
+        }
+        serde_json::from_slice(&bytes).map_err(|_| GraphError::UnexpectedResponse {
+            what: "body is not JSON",
+        })
+    }
+
     fn url(&self, version: ApiVersion, path: &str) -> Result<Url, GraphError> {
         Url::parse(&format!(
             "{}/{}/{}",
