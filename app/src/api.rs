@@ -343,3 +343,173 @@ pub async fn request_support(
     };
     Ok(domain::support::request(&svc, &actor, ctx, form).await?)
 }
+
+// ----- review packs -----------------------------------------------------------------
+
+/// The review pack card (first render and its poll while a pack is generating).
+#[server(prefix = "/api", endpoint = "review-packs/card")]
+pub async fn load_review_pack_card(
+    tenant: TenantId,
+) -> ApiResult<domain::review_packs::ReviewPackCard> {
+    let (svc, actor) = signed_in()?;
+    Ok(domain::review_packs::card(&svc, &actor, tenant).await?)
+}
+
+/// Generate a pack through the start gate. One checkbox per section (a form
+/// posts only the checked ones). Without JavaScript the browser lands on the run.
+#[server(prefix = "/api", endpoint = "review-packs/generate")]
+pub async fn generate_review_pack(
+    tenant: TenantId,
+    section_verification: Option<String>,
+    section_inventory: Option<String>,
+    section_compliance: Option<String>,
+    section_directory: Option<String>,
+    section_operations: Option<String>,
+) -> ApiResult<domain::review_packs::GenerateAnswer> {
+    use domain::review_packs::Section;
+    let (svc, actor) = signed_in()?;
+    let sections: Vec<Section> = [
+        (Section::Verification, section_verification),
+        (Section::Inventory, section_inventory),
+        (Section::Compliance, section_compliance),
+        (Section::Directory, section_directory),
+        (Section::Operations, section_operations),
+    ]
+    .into_iter()
+    .filter_map(|(s, v)| v.map(|_| s))
+    .collect();
+    let answer = domain::review_packs::generate(&svc, &actor, tenant, sections).await?;
+    leptos_axum::redirect(&answer.toast.link);
+    Ok(answer)
+}
+
+// ----- restore -----------------------------------------------------------------------
+
+/// The restore page; `query` is the page's URL query (`snapshot`, `item`…).
+#[server(prefix = "/api", endpoint = "restore/page")]
+pub async fn load_restore(
+    tenant: TenantId,
+    query: String,
+) -> ApiResult<domain::restore::RestorePage> {
+    let (svc, actor) = signed_in()?;
+    let query = query.trim_start_matches('?');
+    Ok(domain::restore::page(&svc, &actor, tenant, query).await?)
+}
+
+/// A confirmed restore through the start gate: the presenter's toast.
+/// Without JavaScript the browser lands on the run.
+#[server(prefix = "/api", endpoint = "restore/execute")]
+pub async fn execute_restore(
+    tenant: TenantId,
+    snapshot: i64,
+    items: String,
+    confirm_name: String,
+) -> ApiResult<domain::runs::presenter::Toast> {
+    let (svc, actor) = signed_in()?;
+    let result =
+        domain::restore::execute(&svc, &actor, tenant, snapshot, &items, &confirm_name).await?;
+    let toast = domain::runs::presenter::present_start(&result);
+    leptos_axum::redirect(&toast.link);
+    Ok(toast)
+}
+
+// ----- onboarding ---------------------------------------------------------------------
+
+#[server(prefix = "/api", endpoint = "onboarding/list")]
+pub async fn load_onboarding() -> ApiResult<Option<domain::onboarding::OnboardingList>> {
+    let (svc, actor) = signed_in()?;
+    Ok(domain::onboarding::list(&svc, &actor).await?)
+}
+
+/// Step 1: the tenant; the browser goes on to the draft's wizard.
+#[server(prefix = "/api", endpoint = "onboarding/start")]
+pub async fn start_onboarding(
+    workspace: WorkspaceId,
+    display_name: String,
+    microsoft_tenant_id: String,
+) -> ApiResult<i64> {
+    let (svc, actor) = signed_in()?;
+    let id =
+        domain::onboarding::start(&svc, &actor, workspace, &display_name, &microsoft_tenant_id)
+            .await?;
+    leptos_axum::redirect(&format!("/admin/onboarding/{id}"));
+    Ok(id)
+}
+
+/// The wizard's state (first render and its refresh while a run moves).
+#[server(prefix = "/api", endpoint = "onboarding/get")]
+pub async fn load_onboarding_draft(draft: i64) -> ApiResult<domain::onboarding::DraftView> {
+    let (svc, actor) = signed_in()?;
+    Ok(domain::onboarding::draft(&svc, &actor, draft).await?)
+}
+
+#[server(prefix = "/api", endpoint = "onboarding/connection")]
+pub async fn onboarding_connection(
+    draft: i64,
+    display_name: String,
+    entra_tenant_id: String,
+    client_id: String,
+    client_secret: String,
+    expires_on: String,
+) -> ApiResult<()> {
+    let (svc, actor) = signed_in()?;
+    domain::onboarding::add_connection(
+        &svc,
+        &actor,
+        draft,
+        domain::provider::connections::NewConnection {
+            display_name: &display_name,
+            entra_tenant_id: &entra_tenant_id,
+            client_id: &client_id,
+            client_secret: &client_secret,
+            expires_on: &expires_on,
+            make_default: true,
+        },
+    )
+    .await?;
+    leptos_axum::redirect(&format!("/admin/onboarding/{draft}"));
+    Ok(())
+}
+
+/// Step 3 through the gate: the presenter's toast.
+#[server(prefix = "/api", endpoint = "onboarding/verify")]
+pub async fn onboarding_verify(draft: i64) -> ApiResult<domain::runs::presenter::Toast> {
+    let (svc, actor) = signed_in()?;
+    let result = domain::onboarding::verify(&svc, &actor, draft).await?;
+    leptos_axum::redirect(&format!("/admin/onboarding/{draft}"));
+    Ok(domain::runs::presenter::present_start(&result))
+}
+
+/// Steps 4–5: the chosen operations (one checkbox each); the toast of the
+/// first start. The rest start one after another by themselves.
+#[server(prefix = "/api", endpoint = "onboarding/bootstrap")]
+pub async fn onboarding_bootstrap(
+    draft: i64,
+    op_inventory_sync: Option<String>,
+    op_compliance_snapshot: Option<String>,
+    op_directory_groups_sync: Option<String>,
+    op_role_definitions_sync: Option<String>,
+) -> ApiResult<domain::runs::presenter::Toast> {
+    use domain::runs::OperationType::*;
+    let (svc, actor) = signed_in()?;
+    let chosen: Vec<domain::runs::OperationType> = [
+        (InventorySync, op_inventory_sync),
+        (ComplianceSnapshot, op_compliance_snapshot),
+        (DirectoryGroupsSync, op_directory_groups_sync),
+        (RoleDefinitionsSync, op_role_definitions_sync),
+    ]
+    .into_iter()
+    .filter_map(|(op, v)| v.map(|_| op))
+    .collect();
+    let result = domain::onboarding::bootstrap(&svc, &actor, draft, &chosen).await?;
+    leptos_axum::redirect(&format!("/admin/onboarding/{draft}"));
+    Ok(domain::runs::presenter::present_start(&result))
+}
+
+#[server(prefix = "/api", endpoint = "onboarding/discard")]
+pub async fn onboarding_discard(draft: i64) -> ApiResult<()> {
+    let (svc, actor) = signed_in()?;
+    domain::onboarding::discard(&svc, &actor, draft).await?;
+    leptos_axum::redirect("/admin/onboarding");
+    Ok(())
+}

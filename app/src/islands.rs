@@ -117,7 +117,7 @@ pub fn ServerForm(
 /// the public word (queued, already running, scope busy, blocked), what
 /// happened, the next steps and a link to the run. Without JavaScript the form
 /// posts and the browser lands on the run.
-#[island]
+#[component]
 pub fn StartOperation(
     tenant: i64,
     /// The operation type's wire name, e.g. `inventory_sync`.
@@ -127,62 +127,14 @@ pub fn StartOperation(
     #[prop(optional)]
     connection: Option<i64>,
 ) -> impl IntoView {
-    use domain::runs::presenter::Toast;
-    let toast = RwSignal::new(None::<Toast>);
-    let error = RwSignal::new(None::<String>);
-    let pending = RwSignal::new(false);
-    let form_ref = NodeRef::<leptos::html::Form>::new();
-    let on_submit = move |ev: leptos::ev::SubmitEvent| {
-        ev.prevent_default();
-        if pending.get_untracked() {
-            return;
-        }
-        let Some(form) = form_ref.get_untracked() else {
-            return;
-        };
-        pending.set(true);
-        error.set(None);
-        leptos::task::spawn_local(async move {
-            let result = browser::post_form_for_body("/api/operations/start", &form).await;
-            pending.set(false);
-            match result {
-                Ok((_, Some(body))) => match serde_json::from_str::<Toast>(&body) {
-                    Ok(t) => {
-                        toast.set(Some(t));
-                        // The progress overlay refreshes now instead of at its next cycle.
-                        browser::announce_run_started();
-                    }
-                    Err(_) => error.set(Some(AppError::Internal.operator_message())),
-                },
-                Ok((_, None)) => error.set(Some(AppError::Internal.operator_message())),
-                Err(e) => error.set(Some(e.operator_message())),
-            }
-        });
-    };
     let pending_label = format!("Starting {}…", label.to_lowercase());
     view! {
         <div class="start-operation">
-            <form method="post" action="/api/operations/start" node_ref=form_ref on:submit=on_submit>
+            <GateForm action="/api/operations/start".to_string() submit_label=label pending_label=pending_label secondary=true>
                 <input type="hidden" name="tenant" value=tenant.to_string()/>
                 <input type="hidden" name="op_type" value=op_type/>
                 {connection.map(|c| view! { <input type="hidden" name="connection" value=c.to_string()/> })}
-                <button type="submit" class="btn btn-secondary" disabled=move || pending.get() aria-busy=move || pending.get().to_string()>
-                    {move || if pending.get() { pending_label.clone() } else { label.clone() }}
-                </button>
-            </form>
-            <div aria-live="polite" role="status">
-                {move || error.get().map(|e| view! { <p class="form-error">{e}</p> })}
-                {move || toast.get().map(|t| view! {
-                    <div class=toast_class(t.tone)>
-                        <p class="toast-title">{t.title.clone()}</p>
-                        <p>{t.body.clone()}</p>
-                        {(!t.next_steps.is_empty()).then(|| view! {
-                            <ul class="next-steps">{t.next_steps.iter().map(|s| view! { <li>{s.clone()}</li> }).collect_view()}</ul>
-                        })}
-                        <a class="link" href=t.link.clone()>{t.link_label.clone()}</a>
-                    </div>
-                })}
-            </div>
+            </GateForm>
         </div>
     }
 }
@@ -252,6 +204,134 @@ pub fn ProgressOverlay(initial: domain::views::ActiveRuns) -> impl IntoView {
     }
 }
 
+/// A form that starts an operation with fields of its own (restore's
+/// confirmation): posts to a server function that answers the presenter's
+/// toast, shows field errors in place and the toast (queued, already
+/// running, scope busy, blocked) with the link to the run.
+#[island]
+pub fn GateForm(
+    action: String,
+    submit_label: String,
+    pending_label: String,
+    #[prop(optional)] danger: Option<bool>,
+    /// A quiet button (start buttons in tables).
+    #[prop(optional)]
+    secondary: Option<bool>,
+    children: Children,
+) -> impl IntoView {
+    use domain::runs::presenter::Toast;
+    let toast = RwSignal::new(None::<Toast>);
+    let error = RwSignal::new(None::<String>);
+    let pending = RwSignal::new(false);
+    let form_ref = NodeRef::<leptos::html::Form>::new();
+    let url = StoredValue::new(action.clone());
+    let on_submit = move |ev: leptos::ev::SubmitEvent| {
+        let started = submit_for_json(
+            ev,
+            form_ref,
+            pending,
+            error,
+            url.get_value(),
+            move |t: Toast, _| {
+                toast.set(Some(t));
+                browser::announce_run_started();
+            },
+        );
+        if started {
+            toast.set(None);
+        }
+    };
+    let class = match (danger.unwrap_or(false), secondary.unwrap_or(false)) {
+        (true, _) => "btn btn-danger",
+        (false, true) => "btn btn-secondary",
+        (false, false) => "btn btn-primary",
+    };
+    view! {
+        <form method="post" action=action node_ref=form_ref on:submit=on_submit class="server-form">
+            <p class="form-error" role="alert" aria-live="assertive" hidden=move || error.get().is_none()>{move || error.get()}</p>
+            {children()}
+            <button type="submit" class=class disabled=move || pending.get() aria-busy=move || pending.get().to_string()>
+                {move || if pending.get() { pending_label.clone() } else { submit_label.clone() }}
+            </button>
+            <div role="status" aria-live="polite" data-testid="gate-toast">
+                {move || toast.get().map(toast_view)}
+            </div>
+        </form>
+    }
+}
+
+/// The onboarding wizard's live part: the verification run and each
+/// bootstrap operation with the presenter's headline. Refreshes every 2 s
+/// while a run of the draft can move (not while the tab is hidden); when the
+/// draft reaches another step, reloads so that step's form is rendered.
+#[island]
+pub fn OnboardingLive(initial: domain::onboarding::DraftView) -> impl IntoView {
+    use domain::onboarding::{DraftView, Step, WIZARD_POLL_MS};
+    let step = initial.step;
+    let id = initial.id;
+    let state = RwSignal::new(initial);
+    let running = StoredValue::new(false);
+    let watch = move || {
+        if running.get_value() {
+            return;
+        }
+        running.set_value(true);
+        leptos::task::spawn_local(async move {
+            loop {
+                browser::sleep(WIZARD_POLL_MS).await;
+                while browser::hidden() {
+                    browser::sleep(250).await;
+                }
+                match crate::api::load_onboarding_draft(id).await {
+                    Ok(fresh) => {
+                        let moved = fresh.step != step;
+                        let more = fresh.polls();
+                        if state.get_untracked() != fresh {
+                            state.set(fresh);
+                        }
+                        if moved {
+                            browser::navigate(None);
+                            break;
+                        }
+                        if !more {
+                            break;
+                        }
+                    }
+                    Err(e) if e.0.http_status() < 500 => break,
+                    Err(_) => {}
+                }
+            }
+            running.set_value(false);
+        });
+    };
+    Effect::new(move |_| {
+        if state.get_untracked().polls() {
+            watch();
+        }
+        browser::on_run_started(watch);
+    });
+    view! {
+        <section class="card mt-4" aria-labelledby="onb-runs" aria-live="polite" data-testid="onboarding-live">
+            <h2 id="onb-runs" class="section-title">"Progress"</h2>
+            {move || {
+                let d: DraftView = state.get();
+                let verification = d.verification.clone();
+                view! {
+                    <ul class="data-list">
+                        {(d.step >= Step::Verify).then(|| crate::pages::onboarding::step_run_line("Verification", verification))}
+                        {d.entries.into_iter().map(|e| crate::pages::onboarding::step_run_line(e.op.label(), e.run)).collect_view()}
+                    </ul>
+                    {d.waiting_on.map(|r| view! {
+                        <p class="muted text-sm">"Another operation holds the connection; the next one starts when it ends. "
+                            <a class="link" href=domain::runs::presenter::run_link(r)>"Open it"</a></p>
+                    })}
+                    {(d.step < Step::Verify).then(|| view! { <p class="muted">"Nothing has started yet."</p> })}
+                }
+            }}
+        </section>
+    }
+}
+
 /// "Request support" for a tenant (dashboard) or a run (run detail): a
 /// slide-over that shows the latest request of exactly this context, then a
 /// form whose answer says plainly whether the desk took it, with the `SR-`
@@ -296,40 +376,22 @@ pub fn RequestSupport(
         }
     };
     let on_submit = move |ev: leptos::ev::SubmitEvent| {
-        ev.prevent_default();
-        if pending.get_untracked() {
-            return;
-        }
-        let Some(form) = form_ref.get_untracked() else {
-            return;
-        };
-        pending.set(true);
-        error.set(None);
-        leptos::task::spawn_local(async move {
-            let answer = browser::post_form_for_body("/api/support/request", &form).await;
-            pending.set(false);
-            match answer {
-                Ok((_, Some(body))) => match serde_json::from_str::<SupportRequestView>(&body) {
-                    Ok(v) => {
-                        form.reset();
-                        panel.update(|p| {
-                            if let Some(p) = p {
-                                p.latest = Some(v.clone());
-                            }
-                        });
-                        result.set(Some(v));
+        submit_for_json(
+            ev,
+            form_ref,
+            pending,
+            error,
+            "/api/support/request".to_string(),
+            move |v: SupportRequestView, form| {
+                form.reset();
+                panel.update(|p| {
+                    if let Some(p) = p {
+                        p.latest = Some(v.clone());
                     }
-                    Err(_) => error.set(Some(AppError::Internal.operator_message())),
-                },
-                Ok((_, None)) => error.set(Some(AppError::Internal.operator_message())),
-                Err(e) => {
-                    if let Some(field) = e.field() {
-                        browser::mark_invalid(&form, field);
-                    }
-                    error.set(Some(e.operator_message()));
-                }
-            }
-        });
+                });
+                result.set(Some(v));
+            },
+        );
     };
     let id = match (tenant, run) {
         (_, Some(r)) => format!("support-run-{r}"),
@@ -406,6 +468,178 @@ pub fn RequestSupport(
     }
 }
 
+/// The review pack card of a tenant dashboard: the latest pack (status,
+/// expiry, downloads through the authorised route) and a form to generate a
+/// new one. Refreshes every 10 s only while the latest pack is queued or
+/// generating; never without a pack; stops on ready, failed or expired.
+#[island]
+pub fn ReviewPackPanel(initial: domain::review_packs::ReviewPackCard) -> impl IntoView {
+    use domain::review_packs::{GenerateAnswer, PackFile, ReviewPackCard, Section, format_size};
+    use domain::runs::presenter::Toast;
+    let tenant = initial.tenant;
+    let state = RwSignal::new(initial);
+    let toast = RwSignal::new(None::<Toast>);
+    let error = RwSignal::new(None::<String>);
+    let pending = RwSignal::new(false);
+    let polling = StoredValue::new(false);
+    let form_ref = NodeRef::<leptos::html::Form>::new();
+    let watch = move || {
+        refresh_while_active(
+            polling,
+            false,
+            move || crate::api::load_review_pack_card(tenant),
+            move |fresh: ReviewPackCard| {
+                let more = fresh.polls();
+                if state.get_untracked() != fresh {
+                    state.set(fresh);
+                }
+                more
+            },
+        );
+    };
+    Effect::new(move |_| {
+        if state.get_untracked().polls() {
+            watch();
+        }
+    });
+    let on_submit = move |ev: leptos::ev::SubmitEvent| {
+        submit_for_json(
+            ev,
+            form_ref,
+            pending,
+            error,
+            "/api/review-packs/generate".to_string(),
+            move |a: GenerateAnswer, _| {
+                toast.set(Some(a.toast));
+                let polls = a.card.polls();
+                state.set(a.card);
+                browser::announce_run_started();
+                if polls {
+                    watch();
+                }
+            },
+        );
+    };
+    view! {
+        <section class="card mt-6" aria-labelledby="review-pack" data-testid="review-pack-card"
+            data-status=move || state.get().latest.map(|p| p.status.as_str()).unwrap_or("none")>
+            <h2 id="review-pack" class="section-title">"Review pack"</h2>
+            <div aria-live="polite">
+                {move || {
+                    let card = state.get();
+                    match card.latest {
+                        None => view! {
+                            <p class="muted">"No review pack yet. A pack is a report of this tenant (HTML) with its data as CSV and JSON (ZIP), kept for "
+                                {card.retention_days} " days."</p>
+                        }.into_any(),
+                        Some(p) => {
+                            let busy = p.status.polls();
+                            let ready = p.status == domain::review_packs::PackStatus::Ready;
+                            view! {
+                                <p>
+                                    <span class=pack_badge(p.status) data-testid="review-pack-status">{p.status.label()}</span>
+                                    " " <span aria-busy=busy.to_string()>{p.status_sentence()}</span>
+                                </p>
+                                <p class="muted text-sm">
+                                    {p.sections.iter().map(|s| s.label()).collect::<Vec<_>>().join(" · ")}
+                                    " — requested " {domain::views::format_utc(p.created_at)}
+                                    {p.requested_by.clone().map(|by| format!(" by {by}"))}
+                                    " · " <a class="link" href=domain::runs::presenter::run_link(p.run)>"Open the run"</a>
+                                </p>
+                                {ready.then(|| view! {
+                                    <ul class="data-list">
+                                        <li><a class="link" href=p.link(PackFile::Html) download data-testid="review-pack-html">
+                                            "Download the report (HTML, " {format_size(p.html_size.unwrap_or_default())} ")"</a></li>
+                                        <li><a class="link" href=p.link(PackFile::Zip) download data-testid="review-pack-zip">
+                                            "Download the data (ZIP with CSV and JSON, " {format_size(p.zip_size.unwrap_or_default())} ")"</a></li>
+                                    </ul>
+                                })}
+                            }.into_any()
+                        }
+                    }
+                }}
+            </div>
+            {move || state.get().can_generate.then(|| view! {
+                <form node_ref=form_ref method="post" action="/api/review-packs/generate" on:submit=on_submit class="server-form mt-3">
+                    <p class="form-error" role="alert" hidden=move || error.get().is_none()>{move || error.get()}</p>
+                    <input type="hidden" name="tenant" value=tenant.to_string()/>
+                    <fieldset class="field">
+                        <legend>"Sections to include"</legend>
+                        {Section::ALL.into_iter().map(|s| {
+                            let id = format!("pack-section-{}", s.as_str());
+                            let label_for = id.clone();
+                            view! {
+                                <label for=label_for class="checkbox">
+                                    <input type="checkbox" id=id name=format!("section_{}", s.as_str()) value="on" checked/>
+                                    " " {s.label()}
+                                </label>
+                            }
+                        }).collect_view()}
+                    </fieldset>
+                    <button type="submit" class="btn btn-secondary" disabled=move || pending.get() aria-busy=move || pending.get().to_string()>
+                        {move || if pending.get() { "Starting…" } else { "Generate review pack" }}
+                    </button>
+                </form>
+            })}
+            <div role="status" aria-live="polite">
+                {move || toast.get().map(toast_view)}
+            </div>
+        </section>
+    }
+}
+
+/// Literal class names so the stylesheet build keeps them.
+fn pack_badge(status: domain::review_packs::PackStatus) -> &'static str {
+    use domain::review_packs::PackStatus;
+    match status {
+        PackStatus::Queued | PackStatus::Generating => "badge badge-info",
+        PackStatus::Ready => "badge badge-ok",
+        PackStatus::Failed => "badge badge-bad",
+        PackStatus::Expired => "badge badge-muted",
+    }
+}
+
+/// The submit path of the islands whose server function answers JSON: one
+/// submit at a time, post the form, parse the answer as `T` and hand it (and
+/// the form) to `done`; a typed error goes to `error` in the operator's words
+/// and marks the field it names. Returns whether a submit started.
+fn submit_for_json<T: serde::de::DeserializeOwned + 'static>(
+    ev: leptos::ev::SubmitEvent,
+    form_ref: NodeRef<leptos::html::Form>,
+    pending: RwSignal<bool>,
+    error: RwSignal<Option<String>>,
+    url: String,
+    done: impl FnOnce(T, web_sys::HtmlFormElement) + 'static,
+) -> bool {
+    ev.prevent_default();
+    if pending.get_untracked() {
+        return false;
+    }
+    let Some(form) = form_ref.get_untracked() else {
+        return false;
+    };
+    pending.set(true);
+    error.set(None);
+    leptos::task::spawn_local(async move {
+        let answer = browser::post_form_for_body(&url, &form).await;
+        pending.set(false);
+        match answer {
+            Ok((_, Some(body))) => match serde_json::from_str::<T>(&body) {
+                Ok(value) => done(value, form),
+                Err(_) => error.set(Some(AppError::Internal.operator_message())),
+            },
+            Ok((_, None)) => error.set(Some(AppError::Internal.operator_message())),
+            Err(e) => {
+                if let Some(field) = e.field() {
+                    browser::mark_invalid(&form, field);
+                }
+                error.set(Some(e.operator_message()));
+            }
+        }
+    });
+    true
+}
+
 /// The refresh loop of lists that show active runs (the overlay, dashboard
 /// summaries): every 10 s, skipped while the tab is hidden, for as long as
 /// `apply` says the fresh value still shows an active run. One loop at a time
@@ -447,6 +681,20 @@ pub(crate) fn refresh_while_active<T, Fut>(
         }
         running.set_value(false);
     });
+}
+
+/// The presenter's toast: the public word, what happened, next steps, the run.
+fn toast_view(t: domain::runs::presenter::Toast) -> impl IntoView {
+    view! {
+        <div class=toast_class(t.tone)>
+            <p class="toast-title">{t.title}</p>
+            <p>{t.body}</p>
+            {(!t.next_steps.is_empty()).then(|| view! {
+                <ul class="next-steps">{t.next_steps.into_iter().map(|s| view! { <li>{s}</li> }).collect_view()}</ul>
+            })}
+            <a class="link" href=t.link>{t.link_label}</a>
+        </div>
+    }
 }
 
 /// Literal class names so the stylesheet build keeps them.

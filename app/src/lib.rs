@@ -51,6 +51,8 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("") view=overview::Overview ssr=SsrMode::Async/>
                     <Route path=path!("workspaces/new") view=workspaces::NewWorkspace ssr=SsrMode::Async/>
                     <Route path=path!("tenants") view=tenants::Tenants ssr=SsrMode::Async/>
+                    <Route path=path!("onboarding") view=onboarding::Onboarding ssr=SsrMode::Async/>
+                    <Route path=path!("onboarding/:draft") view=onboarding::OnboardingWizard ssr=SsrMode::Async/>
                     <Route path=path!("t/:tenant") view=tenants::TenantDashboard ssr=SsrMode::Async/>
                     <Route path=path!("t/:tenant/connections") view=provider::Connections ssr=SsrMode::Async/>
                     <Route path=path!("t/:tenant/connections/:connection") view=provider::ConnectionDetail ssr=SsrMode::Async/>
@@ -59,6 +61,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("t/:tenant/compliance") view=provider::Compliance ssr=SsrMode::Async/>
                     <Route path=path!("t/:tenant/groups") view=provider::Groups ssr=SsrMode::Async/>
                     <Route path=path!("t/:tenant/roles") view=provider::Roles ssr=SsrMode::Async/>
+                    <Route path=path!("t/:tenant/restore") view=restore::Restore ssr=SsrMode::Async/>
                     <Route path=path!("operations") view=operations::Operations ssr=SsrMode::Async/>
                     <Route path=path!("operations/:run") view=runs::RunDetail ssr=SsrMode::Async/>
                     <Route path=path!("notifications") view=notifications::Notifications ssr=SsrMode::Async/>

@@ -190,7 +190,7 @@ pub async fn start_operation(
 ) -> ApiResult<Toast> {
     use domain::runs::gate::{Initiator, StartGate, StartRequest};
     let (svc, actor) = signed_in()?;
-    if op_type.spec().test_only {
+    if op_type.spec().test_only || op_type.starts_from_its_own_page() {
         return Err(
             domain::AppError::invalid("op_type", "This operation cannot be started here.").into(),
         );

@@ -11,6 +11,8 @@ pub mod error;
 pub mod ids;
 pub mod provider;
 pub mod rbac;
+pub mod restore;
+pub mod review_packs;
 pub mod runs;
 pub mod support;
 pub mod validate;
@@ -28,6 +30,7 @@ pub mod clock;
 pub mod demo;
 #[cfg(feature = "server")]
 pub mod notifications;
+pub mod onboarding;
 #[cfg(feature = "server")]
 pub mod secrets;
 #[cfg(feature = "server")]

@@ -18,6 +18,8 @@ pub struct Settings {
     pub address_failure_limit: i64,
     pub throttle_window_ms: i64,
     pub throttle_lockout_ms: i64,
+    /// How long a generated review pack stays downloadable.
+    pub review_pack_ttl_ms: i64,
 }
 
 impl Default for Settings {
@@ -29,6 +31,7 @@ impl Default for Settings {
             address_failure_limit: 20,
             throttle_window_ms: 15 * 60 * 1000,
             throttle_lockout_ms: 15 * 60 * 1000,
+            review_pack_ttl_ms: 30 * 24 * 60 * 60 * 1000,
         }
     }
 }
@@ -44,6 +47,8 @@ pub struct Services {
     pub provider: ProviderRuntime,
     /// The one configured support desk (or none).
     pub support_desk: std::sync::Arc<crate::support::desk::DeskConfig>,
+    /// Where generated files (review packs) live; paths in rows are relative to it.
+    pub data_dir: Arc<std::path::PathBuf>,
 }
 
 impl Services {
@@ -55,6 +60,7 @@ impl Services {
             run_signal: RunSignal::default(),
             provider: ProviderRuntime::ephemeral(),
             support_desk: Default::default(),
+            data_dir: Arc::new(std::path::PathBuf::from(".")),
         }
     }
 
@@ -65,6 +71,11 @@ impl Services {
 
     pub fn with_provider(mut self, provider: ProviderRuntime) -> Self {
         self.provider = provider;
+        self
+    }
+
+    pub fn with_data_dir(mut self, dir: impl Into<std::path::PathBuf>) -> Self {
+        self.data_dir = Arc::new(dir.into());
         self
     }
 

@@ -72,6 +72,18 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../../migrations/sqlite/0005_support.sql"),
         postgres: include_str!("../../migrations/postgres/0005_support.sql"),
     },
+    Migration {
+        version: 6,
+        name: "review_packs_restore",
+        sqlite: include_str!("../../migrations/sqlite/0006_review_packs_restore.sql"),
+        postgres: include_str!("../../migrations/postgres/0006_review_packs_restore.sql"),
+    },
+    Migration {
+        version: 7,
+        name: "onboarding",
+        sqlite: include_str!("../../migrations/sqlite/0007_onboarding.sql"),
+        postgres: include_str!("../../migrations/postgres/0007_onboarding.sql"),
+    },
 ];
 
 #[derive(Clone)]

@@ -181,10 +181,15 @@ pub enum AuditAction {
     SupportRequested,
     SupportLinked,
     SupportHandoffFailed,
+    ReviewPackDownloaded,
+    ReviewPackExpired,
+    RestoreExecuted,
+    OnboardingDraftSaved,
+    OnboardingBootstrapStarted,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 26] = [
+    pub const ALL: [AuditAction; 31] = [
         AuditAction::UserCreated,
         AuditAction::SignedIn,
         AuditAction::SignInFailed,
@@ -211,6 +216,11 @@ impl AuditAction {
         AuditAction::SupportRequested,
         AuditAction::SupportLinked,
         AuditAction::SupportHandoffFailed,
+        AuditAction::ReviewPackDownloaded,
+        AuditAction::ReviewPackExpired,
+        AuditAction::RestoreExecuted,
+        AuditAction::OnboardingDraftSaved,
+        AuditAction::OnboardingBootstrapStarted,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -241,6 +251,11 @@ impl AuditAction {
             AuditAction::SupportRequested => "support_request.created",
             AuditAction::SupportLinked => "support_request.linked",
             AuditAction::SupportHandoffFailed => "support_request.handoff_failed",
+            AuditAction::ReviewPackDownloaded => "review_pack.downloaded",
+            AuditAction::ReviewPackExpired => "review_pack.expired",
+            AuditAction::RestoreExecuted => "restore.executed",
+            AuditAction::OnboardingDraftSaved => "onboarding.draft_saved",
+            AuditAction::OnboardingBootstrapStarted => "onboarding.bootstrap_started",
         }
     }
 
@@ -272,6 +287,11 @@ impl AuditAction {
             AuditAction::SupportRequested => "Support requested",
             AuditAction::SupportLinked => "Support ticket linked",
             AuditAction::SupportHandoffFailed => "Support desk handoff failed",
+            AuditAction::ReviewPackDownloaded => "Review pack downloaded",
+            AuditAction::ReviewPackExpired => "Review pack expired",
+            AuditAction::RestoreExecuted => "Restore executed",
+            AuditAction::OnboardingDraftSaved => "Onboarding draft saved",
+            AuditAction::OnboardingBootstrapStarted => "Onboarding bootstrap started",
         }
     }
 }
@@ -397,6 +417,8 @@ pub struct RunPage {
     pub headline: crate::runs::presenter::RunHeadline,
     pub can_cancel: bool,
     pub now: i64,
+    /// Per-item results (restore runs).
+    pub items: Vec<crate::restore::ItemResult>,
 }
 
 /// One run in a list, with the presenter's headline.

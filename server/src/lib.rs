@@ -5,6 +5,7 @@
 pub mod bench;
 pub mod bench_monitoring;
 pub mod config;
+pub mod downloads;
 pub mod middleware;
 pub mod startup;
 

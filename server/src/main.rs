@@ -102,7 +102,7 @@ enum Command {
 
 #[derive(clap::Args, Clone)]
 struct ProviderArgs {
-    /// Where Tenantry keeps its files (the generated `secret.key`).
+    /// Where Tenantry keeps its files (the generated `secret.key`, review packs).
     #[arg(long, env = "TENANTRY_DATA_DIR", default_value = ".")]
     data_dir: PathBuf,
     /// Key that seals client secrets (64 hex characters). Unset: `DATA_DIR/secret.key`,
@@ -206,9 +206,16 @@ struct WorkArgs {
     /// Seconds between reconciliation sweeps (0 = off in this process).
     #[arg(long, env = "TENANTRY_RECONCILE_SECONDS", default_value_t = 15)]
     reconcile_seconds: u64,
+    /// Days a generated review pack stays downloadable; then its files are deleted.
+    #[arg(long, env = "TENANTRY_REVIEW_PACK_DAYS", default_value_t = 30, value_parser = clap::value_parser!(i64).range(1..=3650))]
+    review_pack_days: i64,
 }
 
 impl WorkArgs {
+    fn review_pack_ttl_ms(&self) -> i64 {
+        self.review_pack_days * 24 * 60 * 60 * 1000
+    }
+
     fn worker_config(&self) -> WorkerConfig {
         WorkerConfig {
             concurrency: self.concurrency.max(1),
@@ -245,6 +252,57 @@ enum UserCommand {
 /// The demo's simulated HaloPSA API application.
 const DEMO_DESK_CLIENT: &str = "tenantry-demo-desk";
 const DEMO_DESK_SECRET: &str = "demo-desk-client-secret";
+
+/// The demo's stand-in for an administrator editing Contoso's policies in
+/// the Intune portal: once Contoso has an inventory snapshot, two settings of
+/// its first device configuration change and its first compliance policy is
+/// deleted in the simulator (once per simulator start), so a second sync and
+/// a restore from the first snapshot have something to show.
+async fn demo_drift(svc: Services, sim: std::sync::Arc<simulators::graph::GraphSimulator>) {
+    let contoso = simulators::graph::DEMO_TENANTS[0].0;
+    let first = |kind: &'static str| {
+        let svc = svc.clone();
+        async move {
+            sqlx::query_as::<_, (String, Option<String>)>(
+                "SELECT i.external_id, i.settings FROM inventory_items i
+                 JOIN inventory_snapshots s ON s.id = i.snapshot_id
+                 JOIN tenants t ON t.id = s.tenant_id
+                 WHERE t.microsoft_tenant_id = $1 AND i.kind = $2 ORDER BY s.id, i.id LIMIT 1",
+            )
+            .bind(contoso)
+            .bind(kind)
+            .fetch_optional(svc.store.pool())
+            .await
+            .ok()
+            .flatten()
+        }
+    };
+    loop {
+        tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+        let (Some((config, settings)), Some((policy, _))) = (
+            first("device_configuration").await,
+            first("compliance_policy").await,
+        ) else {
+            continue;
+        };
+        let camera = settings
+            .and_then(|s| serde_json::from_str::<serde_json::Value>(&s).ok())
+            .and_then(|v| v.get("cameraBlocked").and_then(serde_json::Value::as_bool))
+            .unwrap_or(false);
+        sim.drift(
+            contoso,
+            "deviceManagement/deviceConfigurations",
+            &config,
+            serde_json::json!({ "passwordMinimumLength": 4, "cameraBlocked": !camera }),
+        );
+        sim.remove(
+            contoso,
+            "deviceManagement/deviceCompliancePolicies",
+            &policy,
+        );
+        return;
+    }
+}
 
 async fn shutdown_signal() {
     let ctrl_c = async {
@@ -298,6 +356,7 @@ async fn run(cli: Cli) -> Result<(), String> {
                 settings: Settings {
                     session_idle_ms: session_idle_minutes * 60_000,
                     session_absolute_ms: session_absolute_hours * 3_600_000,
+                    review_pack_ttl_ms: work.review_pack_ttl_ms(),
                     ..Settings::default()
                 },
                 workers: work.workers,
@@ -325,9 +384,13 @@ async fn run(cli: Cli) -> Result<(), String> {
             data_dir,
         } => {
             use simulators::graph::{GraphSimulator, SimTenant};
-            let sim = GraphSimulator::start(SimTenant::demo_set())
-                .await
-                .map_err(|e| format!("cannot start the Graph simulator: {e}"))?;
+            let mut simulated = SimTenant::demo_set();
+            simulated.push(SimTenant::demo_onboarding());
+            let sim = std::sync::Arc::new(
+                GraphSimulator::start(simulated)
+                    .await
+                    .map_err(|e| format!("cannot start the Graph simulator: {e}"))?,
+            );
             let desk =
                 simulators::halopsa::HaloSimulator::start(DEMO_DESK_CLIENT, DEMO_DESK_SECRET)
                     .await
@@ -399,7 +462,21 @@ async fn run(cli: Cli) -> Result<(), String> {
                 "  HaloPSA simulator (support desk) at {}; \"Request support\" hands tickets to it.",
                 desk.base_url()
             );
+            let (woodgrove, name) = simulators::graph::DEMO_ONBOARDING_TENANT;
+            println!(
+                "    {name} — healthy, not onboarded yet: Onboarding › tenant id {woodgrove},"
+            );
+            println!(
+                "      client id {}, secret {}",
+                simulators::graph::DEMO_CLIENT_ID,
+                simulators::graph::DEMO_CLIENT_SECRET
+            );
+            println!(
+                "  After Contoso's first inventory sync, an \"admin\" changes two of its policies and deletes one:"
+            );
+            println!("    sync again, then Restore shows the difference and puts them back.");
             println!("  Start with tenant verification on each tenant's dashboard.");
+            tokio::spawn(demo_drift(app.services().clone(), sim.clone()));
             if !seeded {
                 println!("  (existing demo database kept; delete tenantry-demo.db to start over)");
             }
@@ -411,7 +488,12 @@ async fn run(cli: Cli) -> Result<(), String> {
         }
         Command::Worker { work, provider } => {
             let store = open_store(&cli.database_url).await?;
-            let services = Services::new(store, Settings::default())
+            let settings = Settings {
+                review_pack_ttl_ms: work.review_pack_ttl_ms(),
+                ..Settings::default()
+            };
+            let services = Services::new(store, settings)
+                .with_data_dir(provider.data_dir.clone())
                 .with_provider(provider.config().runtime()?);
             let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
             let tasks = server::startup::start_background(

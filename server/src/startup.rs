@@ -150,6 +150,7 @@ impl Application {
             AppError::Internal
         })?;
         let services = Services::new(store, config.settings.clone())
+            .with_data_dir(config.provider.data_dir.clone())
             .with_provider(provider)
             .with_support_desk(config.support_desk.clone());
         Self::build_with(config, services).await
@@ -184,6 +185,10 @@ impl Application {
             .route("/healthz", get(healthz))
             .route("/readyz", get(readyz))
             .route("/favicon.ico", get(favicon))
+            .route(
+                "/admin/t/{tenant}/review-packs/{pack}/{file}",
+                get(crate::downloads::review_pack_file),
+            )
             .route("/", get(|| async { Redirect::to("/admin") }))
             .leptos_routes_with_context(&state, routes, page_context(&state), move || {
                 shell(shell_options.clone())

@@ -1,9 +1,11 @@
 pub mod audit;
 pub mod members;
 pub mod notifications;
+pub mod onboarding;
 pub mod operations;
 pub mod overview;
 pub mod provider;
+pub mod restore;
 pub mod runs;
 pub mod sign_in;
 pub mod system;

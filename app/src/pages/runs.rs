@@ -34,13 +34,18 @@ pub fn RunDetail() -> impl IntoView {
         return view! { <NotFound/> }.into_any();
     };
     view! {
-        {load(api::load_run(run), |p: RunPage| view! {
-            <Title text=format!("{} #{} · Tenantry", p.run.truth.op_type.label(), p.run.id)/>
-            <section class="page">
-                <p class="breadcrumb"><a class="link" href="/admin/operations">"Operations"</a> " › #" {p.run.id.to_string()}</p>
-                {p.run.tenant_id.is_some().then(|| view! { <crate::islands::RequestSupport run=p.run.id.0/> })}
-                <RunLive page=p/>
-            </section>
+        {load(api::load_run(run), |p: RunPage| {
+            let items = p.items.clone();
+            let restore = p.run.truth.op_type == domain::runs::OperationType::RestoreExecute;
+            view! {
+                <Title text=format!("{} #{} · Tenantry", p.run.truth.op_type.label(), p.run.id)/>
+                <section class="page">
+                    <p class="breadcrumb"><a class="link" href="/admin/operations">"Operations"</a> " › #" {p.run.id.to_string()}</p>
+                    {p.run.tenant_id.is_some().then(|| view! { <crate::islands::RequestSupport run=p.run.id.0/> })}
+                    <RunLive page=p/>
+                    {restore.then(|| item_results(items))}
+                </section>
+            }
         })}
     }
     .into_any()
@@ -248,4 +253,40 @@ pub fn SystemRunDetail() -> impl IntoView {
         })}
     }
     .into_any()
+}
+
+/// A restore run's per-item results (written when the run ends).
+fn item_results(items: Vec<domain::restore::ItemResult>) -> impl IntoView {
+    use domain::restore::ItemAction;
+    let badge = |a: ItemAction| match a {
+        ItemAction::Created => "badge badge-info",
+        ItemAction::Updated => "badge badge-ok",
+        ItemAction::Unchanged => "badge badge-muted",
+        ItemAction::Failed => "badge badge-bad",
+    };
+    view! {
+        <section class="card mt-6" aria-labelledby="restore-items" data-testid="restore-items">
+            <h2 id="restore-items" class="section-title">"Policies"</h2>
+            {if items.is_empty() {
+                view! { <p class="muted">"Per-policy results appear here when the restore has finished (reload the page)."</p> }.into_any()
+            } else {
+                view! {
+                    <table class="table">
+                        <caption class="sr-only">"What the restore did per policy"</caption>
+                        <thead><tr><th scope="col">"Policy"</th><th scope="col">"Kind"</th><th scope="col">"Result"</th><th scope="col">"Detail"</th></tr></thead>
+                        <tbody>
+                            {items.into_iter().map(|i| view! {
+                                <tr>
+                                    <td>{i.display_name}</td>
+                                    <td>{i.kind.label()}</td>
+                                    <td><span class=badge(i.action)>{i.action.label()}</span></td>
+                                    <td>{i.detail}</td>
+                                </tr>
+                            }).collect_view()}
+                        </tbody>
+                    </table>
+                }.into_any()
+            }}
+        </section>
+    }
 }

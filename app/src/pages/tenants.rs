@@ -111,6 +111,10 @@ pub fn TenantDashboard() -> impl IntoView {
                     {load(api::load_tenant_runs(id), move |s| view! { <crate::pages::operations::LiveRunSummary initial=s tenant=id/> })}
                     <crate::pages::provider::ProviderSection tenant=id/>
                     {p.can_manage.then(|| view! {
+                        <p class="mt-3"><a class="link" href=format!("/admin/t/{id}/restore")>"Restore policies from an inventory snapshot"</a></p>
+                    })}
+                    {load(api::load_review_pack_card(id), |c| view! { <crate::islands::ReviewPackPanel initial=c/> })}
+                    {p.can_manage.then(|| view! {
                         <div class="grid-2 mt-6">
                             <section class="card" aria-labelledby="rename">
                                 <h2 id="rename" class="section-title">"Rename"</h2>

@@ -72,6 +72,11 @@ async fn run(op: OperationType, ctx: RunContext) -> Completion {
             directory(&ctx, &target, DirectoryTable::Groups).await
         }
         OperationType::RoleDefinitionsSync => directory(&ctx, &target, DirectoryTable::Roles).await,
+        OperationType::RestoreExecute => {
+            crate::restore::handler::run(&ctx, target.tenant, &target.creds)
+                .await
+                .map_err(|(step, e)| Step::Graph(step, e))
+        }
         _ => Err(Step::Failed(Completion::failed(
             ReasonCode::OperationUnavailable,
             "No provider handler for this operation.",

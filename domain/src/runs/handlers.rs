@@ -57,6 +57,22 @@ impl Handlers {
             OperationType::MachineryProbeSecondary,
             Arc::new(MachineryProbe),
         );
+        h.insert(
+            OperationType::OnboardingVerification,
+            Arc::new(crate::provider::handlers::ProviderOperation(
+                OperationType::OnboardingVerification,
+            )),
+        );
+        h.insert(
+            OperationType::RestoreExecute,
+            Arc::new(crate::provider::handlers::ProviderOperation(
+                OperationType::RestoreExecute,
+            )),
+        );
+        h.insert(
+            OperationType::ReviewPackGenerate,
+            Arc::new(crate::review_packs::handler::ReviewPackGenerate),
+        );
         for op in crate::provider::TENANT_OPERATIONS {
             h.insert(
                 *op,

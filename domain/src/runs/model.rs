@@ -187,9 +187,12 @@ impl OperationType {
             RoleDefinitionsSync => available(provider("Role definitions sync", 10, PROVIDER)),
             RestoreExecute => OperationSpec {
                 capability: Capability::RestoreExecute,
-                ..provider("Restore", 30, PROVIDER)
+                ..available(provider("Restore", 30, PROVIDER))
             },
-            OnboardingVerification => provider("Onboarding verification", 5, VERIFY),
+            OnboardingVerification => available(provider("Onboarding verification", 5, VERIFY)),
+            // The wizard's bootstrap starts each chosen operation as a run of its own,
+            // one at a time (`onboarding::advance`); an umbrella run would hold the
+            // connection for all of them, so this type stays registered and refused.
             OnboardingBootstrap => provider("Onboarding bootstrap", 60, PROVIDER),
             ReviewPackGenerate => OperationSpec {
                 label: "Review pack",
@@ -197,7 +200,7 @@ impl OperationType {
                 capability: Capability::ReviewPackGenerate,
                 expected_duration_ms: 10 * 60_000,
                 prerequisites: &[Prerequisite::TenantActive],
-                available: false,
+                available: true,
                 test_only: false,
                 requeue_after_lost_lease: true,
                 max_attempts: 3,
@@ -217,6 +220,17 @@ impl OperationType {
 
     pub fn label(self) -> &'static str {
         self.spec().label
+    }
+
+    /// Operations whose arguments come from their own page (restore items,
+    /// review pack sections, the onboarding wizard): the generic start
+    /// button refuses them.
+    pub fn starts_from_its_own_page(self) -> bool {
+        use OperationType::*;
+        matches!(
+            self,
+            RestoreExecute | OnboardingVerification | OnboardingBootstrap | ReviewPackGenerate
+        )
     }
 }
 

@@ -582,5 +582,6 @@ pub async fn system_run(svc: &Services, actor: &Actor, run: RunId) -> AppResult<
         run: view,
         can_cancel: false,
         now,
+        items: Vec::new(),
     })
 }

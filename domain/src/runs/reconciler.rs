@@ -71,11 +71,20 @@ pub async fn sweep(svc: &Services) -> AppResult<SweepReport> {
     Ok(report)
 }
 
-/// Sweeps every `every` until shutdown.
+/// Sweeps every `every` until shutdown; the same beat expires review packs
+/// past their retention (their files are deleted).
 pub async fn run_periodically(svc: Services, every: Duration, mut shutdown: watch::Receiver<bool>) {
     loop {
         if let Err(e) = sweep(&svc).await {
             tracing::warn!(error = %e, "reconciliation sweep failed");
+        }
+        match crate::review_packs::expire_due(&svc).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(expired = n, "review packs expired"),
+            Err(e) => tracing::warn!(error = %e, "review pack expiry sweep failed"),
+        }
+        if let Err(e) = crate::onboarding::advance_due(&svc).await {
+            tracing::warn!(error = %e, "onboarding sweep failed");
         }
         tokio::select! {
             _ = tokio::time::sleep(every) => {}

@@ -432,11 +432,17 @@ impl RunService {
                 None => false,
             };
         let now = svc.now();
+        let items = if view.truth.op_type == super::model::OperationType::RestoreExecute {
+            crate::restore::item_results(svc, run).await?
+        } else {
+            Vec::new()
+        };
         Ok(crate::views::RunPage {
             headline: presenter::headline(&view, now),
             run: view,
             can_cancel,
             now,
+            items,
         })
     }
 

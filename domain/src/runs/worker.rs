@@ -217,6 +217,8 @@ async fn execute(
         match RunService::complete(&svc, &run, completion).await {
             Ok(()) => {
                 counters.completed.fetch_add(1, Ordering::SeqCst);
+                // Side effect after the outcome is committed.
+                crate::onboarding::after_run(&svc, &run).await;
             }
             Err(AppError::Conflict { .. }) => {
                 counters.fenced_out.fetch_add(1, Ordering::SeqCst);

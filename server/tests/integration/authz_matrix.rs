@@ -55,6 +55,12 @@ struct World {
     conn_b: ProviderConnectionId,
     /// A second connection on tenant A that no run holds (the delete row removes it).
     spare_a: ProviderConnectionId,
+    /// An inventory snapshot of tenant A with one policy (restore rows).
+    snap_a: i64,
+    item_a: i64,
+    /// Onboarding drafts of A and B.
+    draft_a: i64,
+    draft_b: i64,
 }
 
 const MISSING: i64 = 987_654_321;
@@ -72,6 +78,13 @@ impl World {
             Target::Other => self.tenant_b.to_string(),
             Target::Missing => MISSING.to_string(),
             _ => self.tenant_a.to_string(),
+        }
+    }
+    fn draft(&self, t: Target) -> String {
+        match t {
+            Target::Other => self.draft_b.to_string(),
+            Target::Missing => MISSING.to_string(),
+            _ => self.draft_a.to_string(),
         }
     }
     fn run(&self, t: Target) -> String {
@@ -182,6 +195,27 @@ fn rows() -> Vec<Row> {
             targets: OBJ,
             own: [303, 404, 404, 200, 200],
             request: |w, t| (format!("/admin/t/{}/connections", w.tenant(t)), vec![]),
+        },
+        Row {
+            path: "/admin/onboarding",
+            kind: Kind::Page,
+            targets: NONE,
+            own: [303, 200, 200, 403, 200],
+            request: at_route,
+        },
+        Row {
+            path: "/admin/onboarding/{draft}",
+            kind: Kind::Page,
+            targets: OBJ,
+            own: [303, 404, 404, 403, 200],
+            request: |w, t| (format!("/admin/onboarding/{}", w.draft(t)), vec![]),
+        },
+        Row {
+            path: "/admin/t/{tenant}/restore",
+            kind: Kind::Page,
+            targets: OBJ,
+            own: [303, 404, 404, 403, 200],
+            request: |w, t| (format!("/admin/t/{}/restore", w.tenant(t)), vec![]),
         },
         Row {
             path: "/admin/t/{tenant}/verification",
@@ -422,6 +456,149 @@ fn rows() -> Vec<Row> {
             targets: OBJ,
             own: [401, 404, 404, 200, 200],
             request: |w, t| ("/api/runs/poll".into(), vec![("run", w.run(t))]),
+        },
+        Row {
+            path: "/api/onboarding/list",
+            kind: Kind::Fn,
+            targets: NONE,
+            own: [401, 200, 200, 403, 200],
+            request: |_, _| ("/api/onboarding/list".into(), vec![]),
+        },
+        Row {
+            path: "/api/onboarding/start",
+            kind: Kind::Fn,
+            targets: OBJ,
+            own: [401, 404, 404, 403, 200],
+            request: |w, t| {
+                (
+                    "/api/onboarding/start".into(),
+                    vec![
+                        ("workspace", w.ws(t)),
+                        ("display_name", "Onboarded by the matrix".into()),
+                        (
+                            "microsoft_tenant_id",
+                            "cccccccc-0000-0000-0000-0000000000cc".into(),
+                        ),
+                    ],
+                )
+            },
+        },
+        Row {
+            path: "/api/onboarding/get",
+            kind: Kind::Fn,
+            targets: OBJ,
+            own: [401, 404, 404, 403, 200],
+            request: |w, t| ("/api/onboarding/get".into(), vec![("draft", w.draft(t))]),
+        },
+        Row {
+            path: "/api/onboarding/connection",
+            kind: Kind::Fn,
+            targets: OBJ,
+            own: [401, 404, 404, 403, 200],
+            request: |w, t| {
+                (
+                    "/api/onboarding/connection".into(),
+                    vec![
+                        ("draft", w.draft(t)),
+                        ("display_name", "Tenantry app".into()),
+                        (
+                            "entra_tenant_id",
+                            "aaaaaaaa-0000-0000-0000-0000000000aa".into(),
+                        ),
+                        ("client_id", "5e7f8a9b-0c1d-4e2f-8a3b-4c5d6e7f8a9b".into()),
+                        ("client_secret", "Matrix~secret.value-0123456789".into()),
+                        ("expires_on", "2030-12-31".into()),
+                    ],
+                )
+            },
+        },
+        Row {
+            path: "/api/onboarding/verify",
+            kind: Kind::Fn,
+            targets: OBJ,
+            own: [401, 404, 404, 403, 200],
+            request: |w, t| ("/api/onboarding/verify".into(), vec![("draft", w.draft(t))]),
+        },
+        // Authorised, then refused: the verification has not finished (no worker).
+        Row {
+            path: "/api/onboarding/bootstrap",
+            kind: Kind::Fn,
+            targets: OBJ,
+            own: [401, 404, 404, 403, 409],
+            request: |w, t| {
+                (
+                    "/api/onboarding/bootstrap".into(),
+                    vec![("draft", w.draft(t)), ("op_inventory_sync", "on".into())],
+                )
+            },
+        },
+        Row {
+            path: "/api/onboarding/discard",
+            kind: Kind::Fn,
+            targets: OBJ,
+            own: [401, 404, 404, 403, 200],
+            request: |w, t| {
+                (
+                    "/api/onboarding/discard".into(),
+                    vec![("draft", w.draft(t))],
+                )
+            },
+        },
+        Row {
+            path: "/api/restore/page",
+            kind: Kind::Fn,
+            targets: OBJ,
+            own: [401, 404, 404, 403, 200],
+            request: |w, t| {
+                (
+                    "/api/restore/page".into(),
+                    vec![
+                        ("tenant", w.tenant(t)),
+                        ("query", format!("snapshot={}&item={}", w.snap_a, w.item_a)),
+                    ],
+                )
+            },
+        },
+        Row {
+            path: "/api/restore/execute",
+            kind: Kind::Fn,
+            targets: OBJ,
+            own: [401, 404, 404, 403, 200],
+            request: |w, t| {
+                (
+                    "/api/restore/execute".into(),
+                    vec![
+                        ("tenant", w.tenant(t)),
+                        ("snapshot", w.snap_a.to_string()),
+                        ("items", w.item_a.to_string()),
+                        ("confirm_name", "Tenant A".into()),
+                    ],
+                )
+            },
+        },
+        Row {
+            path: "/api/review-packs/card",
+            kind: Kind::Fn,
+            targets: OBJ,
+            own: [401, 404, 404, 200, 200],
+            request: |w, t| {
+                (
+                    "/api/review-packs/card".into(),
+                    vec![("tenant", w.tenant(t))],
+                )
+            },
+        },
+        Row {
+            path: "/api/review-packs/generate",
+            kind: Kind::Fn,
+            targets: OBJ,
+            own: [401, 404, 404, 403, 200],
+            request: |w, t| {
+                (
+                    "/api/review-packs/generate".into(),
+                    vec![("tenant", w.tenant(t)), ("section_operations", "on".into())],
+                )
+            },
         },
         Row {
             path: "/api/support/panel",
@@ -998,6 +1175,41 @@ async fn world(app: &TestApp) -> World {
     };
     let note_a = note(owner_a, ws_a).await;
     let note_b = note(owner_b, ws_b).await;
+    let (snap_a,): (i64,) = sqlx::query_as(
+        "INSERT INTO inventory_snapshots (tenant_id, run_id, taken_at, device_configurations, compliance_policies, managed_devices)
+         VALUES ($1, $2, 0, 1, 0, 0) RETURNING id",
+    )
+    .bind(tenant_a.0)
+    .bind(run_a.0)
+    .fetch_one(app.services.store.pool())
+    .await
+    .unwrap();
+    let (item_a,): (i64,) = sqlx::query_as(
+        "INSERT INTO inventory_items (snapshot_id, kind, external_id, display_name, search_name, platform, detail, settings)
+         VALUES ($1, 'device_configuration', 'cfg-1', 'Baseline', 'baseline', 'Windows', '', '{\"displayName\":\"Baseline\"}') RETURNING id",
+    )
+    .bind(snap_a)
+    .fetch_one(app.services.store.pool())
+    .await
+    .unwrap();
+    let draft_a = domain::onboarding::start(
+        svc,
+        &a,
+        ws_a,
+        "Onboarding A",
+        "aaaaaaaa-0000-0000-0000-0000000000aa",
+    )
+    .await
+    .unwrap();
+    let draft_b = domain::onboarding::start(
+        svc,
+        &b,
+        ws_b,
+        "Onboarding B",
+        "bbbbbbbb-0000-0000-0000-0000000000bb",
+    )
+    .await
+    .unwrap();
     World {
         run_a,
         run_b,
@@ -1012,6 +1224,10 @@ async fn world(app: &TestApp) -> World {
         conn_a,
         conn_b,
         spare_a,
+        snap_a,
+        item_a,
+        draft_a,
+        draft_b,
     }
 }
 

@@ -73,8 +73,16 @@ impl TestDatabase {
     }
 }
 
+impl TestDatabase {
+    /// The test's own data directory (generated files), removed with the database.
+    pub fn data_dir(&self) -> PathBuf {
+        std::env::temp_dir().join(format!("{}-data", self.name))
+    }
+}
+
 impl Drop for TestDatabase {
     fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(self.data_dir());
         match self.backend {
             Backend::Sqlite => {
                 if let Some(p) = &self.sqlite_path {
@@ -165,7 +173,9 @@ async fn spawn_app_full(
     let db = TestDatabase::create(backend).await;
     let store = open_store(&db.url).await;
     let clock = ManualClock::new(T0);
-    let mut services = Services::new(store, settings.clone()).with_clock(Arc::new(clock.clone()));
+    let mut services = Services::new(store, settings.clone())
+        .with_clock(Arc::new(clock.clone()))
+        .with_data_dir(db.data_dir());
     if let Some(p) = provider {
         services = services.with_provider(p);
     }

@@ -15,21 +15,21 @@ use domain::secrets::SecretBox;
 use simulators::graph::{Fault, GraphSimulator, SimTenant, TenantSize};
 use std::time::Duration;
 
-const HEALTHY: &str = "3f0c2b6e-5a1d-4c8e-9b7a-1d2e3f4a5b6c";
-const NO_CONSENT: &str = "7a9d4e21-8b3c-4f5a-a6d7-2e3f4a5b6c7d";
-const THROTTLED: &str = "c1e2d3f4-a5b6-4789-8abc-def012345678";
-const CLIENT: &str = "5e7f8a9b-0c1d-4e2f-8a3b-4c5d6e7f8a9b";
-const SECRET: &str = "Sim~secret.value-0123456789";
+pub(crate) const HEALTHY: &str = "3f0c2b6e-5a1d-4c8e-9b7a-1d2e3f4a5b6c";
+pub(crate) const NO_CONSENT: &str = "7a9d4e21-8b3c-4f5a-a6d7-2e3f4a5b6c7d";
+pub(crate) const THROTTLED: &str = "c1e2d3f4-a5b6-4789-8abc-def012345678";
+pub(crate) const CLIENT: &str = "5e7f8a9b-0c1d-4e2f-8a3b-4c5d6e7f8a9b";
+pub(crate) const SECRET: &str = "Sim~secret.value-0123456789";
 
-struct ProviderWorld {
-    app: TestApp,
-    sim: GraphSimulator,
-    owner: Browser,
-    ws: WorkspaceId,
-    stop: tokio::sync::watch::Sender<bool>,
+pub(crate) struct ProviderWorld {
+    pub(crate) app: TestApp,
+    pub(crate) sim: GraphSimulator,
+    pub(crate) owner: Browser,
+    pub(crate) ws: WorkspaceId,
+    pub(crate) stop: tokio::sync::watch::Sender<bool>,
 }
 
-async fn provider_world(backend: Backend) -> ProviderWorld {
+pub(crate) async fn provider_world(backend: Backend) -> ProviderWorld {
     let size = TenantSize {
         groups: 230,
         role_definitions: 40,
@@ -91,7 +91,7 @@ async fn provider_world(backend: Backend) -> ProviderWorld {
 }
 
 impl ProviderWorld {
-    async fn tenant(&self, name: &str, guid: &str) -> TenantId {
+    pub(crate) async fn tenant(&self, name: &str, guid: &str) -> TenantId {
         let r = self
             .owner
             .call(
@@ -112,7 +112,7 @@ impl ProviderWorld {
         TenantId(id)
     }
 
-    async fn connect(&self, tenant: TenantId, guid: &str) -> ProviderConnectionId {
+    pub(crate) async fn connect(&self, tenant: TenantId, guid: &str) -> ProviderConnectionId {
         let r = self
             .owner
             .call(
@@ -139,7 +139,7 @@ impl ProviderWorld {
     }
 
     /// Starts through the HTTP entry point; returns the toast and its run.
-    async fn start(&self, tenant: TenantId, op: &str) -> (serde_json::Value, RunId) {
+    pub(crate) async fn start(&self, tenant: TenantId, op: &str) -> (serde_json::Value, RunId) {
         let r = self
             .owner
             .call(
@@ -158,7 +158,7 @@ impl ProviderWorld {
         (toast, run)
     }
 
-    async fn run_to_end(&self, tenant: TenantId, op: &str) -> domain::runs::RunView {
+    pub(crate) async fn run_to_end(&self, tenant: TenantId, op: &str) -> domain::runs::RunView {
         let (toast, run) = self.start(tenant, op).await;
         assert_eq!(toast["title"], "Queued", "{toast}");
         wait_terminal(&self.app, run).await;

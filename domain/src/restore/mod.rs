@@ -1,0 +1,305 @@
+//! Restore (PRODUCT.md §8): pick policies from a stored inventory snapshot,
+//! preview per item what would be created or changed, confirm by typing the
+//! tenant's name, and execute through the start gate as `restore_execute`.
+//! The view types and the diff are wasm-safe; the page, the start and the
+//! writes need the `server` feature.
+
+use crate::ids::{RunId, TenantId};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+#[cfg(feature = "server")]
+pub mod handler;
+#[cfg(feature = "server")]
+mod service;
+#[cfg(feature = "server")]
+pub use service::{execute, item_results, page};
+
+/// At most this many policies per restore run.
+pub const MAX_ITEMS: usize = 50;
+
+/// The policy kinds restore writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PolicyKind {
+    DeviceConfiguration,
+    CompliancePolicy,
+}
+
+impl PolicyKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PolicyKind::DeviceConfiguration => "device_configuration",
+            PolicyKind::CompliancePolicy => "compliance_policy",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<PolicyKind> {
+        match s {
+            "device_configuration" => Some(PolicyKind::DeviceConfiguration),
+            "compliance_policy" => Some(PolicyKind::CompliancePolicy),
+            _ => None,
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            PolicyKind::DeviceConfiguration => "Device configuration",
+            PolicyKind::CompliancePolicy => "Compliance policy",
+        }
+    }
+
+    /// The Graph collection the kind lives in.
+    pub fn collection(self) -> &'static str {
+        match self {
+            PolicyKind::DeviceConfiguration => "deviceManagement/deviceConfigurations",
+            PolicyKind::CompliancePolicy => "deviceManagement/deviceCompliancePolicies",
+        }
+    }
+}
+
+/// What the preview expects for one item.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PreviewAction {
+    Create,
+    Update,
+    Unchanged,
+}
+
+impl PreviewAction {
+    pub fn label(self) -> &'static str {
+        match self {
+            PreviewAction::Create => "Will be created",
+            PreviewAction::Update => "Will be changed",
+            PreviewAction::Unchanged => "No change",
+        }
+    }
+}
+
+/// What a restore run did for one item.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ItemAction {
+    Created,
+    Updated,
+    Unchanged,
+    Failed,
+}
+
+impl ItemAction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ItemAction::Created => "created",
+            ItemAction::Updated => "updated",
+            ItemAction::Unchanged => "unchanged",
+            ItemAction::Failed => "failed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<ItemAction> {
+        [
+            ItemAction::Created,
+            ItemAction::Updated,
+            ItemAction::Unchanged,
+            ItemAction::Failed,
+        ]
+        .into_iter()
+        .find(|a| a.as_str() == s)
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            ItemAction::Created => "Created",
+            ItemAction::Updated => "Updated",
+            ItemAction::Unchanged => "Already as in the snapshot",
+            ItemAction::Failed => "Failed",
+        }
+    }
+}
+
+/// One setting that differs: what the tenant has now, what restore writes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SettingChange {
+    pub setting: String,
+    /// `None`: the tenant does not have the setting.
+    pub current: Option<String>,
+    pub restored: String,
+}
+
+fn shown(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// The settings of `desired` that `current` lacks or holds differently
+/// (`@odata.type` is the object's type, not a setting).
+pub fn diff(desired: &Map<String, Value>, current: &Map<String, Value>) -> Vec<SettingChange> {
+    let mut changes: Vec<SettingChange> = desired
+        .iter()
+        .filter(|(k, _)| k.as_str() != "@odata.type")
+        .filter(|(k, v)| current.get(k.as_str()) != Some(*v))
+        .map(|(k, v)| SettingChange {
+            setting: k.clone(),
+            current: current.get(k.as_str()).map(shown),
+            restored: shown(v),
+        })
+        .collect();
+    changes.sort_by(|a, b| a.setting.cmp(&b.setting));
+    changes
+}
+
+/// A snapshot to restore from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SnapshotChoice {
+    pub id: i64,
+    pub run: RunId,
+    pub taken_at: i64,
+    pub policies: i64,
+}
+
+/// A policy of the chosen snapshot.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PolicyChoice {
+    pub item: i64,
+    pub kind: PolicyKind,
+    pub display_name: String,
+    pub platform: String,
+    pub modified: Option<String>,
+    pub selected: bool,
+}
+
+/// The preview of one selected policy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PreviewItem {
+    pub item: i64,
+    pub kind: PolicyKind,
+    pub display_name: String,
+    pub action: PreviewAction,
+    pub changes: Vec<SettingChange>,
+}
+
+/// The restore page of a tenant: snapshots, the chosen snapshot's policies,
+/// and the preview of the selection.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RestorePage {
+    pub tenant: TenantId,
+    pub tenant_name: String,
+    pub snapshots: Vec<SnapshotChoice>,
+    pub chosen: Option<SnapshotChoice>,
+    pub policies: Vec<PolicyChoice>,
+    /// What the preview compares with: the latest inventory snapshot.
+    pub compared_with: Option<SnapshotChoice>,
+    pub preview: Vec<PreviewItem>,
+    /// Why a restore would not start now (the gate's first blocker), if any.
+    pub blocked: Option<crate::runs::ReasonCode>,
+}
+
+impl RestorePage {
+    /// The selected item ids, as the confirmation form posts them.
+    pub fn selected_items(&self) -> String {
+        self.preview
+            .iter()
+            .map(|p| p.item.to_string())
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+}
+
+/// The restore page's query: `snapshot=ID&item=ID&item=ID…`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RestoreQuery {
+    pub snapshot: Option<i64>,
+    pub items: Vec<i64>,
+}
+
+impl RestoreQuery {
+    pub fn parse(query: &str) -> Result<RestoreQuery, crate::AppError> {
+        let mut q = RestoreQuery::default();
+        for pair in query.split('&').filter(|p| !p.is_empty()) {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            match k {
+                "snapshot" if !v.is_empty() => {
+                    q.snapshot = Some(v.parse().map_err(|_| {
+                        crate::AppError::invalid("snapshot", "Choose a snapshot from the list.")
+                    })?);
+                }
+                "item" => {
+                    let id = v.parse().map_err(|_| {
+                        crate::AppError::invalid("item", "Choose policies from the list.")
+                    })?;
+                    if !q.items.contains(&id) {
+                        q.items.push(id);
+                    }
+                }
+                _ => {}
+            }
+        }
+        if q.items.len() > MAX_ITEMS {
+            return Err(crate::AppError::invalid(
+                "item",
+                format!("Choose at most {MAX_ITEMS} policies per restore."),
+            ));
+        }
+        Ok(q)
+    }
+}
+
+/// One item's result on a restore run's page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ItemResult {
+    pub kind: PolicyKind,
+    pub display_name: String,
+    pub action: ItemAction,
+    pub detail: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn map(v: Value) -> Map<String, Value> {
+        v.as_object().cloned().unwrap_or_default()
+    }
+
+    #[test]
+    fn diff_lists_changed_and_missing_settings_only() {
+        let desired = map(json!({"@odata.type": "#x", "a": true, "b": 6, "c": "on"}));
+        let current = map(json!({"@odata.type": "#y", "a": true, "b": 8}));
+        let d = diff(&desired, &current);
+        assert_eq!(
+            d,
+            vec![
+                SettingChange {
+                    setting: "b".into(),
+                    current: Some("8".into()),
+                    restored: "6".into()
+                },
+                SettingChange {
+                    setting: "c".into(),
+                    current: None,
+                    restored: "on".into()
+                },
+            ]
+        );
+        assert!(diff(&desired, &desired).is_empty());
+    }
+
+    #[test]
+    fn query_parses_dedupes_and_bounds() {
+        let q = RestoreQuery::parse("snapshot=3&item=5&item=7&item=5").ok();
+        assert_eq!(
+            q,
+            Some(RestoreQuery {
+                snapshot: Some(3),
+                items: vec![5, 7]
+            })
+        );
+        assert!(RestoreQuery::parse("item=x").is_err());
+        let many: Vec<String> = (0..=MAX_ITEMS).map(|i| format!("item={i}")).collect();
+        assert!(RestoreQuery::parse(&many.join("&")).is_err());
+    }
+}

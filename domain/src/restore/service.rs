@@ -1,0 +1,276 @@
+//! The restore page (database only: the preview compares with the latest
+//! inventory snapshot) and the confirmed start through the gate.
+
+use super::{
+    ItemAction, ItemResult, PolicyChoice, PolicyKind, PreviewAction, PreviewItem, RestorePage,
+    RestoreQuery, SnapshotChoice, diff,
+};
+use crate::access::{self, Actor};
+use crate::error::{AppError, AppResult};
+use crate::ids::{RunId, TenantId};
+use crate::rbac::Capability;
+use crate::runs::gate::{Initiator, StartGate, StartRequest};
+use crate::runs::model::{OperationType, StartResult};
+use crate::services::Services;
+use serde_json::{Map, Value};
+
+async fn snapshots(svc: &Services, tenant: TenantId) -> AppResult<Vec<SnapshotChoice>> {
+    let rows: Vec<(i64, i64, i64, i64, i64)> = sqlx::query_as(
+        "SELECT id, run_id, taken_at, device_configurations, compliance_policies
+         FROM inventory_snapshots WHERE tenant_id = $1 ORDER BY id DESC LIMIT 20",
+    )
+    .bind(tenant.0)
+    .fetch_all(svc.store.pool())
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, run, at, c, p)| SnapshotChoice {
+            id,
+            run: RunId(run),
+            taken_at: at,
+            policies: c + p,
+        })
+        .collect())
+}
+
+/// A stored policy with its settings.
+pub(super) struct StoredPolicy {
+    pub item: i64,
+    pub kind: PolicyKind,
+    pub external_id: String,
+    pub display_name: String,
+    pub platform: String,
+    pub modified: Option<String>,
+    pub settings: Map<String, Value>,
+}
+
+type PolicyRow = (
+    i64,
+    String,
+    String,
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+);
+
+/// The policies of one snapshot of `tenant` (none when the snapshot is not the tenant's).
+pub(super) async fn policies_of(
+    svc: &Services,
+    tenant: TenantId,
+    snapshot: i64,
+) -> AppResult<Vec<StoredPolicy>> {
+    let rows: Vec<PolicyRow> = sqlx::query_as(
+        "SELECT i.id, i.kind, i.external_id, i.display_name, i.platform, i.modified, i.settings
+         FROM inventory_items i JOIN inventory_snapshots s ON s.id = i.snapshot_id
+         WHERE s.id = $1 AND s.tenant_id = $2 AND i.kind IN ('device_configuration', 'compliance_policy')
+         ORDER BY i.kind, i.display_name, i.id",
+    )
+    .bind(snapshot)
+    .bind(tenant.0)
+    .fetch_all(svc.store.pool())
+    .await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(item, kind, ext, name, platform, modified, settings)| {
+            Some(StoredPolicy {
+                item,
+                kind: PolicyKind::parse(&kind)?,
+                external_id: ext,
+                display_name: name,
+                platform,
+                modified,
+                settings: settings
+                    .and_then(|s| serde_json::from_str::<Value>(&s).ok())
+                    .and_then(|v| v.as_object().cloned())
+                    .unwrap_or_default(),
+            })
+        })
+        .collect())
+}
+
+/// The restore page. Owners and managers only (`restore.execute`).
+pub async fn page(
+    svc: &Services,
+    actor: &Actor,
+    tenant: TenantId,
+    query: &str,
+) -> AppResult<RestorePage> {
+    let access = access::tenant(svc, actor, tenant, Capability::RestoreExecute).await?;
+    let q = RestoreQuery::parse(query)?;
+    let snapshots = snapshots(svc, tenant).await?;
+    let compared_with = snapshots.first().cloned();
+    let chosen = match q.snapshot {
+        Some(id) => Some(
+            snapshots
+                .iter()
+                .find(|s| s.id == id)
+                .cloned()
+                .ok_or(AppError::NotFound)?,
+        ),
+        None => None,
+    };
+    let mut policies = Vec::new();
+    let mut preview = Vec::new();
+    if let Some(chosen) = &chosen {
+        let stored = policies_of(svc, tenant, chosen.id).await?;
+        if let Some(bad) = q
+            .items
+            .iter()
+            .find(|i| !stored.iter().any(|p| p.item == **i))
+        {
+            tracing::debug!(item = bad, "restore item not in the snapshot");
+            return Err(AppError::invalid(
+                "item",
+                "Choose policies of the chosen snapshot.",
+            ));
+        }
+        let current = match &compared_with {
+            Some(latest) if latest.id != chosen.id => policies_of(svc, tenant, latest.id).await?,
+            _ => Vec::new(),
+        };
+        let same_snapshot = compared_with.as_ref().is_some_and(|l| l.id == chosen.id);
+        for p in &stored {
+            let selected = q.items.contains(&p.item);
+            if selected {
+                let now = if same_snapshot {
+                    Some(p)
+                } else {
+                    current
+                        .iter()
+                        .find(|c| c.kind == p.kind && c.external_id == p.external_id)
+                        .or_else(|| {
+                            current
+                                .iter()
+                                .find(|c| c.kind == p.kind && c.display_name == p.display_name)
+                        })
+                };
+                let (action, changes) = match now {
+                    None => (PreviewAction::Create, diff(&p.settings, &Map::new())),
+                    Some(c) => {
+                        let changes = diff(&p.settings, &c.settings);
+                        if changes.is_empty() {
+                            (PreviewAction::Unchanged, changes)
+                        } else {
+                            (PreviewAction::Update, changes)
+                        }
+                    }
+                };
+                preview.push(PreviewItem {
+                    item: p.item,
+                    kind: p.kind,
+                    display_name: p.display_name.clone(),
+                    action,
+                    changes,
+                });
+            }
+            policies.push(PolicyChoice {
+                item: p.item,
+                kind: p.kind,
+                display_name: p.display_name.clone(),
+                platform: p.platform.clone(),
+                modified: p.modified.clone(),
+                selected,
+            });
+        }
+    }
+    let blocked = StartGate::readiness(svc, actor, tenant, &[OperationType::RestoreExecute])
+        .await?
+        .into_iter()
+        .find_map(|r| match r.state {
+            crate::provider::ReadinessState::Blocked { reason } => Some(reason),
+            _ => None,
+        });
+    Ok(RestorePage {
+        tenant,
+        tenant_name: access.tenant.display_name,
+        snapshots,
+        chosen,
+        policies,
+        compared_with,
+        preview,
+        blocked,
+    })
+}
+
+/// Starts a confirmed restore: the typed name must be the tenant's name;
+/// the items must be policies of the tenant's snapshot. Then the gate.
+pub async fn execute(
+    svc: &Services,
+    actor: &Actor,
+    tenant: TenantId,
+    snapshot: i64,
+    items: &str,
+    confirm_name: &str,
+) -> AppResult<StartResult> {
+    let access = access::tenant(svc, actor, tenant, Capability::RestoreExecute).await?;
+    let mut chosen: Vec<i64> = Vec::new();
+    for part in items.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let id: i64 = part
+            .parse()
+            .map_err(|_| AppError::invalid("items", "Choose policies from the list."))?;
+        if !chosen.contains(&id) {
+            chosen.push(id);
+        }
+    }
+    if chosen.is_empty() {
+        return Err(AppError::invalid(
+            "items",
+            "Choose at least one policy to restore.",
+        ));
+    }
+    if chosen.len() > super::MAX_ITEMS {
+        return Err(AppError::invalid(
+            "items",
+            format!("Choose at most {} policies per restore.", super::MAX_ITEMS),
+        ));
+    }
+    let stored = policies_of(svc, tenant, snapshot).await?;
+    if stored.is_empty() {
+        return Err(AppError::NotFound);
+    }
+    if !chosen.iter().all(|i| stored.iter().any(|p| p.item == *i)) {
+        return Err(AppError::invalid(
+            "items",
+            "Choose policies of the chosen snapshot.",
+        ));
+    }
+    if confirm_name.trim() != access.tenant.display_name {
+        return Err(AppError::invalid(
+            "confirm_name",
+            "Type the tenant's name exactly as shown to confirm the restore.",
+        ));
+    }
+    StartGate::start(
+        svc,
+        Initiator::User(actor),
+        StartRequest {
+            tenant,
+            op_type: OperationType::RestoreExecute,
+            connection: None,
+            args: serde_json::json!({ "snapshot": snapshot, "items": chosen }),
+        },
+    )
+    .await
+}
+
+/// Per-item results of a restore run (its page shows them).
+pub async fn item_results(svc: &Services, run: RunId) -> AppResult<Vec<ItemResult>> {
+    let rows: Vec<(String, String, String, String)> = sqlx::query_as(
+        "SELECT kind, display_name, action, detail FROM restore_results WHERE run_id = $1 ORDER BY id",
+    )
+    .bind(run.0)
+    .fetch_all(svc.store.pool())
+    .await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(kind, name, action, detail)| {
+            Some(ItemResult {
+                kind: PolicyKind::parse(&kind)?,
+                display_name: name,
+                action: ItemAction::parse(&action)?,
+                detail,
+            })
+        })
+        .collect())
+}

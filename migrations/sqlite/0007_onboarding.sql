@@ -1,0 +1,28 @@
+-- Onboarding drafts: the wizard's state per workspace, so it resumes where
+-- the operator left off and the system can start the next bootstrap
+-- operation when the previous one ends (also after a restart).
+CREATE TABLE onboarding_drafts (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    workspace_id INTEGER NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
+    created_by INTEGER NULL REFERENCES users(id),
+    tenant_id INTEGER NULL REFERENCES tenants(id) ON DELETE SET NULL,
+    connection_id INTEGER NULL REFERENCES provider_connections(id) ON DELETE SET NULL,
+    verification_run_id INTEGER NULL REFERENCES operation_runs(id) ON DELETE SET NULL,
+    status TEXT NOT NULL CHECK (status IN ('open','bootstrapping','completed','discarded')),
+    -- JSON: the chosen bootstrap operations in order, those not started yet,
+    -- and [{"op", "run"}] for each one started.
+    selected TEXT NOT NULL DEFAULT '[]',
+    pending TEXT NOT NULL DEFAULT '[]',
+    runs TEXT NOT NULL DEFAULT '[]',
+    -- A run of another operation holding the connection when the next one was due.
+    waiting_on INTEGER NULL,
+    -- One advancer at a time (a short lease, so a crash cannot wedge a draft).
+    advancing_until INTEGER NULL,
+    -- Set when a run ended while another advancer held the lease: the holder
+    -- goes round once more instead of the wake-up being lost.
+    advance_again INTEGER NOT NULL DEFAULT 0,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+);
+CREATE INDEX onboarding_drafts_workspace ON onboarding_drafts(workspace_id, id DESC);
+CREATE INDEX onboarding_drafts_bootstrapping ON onboarding_drafts(id) WHERE status = 'bootstrapping';

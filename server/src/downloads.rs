@@ -1,0 +1,104 @@
+//! File downloads that are not pages: review pack files, served only through
+//! this authorised route (the session middleware resolved the actor; the
+//! domain decides 404/403 and audits the download). Always as attachments:
+//! a report never runs under this origin.
+
+use crate::startup::AppState;
+use app::ctx::CurrentActor;
+use axum::Extension;
+use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Response};
+use domain::AppError;
+use domain::ids::TenantId;
+use domain::review_packs::{Download, PackFile};
+use http::{HeaderValue, StatusCode, header};
+
+fn error_page(status: StatusCode, title: &str, text: &str, back: Option<String>) -> Response {
+    let escape = domain::review_packs::html_escape;
+    let link = back
+        .map(|b| format!("<p><a href=\"{}\">Back to the tenant</a></p>", escape(&b)))
+        .unwrap_or_default();
+    let body = format!(
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{} · Tenantry</title></head><body><h1>{}</h1><p>{}</p>{link}</body></html>",
+        escape(title),
+        escape(title),
+        escape(text)
+    );
+    (
+        status,
+        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+        body,
+    )
+        .into_response()
+}
+
+fn app_error(e: &AppError) -> Response {
+    let status = StatusCode::from_u16(e.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let title = match status {
+        StatusCode::NOT_FOUND => "Not found",
+        StatusCode::FORBIDDEN => "Not allowed",
+        StatusCode::UNAUTHORIZED => "Sign in first",
+        StatusCode::CONFLICT => "Not ready",
+        _ => "Something went wrong",
+    };
+    error_page(status, title, &e.operator_message(), None)
+}
+
+pub async fn review_pack_file(
+    State(state): State<AppState>,
+    Extension(actor): Extension<CurrentActor>,
+    Path((tenant, pack, file)): Path<(String, String, String)>,
+) -> Response {
+    let Some(actor) = actor.0 else {
+        return app_error(&AppError::Unauthenticated);
+    };
+    let (Ok(tenant), Ok(pack), Some(file)) = (
+        tenant.parse::<i64>(),
+        pack.parse::<i64>(),
+        PackFile::from_route_name(&file),
+    ) else {
+        return app_error(&AppError::NotFound);
+    };
+    let tenant = TenantId(tenant);
+    match domain::review_packs::download(&state.services, &actor, tenant, pack, file).await {
+        Ok(Download::File {
+            path,
+            file_name,
+            content_type,
+        }) => match tokio::fs::read(&path).await {
+            Ok(bytes) => {
+                let disposition =
+                    HeaderValue::from_str(&format!("attachment; filename=\"{file_name}\""))
+                        .unwrap_or_else(|_| HeaderValue::from_static("attachment"));
+                (
+                    StatusCode::OK,
+                    [
+                        (header::CONTENT_TYPE, HeaderValue::from_static(content_type)),
+                        (header::CONTENT_DISPOSITION, disposition),
+                    ],
+                    bytes,
+                )
+                    .into_response()
+            }
+            Err(e) => {
+                tracing::warn!(pack, error = %e, "a ready review pack's file is missing");
+                error_page(
+                    StatusCode::GONE,
+                    "File missing",
+                    "This pack's file is no longer on the server. Generate a new review pack.",
+                    Some(format!("/admin/t/{tenant}")),
+                )
+            }
+        },
+        Ok(Download::Expired { expired_on }) => error_page(
+            StatusCode::GONE,
+            "Review pack expired",
+            &format!(
+                "This review pack expired on {} and its files were deleted. Generate a new one from the tenant dashboard.",
+                domain::views::format_utc(expired_on)
+            ),
+            Some(format!("/admin/t/{tenant}")),
+        ),
+        Err(e) => app_error(&e),
+    }
+}
