@@ -316,10 +316,11 @@ pub fn OnboardingLive(initial: domain::onboarding::DraftView) -> impl IntoView {
             {move || {
                 let d: DraftView = state.get();
                 let verification = d.verification.clone();
+                let done = d.step == Step::Done;
                 view! {
                     <ul class="data-list">
-                        {(d.step >= Step::Verify).then(|| crate::pages::onboarding::step_run_line("Verification", verification))}
-                        {d.entries.into_iter().map(|e| crate::pages::onboarding::step_run_line(e.op.label(), e.run)).collect_view()}
+                        {(d.step >= Step::Verify).then(|| crate::pages::onboarding::step_run_line("Verification", verification, false))}
+                        {d.entries.into_iter().map(|e| crate::pages::onboarding::step_run_line(e.op.label(), e.run, done)).collect_view()}
                     </ul>
                     {d.waiting_on.map(|r| view! {
                         <p class="muted text-sm">"Another operation holds the connection; the next one starts when it ends. "

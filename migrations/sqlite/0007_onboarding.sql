@@ -16,6 +16,9 @@ CREATE TABLE onboarding_drafts (
     runs TEXT NOT NULL DEFAULT '[]',
     -- A run of another operation holding the connection when the next one was due.
     waiting_on INTEGER NULL,
+    -- Why a bootstrap ended before every chosen operation started (its
+    -- connection or tenant went away); NULL when it ran to the end.
+    stopped_reason TEXT NULL,
     -- One advancer at a time (a short lease, so a crash cannot wedge a draft).
     advancing_until INTEGER NULL,
     -- Set when a run ended while another advancer held the lease: the holder

@@ -117,6 +117,7 @@ pub fn OnboardingWizard() -> impl IntoView {
 fn step_form(d: &DraftView) -> impl IntoView + use<> {
     let id = d.id.to_string();
     let tenant = d.tenant.clone();
+    let stopped = d.stopped.clone();
     match d.step {
         Step::Tenant => view! {
             <EmptyState title="The tenant is gone">"This draft's tenant no longer exists. Discard it and start again."</EmptyState>
@@ -185,23 +186,37 @@ fn step_form(d: &DraftView) -> impl IntoView + use<> {
             </section>
         }.into_any(),
         Step::Done => {
-            let link = tenant.map(|t| format!("/admin/t/{}", t.0)).unwrap_or_default();
-            view! {
-                <section class="card mt-4" aria-labelledby="step-done">
-                    <h2 id="step-done" class="section-title">"Onboarded"</h2>
-                    <p>"Every chosen operation has ended. " <a class="link" href=link>"Open the tenant's dashboard"</a></p>
-                </section>
-            }.into_any()
+            let link = tenant.map(|t| view! {
+                <a class="link" href=format!("/admin/t/{}", t.0)>"Open the tenant's dashboard"</a>
+            });
+            match stopped {
+                None => view! {
+                    <section class="card mt-4" aria-labelledby="step-done">
+                        <h2 id="step-done" class="section-title">"Onboarded"</h2>
+                        <p>"Every chosen operation has ended. " {link}</p>
+                    </section>
+                }.into_any(),
+                Some(reason) => view! {
+                    <section class="card mt-4" aria-labelledby="step-done">
+                        <h2 id="step-done" class="section-title">"Bootstrap stopped"</h2>
+                        <p class="notice notice-warn" role="status" data-testid="onboarding-stopped">{reason}</p>
+                        <p>"Operations that did not start can be started from the tenant's dashboard once it has a working connection. " {link}</p>
+                    </section>
+                }.into_any(),
+            }
         }
     }
 }
 
-/// One run line of the wizard: the presenter's headline and the link.
-pub fn step_run_line(label: &'static str, run: Option<StepRun>) -> impl IntoView {
+/// One run line of the wizard: the presenter's headline and the link. An
+/// operation without a run waits for the previous one, or — once the
+/// wizard is done — never started.
+pub fn step_run_line(label: &'static str, run: Option<StepRun>, done: bool) -> impl IntoView {
     view! {
         <li data-op=label>
             <span class="font-medium">{label}</span> " — "
             {match run {
+                None if done => view! { <span class="muted">"Not started"</span> }.into_any(),
                 None => view! { <span class="muted">"Waiting for the previous operation"</span> }.into_any(),
                 Some(r) => view! {
                     <span class=crate::pages::runs::tone_class(r.headline.tone) data-testid="step-status">{r.headline.label.clone()}</span>

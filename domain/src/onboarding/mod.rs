@@ -93,6 +93,8 @@ pub struct DraftView {
     pub entries: Vec<BootstrapEntry>,
     /// Another operation holds the connection; the next one waits for it.
     pub waiting_on: Option<RunId>,
+    /// Why the bootstrap ended before every chosen operation started.
+    pub stopped: Option<String>,
     pub created_by: Option<String>,
     pub updated_at: i64,
 }
@@ -148,6 +150,7 @@ mod tests {
             verification: None,
             entries: vec![],
             waiting_on: None,
+            stopped: None,
             created_by: None,
             updated_at: 0,
         };

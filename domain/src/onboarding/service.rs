@@ -41,12 +41,13 @@ struct Draft {
     pending: Vec<OperationType>,
     runs: Vec<Started>,
     waiting_on: Option<RunId>,
+    stopped_reason: Option<String>,
     updated_at: i64,
 }
 
 const SELECT: &str = "SELECT d.id, d.workspace_id, u.email, d.tenant_id, t.display_name AS tenant_name,
         t.microsoft_tenant_id, d.connection_id, c.display_name AS connection_name, d.verification_run_id,
-        d.status, d.selected, d.pending, d.runs, d.waiting_on, d.updated_at,
+        d.status, d.selected, d.pending, d.runs, d.waiting_on, d.stopped_reason, d.updated_at,
         v.status AS verification_status, v.outcome AS verification_outcome
      FROM onboarding_drafts d
      LEFT JOIN operation_runs v ON v.id = d.verification_run_id
@@ -100,6 +101,7 @@ fn draft_of(r: &sqlx::any::AnyRow) -> AppResult<Draft> {
         pending: json_list(&r.try_get::<String, _>("pending")?),
         runs: json_list(&r.try_get::<String, _>("runs")?),
         waiting_on: r.try_get::<Option<i64>, _>("waiting_on")?.map(RunId),
+        stopped_reason: r.try_get("stopped_reason")?,
         updated_at: r.try_get("updated_at")?,
     })
 }
@@ -141,12 +143,12 @@ async fn step_run(svc: &Services, run: RunId) -> AppResult<Option<StepRun>> {
 }
 
 fn step_of(d: &Draft) -> Step {
-    if d.tenant.is_none() {
-        Step::Tenant
-    } else if d.status == "completed" {
+    if d.status == "completed" {
         Step::Done
     } else if d.status == "bootstrapping" {
         Step::Bootstrap
+    } else if d.tenant.is_none() {
+        Step::Tenant
     } else if d.connection.is_none() {
         Step::Connection
     } else if d.verified {
@@ -179,6 +181,7 @@ async fn view(svc: &Services, d: Draft) -> AppResult<DraftView> {
         verification,
         entries,
         waiting_on: d.waiting_on,
+        stopped: d.stopped_reason,
         created_by: d.created_by,
         updated_at: d.updated_at,
     })
@@ -504,6 +507,24 @@ async fn advance_claimed(
         let (Some((tenant, _, _)), Some((connection, _))) =
             (d.tenant.clone(), d.connection.clone())
         else {
+            // The connection (or the tenant) was deleted mid-bootstrap: nothing
+            // more can start, so end the draft and say why instead of leaving
+            // it "waiting" for ever.
+            let reason = if d.tenant.is_none() {
+                "The tenant was removed before every operation started."
+            } else {
+                "The provider connection was deleted before every operation started."
+            };
+            sqlx::query(
+                "UPDATE onboarding_drafts SET status = 'completed', pending = '[]', waiting_on = NULL,
+                    stopped_reason = $2, updated_at = $3
+                 WHERE id = $1 AND status = 'bootstrapping'",
+            )
+            .bind(id)
+            .bind(reason)
+            .bind(svc.now())
+            .execute(svc.store.pool())
+            .await?;
             break;
         };
         if d.pending.is_empty() {

@@ -340,7 +340,69 @@ async fn a_wake_up_during_another_turn_is_noted(backend: Backend) {
     assert_eq!(active_on_connection(&w).await, 1);
 }
 
+/// The connection is deleted between two bootstrap operations: the draft
+/// ends, says why, and marks what never started — it does not wait for ever.
+async fn a_deleted_connection_stops_the_bootstrap(backend: Backend) {
+    let w = provider_world(backend).await;
+    let draft = verified_draft(&w).await;
+    let _ = w.stop.send(true);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let d = get(&w, draft).await;
+    let tenant = d["tenant"][0].as_i64().unwrap();
+    let connection = d["connection"][0].as_i64().unwrap();
+    let toast = bootstrap(&w, draft, &["inventory_sync", "compliance_snapshot"]).await;
+    let first = run_of(&toast);
+    let claimed = RunService::claim(&w.app.services, "old-process", 1, 30_000)
+        .await
+        .unwrap();
+    assert_eq!(claimed[0].id, first);
+    RunService::complete(
+        &w.app.services,
+        &claimed[0],
+        Completion::succeeded(SummaryCounts::default()),
+    )
+    .await
+    .unwrap();
+    let r = w
+        .owner
+        .call(
+            "/api/connections/delete",
+            &[
+                ("tenant", tenant.to_string()),
+                ("connection", connection.to_string()),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        domain::onboarding::advance_due(&w.app.services)
+            .await
+            .unwrap(),
+        0
+    );
+    let d = get(&w, draft).await;
+    assert_eq!(d["step"], "done", "{d}");
+    assert_eq!(
+        d["stopped"],
+        "The provider connection was deleted before every operation started."
+    );
+    assert_eq!(d["entries"][0]["run"]["run"], first.0);
+    assert_eq!(d["entries"][1]["run"], Value::Null);
+    assert_eq!(active_on_connection(&w).await, 0);
+    // The sweep no longer looks at it.
+    let (n,): (i64,) =
+        sqlx::query_as("SELECT COUNT(*) FROM onboarding_drafts WHERE status = 'bootstrapping'")
+            .fetch_one(w.app.services.store.pool())
+            .await
+            .unwrap();
+    assert_eq!(n, 0);
+    let page = w.owner.get(&format!("/admin/onboarding/{draft}")).await;
+    assert!(page.body.contains("Bootstrap stopped"), "{}", page.body);
+    assert!(page.body.contains("Not started"));
+}
+
 both_backends!(
+    a_deleted_connection_stops_the_bootstrap,
     one_run_at_a_time,
     the_next_starts_after_a_restart,
     a_wake_up_during_another_turn_is_noted
