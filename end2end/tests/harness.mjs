@@ -7,6 +7,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import net from "node:net";
 import { chromium } from "playwright-core";
+import { before, after } from "node:test";
 
 export const ROOT = resolve(import.meta.dirname, "..", "..");
 export const ARTIFACTS = join(ROOT, "end2end", "artifacts");
@@ -103,6 +104,21 @@ export async function startDemo() {
     if (r.status !== 204) throw new Error(`simulator fault: HTTP ${r.status}`);
   };
   return { url, sim, fault, output: () => output, stop: () => child.kill("SIGTERM") };
+}
+
+/// One `tenantry demo` and one browser for a journey file: started before
+/// its first test, stopped after its last. Read them as `env.demo`, `env.browser`.
+export function demoSuite() {
+  const env = { demo: undefined, browser: undefined };
+  before(async () => {
+    env.demo = await startDemo();
+    env.browser = await launch();
+  });
+  after(async () => {
+    await env.browser?.close();
+    env.demo?.stop();
+  });
+  return env;
 }
 
 /// Signs in as the demo owner (README command (a)'s account).

@@ -3,27 +3,16 @@
 // pauses while the tab is hidden and while a dialog is open; the progress
 // overlay shows a started run and drops it within one cycle after it ends.
 // The simulator's "slow" fault keeps a verification running for a while.
-import { test, before, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import { startDemo, launch, watch, shot, hydrated, signInDemo } from "./harness.mjs";
+import { demoSuite, watch, shot, hydrated, signInDemo } from "./harness.mjs";
 
 const CONTOSO = "3f0c2b6e-5a1d-4c8e-9b7a-1d2e3f4a5b6c";
 
-let demo;
-let browser;
-
-before(async () => {
-  demo = await startDemo();
-  browser = await launch();
-});
-
-after(async () => {
-  await browser?.close();
-  demo?.stop();
-});
+const env = demoSuite();
 
 async function contosoDashboard(page) {
-  await page.goto(`${demo.url}/admin/tenants`);
+  await page.goto(`${env.demo.url}/admin/tenants`);
   await page.getByRole("link", { name: "Contoso Ltd" }).click();
   await page.waitForURL(/\/admin\/t\/\d+$/);
   await hydrated(page);
@@ -51,11 +40,11 @@ function record(page, path) {
 const live = (page) => page.locator('[data-testid="live-status"]');
 
 test("run detail polls while running, stops at the end; the overlay drops the run", async () => {
-  const context = await browser.newContext();
+  const context = await env.browser.newContext();
   const page = await context.newPage();
   const problems = watch(page);
-  await signInDemo(page, demo.url);
-  await demo.fault(CONTOSO, { kind: "slow", delay_ms: 5000 });
+  await signInDemo(page, env.demo.url);
+  await env.demo.fault(CONTOSO, { kind: "slow", delay_ms: 5000 });
   await contosoDashboard(page);
   const overlayCalls = record(page, "/api/runs/active");
   const href = await startVerification(page);
@@ -69,7 +58,7 @@ test("run detail polls while running, stops at the end; the overlay drops the ru
 
   const polls = record(page, "/api/runs/poll");
   const active = record(page, "/api/runs/active");
-  await page.goto(`${demo.url}${href}`);
+  await page.goto(`${env.demo.url}${href}`);
   await hydrated(page);
   await page.getByTestId("progress-overlay").waitFor();
   await page.locator('[data-testid="live-status"][data-live="finished"]').waitFor({ timeout: 30000 });
@@ -93,7 +82,7 @@ test("run detail polls while running, stops at the end; the overlay drops the ru
   assert.ok(droppedAfter <= 12000, `overlay dropped the run after ${droppedAfter} ms`);
 
   // The hub: filters are a plain GET form kept in the URL, with the matching count.
-  await page.goto(`${demo.url}/admin/operations`);
+  await page.goto(`${env.demo.url}/admin/operations`);
   await page.getByLabel("Operation").selectOption("tenant_verification");
   await page.getByLabel("Outcome").selectOption("succeeded");
   await page.getByRole("button", { name: "Apply filters" }).click();
@@ -110,16 +99,16 @@ test("run detail polls while running, stops at the end; the overlay drops the ru
 });
 
 test("run detail pauses while the tab is hidden or a dialog is open", async () => {
-  const context = await browser.newContext();
+  const context = await env.browser.newContext();
   const page = await context.newPage();
   const problems = watch(page);
-  await signInDemo(page, demo.url);
+  await signInDemo(page, env.demo.url);
   // One Graph request that takes 25 s keeps the verification running.
-  await demo.fault(CONTOSO, { kind: "slow", delay_ms: 25000 });
+  await env.demo.fault(CONTOSO, { kind: "slow", delay_ms: 25000 });
   await contosoDashboard(page);
   const href = await startVerification(page);
   const polls = record(page, "/api/runs/poll");
-  await page.goto(`${demo.url}${href}`);
+  await page.goto(`${env.demo.url}${href}`);
   await hydrated(page);
   while (polls.length < 1) await page.waitForTimeout(100);
 
@@ -152,7 +141,7 @@ test("run detail pauses while the tab is hidden or a dialog is open", async () =
   await page.waitForTimeout(1500);
   assert.ok(polls.length > before, "polling resumed after the dialog closed");
 
-  await demo.fault(CONTOSO, { kind: "none" });
+  await env.demo.fault(CONTOSO, { kind: "none" });
   await page.locator('[data-testid="live-status"][data-live="finished"]').waitFor({ timeout: 40000 });
   assert.match(await page.getByTestId("run-status").innerText(), /Succeeded/);
   assert.deepEqual(problems, [], problems.join("\n"));

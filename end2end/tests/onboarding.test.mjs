@@ -1,32 +1,21 @@
 // The onboarding wizard on `tenantry demo`: tenant → connection → verify →
 // choose → bootstrap, resuming a draft from the list, each step's run live,
 // and never two bootstrap runs active at once.
-import { test, before, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import { startDemo, launch, watch, shot, hydrated, signInDemo } from "./harness.mjs";
+import { demoSuite, watch, shot, hydrated, signInDemo } from "./harness.mjs";
 
-let demo;
-let browser;
-
-before(async () => {
-  demo = await startDemo();
-  browser = await launch();
-});
-
-after(async () => {
-  await browser?.close();
-  demo?.stop();
-});
+const env = demoSuite();
 
 const WOODGROVE = "5b8e2f14-3c6d-4a7e-9f01-23456789abcd";
 const CLIENT = "5e7f8a9b-0c1d-4e2f-8a3b-4c5d6e7f8a9b";
 const SECRET = "demo-client-secret-not-for-production";
 
 test("onboard a tenant with the wizard; the bootstrap runs one operation at a time", async () => {
-  const context = await browser.newContext();
+  const context = await env.browser.newContext();
   const page = await context.newPage();
   const problems = watch(page);
-  await signInDemo(page, demo.url);
+  await signInDemo(page, env.demo.url);
   await page.getByRole("link", { name: "Onboarding" }).click();
   await page.waitForURL(/\/admin\/onboarding$/);
   await hydrated(page);
@@ -47,7 +36,7 @@ test("onboard a tenant with the wizard; the bootstrap runs one operation at a ti
   await page.getByRole("heading", { name: "3. Verify" }).waitFor();
 
   // Leave and come back: the draft resumes at its step.
-  await page.goto(`${demo.url}/admin/onboarding`);
+  await page.goto(`${env.demo.url}/admin/onboarding`);
   await page.getByRole("link", { name: "Woodgrove Bank" }).click();
   await page.waitForURL(wizard);
   await hydrated(page);
@@ -62,7 +51,7 @@ test("onboard a tenant with the wizard; the bootstrap runs one operation at a ti
   await shot(page, "50-onboarding-choose");
 
   // Slow the simulated tenant down so the sequence can be watched.
-  await demo.fault(WOODGROVE, { kind: "slow", delay_ms: 600 });
+  await env.demo.fault(WOODGROVE, { kind: "slow", delay_ms: 600 });
   await page.getByRole("button", { name: "Start the bootstrap" }).click();
   await page.getByRole("heading", { name: "5. Bootstrap" }).waitFor({ timeout: 15000 });
   await hydrated(page);

@@ -2,25 +2,14 @@
 // the click, start tenant verification and see the presenter's toast, watch
 // the run succeed, then start an inventory sync and browse what it stored; on
 // the tenant without consent, verification fails with the reason and next steps.
-import { test, before, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import { startDemo, launch, watch, shot, hydrated, signInDemo } from "./harness.mjs";
+import { demoSuite, watch, shot, hydrated, signInDemo } from "./harness.mjs";
 
-let demo;
-let browser;
-
-before(async () => {
-  demo = await startDemo();
-  browser = await launch();
-});
-
-after(async () => {
-  await browser?.close();
-  demo?.stop();
-});
+const env = demoSuite();
 
 async function tenantDashboard(page, name) {
-  await page.goto(`${demo.url}/admin/tenants`);
+  await page.goto(`${env.demo.url}/admin/tenants`);
   await page.getByRole("link", { name }).click();
   await page.waitForURL(/\/admin\/t\/\d+$/);
   await hydrated(page);
@@ -37,7 +26,7 @@ async function startFromDashboard(page, label) {
 /// The run page refreshes itself while the run is active (the live island),
 /// so the journey opens it once and waits for the outcome to appear.
 async function waitForOutcome(page, href, word) {
-  await page.goto(`${demo.url}${href}`);
+  await page.goto(`${env.demo.url}${href}`);
   await page
     .locator('[data-testid="run-status"]')
     .filter({ hasText: new RegExp(word, "i") })
@@ -45,11 +34,11 @@ async function waitForOutcome(page, href, word) {
 }
 
 test("run provider operations on the demo tenants", async () => {
-  const context = await browser.newContext();
+  const context = await env.browser.newContext();
   const page = await context.newPage();
   const problems = watch(page);
 
-  await signInDemo(page, demo.url);
+  await signInDemo(page, env.demo.url);
 
   await tenantDashboard(page, "Contoso Ltd");
   // Before the first verification, consent is unconfirmed: the dashboard says so before any click.

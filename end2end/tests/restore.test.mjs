@@ -2,22 +2,11 @@
 // "admin" change and delete policies, sync again, then restore from the
 // first snapshot: the preview shows the change and the re-creation, the
 // typed name confirms, the run reports per-item results.
-import { test, before, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import { startDemo, launch, watch, shot, hydrated, signInDemo } from "./harness.mjs";
+import { demoSuite, watch, shot, hydrated, signInDemo } from "./harness.mjs";
 
-let demo;
-let browser;
-
-before(async () => {
-  demo = await startDemo();
-  browser = await launch();
-});
-
-after(async () => {
-  await browser?.close();
-  demo?.stop();
-});
+const env = demoSuite();
 
 async function runToEnd(page, dashboard, rowName, button) {
   await page.goto(dashboard);
@@ -25,16 +14,16 @@ async function runToEnd(page, dashboard, rowName, button) {
   const row = page.getByRole("row").filter({ has: page.getByRole("rowheader", { name: rowName, exact: true }) });
   await row.getByRole("button", { name: button }).click();
   const href = await row.getByRole("status").getByRole("link").getAttribute("href");
-  await page.goto(`${demo.url}${href}`);
+  await page.goto(`${env.demo.url}${href}`);
   await page.locator('[data-testid="run-status"]').filter({ hasText: "Succeeded" }).waitFor({ timeout: 30000 });
 }
 
 test("restore policies from an older snapshot", async () => {
-  const context = await browser.newContext();
+  const context = await env.browser.newContext();
   const page = await context.newPage();
   const problems = watch(page);
-  await signInDemo(page, demo.url);
-  await page.goto(`${demo.url}/admin/tenants`);
+  await signInDemo(page, env.demo.url);
+  await page.goto(`${env.demo.url}/admin/tenants`);
   await page.getByRole("link", { name: "Contoso Ltd" }).click();
   await page.waitForURL(/\/admin\/t\/\d+$/);
   const dashboard = page.url();

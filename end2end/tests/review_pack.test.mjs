@@ -1,33 +1,22 @@
 // The review pack card on `tenantry demo`: no polling without a pack;
 // generate → queued/generating → ready, polling every ~10 s only until then;
 // downloads through the authorised route.
-import { test, before, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import { startDemo, launch, watch, shot, hydrated, signInDemo } from "./harness.mjs";
+import { demoSuite, watch, shot, hydrated, signInDemo } from "./harness.mjs";
 
-let demo;
-let browser;
-
-before(async () => {
-  demo = await startDemo();
-  browser = await launch();
-});
-
-after(async () => {
-  await browser?.close();
-  demo?.stop();
-});
+const env = demoSuite();
 
 test("generate a review pack: the card polls only while it is generating", async () => {
-  const context = await browser.newContext({ acceptDownloads: true });
+  const context = await env.browser.newContext({ acceptDownloads: true });
   const page = await context.newPage();
   const problems = watch(page);
   const polls = [];
   page.on("request", (r) => {
     if (r.url().includes("/api/review-packs/card")) polls.push(Date.now());
   });
-  await signInDemo(page, demo.url);
-  await page.goto(`${demo.url}/admin/tenants`);
+  await signInDemo(page, env.demo.url);
+  await page.goto(`${env.demo.url}/admin/tenants`);
   await page.getByRole("link", { name: "Contoso Ltd" }).click();
   await page.waitForURL(/\/admin\/t\/\d+$/);
   await hydrated(page);
@@ -56,11 +45,11 @@ test("generate a review pack: the card polls only while it is generating", async
   assert.match(await html.innerText(), /HTML, \d/);
   const href = await html.getAttribute("href");
   assert.match(href, /^\/admin\/t\/\d+\/review-packs\/\d+\/report\.html$/);
-  const download = await context.request.get(`${demo.url}${href}`);
+  const download = await context.request.get(`${env.demo.url}${href}`);
   assert.equal(download.status(), 200);
   assert.match(download.headers()["content-disposition"], /^attachment; filename="contoso-ltd-review-pack-/);
   assert.match(await download.text(), /Groups and role definitions/);
-  const zip = await context.request.get(`${demo.url}${await card.getByTestId("review-pack-zip").getAttribute("href")}`);
+  const zip = await context.request.get(`${env.demo.url}${await card.getByTestId("review-pack-zip").getAttribute("href")}`);
   assert.equal(zip.status(), 200);
   assert.equal(zip.headers()["content-type"], "application/zip");
 
@@ -70,8 +59,8 @@ test("generate a review pack: the card polls only while it is generating", async
   assert.equal(polls.length, before, `no polls after ready (${polls.length - before} more)`);
   assert.ok(readyAt - started < 30000);
   // A stranger's session (signed out) cannot download it.
-  const anonymous = await browser.newContext();
-  const denied = await anonymous.request.get(`${demo.url}${href}`, { maxRedirects: 0 });
+  const anonymous = await env.browser.newContext();
+  const denied = await anonymous.request.get(`${env.demo.url}${href}`, { maxRedirects: 0 });
   assert.equal(denied.status(), 303);
   await anonymous.close();
   assert.deepEqual(problems, []);

@@ -1,25 +1,14 @@
 // Request support on `tenantry demo` (HaloPSA simulator as the desk): from a
 // tenant dashboard and from a failed run; the answer names the SR- reference
 // and the desk's ticket; reopening shows the latest request of that context only.
-import { test, before, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import { startDemo, launch, watch, shot, hydrated, signInDemo } from "./harness.mjs";
+import { demoSuite, watch, shot, hydrated, signInDemo } from "./harness.mjs";
 
-let demo;
-let browser;
-
-before(async () => {
-  demo = await startDemo();
-  browser = await launch();
-});
-
-after(async () => {
-  await browser?.close();
-  demo?.stop();
-});
+const env = demoSuite();
 
 async function dashboard(page, name) {
-  await page.goto(`${demo.url}/admin/tenants`);
+  await page.goto(`${env.demo.url}/admin/tenants`);
   await page.getByRole("link", { name }).click();
   await page.waitForURL(/\/admin\/t\/\d+$/);
   await hydrated(page);
@@ -43,10 +32,10 @@ async function send(dialog, subject) {
 }
 
 test("request support from a tenant and from a failed run, then revisit", async () => {
-  const context = await browser.newContext();
+  const context = await env.browser.newContext();
   const page = await context.newPage();
   const problems = watch(page);
-  await signInDemo(page, demo.url);
+  await signInDemo(page, env.demo.url);
 
   await dashboard(page, "Contoso Ltd");
   let dialog = await openSupport(page);
@@ -71,7 +60,7 @@ test("request support from a tenant and from a failed run, then revisit", async 
   const row = page.getByRole("row").filter({ has: page.getByRole("rowheader", { name: "Tenant verification", exact: true }) });
   await row.getByRole("button", { name: "Start tenant verification" }).click();
   const href = await row.getByRole("status").getByRole("link").getAttribute("href");
-  await page.goto(`${demo.url}${href}`);
+  await page.goto(`${env.demo.url}${href}`);
   await page.locator('[data-testid="run-status"]').filter({ hasText: /failed/i }).waitFor({ timeout: 30000 });
   await hydrated(page);
   dialog = await openSupport(page);
