@@ -274,3 +274,24 @@ pub fn SystemShell() -> impl IntoView {
         })}
     }
 }
+
+/// The two fields that identify a new tenant (its name and Microsoft tenant
+/// id), shared by "Add a tenant" and the onboarding wizard's first step.
+/// `prefix` keeps the element ids unique on the page.
+#[component]
+pub fn TenantIdentityFields(prefix: &'static str) -> impl IntoView {
+    let name = format!("{prefix}-name");
+    let guid = format!("{prefix}-guid");
+    let help = format!("{prefix}-guid-help");
+    view! {
+        <div class="field">
+            <label for=name.clone()>"Display name"</label>
+            <input id=name name="display_name" required maxlength="120" class="input" placeholder="Fabrikam Ltd"/>
+        </div>
+        <div class="field">
+            <label for=guid.clone()>"Microsoft tenant id"</label>
+            <input id=guid name="microsoft_tenant_id" required class="input" placeholder="00000000-0000-0000-0000-000000000000" aria-describedby=help.clone()/>
+            <p id=help class="help">"The tenant's GUID from Microsoft Entra ID › Overview."</p>
+        </div>
+    }
+}

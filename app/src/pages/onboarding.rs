@@ -3,7 +3,7 @@
 //! the step's runs and reloads the page when the draft moves to a new step.
 
 use crate::api;
-use crate::components::{EmptyState, NoWorkspace, NotFound, load};
+use crate::components::{EmptyState, NoWorkspace, NotFound, TenantIdentityFields, load};
 use crate::islands::{GateForm, ServerForm};
 use domain::onboarding::{BOOTSTRAP_OPERATIONS, DraftView, OnboardingList, Step, StepRun};
 use domain::runs::presenter::run_link;
@@ -45,15 +45,7 @@ pub fn Onboarding() -> impl IntoView {
                         <h2 id="new-onboarding" class="section-title">"1. The tenant"</h2>
                         <ServerForm action="/api/onboarding/start".to_string() submit_label="Create tenant and continue".to_string() pending_label="Creating…".to_string()>
                             <input type="hidden" name="workspace" value=l.workspace.id.to_string()/>
-                            <div class="field">
-                                <label for="onb-name">"Display name"</label>
-                                <input id="onb-name" name="display_name" required maxlength="120" class="input" placeholder="Fabrikam Ltd"/>
-                            </div>
-                            <div class="field">
-                                <label for="onb-guid">"Microsoft tenant id"</label>
-                                <input id="onb-guid" name="microsoft_tenant_id" required class="input" placeholder="00000000-0000-0000-0000-000000000000" aria-describedby="onb-guid-help"/>
-                                <p id="onb-guid-help" class="help">"The tenant's GUID from Microsoft Entra ID › Overview."</p>
-                            </div>
+                            <TenantIdentityFields prefix="onb"/>
                         </ServerForm>
                     </section>
                     {(!l.finished.is_empty()).then(|| view! {

@@ -1,5 +1,5 @@
 use crate::api;
-use crate::components::{EmptyState, NoWorkspace, load};
+use crate::components::{EmptyState, NoWorkspace, TenantIdentityFields, load};
 use crate::islands::ServerForm;
 use domain::ids::TenantId;
 use domain::views::{TenantPage, TenantStatus, TenantsPage, format_utc};
@@ -52,15 +52,7 @@ pub fn Tenants() -> impl IntoView {
                                 <h2 id="add-tenant" class="section-title">"Add a tenant"</h2>
                                 <ServerForm action="/api/tenants/create".to_string() submit_label="Add tenant".to_string() pending_label="Adding…".to_string()>
                                     <input type="hidden" name="workspace" value=ws.to_string()/>
-                                    <div class="field">
-                                        <label for="tenant-name">"Display name"</label>
-                                        <input id="tenant-name" name="display_name" required maxlength="120" class="input" placeholder="Fabrikam Ltd"/>
-                                    </div>
-                                    <div class="field">
-                                        <label for="tenant-guid">"Microsoft tenant id"</label>
-                                        <input id="tenant-guid" name="microsoft_tenant_id" required class="input" placeholder="00000000-0000-0000-0000-000000000000" aria-describedby="tenant-guid-help"/>
-                                        <p id="tenant-guid-help" class="help">"The tenant's GUID from Microsoft Entra ID › Overview."</p>
-                                    </div>
+                                    <TenantIdentityFields prefix="tenant"/>
                                 </ServerForm>
                             </section>
                         })}
