@@ -19,6 +19,7 @@ where
     Fut: Future<Output = Result<T, ApiError>> + Send + 'static,
     V: IntoView + 'static,
 {
+    let loader = run_to_completion(loader);
     view! {
         <Suspense fallback=|| view! { <p class="loading" aria-busy="true">"Loading…"</p> }>
             {Suspend::new(async move {
@@ -29,6 +30,39 @@ where
             })}
         </Suspense>
     }
+}
+
+/// On the server, a page's load runs as its own task from the moment the
+/// page asks for it, to the end, as one unit of work for the store's
+/// connection guard. The renderer polls every `Suspend` once and then resolves
+/// them one at a time; a load awaited only by the renderer would sit on its
+/// database connection meanwhile, and a few concurrent pages would starve the
+/// pool. A spawned load takes its connection, finishes and gives it back.
+#[cfg(feature = "ssr")]
+fn run_to_completion<T, Fut>(loader: Fut) -> impl Future<Output = Result<T, ApiError>> + Send
+where
+    T: Send + 'static,
+    Fut: Future<Output = Result<T, ApiError>> + Send + 'static,
+{
+    use leptos::reactive::computed::ScopedFuture;
+    // The load reads its context (services, actor) through the render's owner.
+    let task = tokio::spawn(domain::store::one_unit(ScopedFuture::new_untracked(loader)));
+    async move {
+        task.await.unwrap_or_else(|e| {
+            tracing_panic(&e);
+            Err(ApiError(AppError::Internal))
+        })
+    }
+}
+
+#[cfg(feature = "ssr")]
+fn tracing_panic(e: &tokio::task::JoinError) {
+    tracing::error!(error = %e, "a page load failed");
+}
+
+#[cfg(not(feature = "ssr"))]
+fn run_to_completion<Fut>(loader: Fut) -> Fut {
+    loader
 }
 
 /// Sets the page's HTTP status while rendering on the server.
@@ -53,6 +87,14 @@ pub fn ErrorPage(error: AppError) -> impl IntoView {
             <section class="page">
                 <h1 class="page-title">"Signed out"</h1>
                 <p>"Your session has ended. " <a href="/sign-in" class="link">"Sign in again"</a> "."</p>
+            </section>
+        }
+        .into_any(),
+        AppError::Unavailable => view! {
+            <leptos_meta::Meta http_equiv="refresh" content=domain::error::UNAVAILABLE_RETRY_SECS.to_string()/>
+            <section class="page" role="alert">
+                <h1 class="page-title">{domain::error::UNAVAILABLE_PAGE_TITLE}</h1>
+                <p class="muted">{domain::error::UNAVAILABLE_PAGE_TEXT}</p>
             </section>
         }
         .into_any(),

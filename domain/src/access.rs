@@ -79,7 +79,7 @@ pub async fn workspace(
     workspace: WorkspaceId,
     capability: Capability,
 ) -> AppResult<WorkspaceAccess> {
-    let mut conn = svc.store.pool().acquire().await?;
+    let mut conn = svc.store.read().await?;
     let access = membership(&mut conn, actor.user_id, workspace)
         .await?
         .map(|workspace| WorkspaceAccess { workspace })
@@ -91,7 +91,7 @@ pub async fn workspace(
 /// The actor's current workspace: the one chosen in this session if still a
 /// member, else their first. `None` when they belong to no workspace yet.
 pub async fn current_workspace(svc: &Services, actor: &Actor) -> AppResult<Option<WorkspaceRef>> {
-    let mut conn = svc.store.pool().acquire().await?;
+    let mut conn = svc.store.read().await?;
     if let Some(ws) = actor.current_workspace
         && let Some(r) = membership(&mut conn, actor.user_id, ws).await?
     {
@@ -169,7 +169,7 @@ pub async fn tenant(
     tenant: TenantId,
     capability: Capability,
 ) -> AppResult<TenantAccess> {
-    let mut conn = svc.store.pool().acquire().await?;
+    let mut conn = svc.store.read().await?;
     let row: Option<(i64, i64, String, String, String, i64)> = sqlx::query_as(
         "SELECT workspace_id, id, display_name, microsoft_tenant_id, status, created_at FROM tenants WHERE id = $1",
     )

@@ -129,7 +129,7 @@ pub async fn sign_in(
         Some(e) => {
             sqlx::query_as("SELECT id, password_hash FROM users WHERE email = $1")
                 .bind(e.as_str())
-                .fetch_optional(svc.store.pool())
+                .fetch_optional(&mut *svc.store.read().await?)
                 .await?
         }
         None => None,
@@ -232,7 +232,7 @@ async fn is_locked(svc: &Services, key: &str, now: i64) -> AppResult<bool> {
     let row: Option<(i64,)> =
         sqlx::query_as("SELECT locked_until FROM sign_in_throttle WHERE throttle_key = $1")
             .bind(key)
-            .fetch_optional(svc.store.pool())
+            .fetch_optional(&mut *svc.store.read().await?)
             .await?;
     Ok(row.is_some_and(|(until,)| until > now))
 }

@@ -28,7 +28,7 @@ pub struct DemoTenant {
 /// Returns whether anything was created.
 pub async fn seed(svc: &Services, tenants: &[DemoTenant]) -> AppResult<bool> {
     let (users,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM users")
-        .fetch_one(svc.store.pool())
+        .fetch_one(&mut *svc.store.read().await?)
         .await?;
     if users > 0 {
         return Ok(false);

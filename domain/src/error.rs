@@ -40,6 +40,13 @@ pub enum AppError {
 
 pub type AppResult<T> = Result<T, AppError>;
 
+/// What a page says while the database is unreachable (the app's error page
+/// and the router's, which answers before any page can load).
+pub const UNAVAILABLE_PAGE_TITLE: &str = "Tenantry can't reach its database — retrying";
+pub const UNAVAILABLE_PAGE_TEXT: &str = "Nothing is lost. This page reloads by itself every few seconds and comes back as soon as the database answers.";
+/// How long a client should wait before retrying (Retry-After, page refresh).
+pub const UNAVAILABLE_RETRY_SECS: u32 = 5;
+
 impl AppError {
     pub fn invalid(field: &str, message: impl Into<String>) -> Self {
         AppError::Invalid {
@@ -94,17 +101,61 @@ impl From<crate::validate::ValidationError> for AppError {
 #[cfg(feature = "server")]
 impl From<sqlx::Error> for AppError {
     fn from(e: sqlx::Error) -> Self {
+        if e.is_connection_level() {
+            crate::store::note_connection_error();
+            tracing::warn!(error = %e, "database unavailable");
+            return AppError::Unavailable;
+        }
         match &e {
             sqlx::Error::RowNotFound => AppError::NotFound,
-            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
-                tracing::warn!(error = %e, "database unavailable");
-                AppError::Unavailable
+            sqlx::Error::Database(db) if db.code().as_deref().is_some_and(is_unstorable_text) => {
+                // The boundary's text rule should have refused this already;
+                // answer like it would rather than with a 500.
+                tracing::warn!(error = %e, "text the database cannot store reached a query");
+                AppError::Invalid {
+                    field: None,
+                    message: "The input contains characters that cannot be stored.".into(),
+                }
             }
             _ => {
                 // Logged for operators of the server; the page only sees `Internal`.
                 tracing::error!(error = %e, "database error");
                 AppError::Internal
             }
+        }
+    }
+}
+
+/// PostgreSQL's "invalid byte sequence" / "untranslatable character" codes.
+#[cfg(feature = "server")]
+fn is_unstorable_text(code: &str) -> bool {
+    matches!(code, "22021" | "22P05")
+}
+
+/// Errors that say nothing about the query and everything about the
+/// connection: the database went away, refused us, or we could not get a
+/// connection in time. They answer 503 and never 500.
+#[cfg(feature = "server")]
+pub trait ConnectionLevel {
+    fn is_connection_level(&self) -> bool;
+}
+
+#[cfg(feature = "server")]
+impl ConnectionLevel for sqlx::Error {
+    fn is_connection_level(&self) -> bool {
+        match self {
+            sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::Protocol(_)
+            | sqlx::Error::WorkerCrashed => true,
+            sqlx::Error::Database(db) => db.code().as_deref().is_some_and(|c| {
+                // Class 08: connection exception. 57P01-03: admin shutdown,
+                // crash shutdown, cannot connect now. 53300: too many connections.
+                c.starts_with("08") || matches!(c, "57P01" | "57P02" | "57P03" | "53300")
+            }),
+            _ => false,
         }
     }
 }

@@ -18,7 +18,7 @@ pub async fn unread_count(svc: &Services, actor: &Actor) -> AppResult<i64> {
     )
     .bind(actor.user_id.0)
     .bind(ws.id.0)
-    .fetch_one(svc.store.pool())
+    .fetch_one(&mut *svc.store.read().await?)
     .await?;
     Ok(n)
 }
@@ -35,7 +35,7 @@ pub async fn page(svc: &Services, actor: &Actor) -> AppResult<Option<Notificatio
     .bind(actor.user_id.0)
     .bind(ws.id.0)
     .bind(PAGE)
-    .fetch_all(svc.store.pool())
+    .fetch_all(&mut *svc.store.read().await?)
     .await?;
     let items: Vec<NotificationView> = rows
         .into_iter()
@@ -66,7 +66,7 @@ pub async fn mark_read(svc: &Services, actor: &Actor, id: NotificationId) -> App
     .bind(id.0)
     .bind(actor.user_id.0)
     .bind(svc.now())
-    .execute(svc.store.pool())
+    .execute(&mut *svc.store.write().await?)
     .await?
     .rows_affected();
     if n == 0 {
@@ -84,7 +84,7 @@ pub async fn mark_all_read(svc: &Services, actor: &Actor) -> AppResult<()> {
         .bind(actor.user_id.0)
         .bind(ws.id.0)
         .bind(svc.now())
-        .execute(svc.store.pool())
+        .execute(&mut *svc.store.write().await?)
         .await?;
     Ok(())
 }

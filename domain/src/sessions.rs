@@ -77,7 +77,7 @@ pub async fn resolve(svc: &Services, token: &SessionToken) -> AppResult<Option<A
          WHERE s.id_hash = $1",
     )
     .bind(&id_hash)
-    .fetch_optional(svc.store.pool())
+    .fetch_optional(&mut *svc.store.read().await?)
     .await?;
     let Some((user_id, email, current, created_at, last_seen_at, operator)) = row else {
         return Ok(None);
@@ -87,7 +87,7 @@ pub async fn resolve(svc: &Services, token: &SessionToken) -> AppResult<Option<A
     if expired {
         sqlx::query("DELETE FROM sessions WHERE id_hash = $1")
             .bind(&id_hash)
-            .execute(svc.store.pool())
+            .execute(&mut *svc.store.write().await?)
             .await?;
         return Ok(None);
     }
@@ -95,7 +95,7 @@ pub async fn resolve(svc: &Services, token: &SessionToken) -> AppResult<Option<A
         sqlx::query("UPDATE sessions SET last_seen_at = $2 WHERE id_hash = $1")
             .bind(&id_hash)
             .bind(now)
-            .execute(svc.store.pool())
+            .execute(&mut *svc.store.write().await?)
             .await?;
     }
     Ok(Some(Actor {
@@ -110,7 +110,7 @@ pub async fn resolve(svc: &Services, token: &SessionToken) -> AppResult<Option<A
 pub async fn revoke(svc: &Services, token: &SessionToken) -> AppResult<()> {
     sqlx::query("DELETE FROM sessions WHERE id_hash = $1")
         .bind(token.id_hash())
-        .execute(svc.store.pool())
+        .execute(&mut *svc.store.write().await?)
         .await?;
     Ok(())
 }

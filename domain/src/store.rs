@@ -6,11 +6,14 @@
 
 use crate::error::{AppError, AppResult};
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
-use sqlx::{Any, AnyPool, Executor, Transaction};
+use sqlx::pool::PoolConnection;
+use sqlx::{Any, AnyConnection, AnyPool, Connection, Executor, Transaction};
+use std::future::Future;
 use std::ops::{Deref, DerefMut};
+use std::panic::Location;
 use std::sync::Arc;
-use std::time::Duration;
-use tokio::sync::{Mutex, OwnedMutexGuard};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -88,19 +91,43 @@ const MIGRATIONS: &[Migration] = &[
 
 #[derive(Clone)]
 pub struct Store {
-    pool: AnyPool,
+    /// Reads. On SQLite its connections are `query_only`, so a write that
+    /// skips [`Store::write`]/[`Store::begin`] fails loudly in every test.
+    read: AnyPool,
+    /// Writes. On SQLite one connection: holding it *is* the process's write
+    /// lock (no mutex beside the pool to wait on while holding a connection).
+    /// On PostgreSQL the same pool as `read`.
+    write: AnyPool,
     backend: Backend,
-    /// SQLite allows one writer: writers in this process queue here instead of
-    /// spinning on SQLITE_BUSY. Other processes are covered by BEGIN IMMEDIATE
-    /// plus the busy timeout.
-    sqlite_writer: Option<Arc<Mutex<()>>>,
     url: Arc<str>,
+    health: Arc<Health>,
 }
 
-/// A write transaction. On SQLite it holds the process-wide writer slot.
+/// A pooled connection handed out by [`Store::read`] or [`Store::write`].
+/// While it lives, the unit of work that took it holds a connection (see
+/// [`one_unit`]); drop it before calling anything else that needs one.
+pub struct Conn {
+    conn: PoolConnection<Any>,
+    _held: Held,
+}
+
+impl Deref for Conn {
+    type Target = AnyConnection;
+    fn deref(&self) -> &Self::Target {
+        &self.conn
+    }
+}
+
+impl DerefMut for Conn {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.conn
+    }
+}
+
+/// A write transaction (on SQLite: the process's one writer connection).
 pub struct WriteTx {
     tx: Transaction<'static, Any>,
-    _writer: Option<OwnedMutexGuard<()>>,
+    _held: Held,
 }
 
 impl WriteTx {
@@ -137,6 +164,10 @@ impl Default for StoreOptions {
     }
 }
 
+/// SQLite writers queue for the one writer connection; a burst of writes
+/// (a worker draining hundreds of runs) may wait longer than a read would.
+const SQLITE_WRITE_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(30);
+
 impl Store {
     /// Connects; a SQLite file is created when missing.
     pub async fn connect(url: &str, options: StoreOptions) -> AppResult<Store> {
@@ -149,39 +180,49 @@ impl Store {
             }
             _ => url.to_string(),
         };
-        let pool = AnyPoolOptions::new()
-            .max_connections(options.max_connections)
-            .acquire_timeout(options.acquire_timeout)
-            // No ping before every checkout: it doubles the round trips of
-            // short queries; a broken connection fails its query and is dropped.
-            .test_before_acquire(false)
-            .after_connect(move |conn, _meta| {
-                Box::pin(async move {
-                    if backend == Backend::Sqlite {
-                        conn.execute("PRAGMA journal_mode = WAL").await?;
-                        conn.execute("PRAGMA synchronous = NORMAL").await?;
-                        conn.execute("PRAGMA foreign_keys = ON").await?;
-                        conn.execute("PRAGMA busy_timeout = 10000").await?;
-                    }
-                    Ok(())
-                })
-            })
-            .connect(&url)
-            .await
-            .map_err(|e| {
-                tracing::error!(error = %e, "cannot connect to the database");
-                AppError::Unavailable
-            })?;
+        let unavailable = |e: sqlx::Error| {
+            tracing::error!(error = %e, "cannot connect to the database");
+            AppError::Unavailable
+        };
+        let (read, write) = match backend {
+            Backend::Postgres => {
+                let pool = pool_options(backend, false, options.max_connections)
+                    .acquire_timeout(options.acquire_timeout)
+                    .connect(&url)
+                    .await
+                    .map_err(unavailable)?;
+                (pool.clone(), pool)
+            }
+            Backend::Sqlite => {
+                // The writer first: it creates the file and switches it to WAL.
+                let write = pool_options(backend, false, 1)
+                    .acquire_timeout(SQLITE_WRITE_ACQUIRE_TIMEOUT)
+                    .connect(&url)
+                    .await
+                    .map_err(unavailable)?;
+                let read = pool_options(backend, true, options.max_connections)
+                    .acquire_timeout(options.acquire_timeout)
+                    .connect(&url)
+                    .await
+                    .map_err(unavailable)?;
+                (read, write)
+            }
+        };
         Ok(Store {
-            pool,
+            read,
+            write,
             backend,
-            sqlite_writer: (backend == Backend::Sqlite).then(|| Arc::new(Mutex::new(()))),
             url: url.into(),
+            health: Arc::new(Health::default()),
         })
     }
 
-    pub fn pool(&self) -> &AnyPool {
-        &self.pool
+    /// The pool behind [`Store::write`], without the guard. Only for tests,
+    /// benchmarks' seeding and PostgreSQL's LISTEN connection: product code
+    /// takes connections through `read`, `write` and `begin` (a test scans
+    /// the source for this name).
+    pub fn unguarded_pool(&self) -> &AnyPool {
+        &self.write
     }
 
     pub fn backend(&self) -> Backend {
@@ -193,31 +234,76 @@ impl Store {
         &self.url
     }
 
-    /// Begins a write transaction (BEGIN IMMEDIATE on SQLite, so a
-    /// read-then-write transaction never fails half-way on a lock upgrade).
-    pub async fn begin(&self) -> AppResult<WriteTx> {
-        let writer = match &self.sqlite_writer {
-            Some(m) => Some(m.clone().lock_owned().await),
-            None => None,
-        };
-        let tx = match self.backend {
-            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
-            Backend::Postgres => self.pool.begin().await?,
-        };
-        Ok(WriteTx {
-            tx,
-            _writer: writer,
-        })
+    /// A connection for reads.
+    #[track_caller]
+    pub fn read(&self) -> impl Future<Output = AppResult<Conn>> + Send + '_ {
+        let held = Held::take(Location::caller());
+        async move {
+            self.health.admit(self).await?;
+            let conn = self.acquire(&self.read).await?;
+            Ok(Conn { conn, _held: held })
+        }
     }
 
-    /// Cheap reachability check for `/readyz`.
+    /// A connection for single-statement writes (autocommit). On SQLite it
+    /// is the one writer connection, so keep it briefly.
+    #[track_caller]
+    pub fn write(&self) -> impl Future<Output = AppResult<Conn>> + Send + '_ {
+        let held = Held::take(Location::caller());
+        async move {
+            self.health.admit(self).await?;
+            let conn = self.acquire(&self.write).await?;
+            Ok(Conn { conn, _held: held })
+        }
+    }
+
+    /// Begins a write transaction (BEGIN IMMEDIATE on SQLite, so a
+    /// read-then-write transaction never fails half-way on a lock upgrade).
+    #[track_caller]
+    pub fn begin(&self) -> impl Future<Output = AppResult<WriteTx>> + Send + '_ {
+        let held = Held::take(Location::caller());
+        async move {
+            self.health.admit(self).await?;
+            let conn = self.acquire(&self.write).await?;
+            let statement = match self.backend {
+                Backend::Sqlite => Some("BEGIN IMMEDIATE".into()),
+                Backend::Postgres => None,
+            };
+            let tx = Transaction::begin(conn, statement)
+                .await
+                .map_err(|e| self.failed(e))?;
+            Ok(WriteTx { tx, _held: held })
+        }
+    }
+
+    async fn acquire(&self, pool: &AnyPool) -> AppResult<PoolConnection<Any>> {
+        pool.acquire().await.map_err(|e| self.failed(e))
+    }
+
+    /// Maps a failed checkout; a timeout may mean the database went away,
+    /// so the next caller probes before waiting the full timeout again.
+    fn failed(&self, e: sqlx::Error) -> AppError {
+        if matches!(e, sqlx::Error::PoolTimedOut) {
+            note_connection_error();
+        }
+        e.into()
+    }
+
+    /// Cheap reachability check for `/readyz` (not gated by the breaker:
+    /// it is how an operator sees the database come back).
     pub async fn ping(&self) -> AppResult<()> {
-        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        sqlx::query("SELECT 1").execute(&self.read).await?;
         Ok(())
     }
 
+    /// True while the last probe found the database unreachable.
+    pub fn looks_down(&self) -> bool {
+        self.health.down.load(Ordering::Acquire)
+    }
+
     pub async fn close(&self) {
-        self.pool.close().await;
+        self.read.close().await;
+        self.write.close().await;
     }
 
     /// Applies pending migrations. Safe to run from several processes at once
@@ -281,5 +367,214 @@ pub fn is_unique_violation(e: &sqlx::Error) -> bool {
                     .is_some_and(|c| c == "23505" || c == "2067" || c == "1555")
         }
         _ => false,
+    }
+}
+
+fn pool_options(backend: Backend, read_only: bool, max: u32) -> AnyPoolOptions {
+    AnyPoolOptions::new()
+        .max_connections(max)
+        // No ping before every checkout: it doubles the round trips of short
+        // queries. A connection that sat idle across a connection error is
+        // pinged once (below); a broken one fails its query, answers 503 and
+        // sqlx discards it when it comes back.
+        .test_before_acquire(false)
+        .before_acquire(|conn, meta| {
+            Box::pin(async move {
+                if idle_across_connection_error(meta.idle_for) {
+                    return Ok(conn.ping().await.is_ok());
+                }
+                Ok(true)
+            })
+        })
+        .after_connect(move |conn, _meta| {
+            Box::pin(async move {
+                if backend == Backend::Sqlite {
+                    conn.execute("PRAGMA journal_mode = WAL").await?;
+                    conn.execute("PRAGMA synchronous = NORMAL").await?;
+                    conn.execute("PRAGMA foreign_keys = ON").await?;
+                    conn.execute("PRAGMA busy_timeout = 10000").await?;
+                    if read_only {
+                        conn.execute("PRAGMA query_only = ON").await?;
+                    }
+                }
+                Ok(())
+            })
+        })
+}
+
+// ---------------------------------------------------------------------------
+// One connection per unit of work.
+//
+// A future that holds a pooled connection while it waits for another one can
+// starve the pool: with N such futures and a pool of N, nobody proceeds until
+// the acquire timeout. Page renders made that easy (Leptos polls every load of
+// a page once, then resolves them one by one, so the others sat on their
+// connections). Each unit of work (a request, one page load, one run) gets a
+// counter; taking a second connection while the first is still held is a bug:
+// debug builds panic with the place, release builds log it.
+
+tokio::task_local! {
+    static HOLDING: Arc<Holding>;
+}
+
+#[derive(Default)]
+struct Holding {
+    count: AtomicUsize,
+    /// Where the connection now held was asked for (for the panic message).
+    at: std::sync::Mutex<Option<&'static Location<'static>>>,
+}
+
+/// Runs `fut` as one unit of work for the connection guard. Nested units
+/// (a page load inside a request) count on their own.
+pub fn one_unit<F: Future>(fut: F) -> impl Future<Output = F::Output> {
+    HOLDING.scope(Arc::new(Holding::default()), fut)
+}
+
+/// How many connections the current unit of work holds (`None` outside one).
+pub fn connections_held() -> Option<usize> {
+    HOLDING.try_with(|h| h.count.load(Ordering::Acquire)).ok()
+}
+
+struct Held(Option<Arc<Holding>>);
+
+impl Held {
+    fn take(at: &'static Location<'static>) -> Held {
+        let Ok(holding) = HOLDING.try_with(Arc::clone) else {
+            return Held(None);
+        };
+        let first = {
+            let mut first = holding.at.lock().unwrap_or_else(|p| p.into_inner());
+            if holding.count.load(Ordering::Acquire) > 0 {
+                Some(first.map(|l| l.to_string()).unwrap_or_default())
+            } else {
+                *first = Some(at);
+                None
+            }
+        };
+        if let Some(first) = first {
+            hold_and_wait(at, &first);
+            return Held(None);
+        }
+        holding.count.fetch_add(1, Ordering::AcqRel);
+        Held(Some(holding))
+    }
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        if let Some(h) = &self.0 {
+            h.count.fetch_sub(1, Ordering::AcqRel);
+        }
+    }
+}
+
+fn hold_and_wait(at: &Location<'_>, first: &str) {
+    let message = "a unit of work asked for a second database connection while holding one \
+                   (hold-and-wait starves the pool under load): drop the first, or pass it down";
+    if cfg!(debug_assertions) {
+        panic!("{message}: asked at {at}, holding the one taken at {first}");
+    } else {
+        tracing::error!(asked_at = %at, holding = first, "{message}");
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Knowing the database is down.
+//
+// A connection-level error anywhere (a query on a connection the server
+// terminated, a refused connect, a checkout timeout) bumps a process-wide
+// counter. A store that sees the counter move probes before handing out the
+// next connection: one fresh connection with a short timeout, one prober at a
+// time. While the probe says down, callers get 503 at once instead of waiting
+// out the pool's acquire timeout; the first successful probe lets them through
+// again (no restart). The counter is process-wide because errors surface in
+// `From<sqlx::Error>`, far from the store; a store that did not cause it only
+// pays one successful probe.
+
+static CONNECTION_ERRORS: AtomicU64 = AtomicU64::new(0);
+static LAST_CONNECTION_ERROR_MS: AtomicU64 = AtomicU64::new(0);
+
+fn process_clock_ms() -> u64 {
+    static START: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    // +1 so that 0 keeps meaning "never".
+    START.get_or_init(Instant::now).elapsed().as_millis() as u64 + 1
+}
+
+/// Records a connection-level database error (see the section above).
+pub(crate) fn note_connection_error() {
+    LAST_CONNECTION_ERROR_MS.store(process_clock_ms(), Ordering::Release);
+    CONNECTION_ERRORS.fetch_add(1, Ordering::AcqRel);
+}
+
+/// True when a connection went idle before the last connection error (so it
+/// may be one the server closed meanwhile).
+fn idle_across_connection_error(idle_for: Duration) -> bool {
+    let last = LAST_CONNECTION_ERROR_MS.load(Ordering::Acquire);
+    if last == 0 {
+        return false;
+    }
+    let since_error = process_clock_ms().saturating_sub(last);
+    idle_for.as_millis() as u64 >= since_error
+}
+
+/// How long a probe may take, and how long its verdict "down" stands.
+const PROBE_TIMEOUT: Duration = Duration::from_millis(800);
+const DOWN_VERDICT_FOR: Duration = Duration::from_millis(500);
+
+#[derive(Default)]
+struct Health {
+    down: AtomicBool,
+    /// The error counter this store last probed after.
+    seen: AtomicU64,
+    /// When the last probe ended; the lock makes probes single-flight.
+    probe: tokio::sync::Mutex<Option<Instant>>,
+}
+
+impl Health {
+    async fn admit(&self, store: &Store) -> AppResult<()> {
+        let errors = CONNECTION_ERRORS.load(Ordering::Acquire);
+        if !self.down.load(Ordering::Acquire) && self.seen.load(Ordering::Acquire) == errors {
+            return Ok(());
+        }
+        let mut last = self.probe.lock().await;
+        let errors = CONNECTION_ERRORS.load(Ordering::Acquire);
+        let down = self.down.load(Ordering::Acquire);
+        if !down && self.seen.load(Ordering::Acquire) == errors {
+            return Ok(()); // another caller probed meanwhile and found it up
+        }
+        if down && last.is_some_and(|t| t.elapsed() < DOWN_VERDICT_FOR) {
+            return Err(AppError::Unavailable);
+        }
+        let up = store.probe().await;
+        *last = Some(Instant::now());
+        self.seen.store(errors, Ordering::Release);
+        self.down.store(!up, Ordering::Release);
+        if up {
+            if down {
+                tracing::info!("the database is reachable again");
+            }
+            Ok(())
+        } else {
+            if !down {
+                tracing::warn!("the database is unreachable; answering 503 until a probe succeeds");
+            }
+            Err(AppError::Unavailable)
+        }
+    }
+}
+
+impl Store {
+    /// One fresh connection and `SELECT 1`, within [`PROBE_TIMEOUT`].
+    async fn probe(&self) -> bool {
+        let url = self.url.clone();
+        let attempt = async move {
+            let mut conn = AnyConnection::connect(&url).await?;
+            sqlx::query("SELECT 1").execute(&mut conn).await?;
+            conn.close().await
+        };
+        matches!(
+            tokio::time::timeout(PROBE_TIMEOUT, attempt).await,
+            Ok(Ok(()))
+        )
     }
 }

@@ -34,7 +34,7 @@ pub async fn list_visible(
              WHERE workspace_id = $1 ORDER BY display_name, id",
         )
         .bind(ws.0)
-        .fetch_all(svc.store.pool())
+        .fetch_all(&mut *svc.store.read().await?)
         .await?
     } else {
         sqlx::query_as(
@@ -44,7 +44,7 @@ pub async fn list_visible(
         )
         .bind(ws.0)
         .bind(actor.user_id.0)
-        .fetch_all(svc.store.pool())
+        .fetch_all(&mut *svc.store.read().await?)
         .await?
     };
     rows.into_iter()
@@ -71,7 +71,7 @@ pub async fn tenant_page(svc: &Services, actor: &Actor, tenant: TenantId) -> App
         "SELECT u.email FROM tenant_assignments a JOIN users u ON u.id = a.user_id WHERE a.tenant_id = $1 ORDER BY u.email",
     )
     .bind(tenant.0)
-    .fetch_all(svc.store.pool())
+    .fetch_all(&mut *svc.store.read().await?)
     .await?;
     Ok(TenantPage {
         can_manage: access.workspace.role().can(Capability::TenantManage),

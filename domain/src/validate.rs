@@ -32,7 +32,7 @@ impl Email {
     pub fn parse(raw: &str) -> Result<Self, ValidationError> {
         let s = raw.trim().to_lowercase();
         let err = || ValidationError::new("email", "Enter an email address like name@example.com.");
-        if s.is_empty() || s.len() > 254 || s.chars().any(char::is_whitespace) {
+        if s.is_empty() || s.len() > 254 || s.chars().any(|c| c.is_whitespace() || c.is_control()) {
             return Err(err());
         }
         let (local, domain) = s.split_once('@').ok_or_else(err)?;
@@ -94,29 +94,70 @@ impl fmt::Debug for NewPassword {
     }
 }
 
+/// Whether a text may span lines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lines {
+    /// Names, subjects, emails: no control character at all.
+    One,
+    /// Descriptions: newlines and tabs, no other control character.
+    Many,
+}
+
+/// The one text rule every input newtype uses: trimmed; between `min` and
+/// `max` characters; no control characters (NUL included, which PostgreSQL
+/// refuses to store) except line breaks and tabs where [`Lines::Many`] allows.
+/// Refusals name the field, so SQLite and PostgreSQL answer the same input
+/// the same way.
+pub fn text(
+    field: &'static str,
+    what: &str,
+    raw: &str,
+    min: usize,
+    max: usize,
+    lines: Lines,
+) -> Result<String, ValidationError> {
+    let s = raw.trim();
+    let n = s.chars().count();
+    if n < min || (n == 0 && min > 0) {
+        return Err(ValidationError::new(field, format!("Enter {what}.")));
+    }
+    if n > max {
+        return Err(ValidationError::new(
+            field,
+            format!("Keep it under {max} characters."),
+        ));
+    }
+    let forbidden =
+        |c: char| c.is_control() && !(lines == Lines::Many && matches!(c, '\n' | '\r' | '\t'));
+    if s.chars().any(forbidden) {
+        return Err(ValidationError::new(
+            field,
+            match lines {
+                Lines::One => "Use one line, without control characters.",
+                Lines::Many => {
+                    "Remove the control characters (only line breaks and tabs are kept)."
+                }
+            },
+        ));
+    }
+    Ok(s.to_string())
+}
+
+/// True when `raw` has a character no text field accepts (a control
+/// character other than a line break or tab). The router refuses such forms
+/// before any server function sees them.
+pub fn has_forbidden_control(raw: &str) -> bool {
+    raw.chars()
+        .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+}
+
 fn bounded_name(
     field: &'static str,
     what: &str,
     raw: &str,
     max: usize,
 ) -> Result<String, ValidationError> {
-    let s = raw.trim();
-    if s.is_empty() {
-        return Err(ValidationError::new(field, format!("Enter a {what}.")));
-    }
-    if s.chars().count() > max {
-        return Err(ValidationError::new(
-            field,
-            format!("Keep the {what} under {max} characters."),
-        ));
-    }
-    if s.chars().any(char::is_control) {
-        return Err(ValidationError::new(
-            field,
-            format!("The {what} cannot contain control characters."),
-        ));
-    }
-    Ok(s.to_string())
+    text(field, &format!("a {what}"), raw, 1, max, Lines::One)
 }
 
 /// A workspace's display name.
@@ -228,6 +269,40 @@ mod tests {
         assert!(WorkspaceName::parse("   ").is_err());
         assert!(WorkspaceName::parse(&"x".repeat(81)).is_err());
         assert!(TenantName::parse("bad\u{7}name").is_err());
+        assert!(TenantName::parse("nul\u{0}inside").is_err());
+        assert!(TenantName::parse("two\nlines").is_err());
+        assert_eq!(
+            TenantName::parse("bad\u{0}name").map_err(|e| e.field),
+            Err("display_name")
+        );
+    }
+
+    #[test]
+    fn one_text_rule_for_every_field() {
+        let one = |raw: &str| text("subject", "a subject", raw, 3, 10, Lines::One);
+        let many = |raw: &str| text("description", "what happened", raw, 1, 50, Lines::Many);
+        assert_eq!(one("  Help  "), Ok("Help".into()));
+        assert!(one("ab").is_err());
+        assert!(one("x".repeat(11).as_str()).is_err());
+        for bad in [
+            "a\u{0}bc",
+            "ab\ncd",
+            "ab\tcd",
+            "ab\u{1b}[31m",
+            "ab\u{7f}c",
+            "ab\u{85}c",
+        ] {
+            assert!(one(bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(
+            many("line one\nline two\ttab"),
+            Ok("line one\nline two\ttab".into())
+        );
+        assert!(many("nul\u{0}").is_err());
+        assert!(many("bell\u{7}").is_err());
+        assert!(has_forbidden_control("a\u{0}"));
+        assert!(!has_forbidden_control("a\r\n\tb"));
+        assert!(Email::parse("ada\u{0}@example.com").is_err());
     }
 
     #[test]

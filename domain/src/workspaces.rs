@@ -29,7 +29,7 @@ pub async fn list_for_user(svc: &Services, user: UserId) -> AppResult<Vec<Worksp
          WHERE m.user_id = $1 ORDER BY w.name, w.id",
     )
     .bind(user.0)
-    .fetch_all(svc.store.pool())
+    .fetch_all(&mut *svc.store.read().await?)
     .await?;
     rows.into_iter()
         .map(|(id, name, role)| {
@@ -362,12 +362,12 @@ pub async fn members_page(svc: &Services, actor: &Actor) -> AppResult<Option<Mem
          WHERE m.workspace_id = $1 ORDER BY u.email",
     )
     .bind(ws.0)
-    .fetch_all(svc.store.pool())
+    .fetch_all(&mut *svc.store.read().await?)
     .await?;
     let assignments: Vec<(i64, i64)> =
         sqlx::query_as("SELECT user_id, tenant_id FROM tenant_assignments WHERE workspace_id = $1 ORDER BY tenant_id")
             .bind(ws.0)
-            .fetch_all(svc.store.pool())
+            .fetch_all(&mut *svc.store.read().await?)
             .await?;
     let members = rows
         .into_iter()
@@ -405,7 +405,7 @@ pub async fn overview(svc: &Services, actor: &Actor) -> AppResult<Option<Overvie
     let (members,): (i64,) =
         sqlx::query_as("SELECT COUNT(*) FROM memberships WHERE workspace_id = $1")
             .bind(access.id().0)
-            .fetch_one(svc.store.pool())
+            .fetch_one(&mut *svc.store.read().await?)
             .await?;
     Ok(Some(OverviewPage {
         tenant_count: tenants.len() as i64,
@@ -429,7 +429,7 @@ pub async fn audit_page(
     else {
         return Ok(None);
     };
-    let mut conn = svc.store.pool().acquire().await?;
+    let mut conn = svc.store.read().await?;
     let (entries, next_before) = audit::list(&mut conn, access.id(), filter).await?;
     drop(conn);
     let tenants = crate::tenants::list_visible(svc, actor, &access).await?;
@@ -453,7 +453,7 @@ pub async fn system_list(svc: &Services, actor: &Actor) -> AppResult<Vec<SystemW
                 w.created_at
          FROM workspaces w ORDER BY w.name, w.id LIMIT 500",
     )
-    .fetch_all(svc.store.pool())
+    .fetch_all(&mut *svc.store.read().await?)
     .await?;
     Ok(rows
         .into_iter()

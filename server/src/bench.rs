@@ -171,7 +171,7 @@ fn rand_u32() -> u32 {
 impl Fresh {
     async fn clear_runs(&self) -> Result<(), String> {
         sqlx::query("DELETE FROM operation_runs")
-            .execute(self.svc.store.pool())
+            .execute(self.svc.store.unguarded_pool())
             .await
             .map_err(|e| e.to_string())?;
         Ok(())
@@ -362,7 +362,7 @@ async fn drain(f: &Fresh, n: usize, count: usize) -> Result<f64, String> {
     loop {
         let (open,): (i64,) =
             sqlx::query_as("SELECT COUNT(*) FROM operation_runs WHERE status <> 'completed'")
-                .fetch_one(f.svc.store.pool())
+                .fetch_one(f.svc.store.unguarded_pool())
                 .await
                 .map_err(|e| e.to_string())?;
         if open == 0 {

@@ -106,7 +106,7 @@ async fn seed(
         .bind(tenants)
         .bind(now)
         .bind(user)
-        .execute(svc.store.pool())
+        .execute(svc.store.unguarded_pool())
         .await
         .map_err(|e| format!("seeding runs: {e}"))?;
     // A steady-state table: statistics, and on PostgreSQL the visibility map
@@ -116,7 +116,7 @@ async fn seed(
         Backend::Sqlite => "ANALYZE",
     };
     sqlx::query(maintenance)
-        .execute(svc.store.pool())
+        .execute(svc.store.unguarded_pool())
         .await
         .map_err(|e| e.to_string())?;
     Ok(())
@@ -173,7 +173,7 @@ pub async fn run(opts: MonitoringBenchOptions) -> Result<(), String> {
             let (at, id): (i64, i64) = sqlx::query_as(
                 "SELECT created_at, id FROM operation_runs ORDER BY created_at DESC, id DESC LIMIT 1 OFFSET 2449",
             )
-            .fetch_one(svc.store.pool())
+            .fetch_one(svc.store.unguarded_pool())
             .await
             .map_err(|e| e.to_string())?;
             let page50 = format!("before={at}.{id}");
@@ -219,7 +219,7 @@ pub async fn run(opts: MonitoringBenchOptions) -> Result<(), String> {
             let r = time(opts.samples, |_| monitoring::active_runs(svc, owner)).await?;
             row("overlay poll (active runs)", r);
             let (max,): (i64,) = sqlx::query_as("SELECT MAX(id) FROM operation_runs")
-                .fetch_one(svc.store.pool())
+                .fetch_one(svc.store.unguarded_pool())
                 .await
                 .map_err(|e| e.to_string())?;
             let r = time(opts.samples, |i| {

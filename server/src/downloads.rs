@@ -3,6 +3,7 @@
 //! domain decides 404/403 and audits the download). Always as attachments:
 //! a report never runs under this origin.
 
+use crate::error_page::ErrorPage;
 use crate::startup::AppState;
 use app::ctx::CurrentActor;
 use axum::Extension;
@@ -13,35 +14,8 @@ use domain::ids::TenantId;
 use domain::review_packs::{Download, PackFile};
 use http::{HeaderValue, StatusCode, header};
 
-fn error_page(status: StatusCode, title: &str, text: &str, back: Option<String>) -> Response {
-    let escape = domain::review_packs::html_escape;
-    let link = back
-        .map(|b| format!("<p><a href=\"{}\">Back to the tenant</a></p>", escape(&b)))
-        .unwrap_or_default();
-    let body = format!(
-        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{} · Tenantry</title></head><body><h1>{}</h1><p>{}</p>{link}</body></html>",
-        escape(title),
-        escape(title),
-        escape(text)
-    );
-    (
-        status,
-        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
-        body,
-    )
-        .into_response()
-}
-
 fn app_error(e: &AppError) -> Response {
-    let status = StatusCode::from_u16(e.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let title = match status {
-        StatusCode::NOT_FOUND => "Not found",
-        StatusCode::FORBIDDEN => "Not allowed",
-        StatusCode::UNAUTHORIZED => "Sign in first",
-        StatusCode::CONFLICT => "Not ready",
-        _ => "Something went wrong",
-    };
-    error_page(status, title, &e.operator_message(), None)
+    crate::error_page::for_error(e)
 }
 
 pub async fn review_pack_file(
@@ -82,23 +56,27 @@ pub async fn review_pack_file(
             }
             Err(e) => {
                 tracing::warn!(pack, error = %e, "a ready review pack's file is missing");
-                error_page(
-                    StatusCode::GONE,
-                    "File missing",
-                    "This pack's file is no longer on the server. Generate a new review pack.",
-                    Some(format!("/admin/t/{tenant}")),
-                )
+                ErrorPage {
+                    status: StatusCode::GONE,
+                    title: "File missing",
+                    text: "This pack's file is no longer on the server. Generate a new review pack.",
+                    back: Some((&format!("/admin/t/{tenant}"), "Back to the tenant")),
+                    retry: false,
+                }
+                .into_response()
             }
         },
-        Ok(Download::Expired { expired_on }) => error_page(
-            StatusCode::GONE,
-            "Review pack expired",
-            &format!(
+        Ok(Download::Expired { expired_on }) => ErrorPage {
+            status: StatusCode::GONE,
+            title: "Review pack expired",
+            text: &format!(
                 "This review pack expired on {} and its files were deleted. Generate a new one from the tenant dashboard.",
                 domain::views::format_utc(expired_on)
             ),
-            Some(format!("/admin/t/{tenant}")),
-        ),
+            back: Some((&format!("/admin/t/{tenant}"), "Back to the tenant")),
+            retry: false,
+        }
+        .into_response(),
         Err(e) => app_error(&e),
     }
 }

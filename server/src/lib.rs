@@ -6,6 +6,7 @@ pub mod bench;
 pub mod bench_monitoring;
 pub mod config;
 pub mod downloads;
+pub mod error_page;
 pub mod middleware;
 pub mod startup;
 

@@ -263,6 +263,7 @@ async fn demo_drift(svc: Services, sim: std::sync::Arc<simulators::graph::GraphS
     let first = |kind: &'static str| {
         let svc = svc.clone();
         async move {
+            let mut conn = svc.store.read().await.ok()?;
             sqlx::query_as::<_, (String, Option<String>)>(
                 "SELECT i.external_id, i.settings FROM inventory_items i
                  JOIN inventory_snapshots s ON s.id = i.snapshot_id
@@ -271,7 +272,7 @@ async fn demo_drift(svc: Services, sim: std::sync::Arc<simulators::graph::GraphS
             )
             .bind(contoso)
             .bind(kind)
-            .fetch_optional(svc.store.pool())
+            .fetch_optional(&mut *conn)
             .await
             .ok()
             .flatten()

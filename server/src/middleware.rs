@@ -1,6 +1,8 @@
-//! Request middleware, outermost first: security headers, cross-site refusal,
-//! session resolution (with the sign-in redirect for the planes), and the one
-//! place where server-function errors get their HTTP status.
+//! Request middleware, outermost first: security headers, panics caught as
+//! 500s, one unit of work per request (the store's connection guard),
+//! cross-site refusal, bounded form bodies (415/413), session resolution
+//! (with the sign-in redirect for the planes), and the one place where
+//! server-function errors get their HTTP status.
 
 use crate::startup::AppState;
 use app::ctx::{ClientAddress, CurrentActor, read_cookie};
@@ -56,6 +58,142 @@ pub async fn security_headers(State(state): State<AppState>, req: Request, next:
     res
 }
 
+/// A panic anywhere below becomes a logged 500 with the generic words (an
+/// HTML page for a browser, JSON otherwise) instead of a dropped connection.
+pub async fn catch_panics(req: Request, next: Next) -> Response {
+    use futures::FutureExt;
+    let method = req.method().clone();
+    let path = req.uri().path().to_string();
+    let headers = req.headers().clone();
+    match std::panic::AssertUnwindSafe(next.run(req))
+        .catch_unwind()
+        .await
+    {
+        Ok(res) => res,
+        Err(panic) => {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            tracing::error!(%method, %path, panic = %what, "a request handler panicked");
+            crate::error_page::for_request(&method, &path, &headers, &AppError::Internal)
+        }
+    }
+}
+
+/// The largest server-function request body (every one is a small form).
+pub const MAX_FORM_BYTES: usize = 256 * 1024;
+
+/// Server functions take `application/x-www-form-urlencoded` forms of at most
+/// [`MAX_FORM_BYTES`]: another content type is 415, a larger body 413 (also
+/// when it is streamed without a length), before any work is done for it.
+pub async fn bounded_forms(req: Request, next: Next) -> Response {
+    if req.method() != Method::POST || !req.uri().path().starts_with("/api/") {
+        return next.run(req).await;
+    }
+    let is_form = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|t| {
+            t.trim()
+                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+        });
+    if !is_form {
+        return status_json(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "Send the form as application/x-www-form-urlencoded.",
+        );
+    }
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > MAX_FORM_BYTES as u64) {
+        return too_large();
+    }
+    let (parts, body) = req.into_parts();
+    let bytes = match http_body_util::Limited::new(body, MAX_FORM_BYTES)
+        .collect()
+        .await
+    {
+        Ok(c) => c.to_bytes(),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => return too_large(),
+        Err(_) => {
+            return status_json(
+                StatusCode::BAD_REQUEST,
+                "The request body could not be read.",
+            );
+        }
+    };
+    if let Some(field) = field_with_forbidden_control(&bytes) {
+        return crate::error_page::json(&AppError::Invalid {
+            message: "Use text without control characters (only line breaks and tabs are kept)."
+                .into(),
+            field: Some(field),
+        });
+    }
+    next.run(Request::from_parts(parts, Body::from(bytes)))
+        .await
+}
+
+/// The first form field (or query parameter) whose name or value holds a
+/// control character no text field accepts: NUL and friends never reach a
+/// server function or the database, on either backend.
+fn field_with_forbidden_control(encoded: &[u8]) -> Option<String> {
+    form_urlencoded::parse(encoded).find_map(|(k, v)| {
+        (domain::validate::has_forbidden_control(&k) || domain::validate::has_forbidden_control(&v))
+            .then(|| {
+                k.chars()
+                    .filter(|c| !c.is_control())
+                    .take(64)
+                    .collect::<String>()
+            })
+    })
+}
+
+/// Page addresses follow the same rule: a query parameter with a control
+/// character is a 400 page before anything loads.
+pub async fn clean_queries(req: Request, next: Next) -> Response {
+    if let Some(query) = req.uri().query()
+        && let Some(field) = field_with_forbidden_control(query.as_bytes())
+    {
+        let e = AppError::Invalid {
+            message: format!("The address has a character that is not allowed in \"{field}\"."),
+            field: Some(field),
+        };
+        return crate::error_page::for_request(req.method(), req.uri().path(), req.headers(), &e);
+    }
+    next.run(req).await
+}
+
+fn too_large() -> Response {
+    status_json(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "The form is too large. Shorten the text and try again.",
+    )
+}
+
+/// A refusal in the shape of the typed error (an `invalid` without a field),
+/// with its own status.
+fn status_json(status: StatusCode, message: &str) -> Response {
+    let mut res = crate::error_page::json(&AppError::Invalid {
+        field: None,
+        message: message.into(),
+    });
+    *res.status_mut() = status;
+    res
+}
+
+/// Each request is one unit of work for the store's connection guard: it may
+/// hold one database connection at a time (page loads count on their own).
+pub async fn one_unit_of_work(req: Request, next: Next) -> Response {
+    domain::store::one_unit(next.run(req)).await
+}
+
 fn is_safe_method(m: &Method) -> bool {
     matches!(*m, Method::GET | Method::HEAD | Method::OPTIONS)
 }
@@ -84,13 +222,8 @@ pub async fn reject_cross_site(req: Request, next: Next) -> Response {
         next.run(req).await
     } else {
         tracing::info!(path = %req.uri().path(), "refused a cross-site state-changing request");
-        error_response(StatusCode::FORBIDDEN, &AppError::Forbidden)
+        crate::error_page::json(&AppError::Forbidden)
     }
-}
-
-fn error_response(status: StatusCode, error: &AppError) -> Response {
-    let body = serde_json::to_string(error).unwrap_or_else(|_| "{}".into());
-    (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 
 fn needs_sign_in(path: &str) -> bool {
@@ -121,11 +254,7 @@ pub async fn resolve_session(
         Some(t) => match sessions::resolve(&state.services, &t).await {
             Ok(a) => a,
             Err(e) => {
-                return error_response(
-                    StatusCode::from_u16(e.http_status())
-                        .unwrap_or(StatusCode::SERVICE_UNAVAILABLE),
-                    &e,
-                );
+                return crate::error_page::for_request(req.method(), &path, req.headers(), &e);
             }
         },
         None => None,
@@ -177,12 +306,88 @@ pub async fn server_fn_error_status(req: Request, next: Next) -> Response {
     let (mut parts, body) = res.into_parts();
     let bytes = match body.collect().await {
         Ok(c) => c.to_bytes(),
-        Err(_) => return error_response(StatusCode::INTERNAL_SERVER_ERROR, &AppError::Internal),
+        Err(_) => return crate::error_page::json(&AppError::Internal),
     };
     if let Ok(error) = serde_json::from_slice::<AppError>(&bytes)
         && let Ok(status) = StatusCode::from_u16(error.http_status())
     {
         parts.status = status;
+        if error == AppError::Unavailable {
+            parts.headers.insert(
+                header::RETRY_AFTER,
+                HeaderValue::from(domain::error::UNAVAILABLE_RETRY_SECS),
+            );
+        }
     }
     Response::from_parts(parts, Body::from(bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::Router;
+    use axum::routing::get;
+    use tower::ServiceExt;
+
+    fn panicking() -> Router {
+        Router::new()
+            .route(
+                "/admin/boom",
+                get(|| async {
+                    if std::hint::black_box(true) {
+                        panic!("handler bug");
+                    }
+                    "unreachable"
+                }),
+            )
+            .route(
+                "/api/boom",
+                axum::routing::post(|| async {
+                    if std::hint::black_box(true) {
+                        panic!("server function bug");
+                    }
+                    "unreachable"
+                }),
+            )
+            .layer(axum::middleware::from_fn(catch_panics))
+    }
+
+    async fn body_of(res: Response) -> String {
+        let bytes = res
+            .into_body()
+            .collect()
+            .await
+            .map(|c| c.to_bytes())
+            .unwrap_or_default();
+        String::from_utf8_lossy(&bytes).into_owned()
+    }
+
+    #[tokio::test]
+    async fn a_panic_is_a_500_with_the_generic_words() {
+        let page = panicking()
+            .oneshot(
+                Request::get("/admin/boom")
+                    .header(header::ACCEPT, "text/html")
+                    .body(Body::empty())
+                    .unwrap_or_default(),
+            )
+            .await
+            .unwrap_or_else(|e| match e {});
+        assert_eq!(page.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let html = body_of(page).await;
+        assert!(html.contains("Something went wrong"), "{html}");
+        assert!(!html.contains("handler bug"), "no internals: {html}");
+
+        let call = panicking()
+            .oneshot(
+                Request::post("/api/boom")
+                    .body(Body::empty())
+                    .unwrap_or_default(),
+            )
+            .await
+            .unwrap_or_else(|e| match e {});
+        assert_eq!(call.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let json = body_of(call).await;
+        assert_eq!(json, r#"{"kind":"internal"}"#);
+    }
 }

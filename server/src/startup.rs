@@ -205,7 +205,11 @@ impl Application {
                 state.clone(),
                 middleware::resolve_session,
             ))
+            .layer(axum::middleware::from_fn(middleware::bounded_forms))
+            .layer(axum::middleware::from_fn(middleware::clean_queries))
             .layer(axum::middleware::from_fn(middleware::reject_cross_site))
+            .layer(axum::middleware::from_fn(middleware::one_unit_of_work))
+            .layer(axum::middleware::from_fn(middleware::catch_panics))
             .layer(axum::middleware::from_fn_with_state(
                 state.clone(),
                 middleware::security_headers,

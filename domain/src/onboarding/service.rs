@@ -109,7 +109,7 @@ fn draft_of(r: &sqlx::any::AnyRow) -> AppResult<Draft> {
 async fn load(svc: &Services, id: i64) -> AppResult<Option<Draft>> {
     let row = sqlx::query(&format!("{SELECT} WHERE d.id = $1"))
         .bind(id)
-        .fetch_optional(svc.store.pool())
+        .fetch_optional(&mut *svc.store.read().await?)
         .await?;
     row.map(|r| draft_of(&r)).transpose()
 }
@@ -197,7 +197,7 @@ pub async fn list(svc: &Services, actor: &Actor) -> AppResult<Option<OnboardingL
         "{SELECT} WHERE d.workspace_id = $1 AND d.status <> 'discarded' ORDER BY d.updated_at DESC, d.id DESC LIMIT 100"
     ))
     .bind(access.id().0)
-    .fetch_all(svc.store.pool())
+    .fetch_all(&mut *svc.store.read().await?)
     .await?;
     let mut open = Vec::new();
     let mut finished = Vec::new();
@@ -286,7 +286,7 @@ async fn touch(svc: &Services, id: i64, set: &str, bind: Option<i64>) -> AppResu
     .bind(id)
     .bind(bind)
     .bind(svc.now())
-    .execute(svc.store.pool())
+    .execute(&mut *svc.store.write().await?)
     .await?;
     Ok(())
 }
@@ -413,7 +413,7 @@ pub async fn discard(svc: &Services, actor: &Actor, id: i64) -> AppResult<()> {
     )
     .bind(id)
     .bind(svc.now())
-    .execute(svc.store.pool())
+    .execute(&mut *svc.store.write().await?)
     .await?;
     Ok(())
 }
@@ -440,7 +440,7 @@ pub async fn advance(
         .bind(id)
         .bind(now + ADVANCE_LEASE_MS)
         .bind(now)
-        .execute(svc.store.pool())
+        .execute(&mut *svc.store.write().await?)
         .await?
         .rows_affected();
         if claimed == 0 {
@@ -452,14 +452,14 @@ pub async fn advance(
             )
             .bind(id)
             .bind(now)
-            .execute(svc.store.pool())
+            .execute(&mut *svc.store.write().await?)
             .await?
             .rows_affected();
             let still_bootstrapping: Option<(i64,)> = sqlx::query_as(
                 "SELECT id FROM onboarding_drafts WHERE id = $1 AND status = 'bootstrapping'",
             )
             .bind(id)
-            .fetch_optional(svc.store.pool())
+            .fetch_optional(&mut *svc.store.read().await?)
             .await?;
             if noted == 1 || still_bootstrapping.is_none() {
                 return Ok(first);
@@ -473,7 +473,7 @@ pub async fn advance(
             "UPDATE onboarding_drafts SET advancing_until = NULL WHERE id = $1 RETURNING advance_again",
         )
         .bind(id)
-        .fetch_optional(svc.store.pool())
+        .fetch_optional(&mut *svc.store.write().await?)
         .await?;
         let started = result?;
         if first.is_none() {
@@ -523,7 +523,7 @@ async fn advance_claimed(
             .bind(id)
             .bind(reason)
             .bind(svc.now())
-            .execute(svc.store.pool())
+            .execute(&mut *svc.store.write().await?)
             .await?;
             break;
         };
@@ -534,7 +534,7 @@ async fn advance_claimed(
             )
             .bind(id)
             .bind(svc.now())
-            .execute(svc.store.pool())
+            .execute(&mut *svc.store.write().await?)
             .await?;
             break;
         }
@@ -574,7 +574,7 @@ async fn advance_claimed(
         .bind(serde_json::to_string(&d.runs).map_err(|_| AppError::Internal)?)
         .bind(d.waiting_on.map(|r| r.0))
         .bind(svc.now())
-        .execute(svc.store.pool())
+        .execute(&mut *svc.store.write().await?)
         .await?;
         let decision = result.decision;
         first.get_or_insert(result);
@@ -606,7 +606,7 @@ pub async fn advance_due(svc: &Services) -> AppResult<u64> {
     let ids: Vec<(i64,)> = sqlx::query_as(
         "SELECT id FROM onboarding_drafts WHERE status = 'bootstrapping' ORDER BY id LIMIT 200",
     )
-    .fetch_all(svc.store.pool())
+    .fetch_all(&mut *svc.store.read().await?)
     .await?;
     let mut started = 0;
     for (id,) in ids {

@@ -56,7 +56,7 @@ pub async fn list(svc: &Services, tenant: TenantId) -> AppResult<Vec<ConnectionV
         "SELECT {COLUMNS} FROM provider_connections c WHERE c.tenant_id = $1 ORDER BY c.is_default DESC, c.display_name, c.id"
     ))
     .bind(tenant.0)
-    .fetch_all(svc.store.pool())
+    .fetch_all(&mut *svc.store.read().await?)
     .await?;
     let now = svc.now();
     rows.iter().map(|r| view(r, now)).collect()
@@ -72,7 +72,7 @@ async fn load(
     ))
     .bind(connection.0)
     .bind(tenant.0)
-    .fetch_optional(svc.store.pool())
+    .fetch_optional(&mut *svc.store.read().await?)
     .await?
     .ok_or(AppError::NotFound)?;
     view(&row, svc.now())
@@ -477,7 +477,7 @@ pub async fn credentials_for_run(
         "SELECT entra_tenant_id, client_id, client_secret_sealed FROM provider_connections WHERE id = $1",
     )
     .bind(connection.0)
-    .fetch_optional(svc.store.pool())
+    .fetch_optional(&mut *svc.store.read().await?)
     .await?;
     let Some((entra_tenant_id, client_id, Some(sealed))) = row else {
         return Ok(None);

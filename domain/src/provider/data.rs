@@ -148,7 +148,7 @@ async fn latest_verification(
          WHERE tenant_id = $1 ORDER BY id DESC LIMIT 1",
     )
     .bind(tenant.0)
-    .fetch_optional(svc.store.pool())
+    .fetch_optional(&mut *svc.store.read().await?)
     .await?;
     Ok(match row {
         Some((run, at, outcome, report)) => Some(VerificationReport {
@@ -476,7 +476,7 @@ pub async fn browse(
     let query = query.trim().chars().take(100).collect::<String>();
     let page = page.clamp(1, 100_000);
     let offset = (page - 1) * PAGE_SIZE;
-    let pool = svc.store.pool();
+    let mut conn = svc.store.read().await?;
     let search = (!query.is_empty()).then(|| like_pattern(&query));
     let state = state
         .filter(|s| COMPLIANCE_STATES.contains(s))
@@ -491,7 +491,7 @@ pub async fn browse(
                 "SELECT id, taken_at, run_id FROM inventory_snapshots WHERE tenant_id = $1 ORDER BY id DESC LIMIT 1",
             )
             .bind(tenant.0)
-            .fetch_optional(pool)
+            .fetch_optional(&mut *conn)
             .await?
         }
         BrowseKind::DeviceCompliance => {
@@ -499,7 +499,7 @@ pub async fn browse(
                 "SELECT id, taken_at, run_id FROM compliance_snapshots WHERE tenant_id = $1 ORDER BY id DESC LIMIT 1",
             )
             .bind(tenant.0)
-            .fetch_optional(pool)
+            .fetch_optional(&mut *conn)
             .await?
         }
         BrowseKind::Groups | BrowseKind::Roles => {
@@ -512,7 +512,7 @@ pub async fn browse(
                 "SELECT tenant_id, synced_at, run_id FROM {table} WHERE tenant_id = $1 ORDER BY synced_at DESC LIMIT 1"
             ))
             .bind(tenant.0)
-            .fetch_optional(pool)
+            .fetch_optional(&mut *conn)
             .await?
         }
     };
@@ -598,8 +598,8 @@ pub async fn browse(
         count_q = count_q.bind(value.clone());
         rows_q = rows_q.bind(value.clone());
     }
-    result.total = count_q.fetch_one(pool).await?.0;
-    let rows = rows_q.fetch_all(pool).await?;
+    result.total = count_q.fetch_one(&mut *conn).await?.0;
+    let rows = rows_q.fetch_all(&mut *conn).await?;
     result.rows = rows
         .into_iter()
         .map(|(a, b, c, d)| vec![a, b, c, d])
@@ -610,7 +610,7 @@ pub async fn browse(
              GROUP BY compliance_state ORDER BY COUNT(*) DESC",
         )
         .bind(key)
-        .fetch_all(pool)
+        .fetch_all(&mut *conn)
         .await?;
     }
     Ok(result)
@@ -639,14 +639,14 @@ pub async fn provider_panel(
     let access = access::tenant(svc, actor, tenant, Capability::TenantView).await?;
     let readiness = StartGate::readiness(svc, actor, tenant, TENANT_OPERATIONS).await?;
     let connections = super::connections::list(svc, tenant).await?;
-    let pool = svc.store.pool();
+    let mut conn = svc.store.read().await?;
     let mut data = Vec::new();
     let inventory: Option<(i64, i64, i64, i64)> = sqlx::query_as(
         "SELECT taken_at, device_configurations, compliance_policies, managed_devices FROM inventory_snapshots
          WHERE tenant_id = $1 ORDER BY id DESC LIMIT 1",
     )
     .bind(tenant.0)
-    .fetch_optional(pool)
+    .fetch_optional(&mut *conn)
     .await?;
     if let Some((at, configs, policies, devices)) = inventory {
         data.push(DataSummary {
@@ -670,7 +670,7 @@ pub async fn provider_panel(
          WHERE tenant_id = $1 ORDER BY id DESC LIMIT 1",
     )
     .bind(tenant.0)
-    .fetch_optional(pool)
+    .fetch_optional(&mut *conn)
     .await?;
     if let Some((at, a, b, c, d)) = compliance {
         data.push(DataSummary {
@@ -684,7 +684,10 @@ pub async fn provider_panel(
         (BrowseKind::Roles, "role_definitions"),
     ] {
         let sql = format!("SELECT COUNT(*), MAX(synced_at) FROM {table} WHERE tenant_id = $1");
-        let row: (i64, Option<i64>) = sqlx::query_as(&sql).bind(tenant.0).fetch_one(pool).await?;
+        let row: (i64, Option<i64>) = sqlx::query_as(&sql)
+            .bind(tenant.0)
+            .fetch_one(&mut *conn)
+            .await?;
         if let (count, Some(at)) = row {
             data.push(DataSummary {
                 kind,
@@ -693,6 +696,7 @@ pub async fn provider_panel(
             });
         }
     }
+    drop(conn);
     Ok(ProviderPanel {
         connection_count: connections.len() as i64,
         connection: connections.into_iter().find(|c| c.is_default),

@@ -265,7 +265,7 @@ async fn audit_done(ctx: &RunContext, tenant: TenantId, outcomes: &[Outcome]) {
         n(ItemAction::Failed)
     );
     let result = async {
-        let mut conn = ctx.svc.store.pool().acquire().await?;
+        let mut conn = ctx.svc.store.write().await?;
         audit::record(
             &mut conn,
             Entry {

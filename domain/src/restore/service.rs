@@ -20,7 +20,7 @@ async fn snapshots(svc: &Services, tenant: TenantId) -> AppResult<Vec<SnapshotCh
          FROM inventory_snapshots WHERE tenant_id = $1 ORDER BY id DESC LIMIT 20",
     )
     .bind(tenant.0)
-    .fetch_all(svc.store.pool())
+    .fetch_all(&mut *svc.store.read().await?)
     .await?;
     Ok(rows
         .into_iter()
@@ -68,7 +68,7 @@ pub(super) async fn policies_of(
     )
     .bind(snapshot)
     .bind(tenant.0)
-    .fetch_all(svc.store.pool())
+    .fetch_all(&mut *svc.store.read().await?)
     .await?;
     Ok(rows
         .into_iter()
@@ -260,7 +260,7 @@ pub async fn item_results(svc: &Services, run: RunId) -> AppResult<Vec<ItemResul
         "SELECT kind, display_name, action, detail FROM restore_results WHERE run_id = $1 ORDER BY id",
     )
     .bind(run.0)
-    .fetch_all(svc.store.pool())
+    .fetch_all(&mut *svc.store.read().await?)
     .await?;
     Ok(rows
         .into_iter()

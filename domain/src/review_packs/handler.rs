@@ -44,14 +44,16 @@ async fn generate(ctx: RunContext) -> Completion {
     match produce(&ctx, tenant, &sections).await {
         Ok(c) => c,
         Err(words) => {
-            let _ = sqlx::query(
-                "UPDATE review_packs SET status = 'failed', failure_summary = $2
-                 WHERE run_id = $1 AND status IN ('queued', 'generating')",
-            )
-            .bind(ctx.run.id.0)
-            .bind(words)
-            .execute(ctx.svc.store.pool())
-            .await;
+            if let Ok(mut conn) = ctx.svc.store.write().await {
+                let _ = sqlx::query(
+                    "UPDATE review_packs SET status = 'failed', failure_summary = $2
+                     WHERE run_id = $1 AND status IN ('queued', 'generating')",
+                )
+                .bind(ctx.run.id.0)
+                .bind(words)
+                .execute(&mut *conn)
+                .await;
+            }
             Completion::failed(ReasonCode::HandlerFailed, words)
         }
     }
@@ -81,7 +83,7 @@ async fn produce(
         "UPDATE review_packs SET status = 'generating' WHERE run_id = $1 RETURNING id",
     )
     .bind(ctx.run.id.0)
-    .fetch_one(svc.store.pool())
+    .fetch_one(&mut *svc.store.write().await.map_err(stored)?)
     .await
     .map_err(|e| stored(e.into()))?;
 
@@ -131,7 +133,7 @@ async fn produce(
     .bind(now)
     .bind(now + svc.settings.review_pack_ttl_ms)
     .bind(summary)
-    .execute(svc.store.pool())
+    .execute(&mut *svc.store.write().await.map_err(stored)?)
     .await
     .map_err(|e| stored(e.into()))?
     .rows_affected();
@@ -165,13 +167,12 @@ fn yes_no(b: bool) -> String {
 
 /// Everything the chosen sections show, read from what Tenantry stored.
 async fn gather(svc: &Services, tenant: TenantId, sections: &[Section]) -> AppResult<PackData> {
-    let pool = svc.store.pool();
     let (name, ms_id, ws_name): (String, String, String) = sqlx::query_as(
         "SELECT t.display_name, t.microsoft_tenant_id, w.name FROM tenants t
          JOIN workspaces w ON w.id = t.workspace_id WHERE t.id = $1",
     )
     .bind(tenant.0)
-    .fetch_optional(pool)
+    .fetch_optional(&mut *svc.store.read().await?)
     .await?
     .ok_or(AppError::NotFound)?;
     let mut out = Vec::new();
@@ -210,7 +211,7 @@ async fn verification(svc: &Services, tenant: TenantId) -> AppResult<SectionData
          WHERE tenant_id = $1 ORDER BY id DESC LIMIT 1",
     )
     .bind(tenant.0)
-    .fetch_optional(svc.store.pool())
+    .fetch_optional(&mut *svc.store.read().await?)
     .await?;
     let Some((run, at, outcome, report)) = row else {
         s.empty = Some("The tenant has not been verified yet.".into());
@@ -242,7 +243,7 @@ async fn inventory(svc: &Services, tenant: TenantId) -> AppResult<SectionData> {
          FROM inventory_snapshots WHERE tenant_id = $1 ORDER BY id DESC LIMIT 1",
     )
     .bind(tenant.0)
-    .fetch_optional(svc.store.pool())
+    .fetch_optional(&mut *svc.store.read().await?)
     .await?;
     let Some((id, run, at, configs, policies, devices)) = snap else {
         s.empty = Some("No inventory sync has finished for this tenant yet.".into());
@@ -260,7 +261,7 @@ async fn inventory(svc: &Services, tenant: TenantId) -> AppResult<SectionData> {
          WHERE snapshot_id = $1 ORDER BY kind, display_name, id",
     )
     .bind(id)
-    .fetch_all(svc.store.pool())
+    .fetch_all(&mut *svc.store.read().await?)
     .await?;
     let (policy_rows, device_rows): (Vec<_>, Vec<_>) =
         rows.into_iter().partition(|r| r.0 != "managed_device");
@@ -294,7 +295,7 @@ async fn compliance(svc: &Services, tenant: TenantId) -> AppResult<SectionData> 
          FROM compliance_snapshots WHERE tenant_id = $1 ORDER BY id DESC LIMIT 1",
     )
     .bind(tenant.0)
-    .fetch_optional(svc.store.pool())
+    .fetch_optional(&mut *svc.store.read().await?)
     .await?;
     let Some((id, at, ok, bad, grace, other)) = snap else {
         s.empty = Some("No compliance snapshot has been taken for this tenant yet.".into());
@@ -313,7 +314,7 @@ async fn compliance(svc: &Services, tenant: TenantId) -> AppResult<SectionData> 
          ORDER BY CASE WHEN compliance_state = 'compliant' THEN 1 ELSE 0 END, device_name, id",
     )
     .bind(id)
-    .fetch_all(svc.store.pool())
+    .fetch_all(&mut *svc.store.read().await?)
     .await?;
     s.tables.push(Table {
         file: "compliance",
@@ -334,14 +335,14 @@ async fn directory(svc: &Services, tenant: TenantId) -> AppResult<SectionData> {
          WHERE tenant_id = $1 ORDER BY search_name, id",
     )
     .bind(tenant.0)
-    .fetch_all(svc.store.pool())
+    .fetch_all(&mut *svc.store.read().await?)
     .await?;
     let roles: Vec<(String, String, i64, i64, String)> = sqlx::query_as(
         "SELECT external_id, display_name, is_builtin, is_enabled, description FROM role_definitions
          WHERE tenant_id = $1 ORDER BY search_name, id",
     )
     .bind(tenant.0)
-    .fetch_all(svc.store.pool())
+    .fetch_all(&mut *svc.store.read().await?)
     .await?;
     if groups.is_empty() && roles.is_empty() {
         s.empty = Some("Groups and role definitions have not been synced yet.".into());
@@ -383,7 +384,7 @@ async fn operations(svc: &Services, tenant: TenantId) -> AppResult<SectionData> 
     )
     .bind(tenant.0)
     .bind(since)
-    .fetch_all(svc.store.pool())
+    .fetch_all(&mut *svc.store.read().await?)
     .await?;
     let mut table = Vec::with_capacity(rows.len());
     let mut follow_up = 0;

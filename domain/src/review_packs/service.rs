@@ -78,7 +78,7 @@ async fn latest(svc: &Services, tenant: TenantId) -> AppResult<Option<ReviewPack
         "SELECT {COLUMNS} {FROM} WHERE p.tenant_id = $1 ORDER BY p.id DESC LIMIT 1"
     ))
     .bind(tenant.0)
-    .fetch_optional(svc.store.pool())
+    .fetch_optional(&mut *svc.store.read().await?)
     .await?;
     row.map(|r| view_of(&r, svc.now())).transpose()
 }
@@ -152,7 +152,7 @@ pub(super) async fn ensure_row(
     .bind(requested_by)
     .bind(sections)
     .bind(svc.now())
-    .execute(svc.store.pool())
+    .execute(&mut *svc.store.write().await?)
     .await?;
     Ok(())
 }
@@ -184,7 +184,7 @@ pub async fn download(
     ))
     .bind(pack)
     .bind(tenant.0)
-    .fetch_optional(svc.store.pool())
+    .fetch_optional(&mut *svc.store.read().await?)
     .await?
     .ok_or(AppError::NotFound)?;
     let view = view_of(&row, svc.now())?;
@@ -202,7 +202,7 @@ pub async fn download(
         PackFile::Zip => "zip_path",
     })?;
     let relative = relative.ok_or(AppError::NotFound)?;
-    let mut conn = svc.store.pool().acquire().await?;
+    let mut conn = svc.store.write().await?;
     audit::record(
         &mut conn,
         Entry {
@@ -266,7 +266,7 @@ pub async fn expire_due(svc: &Services) -> AppResult<u64> {
          WHERE status = 'ready' AND expires_at <= $1 ORDER BY expires_at LIMIT 200",
     )
     .bind(now)
-    .fetch_all(svc.store.pool())
+    .fetch_all(&mut *svc.store.read().await?)
     .await?;
     let mut expired = 0;
     'packs: for (id, workspace, tenant, html, zip) in rows {

@@ -237,14 +237,14 @@ const INSERT_QUEUED_PG: &str = "WITH run AS (
 /// one atomic statement (run + audit entry); the partial unique index
 /// settles any race, so an extra BEGIN/COMMIT would add two round trips and no safety.
 enum Session {
-    Pg(sqlx::pool::PoolConnection<sqlx::Any>),
+    Pg(crate::store::Conn),
     Lite(crate::store::WriteTx),
 }
 
 impl Session {
     async fn open(svc: &Services) -> AppResult<Session> {
         Ok(match svc.store.backend() {
-            Backend::Postgres => Session::Pg(svc.store.pool().acquire().await?),
+            Backend::Postgres => Session::Pg(svc.store.write().await?),
             Backend::Sqlite => Session::Lite(svc.store.begin().await?),
         })
     }
@@ -479,7 +479,7 @@ impl StartGate {
             connection: None,
             args: serde_json::Value::Null,
         };
-        let mut conn = svc.store.pool().acquire().await?;
+        let mut conn = svc.store.read().await?;
         let snap = snapshot(
             &mut conn,
             &request,

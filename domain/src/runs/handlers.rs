@@ -101,15 +101,19 @@ impl Handler for MachineryProbe {
     fn run(&self, ctx: RunContext) -> BoxFuture<Completion> {
         Box::pin(async move {
             let now = ctx.svc.now();
-            let journal = sqlx::query(
-                "INSERT INTO probe_executions (run_id, attempt, worker, executed_at) VALUES ($1, $2, $3, $4)",
-            )
-            .bind(ctx.run.id.0)
-            .bind(ctx.run.attempt)
-            .bind(&ctx.run.worker)
-            .bind(now)
-            .execute(ctx.svc.store.pool())
-            .await;
+            let journal = match ctx.svc.store.write().await {
+                Ok(mut conn) => sqlx::query(
+                    "INSERT INTO probe_executions (run_id, attempt, worker, executed_at) VALUES ($1, $2, $3, $4)",
+                )
+                .bind(ctx.run.id.0)
+                .bind(ctx.run.attempt)
+                .bind(&ctx.run.worker)
+                .bind(now)
+                .execute(&mut *conn)
+                .await
+                .map_err(crate::AppError::from),
+                Err(e) => Err(e),
+            };
             if journal.is_err() {
                 return Completion::failed(
                     ReasonCode::HandlerFailed,

@@ -235,7 +235,10 @@ pub async fn runs(
          ORDER BY r.created_at DESC, r.id DESC",
         w.sql()
     );
-    let rows = w.query(&sql).fetch_all(svc.store.pool()).await?;
+    let rows = w
+        .query(&sql)
+        .fetch_all(&mut *svc.store.read().await?)
+        .await?;
     rows.iter().map(|r| row_of(r, now)).collect()
 }
 
@@ -254,7 +257,7 @@ pub async fn count(
     );
     let n: i64 = w
         .query(&sql)
-        .fetch_one(svc.store.pool())
+        .fetch_one(&mut *svc.store.read().await?)
         .await?
         .try_get(0)?;
     Ok(CappedCount::of(n))
@@ -300,13 +303,13 @@ async fn visible_tenants(
     access: &WorkspaceAccess,
     actor: &Actor,
 ) -> AppResult<Vec<(TenantId, String)>> {
-    let pool = svc.store.pool();
+    let mut conn = svc.store.read().await?;
     let rows: Vec<(i64, String)> = if access.role().sees_all_tenants() {
         sqlx::query_as(
             "SELECT id, display_name FROM tenants WHERE workspace_id = $1 ORDER BY display_name, id",
         )
         .bind(access.id().0)
-        .fetch_all(pool)
+        .fetch_all(&mut *conn)
         .await?
     } else {
         sqlx::query_as(
@@ -316,7 +319,7 @@ async fn visible_tenants(
         )
         .bind(access.id().0)
         .bind(actor.user_id.0)
-        .fetch_all(pool)
+        .fetch_all(&mut *conn)
         .await?
     };
     Ok(rows.into_iter().map(|(id, n)| (TenantId(id), n)).collect())
@@ -349,7 +352,7 @@ pub async fn hub(svc: &Services, actor: &Actor, raw_query: &str) -> AppResult<Op
          WHERE m.workspace_id = $1 ORDER BY u.email",
     )
     .bind(access.id().0)
-    .fetch_all(svc.store.pool())
+    .fetch_all(&mut *svc.store.read().await?)
     .await?;
     Ok(Some(HubPage {
         workspace: access.workspace,
@@ -495,7 +498,7 @@ pub async fn active_runs_in(
 /// caller's membership row, then (for operators and readonly members) one
 /// assignment lookup. 404 for a run you may not see.
 pub async fn pulse(svc: &Services, actor: &Actor, run: RunId) -> AppResult<RunPulse> {
-    let mut conn = svc.store.pool().acquire().await?;
+    let mut conn = svc.store.read().await?;
     let row = sqlx::query(
         "SELECT r.tenant_id, r.op_type, r.status, r.outcome, r.created_at, r.started_at, r.completed_at,
                 r.lease_expires_at, r.reason_code, r.summary, r.failure_summary, r.cancel_requested_at,

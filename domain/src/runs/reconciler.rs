@@ -26,7 +26,7 @@ pub async fn sweep(svc: &Services) -> AppResult<SweepReport> {
          WHERE status = 'running' AND lease_expires_at < $1 ORDER BY lease_expires_at LIMIT 500",
     )
     .bind(now)
-    .fetch_all(svc.store.pool())
+    .fetch_all(&mut *svc.store.read().await?)
     .await?;
     let mut report = SweepReport::default();
     for (id, attempts, op, owner, lease, heartbeat) in rows {
@@ -73,7 +73,11 @@ pub async fn sweep(svc: &Services) -> AppResult<SweepReport> {
 
 /// Sweeps every `every` until shutdown; the same beat expires review packs
 /// past their retention (their files are deleted).
-pub async fn run_periodically(svc: Services, every: Duration, mut shutdown: watch::Receiver<bool>) {
+pub async fn run_periodically(svc: Services, every: Duration, shutdown: watch::Receiver<bool>) {
+    crate::store::one_unit(sweep_periodically(svc, every, shutdown)).await
+}
+
+async fn sweep_periodically(svc: Services, every: Duration, mut shutdown: watch::Receiver<bool>) {
     loop {
         if let Err(e) = sweep(&svc).await {
             tracing::warn!(error = %e, "reconciliation sweep failed");

@@ -148,7 +148,7 @@ impl RunService {
                     .bind(worker)
                     .bind(now + lease_ms)
                     .bind(max)
-                    .fetch_all(svc.store.pool())
+                    .fetch_all(&mut *svc.store.write().await?)
                     .await?
             }
             Backend::Sqlite => {
@@ -202,7 +202,7 @@ impl RunService {
         .bind(&run.worker)
         .bind(now)
         .bind(now + lease_ms)
-        .fetch_optional(svc.store.pool())
+        .fetch_optional(&mut *svc.store.write().await?)
         .await?;
         Ok(match row {
             Some((cancel,)) => Heartbeat::Held {
@@ -239,7 +239,10 @@ impl RunService {
         let fenced = || AppError::conflict("This attempt no longer holds the run.");
         // Nobody to notify on PostgreSQL: one autocommitted statement.
         if run.initiator_user.is_none() && svc.store.backend() == Backend::Postgres {
-            let done = finish.execute(svc.store.pool()).await?.rows_affected();
+            let done = finish
+                .execute(&mut *svc.store.write().await?)
+                .await?
+                .rows_affected();
             return if done == 0 { Err(fenced()) } else { Ok(()) };
         }
         let mut tx = svc.store.begin().await?;
@@ -265,7 +268,7 @@ impl RunService {
         .bind(run.attempt)
         .bind(&run.worker)
         .bind(now)
-        .execute(svc.store.pool())
+        .execute(&mut *svc.store.write().await?)
         .await?
         .rows_affected();
         if n > 0 {
@@ -356,7 +359,7 @@ impl RunService {
         .bind(attempt)
         .bind(now)
         .bind(serde_json::to_string(record).map_err(|_| AppError::Internal)?)
-        .execute(svc.store.pool())
+        .execute(&mut *svc.store.write().await?)
         .await?
         .rows_affected();
         if n > 0 {
@@ -398,7 +401,7 @@ impl RunService {
 
     /// A run the actor may see (404 otherwise).
     pub async fn view_for(svc: &Services, actor: &Actor, run: RunId) -> AppResult<RunView> {
-        let mut conn = svc.store.pool().acquire().await?;
+        let mut conn = svc.store.read().await?;
         let view = load_view(&mut conn, run).await?.ok_or(AppError::NotFound)?;
         drop(conn);
         match view.tenant_id {
@@ -448,7 +451,7 @@ impl RunService {
 
     /// A run by id, unguarded (system plane and tests).
     pub async fn load(svc: &Services, run: RunId) -> AppResult<Option<RunView>> {
-        let mut conn = svc.store.pool().acquire().await?;
+        let mut conn = svc.store.read().await?;
         load_view(&mut conn, run).await
     }
 }

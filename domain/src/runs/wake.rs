@@ -68,7 +68,7 @@ pub fn start_cross_process(svc: &Services) {
         return;
     }
     // Notifier: one NOTIFY per burst of local admissions.
-    let pool = svc.store.pool().clone();
+    let pool = svc.store.unguarded_pool().clone();
     let mut local = svc.run_signal.local.subscribe();
     tokio::spawn(async move {
         while local.changed().await.is_ok() {

@@ -85,7 +85,14 @@ impl Worker {
 
     /// Runs until `shutdown` turns true: then stops claiming, waits up to the
     /// grace period for running handlers, and releases what is still held.
-    pub async fn run(self, mut shutdown: watch::Receiver<bool>) -> WorkerReport {
+    pub async fn run(self, shutdown: watch::Receiver<bool>) -> WorkerReport {
+        // The claim loop is one unit of work for the store's connection guard;
+        // each run (and its handler) is another.
+        crate::store::one_unit(self.run_loop(shutdown)).await
+    }
+
+    async fn run_loop(self, mut shutdown: watch::Receiver<bool>) -> WorkerReport {
+        let mut claim_failures = 0u32;
         let mut wake = self.svc.run_signal.subscribe();
         let held: Arc<Mutex<HashMap<RunId, ClaimedRun>>> = Arc::default();
         let counters = Arc::new(Counters::default());
@@ -101,24 +108,35 @@ impl Worker {
                     .await
                 {
                     Ok(runs) => {
+                        claim_failures = 0;
                         claimed = runs.len();
                         for run in runs {
                             if let Ok(mut h) = held.lock() {
                                 h.insert(run.id, run.clone());
                             }
-                            tasks.spawn(execute(
+                            tasks.spawn(crate::store::one_unit(execute(
                                 self.svc.clone(),
                                 self.handlers.clone(),
                                 run,
                                 self.config.clone(),
                                 held.clone(),
                                 counters.clone(),
-                            ));
+                            )));
                         }
                     }
                     Err(e) => {
-                        tracing::warn!(worker = %self.id, error = %e, "claim failed; retrying");
-                        tokio::time::sleep(Duration::from_millis(250)).await;
+                        // Back off while the database is away (250 ms doubling
+                        // to 8 s), so an outage is a few log lines, not a flood.
+                        claim_failures = claim_failures.saturating_add(1);
+                        let wait = 250u64 << claim_failures.min(6).saturating_sub(1);
+                        if claim_failures <= 3 || claim_failures.is_multiple_of(10) {
+                            tracing::warn!(worker = %self.id, error = %e, failures = claim_failures, "claim failed; retrying");
+                        }
+                        tokio::select! {
+                            _ = tokio::time::sleep(Duration::from_millis(wait)) => {}
+                            _ = shutdown.changed() => {}
+                        }
+                        continue;
                     }
                 }
             }
@@ -185,7 +203,7 @@ async fn execute(
         Some(handler) => {
             let cancel = Arc::new(AtomicBool::new(false));
             let ctx = RunContext::new(run.clone(), svc.clone(), cancel.clone());
-            let mut handle = tokio::spawn(handler.run(ctx));
+            let mut handle = tokio::spawn(crate::store::one_unit(handler.run(ctx)));
             let _guard = AbortOnDrop(handle.abort_handle());
             let mut beat = tokio::time::interval(Duration::from_millis(config.heartbeat_ms));
             beat.tick().await;

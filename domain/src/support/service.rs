@@ -11,6 +11,7 @@ use crate::ids::{RunId, TenantId, WorkspaceId};
 use crate::rbac::Capability;
 use crate::runs::service::RunService;
 use crate::services::Services;
+use crate::validate::Lines;
 use crate::views::AuditAction;
 use sqlx::Row;
 
@@ -64,19 +65,15 @@ async fn resolve(
     })
 }
 
-fn text(field: &str, value: &str, min: usize, max: usize, what: &str) -> AppResult<String> {
-    let v = value.trim();
-    let n = v.chars().count();
-    if n < min {
-        return Err(AppError::invalid(field, format!("Enter {what}.")));
-    }
-    if n > max {
-        return Err(AppError::invalid(
-            field,
-            format!("Keep {what} under {max} characters."),
-        ));
-    }
-    Ok(v.to_string())
+fn text(
+    field: &'static str,
+    value: &str,
+    min: usize,
+    max: usize,
+    what: &str,
+    lines: Lines,
+) -> AppResult<String> {
+    Ok(crate::validate::text(field, what, value, min, max, lines)?)
 }
 
 /// An existing desk ticket reference: letters, digits, spaces, `#` and `-`,
@@ -138,7 +135,7 @@ async fn load(svc: &Services, id: i64) -> AppResult<SupportRequestView> {
         "SELECT {COLUMNS} FROM support_requests r JOIN users u ON u.id = r.requested_by WHERE r.id = $1"
     ))
     .bind(id)
-    .fetch_one(svc.store.pool())
+    .fetch_one(&mut *svc.store.read().await?)
     .await?;
     view_of(&row)
 }
@@ -153,10 +150,24 @@ pub async fn request(
     form: NewSupportRequest,
 ) -> AppResult<SupportRequestView> {
     let at = resolve(svc, actor, ctx, Capability::SupportRequest).await?;
-    let subject = text("subject", &form.subject, 3, 200, "a short subject")?;
-    let description = text("description", &form.description, 1, 5000, "what happened")?;
+    let subject = text(
+        "subject",
+        &form.subject,
+        3,
+        200,
+        "a short subject",
+        Lines::One,
+    )?;
+    let description = text(
+        "description",
+        &form.description,
+        1,
+        5000,
+        "what happened",
+        Lines::Many,
+    )?;
     let contact = match form.contact.as_deref().map(str::trim) {
-        Some(c) if !c.is_empty() => Some(text("contact", c, 1, 200, "a contact")?),
+        Some(c) if !c.is_empty() => Some(text("contact", c, 1, 200, "a contact", Lines::One)?),
         _ => None,
     };
     let existing = match form.existing_ticket.as_deref().map(str::trim) {
@@ -316,7 +327,7 @@ pub async fn latest(
             ))
             .bind(run.0)
             .bind(at.tenant.0)
-            .fetch_optional(svc.store.pool())
+            .fetch_optional(&mut *svc.store.read().await?)
             .await?
         }
         None => {
@@ -325,7 +336,7 @@ pub async fn latest(
                  WHERE r.tenant_id = $1 AND r.run_id IS NULL ORDER BY r.id DESC LIMIT 1"
             ))
             .bind(at.tenant.0)
-            .fetch_optional(svc.store.pool())
+            .fetch_optional(&mut *svc.store.read().await?)
             .await?
         }
     };

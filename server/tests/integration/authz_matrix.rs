@@ -39,7 +39,7 @@ enum Target {
     Missing,
 }
 
-struct World {
+pub(crate) struct World {
     ws_a: WorkspaceId,
     ws_b: WorkspaceId,
     tenant_a: TenantId,
@@ -1032,6 +1032,44 @@ fn rows() -> Vec<Row> {
     ]
 }
 
+/// Every page route with a concrete path (its own object), and who may see
+/// it (an owner of workspace A, or the platform operator for the system plane).
+/// The completeness test above keeps this the whole route list.
+pub(crate) fn page_visits(w: &World) -> Vec<(&'static str, String, PageVisitor)> {
+    let with = ALL.iter().position(|x| *x == Who::With).unwrap_or(4);
+    let operator = ALL.iter().position(|x| *x == Who::Operator).unwrap_or(2);
+    rows()
+        .into_iter()
+        .filter(|r| matches!(r.kind, Kind::Page))
+        .filter_map(|r| {
+            let target = if r.targets.contains(&Target::Own) {
+                Target::Own
+            } else {
+                Target::None
+            };
+            let path = match target {
+                Target::None => r.path.to_string(),
+                _ => (r.request)(w, target).0,
+            };
+            let who = if r.own[with] == 200 {
+                PageVisitor::Owner
+            } else if r.own[operator] == 200 {
+                PageVisitor::PlatformOperator
+            } else {
+                // `/sign-in` is for visitors: signed-in users are redirected.
+                return None;
+            };
+            Some((r.path, path, who))
+        })
+        .collect()
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum PageVisitor {
+    Owner,
+    PlatformOperator,
+}
+
 fn registered_pages() -> BTreeSet<String> {
     leptos_axum::generate_route_list(app::App)
         .into_iter()
@@ -1092,7 +1130,7 @@ fn every_server_function_is_post_only() {
     }
 }
 
-async fn world(app: &TestApp) -> World {
+pub(crate) async fn world(app: &TestApp) -> World {
     let owner_a = app.create_user("owner.a@example.com", false).await;
     let owner_b = app.create_user("owner.b@example.com", false).await;
     let readonly = app.create_user("readonly.a@example.com", false).await;
@@ -1168,7 +1206,7 @@ async fn world(app: &TestApp) -> World {
         )
         .bind(user.0)
         .bind(ws.0)
-        .fetch_one(app.services.store.pool())
+        .fetch_one(app.services.store.unguarded_pool())
         .await
         .unwrap();
         id
@@ -1181,7 +1219,7 @@ async fn world(app: &TestApp) -> World {
     )
     .bind(tenant_a.0)
     .bind(run_a.0)
-    .fetch_one(app.services.store.pool())
+    .fetch_one(app.services.store.unguarded_pool())
     .await
     .unwrap();
     let (item_a,): (i64,) = sqlx::query_as(
@@ -1189,7 +1227,7 @@ async fn world(app: &TestApp) -> World {
          VALUES ($1, 'device_configuration', 'cfg-1', 'Baseline', 'baseline', 'Windows', '', '{\"displayName\":\"Baseline\"}') RETURNING id",
     )
     .bind(snap_a)
-    .fetch_one(app.services.store.pool())
+    .fetch_one(app.services.store.unguarded_pool())
     .await
     .unwrap();
     let draft_a = domain::onboarding::start(

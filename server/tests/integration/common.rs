@@ -136,7 +136,7 @@ impl Drop for TestApp {
 }
 
 pub async fn open_store(url: &str) -> Store {
-    let store = Store::connect(
+    open_store_with(
         url,
         StoreOptions {
             max_connections: 8,
@@ -144,7 +144,12 @@ pub async fn open_store(url: &str) -> Store {
         },
     )
     .await
-    .expect("connect test database");
+}
+
+pub async fn open_store_with(url: &str, options: StoreOptions) -> Store {
+    let store = Store::connect(url, options)
+        .await
+        .expect("connect test database");
     store.migrate().await.expect("migrate test database");
     store
 }
@@ -165,13 +170,63 @@ pub async fn spawn_app_with_provider(
     spawn_app_full(backend, Settings::default(), Some(provider)).await
 }
 
+/// An app whose database pool has the given options (the concurrency test
+/// uses `tenantry serve`'s defaults).
+pub async fn spawn_app_with_pool(backend: Backend, options: StoreOptions) -> TestApp {
+    spawn_app_full_with(backend, Settings::default(), None, options).await
+}
+
 async fn spawn_app_full(
     backend: Backend,
     settings: Settings,
     provider: Option<domain::provider::ProviderRuntime>,
 ) -> TestApp {
+    spawn_app_full_with(
+        backend,
+        settings,
+        provider,
+        StoreOptions {
+            max_connections: 8,
+            ..StoreOptions::default()
+        },
+    )
+    .await
+}
+
+/// A PostgreSQL-backed app that reaches its database through a TCP proxy the
+/// test controls (to stop and restart "the database" under a running app).
+pub async fn spawn_app_via_proxy() -> (TestApp, crate::tcp_proxy::TcpProxy) {
+    let db = TestDatabase::create(Backend::Postgres).await;
+    // Migrate directly, then let the app connect through the proxy.
+    drop(open_store(&db.url).await);
+    let upstream: std::net::SocketAddr = "127.0.0.1:5432".parse().expect("addr");
+    let proxy = crate::tcp_proxy::TcpProxy::start(upstream).await;
+    let via = db
+        .url
+        .replacen("127.0.0.1:5432", &proxy.addr.to_string(), 1);
+    assert_ne!(via, db.url, "the test database URL names 127.0.0.1:5432");
+    let store = open_store_with(&via, StoreOptions::default()).await;
+    let app = serve(db, store, Settings::default(), None).await;
+    (app, proxy)
+}
+
+async fn spawn_app_full_with(
+    backend: Backend,
+    settings: Settings,
+    provider: Option<domain::provider::ProviderRuntime>,
+    options: StoreOptions,
+) -> TestApp {
     let db = TestDatabase::create(backend).await;
-    let store = open_store(&db.url).await;
+    let store = open_store_with(&db.url, options).await;
+    serve(db, store, settings, provider).await
+}
+
+async fn serve(
+    db: TestDatabase,
+    store: Store,
+    settings: Settings,
+    provider: Option<domain::provider::ProviderRuntime>,
+) -> TestApp {
     let clock = ManualClock::new(T0);
     let mut services = Services::new(store, settings.clone())
         .with_clock(Arc::new(clock.clone()))
@@ -353,7 +408,7 @@ impl TestApp {
     pub async fn services_user(&self, email: &str) -> UserId {
         let (id,): (i64,) = sqlx::query_as("SELECT id FROM users WHERE email = $1")
             .bind(email)
-            .fetch_one(self.services.store.pool())
+            .fetch_one(self.services.store.unguarded_pool())
             .await
             .expect("user exists");
         UserId(id)

@@ -41,7 +41,7 @@ async fn rows(svc: &domain::services::Services) -> Vec<Row> {
     sqlx::query_as(
         "SELECT id, status, outcome, attempts, lease_owner FROM operation_runs ORDER BY id",
     )
-    .fetch_all(svc.store.pool())
+    .fetch_all(svc.store.unguarded_pool())
     .await
     .unwrap()
 }
@@ -106,7 +106,7 @@ async fn check(backend: Backend, cmds: Vec<Cmd>) {
                     "SELECT status, attempts, lease_owner FROM operation_runs WHERE id = $1",
                 )
                 .bind(h.id.0)
-                .fetch_optional(svc.store.pool())
+                .fetch_optional(svc.store.unguarded_pool())
                 .await
                 .unwrap();
                 let holds = current.as_ref().is_some_and(|(s, a, o)| {

@@ -7,6 +7,8 @@ mod common;
 
 mod accounts;
 mod authz_matrix;
+mod concurrency;
+mod faults;
 mod lifecycle_prop;
 mod members_tenants;
 mod monitoring;
@@ -21,3 +23,4 @@ mod sessions;
 mod store;
 mod support;
 mod support_rt;
+mod tcp_proxy;

@@ -7,7 +7,7 @@ async fn audit_actions(app: &crate::common::TestApp) -> Vec<(String, String)> {
     sqlx::query_as(
         "SELECT action, outcome FROM audit_log WHERE workspace_id IS NOT NULL ORDER BY id",
     )
-    .fetch_all(app.services.store.pool())
+    .fetch_all(app.services.store.unguarded_pool())
     .await
     .unwrap()
 }
@@ -234,7 +234,7 @@ async fn operators_see_only_assigned_tenants(backend: Backend) {
     assert!(page.body.contains("No tenants are assigned to you yet"));
     let tenants: Vec<(i64, String)> =
         sqlx::query_as("SELECT id, display_name FROM tenants ORDER BY display_name")
-            .fetch_all(app.services.store.pool())
+            .fetch_all(app.services.store.unguarded_pool())
             .await
             .unwrap();
     let (fabrikam, northwind) = (tenants[0].0, tenants[1].0);
@@ -350,7 +350,7 @@ async fn every_mutation_is_audited(backend: Backend) {
     )
     .await;
     let (tenant,): (i64,) = sqlx::query_as("SELECT id FROM tenants")
-        .fetch_one(app.services.store.pool())
+        .fetch_one(app.services.store.unguarded_pool())
         .await
         .unwrap();
     let t = tenant.to_string();
@@ -477,7 +477,7 @@ async fn switching_workspaces_changes_what_pages_show(backend: Backend) {
         "the new workspace is current"
     );
     let (first,): (i64,) = sqlx::query_as("SELECT id FROM workspaces WHERE name = 'First MSP'")
-        .fetch_one(app.services.store.pool())
+        .fetch_one(app.services.store.unguarded_pool())
         .await
         .unwrap();
     let r = b

@@ -225,7 +225,7 @@ async fn seed(app: &TestApp) -> World {
         .bind(lease)
         .bind(reconciliation)
         .bind(reconciled.then_some("lease_expired"))
-        .fetch_one(svc.store.pool())
+        .fetch_one(svc.store.unguarded_pool())
         .await
         .unwrap();
         runs.push(Seeded {

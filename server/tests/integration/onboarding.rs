@@ -104,7 +104,7 @@ async fn active_on_connection(w: &ProviderWorld) -> i64 {
     sqlx::query_as::<_, (i64,)>(
         "SELECT COUNT(*) FROM operation_runs WHERE scope_key LIKE 'provider_connection:%' AND status IN ('queued', 'running')",
     )
-    .fetch_one(w.app.services.store.pool())
+    .fetch_one(w.app.services.store.unguarded_pool())
     .await
     .unwrap()
     .0
@@ -116,7 +116,7 @@ async fn runs_in_order(w: &ProviderWorld) -> Vec<(String, String, String)> {
          WHERE op_type IN ('inventory_sync', 'compliance_snapshot', 'directory_groups_sync', 'role_definitions_sync')
          ORDER BY id",
     )
-    .fetch_all(w.app.services.store.pool())
+    .fetch_all(w.app.services.store.unguarded_pool())
     .await
     .unwrap()
 }
@@ -177,7 +177,7 @@ async fn one_run_at_a_time(backend: Backend) {
     );
     // The tenant's data is there: the dashboard's inventory is synced.
     let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM inventory_snapshots")
-        .fetch_one(w.app.services.store.pool())
+        .fetch_one(w.app.services.store.unguarded_pool())
         .await
         .unwrap();
     assert_eq!(n, 1);
@@ -296,7 +296,7 @@ async fn a_wake_up_during_another_turn_is_noted(backend: Backend) {
     tokio::time::sleep(Duration::from_millis(300)).await;
     let toast = bootstrap(&w, draft, &["inventory_sync", "compliance_snapshot"]).await;
     assert_eq!(toast["title"], "Queued", "{toast}");
-    let pool = w.app.services.store.pool();
+    let pool = w.app.services.store.unguarded_pool();
     let note = || async {
         sqlx::query_as::<_, (i64,)>("SELECT advance_again FROM onboarding_drafts WHERE id = $1")
             .bind(draft)
@@ -392,7 +392,7 @@ async fn a_deleted_connection_stops_the_bootstrap(backend: Backend) {
     // The sweep no longer looks at it.
     let (n,): (i64,) =
         sqlx::query_as("SELECT COUNT(*) FROM onboarding_drafts WHERE status = 'bootstrapping'")
-            .fetch_one(w.app.services.store.pool())
+            .fetch_one(w.app.services.store.unguarded_pool())
             .await
             .unwrap();
     assert_eq!(n, 0);

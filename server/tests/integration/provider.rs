@@ -106,7 +106,7 @@ impl ProviderWorld {
         assert_eq!(r.status, 200, "{}", r.body);
         let (id,): (i64,) = sqlx::query_as("SELECT id FROM tenants WHERE microsoft_tenant_id = $1")
             .bind(guid)
-            .fetch_one(self.app.services.store.pool())
+            .fetch_one(self.app.services.store.unguarded_pool())
             .await
             .unwrap();
         TenantId(id)
@@ -172,7 +172,7 @@ impl ProviderWorld {
         sqlx::query_as::<_, (i64,)>(
             "SELECT COUNT(*) FROM operation_runs WHERE status IN ('queued', 'running')",
         )
-        .fetch_one(self.app.services.store.pool())
+        .fetch_one(self.app.services.store.unguarded_pool())
         .await
         .unwrap()
         .0
@@ -335,7 +335,7 @@ async fn every_operation_on_a_healthy_tenant(backend: Backend) {
     let (sealed,): (String,) =
         sqlx::query_as("SELECT client_secret_sealed FROM provider_connections WHERE id = $1")
             .bind(conn.0)
-            .fetch_one(w.app.services.store.pool())
+            .fetch_one(w.app.services.store.unguarded_pool())
             .await
             .unwrap();
     assert!(sealed.starts_with("v1:") && !sealed.contains(SECRET));
@@ -442,7 +442,7 @@ async fn connections_are_managed_and_audited(backend: Backend) {
         "SELECT id, is_default FROM provider_connections WHERE tenant_id = $1 ORDER BY id",
     )
     .bind(tenant.0)
-    .fetch_all(w.app.services.store.pool())
+    .fetch_all(w.app.services.store.unguarded_pool())
     .await
     .unwrap();
     assert_eq!(
@@ -464,7 +464,7 @@ async fn connections_are_managed_and_audited(backend: Backend) {
     // Changing the client id resets consent.
     sqlx::query("UPDATE provider_connections SET consent = 'granted' WHERE id = $1")
         .bind(second.0)
-        .execute(w.app.services.store.pool())
+        .execute(w.app.services.store.unguarded_pool())
         .await
         .unwrap();
     let r = w
@@ -484,7 +484,7 @@ async fn connections_are_managed_and_audited(backend: Backend) {
     let (consent,): (String,) =
         sqlx::query_as("SELECT consent FROM provider_connections WHERE id = $1")
             .bind(second.0)
-            .fetch_one(w.app.services.store.pool())
+            .fetch_one(w.app.services.store.unguarded_pool())
             .await
             .unwrap();
     assert_eq!(consent, "missing");
@@ -492,7 +492,7 @@ async fn connections_are_managed_and_audited(backend: Backend) {
     sqlx::query("UPDATE provider_connections SET credential_expires_at = $2 WHERE id = $1")
         .bind(second.0)
         .bind(crate::common::T0 - 1)
-        .execute(w.app.services.store.pool())
+        .execute(w.app.services.store.unguarded_pool())
         .await
         .unwrap();
     let page = w
@@ -565,14 +565,14 @@ async fn connections_are_managed_and_audited(backend: Backend) {
         "SELECT id FROM provider_connections WHERE tenant_id = $1 AND is_default = 1",
     )
     .bind(tenant.0)
-    .fetch_one(w.app.services.store.pool())
+    .fetch_one(w.app.services.store.unguarded_pool())
     .await
     .unwrap();
     assert_eq!(default_now, first.0, "a default remains");
     let actions: Vec<(String,)> = sqlx::query_as(
         "SELECT action FROM audit_log WHERE action LIKE 'provider_connection.%' ORDER BY id",
     )
-    .fetch_all(w.app.services.store.pool())
+    .fetch_all(w.app.services.store.unguarded_pool())
     .await
     .unwrap();
     let actions: Vec<&str> = actions.iter().map(|(a,)| a.as_str()).collect();

@@ -29,7 +29,7 @@ async fn items(w: &ProviderWorld, snapshot: i64, kind: &str, n: i64) -> Vec<Item
     .bind(snapshot)
     .bind(kind)
     .bind(n)
-    .fetch_all(w.app.services.store.pool())
+    .fetch_all(w.app.services.store.unguarded_pool())
     .await
     .unwrap();
     rows.into_iter()
@@ -44,7 +44,7 @@ async fn items(w: &ProviderWorld, snapshot: i64, kind: &str, n: i64) -> Vec<Item
 
 async fn latest_snapshot(w: &ProviderWorld) -> i64 {
     sqlx::query_as::<_, (i64,)>("SELECT MAX(id) FROM inventory_snapshots")
-        .fetch_one(w.app.services.store.pool())
+        .fetch_one(w.app.services.store.unguarded_pool())
         .await
         .unwrap()
         .0
@@ -250,7 +250,7 @@ async fn preview_confirm_execute_and_rerun(backend: Backend) {
     let (detail,): (Option<String>,) = sqlx::query_as(
         "SELECT detail FROM audit_log WHERE action = 'restore.executed' ORDER BY id DESC LIMIT 1",
     )
-    .fetch_one(w.app.services.store.pool())
+    .fetch_one(w.app.services.store.unguarded_pool())
     .await
     .unwrap();
     assert_eq!(

@@ -93,7 +93,7 @@ async fn lifecycle(backend: Backend) {
     let (html_path, zip_path): (String, String) =
         sqlx::query_as("SELECT html_path, zip_path FROM review_packs WHERE id = $1")
             .bind(id)
-            .fetch_one(app.services.store.pool())
+            .fetch_one(app.services.store.unguarded_pool())
             .await
             .unwrap();
     let on_disk = |p: &str| app.services.data_dir.join(p);
@@ -122,7 +122,7 @@ async fn lifecycle(backend: Backend) {
     let (policy,): (String,) = sqlx::query_as(
         "SELECT display_name FROM inventory_items WHERE kind = 'compliance_policy' ORDER BY id LIMIT 1",
     )
-    .fetch_one(app.services.store.pool())
+    .fetch_one(app.services.store.unguarded_pool())
     .await
     .unwrap();
     assert!(r.body.contains(&policy), "the report lists {policy}");
@@ -146,7 +146,7 @@ async fn lifecycle(backend: Backend) {
     let (policies,): (i64,) = sqlx::query_as(
         "SELECT device_configurations + compliance_policies FROM inventory_snapshots ORDER BY id DESC LIMIT 1",
     )
-    .fetch_one(app.services.store.pool())
+    .fetch_one(app.services.store.unguarded_pool())
     .await
     .unwrap();
     assert_eq!(
@@ -246,14 +246,14 @@ async fn lifecycle(backend: Backend) {
     let (status, path): (String, Option<String>) =
         sqlx::query_as("SELECT status, html_path FROM review_packs WHERE id = $1")
             .bind(id)
-            .fetch_one(app.services.store.pool())
+            .fetch_one(app.services.store.unguarded_pool())
             .await
             .unwrap();
     assert_eq!((status.as_str(), path), ("expired", None));
     let actions: Vec<(String,)> = sqlx::query_as(
         "SELECT action FROM audit_log WHERE action LIKE 'review_pack.%' ORDER BY id",
     )
-    .fetch_all(app.services.store.pool())
+    .fetch_all(app.services.store.unguarded_pool())
     .await
     .unwrap();
     let actions: Vec<&str> = actions.iter().map(|a| a.0.as_str()).collect();
@@ -279,7 +279,7 @@ async fn a_pack_of_an_ended_run_reads_failed(backend: Backend) {
             failure_summary = NULL, completed_at = created_at WHERE id = $1",
     )
     .bind(run)
-    .execute(w.app.services.store.pool())
+    .execute(w.app.services.store.unguarded_pool())
     .await
     .unwrap();
     let c = card(&w, &w.owner, tenant).await;

@@ -44,7 +44,7 @@ pub async fn add_connection(
     .bind(consent)
     .bind(creds as i64)
     .bind(expires)
-    .fetch_one(app.services.store.pool())
+    .fetch_one(app.services.store.unguarded_pool())
     .await
     .unwrap();
     ProviderConnectionId(id)
@@ -119,7 +119,7 @@ async fn accepted_runs_pin_their_connection(backend: Backend) {
     let (context, pinned): (String, Option<i64>) =
         sqlx::query_as("SELECT context, provider_connection_id FROM operation_runs WHERE id = $1")
             .bind(r.run.0)
-            .fetch_one(app.services.store.pool())
+            .fetch_one(app.services.store.unguarded_pool())
             .await
             .unwrap();
     assert_eq!(pinned, Some(w.connection.0));
@@ -169,7 +169,7 @@ async fn dedupe_and_scope_busy(backend: Backend) {
     );
     assert_eq!(busy.holder, Some(OperationType::MachineryProbe));
     let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM operation_runs")
-        .fetch_one(app.services.store.pool())
+        .fetch_one(app.services.store.unguarded_pool())
         .await
         .unwrap();
     assert_eq!(n, 1, "neither created a run");
@@ -221,7 +221,7 @@ async fn blocked_starts_record_a_run_and_enqueue_nothing(backend: Backend) {
     for (status, consent, creds, expires, reason) in cases {
         sqlx::query("UPDATE provider_connections SET status = $1, consent = $2, has_credentials = $3, credential_expires_at = $4 WHERE id = $5")
             .bind(status).bind(consent).bind(creds as i64).bind(expires).bind(w.connection.0)
-            .execute(svc.store.pool()).await.unwrap();
+            .execute(svc.store.unguarded_pool()).await.unwrap();
         let r = StartGate::start(
             svc,
             Initiator::User(&w.owner),
@@ -240,7 +240,7 @@ async fn blocked_starts_record_a_run_and_enqueue_nothing(backend: Backend) {
     }
     // No connection at all.
     sqlx::query("DELETE FROM provider_connections")
-        .execute(svc.store.pool())
+        .execute(svc.store.unguarded_pool())
         .await
         .unwrap();
     let r = StartGate::start(
@@ -289,7 +289,7 @@ async fn blocked_starts_record_a_run_and_enqueue_nothing(backend: Backend) {
     );
     let (queued,): (i64,) =
         sqlx::query_as("SELECT COUNT(*) FROM operation_runs WHERE status <> 'completed'")
-            .fetch_one(svc.store.pool())
+            .fetch_one(svc.store.unguarded_pool())
             .await
             .unwrap();
     assert_eq!(queued, 0);
@@ -323,7 +323,7 @@ async fn authorization_comes_first(backend: Backend) {
     .await;
     assert_eq!(r.unwrap_err(), domain::AppError::NotFound);
     let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM operation_runs")
-        .fetch_one(svc.store.pool())
+        .fetch_one(svc.store.unguarded_pool())
         .await
         .unwrap();
     assert_eq!(n, 0, "refused starts leave no trace in the runs");
@@ -367,7 +367,7 @@ async fn fifty_concurrent_starts_admit_exactly_one(backend: Backend) {
     assert_eq!(accepted.len(), 1, "exactly one accepted");
     assert_eq!(others, 49);
     let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM operation_runs")
-        .fetch_one(app.services.store.pool())
+        .fetch_one(app.services.store.unguarded_pool())
         .await
         .unwrap();
     assert_eq!(n, 1);
@@ -423,7 +423,7 @@ async fn workers_run_handlers_and_notify_the_initiator(backend: Backend) {
     wait_terminal(&app, sys.run).await;
     let notes: Vec<(i64, Option<i64>, String)> =
         sqlx::query_as("SELECT user_id, run_id, title FROM notifications ORDER BY id")
-            .fetch_all(svc.store.pool())
+            .fetch_all(svc.store.unguarded_pool())
             .await
             .unwrap();
     assert_eq!(notes.len(), 2, "{notes:?}");
@@ -605,7 +605,7 @@ async fn stale_runs_out_of_attempts_are_closed_failed(backend: Backend) {
     // Its initiator heard about it.
     let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM notifications WHERE run_id = $1")
         .bind(r.run.0)
-        .fetch_one(svc.store.pool())
+        .fetch_one(svc.store.unguarded_pool())
         .await
         .unwrap();
     assert_eq!(n, 1);
@@ -626,7 +626,7 @@ async fn terminal_runs_never_change(backend: Backend) {
     // Even a direct UPDATE is refused by the database.
     let direct = sqlx::query("UPDATE operation_runs SET outcome = 'succeeded' WHERE id = $1")
         .bind(r.run.0)
-        .execute(svc.store.pool())
+        .execute(svc.store.unguarded_pool())
         .await;
     assert!(
         direct.is_err(),
@@ -789,7 +789,7 @@ async fn the_hub_and_system_lists_tell_the_same_story(backend: Backend) {
     .unwrap();
     assert_eq!(blocked.decision, StartDecision::Blocked);
     sqlx::query("UPDATE provider_connections SET consent = 'granted'")
-        .execute(svc.store.pool())
+        .execute(svc.store.unguarded_pool())
         .await
         .unwrap();
     let queued = StartGate::start(

@@ -92,7 +92,7 @@ async fn thousand_runs_over_two_worker_processes(backend: Backend) {
     loop {
         let (open,): (i64,) =
             sqlx::query_as("SELECT COUNT(*) FROM operation_runs WHERE status <> 'completed'")
-                .fetch_one(app.services.store.pool())
+                .fetch_one(app.services.store.unguarded_pool())
                 .await
                 .unwrap();
         if open == 0 {
@@ -110,7 +110,7 @@ async fn thousand_runs_over_two_worker_processes(backend: Backend) {
                 (SELECT COUNT(DISTINCT run_id) FROM probe_executions),
                 (SELECT COUNT(DISTINCT worker) FROM probe_executions)",
     )
-    .fetch_one(app.services.store.pool())
+    .fetch_one(app.services.store.unguarded_pool())
     .await
     .unwrap();
     assert_eq!(runs, 1000, "every run succeeded, none lost");
@@ -160,7 +160,7 @@ async fn a_killed_worker_s_run_is_reclaimed(backend: Backend) {
         if Instant::now() > deadline {
             let row: (String, String, i64, Option<String>) = sqlx::query_as("SELECT status, outcome, attempts, failure_summary FROM operation_runs WHERE id = $1")
                 .bind(r.run.0)
-                .fetch_one(app.services.store.pool())
+                .fetch_one(app.services.store.unguarded_pool())
                 .await
                 .unwrap();
             panic!("the first worker never claimed the run: {row:?}");

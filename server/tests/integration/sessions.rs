@@ -110,6 +110,7 @@ async fn sign_out_invalidates_server_side(backend: Backend) {
         .post(format!("{}/api/shell", app.address))
         .header("cookie", format!("tenantry_session={t}"))
         .header("sec-fetch-site", "same-origin")
+        .header("content-type", "application/x-www-form-urlencoded")
         .send()
         .await
         .unwrap();

@@ -21,7 +21,7 @@ async fn migrations_are_idempotent_and_concurrent(backend: Backend) {
     assert_eq!(applied, all, "each applied exactly once: {ra:?} {rb:?}");
     assert!(a.migrate().await.unwrap().is_empty());
     let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM schema_migrations")
-        .fetch_one(a.pool())
+        .fetch_one(a.unguarded_pool())
         .await
         .unwrap();
     assert_eq!(n, all.len() as i64);
@@ -47,10 +47,119 @@ async fn sqlite_file_is_created_on_first_start(backend: Backend) {
     let _ = std::fs::remove_file(&path);
 }
 
+/// One unit of work holds one connection at a time: taking a second while
+/// the first is held panics in debug builds (it would starve the pool under
+/// load); taking them one after the other is fine, and so is work outside a unit.
+async fn one_connection_per_unit_of_work(backend: Backend) {
+    let db = TestDatabase::create(backend).await;
+    let store = Store::connect(&db.url, StoreOptions::default())
+        .await
+        .unwrap();
+    store.migrate().await.unwrap();
+    let s = store.clone();
+    let sequential = domain::store::one_unit(async move {
+        for _ in 0..3 {
+            let mut c = s.read().await.unwrap();
+            sqlx::query("SELECT 1").execute(&mut *c).await.unwrap();
+            assert_eq!(domain::store::connections_held(), Some(1));
+        }
+        let tx = s.begin().await.unwrap();
+        tx.commit().await.unwrap();
+        domain::store::connections_held()
+    })
+    .await;
+    assert_eq!(sequential, Some(0));
+    let s = store.clone();
+    let nested = tokio::spawn(domain::store::one_unit(async move {
+        let _first = s.read().await.unwrap();
+        let _second = s.write().await;
+    }))
+    .await;
+    let panic = nested.expect_err("a second connection while holding one panics");
+    let message = panic
+        .into_panic()
+        .downcast::<String>()
+        .map(|m| *m)
+        .unwrap_or_default();
+    assert!(message.contains("second database connection"), "{message}");
+    assert!(message.contains("store.rs"), "names where: {message}");
+    // Outside a unit of work (a test's own setup) nothing is counted.
+    let _a = store.read().await.unwrap();
+    let _b = store.read().await.unwrap();
+    assert_eq!(domain::store::connections_held(), None);
+}
+
+/// On SQLite, reads go through `query_only` connections, so a write that does
+/// not take the writer (the one connection that is the write lock) fails.
+async fn sqlite_reads_cannot_write(backend: Backend) {
+    if backend != Backend::Sqlite {
+        return;
+    }
+    let db = TestDatabase::create(backend).await;
+    let store = Store::connect(&db.url, StoreOptions::default())
+        .await
+        .unwrap();
+    store.migrate().await.unwrap();
+    let mut r = store.read().await.unwrap();
+    let refused = sqlx::query("DELETE FROM schema_migrations")
+        .execute(&mut *r)
+        .await;
+    assert!(refused.is_err(), "a write through a read connection");
+    drop(r);
+    let mut w = store.write().await.unwrap();
+    sqlx::query("CREATE TABLE scratch (id INTEGER)")
+        .execute(&mut *w)
+        .await
+        .unwrap();
+}
+
 both_backends!(
     migrations_are_idempotent_and_concurrent,
-    sqlite_file_is_created_on_first_start
+    sqlite_file_is_created_on_first_start,
+    one_connection_per_unit_of_work,
+    sqlite_reads_cannot_write,
 );
+
+/// Product code takes database connections only through the guarded
+/// `Store::read`/`write`/`begin`; the raw pool is for tests, the benchmarks'
+/// seeding and PostgreSQL's LISTEN connection.
+#[test]
+fn connections_come_only_from_the_guard() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let allowed = [
+        "domain/src/store.rs",
+        "domain/src/runs/wake.rs",
+        "server/src/bench.rs",
+        "server/src/bench_monitoring.rs",
+    ];
+    let mut offenders = Vec::new();
+    let mut stack = vec![
+        root.join("domain/src"),
+        root.join("app/src"),
+        root.join("server/src"),
+    ];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap().flatten() {
+            let p = entry.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.extension().is_some_and(|e| e == "rs") {
+                let text = std::fs::read_to_string(&p).unwrap();
+                let raw = text.contains("unguarded_pool()")
+                    || text.contains(".acquire().await")
+                    || text.contains("pool().begin");
+                let is_allowed = allowed.iter().any(|a| p.ends_with(a));
+                if raw && !is_allowed {
+                    offenders.push(p.display().to_string());
+                }
+            }
+        }
+    }
+    assert!(
+        offenders.is_empty(),
+        "database connections taken around the guard: {offenders:?}"
+    );
+}
 
 #[test]
 fn both_dialects_define_the_same_tables() {

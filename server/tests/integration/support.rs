@@ -39,7 +39,7 @@ async fn with_halo(app: &TestApp) -> (Services, HaloSimulator) {
 
 async fn audit_actions(app: &TestApp) -> Vec<(String, String, Option<String>)> {
     sqlx::query_as("SELECT action, outcome, detail FROM audit_log WHERE action LIKE 'support_request.%' ORDER BY id")
-        .fetch_all(app.services.store.pool())
+        .fetch_all(app.services.store.unguarded_pool())
         .await
         .unwrap()
 }
@@ -176,7 +176,7 @@ async fn a_slow_desk_times_out_at_five_seconds_with_nothing_held(backend: Backen
     let pending_seen = loop {
         let (n,): (i64,) =
             sqlx::query_as("SELECT COUNT(*) FROM support_requests WHERE handoff = 'pending'")
-                .fetch_one(app.services.store.pool())
+                .fetch_one(app.services.store.unguarded_pool())
                 .await
                 .unwrap();
         if n == 1 {
@@ -204,7 +204,7 @@ async fn a_slow_desk_times_out_at_five_seconds_with_nothing_held(backend: Backen
     );
     let (pending,): (i64,) =
         sqlx::query_as("SELECT COUNT(*) FROM support_requests WHERE handoff = 'pending'")
-            .fetch_one(app.services.store.pool())
+            .fetch_one(app.services.store.unguarded_pool())
             .await
             .unwrap();
     assert_eq!(pending, 1, "saved before the desk call");
@@ -212,7 +212,7 @@ async fn a_slow_desk_times_out_at_five_seconds_with_nothing_held(backend: Backen
         let (open,): (i64,) = sqlx::query_as(
             "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() AND state LIKE 'idle in transaction%'",
         )
-        .fetch_one(app.services.store.pool())
+        .fetch_one(app.services.store.unguarded_pool())
         .await
         .unwrap();
         assert_eq!(open, 0, "no transaction is open during the desk call");
@@ -267,7 +267,7 @@ async fn desk_errors_keep_the_request_and_say_what_happened(backend: Backend) {
     // Nothing of the desk's answer or the credentials is stored anywhere.
     let rows: Vec<(Option<String>,)> =
         sqlx::query_as("SELECT failure_summary FROM support_requests")
-            .fetch_all(app.services.store.pool())
+            .fetch_all(app.services.store.unguarded_pool())
             .await
             .unwrap();
     let audit = audit_actions(&app).await;
