@@ -16,18 +16,9 @@ use domain::views::{
 use leptos::prelude::*;
 
 #[cfg(feature = "ssr")]
-use crate::ctx::{services, signed_in};
+use crate::ctx::{redirect, services, signed_in};
 
 // ----- session ---------------------------------------------------------------
-
-/// Sends the browser on to a local path only (never to another site).
-#[cfg(feature = "ssr")]
-fn safe_next(next: Option<String>) -> String {
-    match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n,
-        _ => "/admin".to_string(),
-    }
-}
 
 #[server(prefix = "/api", endpoint = "session/sign_in")]
 pub async fn sign_in(email: String, password: String, next: Option<String>) -> ApiResult<()> {
@@ -49,7 +40,7 @@ pub async fn sign_in(email: String, password: String, next: Option<String>) -> A
     {
         res.insert_header(http::header::SET_COOKIE, value);
     }
-    leptos_axum::redirect(&safe_next(next));
+    redirect(&domain::validate::safe_next(next.as_deref()));
     Ok(())
 }
 
@@ -65,7 +56,7 @@ pub async fn sign_out() -> ApiResult<()> {
     {
         res.insert_header(http::header::SET_COOKIE, value);
     }
-    leptos_axum::redirect("/sign-in?notice=signed_out");
+    redirect("/sign-in?notice=signed_out");
     Ok(())
 }
 
@@ -130,7 +121,7 @@ pub async fn load_system_workspaces() -> ApiResult<Vec<SystemWorkspaceRow>> {
 pub async fn create_workspace(name: String) -> ApiResult<()> {
     let (svc, actor) = signed_in()?;
     domain::workspaces::create(&svc, &actor, &name).await?;
-    leptos_axum::redirect("/admin?notice=workspace_created");
+    redirect("/admin?notice=workspace_created");
     Ok(())
 }
 
@@ -138,7 +129,7 @@ pub async fn create_workspace(name: String) -> ApiResult<()> {
 pub async fn switch_workspace(workspace: WorkspaceId) -> ApiResult<()> {
     let (svc, actor) = signed_in()?;
     domain::workspaces::switch(&svc, &actor, workspace).await?;
-    leptos_axum::redirect("/admin");
+    redirect("/admin");
     Ok(())
 }
 
@@ -146,7 +137,7 @@ pub async fn switch_workspace(workspace: WorkspaceId) -> ApiResult<()> {
 pub async fn add_member(workspace: WorkspaceId, email: String, role: Role) -> ApiResult<()> {
     let (svc, actor) = signed_in()?;
     domain::workspaces::add_member(&svc, &actor, workspace, &email, role).await?;
-    leptos_axum::redirect("/admin/members?notice=member_added");
+    redirect("/admin/members?notice=member_added");
     Ok(())
 }
 
@@ -158,7 +149,7 @@ pub async fn change_member_role(
 ) -> ApiResult<()> {
     let (svc, actor) = signed_in()?;
     domain::workspaces::change_role(&svc, &actor, workspace, member, role).await?;
-    leptos_axum::redirect("/admin/members?notice=role_changed");
+    redirect("/admin/members?notice=role_changed");
     Ok(())
 }
 
@@ -166,7 +157,7 @@ pub async fn change_member_role(
 pub async fn remove_member(workspace: WorkspaceId, member: UserId) -> ApiResult<()> {
     let (svc, actor) = signed_in()?;
     domain::workspaces::remove_member(&svc, &actor, workspace, member).await?;
-    leptos_axum::redirect("/admin/members?notice=member_removed");
+    redirect("/admin/members?notice=member_removed");
     Ok(())
 }
 
@@ -181,7 +172,7 @@ pub async fn create_tenant(
     let (svc, actor) = signed_in()?;
     let id = domain::tenants::create(&svc, &actor, workspace, &display_name, &microsoft_tenant_id)
         .await?;
-    leptos_axum::redirect(&format!("/admin/t/{id}?notice=tenant_created"));
+    redirect(&format!("/admin/t/{id}?notice=tenant_created"));
     Ok(())
 }
 
@@ -189,7 +180,7 @@ pub async fn create_tenant(
 pub async fn rename_tenant(tenant: TenantId, display_name: String) -> ApiResult<()> {
     let (svc, actor) = signed_in()?;
     domain::tenants::rename(&svc, &actor, tenant, &display_name).await?;
-    leptos_axum::redirect(&format!("/admin/t/{tenant}?notice=tenant_updated"));
+    redirect(&format!("/admin/t/{tenant}?notice=tenant_updated"));
     Ok(())
 }
 
@@ -197,7 +188,7 @@ pub async fn rename_tenant(tenant: TenantId, display_name: String) -> ApiResult<
 pub async fn set_tenant_status(tenant: TenantId, status: TenantStatus) -> ApiResult<()> {
     let (svc, actor) = signed_in()?;
     domain::tenants::set_status(&svc, &actor, tenant, status).await?;
-    leptos_axum::redirect(&format!("/admin/t/{tenant}?notice=tenant_updated"));
+    redirect(&format!("/admin/t/{tenant}?notice=tenant_updated"));
     Ok(())
 }
 
@@ -205,7 +196,7 @@ pub async fn set_tenant_status(tenant: TenantId, status: TenantStatus) -> ApiRes
 pub async fn assign_tenant(tenant: TenantId, member: UserId) -> ApiResult<()> {
     let (svc, actor) = signed_in()?;
     domain::tenants::set_assignment(&svc, &actor, tenant, member, true).await?;
-    leptos_axum::redirect("/admin/members?notice=assignment_changed");
+    redirect("/admin/members?notice=assignment_changed");
     Ok(())
 }
 
@@ -213,7 +204,7 @@ pub async fn assign_tenant(tenant: TenantId, member: UserId) -> ApiResult<()> {
 pub async fn unassign_tenant(tenant: TenantId, member: UserId) -> ApiResult<()> {
     let (svc, actor) = signed_in()?;
     domain::tenants::set_assignment(&svc, &actor, tenant, member, false).await?;
-    leptos_axum::redirect("/admin/members?notice=assignment_changed");
+    redirect("/admin/members?notice=assignment_changed");
     Ok(())
 }
 
@@ -234,7 +225,7 @@ pub async fn cancel_run(run: domain::ids::RunId) -> ApiResult<()> {
         Cancellation::Requested => "cancel_requested",
         Cancellation::AlreadyFinished => "already_finished",
     };
-    leptos_axum::redirect(&format!("/admin/operations/{run}?notice={notice}"));
+    redirect(&format!("/admin/operations/{run}?notice={notice}"));
     Ok(())
 }
 
@@ -248,7 +239,7 @@ pub async fn load_notifications() -> ApiResult<Option<domain::views::Notificatio
 pub async fn mark_notification_read(notification: domain::ids::NotificationId) -> ApiResult<()> {
     let (svc, actor) = signed_in()?;
     domain::notifications::mark_read(&svc, &actor, notification).await?;
-    leptos_axum::redirect("/admin/notifications");
+    redirect("/admin/notifications");
     Ok(())
 }
 
@@ -256,7 +247,7 @@ pub async fn mark_notification_read(notification: domain::ids::NotificationId) -
 pub async fn mark_all_notifications_read() -> ApiResult<()> {
     let (svc, actor) = signed_in()?;
     domain::notifications::mark_all_read(&svc, &actor).await?;
-    leptos_axum::redirect("/admin/notifications");
+    redirect("/admin/notifications");
     Ok(())
 }
 
@@ -379,7 +370,7 @@ pub async fn generate_review_pack(
     .filter_map(|(s, v)| v.map(|_| s))
     .collect();
     let answer = domain::review_packs::generate(&svc, &actor, tenant, sections).await?;
-    leptos_axum::redirect(&answer.toast.link);
+    redirect(&answer.toast.link);
     Ok(answer)
 }
 
@@ -409,7 +400,7 @@ pub async fn execute_restore(
     let result =
         domain::restore::execute(&svc, &actor, tenant, snapshot, &items, &confirm_name).await?;
     let toast = domain::runs::presenter::present_start(&result);
-    leptos_axum::redirect(&toast.link);
+    redirect(&toast.link);
     Ok(toast)
 }
 
@@ -432,7 +423,7 @@ pub async fn start_onboarding(
     let id =
         domain::onboarding::start(&svc, &actor, workspace, &display_name, &microsoft_tenant_id)
             .await?;
-    leptos_axum::redirect(&format!("/admin/onboarding/{id}"));
+    redirect(&format!("/admin/onboarding/{id}"));
     Ok(id)
 }
 
@@ -467,7 +458,7 @@ pub async fn onboarding_connection(
         },
     )
     .await?;
-    leptos_axum::redirect(&format!("/admin/onboarding/{draft}"));
+    redirect(&format!("/admin/onboarding/{draft}"));
     Ok(())
 }
 
@@ -476,7 +467,7 @@ pub async fn onboarding_connection(
 pub async fn onboarding_verify(draft: i64) -> ApiResult<domain::runs::presenter::Toast> {
     let (svc, actor) = signed_in()?;
     let result = domain::onboarding::verify(&svc, &actor, draft).await?;
-    leptos_axum::redirect(&format!("/admin/onboarding/{draft}"));
+    redirect(&format!("/admin/onboarding/{draft}"));
     Ok(domain::runs::presenter::present_start(&result))
 }
 
@@ -502,7 +493,7 @@ pub async fn onboarding_bootstrap(
     .filter_map(|(op, v)| v.map(|_| op))
     .collect();
     let result = domain::onboarding::bootstrap(&svc, &actor, draft, &chosen).await?;
-    leptos_axum::redirect(&format!("/admin/onboarding/{draft}"));
+    redirect(&format!("/admin/onboarding/{draft}"));
     Ok(domain::runs::presenter::present_start(&result))
 }
 
@@ -510,6 +501,6 @@ pub async fn onboarding_bootstrap(
 pub async fn onboarding_discard(draft: i64) -> ApiResult<()> {
     let (svc, actor) = signed_in()?;
     domain::onboarding::discard(&svc, &actor, draft).await?;
-    leptos_axum::redirect("/admin/onboarding");
+    redirect("/admin/onboarding");
     Ok(())
 }

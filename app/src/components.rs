@@ -235,6 +235,7 @@ fn bell(shell: &ShellView) -> impl IntoView + use<> {
 }
 
 fn workspace_switcher(shell: &ShellView) -> impl IntoView + use<> {
+    let shell = shell.clone();
     let current = shell.current.clone();
     let options = shell.workspaces.clone();
     let current_id = current.as_ref().map(|c| c.id);
@@ -255,7 +256,7 @@ fn workspace_switcher(shell: &ShellView) -> impl IntoView + use<> {
                     </select>
                 </ServerForm>
             })}
-            <a href="/admin/workspaces/new" class="link text-sm">"New workspace"</a>
+            {shell.can_create_workspace.then(|| view! { <a href="/admin/workspaces/new" class="link text-sm">"New workspace"</a> })}
         </div>
     }
 }

@@ -84,3 +84,15 @@ pub fn read_cookie(headers: &http::HeaderMap, name: &str) -> Option<String> {
         .find(|(k, _)| *k == name)
         .map(|(_, v)| v.to_string())
 }
+
+/// Sends the browser on after a server function. The header is built
+/// fallibly: a target that is not a valid header value (it never should be)
+/// becomes `/admin` instead of a panic that drops the connection.
+pub fn redirect(path: &str) {
+    if http::HeaderValue::from_str(path).is_ok() {
+        leptos_axum::redirect(path);
+    } else {
+        tracing::warn!("refused to redirect to a target that is not a header value");
+        leptos_axum::redirect("/admin");
+    }
+}

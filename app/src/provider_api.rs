@@ -91,7 +91,7 @@ pub async fn create_connection(
         },
     )
     .await?;
-    leptos_axum::redirect(&connection_url(tenant, id, "connection_added"));
+    crate::ctx::redirect(&connection_url(tenant, id, "connection_added"));
     Ok(())
 }
 
@@ -114,7 +114,7 @@ pub async fn update_connection(
         &client_id,
     )
     .await?;
-    leptos_axum::redirect(&connection_url(tenant, connection, "connection_saved"));
+    crate::ctx::redirect(&connection_url(tenant, connection, "connection_saved"));
     Ok(())
 }
 
@@ -135,7 +135,7 @@ pub async fn rotate_connection_secret(
         expires_on.as_deref().unwrap_or_default(),
     )
     .await?;
-    leptos_axum::redirect(&connection_url(tenant, connection, "secret_rotated"));
+    crate::ctx::redirect(&connection_url(tenant, connection, "secret_rotated"));
     Ok(())
 }
 
@@ -152,7 +152,7 @@ pub async fn set_connection_status(
     } else {
         "connection_disabled"
     };
-    leptos_axum::redirect(&connection_url(tenant, connection, notice));
+    crate::ctx::redirect(&connection_url(tenant, connection, notice));
     Ok(())
 }
 
@@ -163,7 +163,7 @@ pub async fn make_default_connection(
 ) -> ApiResult<()> {
     let (svc, actor) = signed_in()?;
     domain::provider::connections::make_default(&svc, &actor, tenant, connection).await?;
-    leptos_axum::redirect(&connection_url(tenant, connection, "connection_default"));
+    crate::ctx::redirect(&connection_url(tenant, connection, "connection_default"));
     Ok(())
 }
 
@@ -174,7 +174,7 @@ pub async fn delete_connection(
 ) -> ApiResult<()> {
     let (svc, actor) = signed_in()?;
     domain::provider::connections::delete(&svc, &actor, tenant, connection).await?;
-    leptos_axum::redirect(&format!(
+    crate::ctx::redirect(&format!(
         "/admin/t/{tenant}/connections?notice=connection_deleted"
     ));
     Ok(())
@@ -207,6 +207,6 @@ pub async fn start_operation(
     )
     .await?;
     let toast = domain::runs::presenter::present_start(&result);
-    leptos_axum::redirect(&toast.link);
+    crate::ctx::redirect(&toast.link);
     Ok(toast)
 }

@@ -51,9 +51,7 @@ pub async fn create_user(
     platform_operator: bool,
 ) -> AppResult<UserId> {
     let pw = password.expose().to_string();
-    let hash = tokio::task::spawn_blocking(move || hash_password(&pw))
-        .await
-        .map_err(|_| AppError::Internal)??;
+    let hash = with_hashing(move || hash_password(&pw)).await??;
     let now = svc.now();
     let mut tx = svc.store.begin().await?;
     let id: (i64,) = sqlx::query_as(
@@ -106,6 +104,16 @@ pub struct SignedIn {
 
 /// Signs in. `previous` is the session cookie the browser presented, if any:
 /// it is revoked so the session id always rotates at sign-in.
+///
+/// Throttling: the attempt is counted on the client address and on the
+/// account *before* the password is checked, in one atomic statement each,
+/// so parallel guesses all count. An address over its limit is refused (429:
+/// that is the guesser's own address). An account over its limit is slowed,
+/// not locked: its attempts get slots `account_attempt_spacing_ms` apart and
+/// wait for them; one that would wait longer than
+/// `account_attempt_max_wait_ms` is answered like a wrong password without
+/// checking it. Its owner is never told (same words, same status) and gets
+/// in as soon as the guessing stops.
 pub async fn sign_in(
     svc: &Services,
     email_raw: &str,
@@ -114,35 +122,52 @@ pub async fn sign_in(
     previous: Option<&SessionToken>,
 ) -> AppResult<SignedIn> {
     let now = svc.now();
+    let settings = &svc.settings;
     // An unparseable email still costs a hash and counts against the address.
     let email = Email::parse(email_raw).ok();
     let account_key = email.as_ref().map(|e| format!("account:{e}"));
     let address_key = format!("address:{address}");
 
-    let locked = is_locked(svc, &address_key, now).await?
-        || match &account_key {
-            Some(k) => is_locked(svc, k, now).await?,
-            None => false,
-        };
-
+    let mut tx = svc.store.begin().await?;
+    let by_address = reserve_attempt(&mut tx, svc, &address_key, None, now).await?;
+    let by_account = match &account_key {
+        Some(k) => {
+            Some(reserve_attempt(&mut tx, svc, k, Some(settings.account_failure_limit), now).await?)
+        }
+        None => None,
+    };
     let user: Option<(i64, String)> = match &email {
         Some(e) => {
             sqlx::query_as("SELECT id, password_hash FROM users WHERE email = $1")
                 .bind(e.as_str())
-                .fetch_optional(&mut *svc.store.read().await?)
+                .fetch_optional(&mut **tx)
                 .await?
         }
         None => None,
     };
-    let hash = user
-        .as_ref()
-        .map(|(_, h)| h.clone())
-        .unwrap_or_else(|| decoy_hash().to_string());
-    let pw = password.to_string();
-    let password_ok = tokio::task::spawn_blocking(move || verify_password(&pw, &hash))
-        .await
-        .map_err(|_| AppError::Internal)?;
+    tx.commit().await?;
 
+    let address_locked = by_address.attempts > settings.address_failure_limit;
+    let wait_ms = by_account.map(|a| a.wait_ms(now)).unwrap_or(0);
+    let too_long = wait_ms > settings.account_attempt_max_wait_ms;
+    let checked = !address_locked && !too_long;
+    let password_ok = if checked {
+        if wait_ms > 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(wait_ms as u64)).await;
+        }
+        let hash = user.as_ref().map(|(_, h)| h.clone());
+        let pw = password.to_string();
+        // Unknown accounts cost one verification too (against the decoy).
+        with_hashing(move || match hash {
+            Some(h) => verify_password(&pw, &h),
+            None => verify_password(&pw, decoy_hash()),
+        })
+        .await?
+    } else {
+        false
+    };
+
+    let now = svc.now();
     let mut tx = svc.store.begin().await?;
     if let Some(prev) = previous {
         sqlx::query("DELETE FROM sessions WHERE id_hash = $1")
@@ -151,13 +176,21 @@ pub async fn sign_in(
             .await?;
     }
     match user {
-        Some((user_id, _)) if password_ok && !locked => {
+        Some((user_id, _)) if password_ok => {
+            // A success clears the account's count and gives the address its
+            // attempt back (an office behind one address signs in all day).
             if let Some(k) = &account_key {
                 sqlx::query("DELETE FROM sign_in_throttle WHERE throttle_key = $1")
                     .bind(k)
                     .execute(&mut **tx)
                     .await?;
             }
+            sqlx::query(
+                "UPDATE sign_in_throttle SET failures = failures - 1 WHERE throttle_key = $1 AND failures > 0",
+            )
+            .bind(&address_key)
+            .execute(&mut **tx)
+            .await?;
             let user = UserId(user_id);
             let current: Option<(i64,)> = sqlx::query_as(
                 "SELECT workspace_id FROM memberships WHERE user_id = $1 ORDER BY workspace_id LIMIT 1",
@@ -191,19 +224,6 @@ pub async fn sign_in(
             Ok(SignedIn { user, token })
         }
         _ => {
-            // A failed attempt while locked does not extend the lock further
-            // than the policy allows; it is still counted and audited.
-            record_failure(
-                svc,
-                &mut tx,
-                &address_key,
-                svc.settings.address_failure_limit,
-                now,
-            )
-            .await?;
-            if let Some(k) = &account_key {
-                record_failure(svc, &mut tx, k, svc.settings.account_failure_limit, now).await?;
-            }
             audit::record(
                 &mut tx,
                 Entry {
@@ -217,61 +237,102 @@ pub async fn sign_in(
                         .map(Email::to_string)
                         .unwrap_or_else(|| "(invalid email)".into()),
                     outcome: AuditOutcome::Denied,
-                    detail: locked.then(|| "throttled".to_string()),
+                    detail: (!checked).then(|| "throttled".to_string()),
                 },
                 now,
             )
             .await?;
             tx.commit().await?;
-            Err(AppError::SignInFailed { throttled: locked })
+            Err(AppError::SignInFailed {
+                throttled: address_locked,
+            })
         }
     }
 }
 
-async fn is_locked(svc: &Services, key: &str, now: i64) -> AppResult<bool> {
-    let row: Option<(i64,)> =
-        sqlx::query_as("SELECT locked_until FROM sign_in_throttle WHERE throttle_key = $1")
-            .bind(key)
-            .fetch_optional(&mut *svc.store.read().await?)
-            .await?;
-    Ok(row.is_some_and(|(until,)| until > now))
+/// One attempt counted on a throttle key.
+#[derive(Debug, Clone, Copy)]
+struct Attempt {
+    /// Attempts in the current window, this one included.
+    attempts: i64,
+    /// When this attempt may be checked (0: at once).
+    slot_at: i64,
 }
 
-async fn record_failure(
-    svc: &Services,
+impl Attempt {
+    fn wait_ms(&self, now: i64) -> i64 {
+        (self.slot_at - now).max(0)
+    }
+}
+
+/// Counts an attempt on `key` atomically and, past `spaced_after` attempts,
+/// reserves the next slot for it. One statement, so concurrent attempts on
+/// PostgreSQL each see their own count (no read-then-write).
+async fn reserve_attempt(
     conn: &mut sqlx::AnyConnection,
+    svc: &Services,
     key: &str,
-    limit: i64,
+    spaced_after: Option<i64>,
     now: i64,
-) -> AppResult<()> {
-    let row: Option<(i64, i64, i64)> = sqlx::query_as(
-        "SELECT failures, window_started_at, locked_until FROM sign_in_throttle WHERE throttle_key = $1",
-    )
-    .bind(key)
-    .fetch_optional(&mut *conn)
-    .await?;
-    let (failures, window_start, locked_until) = match row {
-        Some((f, w, l)) if now - w < svc.settings.throttle_window_ms => (f + 1, w, l),
-        Some((_, _, l)) => (1, now, l),
-        None => (1, now, 0),
+) -> AppResult<Attempt> {
+    let greatest = match svc.store.backend() {
+        crate::store::Backend::Postgres => "GREATEST",
+        crate::store::Backend::Sqlite => "MAX",
     };
-    let locked_until = if failures >= limit && locked_until <= now {
-        now + svc.settings.throttle_lockout_ms
-    } else {
-        locked_until
-    };
-    sqlx::query(
-        "INSERT INTO sign_in_throttle (throttle_key, failures, window_started_at, locked_until)
-         VALUES ($1, $2, $3, $4)
-         ON CONFLICT (throttle_key) DO UPDATE SET failures = $2, window_started_at = $3, locked_until = $4",
-    )
-    .bind(key)
-    .bind(failures)
-    .bind(window_start)
-    .bind(locked_until)
-    .execute(conn)
-    .await?;
-    Ok(())
+    let sql = format!(
+        "INSERT INTO sign_in_throttle (throttle_key, failures, window_started_at, locked_until, next_attempt_at)
+         VALUES ($1, 1, $2, 0, 0)
+         ON CONFLICT (throttle_key) DO UPDATE SET
+            failures = CASE WHEN sign_in_throttle.window_started_at <= $2 - $3 THEN 1 ELSE sign_in_throttle.failures + 1 END,
+            window_started_at = CASE WHEN sign_in_throttle.window_started_at <= $2 - $3 THEN $2 ELSE sign_in_throttle.window_started_at END,
+            next_attempt_at = CASE
+                WHEN sign_in_throttle.window_started_at > $2 - $3 AND sign_in_throttle.failures + 1 > $4
+                THEN {greatest}(sign_in_throttle.next_attempt_at, $2) + $5
+                ELSE sign_in_throttle.next_attempt_at END
+         RETURNING failures, next_attempt_at"
+    );
+    let spacing = svc.settings.account_attempt_spacing_ms;
+    let (attempts, next_at): (i64, i64) = sqlx::query_as(&sql)
+        .bind(key)
+        .bind(now)
+        .bind(svc.settings.throttle_window_ms)
+        .bind(spaced_after.unwrap_or(i64::MAX))
+        .bind(spacing)
+        .fetch_one(conn)
+        .await?;
+    let spaced = spaced_after.is_some_and(|limit| attempts > limit);
+    Ok(Attempt {
+        attempts,
+        slot_at: if spaced { next_at - spacing } else { 0 },
+    })
+}
+
+// Password hashing is deliberately expensive (argon2id: 19 MiB and tens of
+// milliseconds each): a few at a time, and a short queue, so a flood of
+// sign-ins cannot exhaust memory or starve the pages of CPU.
+static HASH_SLOTS: OnceLock<tokio::sync::Semaphore> = OnceLock::new();
+static HASH_WAITING: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+const HASH_QUEUE: usize = 64;
+
+async fn with_hashing<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> AppResult<T> {
+    use std::sync::atomic::Ordering;
+    let slots = HASH_SLOTS.get_or_init(|| {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        tokio::sync::Semaphore::new(cores.clamp(1, 4))
+    });
+    if HASH_WAITING.fetch_add(1, Ordering::AcqRel) >= HASH_QUEUE {
+        HASH_WAITING.fetch_sub(1, Ordering::AcqRel);
+        tracing::warn!("password hashing queue full; answering 503");
+        return Err(AppError::Unavailable);
+    }
+    let permit = slots.acquire().await;
+    HASH_WAITING.fetch_sub(1, Ordering::AcqRel);
+    let _permit = permit.map_err(|_| AppError::Internal)?;
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|_| AppError::Internal)
 }
 
 /// Signs out: the server-side session is gone, whatever the browser keeps.

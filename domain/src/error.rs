@@ -28,6 +28,9 @@ pub enum AppError {
     /// Sign-in failed (bad credentials or throttled): one generic message.
     #[error("Sign-in failed. Check your email and password, or wait a few minutes and try again.")]
     SignInFailed { throttled: bool },
+    /// A per-member limit is used up for now; try again after `retry_after_secs`.
+    #[error("{}", too_many_words(*retry_after_secs))]
+    TooManyRequests { retry_after_secs: u64 },
     /// The database (or another dependency) is unreachable.
     #[error("Tenantry is temporarily unavailable. Try again in a moment.")]
     Unavailable,
@@ -39,6 +42,16 @@ pub enum AppError {
 }
 
 pub type AppResult<T> = Result<T, AppError>;
+
+fn too_many_words(secs: u64) -> String {
+    let minutes = secs.div_ceil(60).max(1);
+    let when = if minutes == 1 {
+        "a minute".to_string()
+    } else {
+        format!("{minutes} minutes")
+    };
+    format!("You have done this often in a short time. Try again in {when}.")
+}
 
 /// What a page says while the database is unreachable (the app's error page
 /// and the router's, which answers before any page can load).
@@ -71,6 +84,7 @@ impl AppError {
             AppError::Conflict { .. } => 409,
             AppError::SignInFailed { throttled: false } => 401,
             AppError::SignInFailed { throttled: true } => 429,
+            AppError::TooManyRequests { .. } => 429,
             AppError::Unavailable => 503,
             AppError::Internal => 500,
         }
@@ -171,6 +185,11 @@ mod tests {
         assert_eq!(AppError::invalid("x", "bad").http_status(), 400);
         assert_eq!(AppError::conflict("busy").http_status(), 409);
         assert_eq!(AppError::Unavailable.http_status(), 503);
+        let limited = AppError::TooManyRequests {
+            retry_after_secs: 125,
+        };
+        assert_eq!(limited.http_status(), 429);
+        assert!(limited.operator_message().contains("3 minutes"));
     }
 
     #[test]

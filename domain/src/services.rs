@@ -20,6 +20,18 @@ pub struct Settings {
     pub throttle_lockout_ms: i64,
     /// How long a generated review pack stays downloadable.
     pub review_pack_ttl_ms: i64,
+    /// Whether any signed-in account may create a workspace (platform
+    /// operators always may). `tenantry serve` leaves it off unless
+    /// `--allow-workspace-creation`; the demo and this default (tests) allow it.
+    pub allow_workspace_creation: bool,
+    /// A targeted account's attempts beyond `account_failure_limit` are spaced
+    /// this far apart (a soft lock: slower, never a lockout of its owner)…
+    pub account_attempt_spacing_ms: i64,
+    /// …and an attempt that would wait longer than this is answered as a
+    /// failed sign-in without checking the password.
+    pub account_attempt_max_wait_ms: i64,
+    /// Per-member limits on support requests, blocked starts and review packs.
+    pub limits: crate::limits::AbuseLimits,
 }
 
 impl Default for Settings {
@@ -32,6 +44,10 @@ impl Default for Settings {
             throttle_window_ms: 15 * 60 * 1000,
             throttle_lockout_ms: 15 * 60 * 1000,
             review_pack_ttl_ms: 30 * 24 * 60 * 60 * 1000,
+            allow_workspace_creation: true,
+            account_attempt_spacing_ms: 2_000,
+            account_attempt_max_wait_ms: 10_000,
+            limits: crate::limits::AbuseLimits::default(),
         }
     }
 }

@@ -87,6 +87,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../../migrations/sqlite/0007_onboarding.sql"),
         postgres: include_str!("../../migrations/postgres/0007_onboarding.sql"),
     },
+    Migration {
+        version: 8,
+        name: "security",
+        sqlite: include_str!("../../migrations/sqlite/0008_security.sql"),
+        postgres: include_str!("../../migrations/postgres/0008_security.sql"),
+    },
 ];
 
 #[derive(Clone)]
@@ -292,8 +298,17 @@ impl Store {
     /// Cheap reachability check for `/readyz` (not gated by the breaker:
     /// it is how an operator sees the database come back).
     pub async fn ping(&self) -> AppResult<()> {
-        sqlx::query("SELECT 1").execute(&self.read).await?;
-        Ok(())
+        // Within a second: a refused connect is retried by the pool until its
+        // acquire timeout, far longer than a readiness check may take.
+        match tokio::time::timeout(PING_TIMEOUT, sqlx::query("SELECT 1").execute(&self.read)).await
+        {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(e)) => Err(e.into()),
+            Err(_) => {
+                note_connection_error();
+                Err(AppError::Unavailable)
+            }
+        }
     }
 
     /// True while the last probe found the database unreachable.
@@ -516,6 +531,9 @@ fn idle_across_connection_error(idle_for: Duration) -> bool {
     let since_error = process_clock_ms().saturating_sub(last);
     idle_for.as_millis() as u64 >= since_error
 }
+
+/// How long a readiness ping may take.
+const PING_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// How long a probe may take, and how long its verdict "down" stands.
 const PROBE_TIMEOUT: Duration = Duration::from_millis(800);

@@ -160,6 +160,77 @@ fn bounded_name(
     text(field, &format!("a {what}"), raw, 1, max, Lines::One)
 }
 
+/// Where to send the browser after signing in: a path in one of the app's
+/// planes (`/admin…`, `/system…`) made of plain URL characters, that a
+/// browser parses back to the same path on this site. Anything else (other
+/// hosts, scheme-relative `//x`, `/\x`, tabs and newlines, dot segments,
+/// encoded slashes, backslashes, dots or control characters) falls back to
+/// `/admin`.
+pub fn safe_next(raw: Option<&str>) -> String {
+    raw.filter(|r| is_local_return_path(r))
+        .unwrap_or("/admin")
+        .to_string()
+}
+
+fn is_local_return_path(raw: &str) -> bool {
+    if raw.len() > 2048 {
+        return false;
+    }
+    let in_a_plane = ["/admin", "/system"].iter().any(|plane| {
+        raw.strip_prefix(plane)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with(['/', '?', '#']))
+    });
+    let plain = raw.bytes().all(|b| {
+        b.is_ascii_alphanumeric()
+            || matches!(
+                b,
+                b'/' | b'-'
+                    | b'_'
+                    | b'.'
+                    | b'~'
+                    | b'?'
+                    | b'='
+                    | b'&'
+                    | b'%'
+                    | b'+'
+                    | b','
+                    | b':'
+                    | b'@'
+                    | b'!'
+                    | b'$'
+                    | b'*'
+                    | b';'
+                    | b'#'
+            )
+    });
+    if !in_a_plane || !plain {
+        return false;
+    }
+    let path = raw.split(['?', '#']).next().unwrap_or_default();
+    if path.contains("//") || path.split('/').any(|seg| seg == "." || seg == "..") {
+        return false;
+    }
+    // Every escape is two hex digits and never hides a separator, a dot or a
+    // control character the browser might act on.
+    let bytes = raw.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = raw
+                .get(i + 1..i + 3)
+                .and_then(|h| u8::from_str_radix(h, 16).ok());
+            match hex {
+                Some(b) if b > 0x20 && b != 0x7f && !matches!(b, b'/' | b'\\' | b'.' | b'%') => {}
+                _ => return false,
+            }
+            i += 3;
+        } else {
+            i += 1;
+        }
+    }
+    true
+}
+
 /// A workspace's display name.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WorkspaceName(String);
@@ -274,6 +345,49 @@ mod tests {
         assert_eq!(
             TenantName::parse("bad\u{0}name").map_err(|e| e.field),
             Err("display_name")
+        );
+    }
+
+    #[test]
+    fn sign_in_returns_only_to_our_own_pages() {
+        for ok in [
+            "/admin",
+            "/admin/t/12",
+            "/admin/operations?tab=active&tenant=3",
+            "/system/ops/runs/7",
+            "/admin/t/1/inventory?q=caf%C3%A9",
+        ] {
+            assert_eq!(safe_next(Some(ok)), ok, "{ok}");
+        }
+        for bad in [
+            "//evil.example",
+            "/\\evil.example",
+            "/\t/evil.example",
+            "https://evil.example/admin",
+            "/admin\n/x",
+            "/admin\t",
+            "/admin\u{0}",
+            "/admin//evil.example",
+            "/admin/../..//evil.example",
+            "/admin/%2F%2Fevil.example",
+            "/admin/%5Cevil",
+            "/admin/%2e%2e/x",
+            "/admin/%0d%0aSet-Cookie:x",
+            "/admin/%zz",
+            "/admin/%",
+            "/sign-in",
+            "/adminx",
+            " /admin",
+            "/admin/caf\u{e9}",
+            "/admin/<script>",
+            "",
+        ] {
+            assert_eq!(safe_next(Some(bad)), "/admin", "{bad:?}");
+        }
+        assert_eq!(safe_next(None), "/admin");
+        assert_eq!(
+            safe_next(Some(&format!("/admin/{}", "a".repeat(3000)))),
+            "/admin"
         );
     }
 

@@ -56,6 +56,8 @@ pub struct ShellView {
     pub unread_notifications: i64,
     /// The progress overlay's first state (it polls from there).
     pub active_runs: ActiveRuns,
+    /// Whether this account may create a workspace (configuration).
+    pub can_create_workspace: bool,
 }
 
 impl ShellView {

@@ -61,13 +61,40 @@ pub async fn shell(svc: &Services, actor: &Actor) -> AppResult<ShellView> {
         workspaces: list_for_user(svc, actor.user_id).await?,
         unread_notifications: crate::notifications::unread_count(svc, actor).await?,
         active_runs,
+        can_create_workspace: may_create(svc, actor),
     })
+}
+
+/// Workspace creation is decided by configuration: platform operators always
+/// may; other accounts only where `--allow-workspace-creation` says so.
+pub fn may_create(svc: &Services, actor: &Actor) -> bool {
+    actor.is_platform_operator || svc.settings.allow_workspace_creation
 }
 
 /// Creates a workspace with the actor as its owner and makes it current.
 pub async fn create(svc: &Services, actor: &Actor, name: &str) -> AppResult<WorkspaceId> {
-    let name = WorkspaceName::parse(name)?;
     let now = svc.now();
+    if !may_create(svc, actor) {
+        let mut tx = svc.store.begin().await?;
+        audit::record(
+            &mut tx,
+            Entry {
+                workspace: None,
+                tenant: None,
+                actor: Some(actor.user_id),
+                actor_label: &actor.email,
+                action: AuditAction::WorkspaceCreated,
+                target: name.chars().filter(|c| !c.is_control()).take(80).collect(),
+                outcome: crate::views::AuditOutcome::Denied,
+                detail: Some("workspace creation is not enabled for this account".into()),
+            },
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        return Err(AppError::Forbidden);
+    }
+    let name = WorkspaceName::parse(name)?;
     let mut tx = svc.store.begin().await?;
     let (id,): (i64,) = sqlx::query_as(
         "INSERT INTO workspaces (name, created_by, created_at) VALUES ($1, $2, $3) RETURNING id",

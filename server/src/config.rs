@@ -27,6 +27,8 @@ pub struct Config {
     pub provider: ProviderConfig,
     /// The one support desk requests are handed to (default: none).
     pub support_desk: domain::support::desk::DeskConfig,
+    /// Public URL and trusted proxies.
+    pub web: crate::web::WebConfig,
 }
 
 /// Where provider secrets are sealed with and where Graph lives.

@@ -9,6 +9,7 @@ pub mod downloads;
 pub mod error_page;
 pub mod middleware;
 pub mod startup;
+pub mod web;
 
 pub use config::{Config, ProviderConfig};
 pub use startup::Application;

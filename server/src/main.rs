@@ -55,6 +55,8 @@ enum Command {
         #[arg(long, env = "TENANTRY_DB_MAX_CONNECTIONS", default_value_t = 16)]
         db_max_connections: u32,
         #[command(flatten)]
+        web: WebArgs,
+        #[command(flatten)]
         work: WorkArgs,
         #[command(flatten)]
         provider: ProviderArgs,
@@ -189,6 +191,43 @@ impl DeskArgs {
                 "unknown support desk {other:?}: use none, halopsa or request_tracker"
             )),
         }
+    }
+}
+
+#[derive(clap::Args, Clone)]
+struct WebArgs {
+    /// The address people open, e.g. https://tenantry.example.com: requests
+    /// naming another host are refused, and links in tickets point here.
+    /// Without it only the bound port on 127.0.0.1/localhost is answered.
+    #[arg(long, env = "TENANTRY_PUBLIC_URL")]
+    public_url: Option<String>,
+    /// Reverse proxies whose X-Forwarded-For is believed (addresses or CIDR
+    /// blocks, comma-separated), e.g. 10.0.0.0/8. Others' is ignored.
+    #[arg(long, env = "TENANTRY_TRUSTED_PROXIES", default_value = "")]
+    trusted_proxies: String,
+    /// Let any signed-in account create workspaces (platform operators always may).
+    #[arg(long, env = "TENANTRY_ALLOW_WORKSPACE_CREATION")]
+    allow_workspace_creation: bool,
+}
+
+impl WebArgs {
+    fn config(&self, secure_cookies: bool) -> Result<server::web::WebConfig, String> {
+        let public_url = self
+            .public_url
+            .as_deref()
+            .filter(|u| !u.trim().is_empty())
+            .map(server::web::PublicUrl::parse)
+            .transpose()?;
+        if secure_cookies && public_url.is_none() {
+            return Err(
+                "--secure-cookies serves over https behind a proxy: also set --public-url (the https address people open)"
+                    .into(),
+            );
+        }
+        Ok(server::web::WebConfig {
+            public_url,
+            trusted_proxies: server::web::parse_trusted_proxies(&self.trusted_proxies)?,
+        })
     }
 }
 
@@ -344,11 +383,13 @@ async fn run(cli: Cli) -> Result<(), String> {
             session_idle_minutes,
             session_absolute_hours,
             db_max_connections,
+            web,
             work,
             provider,
             desk,
         } => {
             let config = Config {
+                web: web.config(secure_cookies)?,
                 database_url: cli.database_url,
                 bind,
                 site_root: site_root.unwrap_or_else(Config::default_site_root),
@@ -358,6 +399,7 @@ async fn run(cli: Cli) -> Result<(), String> {
                     session_idle_ms: session_idle_minutes * 60_000,
                     session_absolute_ms: session_absolute_hours * 3_600_000,
                     review_pack_ttl_ms: work.review_pack_ttl_ms(),
+                    allow_workspace_creation: web.allow_workspace_creation,
                     ..Settings::default()
                 },
                 workers: work.workers,
@@ -402,7 +444,12 @@ async fn run(cli: Cli) -> Result<(), String> {
                 site_root: site_root.unwrap_or_else(Config::default_site_root),
                 secure_cookies: false,
                 db_max_connections: 8,
-                settings: Settings::default(),
+                web: Default::default(),
+                // The demo lets every account create workspaces.
+                settings: Settings {
+                    allow_workspace_creation: true,
+                    ..Settings::default()
+                },
                 workers: 1,
                 worker: WorkerConfig::default(),
                 reconcile_every_ms: 15_000,

@@ -198,25 +198,55 @@ fn is_safe_method(m: &Method) -> bool {
     matches!(*m, Method::GET | Method::HEAD | Method::OPTIONS)
 }
 
+/// Requests must name one of our hosts (the public URL, or the bound port on
+/// loopback): a page on another domain that rebinds its name to this server
+/// sends its own name and is refused before anything runs.
+pub async fn allowed_hosts(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let host = req
+        .uri()
+        .authority()
+        .map(|a| a.as_str().to_string())
+        .or_else(|| {
+            req.headers()
+                .get(header::HOST)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+        });
+    match host {
+        Some(h) if state.allowed.host_allowed(&h) => next.run(req).await,
+        _ => {
+            tracing::info!(
+                host = host.as_deref().unwrap_or("-"),
+                "refused a request for another host"
+            );
+            (
+                StatusCode::MISDIRECTED_REQUEST,
+                [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+                "This Tenantry server does not answer for that host name.",
+            )
+                .into_response()
+        }
+    }
+}
+
 /// Refuses state-changing requests that a browser marks as cross-site, or
-/// that carry no proof of origin at all.
-pub async fn reject_cross_site(req: Request, next: Next) -> Response {
+/// whose `Origin` is not one of ours, or that carry no proof of origin at all.
+pub async fn reject_cross_site(
+    State(state): State<AppState>,
+    req: Request,
+    next: Next,
+) -> Response {
     if is_safe_method(req.method()) {
         return next.run(req).await;
     }
     let headers = req.headers();
+    let origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok());
     let same_origin = match headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()) {
-        Some(site) => site == "same-origin",
-        None => {
-            let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
-            let origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok());
-            match (origin, host) {
-                (Some(origin), Some(host)) => origin
-                    .split_once("://")
-                    .is_some_and(|(_, authority)| authority.eq_ignore_ascii_case(host)),
-                _ => false,
-            }
+        // The browser's word, checked against ours when it also names the origin.
+        Some(site) => {
+            site == "same-origin" && origin.is_none_or(|o| state.allowed.origin_allowed(o))
         }
+        None => origin.is_some_and(|o| state.allowed.origin_allowed(o)),
     };
     if same_origin {
         next.run(req).await
@@ -259,10 +289,19 @@ pub async fn resolve_session(
         },
         None => None,
     };
+    let forwarded_for = req
+        .headers()
+        .get("x-forwarded-for")
+        .and_then(|v| v.to_str().ok());
     let address = req
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip().to_string())
+        .map(|c| {
+            state
+                .allowed
+                .client_address(c.0.ip(), forwarded_for)
+                .to_string()
+        })
         .unwrap_or_else(|| "unknown".into());
     if actor.is_none() && needs_sign_in(&path) && is_safe_method(req.method()) {
         let target = req

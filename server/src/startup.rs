@@ -29,6 +29,8 @@ pub struct AppState {
     pub services: Services,
     pub leptos_options: LeptosOptions,
     pub cookies: Arc<CookieSettings>,
+    /// Hosts, origins and proxies the router accepts (from config and the bound port).
+    pub allowed: Arc<crate::web::Allowed>,
 }
 
 impl FromRef<AppState> for LeptosOptions {
@@ -158,6 +160,14 @@ impl Application {
 
     /// Builds the app around ready services (tests inject a manual clock).
     pub async fn build_with(config: Config, services: Services) -> Result<Application, AppError> {
+        let listener = tokio::net::TcpListener::bind(config.bind)
+            .await
+            .map_err(|e| {
+                tracing::error!(error = %e, bind = %config.bind, "cannot bind");
+                AppError::Unavailable
+            })?;
+        let bound = listener.local_addr().map_err(|_| AppError::Internal)?;
+        let port = bound.port();
         let leptos_options = LeptosOptions::builder()
             .output_name("tenantry")
             .site_root(config.site_root.to_string_lossy().to_string())
@@ -172,6 +182,7 @@ impl Application {
             services: services.clone(),
             leptos_options: leptos_options.clone(),
             cookies,
+            allowed: Arc::new(crate::web::Allowed::new(&config.web, bound)),
         };
         let routes = generate_route_list(App);
         let pkg_dir = config.site_root.join("pkg");
@@ -207,25 +218,22 @@ impl Application {
             ))
             .layer(axum::middleware::from_fn(middleware::bounded_forms))
             .layer(axum::middleware::from_fn(middleware::clean_queries))
-            .layer(axum::middleware::from_fn(middleware::reject_cross_site))
+            .layer(axum::middleware::from_fn_with_state(
+                state.clone(),
+                middleware::reject_cross_site,
+            ))
             .layer(axum::middleware::from_fn(middleware::one_unit_of_work))
             .layer(axum::middleware::from_fn(middleware::catch_panics))
+            .layer(axum::middleware::from_fn_with_state(
+                state.clone(),
+                middleware::allowed_hosts,
+            ))
             .layer(axum::middleware::from_fn_with_state(
                 state.clone(),
                 middleware::security_headers,
             ))
             .with_state(state.clone());
 
-        let listener = tokio::net::TcpListener::bind(config.bind)
-            .await
-            .map_err(|e| {
-                tracing::error!(error = %e, bind = %config.bind, "cannot bind");
-                AppError::Unavailable
-            })?;
-        let port = listener
-            .local_addr()
-            .map_err(|_| AppError::Internal)?
-            .port();
         Ok(Application {
             port,
             listener,

@@ -227,6 +227,27 @@ async fn serve(
     settings: Settings,
     provider: Option<domain::provider::ProviderRuntime>,
 ) -> TestApp {
+    serve_with_web(db, store, settings, provider, Default::default()).await
+}
+
+/// An app with web settings (public URL, trusted proxies).
+pub async fn spawn_app_with_web(
+    backend: Backend,
+    settings: Settings,
+    web: server::web::WebConfig,
+) -> TestApp {
+    let db = TestDatabase::create(backend).await;
+    let store = open_store(&db.url).await;
+    serve_with_web(db, store, settings, None, web).await
+}
+
+async fn serve_with_web(
+    db: TestDatabase,
+    store: Store,
+    settings: Settings,
+    provider: Option<domain::provider::ProviderRuntime>,
+    web: server::web::WebConfig,
+) -> TestApp {
     let clock = ManualClock::new(T0);
     let mut services = Services::new(store, settings.clone())
         .with_clock(Arc::new(clock.clone()))
@@ -246,6 +267,7 @@ async fn serve(
         reconcile_every_ms: 0,
         provider: Default::default(),
         support_desk: Default::default(),
+        web,
     };
     let app = Application::build_with(config, services.clone())
         .await

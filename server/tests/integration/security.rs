@@ -2,7 +2,7 @@
 //! methods, health and readiness.
 
 use crate::both_backends;
-use crate::common::{Backend, spawn_app};
+use crate::common::{Backend, spawn_app, spawn_app_with_web};
 
 async fn cross_site_mutations_are_refused(backend: Backend) {
     let app = spawn_app(backend).await;
@@ -166,7 +166,151 @@ async fn unknown_paths_are_404_pages(backend: Backend) {
     assert_eq!(r.status, 404);
 }
 
+/// DNS rebinding: a page on another domain that points its name at this
+/// server sends its own name in `Host`. Refused before anything runs, even
+/// with a correct password; the configured public URL is answered.
+async fn other_hosts_are_refused(backend: Backend) {
+    let app = spawn_app_with_web(
+        backend,
+        Default::default(),
+        server::web::WebConfig {
+            public_url: Some(
+                server::web::PublicUrl::parse("https://tenantry.example.com").unwrap(),
+            ),
+            ..Default::default()
+        },
+    )
+    .await;
+    app.create_user("ada@example.com", false).await;
+    let port = app.address.rsplit(':').next().unwrap().to_string();
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let sign_in = |host: String, origin: String| {
+        client
+            .post(format!("{}/api/session/sign_in", app.address))
+            .header("host", host)
+            .header("origin", origin)
+            .header("sec-fetch-site", "same-origin")
+            .form(&[
+                ("email", "ada@example.com"),
+                ("password", crate::common::PASSWORD),
+            ])
+            .send()
+    };
+    for host in [
+        format!("evil.example:{port}"),
+        "evil.example".to_string(),
+        format!("127.0.0.2:{port}"),
+        "tenantry.example.com.evil.example".to_string(),
+    ] {
+        let r = sign_in(host.clone(), format!("http://{host}"))
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 421, "{host}");
+        assert!(r.headers().get("set-cookie").is_none());
+        let page = client
+            .get(format!("{}/sign-in", app.address))
+            .header("host", host.clone())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(page.status(), 421, "GET for {host}");
+    }
+    let (sessions,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM sessions")
+        .fetch_one(app.services.store.unguarded_pool())
+        .await
+        .unwrap();
+    assert_eq!(sessions, 0, "no session was created for another host");
+    // Our own names work: loopback on the bound port, and the public URL.
+    let r = sign_in(format!("127.0.0.1:{port}"), app.address.clone())
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let r = sign_in(
+        "tenantry.example.com".into(),
+        "https://tenantry.example.com".into(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 200);
+    // The right host with a foreign Origin (no fetch metadata) is cross-site.
+    let r = client
+        .post(format!("{}/api/session/sign_in", app.address))
+        .header("origin", "https://evil.example")
+        .form(&[
+            ("email", "ada@example.com"),
+            ("password", crate::common::PASSWORD),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+}
+
+/// After sign-in the browser goes back only to a page of ours; anything a
+/// browser might read as another site, or that is not a valid header, sends
+/// it to /admin, and nothing panics.
+async fn sign_in_returns_only_to_our_pages(backend: Backend) {
+    let app = spawn_app(backend).await;
+    app.create_user("ada@example.com", false).await;
+    let cases = [
+        (
+            "/admin/operations?tab=active",
+            "/admin/operations?tab=active",
+        ),
+        ("//evil.example/x", "/admin"),
+        ("/\\evil.example", "/admin"),
+        ("/\t/evil.example", "/admin"),
+        ("/admin/%2F%2Fevil.example", "/admin"),
+        ("https://evil.example", "/admin"),
+        ("/admin/\u{e9}t\u{e9}", "/admin"),
+        ("/admin\r\nSet-Cookie: x=1", "/admin"),
+    ];
+    for (next, expected) in cases {
+        let b = app.browser();
+        let r = b
+            .call(
+                "/api/session/sign_in",
+                &[
+                    ("email", "ada@example.com".into()),
+                    ("password", crate::common::PASSWORD.into()),
+                    ("next", next.into()),
+                ],
+            )
+            .await;
+        assert_eq!(r.status, 200, "{next:?}: {}", r.body);
+        assert_eq!(r.location.as_deref(), Some(expected), "{next:?}");
+    }
+    // A control character other than a line break or tab: refused before
+    // anything happens (no session row).
+    let (before,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM sessions")
+        .fetch_one(app.services.store.unguarded_pool())
+        .await
+        .unwrap();
+    let r = app
+        .browser()
+        .call(
+            "/api/session/sign_in",
+            &[
+                ("email", "ada@example.com".into()),
+                ("password", crate::common::PASSWORD.into()),
+                ("next", "/admin\u{1}x".into()),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 400);
+    let (after,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM sessions")
+        .fetch_one(app.services.store.unguarded_pool())
+        .await
+        .unwrap();
+    assert_eq!(before, after);
+}
+
 both_backends!(
+    other_hosts_are_refused,
+    sign_in_returns_only_to_our_pages,
     cross_site_mutations_are_refused,
     pages_carry_security_headers,
     bad_arguments_answer_400,

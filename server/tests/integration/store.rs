@@ -146,7 +146,8 @@ fn connections_come_only_from_the_guard() {
             } else if p.extension().is_some_and(|e| e == "rs") {
                 let text = std::fs::read_to_string(&p).unwrap();
                 let raw = text.contains("unguarded_pool()")
-                    || text.contains(".acquire().await")
+                    || text.contains("pool.acquire()")
+                    || text.contains("pool().acquire()")
                     || text.contains("pool().begin");
                 let is_allowed = allowed.iter().any(|a| p.ends_with(a));
                 if raw && !is_allowed {
