@@ -133,11 +133,64 @@ pub async fn switch_workspace(workspace: WorkspaceId) -> ApiResult<()> {
     Ok(())
 }
 
-#[server(prefix = "/api", endpoint = "members/add")]
-pub async fn add_member(workspace: WorkspaceId, email: String, role: Role) -> ApiResult<()> {
+/// Invites someone by email. The answer is the same whether or not an
+/// account uses the address; they join when they accept the link.
+#[server(prefix = "/api", endpoint = "members/invite")]
+pub async fn invite_member(workspace: WorkspaceId, email: String, role: Role) -> ApiResult<()> {
     let (svc, actor) = signed_in()?;
-    domain::workspaces::add_member(&svc, &actor, workspace, &email, role).await?;
-    redirect("/admin/members?notice=member_added");
+    domain::invitations::invite(&svc, &actor, workspace, &email, role).await?;
+    redirect("/admin/members?notice=invitation_created#invitations");
+    Ok(())
+}
+
+#[server(prefix = "/api", endpoint = "invitations/resend")]
+pub async fn resend_invitation(invitation: domain::ids::InvitationId) -> ApiResult<()> {
+    let (svc, actor) = signed_in()?;
+    domain::invitations::resend(&svc, &actor, invitation).await?;
+    redirect("/admin/members?notice=invitation_renewed#invitations");
+    Ok(())
+}
+
+#[server(prefix = "/api", endpoint = "invitations/revoke")]
+pub async fn revoke_invitation(invitation: domain::ids::InvitationId) -> ApiResult<()> {
+    let (svc, actor) = signed_in()?;
+    domain::invitations::revoke(&svc, &actor, invitation).await?;
+    redirect("/admin/members?notice=invitation_revoked#invitations");
+    Ok(())
+}
+
+/// The invitation page's loader: anyone holding the link (signed in or not).
+#[server(prefix = "/api", endpoint = "invitations/view")]
+pub async fn load_invitation(token: String) -> ApiResult<domain::views::InvitationLanding> {
+    let svc = services()?;
+    let actor = crate::ctx::actor().ok();
+    Ok(domain::invitations::landing(&svc, actor.as_ref(), &token).await?)
+}
+
+/// A signed-in person accepts the invitation addressed to them.
+#[server(prefix = "/api", endpoint = "invitations/accept")]
+pub async fn accept_invitation(token: String) -> ApiResult<()> {
+    let (svc, actor) = signed_in()?;
+    domain::invitations::accept(&svc, &actor, &token).await?;
+    redirect("/admin?notice=invitation_accepted");
+    Ok(())
+}
+
+/// Someone without an account accepts by choosing a password: the account
+/// is created for the invited address and they are signed in.
+#[server(prefix = "/api", endpoint = "invitations/join")]
+pub async fn join_by_invitation(token: String, password: String) -> ApiResult<()> {
+    use crate::ctx::CookieSettings;
+    let svc = services()?;
+    let cookies = use_context::<CookieSettings>().ok_or(ApiError(domain::AppError::Internal))?;
+    let signed_in = domain::invitations::join_with_new_account(&svc, &token, &password).await?;
+    if let Some(res) = use_context::<leptos_axum::ResponseOptions>()
+        && let Ok(value) =
+            http::HeaderValue::from_str(&cookies.session_cookie(signed_in.token.expose()))
+    {
+        res.insert_header(http::header::SET_COOKIE, value);
+    }
+    redirect("/admin?notice=invitation_accepted");
     Ok(())
 }
 

@@ -125,7 +125,12 @@ pub fn NotFound() -> impl IntoView {
 fn notice_text(key: &str) -> Option<&'static str> {
     Some(match key {
         "workspace_created" => "Workspace created. You are its owner.",
-        "member_added" => "Member added.",
+        "invitation_created" => {
+            "Invitation created. Copy its link below and send it to the person: they join when they accept it."
+        }
+        "invitation_renewed" => "A new link was made; the old one no longer works.",
+        "invitation_revoked" => "Invitation revoked: its link no longer works.",
+        "invitation_accepted" => "Welcome: you joined the workspace.",
         "role_changed" => "Role changed.",
         "member_removed" => "Member removed.",
         "assignment_changed" => "Tenant assignment saved.",
@@ -157,6 +162,21 @@ pub fn Notice() -> impl IntoView {
             .get("notice")
             .and_then(|k| notice_text(&k))
             .map(|text| view! { <p class="notice" role="status">{text}</p> })
+    }
+}
+
+/// This site's origin (`https://host`), for links people copy elsewhere:
+/// the configured public URL, else the (allow-listed) host of the request.
+pub fn site_origin() -> String {
+    #[cfg(feature = "ssr")]
+    {
+        use_context::<crate::ctx::SiteOrigin>()
+            .map(|o| o.0)
+            .unwrap_or_default()
+    }
+    #[cfg(not(feature = "ssr"))]
+    {
+        String::new()
     }
 }
 

@@ -45,6 +45,10 @@ impl CookieSettings {
     }
 }
 
+/// This site's origin for absolute links (public URL, or the request's host).
+#[derive(Debug, Clone)]
+pub struct SiteOrigin(pub String);
+
 /// The client's address as the socket saw it (for sign-in throttling).
 #[derive(Debug, Clone)]
 pub struct ClientAddress(pub String);

@@ -47,6 +47,7 @@ pub fn App() -> impl IntoView {
         <Router>
             <Routes fallback=|| view! { <NotFound/> }>
                 <Route path=path!("/sign-in") view=sign_in::SignIn ssr=SsrMode::Async/>
+                <Route path=path!("/invite/:token") view=invitation::Invitation ssr=SsrMode::Async/>
                 <ParentRoute path=path!("/admin") view=AdminShell ssr=SsrMode::Async>
                     <Route path=path!("") view=overview::Overview ssr=SsrMode::Async/>
                     <Route path=path!("workspaces/new") view=workspaces::NewWorkspace ssr=SsrMode::Async/>

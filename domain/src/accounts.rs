@@ -43,6 +43,12 @@ fn verify_password(password: &str, hash: &str) -> bool {
         .unwrap_or(false)
 }
 
+/// Hashes a new password in the bounded hashing pool.
+pub(crate) async fn hash_new_password(password: &NewPassword) -> AppResult<String> {
+    let pw = password.expose().to_string();
+    with_hashing(move || hash_password(&pw)).await?
+}
+
 /// Creates an account (the `tenantry user create` path).
 pub async fn create_user(
     svc: &Services,

@@ -13,7 +13,7 @@ pub const DEMO_OPERATOR: &str = "operator@tenantry.local";
 pub const DEMO_PASSWORD: &str = "tenantry-demo-password";
 
 /// A demo tenant and the app registration that reads it (served by the Graph simulator).
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct DemoTenant {
     pub name: String,
     pub entra_tenant_id: String,
@@ -21,6 +21,17 @@ pub struct DemoTenant {
     pub client_secret: String,
     /// Shown in the demo banner: what the simulator does with this tenant.
     pub behaviour: String,
+}
+
+impl std::fmt::Debug for DemoTenant {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DemoTenant")
+            .field("name", &self.name)
+            .field("entra_tenant_id", &self.entra_tenant_id)
+            .field("client_id", &self.client_id)
+            .field("client_secret", &"**redacted**")
+            .finish_non_exhaustive()
+    }
 }
 
 /// Seeds the demo world when the database has no accounts yet: accounts, a
@@ -66,7 +77,7 @@ pub async fn seed(svc: &Services, tenants: &[DemoTenant]) -> AppResult<bool> {
         .await?;
         first.get_or_insert(id);
     }
-    crate::workspaces::add_member(svc, &actor, ws, DEMO_OPERATOR, Role::Operator).await?;
+    crate::workspaces::add_member_directly(svc, &actor, ws, DEMO_OPERATOR, Role::Operator).await?;
     if let Some(t) = first {
         crate::tenants::set_assignment(svc, &actor, t, operator, true).await?;
     }

@@ -41,4 +41,6 @@ id_type!(
     ProviderConnectionId,
     /// An in-app notification.
     NotificationId,
+    /// An invitation to join a workspace.
+    InvitationId,
 );

@@ -69,22 +69,20 @@ impl SecretBox {
     }
 
     /// The configured key, else the key in `dir/secret.key`, created (0600)
-    /// on first use.
+    /// on first use. An existing key file that other users can read is
+    /// refused (with how to fix it): whoever reads it opens every secret.
     pub fn load(configured: Option<&str>, dir: &Path) -> Result<SecretBox, SecretError> {
         if let Some(k) = configured {
             return Self::from_hex(k);
         }
         let path = dir.join("secret.key");
-        match std::fs::read_to_string(&path) {
-            Ok(k) => Self::from_hex(&k),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                let key = XChaCha20Poly1305::generate_key(&mut OsRng);
-                let text = hex::encode(key);
-                write_private(&path, &text).map_err(|e| SecretError::KeyFile(e.to_string()))?;
-                Self::from_hex(&text)
-            }
-            Err(e) => Err(SecretError::KeyFile(e.to_string())),
+        if path.exists() {
+            return Self::from_hex(&read_secret_file(&path)?);
         }
+        let key = XChaCha20Poly1305::generate_key(&mut OsRng);
+        let text = hex::encode(key);
+        write_private(&path, &text).map_err(|e| SecretError::KeyFile(e.to_string()))?;
+        Self::from_hex(&text)
     }
 
     pub fn seal(&self, secret: &Secret) -> String {
@@ -114,6 +112,28 @@ impl SecretBox {
             .map(Secret)
             .map_err(|_| SecretError::Unreadable)
     }
+}
+
+/// Reads a secret from a file (a key file, `--halo-client-secret-file`, …),
+/// trimmed. Refused when group or others may read it.
+pub fn read_secret_file(path: &Path) -> Result<String, SecretError> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let meta = std::fs::metadata(path)
+            .map_err(|e| SecretError::KeyFile(format!("{}: {e}", path.display())))?;
+        let mode = meta.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            return Err(SecretError::KeyFile(format!(
+                "{} can be read by other users (mode {mode:o}); make it private with: chmod 600 {}",
+                path.display(),
+                path.display()
+            )));
+        }
+    }
+    std::fs::read_to_string(path)
+        .map(|s| s.trim().to_string())
+        .map_err(|e| SecretError::KeyFile(format!("{}: {e}", path.display())))
 }
 
 fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
@@ -202,6 +222,23 @@ mod tests {
                 .permissions()
                 .mode();
             assert_eq!(mode & 0o777, 0o600);
+            // A key file others can read is refused, with the fix in the words.
+            std::fs::set_permissions(
+                dir.join("secret.key"),
+                std::fs::Permissions::from_mode(0o644),
+            )
+            .expect("chmod");
+            let refused = SecretBox::load(None, &dir).err().map(|e| e.to_string());
+            assert!(
+                refused.as_deref().is_some_and(|e| e.contains("chmod 600")),
+                "{refused:?}"
+            );
+            std::fs::set_permissions(
+                dir.join("secret.key"),
+                std::fs::Permissions::from_mode(0o600),
+            )
+            .expect("chmod");
+            assert!(SecretBox::load(None, &dir).is_ok());
         }
         let _ = std::fs::remove_dir_all(&dir);
     }

@@ -179,7 +179,9 @@ fn is_local_return_path(raw: &str) -> bool {
     let in_a_plane = ["/admin", "/system"].iter().any(|plane| {
         raw.strip_prefix(plane)
             .is_some_and(|rest| rest.is_empty() || rest.starts_with(['/', '?', '#']))
-    });
+    }) || raw
+        .strip_prefix("/invite/")
+        .is_some_and(|token| token.len() == 64 && token.bytes().all(|b| b.is_ascii_hexdigit()));
     let plain = raw.bytes().all(|b| {
         b.is_ascii_alphanumeric()
             || matches!(
@@ -356,6 +358,7 @@ mod tests {
             "/admin/operations?tab=active&tenant=3",
             "/system/ops/runs/7",
             "/admin/t/1/inventory?q=caf%C3%A9",
+            "/invite/0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
         ] {
             assert_eq!(safe_next(Some(ok)), ok, "{ok}");
         }
@@ -376,6 +379,8 @@ mod tests {
             "/admin/%zz",
             "/admin/%",
             "/sign-in",
+            "/invite/x",
+            "/invite/0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef/../x",
             "/adminx",
             " /admin",
             "/admin/caf\u{e9}",

@@ -92,9 +92,36 @@ pub struct MemberView {
 pub struct MembersPage {
     pub workspace: WorkspaceRef,
     pub members: Vec<MemberView>,
+    /// Pending invitations (only for members who manage members).
+    pub invitations: Vec<InvitationView>,
     pub tenants: Vec<TenantView>,
     pub can_manage: bool,
     pub viewer: UserId,
+}
+
+/// A pending invitation as the members page lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InvitationView {
+    pub id: crate::ids::InvitationId,
+    pub email: String,
+    pub role: Role,
+    pub invited_by: Option<String>,
+    pub created_at: i64,
+    pub expires_at: i64,
+    /// The path of the invitation link (`/invite/…`), for the inviter to copy.
+    pub link: String,
+}
+
+/// What the person holding an invitation link sees.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InvitationLanding {
+    pub workspace_name: String,
+    pub email: String,
+    pub role: Role,
+    pub invited_by: Option<String>,
+    pub expires_at: i64,
+    /// The signed-in account's email, when someone is signed in.
+    pub signed_in_as: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -188,10 +215,14 @@ pub enum AuditAction {
     RestoreExecuted,
     OnboardingDraftSaved,
     OnboardingBootstrapStarted,
+    InvitationCreated,
+    InvitationResent,
+    InvitationRevoked,
+    InvitationAccepted,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 31] = [
+    pub const ALL: [AuditAction; 35] = [
         AuditAction::UserCreated,
         AuditAction::SignedIn,
         AuditAction::SignInFailed,
@@ -223,6 +254,10 @@ impl AuditAction {
         AuditAction::RestoreExecuted,
         AuditAction::OnboardingDraftSaved,
         AuditAction::OnboardingBootstrapStarted,
+        AuditAction::InvitationCreated,
+        AuditAction::InvitationResent,
+        AuditAction::InvitationRevoked,
+        AuditAction::InvitationAccepted,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -258,6 +293,10 @@ impl AuditAction {
             AuditAction::RestoreExecuted => "restore.executed",
             AuditAction::OnboardingDraftSaved => "onboarding.draft_saved",
             AuditAction::OnboardingBootstrapStarted => "onboarding.bootstrap_started",
+            AuditAction::InvitationCreated => "invitation.created",
+            AuditAction::InvitationResent => "invitation.resent",
+            AuditAction::InvitationRevoked => "invitation.revoked",
+            AuditAction::InvitationAccepted => "invitation.accepted",
         }
     }
 
@@ -294,6 +333,10 @@ impl AuditAction {
             AuditAction::RestoreExecuted => "Restore executed",
             AuditAction::OnboardingDraftSaved => "Onboarding draft saved",
             AuditAction::OnboardingBootstrapStarted => "Onboarding bootstrap started",
+            AuditAction::InvitationCreated => "Invitation sent",
+            AuditAction::InvitationResent => "Invitation renewed",
+            AuditAction::InvitationRevoked => "Invitation revoked",
+            AuditAction::InvitationAccepted => "Invitation accepted",
         }
     }
 }

@@ -137,7 +137,7 @@ pub async fn switch(svc: &Services, actor: &Actor, workspace: WorkspaceId) -> Ap
     Ok(())
 }
 
-async fn guard_members(
+pub(crate) async fn guard_members(
     svc: &Services,
     actor: &Actor,
     workspace: WorkspaceId,
@@ -181,14 +181,35 @@ async fn member_role(
     }
 }
 
-fn only_owners_touch_owners(access: &WorkspaceAccess, roles: &[Role]) -> AppResult<()> {
+/// Serialises membership changes of one workspace, so "is this the last
+/// owner?" and the change are decided together: on PostgreSQL two owners
+/// demoting each other at once would otherwise both see two owners (READ
+/// COMMITTED). SQLite's one writer already serialises them.
+pub(crate) async fn lock_members(
+    conn: &mut sqlx::AnyConnection,
+    svc: &Services,
+    workspace: WorkspaceId,
+) -> AppResult<()> {
+    if svc.store.backend() == crate::store::Backend::Postgres {
+        sqlx::query("SELECT id FROM workspaces WHERE id = $1 FOR UPDATE")
+            .bind(workspace.0)
+            .execute(conn)
+            .await?;
+    }
+    Ok(())
+}
+
+pub(crate) fn only_owners_touch_owners(access: &WorkspaceAccess, roles: &[Role]) -> AppResult<()> {
     if roles.contains(&Role::Owner) && access.role() != Role::Owner {
         return Err(AppError::Forbidden);
     }
     Ok(())
 }
 
-pub async fn add_member(
+/// Adds an existing account to a workspace without asking them: only for
+/// seeding (the demo, test setup). People join through invitations
+/// (`crate::invitations`); no server function calls this.
+pub async fn add_member_directly(
     svc: &Services,
     actor: &Actor,
     workspace: WorkspaceId,
@@ -273,6 +294,7 @@ pub async fn change_role(
     .await?;
     let now = svc.now();
     let mut tx = svc.store.begin().await?;
+    lock_members(&mut tx, svc, workspace).await?;
     let (old, email) = member_role(&mut tx, workspace, member)
         .await?
         .ok_or(AppError::NotFound)?;
@@ -329,6 +351,7 @@ pub async fn remove_member(
     let access = guard_members(svc, actor, workspace, AuditAction::MemberRemoved, &target).await?;
     let now = svc.now();
     let mut tx = svc.store.begin().await?;
+    lock_members(&mut tx, svc, workspace).await?;
     let (old, email) = member_role(&mut tx, workspace, member)
         .await?
         .ok_or(AppError::NotFound)?;
@@ -413,7 +436,9 @@ pub async fn members_page(svc: &Services, actor: &Actor) -> AppResult<Option<Mem
         })
         .collect::<AppResult<Vec<_>>>()?;
     let tenants = crate::tenants::list_visible(svc, actor, &access).await?;
+    let invitations = crate::invitations::pending(svc, &access).await?;
     Ok(Some(MembersPage {
+        invitations,
         can_manage: access.role().can(Capability::MembersManage),
         workspace: access.workspace,
         members,

@@ -1,4 +1,5 @@
-// Journey: sign in → create workspace → add tenant → add member → sign out,
+// Journey: sign in → create workspace → add tenant → invite a member, who
+// accepts in their own browser → sign out,
 // failing on any console error, hydration warning or failed request.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
@@ -9,7 +10,9 @@ let browser;
 
 before(async () => {
   server = await startServer();
-  server.createUser("ada@example.com");
+  // The first account comes from the command line as a platform operator:
+  // on a server without --allow-workspace-creation only they create workspaces.
+  server.createUser("ada@example.com", ["--platform-operator"]);
   server.createUser("grace@example.com");
   browser = await launch();
 });
@@ -72,16 +75,42 @@ test("sign in, create a workspace, add a tenant and a member, sign out", async (
   await page.getByRole("heading", { name: /Fabrikam Ltd/ }).waitFor();
   await shot(page, "04-tenant");
 
-  // Add a member.
+  // Invite a member: nobody joins without accepting.
   await page.getByRole("navigation", { name: "Workspace" }).getByRole("link", { name: "Members" }).click();
   await page.waitForURL(/\/admin\/members$/);
   await hydrated(page);
-  await page.getByLabel("Email of an existing Tenantry account").fill("grace@example.com");
+  await page.getByLabel("Email", { exact: true }).fill("grace@example.com");
   await page.getByLabel("Role", { exact: true }).selectOption("operator");
-  await page.getByRole("button", { name: "Add member" }).click();
-  await page.waitForURL(/\/admin\/members\?notice=member_added$/);
-  await page.getByRole("cell", { name: "grace@example.com", exact: true }).waitFor();
-  await shot(page, "05-members");
+  await page.getByRole("button", { name: "Create invitation" }).click();
+  await page.waitForURL(/\/admin\/members\?notice=invitation_created#invitations$/);
+  const link = await page.getByLabel("Invitation link for grace@example.com").inputValue();
+  assert.match(link, /^http:\/\/127\.0\.0\.1:\d+\/invite\/[0-9a-f]{64}$/);
+  assert.equal(await page.getByRole("cell", { name: "grace@example.com", exact: true }).count(), 1, "listed as invited, not as a member");
+  await shot(page, "05-invitation");
+
+  // Grace opens the link in her own browser, signs in and accepts.
+  const graceContext = await browser.newContext();
+  const grace = await graceContext.newPage();
+  const graceProblems = watch(grace);
+  await grace.goto(link);
+  await grace.getByRole("heading", { name: "Join Contoso Managed Services" }).waitFor();
+  await shot(grace, "05b-invitation-landing");
+  await grace.getByRole("link", { name: "Sign in as grace@example.com to accept" }).click();
+  await hydrated(grace);
+  await grace.getByLabel("Email").fill("grace@example.com");
+  await grace.getByLabel("Password").fill(PASSWORD);
+  await grace.getByRole("button", { name: "Sign in" }).click();
+  await grace.waitForURL(/\/invite\/[0-9a-f]{64}$/);
+  await hydrated(grace);
+  await grace.getByRole("button", { name: "Accept and join" }).click();
+  await grace.waitForURL(/\/admin\?notice=invitation_accepted$/);
+  await grace.getByText("Welcome: you joined the workspace.").waitFor();
+  assert.deepEqual(graceProblems, [], `browser problems (grace):\n${graceProblems.join("\n")}`);
+  await graceContext.close();
+
+  await page.reload();
+  await page.getByRole("row").filter({ hasText: "grace@example.com" }).getByRole("button", { name: "Remove" }).waitFor();
+  await shot(page, "05c-members");
 
   // Removing asks for confirmation first; cancelling keeps the member.
   await hydrated(page);

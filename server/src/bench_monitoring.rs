@@ -252,7 +252,7 @@ async fn operator(f: &crate::bench::Fresh) -> Result<Actor, String> {
         .await
         .map_err(|e| e.to_string())?
         .ok_or("no workspace")?;
-    domain::workspaces::add_member(svc, &f.owner, ws.id, email.as_str(), Role::Operator)
+    domain::workspaces::add_member_directly(svc, &f.owner, ws.id, email.as_str(), Role::Operator)
         .await
         .map_err(|e| e.to_string())?;
     for t in f.tenants.iter().step_by(10).take(10) {

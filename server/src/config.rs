@@ -35,7 +35,8 @@ pub struct Config {
 #[derive(Debug, Clone)]
 pub struct ProviderConfig {
     /// 64 hex characters; when unset, `data_dir/secret.key` (created once).
-    pub secret_key: Option<String>,
+    /// A `Secret`, so `Debug` of the configuration never prints it.
+    pub secret_key: Option<domain::secrets::Secret>,
     pub data_dir: PathBuf,
     pub graph: GraphEndpoints,
 }
@@ -53,7 +54,7 @@ impl Default for ProviderConfig {
 impl ProviderConfig {
     /// Opens (or creates) the secret key and builds the Graph client.
     pub fn runtime(&self) -> Result<ProviderRuntime, String> {
-        let secrets = SecretBox::load(self.secret_key.as_deref(), &self.data_dir)
+        let secrets = SecretBox::load(self.secret_key.as_ref().map(|k| k.expose()), &self.data_dir)
             .map_err(|e| format!("cannot load the secret key: {e}"))?;
         Ok(ProviderRuntime::new(
             secrets,
@@ -73,5 +74,40 @@ impl Config {
             }
         }
         PathBuf::from("target/site")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use domain::secrets::Secret;
+
+    #[test]
+    fn configuration_never_prints_a_secret() {
+        let config = Config {
+            database_url: "sqlite://x.db".into(),
+            bind: "127.0.0.1:0".parse().expect("addr"),
+            site_root: PathBuf::from("site"),
+            secure_cookies: false,
+            db_max_connections: 1,
+            settings: Settings::default(),
+            workers: 0,
+            worker: WorkerConfig::default(),
+            reconcile_every_ms: 0,
+            provider: ProviderConfig {
+                secret_key: Some(Secret::new("a1".repeat(32))),
+                ..ProviderConfig::default()
+            },
+            support_desk: domain::support::desk::DeskConfig::RequestTracker {
+                base_url: "http://rt".into(),
+                token: Secret::new("rt-token-value-1234"),
+                queue: "General".into(),
+            },
+            web: Default::default(),
+        };
+        let printed = format!("{config:?}");
+        assert!(!printed.contains("a1a1a1"), "{printed}");
+        assert!(!printed.contains("rt-token-value"), "{printed}");
+        assert!(printed.contains("redacted"));
     }
 }

@@ -107,10 +107,13 @@ struct ProviderArgs {
     /// Where Tenantry keeps its files (the generated `secret.key`, review packs).
     #[arg(long, env = "TENANTRY_DATA_DIR", default_value = ".")]
     data_dir: PathBuf,
-    /// Key that seals client secrets (64 hex characters). Unset: `DATA_DIR/secret.key`,
-    /// created on first start. Every `serve`/`worker` process must use the same key.
-    #[arg(long, env = "TENANTRY_SECRET_KEY", hide_env_values = true)]
-    secret_key: Option<String>,
+    /// A file holding the key that seals client secrets (64 hex characters;
+    /// owner-only permissions). Or set TENANTRY_SECRET_KEY. Neither: the key
+    /// in DATA_DIR/secret.key, created on first start. Every `serve`/`worker`
+    /// process must use the same key. (Never a flag value: argv is visible to
+    /// every user of the machine.)
+    #[arg(long, env = "TENANTRY_SECRET_KEY_FILE")]
+    secret_key_file: Option<PathBuf>,
     /// The Entra authority client-credentials tokens come from.
     #[arg(
         long,
@@ -127,16 +130,35 @@ struct ProviderArgs {
     graph_url: String,
 }
 
+/// A secret from the environment variable `env`, else from the file a
+/// `--…-file` flag names (owner-only permissions, surrounding whitespace
+/// trimmed). Secrets are never flag values.
+fn secret_from(
+    env: &str,
+    file: Option<&PathBuf>,
+) -> Result<Option<domain::secrets::Secret>, String> {
+    use domain::secrets::Secret;
+    if let Some(path) = file {
+        return domain::secrets::read_secret_file(path)
+            .map(|s| Some(Secret::new(s)))
+            .map_err(|e| e.to_string());
+    }
+    Ok(std::env::var(env)
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+        .map(|v| Secret::new(v.trim().to_string())))
+}
+
 impl ProviderArgs {
-    fn config(&self) -> ProviderConfig {
-        ProviderConfig {
-            secret_key: self.secret_key.clone(),
+    fn config(&self) -> Result<ProviderConfig, String> {
+        Ok(ProviderConfig {
+            secret_key: secret_from("TENANTRY_SECRET_KEY", self.secret_key_file.as_ref())?,
             data_dir: self.data_dir.clone(),
             graph: GraphEndpoints {
                 authority: self.graph_authority.clone(),
                 graph: self.graph_url.clone(),
             },
-        }
+        })
     }
 }
 
@@ -152,12 +174,14 @@ struct DeskArgs {
     /// HaloPSA API application: client id.
     #[arg(long, env = "TENANTRY_HALO_CLIENT_ID")]
     halo_client_id: Option<String>,
-    /// HaloPSA API application: client secret.
-    #[arg(long, env = "TENANTRY_HALO_CLIENT_SECRET", hide_env_values = true)]
-    halo_client_secret: Option<String>,
-    /// Request Tracker: an auth token of the user tickets are created as.
-    #[arg(long, env = "TENANTRY_RT_TOKEN", hide_env_values = true)]
-    rt_token: Option<String>,
+    /// HaloPSA API application: a file holding its client secret (or set
+    /// TENANTRY_HALO_CLIENT_SECRET).
+    #[arg(long, env = "TENANTRY_HALO_CLIENT_SECRET_FILE")]
+    halo_client_secret_file: Option<PathBuf>,
+    /// Request Tracker: a file holding the auth token tickets are created
+    /// with (or set TENANTRY_RT_TOKEN).
+    #[arg(long, env = "TENANTRY_RT_TOKEN_FILE")]
+    rt_token_file: Option<PathBuf>,
     /// Request Tracker: the queue new tickets go to.
     #[arg(long, env = "TENANTRY_RT_QUEUE", default_value = "General")]
     rt_queue: String,
@@ -165,7 +189,6 @@ struct DeskArgs {
 
 impl DeskArgs {
     fn config(&self) -> Result<domain::support::desk::DeskConfig, String> {
-        use domain::secrets::Secret;
         use domain::support::desk::DeskConfig;
         let need = |v: &Option<String>, name: &str| {
             v.clone()
@@ -177,14 +200,16 @@ impl DeskArgs {
             "halopsa" => Ok(DeskConfig::HaloPsa {
                 base_url: need(&self.support_desk_url, "TENANTRY_SUPPORT_DESK_URL")?,
                 client_id: need(&self.halo_client_id, "TENANTRY_HALO_CLIENT_ID")?,
-                client_secret: Secret::new(need(
-                    &self.halo_client_secret,
+                client_secret: secret_from(
                     "TENANTRY_HALO_CLIENT_SECRET",
-                )?),
+                    self.halo_client_secret_file.as_ref(),
+                )?
+                .ok_or("the support desk needs TENANTRY_HALO_CLIENT_SECRET or --halo-client-secret-file")?,
             }),
             "request_tracker" => Ok(DeskConfig::RequestTracker {
                 base_url: need(&self.support_desk_url, "TENANTRY_SUPPORT_DESK_URL")?,
-                token: Secret::new(need(&self.rt_token, "TENANTRY_RT_TOKEN")?),
+                token: secret_from("TENANTRY_RT_TOKEN", self.rt_token_file.as_ref())?
+                    .ok_or("the support desk needs TENANTRY_RT_TOKEN or --rt-token-file")?,
                 queue: self.rt_queue.clone(),
             }),
             other => Err(format!(
@@ -405,7 +430,7 @@ async fn run(cli: Cli) -> Result<(), String> {
                 workers: work.workers,
                 worker: work.worker_config(),
                 reconcile_every_ms: work.reconcile_seconds * 1000,
-                provider: provider.config(),
+                provider: provider.config()?,
                 support_desk: desk.config()?,
             };
             if !config.site_root.join("pkg").join("tenantry.js").exists() {
@@ -542,7 +567,7 @@ async fn run(cli: Cli) -> Result<(), String> {
             };
             let services = Services::new(store, settings)
                 .with_data_dir(provider.data_dir.clone())
-                .with_provider(provider.config().runtime()?);
+                .with_provider(provider.config()?.runtime()?);
             let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
             let tasks = server::startup::start_background(
                 &services,
@@ -637,6 +662,27 @@ fn main() -> ExitCode {
         Err(e) => {
             eprintln!("tenantry: {e}");
             ExitCode::FAILURE
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_are_never_flag_values() {
+        for flag in ["--secret-key", "--halo-client-secret", "--rt-token"] {
+            let parsed = Cli::try_parse_from(["tenantry", "serve", flag, "value"]);
+            assert!(parsed.is_err(), "{flag} must not be a flag");
+        }
+        for flag in [
+            "--secret-key-file",
+            "--halo-client-secret-file",
+            "--rt-token-file",
+        ] {
+            let parsed = Cli::try_parse_from(["tenantry", "serve", flag, "/run/secrets/x"]);
+            assert!(parsed.is_ok(), "{flag} names a file");
         }
     }
 }

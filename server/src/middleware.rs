@@ -213,7 +213,12 @@ pub async fn allowed_hosts(State(state): State<AppState>, req: Request, next: Ne
                 .map(str::to_string)
         });
     match host {
-        Some(h) if state.allowed.host_allowed(&h) => next.run(req).await,
+        Some(h) if state.allowed.host_allowed(&h) => {
+            let origin = state.allowed.site_origin(&h);
+            let mut req = req;
+            req.extensions_mut().insert(app::ctx::SiteOrigin(origin));
+            next.run(req).await
+        }
         _ => {
             tracing::info!(
                 host = host.as_deref().unwrap_or("-"),

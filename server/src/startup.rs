@@ -70,6 +70,9 @@ fn request_context(state: &AppState) -> impl Fn() + Clone + Send + Sync + 'stati
             if let Some(a) = parts.extensions.get::<ClientAddress>() {
                 provide_context(a.clone());
             }
+            if let Some(o) = parts.extensions.get::<app::ctx::SiteOrigin>() {
+                provide_context(o.clone());
+            }
         }
     }
 }

@@ -114,6 +114,7 @@ pub struct WebConfig {
 /// the configuration and the address actually bound.
 #[derive(Debug, Clone)]
 pub struct Allowed {
+    public: Option<PublicUrl>,
     hosts: BTreeSet<String>,
     origins: BTreeSet<String>,
     trusted_proxies: Vec<IpBlock>,
@@ -148,9 +149,19 @@ impl Allowed {
             origins.insert(url.origin());
         }
         Allowed {
+            public: web.public_url.clone(),
             hosts,
             origins,
             trusted_proxies: web.trusted_proxies.clone(),
+        }
+    }
+
+    /// The origin for absolute links: the public URL when configured, else
+    /// the (already allowed) host this request named.
+    pub fn site_origin(&self, host: &str) -> String {
+        match &self.public {
+            Some(url) => url.origin(),
+            None => format!("http://{}", host.to_ascii_lowercase()),
         }
     }
 

@@ -103,6 +103,56 @@ fn member_row(p: &MembersPage, m: &MemberView) -> impl IntoView + use<> {
     }
 }
 
+/// Pending invitations with their links (for the inviter to copy and send),
+/// renew and revoke.
+fn invitations(p: &MembersPage) -> impl IntoView + use<> {
+    let origin = crate::components::site_origin();
+    let rows = p.invitations.clone();
+    view! {
+        <section class="card mt-6" id="invitations" aria-labelledby="pending-invitations">
+            <h2 id="pending-invitations" class="section-title">"Pending invitations"</h2>
+            {if rows.is_empty() {
+                view! { <p class="muted">"No pending invitations."</p> }.into_any()
+            } else {
+                view! {
+                    <table class="table">
+                        <caption class="sr-only">"Pending invitations"</caption>
+                        <thead><tr><th scope="col">"Email"</th><th scope="col">"Role"</th><th scope="col">"Link to send"</th><th scope="col">"Expires"</th><th scope="col"><span class="sr-only">"Actions"</span></th></tr></thead>
+                        <tbody>
+                            {rows.into_iter().map(|i| {
+                                let id = i.id;
+                                let link_label = format!("Invitation link for {}", i.email);
+                                let confirm = format!("Revoke the invitation for {}? Its link stops working at once.", i.email);
+                                view! {
+                                    <tr>
+                                        <td>{i.email.clone()}</td>
+                                        <td>{i.role.label()}</td>
+                                        <td>
+                                            <label class="sr-only" for=format!("invite-link-{id}")>{link_label}</label>
+                                            <input id=format!("invite-link-{id}") class="input input-sm" readonly value=format!("{origin}{}", i.link)/>
+                                        </td>
+                                        <td>{format_utc(i.expires_at)}</td>
+                                        <td>
+                                            <ServerForm action="/api/invitations/resend".to_string() submit_label="New link".to_string() inline=true>
+                                                <input type="hidden" name="invitation" value=id.to_string()/>
+                                            </ServerForm>
+                                            <ServerForm action="/api/invitations/revoke".to_string() submit_label="Revoke".to_string() danger=true inline=true
+                                                confirm=confirm
+                                                confirm_label="Revoke invitation".to_string()>
+                                                <input type="hidden" name="invitation" value=id.to_string()/>
+                                            </ServerForm>
+                                        </td>
+                                    </tr>
+                                }
+                            }).collect_view()}
+                        </tbody>
+                    </table>
+                }.into_any()
+            }}
+        </section>
+    }
+}
+
 #[component]
 pub fn Members() -> impl IntoView {
     view! {
@@ -120,14 +170,16 @@ pub fn Members() -> impl IntoView {
                             <thead><tr><th scope="col">"Email"</th><th scope="col">"Role"</th><th scope="col">"Tenants"</th><th scope="col">"Joined"</th><th scope="col"><span class="sr-only">"Actions"</span></th></tr></thead>
                             <tbody>{p.members.iter().map(|m| member_row(&p, m)).collect_view()}</tbody>
                         </table>
+                        {p.can_manage.then(|| invitations(&p))}
                         {p.can_manage.then(|| view! {
-                            <section class="card mt-6" aria-labelledby="add-member">
-                                <h2 id="add-member" class="section-title">"Add a member"</h2>
-                                <ServerForm action="/api/members/add".to_string() submit_label="Add member".to_string() pending_label="Adding…".to_string()>
+                            <section class="card mt-6" aria-labelledby="invite-member">
+                                <h2 id="invite-member" class="section-title">"Invite a member"</h2>
+                                <p class="muted text-sm">"They get a link to accept (valid for 7 days). Nobody joins without accepting; people without a Tenantry account create one from the link."</p>
+                                <ServerForm action="/api/members/invite".to_string() submit_label="Create invitation".to_string() pending_label="Inviting…".to_string()>
                                     <input type="hidden" name="workspace" value=ws.to_string()/>
                                     <div class="field">
-                                        <label for="member-email">"Email of an existing Tenantry account"</label>
-                                        <input id="member-email" name="email" type="email" required class="input" placeholder="name@example.com"/>
+                                        <label for="member-email">"Email"</label>
+                                        <input id="member-email" name="email" type="email" required maxlength="254" class="input" placeholder="name@example.com"/>
                                     </div>
                                     <div class="field">
                                         <label for="member-role">"Role"</label>

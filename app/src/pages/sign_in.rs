@@ -26,7 +26,7 @@ pub fn SignIn() -> impl IntoView {
                         <input id="password" name="password" type="password" autocomplete="current-password" required class="input"/>
                     </div>
                 </ServerForm>
-                <p class="muted text-sm mt-4">"No account? An administrator creates one with "<code>"tenantry user create"</code>"."</p>
+                <p class="muted text-sm mt-4">"No account? Ask an owner of your MSP's workspace to invite you."</p>
             </section>
         </main>
     }

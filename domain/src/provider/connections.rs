@@ -109,7 +109,6 @@ pub async fn connection_page(
 }
 
 /// What the add form sends.
-#[derive(Debug)]
 pub struct NewConnection<'a> {
     pub display_name: &'a str,
     pub entra_tenant_id: &'a str,
@@ -117,6 +116,19 @@ pub struct NewConnection<'a> {
     pub client_secret: &'a str,
     pub expires_on: &'a str,
     pub make_default: bool,
+}
+
+impl std::fmt::Debug for NewConnection<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewConnection")
+            .field("display_name", &self.display_name)
+            .field("entra_tenant_id", &self.entra_tenant_id)
+            .field("client_id", &self.client_id)
+            .field("client_secret", &"**redacted**")
+            .field("expires_on", &self.expires_on)
+            .field("make_default", &self.make_default)
+            .finish()
+    }
 }
 
 fn entry<'a>(

@@ -132,11 +132,20 @@ impl GraphError {
 }
 
 /// A token and what it says about granted application permissions.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct AccessToken {
     value: Arc<str>,
     pub roles: Vec<String>,
     expires: Instant,
+}
+
+impl std::fmt::Debug for AccessToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AccessToken")
+            .field("value", &"**redacted**")
+            .field("roles", &self.roles)
+            .finish_non_exhaustive()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

@@ -112,6 +112,16 @@ pub async fn generate(
             "Choose at least one section for the pack.",
         ));
     }
+    // Your own allowance, once the gate's rules say you may generate at all.
+    access::tenant(svc, actor, tenant, Capability::ReviewPackGenerate).await?;
+    crate::limits::take(
+        &mut *svc.store.write().await?,
+        &svc.settings.limits,
+        crate::limits::Limited::ReviewPacks,
+        actor.user_id,
+        svc.now(),
+    )
+    .await?;
     let result = StartGate::start(
         svc,
         Initiator::User(actor),

@@ -304,6 +304,18 @@ impl StartGate {
                         svc.store.begin().await?
                     }
                 };
+                // A blocked start writes a run and an audit entry: a member
+                // clicking one over and over is limited, nothing recorded.
+                if let Some(user) = initiator.user() {
+                    crate::limits::take(
+                        &mut tx,
+                        &svc.settings.limits,
+                        crate::limits::Limited::BlockedStarts,
+                        user,
+                        now,
+                    )
+                    .await?;
+                }
                 let (id,): (i64,) = sqlx::query_as(
                     "INSERT INTO operation_runs (workspace_id, tenant_id, op_type, status, outcome, initiator_kind,
                         initiator_user_id, provider_connection_id, scope_key, context, reason_code,

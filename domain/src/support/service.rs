@@ -183,8 +183,17 @@ pub async fn request(
     let reference = new_reference();
     let now = svc.now();
 
-    // 1. The internal request and its audit entry, in one transaction.
+    // 1. The internal request and its audit entry, in one transaction (after
+    // the member's hourly allowance, so a flood stores nothing).
     let mut tx = svc.store.begin().await?;
+    crate::limits::take(
+        &mut tx,
+        &svc.settings.limits,
+        crate::limits::Limited::SupportRequests,
+        actor.user_id,
+        now,
+    )
+    .await?;
     let (id,): (i64,) = sqlx::query_as(
         "INSERT INTO support_requests (workspace_id, tenant_id, run_id, reference, subject, description, severity,
             contact, requested_by, handoff, desk_kind, external_reference, created_at, finalized_at)

@@ -61,9 +61,13 @@ pub(crate) struct World {
     /// Onboarding drafts of A and B.
     draft_a: i64,
     draft_b: i64,
+    /// Pending invitations of A and B.
+    invitation_a: domain::ids::InvitationId,
+    invitation_b: domain::ids::InvitationId,
 }
 
 const MISSING: i64 = 987_654_321;
+const UNKNOWN_TOKEN: &str = "00000000000000000000000000000000000000000000000000000000000000ff";
 
 impl World {
     fn ws(&self, t: Target) -> String {
@@ -85,6 +89,13 @@ impl World {
             Target::Other => self.draft_b.to_string(),
             Target::Missing => MISSING.to_string(),
             _ => self.draft_a.to_string(),
+        }
+    }
+    fn invitation(&self, t: Target) -> String {
+        match t {
+            Target::Other => self.invitation_b.to_string(),
+            Target::Missing => MISSING.to_string(),
+            _ => self.invitation_a.to_string(),
         }
     }
     fn run(&self, t: Target) -> String {
@@ -805,17 +816,90 @@ fn rows() -> Vec<Row> {
             },
         },
         Row {
-            path: "/api/members/add",
+            path: "/api/members/invite",
             kind: Kind::Fn,
             targets: OBJ,
             own: [401, 404, 404, 403, 200],
             request: |w, t| {
                 (
-                    "/api/members/add".into(),
+                    "/api/members/invite".into(),
                     vec![
                         ("workspace", w.ws(t)),
                         ("email", "new.member@example.com".into()),
                         ("role", "operator".into()),
+                    ],
+                )
+            },
+        },
+        // Renew before revoke: the owner's revoke row ends the invitation.
+        Row {
+            path: "/api/invitations/resend",
+            kind: Kind::Fn,
+            targets: OBJ,
+            own: [401, 404, 404, 403, 200],
+            request: |w, t| {
+                (
+                    "/api/invitations/resend".into(),
+                    vec![("invitation", w.invitation(t))],
+                )
+            },
+        },
+        Row {
+            path: "/api/invitations/revoke",
+            kind: Kind::Fn,
+            targets: OBJ,
+            own: [401, 404, 404, 403, 200],
+            request: |w, t| {
+                (
+                    "/api/invitations/revoke".into(),
+                    vec![("invitation", w.invitation(t))],
+                )
+            },
+        },
+        // Links are bearer secrets: a link that is not valid is not there,
+        // for everyone (valid links are covered in invitations.rs).
+        Row {
+            path: "/invite/{token}",
+            kind: Kind::Page,
+            targets: NONE,
+            own: [404, 404, 404, 404, 404],
+            request: at_route,
+        },
+        Row {
+            path: "/api/invitations/view",
+            kind: Kind::Fn,
+            targets: NONE,
+            own: [404, 404, 404, 404, 404],
+            request: |_, _| {
+                (
+                    "/api/invitations/view".into(),
+                    vec![("token", UNKNOWN_TOKEN.into())],
+                )
+            },
+        },
+        Row {
+            path: "/api/invitations/accept",
+            kind: Kind::Fn,
+            targets: NONE,
+            own: [401, 404, 404, 404, 404],
+            request: |_, _| {
+                (
+                    "/api/invitations/accept".into(),
+                    vec![("token", UNKNOWN_TOKEN.into())],
+                )
+            },
+        },
+        Row {
+            path: "/api/invitations/join",
+            kind: Kind::Fn,
+            targets: NONE,
+            own: [404, 404, 404, 404, 404],
+            request: |_, _| {
+                (
+                    "/api/invitations/join".into(),
+                    vec![
+                        ("token", UNKNOWN_TOKEN.into()),
+                        ("password", "a long enough password".into()),
                     ],
                 )
             },
@@ -1164,13 +1248,19 @@ pub(crate) async fn world(app: &TestApp) -> World {
     )
     .await
     .unwrap();
-    domain::workspaces::add_member(svc, &a, ws_a, "readonly.a@example.com", Role::Readonly)
+    domain::workspaces::add_member_directly(
+        svc,
+        &a,
+        ws_a,
+        "readonly.a@example.com",
+        Role::Readonly,
+    )
+    .await
+    .unwrap();
+    domain::workspaces::add_member_directly(svc, &a, ws_a, "victim.a@example.com", Role::Readonly)
         .await
         .unwrap();
-    domain::workspaces::add_member(svc, &a, ws_a, "victim.a@example.com", Role::Readonly)
-        .await
-        .unwrap();
-    domain::workspaces::add_member(svc, &b, ws_b, "victim.b@example.com", Role::Readonly)
+    domain::workspaces::add_member_directly(svc, &b, ws_b, "victim.b@example.com", Role::Readonly)
         .await
         .unwrap();
     domain::tenants::set_assignment(svc, &a, tenant_a, readonly, true)
@@ -1248,7 +1338,17 @@ pub(crate) async fn world(app: &TestApp) -> World {
     )
     .await
     .unwrap();
+    let invitation_a =
+        domain::invitations::invite(svc, &a, ws_a, "invited.a@example.com", Role::Operator)
+            .await
+            .unwrap();
+    let invitation_b =
+        domain::invitations::invite(svc, &b, ws_b, "invited.b@example.com", Role::Operator)
+            .await
+            .unwrap();
     World {
+        invitation_a,
+        invitation_b,
         run_a,
         run_b,
         note_a,

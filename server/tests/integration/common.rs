@@ -436,3 +436,56 @@ impl TestApp {
         UserId(id)
     }
 }
+
+impl TestApp {
+    /// The token of the newest pending invitation for `email` (what the
+    /// link carries), read back as the inviter's page would.
+    pub async fn invitation_token(&self, email: &str) -> String {
+        let (sealed,): (String,) = sqlx::query_as(
+            "SELECT token_sealed FROM invitations WHERE email = $1 AND accepted_at IS NULL AND revoked_at IS NULL ORDER BY id DESC LIMIT 1",
+        )
+        .bind(email)
+        .fetch_one(self.services.store.unguarded_pool())
+        .await
+        .expect("a pending invitation");
+        self.services
+            .provider
+            .secrets
+            .open(&sealed)
+            .expect("open the invitation token")
+            .expose()
+            .to_string()
+    }
+
+    /// `inviter` invites `email` to `workspace`; when that succeeds, the
+    /// account `email` (which must exist) signs in and accepts. Returns the
+    /// invitation's reply.
+    pub async fn invite_and_accept(
+        &self,
+        inviter: &Browser,
+        workspace: &str,
+        email: &str,
+        role: &str,
+    ) -> Reply {
+        let r = inviter
+            .call(
+                "/api/members/invite",
+                &[
+                    ("workspace", workspace.to_string()),
+                    ("email", email.to_string()),
+                    ("role", role.to_string()),
+                ],
+            )
+            .await;
+        if r.status == 200 {
+            let token = self.invitation_token(email).await;
+            let invitee = self.browser();
+            assert_eq!(invitee.sign_in(email).await.status, 200, "sign in {email}");
+            let accepted = invitee
+                .call("/api/invitations/accept", &[("token", token)])
+                .await;
+            assert_eq!(accepted.status, 200, "accept: {}", accepted.body);
+        }
+        r
+    }
+}

@@ -55,7 +55,7 @@ async fn control_characters_are_400_naming_the_field(backend: Backend) {
     for email in ["bob\u{0}@example.com", "bob\u{7}@example.com"] {
         let r = b
             .call(
-                "/api/members/add",
+                "/api/members/invite",
                 &[
                     ("workspace", ws.clone()),
                     ("email", email.into()),

@@ -48,16 +48,9 @@ async fn the_last_owner_cannot_leave_or_be_demoted(backend: Backend) {
     // With a second owner, the first may step down.
     app.create_user("second@example.com", false).await;
     assert_eq!(
-        b.call(
-            "/api/members/add",
-            &[
-                ("workspace", ws.clone()),
-                ("email", "second@example.com".into()),
-                ("role", "owner".into())
-            ]
-        )
-        .await
-        .status,
+        app.invite_and_accept(&b, &ws.clone(), "second@example.com", "owner")
+            .await
+            .status,
         200
     );
     assert_eq!(
@@ -86,25 +79,11 @@ async fn managers_cannot_grant_or_remove_ownership(backend: Backend) {
         .id
         .to_string();
     let (manager, mb) = app.user_browser("manager@example.com", false).await;
-    ob.call(
-        "/api/members/add",
-        &[
-            ("workspace", ws.clone()),
-            ("email", "manager@example.com".into()),
-            ("role", "manager".into()),
-        ],
-    )
-    .await;
+    app.invite_and_accept(&ob, &ws.clone(), "manager@example.com", "manager")
+        .await;
     app.create_user("third@example.com", false).await;
-    let r = mb
-        .call(
-            "/api/members/add",
-            &[
-                ("workspace", ws.clone()),
-                ("email", "third@example.com".into()),
-                ("role", "owner".into()),
-            ],
-        )
+    let r = app
+        .invite_and_accept(&mb, &ws.clone(), "third@example.com", "owner")
         .await;
     assert_eq!(r.status, 403);
     let r = mb
@@ -115,15 +94,8 @@ async fn managers_cannot_grant_or_remove_ownership(backend: Backend) {
         .await;
     assert_eq!(r.status, 403);
     // Managers do manage non-owners.
-    let r = mb
-        .call(
-            "/api/members/add",
-            &[
-                ("workspace", ws.clone()),
-                ("email", "third@example.com".into()),
-                ("role", "operator".into()),
-            ],
-        )
+    let r = app
+        .invite_and_accept(&mb, &ws.clone(), "third@example.com", "operator")
         .await;
     assert_eq!(r.status, 200);
     let _ = manager;
@@ -136,7 +108,7 @@ async fn managers_cannot_grant_or_remove_ownership(backend: Backend) {
     assert_eq!(denied, 2);
 }
 
-async fn adding_members_explains_what_is_wrong(backend: Backend) {
+async fn inviting_explains_what_is_wrong_and_reveals_no_accounts(backend: Backend) {
     let app = spawn_app(backend).await;
     let (owner, b) = app.user_browser("owner@example.com", false).await;
     b.call("/api/workspaces/create", &[("name", "Acme MSP".into())])
@@ -146,40 +118,41 @@ async fn adding_members_explains_what_is_wrong(backend: Backend) {
         .unwrap()[0]
         .id
         .to_string();
-    let r = b
-        .call(
-            "/api/members/add",
-            &[
-                ("workspace", ws.clone()),
-                ("email", "ghost@example.com".into()),
-                ("role", "operator".into()),
-            ],
-        )
-        .await;
-    assert_eq!(r.status, 400);
-    assert!(r.body.contains("tenantry user create"), "{}", r.body);
-    let r = b
-        .call(
-            "/api/members/add",
-            &[
-                ("workspace", ws.clone()),
-                ("email", "owner@example.com".into()),
-                ("role", "operator".into()),
-            ],
-        )
-        .await;
+    // Inviting an address with an account and one without answer alike:
+    // nobody learns from the answer whether an account exists.
+    app.create_user("stranger@example.com", false).await;
+    let invite = |email: &'static str| {
+        let b = &b;
+        let ws = ws.clone();
+        async move {
+            b.call(
+                "/api/members/invite",
+                &[
+                    ("workspace", ws),
+                    ("email", email.into()),
+                    ("role", "operator".into()),
+                ],
+            )
+            .await
+        }
+    };
+    let ghost = invite("ghost@example.com").await;
+    let stranger = invite("stranger@example.com").await;
+    assert_eq!(ghost.status, 200, "{}", ghost.body);
+    assert_eq!(
+        (ghost.status, &ghost.body, &ghost.location),
+        (stranger.status, &stranger.body, &stranger.location)
+    );
+    // Nobody was added: both are only invited.
+    let (members,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM memberships")
+        .fetch_one(app.services.store.unguarded_pool())
+        .await
+        .unwrap();
+    assert_eq!(members, 1, "only the owner");
+    let r = invite("owner@example.com").await;
     assert_eq!(r.status, 400);
     assert!(r.body.contains("already a member"), "{}", r.body);
-    let r = b
-        .call(
-            "/api/members/add",
-            &[
-                ("workspace", ws),
-                ("email", "not an email".into()),
-                ("role", "operator".into()),
-            ],
-        )
-        .await;
+    let r = invite("not an email").await;
     assert_eq!(r.status, 400);
     assert!(r.body.contains("\"field\":\"email\""), "{}", r.body);
 }
@@ -217,15 +190,8 @@ async fn operators_see_only_assigned_tenants(backend: Backend) {
         );
     }
     let (op, opb) = app.user_browser("operator@example.com", false).await;
-    ob.call(
-        "/api/members/add",
-        &[
-            ("workspace", ws.clone()),
-            ("email", "operator@example.com".into()),
-            ("role", "operator".into()),
-        ],
-    )
-    .await;
+    app.invite_and_accept(&ob, &ws.clone(), "operator@example.com", "operator")
+        .await;
     let page = opb.get("/admin/tenants").await;
     assert!(
         !page.body.contains("Fabrikam") && !page.body.contains("Northwind"),
@@ -319,15 +285,8 @@ async fn every_mutation_is_audited(backend: Backend) {
         .id
         .to_string();
     let (member, _) = app.user_browser("member@example.com", false).await;
-    b.call(
-        "/api/members/add",
-        &[
-            ("workspace", ws.clone()),
-            ("email", "member@example.com".into()),
-            ("role", "readonly".into()),
-        ],
-    )
-    .await;
+    app.invite_and_accept(&b, &ws.clone(), "member@example.com", "readonly")
+        .await;
     b.call(
         "/api/members/role",
         &[
@@ -396,7 +355,8 @@ async fn every_mutation_is_audited(backend: Backend) {
         actions,
         [
             "workspace.created",
-            "member.added",
+            "invitation.created",
+            "invitation.accepted",
             "member.role_changed",
             "tenant.created",
             "tenant.updated",
@@ -517,7 +477,7 @@ async fn empty_states_say_what_to_do(backend: Backend) {
 both_backends!(
     the_last_owner_cannot_leave_or_be_demoted,
     managers_cannot_grant_or_remove_ownership,
-    adding_members_explains_what_is_wrong,
+    inviting_explains_what_is_wrong_and_reveals_no_accounts,
     operators_see_only_assigned_tenants,
     tenant_ids_are_validated_and_unique,
     every_mutation_is_audited,

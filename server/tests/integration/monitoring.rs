@@ -104,9 +104,15 @@ async fn seed(app: &TestApp) -> World {
     let ws_b = domain::workspaces::create(svc, &other, "MSP B")
         .await
         .unwrap();
-    domain::workspaces::add_member(svc, &owner, ws_a, "operator@example.com", Role::Operator)
-        .await
-        .unwrap();
+    domain::workspaces::add_member_directly(
+        svc,
+        &owner,
+        ws_a,
+        "operator@example.com",
+        Role::Operator,
+    )
+    .await
+    .unwrap();
     let mut tenants = Vec::new();
     for (i, name) in ["Contoso", "Fabrikam", "Northwind"].iter().enumerate() {
         tenants.push(

@@ -157,7 +157,7 @@ async fn preview_confirm_execute_and_rerun(backend: Backend) {
     let owner_id = w.app.services_user("owner@example.com").await;
     let owner = w.app.actor(owner_id, "owner@example.com");
     let (op_id, op) = w.app.user_browser("op@example.com", false).await;
-    domain::workspaces::add_member(
+    domain::workspaces::add_member_directly(
         &w.app.services,
         &owner,
         w.ws,

@@ -174,7 +174,7 @@ async fn lifecycle(backend: Backend) {
     let owner_id = app.services_user("owner@example.com").await;
     let owner = app.actor(owner_id, "owner@example.com");
     let (ro_id, ro) = app.user_browser("ro@example.com", false).await;
-    domain::workspaces::add_member(
+    domain::workspaces::add_member_directly(
         &app.services,
         &owner,
         w.ws,

@@ -68,7 +68,7 @@ pub async fn run_world(app: &TestApp) -> RunWorld {
     )
     .await
     .unwrap();
-    domain::workspaces::add_member(
+    domain::workspaces::add_member_directly(
         svc,
         &owner,
         workspace,

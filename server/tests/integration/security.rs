@@ -108,7 +108,7 @@ async fn bad_arguments_answer_400(backend: Backend) {
     assert_eq!(r.status, 400, "{}", r.body);
     // A required argument missing.
     let r = b
-        .call("/api/members/add", &[("email", "x@example.com".into())])
+        .call("/api/members/invite", &[("email", "x@example.com".into())])
         .await;
     assert_eq!(r.status, 400, "{}", r.body);
     // An unknown enum value.

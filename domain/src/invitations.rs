@@ -1,0 +1,448 @@
+//! Invitations: a member joins a workspace only by accepting a link. Inviting
+//! answers the same whether or not an account exists for the address (no
+//! enumeration), and nobody is added to a workspace without their consent.
+//! The link carries a random 256-bit token; the database keeps its SHA-256
+//! (lookups) and the token sealed with the server key (so the inviter can copy
+//! the link again). Single use: accepting claims the row in one statement.
+
+use crate::access::{self, Actor};
+use crate::accounts::{SignedIn, hash_new_password};
+use crate::audit::{self, Entry};
+use crate::error::{AppError, AppResult};
+use crate::ids::{InvitationId, UserId, WorkspaceId};
+use crate::rbac::{Capability, Role};
+use crate::secrets::Secret;
+use crate::services::Services;
+use crate::sessions;
+use crate::store::is_unique_violation;
+use crate::validate::{Email, NewPassword};
+use crate::views::{AuditAction, AuditOutcome, InvitationLanding, InvitationView};
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+
+/// How long an invitation link works.
+pub const VALID_FOR_MS: i64 = 7 * 24 * 60 * 60 * 1000;
+
+/// The token in an invitation link. Never printed.
+pub struct InvitationToken(String);
+
+impl std::fmt::Debug for InvitationToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("InvitationToken(**redacted**)")
+    }
+}
+
+impl InvitationToken {
+    fn generate() -> Self {
+        let mut bytes = [0u8; 32];
+        rand::rngs::OsRng.fill_bytes(&mut bytes);
+        InvitationToken(hex::encode(bytes))
+    }
+
+    /// A token from a link: 64 lower-case hex characters, nothing else.
+    pub fn from_link(raw: &str) -> Option<Self> {
+        (raw.len() == 64
+            && raw
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)))
+        .then(|| InvitationToken(raw.to_string()))
+    }
+
+    fn hash(&self) -> String {
+        hex::encode(Sha256::digest(self.0.as_bytes()))
+    }
+
+    pub fn link(&self) -> String {
+        format!("/invite/{}", self.0)
+    }
+}
+
+fn entry<'a>(
+    actor: Option<(UserId, &'a str)>,
+    workspace: WorkspaceId,
+    action: AuditAction,
+    email: &str,
+    detail: Option<String>,
+) -> Entry<'a> {
+    Entry {
+        workspace: Some(workspace),
+        tenant: None,
+        actor: actor.map(|a| a.0),
+        actor_label: actor.map(|a| a.1).unwrap_or("invited person"),
+        action,
+        target: email.to_string(),
+        outcome: AuditOutcome::Succeeded,
+        detail,
+    }
+}
+
+/// Invites `email` to `workspace` with `role`. The same answer whether or not
+/// an account uses the address; an earlier pending invitation for it is
+/// replaced (its link stops working).
+pub async fn invite(
+    svc: &Services,
+    actor: &Actor,
+    workspace: WorkspaceId,
+    email: &str,
+    role: Role,
+) -> AppResult<InvitationId> {
+    let access = crate::workspaces::guard_members(
+        svc,
+        actor,
+        workspace,
+        AuditAction::InvitationCreated,
+        email,
+    )
+    .await?;
+    if let Err(e) = crate::workspaces::only_owners_touch_owners(&access, &[role]) {
+        return Err(access::denied(
+            svc,
+            actor,
+            workspace,
+            None,
+            AuditAction::InvitationCreated,
+            email.to_string(),
+            e,
+        )
+        .await);
+    }
+    let email = Email::parse(email)?;
+    let token = InvitationToken::generate();
+    let sealed = svc.provider.secrets.seal(&Secret::new(token.0.clone()));
+    let now = svc.now();
+    let mut tx = svc.store.begin().await?;
+    // Membership of *this* workspace is no secret to someone who manages it.
+    let member: Option<(i64,)> = sqlx::query_as(
+        "SELECT m.user_id FROM memberships m JOIN users u ON u.id = m.user_id
+         WHERE m.workspace_id = $1 AND u.email = $2",
+    )
+    .bind(workspace.0)
+    .bind(email.as_str())
+    .fetch_optional(&mut **tx)
+    .await?;
+    if member.is_some() {
+        return Err(AppError::invalid(
+            "email",
+            "This person is already a member of the workspace.",
+        ));
+    }
+    sqlx::query(
+        "UPDATE invitations SET revoked_at = $3
+         WHERE workspace_id = $1 AND email = $2 AND accepted_at IS NULL AND revoked_at IS NULL",
+    )
+    .bind(workspace.0)
+    .bind(email.as_str())
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    let (id,): (i64,) = sqlx::query_as(
+        "INSERT INTO invitations (workspace_id, email, role, token_hash, token_sealed, invited_by, created_at, expires_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+    )
+    .bind(workspace.0)
+    .bind(email.as_str())
+    .bind(role.as_str())
+    .bind(token.hash())
+    .bind(&sealed)
+    .bind(actor.user_id.0)
+    .bind(now)
+    .bind(now + VALID_FOR_MS)
+    .fetch_one(&mut **tx)
+    .await?;
+    audit::record(
+        &mut tx,
+        entry(
+            Some((actor.user_id, &actor.email)),
+            workspace,
+            AuditAction::InvitationCreated,
+            email.as_str(),
+            Some(format!("role {role}")),
+        ),
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(InvitationId(id))
+}
+
+/// A pending invitation of a workspace the actor manages (404 otherwise).
+async fn pending_of(
+    svc: &Services,
+    actor: &Actor,
+    invitation: InvitationId,
+    action: AuditAction,
+) -> AppResult<(WorkspaceId, String)> {
+    let row: Option<(i64, String)> = sqlx::query_as(
+        "SELECT workspace_id, email FROM invitations
+         WHERE id = $1 AND accepted_at IS NULL AND revoked_at IS NULL",
+    )
+    .bind(invitation.0)
+    .fetch_optional(&mut *svc.store.read().await?)
+    .await?;
+    let (ws, email) = row.ok_or(AppError::NotFound)?;
+    let ws = WorkspaceId(ws);
+    crate::workspaces::guard_members(svc, actor, ws, action, &email).await?;
+    Ok((ws, email))
+}
+
+/// A new link (the old one stops working) valid for another seven days.
+pub async fn resend(svc: &Services, actor: &Actor, invitation: InvitationId) -> AppResult<()> {
+    let (ws, email) = pending_of(svc, actor, invitation, AuditAction::InvitationResent).await?;
+    let token = InvitationToken::generate();
+    let sealed = svc.provider.secrets.seal(&Secret::new(token.0.clone()));
+    let now = svc.now();
+    let mut tx = svc.store.begin().await?;
+    let n = sqlx::query(
+        "UPDATE invitations SET token_hash = $2, token_sealed = $3, created_at = $4, expires_at = $5
+         WHERE id = $1 AND accepted_at IS NULL AND revoked_at IS NULL",
+    )
+    .bind(invitation.0)
+    .bind(token.hash())
+    .bind(&sealed)
+    .bind(now)
+    .bind(now + VALID_FOR_MS)
+    .execute(&mut **tx)
+    .await?
+    .rows_affected();
+    if n == 0 {
+        return Err(AppError::NotFound);
+    }
+    audit::record(
+        &mut tx,
+        entry(
+            Some((actor.user_id, &actor.email)),
+            ws,
+            AuditAction::InvitationResent,
+            &email,
+            None,
+        ),
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// The link stops working at once.
+pub async fn revoke(svc: &Services, actor: &Actor, invitation: InvitationId) -> AppResult<()> {
+    let (ws, email) = pending_of(svc, actor, invitation, AuditAction::InvitationRevoked).await?;
+    let now = svc.now();
+    let mut tx = svc.store.begin().await?;
+    let n = sqlx::query(
+        "UPDATE invitations SET revoked_at = $2 WHERE id = $1 AND accepted_at IS NULL AND revoked_at IS NULL",
+    )
+    .bind(invitation.0)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?
+    .rows_affected();
+    if n == 0 {
+        return Err(AppError::NotFound);
+    }
+    audit::record(
+        &mut tx,
+        entry(
+            Some((actor.user_id, &actor.email)),
+            ws,
+            AuditAction::InvitationRevoked,
+            &email,
+            None,
+        ),
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Pending, unexpired invitations of a workspace, for those who manage members.
+pub async fn pending(
+    svc: &Services,
+    access: &access::WorkspaceAccess,
+) -> AppResult<Vec<InvitationView>> {
+    if !access.role().can(Capability::MembersManage) {
+        return Ok(Vec::new());
+    }
+    type Row = (i64, String, String, Option<String>, i64, i64, String);
+    let rows: Vec<Row> = sqlx::query_as(
+        "SELECT i.id, i.email, i.role, u.email, i.created_at, i.expires_at, i.token_sealed
+         FROM invitations i LEFT JOIN users u ON u.id = i.invited_by
+         WHERE i.workspace_id = $1 AND i.accepted_at IS NULL AND i.revoked_at IS NULL AND i.expires_at > $2
+         ORDER BY i.id DESC LIMIT 200",
+    )
+    .bind(access.id().0)
+    .bind(svc.now())
+    .fetch_all(&mut *svc.store.read().await?)
+    .await?;
+    rows.into_iter()
+        .map(
+            |(id, email, role, invited_by, created_at, expires_at, sealed)| {
+                let token = svc
+                    .provider
+                    .secrets
+                    .open(&sealed)
+                    .map_err(|_| AppError::Internal)?;
+                Ok(InvitationView {
+                    id: InvitationId(id),
+                    email,
+                    role: role.parse().map_err(|_| AppError::Internal)?,
+                    invited_by,
+                    created_at,
+                    expires_at,
+                    link: InvitationToken(token.expose().to_string()).link(),
+                })
+            },
+        )
+        .collect()
+}
+
+type LandingRow = (i64, String, String, String, Option<String>, i64);
+
+async fn valid(svc: &Services, token: &InvitationToken) -> AppResult<LandingRow> {
+    let row: Option<LandingRow> = sqlx::query_as(
+        "SELECT i.workspace_id, w.name, i.email, i.role, u.email, i.expires_at
+         FROM invitations i JOIN workspaces w ON w.id = i.workspace_id
+         LEFT JOIN users u ON u.id = i.invited_by
+         WHERE i.token_hash = $1 AND i.accepted_at IS NULL AND i.revoked_at IS NULL AND i.expires_at > $2",
+    )
+    .bind(token.hash())
+    .bind(svc.now())
+    .fetch_optional(&mut *svc.store.read().await?)
+    .await?;
+    // Unknown, used, revoked and expired links answer alike.
+    row.ok_or(AppError::NotFound)
+}
+
+/// What the invitation page shows to whoever holds the link.
+pub async fn landing(
+    svc: &Services,
+    actor: Option<&Actor>,
+    token: &str,
+) -> AppResult<InvitationLanding> {
+    let token = InvitationToken::from_link(token).ok_or(AppError::NotFound)?;
+    let (_, workspace_name, email, role, invited_by, expires_at) = valid(svc, &token).await?;
+    Ok(InvitationLanding {
+        workspace_name,
+        email,
+        role: role.parse().map_err(|_| AppError::Internal)?,
+        invited_by,
+        expires_at,
+        signed_in_as: actor.map(|a| a.email.clone()),
+    })
+}
+
+/// Claims the invitation (once) and adds the membership, in the caller's
+/// transaction. The invitation's email must be the joining account's.
+async fn claim(
+    conn: &mut sqlx::AnyConnection,
+    svc: &Services,
+    token: &InvitationToken,
+    user: UserId,
+    email: &str,
+    now: i64,
+) -> AppResult<(WorkspaceId, Role)> {
+    let row: Option<(i64, String, String)> = sqlx::query_as(
+        "UPDATE invitations SET accepted_at = $2, accepted_by = $3
+         WHERE token_hash = $1 AND accepted_at IS NULL AND revoked_at IS NULL AND expires_at > $2
+         RETURNING workspace_id, email, role",
+    )
+    .bind(token.hash())
+    .bind(now)
+    .bind(user.0)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let (ws, invited, role) = row.ok_or(AppError::NotFound)?;
+    if !invited.eq_ignore_ascii_case(email) {
+        return Err(AppError::conflict(format!(
+            "This invitation is for {invited}. Sign in with that account to accept it."
+        )));
+    }
+    let ws = WorkspaceId(ws);
+    let role: Role = role.parse().map_err(|_| AppError::Internal)?;
+    crate::workspaces::lock_members(conn, svc, ws).await?;
+    sqlx::query(
+        "INSERT INTO memberships (workspace_id, user_id, role, created_at) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (workspace_id, user_id) DO NOTHING",
+    )
+    .bind(ws.0)
+    .bind(user.0)
+    .bind(role.as_str())
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    audit::record(
+        conn,
+        entry(
+            Some((user, email)),
+            ws,
+            AuditAction::InvitationAccepted,
+            email,
+            Some(format!("joined as {role}")),
+        ),
+        now,
+    )
+    .await?;
+    Ok((ws, role))
+}
+
+/// The signed-in person accepts: they join and the workspace becomes current.
+pub async fn accept(svc: &Services, actor: &Actor, token: &str) -> AppResult<WorkspaceId> {
+    let token = InvitationToken::from_link(token).ok_or(AppError::NotFound)?;
+    let now = svc.now();
+    let mut tx = svc.store.begin().await?;
+    let (ws, _) = claim(&mut tx, svc, &token, actor.user_id, &actor.email, now).await?;
+    sessions::set_current_workspace(&mut tx, &actor.session_id_hash, ws).await?;
+    tx.commit().await?;
+    Ok(ws)
+}
+
+/// Someone without an account accepts: the account is created for the
+/// invited address with the password they choose, they join, and are signed in.
+pub async fn join_with_new_account(
+    svc: &Services,
+    token: &str,
+    password: &str,
+) -> AppResult<SignedIn> {
+    let token = InvitationToken::from_link(token).ok_or(AppError::NotFound)?;
+    let (_, _, email, _, _, _) = valid(svc, &token).await?;
+    let password = NewPassword::parse(password)?;
+    let hash = hash_new_password(&password).await?;
+    let now = svc.now();
+    let mut tx = svc.store.begin().await?;
+    let created: Result<(i64,), sqlx::Error> = sqlx::query_as(
+        "INSERT INTO users (email, password_hash, created_at) VALUES ($1, $2, $3) RETURNING id",
+    )
+    .bind(&email)
+    .bind(hash)
+    .bind(now)
+    .fetch_one(&mut **tx)
+    .await;
+    let user = match created {
+        Ok((id,)) => UserId(id),
+        Err(e) if is_unique_violation(&e) => {
+            return Err(AppError::conflict(
+                "An account already uses this address: sign in with it to accept the invitation.",
+            ));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let (ws, _) = claim(&mut tx, svc, &token, user, &email, now).await?;
+    audit::record(
+        &mut tx,
+        Entry {
+            workspace: Some(ws),
+            tenant: None,
+            actor: Some(user),
+            actor_label: &email,
+            action: AuditAction::UserCreated,
+            target: email.clone(),
+            outcome: AuditOutcome::Succeeded,
+            detail: Some("from an invitation".into()),
+        },
+        now,
+    )
+    .await?;
+    let token = sessions::insert(&mut tx, user, Some(ws), now).await?;
+    tx.commit().await?;
+    Ok(SignedIn { user, token })
+}
