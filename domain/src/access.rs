@@ -243,3 +243,53 @@ pub async fn denied(
     }
     error
 }
+
+/// [`tenant`] for a change: a refusal for the member's role (403) is audited
+/// as `denied` in the tenant's workspace before it is handed back.
+pub async fn tenant_for_change(
+    svc: &Services,
+    actor: &Actor,
+    tenant_id: TenantId,
+    capability: Capability,
+    action: AuditAction,
+    target: impl Into<String>,
+) -> AppResult<TenantAccess> {
+    match tenant(svc, actor, tenant_id, capability).await {
+        Err(AppError::Forbidden) => {
+            let ws: Option<(i64,)> =
+                sqlx::query_as("SELECT workspace_id FROM tenants WHERE id = $1")
+                    .bind(tenant_id.0)
+                    .fetch_optional(&mut *svc.store.read().await?)
+                    .await?;
+            let Some((ws,)) = ws else {
+                return Err(AppError::Forbidden);
+            };
+            Err(denied(
+                svc,
+                actor,
+                WorkspaceId(ws),
+                Some(tenant_id),
+                action,
+                target.into(),
+                AppError::Forbidden,
+            )
+            .await)
+        }
+        other => other,
+    }
+}
+
+/// [`workspace`] for a change, auditing a 403 like [`tenant_for_change`].
+pub async fn workspace_for_change(
+    svc: &Services,
+    actor: &Actor,
+    ws: WorkspaceId,
+    capability: Capability,
+    action: AuditAction,
+    target: impl Into<String>,
+) -> AppResult<WorkspaceAccess> {
+    match workspace(svc, actor, ws, capability).await {
+        Err(e) => Err(denied(svc, actor, ws, None, action, target.into(), e).await),
+        ok => ok,
+    }
+}

@@ -219,10 +219,11 @@ pub enum AuditAction {
     InvitationResent,
     InvitationRevoked,
     InvitationAccepted,
+    OperationRefused,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 35] = [
+    pub const ALL: [AuditAction; 36] = [
         AuditAction::UserCreated,
         AuditAction::SignedIn,
         AuditAction::SignInFailed,
@@ -258,6 +259,7 @@ impl AuditAction {
         AuditAction::InvitationResent,
         AuditAction::InvitationRevoked,
         AuditAction::InvitationAccepted,
+        AuditAction::OperationRefused,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -297,6 +299,7 @@ impl AuditAction {
             AuditAction::InvitationResent => "invitation.resent",
             AuditAction::InvitationRevoked => "invitation.revoked",
             AuditAction::InvitationAccepted => "invitation.accepted",
+            AuditAction::OperationRefused => "operation.refused",
         }
     }
 
@@ -337,6 +340,7 @@ impl AuditAction {
             AuditAction::InvitationResent => "Invitation renewed",
             AuditAction::InvitationRevoked => "Invitation revoked",
             AuditAction::InvitationAccepted => "Invitation accepted",
+            AuditAction::OperationRefused => "Operation start refused",
         }
     }
 }

@@ -356,11 +356,15 @@ pub async fn server_fn_error_status(req: Request, next: Next) -> Response {
         && let Ok(status) = StatusCode::from_u16(error.http_status())
     {
         parts.status = status;
-        if error == AppError::Unavailable {
-            parts.headers.insert(
-                header::RETRY_AFTER,
-                HeaderValue::from(domain::error::UNAVAILABLE_RETRY_SECS),
-            );
+        let retry_after = match error {
+            AppError::Unavailable => Some(u64::from(domain::error::UNAVAILABLE_RETRY_SECS)),
+            AppError::TooManyRequests { retry_after_secs } => Some(retry_after_secs),
+            _ => None,
+        };
+        if let Some(secs) = retry_after {
+            parts
+                .headers
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
     }
     Response::from_parts(parts, Body::from(bytes))

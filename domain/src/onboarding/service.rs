@@ -122,6 +122,26 @@ async fn guard(svc: &Services, actor: &Actor, id: i64) -> AppResult<Draft> {
     Ok(d)
 }
 
+/// [`guard`] for a change to the draft: a refusal is audited.
+async fn guard_change(
+    svc: &Services,
+    actor: &Actor,
+    id: i64,
+    action: AuditAction,
+) -> AppResult<Draft> {
+    let d = load(svc, id).await?.ok_or(AppError::NotFound)?;
+    access::workspace_for_change(
+        svc,
+        actor,
+        d.workspace,
+        Capability::TenantManage,
+        action,
+        format!("Onboarding draft #{id}"),
+    )
+    .await?;
+    Ok(d)
+}
+
 async fn step_run(svc: &Services, run: RunId) -> AppResult<Option<StepRun>> {
     let Some(view) = RunService::load(svc, run).await? else {
         return Ok(None);
@@ -298,7 +318,7 @@ pub async fn add_connection(
     id: i64,
     input: NewConnection<'_>,
 ) -> AppResult<()> {
-    let d = guard(svc, actor, id).await?;
+    let d = guard_change(svc, actor, id, AuditAction::OnboardingDraftSaved).await?;
     let (tenant, _) = open_draft(&d)?;
     if d.connection.is_some() {
         return Err(AppError::conflict(
@@ -311,7 +331,7 @@ pub async fn add_connection(
 
 /// Step 3: tenant verification through the gate, pinned to the draft's connection.
 pub async fn verify(svc: &Services, actor: &Actor, id: i64) -> AppResult<StartResult> {
-    let d = guard(svc, actor, id).await?;
+    let d = guard_change(svc, actor, id, AuditAction::OperationRefused).await?;
     let (tenant, _) = open_draft(&d)?;
     let (connection, _) = d
         .connection
@@ -341,7 +361,7 @@ pub async fn bootstrap(
     id: i64,
     chosen: &[OperationType],
 ) -> AppResult<StartResult> {
-    let d = guard(svc, actor, id).await?;
+    let d = guard_change(svc, actor, id, AuditAction::OnboardingBootstrapStarted).await?;
     let (tenant, _) = open_draft(&d)?;
     if !d.verified {
         return Err(AppError::conflict(
@@ -402,7 +422,7 @@ pub async fn bootstrap(
 
 /// Discards a draft (the tenant and connection it created stay).
 pub async fn discard(svc: &Services, actor: &Actor, id: i64) -> AppResult<()> {
-    let d = guard(svc, actor, id).await?;
+    let d = guard_change(svc, actor, id, AuditAction::OnboardingDraftSaved).await?;
     if d.status == "completed" {
         return Err(AppError::conflict(
             "A finished onboarding cannot be discarded.",

@@ -12,6 +12,7 @@ use crate::rbac::Capability;
 use crate::runs::gate::{Initiator, StartGate, StartRequest};
 use crate::runs::model::{OperationType, StartResult};
 use crate::services::Services;
+use crate::views::AuditAction;
 use serde_json::{Map, Value};
 
 async fn snapshots(svc: &Services, tenant: TenantId) -> AppResult<Vec<SnapshotChoice>> {
@@ -203,7 +204,15 @@ pub async fn execute(
     items: &str,
     confirm_name: &str,
 ) -> AppResult<StartResult> {
-    let access = access::tenant(svc, actor, tenant, Capability::RestoreExecute).await?;
+    let access = access::tenant_for_change(
+        svc,
+        actor,
+        tenant,
+        Capability::RestoreExecute,
+        AuditAction::RestoreExecuted,
+        format!("Restore from snapshot #{snapshot}"),
+    )
+    .await?;
     let mut chosen: Vec<i64> = Vec::new();
     for part in items.split(',').map(str::trim).filter(|p| !p.is_empty()) {
         let id: i64 = part

@@ -113,7 +113,15 @@ pub async fn generate(
         ));
     }
     // Your own allowance, once the gate's rules say you may generate at all.
-    access::tenant(svc, actor, tenant, Capability::ReviewPackGenerate).await?;
+    access::tenant_for_change(
+        svc,
+        actor,
+        tenant,
+        Capability::ReviewPackGenerate,
+        AuditAction::OperationRefused,
+        "Review pack generation",
+    )
+    .await?;
     crate::limits::take(
         &mut *svc.store.write().await?,
         &svc.settings.limits,

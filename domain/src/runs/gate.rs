@@ -278,8 +278,29 @@ impl StartGate {
             let mut session = Session::open(svc).await?;
             let snap = snapshot(session.conn(), &request, initiator.user(), spec.scope).await?;
             // Authorization before anything else: 404 for not yours, 403 for not allowed.
-            if let Initiator::User(_) = initiator {
-                access::decide_tenant(snap.role, snap.assigned, spec.capability)?;
+            if let Initiator::User(_) = initiator
+                && let Err(e) = access::decide_tenant(snap.role, snap.assigned, spec.capability)
+            {
+                // A member whose role may not start this: the refusal is audited.
+                if e == AppError::Forbidden {
+                    audit::record(
+                        session.conn(),
+                        Entry {
+                            workspace: Some(snap.tenant.workspace),
+                            tenant: Some(request.tenant),
+                            actor: initiator.user(),
+                            actor_label: initiator.label(),
+                            action: AuditAction::OperationRefused,
+                            target: format!("{} on {}", request.op_type.label(), snap.tenant.name),
+                            outcome: AuditOutcome::Denied,
+                            detail: None,
+                        },
+                        now,
+                    )
+                    .await?;
+                    session.finish().await?;
+                }
+                return Err(e);
             }
             if request.connection.is_some() && snap.connection.is_none() {
                 // A connection named explicitly must exist on this tenant.

@@ -283,7 +283,15 @@ impl RunService {
         let view = Self::view_for(svc, actor, run).await?;
         let capability = view.truth.op_type.spec().capability;
         let tenant = view.tenant_id.ok_or(AppError::NotFound)?;
-        access::tenant(svc, actor, tenant, capability).await?;
+        access::tenant_for_change(
+            svc,
+            actor,
+            tenant,
+            capability,
+            crate::views::AuditAction::OperationCancelled,
+            format!("{} #{run}", view.truth.op_type.label()),
+        )
+        .await?;
         let now = svc.now();
         let mut tx = svc.store.begin().await?;
         let cancelled = sqlx::query(

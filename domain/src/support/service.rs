@@ -46,6 +46,7 @@ async fn resolve(
     actor: &Actor,
     ctx: SupportContext,
     capability: Capability,
+    change: Option<AuditAction>,
 ) -> AppResult<Resolved> {
     let (tenant, run) = match ctx {
         SupportContext::Tenant(t) => (t, None),
@@ -56,7 +57,13 @@ async fn resolve(
             (view.tenant_id.ok_or(AppError::NotFound)?, Some(r))
         }
     };
-    let access = access::tenant(svc, actor, tenant, capability).await?;
+    let access = match change {
+        Some(action) => {
+            access::tenant_for_change(svc, actor, tenant, capability, action, "Support request")
+                .await?
+        }
+        None => access::tenant(svc, actor, tenant, capability).await?,
+    };
     Ok(Resolved {
         workspace: access.workspace.id(),
         tenant,
@@ -149,7 +156,14 @@ pub async fn request(
     ctx: SupportContext,
     form: NewSupportRequest,
 ) -> AppResult<SupportRequestView> {
-    let at = resolve(svc, actor, ctx, Capability::SupportRequest).await?;
+    let at = resolve(
+        svc,
+        actor,
+        ctx,
+        Capability::SupportRequest,
+        Some(AuditAction::SupportRequested),
+    )
+    .await?;
     let subject = text(
         "subject",
         &form.subject,
@@ -327,7 +341,7 @@ pub async fn latest(
     actor: &Actor,
     ctx: SupportContext,
 ) -> AppResult<Option<SupportRequestView>> {
-    let at = resolve(svc, actor, ctx, Capability::SupportRequest).await?;
+    let at = resolve(svc, actor, ctx, Capability::SupportRequest, None).await?;
     let row = match at.run {
         Some(run) => {
             sqlx::query(&format!(

@@ -1471,4 +1471,87 @@ async fn other_and_missing_look_the_same(backend: Backend) {
     );
 }
 
-both_backends!(matrix, other_and_missing_look_the_same);
+both_backends!(
+    matrix,
+    other_and_missing_look_the_same,
+    refused_mutations_are_audited
+);
+
+/// Server functions that only read: refusing them is not an attempted change.
+const READ_ONLY_FNS: &[&str] = &[
+    "/api/shell",
+    "/api/overview",
+    "/api/tenants",
+    "/api/tenant",
+    "/api/members",
+    "/api/audit",
+    "/api/system/workspaces",
+    "/api/runs/get",
+    "/api/notifications",
+    "/api/operations",
+    "/api/runs/tenant_summary",
+    "/api/runs/workspace_summary",
+    "/api/runs/poll",
+    "/api/runs/active",
+    "/api/system/runs",
+    "/api/system/run",
+    "/api/onboarding/list",
+    "/api/onboarding/get",
+    "/api/restore/page",
+    "/api/review-packs/card",
+    "/api/support/panel",
+    "/api/provider/panel",
+    "/api/provider/connections",
+    "/api/provider/connection",
+    "/api/provider/browse",
+    "/api/provider/verification",
+    "/api/invitations/view",
+];
+
+/// Every mutating server function a member's role does not allow (403)
+/// leaves a `denied` entry in the workspace's audit log, naming the actor.
+async fn refused_mutations_are_audited(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let w = world(&app).await;
+    let without = ALL.iter().position(|x| *x == Who::Without).unwrap_or(3);
+    let mut checked = 0;
+    let mut missing = Vec::new();
+    for row in rows() {
+        let base = row.path.split('?').next().unwrap_or(row.path);
+        if !matches!(row.kind, Kind::Fn) || READ_ONLY_FNS.contains(&base) || row.own[without] != 403
+        {
+            continue;
+        }
+        let target = if row.targets.contains(&Target::Own) {
+            Target::Own
+        } else {
+            Target::None
+        };
+        let before = denied_by(&app, "readonly.a@example.com").await;
+        let b = browser_for(&app, Who::Without).await;
+        let (path, form) = (row.request)(&w, target);
+        let r = b.call(&path, &form).await;
+        assert_eq!(r.status, 403, "{}: {}", row.path, r.body);
+        checked += 1;
+        if denied_by(&app, "readonly.a@example.com").await <= before {
+            missing.push(row.path);
+        }
+    }
+    assert!(checked >= 15, "too few mutations checked: {checked}");
+    assert!(
+        missing.is_empty(),
+        "refused without a `denied` audit entry: {missing:?}"
+    );
+}
+
+async fn denied_by(app: &TestApp, email: &str) -> i64 {
+    let (n,): (i64,) = sqlx::query_as(
+        "SELECT COUNT(*) FROM audit_log a JOIN users u ON u.id = a.actor_user_id
+         WHERE a.outcome = 'denied' AND u.email = $1",
+    )
+    .bind(email)
+    .fetch_one(app.services.store.unguarded_pool())
+    .await
+    .unwrap();
+    n
+}

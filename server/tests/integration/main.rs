@@ -5,6 +5,7 @@
 
 mod common;
 
+mod abuse;
 mod accounts;
 mod authz_matrix;
 mod concurrency;
