@@ -129,6 +129,9 @@ pub async fn bounded_forms(req: Request, next: Next) -> Response {
             );
         }
     };
+    if let Some(refusal) = oversized_field(&bytes) {
+        return crate::error_page::json(&refusal);
+    }
     if let Some(field) = field_with_forbidden_control(&bytes) {
         return crate::error_page::json(&AppError::Invalid {
             message: "Use text without control characters (only line breaks and tabs are kept)."
@@ -138,6 +141,34 @@ pub async fn bounded_forms(req: Request, next: Next) -> Response {
     }
     next.run(Request::from_parts(parts, Body::from(bytes)))
         .await
+}
+
+/// The most fields a server function's form has, and the longest value any
+/// field may carry (the longest text we keep, a support description of 5,000
+/// characters, fits with room to spare); each domain type checks its own
+/// tighter limit after this.
+pub const MAX_FORM_FIELDS: usize = 200;
+pub const MAX_FIELD_BYTES: usize = 32 * 1024;
+
+/// A refusal naming the field when a form has too many fields or one too long.
+fn oversized_field(encoded: &[u8]) -> Option<AppError> {
+    let mut fields = 0;
+    for (k, v) in form_urlencoded::parse(encoded) {
+        fields += 1;
+        if fields > MAX_FORM_FIELDS {
+            return Some(AppError::Invalid {
+                field: None,
+                message: format!("The form has more than {MAX_FORM_FIELDS} fields."),
+            });
+        }
+        if v.len() > MAX_FIELD_BYTES || k.len() > 256 {
+            return Some(AppError::Invalid {
+                field: Some(k.chars().filter(|c| !c.is_control()).take(64).collect()),
+                message: "This is too long. Shorten it and try again.".into(),
+            });
+        }
+    }
+    None
 }
 
 /// The first form field (or query parameter) whose name or value holds a

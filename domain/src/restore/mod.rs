@@ -218,6 +218,7 @@ pub struct RestoreQuery {
 impl RestoreQuery {
     pub fn parse(query: &str) -> Result<RestoreQuery, crate::AppError> {
         let mut q = RestoreQuery::default();
+        let mut items = Vec::new();
         for pair in query.split('&').filter(|p| !p.is_empty()) {
             let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
             match k {
@@ -226,25 +227,45 @@ impl RestoreQuery {
                         crate::AppError::invalid("snapshot", "Choose a snapshot from the list.")
                     })?);
                 }
-                "item" => {
-                    let id = v.parse().map_err(|_| {
-                        crate::AppError::invalid("item", "Choose policies from the list.")
-                    })?;
-                    if !q.items.contains(&id) {
-                        q.items.push(id);
-                    }
-                }
+                "item" => items.push(v),
                 _ => {}
             }
         }
-        if q.items.len() > MAX_ITEMS {
-            return Err(crate::AppError::invalid(
-                "item",
-                format!("Choose at most {MAX_ITEMS} policies per restore."),
-            ));
-        }
+        q.items = item_ids("item", items)?;
         Ok(q)
     }
+}
+
+/// Policy item ids as a form or address lists them: counted before anything
+/// else (at most [`MAX_ITEMS`], duplicates included, so the work never grows
+/// with the input), each parsed, duplicates dropped with a set, order kept.
+pub fn item_ids<'a>(
+    field: &str,
+    parts: impl IntoIterator<Item = &'a str>,
+) -> Result<Vec<i64>, crate::AppError> {
+    let parts: Vec<&str> = parts
+        .into_iter()
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .take(MAX_ITEMS + 1)
+        .collect();
+    if parts.len() > MAX_ITEMS {
+        return Err(crate::AppError::invalid(
+            field,
+            format!("Choose at most {MAX_ITEMS} policies per restore."),
+        ));
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    let mut ids = Vec::with_capacity(parts.len());
+    for part in parts {
+        let id: i64 = part
+            .parse()
+            .map_err(|_| crate::AppError::invalid(field, "Choose policies from the list."))?;
+        if seen.insert(id) {
+            ids.push(id);
+        }
+    }
+    Ok(ids)
 }
 
 /// One item's result on a restore run's page.
@@ -254,6 +275,25 @@ pub struct ItemResult {
     pub display_name: String,
     pub action: ItemAction,
     pub detail: String,
+}
+
+#[cfg(test)]
+mod item_tests {
+    use super::*;
+
+    #[test]
+    fn item_lists_are_counted_before_any_work() {
+        assert_eq!(item_ids("items", ["3", "1", "3", " 2 "]), Ok(vec![3, 1, 2]));
+        let too_many: Vec<String> = (0..=MAX_ITEMS).map(|_| "7".to_string()).collect();
+        assert!(
+            item_ids("items", too_many.iter().map(String::as_str)).is_err(),
+            "duplicates count too"
+        );
+        // A huge list is refused after reading MAX_ITEMS + 1 of it.
+        let huge = std::iter::repeat_n("1", 10_000_000);
+        assert!(item_ids("items", huge).is_err());
+        assert!(item_ids("items", ["x"]).is_err());
+    }
 }
 
 #[cfg(test)]

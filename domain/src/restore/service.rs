@@ -213,32 +213,19 @@ pub async fn execute(
         format!("Restore from snapshot #{snapshot}"),
     )
     .await?;
-    let mut chosen: Vec<i64> = Vec::new();
-    for part in items.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-        let id: i64 = part
-            .parse()
-            .map_err(|_| AppError::invalid("items", "Choose policies from the list."))?;
-        if !chosen.contains(&id) {
-            chosen.push(id);
-        }
-    }
+    let chosen = super::item_ids("items", items.split(','))?;
     if chosen.is_empty() {
         return Err(AppError::invalid(
             "items",
             "Choose at least one policy to restore.",
         ));
     }
-    if chosen.len() > super::MAX_ITEMS {
-        return Err(AppError::invalid(
-            "items",
-            format!("Choose at most {} policies per restore.", super::MAX_ITEMS),
-        ));
-    }
     let stored = policies_of(svc, tenant, snapshot).await?;
     if stored.is_empty() {
         return Err(AppError::NotFound);
     }
-    if !chosen.iter().all(|i| stored.iter().any(|p| p.item == *i)) {
+    let known: std::collections::BTreeSet<i64> = stored.iter().map(|p| p.item).collect();
+    if !chosen.iter().all(|i| known.contains(i)) {
         return Err(AppError::invalid(
             "items",
             "Choose policies of the chosen snapshot.",

@@ -203,6 +203,28 @@ async fn oversized_and_mistyped_bodies(backend: Backend) {
         }
         assert_eq!(req.send().await.unwrap().status(), 415, "{content_type:?}");
     }
+    // One field too long, or too many fields: 400 before the function runs.
+    let r = b
+        .call("/api/workspaces/create", &[("name", "n".repeat(40 * 1024))])
+        .await;
+    assert_eq!(r.status, 400);
+    assert_eq!(field_of(&r.body).as_deref(), Some("name"));
+    let many: Vec<(&str, String)> = (0..250).map(|_| ("name", "Acme".to_string())).collect();
+    assert_eq!(b.call("/api/workspaces/create", &many).await.status, 400);
+    // A restore item list is counted before any work: far too many → 400 on `items`.
+    let items = vec!["1"; 5_000].join(",");
+    let r = b
+        .call(
+            "/api/restore/execute",
+            &[
+                ("tenant", "1".into()),
+                ("snapshot", "1".into()),
+                ("items", items),
+                ("confirm_name", "x".into()),
+            ],
+        )
+        .await;
+    assert!(r.status == 400 || r.status == 404, "{}", r.body);
     let ws = domain::workspaces::list_for_user(
         &app.services,
         app.services_user("ada@example.com").await,
