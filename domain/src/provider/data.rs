@@ -117,6 +117,7 @@ pub async fn save_verification(
     svc: &Services,
     tenant: TenantId,
     run: RunId,
+    attempt: i64,
     connection: Option<ProviderConnectionId>,
     outcome: RunOutcome,
     checks: &[Check],
@@ -124,8 +125,8 @@ pub async fn save_verification(
     let report = serde_json::to_string(checks).map_err(|_| AppError::Internal)?;
     let mut tx = svc.store.begin().await?;
     sqlx::query(
-        "INSERT INTO verification_reports (tenant_id, run_id, provider_connection_id, checked_at, outcome, report)
-         VALUES ($1, $2, $3, $4, $5, $6)",
+        "INSERT INTO verification_reports (tenant_id, run_id, provider_connection_id, checked_at, outcome, report, attempt)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
     .bind(tenant.0)
     .bind(run.0)
@@ -133,6 +134,7 @@ pub async fn save_verification(
     .bind(svc.now())
     .bind(outcome.as_str())
     .bind(report)
+    .bind(attempt)
     .execute(&mut **tx)
     .await?;
     tx.commit().await?;
@@ -143,10 +145,11 @@ async fn latest_verification(
     svc: &Services,
     tenant: TenantId,
 ) -> AppResult<Option<VerificationReport>> {
-    let row: Option<(i64, i64, String, String)> = sqlx::query_as(
-        "SELECT run_id, checked_at, outcome, report FROM verification_reports
-         WHERE tenant_id = $1 ORDER BY id DESC LIMIT 1",
-    )
+    let row: Option<(i64, i64, String, String)> = sqlx::query_as(&format!(
+        "SELECT run_id, checked_at, outcome, report FROM verification_reports v
+             WHERE tenant_id = $1 AND {} ORDER BY id DESC LIMIT 1",
+        finished("v")
+    ))
     .bind(tenant.0)
     .fetch_optional(&mut *svc.store.read().await?)
     .await?;
@@ -166,13 +169,14 @@ pub async fn save_inventory(
     svc: &Services,
     tenant: TenantId,
     run: RunId,
+    attempt: i64,
     items: &[InventoryItem],
 ) -> AppResult<i64> {
     let count = |k: &str| items.iter().filter(|i| i.kind == k).count() as i64;
     let mut tx = svc.store.begin().await?;
     let (snapshot,): (i64,) = sqlx::query_as(
-        "INSERT INTO inventory_snapshots (tenant_id, run_id, taken_at, device_configurations, compliance_policies, managed_devices)
-         VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+        "INSERT INTO inventory_snapshots (tenant_id, run_id, taken_at, device_configurations, compliance_policies, managed_devices, attempt)
+         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
     )
     .bind(tenant.0)
     .bind(run.0)
@@ -180,6 +184,7 @@ pub async fn save_inventory(
     .bind(count("device_configuration"))
     .bind(count("compliance_policy"))
     .bind(count("managed_device"))
+    .bind(attempt)
     .fetch_one(&mut **tx)
     .await?;
     for i in items {
@@ -250,6 +255,7 @@ pub async fn save_compliance(
     svc: &Services,
     tenant: TenantId,
     run: RunId,
+    attempt: i64,
     devices: &[DeviceState],
 ) -> AppResult<(i64, i64, i64, i64)> {
     let n = |s: &str| devices.iter().filter(|d| d.compliance_state == s).count() as i64;
@@ -257,8 +263,8 @@ pub async fn save_compliance(
     let other = devices.len() as i64 - compliant - noncompliant - grace;
     let mut tx = svc.store.begin().await?;
     let (snapshot,): (i64,) = sqlx::query_as(
-        "INSERT INTO compliance_snapshots (tenant_id, run_id, taken_at, compliant, noncompliant, in_grace_period, other)
-         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+        "INSERT INTO compliance_snapshots (tenant_id, run_id, taken_at, compliant, noncompliant, in_grace_period, other, attempt)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
     )
     .bind(tenant.0)
     .bind(run.0)
@@ -267,6 +273,7 @@ pub async fn save_compliance(
     .bind(noncompliant)
     .bind(grace)
     .bind(other)
+    .bind(attempt)
     .fetch_one(&mut **tx)
     .await?;
     for d in devices {
@@ -350,19 +357,24 @@ pub fn role_row(v: &Value) -> Option<DirectoryRow> {
 /// What a replace changed: (added, updated, removed, total).
 pub type ReplaceCounts = (i64, i64, i64, i64);
 
-/// Replaces the tenant's groups or role definitions with `rows` in one
-/// transaction and reports the difference.
+/// Stores the tenant's groups or role definitions as this attempt read them,
+/// in one transaction, and reports the difference from what is published now.
+/// They replace the published state only when the run succeeds (with this
+/// attempt): until then readers keep seeing the previous sync.
 pub async fn replace_directory(
     svc: &Services,
     tenant: TenantId,
     run: RunId,
+    attempt: i64,
     table: DirectoryTable,
     rows: &[DirectoryRow],
 ) -> AppResult<ReplaceCounts> {
     let name = table.name();
     let mut tx = svc.store.begin().await?;
     let existing: Vec<(String, String, String)> = sqlx::query_as(&format!(
-        "SELECT external_id, display_name, description FROM {name} WHERE tenant_id = $1"
+        "SELECT external_id, display_name, description FROM {name} d
+         WHERE tenant_id = $1 AND run_id = ({latest})",
+        latest = latest_published_run(name)
     ))
     .bind(tenant.0)
     .fetch_all(&mut **tx)
@@ -383,10 +395,19 @@ pub async fn replace_directory(
     let kept: std::collections::HashSet<&str> =
         rows.iter().map(|r| r.external_id.as_str()).collect();
     let removed = before.keys().filter(|k| !kept.contains(k.as_str())).count() as i64;
-    sqlx::query(&format!("DELETE FROM {name} WHERE tenant_id = $1"))
-        .bind(tenant.0)
-        .execute(&mut **tx)
-        .await?;
+    // What nobody will read again: runs older than the published one, and
+    // this run's earlier attempts (never a later attempt's rows).
+    sqlx::query(&format!(
+        "DELETE FROM {name} WHERE tenant_id = $1 AND (
+            run_id < COALESCE(({latest}), 0)
+            OR (run_id = $2 AND attempt <= $3))",
+        latest = latest_published_run(name)
+    ))
+    .bind(tenant.0)
+    .bind(run.0)
+    .bind(attempt)
+    .execute(&mut **tx)
+    .await?;
     let now = svc.now();
     let mut seen = std::collections::HashSet::new();
     for r in rows.iter().filter(|r| seen.insert(r.external_id.clone())) {
@@ -399,8 +420,8 @@ pub async fn replace_directory(
         match table {
             DirectoryTable::Groups => {
                 sqlx::query(
-                    "INSERT INTO directory_groups (tenant_id, external_id, display_name, search_name, description, mail, group_kind, synced_at, run_id)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                    "INSERT INTO directory_groups (tenant_id, external_id, display_name, search_name, description, mail, group_kind, synced_at, run_id, attempt)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
                 )
                 .bind(tenant.0)
                 .bind(&r.external_id)
@@ -411,13 +432,14 @@ pub async fn replace_directory(
                 .bind(&r.kind)
                 .bind(now)
                 .bind(run.0)
+                .bind(attempt)
                 .execute(&mut **tx)
                 .await?;
             }
             DirectoryTable::Roles => {
                 sqlx::query(
-                    "INSERT INTO role_definitions (tenant_id, external_id, display_name, search_name, description, is_builtin, is_enabled, synced_at, run_id)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                    "INSERT INTO role_definitions (tenant_id, external_id, display_name, search_name, description, is_builtin, is_enabled, synced_at, run_id, attempt)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
                 )
                 .bind(tenant.0)
                 .bind(&r.external_id)
@@ -428,6 +450,7 @@ pub async fn replace_directory(
                 .bind(i64::from(r.flags.1))
                 .bind(now)
                 .bind(run.0)
+                .bind(attempt)
                 .execute(&mut **tx)
                 .await?;
             }
@@ -435,6 +458,64 @@ pub async fn replace_directory(
     }
     tx.commit().await?;
     Ok((added, updated, removed, seen.len() as i64))
+}
+
+/// The condition under which a stored result is data: the run that wrote
+/// it ended successfully, and with the attempt that wrote it. The run's
+/// fenced completion is therefore the moment its results appear; a killed
+/// attempt's writes never do.
+pub(crate) fn published(alias: &str) -> String {
+    format!(
+        "EXISTS (SELECT 1 FROM operation_runs pr WHERE pr.id = {alias}.run_id AND pr.attempts = {alias}.attempt AND pr.outcome IN ('succeeded','partially_succeeded'))"
+    )
+}
+
+/// Verification reports explain failures too: shown once their run ended
+/// (any outcome), with the attempt that wrote them.
+pub(crate) fn finished(alias: &str) -> String {
+    format!(
+        "EXISTS (SELECT 1 FROM operation_runs pr WHERE pr.id = {alias}.run_id AND pr.attempts = {alias}.attempt AND pr.status = 'completed')"
+    )
+}
+
+/// The id of the tenant's latest published run in a directory table (`$1`
+/// is the tenant).
+pub(crate) fn latest_published_run(table: &str) -> String {
+    format!(
+        "SELECT MAX(x.run_id) FROM {table} x WHERE x.tenant_id = $1 AND {}",
+        published("x")
+    )
+}
+
+/// The latest published snapshot of a snapshot table: (id, taken_at, run_id).
+pub(crate) async fn latest_snapshot(
+    conn: &mut sqlx::AnyConnection,
+    table: SnapshotTable,
+    tenant: TenantId,
+) -> AppResult<Option<(i64, i64, i64)>> {
+    Ok(sqlx::query_as(&format!(
+        "SELECT id, taken_at, run_id FROM {} s WHERE tenant_id = $1 AND {} ORDER BY id DESC LIMIT 1",
+        table.name(),
+        published("s")
+    ))
+    .bind(tenant.0)
+    .fetch_optional(conn)
+    .await?)
+}
+
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum SnapshotTable {
+    Inventory,
+    Compliance,
+}
+
+impl SnapshotTable {
+    fn name(self) -> &'static str {
+        match self {
+            SnapshotTable::Inventory => "inventory_snapshots",
+            SnapshotTable::Compliance => "compliance_snapshots",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -482,38 +563,38 @@ pub async fn browse(
         .filter(|s| COMPLIANCE_STATES.contains(s))
         .map(str::to_string);
 
-    // Where the rows come from: (source table, key column, key, taken_at, run).
-    let source: Option<(i64, i64, i64)> = match kind {
+    // Where the rows come from: the published snapshot, or the published
+    // directory run: (key, taken_at, run), plus the attempt for directories.
+    let (source, attempt): (Option<(i64, i64, i64)>, i64) = match kind {
         BrowseKind::DeviceConfigurations
         | BrowseKind::CompliancePolicies
-        | BrowseKind::ManagedDevices => {
-            sqlx::query_as(
-                "SELECT id, taken_at, run_id FROM inventory_snapshots WHERE tenant_id = $1 ORDER BY id DESC LIMIT 1",
-            )
-            .bind(tenant.0)
-            .fetch_optional(&mut *conn)
-            .await?
-        }
-        BrowseKind::DeviceCompliance => {
-            sqlx::query_as(
-                "SELECT id, taken_at, run_id FROM compliance_snapshots WHERE tenant_id = $1 ORDER BY id DESC LIMIT 1",
-            )
-            .bind(tenant.0)
-            .fetch_optional(&mut *conn)
-            .await?
-        }
+        | BrowseKind::ManagedDevices => (
+            latest_snapshot(&mut conn, SnapshotTable::Inventory, tenant).await?,
+            0,
+        ),
+        BrowseKind::DeviceCompliance => (
+            latest_snapshot(&mut conn, SnapshotTable::Compliance, tenant).await?,
+            0,
+        ),
         BrowseKind::Groups | BrowseKind::Roles => {
             let table = if kind == BrowseKind::Groups {
                 "directory_groups"
             } else {
                 "role_definitions"
             };
-            sqlx::query_as(&format!(
-                "SELECT tenant_id, synced_at, run_id FROM {table} WHERE tenant_id = $1 ORDER BY synced_at DESC LIMIT 1"
+            let row: Option<(i64, i64, i64)> = sqlx::query_as(&format!(
+                "SELECT run_id, synced_at, attempt FROM {table} d
+                 WHERE tenant_id = $1 AND run_id = ({}) AND {} LIMIT 1",
+                latest_published_run(table),
+                published("d")
             ))
             .bind(tenant.0)
             .fetch_optional(&mut *conn)
-            .await?
+            .await?;
+            (
+                row.map(|(run, at, _)| (run, at, run)),
+                row.map_or(0, |r| r.2),
+            )
         }
     };
     let mut result = BrowsePage {
@@ -533,6 +614,8 @@ pub async fn browse(
         return Ok(result);
     };
 
+    // The attempt is an integer read from our own table, never user input.
+    let directory_attempt = format!(" AND attempt = {attempt}");
     let (from, key_col, extra, columns, order) = match kind {
         BrowseKind::DeviceConfigurations => (
             "inventory_items",
@@ -564,15 +647,15 @@ pub async fn browse(
         ),
         BrowseKind::Groups => (
             "directory_groups",
-            "tenant_id",
-            "",
+            "run_id",
+            directory_attempt.as_str(),
             "display_name, group_kind, COALESCE(mail, ''), description",
             "search_name, id",
         ),
         BrowseKind::Roles => (
             "role_definitions",
-            "tenant_id",
-            "",
+            "run_id",
+            directory_attempt.as_str(),
             "display_name, CASE WHEN is_builtin = 1 THEN 'Yes' ELSE 'No' END, CASE WHEN is_enabled = 1 THEN 'Yes' ELSE 'No' END, description",
             "search_name, id",
         ),
@@ -641,10 +724,11 @@ pub async fn provider_panel(
     let connections = super::connections::list(svc, tenant).await?;
     let mut conn = svc.store.read().await?;
     let mut data = Vec::new();
-    let inventory: Option<(i64, i64, i64, i64)> = sqlx::query_as(
-        "SELECT taken_at, device_configurations, compliance_policies, managed_devices FROM inventory_snapshots
-         WHERE tenant_id = $1 ORDER BY id DESC LIMIT 1",
-    )
+    let inventory: Option<(i64, i64, i64, i64)> = sqlx::query_as(&format!(
+        "SELECT taken_at, device_configurations, compliance_policies, managed_devices FROM inventory_snapshots s
+         WHERE tenant_id = $1 AND {} ORDER BY id DESC LIMIT 1",
+        published("s")
+    ))
     .bind(tenant.0)
     .fetch_optional(&mut *conn)
     .await?;
@@ -665,10 +749,11 @@ pub async fn provider_panel(
             taken_at: at,
         });
     }
-    let compliance: Option<(i64, i64, i64, i64, i64)> = sqlx::query_as(
-        "SELECT taken_at, compliant, noncompliant, in_grace_period, other FROM compliance_snapshots
-         WHERE tenant_id = $1 ORDER BY id DESC LIMIT 1",
-    )
+    let compliance: Option<(i64, i64, i64, i64, i64)> = sqlx::query_as(&format!(
+        "SELECT taken_at, compliant, noncompliant, in_grace_period, other FROM compliance_snapshots s
+         WHERE tenant_id = $1 AND {} ORDER BY id DESC LIMIT 1",
+        published("s")
+    ))
     .bind(tenant.0)
     .fetch_optional(&mut *conn)
     .await?;
@@ -683,7 +768,11 @@ pub async fn provider_panel(
         (BrowseKind::Groups, "directory_groups"),
         (BrowseKind::Roles, "role_definitions"),
     ] {
-        let sql = format!("SELECT COUNT(*), MAX(synced_at) FROM {table} WHERE tenant_id = $1");
+        let sql = format!(
+            "SELECT COUNT(*), MAX(synced_at) FROM {table} d WHERE tenant_id = $1 AND run_id = ({}) AND {}",
+            latest_published_run(table),
+            published("d")
+        );
         let row: (i64, Option<i64>) = sqlx::query_as(&sql)
             .bind(tenant.0)
             .fetch_one(&mut *conn)

@@ -223,6 +223,7 @@ async fn verify(ctx: &RunContext, t: &Target, report: bool) -> Result<Completion
             &ctx.svc,
             t.tenant,
             ctx.run.id,
+            ctx.run.attempt,
             Some(t.connection),
             outcome,
             &checks,
@@ -263,6 +264,7 @@ async fn save_failed_report(ctx: &RunContext, t: &Target, checks: &[Check]) {
         &ctx.svc,
         t.tenant,
         ctx.run.id,
+        ctx.run.attempt,
         Some(t.connection),
         RunOutcome::Failed,
         checks,
@@ -332,7 +334,7 @@ async fn inventory(ctx: &RunContext, t: &Target) -> Result<Completion, Step> {
     );
     items.extend(devices.iter().filter_map(data::device_item));
     let skipped = (configs.len() + policies.len() + devices.len() - items.len()) as i64;
-    data::save_inventory(&ctx.svc, t.tenant, ctx.run.id, &items)
+    data::save_inventory(&ctx.svc, t.tenant, ctx.run.id, ctx.run.attempt, &items)
         .await
         .map_err(stored)?;
     let n = |k: &str| items.iter().filter(|i| i.kind == k).count() as i64;
@@ -355,7 +357,7 @@ async fn compliance(ctx: &RunContext, t: &Target) -> Result<Completion, Step> {
     .await?;
     let states: Vec<data::DeviceState> = devices.iter().filter_map(data::device_state).collect();
     let (compliant, noncompliant, grace, other) =
-        data::save_compliance(&ctx.svc, t.tenant, ctx.run.id, &states)
+        data::save_compliance(&ctx.svc, t.tenant, ctx.run.id, ctx.run.attempt, &states)
             .await
             .map_err(stored)?;
     Ok(Completion::succeeded(counts(&[
@@ -382,10 +384,16 @@ async fn directory(
     };
     let values = fetch(ctx, t, step, ApiVersion::V1, path).await?;
     let rows: Vec<data::DirectoryRow> = values.iter().filter_map(parse).collect();
-    let (added, updated, removed, total) =
-        data::replace_directory(&ctx.svc, t.tenant, ctx.run.id, table, &rows)
-            .await
-            .map_err(stored)?;
+    let (added, updated, removed, total) = data::replace_directory(
+        &ctx.svc,
+        t.tenant,
+        ctx.run.id,
+        ctx.run.attempt,
+        table,
+        &rows,
+    )
+    .await
+    .map_err(stored)?;
     Ok(Completion::succeeded(counts(&[
         ("total", total),
         ("added", added),

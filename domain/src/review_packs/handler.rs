@@ -206,10 +206,11 @@ fn section(section: Section) -> SectionData {
 
 async fn verification(svc: &Services, tenant: TenantId) -> AppResult<SectionData> {
     let mut s = section(Section::Verification);
-    let row: Option<(i64, i64, String, String)> = sqlx::query_as(
-        "SELECT run_id, checked_at, outcome, report FROM verification_reports
-         WHERE tenant_id = $1 ORDER BY id DESC LIMIT 1",
-    )
+    let row: Option<(i64, i64, String, String)> = sqlx::query_as(&format!(
+        "SELECT run_id, checked_at, outcome, report FROM verification_reports v
+             WHERE tenant_id = $1 AND {} ORDER BY id DESC LIMIT 1",
+        crate::provider::data::finished("v")
+    ))
     .bind(tenant.0)
     .fetch_optional(&mut *svc.store.read().await?)
     .await?;
@@ -238,10 +239,11 @@ async fn verification(svc: &Services, tenant: TenantId) -> AppResult<SectionData
 
 async fn inventory(svc: &Services, tenant: TenantId) -> AppResult<SectionData> {
     let mut s = section(Section::Inventory);
-    let snap: Option<(i64, i64, i64, i64, i64, i64)> = sqlx::query_as(
+    let snap: Option<(i64, i64, i64, i64, i64, i64)> = sqlx::query_as(&format!(
         "SELECT id, run_id, taken_at, device_configurations, compliance_policies, managed_devices
-         FROM inventory_snapshots WHERE tenant_id = $1 ORDER BY id DESC LIMIT 1",
-    )
+         FROM inventory_snapshots s WHERE tenant_id = $1 AND {} ORDER BY id DESC LIMIT 1",
+        crate::provider::data::published("s")
+    ))
     .bind(tenant.0)
     .fetch_optional(&mut *svc.store.read().await?)
     .await?;
@@ -290,10 +292,11 @@ async fn inventory(svc: &Services, tenant: TenantId) -> AppResult<SectionData> {
 
 async fn compliance(svc: &Services, tenant: TenantId) -> AppResult<SectionData> {
     let mut s = section(Section::Compliance);
-    let snap: Option<(i64, i64, i64, i64, i64, i64)> = sqlx::query_as(
+    let snap: Option<(i64, i64, i64, i64, i64, i64)> = sqlx::query_as(&format!(
         "SELECT id, taken_at, compliant, noncompliant, in_grace_period, other
-         FROM compliance_snapshots WHERE tenant_id = $1 ORDER BY id DESC LIMIT 1",
-    )
+         FROM compliance_snapshots s WHERE tenant_id = $1 AND {} ORDER BY id DESC LIMIT 1",
+        crate::provider::data::published("s")
+    ))
     .bind(tenant.0)
     .fetch_optional(&mut *svc.store.read().await?)
     .await?;
@@ -330,17 +333,22 @@ async fn compliance(svc: &Services, tenant: TenantId) -> AppResult<SectionData> 
 
 async fn directory(svc: &Services, tenant: TenantId) -> AppResult<SectionData> {
     let mut s = section(Section::Directory);
-    let groups: Vec<(String, String, String, Option<String>, String)> = sqlx::query_as(
-        "SELECT external_id, display_name, group_kind, mail, description FROM directory_groups
-         WHERE tenant_id = $1 ORDER BY search_name, id",
-    )
+    use crate::provider::data::{latest_published_run, published};
+    let groups: Vec<(String, String, String, Option<String>, String)> = sqlx::query_as(&format!(
+        "SELECT external_id, display_name, group_kind, mail, description FROM directory_groups d
+         WHERE tenant_id = $1 AND run_id = ({}) AND {} ORDER BY search_name, id",
+        latest_published_run("directory_groups"),
+        published("d")
+    ))
     .bind(tenant.0)
     .fetch_all(&mut *svc.store.read().await?)
     .await?;
-    let roles: Vec<(String, String, i64, i64, String)> = sqlx::query_as(
-        "SELECT external_id, display_name, is_builtin, is_enabled, description FROM role_definitions
-         WHERE tenant_id = $1 ORDER BY search_name, id",
-    )
+    let roles: Vec<(String, String, i64, i64, String)> = sqlx::query_as(&format!(
+        "SELECT external_id, display_name, is_builtin, is_enabled, description FROM role_definitions d
+         WHERE tenant_id = $1 AND run_id = ({}) AND {} ORDER BY search_name, id",
+        latest_published_run("role_definitions"),
+        published("d")
+    ))
     .bind(tenant.0)
     .fetch_all(&mut *svc.store.read().await?)
     .await?;

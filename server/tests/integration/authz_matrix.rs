@@ -1303,12 +1303,13 @@ pub(crate) async fn world(app: &TestApp) -> World {
     };
     let note_a = note(owner_a, ws_a).await;
     let note_b = note(owner_b, ws_b).await;
+    let synced_a = app.finished_run(ws_a, tenant_a, "inventory_sync").await;
     let (snap_a,): (i64,) = sqlx::query_as(
         "INSERT INTO inventory_snapshots (tenant_id, run_id, taken_at, device_configurations, compliance_policies, managed_devices)
          VALUES ($1, $2, 0, 1, 0, 0) RETURNING id",
     )
     .bind(tenant_a.0)
-    .bind(run_a.0)
+    .bind(synced_a.0)
     .fetch_one(app.services.store.unguarded_pool())
     .await
     .unwrap();

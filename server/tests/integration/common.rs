@@ -489,3 +489,27 @@ impl TestApp {
         r
     }
 }
+
+impl TestApp {
+    /// A run that already ended successfully with its first attempt (test
+    /// fixtures attach stored results to it, which are then published).
+    pub async fn finished_run(
+        &self,
+        workspace: domain::ids::WorkspaceId,
+        tenant: domain::ids::TenantId,
+        op_type: &str,
+    ) -> domain::ids::RunId {
+        let (id,): (i64,) = sqlx::query_as(
+            "INSERT INTO operation_runs (workspace_id, tenant_id, op_type, status, outcome, initiator_kind, scope_key, context, created_at, completed_at, available_at, attempts)
+             VALUES ($1, $2, $3, 'completed', 'succeeded', 'system', $4, '{}', 0, 0, 0, 1) RETURNING id",
+        )
+        .bind(workspace.0)
+        .bind(tenant.0)
+        .bind(op_type)
+        .bind(format!("fixture:{tenant}"))
+        .fetch_one(self.services.store.unguarded_pool())
+        .await
+        .expect("insert a finished run");
+        domain::ids::RunId(id)
+    }
+}

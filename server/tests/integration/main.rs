@@ -16,6 +16,7 @@ mod members_tenants;
 mod monitoring;
 mod onboarding;
 mod provider;
+mod published;
 mod repository;
 mod restore;
 mod review_packs;
