@@ -36,6 +36,8 @@ pub mod limits;
 pub mod notifications;
 pub mod onboarding;
 #[cfg(feature = "server")]
+pub mod outbound;
+#[cfg(feature = "server")]
 pub mod secrets;
 #[cfg(feature = "server")]
 pub mod services;

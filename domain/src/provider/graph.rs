@@ -45,6 +45,9 @@ pub struct GraphPolicy {
     pub default_backoff: Duration,
     /// Pages followed at most per collection.
     pub max_pages: usize,
+    /// The largest response body read (a page, a token answer); beyond it
+    /// the call fails and nothing of it is kept.
+    pub max_body_bytes: usize,
 }
 
 impl Default for GraphPolicy {
@@ -56,6 +59,7 @@ impl Default for GraphPolicy {
             max_retry_after: Duration::from_secs(30),
             default_backoff: Duration::from_secs(1),
             max_pages: 500,
+            max_body_bytes: 16 * 1024 * 1024,
         }
     }
 }
@@ -199,11 +203,9 @@ struct GraphErrorDetail {
 
 impl GraphClient {
     pub fn new(endpoints: GraphEndpoints, policy: GraphPolicy) -> GraphClient {
-        let http = reqwest::Client::builder()
-            .connect_timeout(policy.connect_timeout)
-            .user_agent(concat!("Tenantry/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .unwrap_or_else(|_| reqwest::Client::new());
+        // No redirects: a 3xx from the token endpoint must not carry the
+        // client secret elsewhere, nor one from Graph the token or our trust.
+        let http = crate::outbound::client(policy.connect_timeout);
         GraphClient {
             http,
             endpoints,
@@ -289,7 +291,10 @@ impl GraphClient {
     }
 
     /// Every item of a collection, following `@odata.nextLink` (only to the
-    /// configured Graph host: the token is never sent anywhere else).
+    /// configured Graph host: the token is never sent anywhere else). Items
+    /// repeated across pages are kept once (by `id`); a next link seen before
+    /// ends the read as untrustworthy at once. A read that does not finish is
+    /// an error: nothing of it may replace stored data.
     pub async fn get_all(
         &self,
         creds: &AppCredentials,
@@ -299,10 +304,22 @@ impl GraphClient {
         let token = self.token(creds).await?;
         let mut url = self.url(version, path)?;
         let mut items = Vec::new();
+        let mut ids = std::collections::HashSet::new();
+        let mut links = std::collections::HashSet::new();
         for _ in 0..self.policy.max_pages {
             let mut page = self.get_json(&token, url).await?;
             match page.get_mut("value").map(Value::take) {
-                Some(Value::Array(mut v)) => items.append(&mut v),
+                Some(Value::Array(v)) => {
+                    for item in v {
+                        let fresh = match item.get("id").and_then(Value::as_str) {
+                            Some(id) => ids.insert(id.to_string()),
+                            None => true,
+                        };
+                        if fresh {
+                            items.push(item);
+                        }
+                    }
+                }
                 _ => {
                     return Err(GraphError::UnexpectedResponse {
                         what: "no value list",
@@ -310,7 +327,14 @@ impl GraphClient {
                 }
             }
             match page.get("@odata.nextLink").and_then(Value::as_str) {
-                Some(next) => url = self.same_host(next)?,
+                Some(next) => {
+                    if !links.insert(next.to_string()) {
+                        return Err(GraphError::UnexpectedResponse {
+                            what: "paging went round in a circle",
+                        });
+                    }
+                    url = self.same_host(next)?;
+                }
                 None => return Ok(items),
             }
         }
@@ -426,13 +450,16 @@ impl GraphClient {
     }
 
     async fn read_body(&self, response: reqwest::Response) -> Result<Vec<u8>, GraphError> {
-        response.bytes().await.map(|b| b.to_vec()).map_err(|e| {
-            if e.is_timeout() {
-                self.timeout()
-            } else {
-                GraphError::Unreachable
-            }
-        })
+        use crate::outbound::{BodyError, read_capped};
+        read_capped(response, self.policy.max_body_bytes)
+            .await
+            .map_err(|e| match e {
+                BodyError::TooLarge => GraphError::UnexpectedResponse {
+                    what: "a response larger than Tenantry reads",
+                },
+                BodyError::Transport(e) if e.is_timeout() => self.timeout(),
+                BodyError::Transport(_) => GraphError::Unreachable,
+            })
     }
 
     fn timeout(&self) -> GraphError {
@@ -461,11 +488,18 @@ impl GraphClient {
                     }
                 })?;
             let status = response.status();
+            if status.is_redirection() {
+                return Err(GraphError::UnexpectedResponse {
+                    what: "a redirect, which Tenantry does not follow",
+                });
+            }
             if status != StatusCode::TOO_MANY_REQUESTS && status != StatusCode::SERVICE_UNAVAILABLE
             {
                 return Ok(response);
             }
-            let wait = retry_after(response.headers()).unwrap_or(backoff);
+            let wait =
+                crate::outbound::retry_after(response.headers(), std::time::SystemTime::now())
+                    .unwrap_or(backoff);
             if retries >= self.policy.max_retries || wait > self.policy.max_retry_after {
                 return Err(if status == StatusCode::TOO_MANY_REQUESTS {
                     GraphError::Throttled { retries }
@@ -485,18 +519,6 @@ impl GraphClient {
             backoff = backoff.saturating_mul(2);
         }
     }
-}
-
-/// `Retry-After` in seconds (the form Graph and Entra use).
-fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
-    headers
-        .get(reqwest::header::RETRY_AFTER)?
-        .to_str()
-        .ok()?
-        .trim()
-        .parse::<u64>()
-        .ok()
-        .map(Duration::from_secs)
 }
 
 fn classify_token_error(status: StatusCode, body: &[u8]) -> GraphError {

@@ -76,14 +76,28 @@ pub enum DeskError {
     DeskError,
     #[error("The support desk answered with something Tenantry could not read.")]
     Unreadable,
+    #[error(
+        "The support desk answered with a redirect, which Tenantry does not follow: check the desk's URL."
+    )]
+    Redirected,
 }
 
 fn http() -> reqwest::Client {
-    reqwest::Client::builder()
-        .connect_timeout(Duration::from_secs(2))
-        .user_agent(concat!("Tenantry/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .unwrap_or_else(|_| reqwest::Client::new())
+    // No redirects: the desk token or the ticket never goes elsewhere.
+    crate::outbound::client(Duration::from_secs(2))
+}
+
+/// A desk's answers are small; nothing larger is read.
+const MAX_DESK_BODY: usize = 1024 * 1024;
+
+async fn json_of(response: reqwest::Response) -> Result<Value, DeskError> {
+    let body = crate::outbound::read_capped(response, MAX_DESK_BODY)
+        .await
+        .map_err(|e| match e {
+            crate::outbound::BodyError::TooLarge => DeskError::Unreadable,
+            crate::outbound::BodyError::Transport(e) => transport(e),
+        })?;
+    serde_json::from_slice(&body).map_err(|_| DeskError::Unreadable)
 }
 
 fn transport(e: reqwest::Error) -> DeskError {
@@ -97,6 +111,7 @@ fn transport(e: reqwest::Error) -> DeskError {
 fn status(code: reqwest::StatusCode) -> Result<(), DeskError> {
     match code.as_u16() {
         200..=299 => Ok(()),
+        300..=399 => Err(DeskError::Redirected),
         401 | 403 => Err(DeskError::Unauthorized),
         _ => Err(DeskError::DeskError),
     }
@@ -138,7 +153,7 @@ async fn create_unbounded(
                 .await
                 .map_err(transport)?;
             status(token.status())?;
-            let token: Value = token.json().await.map_err(|_| DeskError::Unreadable)?;
+            let token: Value = json_of(token).await?;
             let access = token
                 .get("access_token")
                 .and_then(Value::as_str)
@@ -151,7 +166,7 @@ async fn create_unbounded(
                 .await
                 .map_err(transport)?;
             status(created.status())?;
-            let body: Value = created.json().await.map_err(|_| DeskError::Unreadable)?;
+            let body: Value = json_of(created).await?;
             // Halo answers with the ticket (or a one-element array).
             let t = body.as_array().and_then(|a| a.first()).unwrap_or(&body);
             let id = match t.get("id") {
@@ -179,7 +194,7 @@ async fn create_unbounded(
                 .await
                 .map_err(transport)?;
             status(created.status())?;
-            let body: Value = created.json().await.map_err(|_| DeskError::Unreadable)?;
+            let body: Value = json_of(created).await?;
             let id = match body.get("id") {
                 Some(Value::Number(n)) => n.to_string(),
                 Some(Value::String(s)) if !s.is_empty() => s.clone(),
