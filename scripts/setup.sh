@@ -50,6 +50,11 @@ if $browser; then
     apt-get update -qq >/dev/null
     apt-get install -y -qq --no-install-recommends request-tracker5 rt5-db-sqlite rt5-standalone >/dev/null
   fi
+  # Supply-chain policy (deny.toml): licenses, bans, sources, advisories.
+  if [ "$(cargo deny --version 2>/dev/null)" != "cargo-deny 0.20.2" ]; then
+    say "installing cargo-deny (several minutes, once)"
+    cargo install --quiet --locked cargo-deny@0.20.2
+  fi
   if ! cargo nextest --version >/dev/null 2>&1; then
     say "installing cargo-nextest"
     cargo install --quiet cargo-nextest --locked

@@ -25,6 +25,20 @@ cargo fmt --all --check
 cargo clippy --quiet --all-targets -- -D warnings
 cargo clippy --quiet -p frontend --target wasm32-unknown-unknown -- -D warnings
 
+stamp "supply chain (cargo deny)"
+cargo deny --log-level error check licenses bans sources
+# Advisories need the RustSec database from github.com; where it cannot be
+# fetched (this kind of machine reaches only package registries) say so
+# instead of failing; where it can, any advisory fails the run.
+if advisories=$(timeout 180 cargo deny --log-level error check advisories 2>&1); then
+  echo "cargo deny: advisories ok"
+elif grep -q "failed to fetch advisory database" <<<"$advisories"; then
+  echo "cargo deny: advisories NOT checked: the RustSec database (github.com) is unreachable from this machine"
+else
+  echo "$advisories"
+  exit 1
+fi
+
 stamp "build the site (wasm, JS, CSS)"
 scripts/build-site.sh
 

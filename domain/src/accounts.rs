@@ -298,7 +298,7 @@ async fn reserve_attempt(
          RETURNING failures, next_attempt_at"
     );
     let spacing = svc.settings.account_attempt_spacing_ms;
-    let (attempts, next_at): (i64, i64) = sqlx::query_as(&sql)
+    let (attempts, next_at): (i64, i64) = sqlx::query_as(sqlx::AssertSqlSafe(&*sql))
         .bind(key)
         .bind(now)
         .bind(svc.settings.throttle_window_ms)

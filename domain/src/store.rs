@@ -272,7 +272,7 @@ impl Store {
             self.health.admit(self).await?;
             let conn = self.acquire(&self.write).await?;
             let statement = match self.backend {
-                Backend::Sqlite => Some("BEGIN IMMEDIATE".into()),
+                Backend::Sqlite => Some(sqlx::SqlSafeStr::into_sql_str("BEGIN IMMEDIATE")),
                 Backend::Postgres => None,
             };
             let tx = Transaction::begin(conn, statement)

@@ -83,7 +83,8 @@ pub(crate) async fn fresh(
             let mut admin = sqlx::PgConnection::connect(pg_admin_url)
                 .await
                 .map_err(|e| format!("PostgreSQL: {e}"))?;
-            sqlx::Executor::execute(&mut admin, format!("CREATE DATABASE {name}").as_str())
+            sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                .execute(&mut admin)
                 .await
                 .map_err(|e| e.to_string())?;
             let base = pg_admin_url
@@ -186,10 +187,10 @@ impl Fresh {
         if let Some((admin, name)) = self.drop_pg {
             use sqlx::Connection;
             if let Ok(mut c) = sqlx::PgConnection::connect(&admin).await {
-                let _ = sqlx::Executor::execute(
-                    &mut c,
-                    format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str(),
-                )
+                let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+                    "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                )))
+                .execute(&mut c)
                 .await;
             }
         }

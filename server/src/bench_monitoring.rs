@@ -100,7 +100,7 @@ async fn seed(
             CASE WHEN {k} >= 2 AND {k} < 4 THEN $4 + 60000 WHEN {k} = 4 THEN $4 - 1000 ELSE NULL END
          FROM ({series}) AS gs"
     );
-    sqlx::query(&sql)
+    sqlx::query(sqlx::AssertSqlSafe(&*sql))
         .bind(n)
         .bind(first_tenant)
         .bind(tenants)

@@ -233,6 +233,15 @@ struct WebArgs {
     /// Let any signed-in account create workspaces (platform operators always may).
     #[arg(long, env = "TENANTRY_ALLOW_WORKSPACE_CREATION")]
     allow_workspace_creation: bool,
+    /// Support requests one member may send per hour.
+    #[arg(long, env = "TENANTRY_LIMIT_SUPPORT_REQUESTS", default_value_t = 20)]
+    limit_support_requests: i64,
+    /// Blocked starts (each recorded as a run) one member may cause per hour.
+    #[arg(long, env = "TENANTRY_LIMIT_BLOCKED_STARTS", default_value_t = 60)]
+    limit_blocked_starts: i64,
+    /// Review packs one member may generate per hour.
+    #[arg(long, env = "TENANTRY_LIMIT_REVIEW_PACKS", default_value_t = 20)]
+    limit_review_packs: i64,
 }
 
 impl WebArgs {
@@ -425,6 +434,12 @@ async fn run(cli: Cli) -> Result<(), String> {
                     session_absolute_ms: session_absolute_hours * 3_600_000,
                     review_pack_ttl_ms: work.review_pack_ttl_ms(),
                     allow_workspace_creation: web.allow_workspace_creation,
+                    limits: domain::limits::AbuseLimits {
+                        window_ms: 60 * 60 * 1000,
+                        support_requests: web.limit_support_requests.max(1),
+                        blocked_starts: web.limit_blocked_starts.max(1),
+                        review_packs: web.limit_review_packs.max(1),
+                    },
                     ..Settings::default()
                 },
                 workers: work.workers,

@@ -107,7 +107,7 @@ fn draft_of(r: &sqlx::any::AnyRow) -> AppResult<Draft> {
 }
 
 async fn load(svc: &Services, id: i64) -> AppResult<Option<Draft>> {
-    let row = sqlx::query(&format!("{SELECT} WHERE d.id = $1"))
+    let row = sqlx::query(sqlx::AssertSqlSafe(&*format!("{SELECT} WHERE d.id = $1")))
         .bind(id)
         .fetch_optional(&mut *svc.store.read().await?)
         .await?;
@@ -213,9 +213,9 @@ pub async fn list(svc: &Services, actor: &Actor) -> AppResult<Option<OnboardingL
     else {
         return Ok(None);
     };
-    let rows = sqlx::query(&format!(
+    let rows = sqlx::query(sqlx::AssertSqlSafe(&*format!(
         "{SELECT} WHERE d.workspace_id = $1 AND d.status <> 'discarded' ORDER BY d.updated_at DESC, d.id DESC LIMIT 100"
-    ))
+    )))
     .bind(access.id().0)
     .fetch_all(&mut *svc.store.read().await?)
     .await?;
@@ -300,9 +300,9 @@ fn open_draft(d: &Draft) -> AppResult<(TenantId, String)> {
 }
 
 async fn touch(svc: &Services, id: i64, set: &str, bind: Option<i64>) -> AppResult<()> {
-    sqlx::query(&format!(
+    sqlx::query(sqlx::AssertSqlSafe(&*format!(
         "UPDATE onboarding_drafts SET {set} = $2, updated_at = $3 WHERE id = $1"
-    ))
+    )))
     .bind(id)
     .bind(bind)
     .bind(svc.now())

@@ -52,9 +52,9 @@ fn view(row: &AnyRow, now: i64) -> AppResult<ConnectionView> {
 
 /// The tenant's connections, default first.
 pub async fn list(svc: &Services, tenant: TenantId) -> AppResult<Vec<ConnectionView>> {
-    let rows = sqlx::query(&format!(
+    let rows = sqlx::query(sqlx::AssertSqlSafe(&*format!(
         "SELECT {COLUMNS} FROM provider_connections c WHERE c.tenant_id = $1 ORDER BY c.is_default DESC, c.display_name, c.id"
-    ))
+    )))
     .bind(tenant.0)
     .fetch_all(&mut *svc.store.read().await?)
     .await?;
@@ -67,9 +67,9 @@ async fn load(
     tenant: TenantId,
     connection: ProviderConnectionId,
 ) -> AppResult<ConnectionView> {
-    let row = sqlx::query(&format!(
+    let row = sqlx::query(sqlx::AssertSqlSafe(&*format!(
         "SELECT {COLUMNS} FROM provider_connections c WHERE c.id = $1 AND c.tenant_id = $2"
-    ))
+    )))
     .bind(connection.0)
     .bind(tenant.0)
     .fetch_optional(&mut *svc.store.read().await?)

@@ -145,11 +145,11 @@ async fn latest_verification(
     svc: &Services,
     tenant: TenantId,
 ) -> AppResult<Option<VerificationReport>> {
-    let row: Option<(i64, i64, String, String)> = sqlx::query_as(&format!(
+    let row: Option<(i64, i64, String, String)> = sqlx::query_as(sqlx::AssertSqlSafe(&*format!(
         "SELECT run_id, checked_at, outcome, report FROM verification_reports v
              WHERE tenant_id = $1 AND {} ORDER BY id DESC LIMIT 1",
         finished("v")
-    ))
+    )))
     .bind(tenant.0)
     .fetch_optional(&mut *svc.store.read().await?)
     .await?;
@@ -371,11 +371,11 @@ pub async fn replace_directory(
 ) -> AppResult<ReplaceCounts> {
     let name = table.name();
     let mut tx = svc.store.begin().await?;
-    let existing: Vec<(String, String, String)> = sqlx::query_as(&format!(
+    let existing: Vec<(String, String, String)> = sqlx::query_as(sqlx::AssertSqlSafe(&*format!(
         "SELECT external_id, display_name, description FROM {name} d
          WHERE tenant_id = $1 AND run_id = ({latest})",
         latest = latest_published_run(name)
-    ))
+    )))
     .bind(tenant.0)
     .fetch_all(&mut **tx)
     .await?;
@@ -397,12 +397,12 @@ pub async fn replace_directory(
     let removed = before.keys().filter(|k| !kept.contains(k.as_str())).count() as i64;
     // What nobody will read again: runs older than the published one, and
     // this run's earlier attempts (never a later attempt's rows).
-    sqlx::query(&format!(
+    sqlx::query(sqlx::AssertSqlSafe(&*format!(
         "DELETE FROM {name} WHERE tenant_id = $1 AND (
             run_id < COALESCE(({latest}), 0)
             OR (run_id = $2 AND attempt <= $3))",
         latest = latest_published_run(name)
-    ))
+    )))
     .bind(tenant.0)
     .bind(run.0)
     .bind(attempt)
@@ -493,11 +493,11 @@ pub(crate) async fn latest_snapshot(
     table: SnapshotTable,
     tenant: TenantId,
 ) -> AppResult<Option<(i64, i64, i64)>> {
-    Ok(sqlx::query_as(&format!(
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(&*format!(
         "SELECT id, taken_at, run_id FROM {} s WHERE tenant_id = $1 AND {} ORDER BY id DESC LIMIT 1",
         table.name(),
         published("s")
-    ))
+    )))
     .bind(tenant.0)
     .fetch_optional(conn)
     .await?)
@@ -582,12 +582,12 @@ pub async fn browse(
             } else {
                 "role_definitions"
             };
-            let row: Option<(i64, i64, i64)> = sqlx::query_as(&format!(
+            let row: Option<(i64, i64, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(&*format!(
                 "SELECT run_id, synced_at, attempt FROM {table} d
                  WHERE tenant_id = $1 AND run_id = ({}) AND {} LIMIT 1",
                 latest_published_run(table),
                 published("d")
-            ))
+            )))
             .bind(tenant.0)
             .fetch_optional(&mut *conn)
             .await?;
@@ -675,8 +675,11 @@ pub async fn browse(
     let rows_sql = format!(
         "SELECT {columns} FROM {from} WHERE {filter} ORDER BY {order} LIMIT {PAGE_SIZE} OFFSET {offset}"
     );
-    let mut count_q = sqlx::query_as::<_, (i64,)>(&count_sql).bind(key);
-    let mut rows_q = sqlx::query_as::<_, (String, String, String, String)>(&rows_sql).bind(key);
+    // Built from fixed fragments of this function; values are bound.
+    let mut count_q = sqlx::query_as::<_, (i64,)>(sqlx::AssertSqlSafe(count_sql)).bind(key);
+    let mut rows_q =
+        sqlx::query_as::<_, (String, String, String, String)>(sqlx::AssertSqlSafe(rows_sql))
+            .bind(key);
     for value in [&search, &state].into_iter().flatten() {
         count_q = count_q.bind(value.clone());
         rows_q = rows_q.bind(value.clone());
@@ -724,11 +727,11 @@ pub async fn provider_panel(
     let connections = super::connections::list(svc, tenant).await?;
     let mut conn = svc.store.read().await?;
     let mut data = Vec::new();
-    let inventory: Option<(i64, i64, i64, i64)> = sqlx::query_as(&format!(
+    let inventory: Option<(i64, i64, i64, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(&*format!(
         "SELECT taken_at, device_configurations, compliance_policies, managed_devices FROM inventory_snapshots s
          WHERE tenant_id = $1 AND {} ORDER BY id DESC LIMIT 1",
         published("s")
-    ))
+    )))
     .bind(tenant.0)
     .fetch_optional(&mut *conn)
     .await?;
@@ -749,11 +752,11 @@ pub async fn provider_panel(
             taken_at: at,
         });
     }
-    let compliance: Option<(i64, i64, i64, i64, i64)> = sqlx::query_as(&format!(
+    let compliance: Option<(i64, i64, i64, i64, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(&*format!(
         "SELECT taken_at, compliant, noncompliant, in_grace_period, other FROM compliance_snapshots s
          WHERE tenant_id = $1 AND {} ORDER BY id DESC LIMIT 1",
         published("s")
-    ))
+    )))
     .bind(tenant.0)
     .fetch_optional(&mut *conn)
     .await?;
@@ -773,7 +776,7 @@ pub async fn provider_panel(
             latest_published_run(table),
             published("d")
         );
-        let row: (i64, Option<i64>) = sqlx::query_as(&sql)
+        let row: (i64, Option<i64>) = sqlx::query_as(sqlx::AssertSqlSafe(&*sql))
             .bind(tenant.0)
             .fetch_one(&mut *conn)
             .await?;

@@ -16,11 +16,11 @@ use crate::views::AuditAction;
 use serde_json::{Map, Value};
 
 async fn snapshots(svc: &Services, tenant: TenantId) -> AppResult<Vec<SnapshotChoice>> {
-    let rows: Vec<(i64, i64, i64, i64, i64)> = sqlx::query_as(&format!(
+    let rows: Vec<(i64, i64, i64, i64, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(&*format!(
         "SELECT id, run_id, taken_at, device_configurations, compliance_policies
          FROM inventory_snapshots s WHERE tenant_id = $1 AND {} ORDER BY id DESC LIMIT 20",
         crate::provider::data::published("s")
-    ))
+    )))
     .bind(tenant.0)
     .fetch_all(&mut *svc.store.read().await?)
     .await?;
@@ -62,14 +62,14 @@ pub(super) async fn policies_of(
     tenant: TenantId,
     snapshot: i64,
 ) -> AppResult<Vec<StoredPolicy>> {
-    let rows: Vec<PolicyRow> = sqlx::query_as(&format!(
+    let rows: Vec<PolicyRow> = sqlx::query_as(sqlx::AssertSqlSafe(&*format!(
         "SELECT i.id, i.kind, i.external_id, i.display_name, i.platform, i.modified, i.settings
          FROM inventory_items i JOIN inventory_snapshots s ON s.id = i.snapshot_id
          WHERE s.id = $1 AND s.tenant_id = $2 AND i.kind IN ('device_configuration', 'compliance_policy')
            AND {}
          ORDER BY i.kind, i.display_name, i.id",
         crate::provider::data::published("s")
-    ))
+    )))
     .bind(snapshot)
     .bind(tenant.0)
     .fetch_all(&mut *svc.store.read().await?)

@@ -206,11 +206,11 @@ fn section(section: Section) -> SectionData {
 
 async fn verification(svc: &Services, tenant: TenantId) -> AppResult<SectionData> {
     let mut s = section(Section::Verification);
-    let row: Option<(i64, i64, String, String)> = sqlx::query_as(&format!(
+    let row: Option<(i64, i64, String, String)> = sqlx::query_as(sqlx::AssertSqlSafe(&*format!(
         "SELECT run_id, checked_at, outcome, report FROM verification_reports v
              WHERE tenant_id = $1 AND {} ORDER BY id DESC LIMIT 1",
         crate::provider::data::finished("v")
-    ))
+    )))
     .bind(tenant.0)
     .fetch_optional(&mut *svc.store.read().await?)
     .await?;
@@ -239,14 +239,15 @@ async fn verification(svc: &Services, tenant: TenantId) -> AppResult<SectionData
 
 async fn inventory(svc: &Services, tenant: TenantId) -> AppResult<SectionData> {
     let mut s = section(Section::Inventory);
-    let snap: Option<(i64, i64, i64, i64, i64, i64)> = sqlx::query_as(&format!(
+    let snap: Option<(i64, i64, i64, i64, i64, i64)> =
+        sqlx::query_as(sqlx::AssertSqlSafe(&*format!(
         "SELECT id, run_id, taken_at, device_configurations, compliance_policies, managed_devices
          FROM inventory_snapshots s WHERE tenant_id = $1 AND {} ORDER BY id DESC LIMIT 1",
         crate::provider::data::published("s")
-    ))
-    .bind(tenant.0)
-    .fetch_optional(&mut *svc.store.read().await?)
-    .await?;
+    )))
+        .bind(tenant.0)
+        .fetch_optional(&mut *svc.store.read().await?)
+        .await?;
     let Some((id, run, at, configs, policies, devices)) = snap else {
         s.empty = Some("No inventory sync has finished for this tenant yet.".into());
         return Ok(s);
@@ -292,14 +293,15 @@ async fn inventory(svc: &Services, tenant: TenantId) -> AppResult<SectionData> {
 
 async fn compliance(svc: &Services, tenant: TenantId) -> AppResult<SectionData> {
     let mut s = section(Section::Compliance);
-    let snap: Option<(i64, i64, i64, i64, i64, i64)> = sqlx::query_as(&format!(
-        "SELECT id, taken_at, compliant, noncompliant, in_grace_period, other
+    let snap: Option<(i64, i64, i64, i64, i64, i64)> =
+        sqlx::query_as(sqlx::AssertSqlSafe(&*format!(
+            "SELECT id, taken_at, compliant, noncompliant, in_grace_period, other
          FROM compliance_snapshots s WHERE tenant_id = $1 AND {} ORDER BY id DESC LIMIT 1",
-        crate::provider::data::published("s")
-    ))
-    .bind(tenant.0)
-    .fetch_optional(&mut *svc.store.read().await?)
-    .await?;
+            crate::provider::data::published("s")
+        )))
+        .bind(tenant.0)
+        .fetch_optional(&mut *svc.store.read().await?)
+        .await?;
     let Some((id, at, ok, bad, grace, other)) = snap else {
         s.empty = Some("No compliance snapshot has been taken for this tenant yet.".into());
         return Ok(s);
@@ -334,21 +336,22 @@ async fn compliance(svc: &Services, tenant: TenantId) -> AppResult<SectionData> 
 async fn directory(svc: &Services, tenant: TenantId) -> AppResult<SectionData> {
     let mut s = section(Section::Directory);
     use crate::provider::data::{latest_published_run, published};
-    let groups: Vec<(String, String, String, Option<String>, String)> = sqlx::query_as(&format!(
+    let groups: Vec<(String, String, String, Option<String>, String)> =
+        sqlx::query_as(sqlx::AssertSqlSafe(&*format!(
         "SELECT external_id, display_name, group_kind, mail, description FROM directory_groups d
          WHERE tenant_id = $1 AND run_id = ({}) AND {} ORDER BY search_name, id",
         latest_published_run("directory_groups"),
         published("d")
-    ))
-    .bind(tenant.0)
-    .fetch_all(&mut *svc.store.read().await?)
-    .await?;
-    let roles: Vec<(String, String, i64, i64, String)> = sqlx::query_as(&format!(
+    )))
+        .bind(tenant.0)
+        .fetch_all(&mut *svc.store.read().await?)
+        .await?;
+    let roles: Vec<(String, String, i64, i64, String)> = sqlx::query_as(sqlx::AssertSqlSafe(&*format!(
         "SELECT external_id, display_name, is_builtin, is_enabled, description FROM role_definitions d
          WHERE tenant_id = $1 AND run_id = ({}) AND {} ORDER BY search_name, id",
         latest_published_run("role_definitions"),
         published("d")
-    ))
+    )))
     .bind(tenant.0)
     .fetch_all(&mut *svc.store.read().await?)
     .await?;

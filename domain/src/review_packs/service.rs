@@ -74,9 +74,9 @@ fn view_of(row: &sqlx::any::AnyRow, now: i64) -> AppResult<ReviewPackView> {
 }
 
 async fn latest(svc: &Services, tenant: TenantId) -> AppResult<Option<ReviewPackView>> {
-    let row = sqlx::query(&format!(
+    let row = sqlx::query(sqlx::AssertSqlSafe(&*format!(
         "SELECT {COLUMNS} {FROM} WHERE p.tenant_id = $1 ORDER BY p.id DESC LIMIT 1"
-    ))
+    )))
     .bind(tenant.0)
     .fetch_optional(&mut *svc.store.read().await?)
     .await?;
@@ -197,9 +197,9 @@ pub async fn download(
     file: PackFile,
 ) -> AppResult<Download> {
     let access = access::tenant(svc, actor, tenant, Capability::TenantView).await?;
-    let row = sqlx::query(&format!(
+    let row = sqlx::query(sqlx::AssertSqlSafe(&*format!(
         "SELECT {COLUMNS}, p.html_path, p.zip_path {FROM} WHERE p.id = $1 AND p.tenant_id = $2"
-    ))
+    )))
     .bind(pack)
     .bind(tenant.0)
     .fetch_optional(&mut *svc.store.read().await?)

@@ -90,11 +90,12 @@ impl Where {
         }
     }
 
-    fn query<'q>(
+    /// `sql` is built from this builder's own clauses (values are bound).
+    fn query(
         &self,
-        sql: &'q str,
-    ) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
-        let mut q = sqlx::query(sql);
+        sql: String,
+    ) -> sqlx::query::Query<'static, sqlx::Any, sqlx::any::AnyArguments> {
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
         for b in &self.binds {
             q = q.bind(*b);
         }
@@ -236,7 +237,7 @@ pub async fn runs(
         w.sql()
     );
     let rows = w
-        .query(&sql)
+        .query(sql)
         .fetch_all(&mut *svc.store.read().await?)
         .await?;
     rows.iter().map(|r| row_of(r, now)).collect()
@@ -256,7 +257,7 @@ pub async fn count(
         COUNT_CAP + 1
     );
     let n: i64 = w
-        .query(&sql)
+        .query(sql)
         .fetch_one(&mut *svc.store.read().await?)
         .await?
         .try_get(0)?;

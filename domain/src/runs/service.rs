@@ -143,7 +143,7 @@ impl RunService {
         );
         let rows: Vec<ClaimRow> = match svc.store.backend() {
             Backend::Postgres => {
-                sqlx::query_as(&sql)
+                sqlx::query_as(sqlx::AssertSqlSafe(&*sql))
                     .bind(now)
                     .bind(worker)
                     .bind(now + lease_ms)
@@ -153,7 +153,7 @@ impl RunService {
             }
             Backend::Sqlite => {
                 let mut tx = svc.store.begin().await?;
-                let rows = sqlx::query_as(&sql)
+                let rows = sqlx::query_as(sqlx::AssertSqlSafe(&*sql))
                     .bind(now)
                     .bind(worker)
                     .bind(now + lease_ms)

@@ -138,9 +138,9 @@ fn view_of(r: &sqlx::any::AnyRow) -> AppResult<SupportRequestView> {
 }
 
 async fn load(svc: &Services, id: i64) -> AppResult<SupportRequestView> {
-    let row = sqlx::query(&format!(
+    let row = sqlx::query(sqlx::AssertSqlSafe(&*format!(
         "SELECT {COLUMNS} FROM support_requests r JOIN users u ON u.id = r.requested_by WHERE r.id = $1"
-    ))
+    )))
     .bind(id)
     .fetch_one(&mut *svc.store.read().await?)
     .await?;
@@ -344,20 +344,20 @@ pub async fn latest(
     let at = resolve(svc, actor, ctx, Capability::SupportRequest, None).await?;
     let row = match at.run {
         Some(run) => {
-            sqlx::query(&format!(
+            sqlx::query(sqlx::AssertSqlSafe(&*format!(
                 "SELECT {COLUMNS} FROM support_requests r JOIN users u ON u.id = r.requested_by
                  WHERE r.run_id = $1 AND r.tenant_id = $2 ORDER BY r.id DESC LIMIT 1"
-            ))
+            )))
             .bind(run.0)
             .bind(at.tenant.0)
             .fetch_optional(&mut *svc.store.read().await?)
             .await?
         }
         None => {
-            sqlx::query(&format!(
+            sqlx::query(sqlx::AssertSqlSafe(&*format!(
                 "SELECT {COLUMNS} FROM support_requests r JOIN users u ON u.id = r.requested_by
                  WHERE r.tenant_id = $1 AND r.run_id IS NULL ORDER BY r.id DESC LIMIT 1"
-            ))
+            )))
             .bind(at.tenant.0)
             .fetch_optional(&mut *svc.store.read().await?)
             .await?

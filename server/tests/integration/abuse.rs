@@ -21,7 +21,7 @@ fn tight() -> Settings {
 }
 
 async fn count(app: &crate::common::TestApp, sql: &str) -> i64 {
-    sqlx::query_as::<_, (i64,)>(sql)
+    sqlx::query_as::<_, (i64,)>(sqlx::AssertSqlSafe(sql.to_string()))
         .fetch_one(app.services.store.unguarded_pool())
         .await
         .unwrap()

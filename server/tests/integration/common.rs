@@ -55,7 +55,8 @@ impl TestDatabase {
                 let mut conn = sqlx::PgConnection::connect(&admin).await.expect(
                     "PostgreSQL must be running at 127.0.0.1:5432 for the PostgreSQL tests",
                 );
-                sqlx::Executor::execute(&mut conn, format!("CREATE DATABASE {name}").as_str())
+                sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                    .execute(&mut conn)
                     .await
                     .expect("create test database");
                 let base = admin
@@ -104,10 +105,10 @@ impl Drop for TestDatabase {
                     rt.block_on(async move {
                         use sqlx::Connection;
                         if let Ok(mut conn) = sqlx::PgConnection::connect(&pg_admin_url()).await {
-                            let _ = sqlx::Executor::execute(
-                                &mut conn,
-                                format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str(),
-                            )
+                            let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+                                "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                            )))
+                            .execute(&mut conn)
                             .await;
                         }
                     });

@@ -113,7 +113,28 @@ async fn sqlite_reads_cannot_write(backend: Backend) {
         .unwrap();
 }
 
+/// The embedded SQLite is past CVE-2025-6965 (fixed in 3.50.2).
+async fn bundled_sqlite_is_current(backend: Backend) {
+    if backend != Backend::Sqlite {
+        return;
+    }
+    let db = TestDatabase::create(backend).await;
+    let store = Store::connect(&db.url, StoreOptions::default())
+        .await
+        .unwrap();
+    let (version,): (String,) = sqlx::query_as("SELECT sqlite_version()")
+        .fetch_one(store.unguarded_pool())
+        .await
+        .unwrap();
+    let parts: Vec<u32> = version.split('.').filter_map(|p| p.parse().ok()).collect();
+    assert!(
+        parts >= vec![3, 50, 2],
+        "SQLite {version} is older than 3.50.2"
+    );
+}
+
 both_backends!(
+    bundled_sqlite_is_current,
     migrations_are_idempotent_and_concurrent,
     sqlite_file_is_created_on_first_start,
     one_connection_per_unit_of_work,
