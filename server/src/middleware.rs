@@ -101,28 +101,31 @@ pub async fn bounded_forms(req: Request, next: Next) -> Response {
             t.trim()
                 .eq_ignore_ascii_case("application/x-www-form-urlencoded")
         });
-    if !is_form {
-        return status_json(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "Send the form as application/x-www-form-urlencoded.",
-        );
-    }
     let declared = req
         .headers()
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
+    let (parts, body) = req.into_parts();
+    if !is_form {
+        if declared.is_none_or(|n| n <= DRAIN_BYTES as u64) {
+            drain(body, 0).await;
+        }
+        return status_json(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "Send the form as application/x-www-form-urlencoded.",
+        );
+    }
     if declared.is_some_and(|n| n > MAX_FORM_BYTES as u64) {
+        if declared.is_some_and(|n| n <= DRAIN_BYTES as u64) {
+            drain(body, 0).await;
+        }
         return too_large();
     }
-    let (parts, body) = req.into_parts();
-    let bytes = match http_body_util::Limited::new(body, MAX_FORM_BYTES)
-        .collect()
-        .await
-    {
-        Ok(c) => c.to_bytes(),
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => return too_large(),
-        Err(_) => {
+    let bytes = match read_form(body).await {
+        Ok(bytes) => bytes,
+        Err(Some(())) => return too_large(),
+        Err(None) => {
             return status_json(
                 StatusCode::BAD_REQUEST,
                 "The request body could not be read.",
@@ -199,6 +202,46 @@ pub async fn clean_queries(req: Request, next: Next) -> Response {
         return crate::error_page::for_request(req.method(), req.uri().path(), req.headers(), &e);
     }
     next.run(req).await
+}
+
+/// A refused body is read and thrown away up to this many bytes (and for at
+/// most two seconds) before answering, so a client that is still sending gets
+/// the answer instead of a reset connection; beyond it the connection closes.
+const DRAIN_BYTES: usize = 4 * 1024 * 1024;
+
+/// Reads a form body of at most [`MAX_FORM_BYTES`]. `Err(Some(()))`: too
+/// large (what followed was drained, bounded); `Err(None)`: unreadable.
+async fn read_form(mut body: Body) -> Result<axum::body::Bytes, Option<()>> {
+    let mut kept = Vec::new();
+    while let Some(frame) = body.frame().await {
+        let Ok(frame) = frame else {
+            return Err(None);
+        };
+        if let Ok(data) = frame.into_data() {
+            if kept.len() + data.len() > MAX_FORM_BYTES {
+                drain(body, kept.len() + data.len()).await;
+                return Err(Some(()));
+            }
+            kept.extend_from_slice(&data);
+        }
+    }
+    Ok(kept.into())
+}
+
+/// Discards the rest of a body, up to [`DRAIN_BYTES`] in all and two seconds.
+async fn drain(mut body: Body, already: usize) {
+    let mut seen = already;
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(2), async {
+        while seen <= DRAIN_BYTES {
+            match body.frame().await {
+                Some(Ok(frame)) => {
+                    seen += frame.data_ref().map_or(0, |d| d.len());
+                }
+                _ => break,
+            }
+        }
+    })
+    .await;
 }
 
 fn too_large() -> Response {
