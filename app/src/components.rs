@@ -180,6 +180,18 @@ pub fn site_origin() -> String {
     }
 }
 
+/// The badge classes for a presenter tone (pages and islands share them).
+pub fn tone_class(tone: domain::runs::presenter::Tone) -> &'static str {
+    use domain::runs::presenter::Tone;
+    match tone {
+        Tone::Success => "badge badge-ok",
+        Tone::Danger => "badge badge-bad",
+        Tone::Warning => "badge badge-warn",
+        Tone::Info => "badge badge-info",
+        Tone::Neutral => "badge badge-muted",
+    }
+}
+
 /// A time, or a dash when there is none.
 pub fn when(ms: Option<i64>) -> String {
     ms.map(domain::views::format_utc)

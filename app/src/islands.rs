@@ -190,7 +190,7 @@ pub fn ProgressOverlay(initial: domain::views::ActiveRuns) -> impl IntoView {
                                         <li data-run=r.id.to_string()>
                                             <a class="link" href=domain::runs::presenter::run_link(r.id)>{name}</a>
                                             " "
-                                            <span class=crate::pages::runs::tone_class(r.headline.tone)>{r.headline.label}</span>
+                                            <span class=crate::components::tone_class(r.headline.tone)>{r.headline.label}</span>
                                         </li>
                                     }
                                 }).collect_view()}

@@ -7,8 +7,12 @@
 //! - behind the `server` feature: storage (SQLite + PostgreSQL), accounts and
 //!   sessions, workspaces, tenants, the access guard and the audit log.
 
+#[macro_use]
+mod enums;
+
 pub mod error;
 pub mod ids;
+pub mod operations;
 pub mod provider;
 pub mod rbac;
 pub mod restore;

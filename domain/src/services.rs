@@ -65,6 +65,9 @@ pub struct Services {
     pub support_desk: std::sync::Arc<crate::support::desk::DeskConfig>,
     /// Where generated files (review packs) live; paths in rows are relative to it.
     pub data_dir: Arc<std::path::PathBuf>,
+    /// What the run engine runs: handlers, run-page items, after-run hooks,
+    /// sweeps (`crate::operations::catalogue`, unless replaced).
+    pub catalogue: Arc<crate::runs::catalogue::Catalogue>,
 }
 
 impl Services {
@@ -77,7 +80,14 @@ impl Services {
             provider: ProviderRuntime::ephemeral(),
             support_desk: Default::default(),
             data_dir: Arc::new(std::path::PathBuf::from(".")),
+            catalogue: Arc::new(crate::operations::catalogue()),
         }
+    }
+
+    /// Replaces the catalogue (benchmarks run their own handlers).
+    pub fn with_catalogue(mut self, catalogue: crate::runs::catalogue::Catalogue) -> Self {
+        self.catalogue = Arc::new(catalogue);
+        self
     }
 
     pub fn with_support_desk(mut self, desk: crate::support::desk::DeskConfig) -> Self {

@@ -466,8 +466,33 @@ pub struct RunPage {
     pub headline: crate::runs::presenter::RunHeadline,
     pub can_cancel: bool,
     pub now: i64,
-    /// Per-item results (restore runs).
-    pub items: Vec<crate::restore::ItemResult>,
+    /// Per-item results, for operations that declare them (restore).
+    pub items: Option<RunItems>,
+}
+
+/// A run's per-item results as its page shows them: a table with one row
+/// per item, in the operation's own words.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunItems {
+    /// The card's heading, e.g. "Policies".
+    pub heading: String,
+    /// Shown while there are no rows yet.
+    pub empty: String,
+    /// The table's caption (for screen readers).
+    pub caption: String,
+    /// The first two columns' headings, e.g. ("Policy", "Kind").
+    pub subject: String,
+    pub kind: String,
+    pub rows: Vec<RunItem>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunItem {
+    pub subject: String,
+    pub kind: String,
+    pub result: String,
+    pub tone: crate::runs::presenter::Tone,
+    pub detail: String,
 }
 
 /// One run in a list, with the presenter's headline.

@@ -65,7 +65,7 @@ test("restore policies from an older snapshot", async () => {
   await toast.getByRole("link", { name: "Watch the run" }).click();
   await page.locator('[data-testid="run-status"]').filter({ hasText: "Succeeded" }).waitFor({ timeout: 30000 });
   await page.reload();
-  const items = page.getByTestId("restore-items");
+  const items = page.getByTestId("run-items");
   assert.equal(await items.getByText("Created", { exact: true }).count(), 1);
   assert.equal(await items.getByText("Updated", { exact: true }).count(), 1);
   assert.equal(await items.getByText("Already as in the snapshot").count(), 46);

@@ -7,8 +7,9 @@
 
 use domain::access::Actor;
 use domain::ids::{RunId, TenantId};
+use domain::runs::catalogue::Catalogue;
 use domain::runs::gate::{Initiator, StartGate, StartRequest};
-use domain::runs::handlers::{BoxFuture, Handler, Handlers, RunContext};
+use domain::runs::handlers::{BoxFuture, Handler, RunContext};
 use domain::runs::service::Completion;
 use domain::runs::worker::{Worker, WorkerConfig};
 use domain::runs::{OperationType, StartDecision, SummaryCounts};
@@ -267,13 +268,14 @@ fn workers(
     Vec<tokio::task::JoinHandle<()>>,
 ) {
     let (tx, rx) = tokio::sync::watch::channel(false);
-    let mut handlers = Handlers::default();
-    handlers.insert(OperationType::MachineryProbe, Arc::new(Stopwatch(seen)));
+    // The benchmark's own catalogue: only a stopwatch for the probe.
+    let mut catalogue = Catalogue::default();
+    catalogue.with_handler(OperationType::MachineryProbe, Arc::new(Stopwatch(seen)));
+    let svc = f.svc.clone().with_catalogue(catalogue);
     let handles = (0..count)
         .map(|_| {
             let w = Worker::new(
-                f.svc.clone(),
-                handlers.clone(),
+                svc.clone(),
                 WorkerConfig {
                     concurrency,
                     ..WorkerConfig::default()

@@ -10,7 +10,6 @@ use axum::extract::{FromRef, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use domain::AppError;
-use domain::runs::handlers::Handlers;
 use domain::runs::reconciler;
 use domain::runs::worker::{Worker, WorkerConfig};
 use domain::services::Services;
@@ -119,7 +118,7 @@ pub fn start_background(
     let mut tasks = Vec::new();
     domain::runs::wake::start_cross_process(services);
     for _ in 0..workers {
-        let worker = Worker::new(services.clone(), Handlers::standard(), config.clone());
+        let worker = Worker::new(services.clone(), config.clone());
         let stop = stop.clone();
         tasks.push(tokio::spawn(async move {
             let id = worker.id.clone();

@@ -211,7 +211,7 @@ pub fn step_run_line(label: &'static str, run: Option<StepRun>, done: bool) -> i
                 None if done => view! { <span class="muted">"Not started"</span> }.into_any(),
                 None => view! { <span class="muted">"Waiting for the previous operation"</span> }.into_any(),
                 Some(r) => view! {
-                    <span class=crate::pages::runs::tone_class(r.headline.tone) data-testid="step-status">{r.headline.label.clone()}</span>
+                    <span class=crate::components::tone_class(r.headline.tone) data-testid="step-status">{r.headline.label.clone()}</span>
                     {r.reason.clone().filter(|_| !r.usable && !r.active).map(|w| view! { " " <span class="muted text-sm">{w}</span> })}
                     " " <a class="link text-sm" href=run_link(r.run)>"Open the run"</a>
                 }.into_any(),

@@ -1,6 +1,6 @@
 use crate::api;
+use crate::components::tone_class;
 use crate::components::{EmptyState, NoWorkspace, load};
-use crate::pages::runs::tone_class;
 use domain::runs::OperationType;
 use domain::runs::filter::{HubQuery, InitiatorFilter, Range, RunFilter, Tab};
 use domain::runs::{RunOutcome, RunStatus};

@@ -1,22 +1,12 @@
 use crate::api;
-use crate::components::{NotFound, load, when};
+use crate::components::{NotFound, load, tone_class, when};
 use crate::islands::ServerForm;
 use domain::ids::RunId;
-use domain::runs::presenter::{Tone, movement, poll_delay_ms, run_link};
+use domain::runs::presenter::{movement, poll_delay_ms, run_link};
 use domain::views::{RunPage, format_utc};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
-
-pub fn tone_class(tone: Tone) -> &'static str {
-    match tone {
-        Tone::Success => "badge badge-ok",
-        Tone::Danger => "badge badge-bad",
-        Tone::Warning => "badge badge-warn",
-        Tone::Info => "badge badge-info",
-        Tone::Neutral => "badge badge-muted",
-    }
-}
 
 fn run_param() -> Option<RunId> {
     use_params_map()
@@ -36,14 +26,13 @@ pub fn RunDetail() -> impl IntoView {
     view! {
         {load(api::load_run(run), |p: RunPage| {
             let items = p.items.clone();
-            let restore = p.run.truth.op_type == domain::runs::OperationType::RestoreExecute;
             view! {
                 <Title text=format!("{} #{} · Tenantry", p.run.truth.op_type.label(), p.run.id)/>
                 <section class="page">
                     <p class="breadcrumb"><a class="link" href="/admin/operations">"Operations"</a> " › #" {p.run.id.to_string()}</p>
                     {p.run.tenant_id.is_some().then(|| view! { <crate::islands::RequestSupport run=p.run.id.0/> })}
                     <RunLive page=p/>
-                    {restore.then(|| item_results(items))}
+                    {items.map(item_results)}
                 </section>
             }
         })}
@@ -255,31 +244,25 @@ pub fn SystemRunDetail() -> impl IntoView {
     .into_any()
 }
 
-/// A restore run's per-item results (written when the run ends).
-fn item_results(items: Vec<domain::restore::ItemResult>) -> impl IntoView {
-    use domain::restore::ItemAction;
-    let badge = |a: ItemAction| match a {
-        ItemAction::Created => "badge badge-info",
-        ItemAction::Updated => "badge badge-ok",
-        ItemAction::Unchanged => "badge badge-muted",
-        ItemAction::Failed => "badge badge-bad",
-    };
+/// A run's per-item results, as its operation declares them (restore: what
+/// it did per policy).
+fn item_results(items: domain::views::RunItems) -> impl IntoView {
     view! {
-        <section class="card mt-6" aria-labelledby="restore-items" data-testid="restore-items">
-            <h2 id="restore-items" class="section-title">"Policies"</h2>
-            {if items.is_empty() {
-                view! { <p class="muted">"Per-policy results appear here when the restore has finished (reload the page)."</p> }.into_any()
+        <section class="card mt-6" aria-labelledby="run-items" data-testid="run-items">
+            <h2 id="run-items" class="section-title">{items.heading.clone()}</h2>
+            {if items.rows.is_empty() {
+                view! { <p class="muted">{items.empty.clone()}</p> }.into_any()
             } else {
                 view! {
                     <table class="table">
-                        <caption class="sr-only">"What the restore did per policy"</caption>
-                        <thead><tr><th scope="col">"Policy"</th><th scope="col">"Kind"</th><th scope="col">"Result"</th><th scope="col">"Detail"</th></tr></thead>
+                        <caption class="sr-only">{items.caption.clone()}</caption>
+                        <thead><tr><th scope="col">{items.subject.clone()}</th><th scope="col">{items.kind.clone()}</th><th scope="col">"Result"</th><th scope="col">"Detail"</th></tr></thead>
                         <tbody>
-                            {items.into_iter().map(|i| view! {
+                            {items.rows.into_iter().map(|i| view! {
                                 <tr>
-                                    <td>{i.display_name}</td>
-                                    <td>{i.kind.label()}</td>
-                                    <td><span class=badge(i.action)>{i.action.label()}</span></td>
+                                    <td>{i.subject}</td>
+                                    <td>{i.kind}</td>
+                                    <td><span class=tone_class(i.tone)>{i.result}</span></td>
                                     <td>{i.detail}</td>
                                 </tr>
                             }).collect_view()}

@@ -10,8 +10,41 @@ use crate::runs::model::OperationType;
 use crate::runs::presenter::RunHeadline;
 use serde::{Deserialize, Serialize};
 
+use crate::runs::model::{OperationSpec, PROVIDER, VERIFY};
+
+/// The wizard's verification of the new connection (started from the wizard).
+pub const VERIFICATION_SPEC: OperationSpec =
+    OperationSpec::provider("Onboarding verification", 5, VERIFY).from_own_page();
+/// The wizard's bootstrap starts each chosen operation as a run of its own,
+/// one at a time (`advance`); an umbrella run would hold the connection for
+/// all of them, so this type stays registered and refused.
+pub const BOOTSTRAP_SPEC: OperationSpec =
+    OperationSpec::provider("Onboarding bootstrap", 60, PROVIDER)
+        .from_own_page()
+        .unavailable();
+
 #[cfg(feature = "server")]
 mod service;
+
+/// Onboarding's runtime parts: its verification runs with the provider's
+/// verification handler; after any run ends the bootstrap moves on; the
+/// sweep continues bootstraps a missed wake-up or a restart left waiting.
+#[cfg(feature = "server")]
+pub fn register(c: &mut crate::runs::catalogue::Catalogue) {
+    use crate::runs::model::OperationType;
+    c.with_handler(
+        OperationType::OnboardingVerification,
+        std::sync::Arc::new(crate::provider::handlers::ProviderOperation(
+            OperationType::OnboardingVerification,
+        )),
+    )
+    .with_after_run("onboarding bootstrap", |svc, run| {
+        Box::pin(async move { service::after_run(&svc, &run).await })
+    })
+    .with_sweep("onboarding bootstrap", |svc| {
+        Box::pin(async move { service::advance_due(&svc).await })
+    });
+}
 #[cfg(feature = "server")]
 pub use service::{
     add_connection, advance, advance_due, after_run, bootstrap, discard, draft, list, start, verify,

@@ -23,43 +23,66 @@ impl Handler for ProviderOperation {
     }
 }
 
-struct Target {
-    tenant: TenantId,
-    connection: ProviderConnectionId,
-    creds: AppCredentials,
+/// The pinned connection of a run, opened: the tenant, the connection and
+/// its credentials (the secret is opened only here, in a worker).
+pub struct Target {
+    pub tenant: TenantId,
+    pub connection: ProviderConnectionId,
+    pub creds: AppCredentials,
 }
 
 fn counts(pairs: &[(&str, i64)]) -> SummaryCounts {
     SummaryCounts(pairs.iter().map(|(k, v)| (k.to_string(), *v)).collect())
 }
 
-async fn run(op: OperationType, ctx: RunContext) -> Completion {
+/// Opens the run's pinned connection, or the completion that says why not.
+pub async fn open_target(ctx: &RunContext) -> Result<Target, Completion> {
     let (Some(tenant), Some(connection)) = (ctx.run.tenant_id, ctx.run.provider_connection_id)
     else {
-        return Completion::failed(
+        return Err(Completion::failed(
             ReasonCode::ConnectionMissing,
             "The run has no pinned provider connection.",
-        );
+        ));
     };
     let creds = match credentials_for_run(&ctx.svc, connection).await {
         Ok(Some(c)) => c,
         Ok(None) => {
-            return Completion::failed(
+            return Err(Completion::failed(
                 ReasonCode::CredentialsMissing,
                 "The provider connection was deleted or has no client secret.",
-            );
+            ));
         }
         Err(_) => {
-            return Completion::failed(
+            return Err(Completion::failed(
                 ReasonCode::HandlerFailed,
                 "The client secret could not be opened with this server's key. Rotate the secret.",
-            );
+            ));
         }
     };
-    let target = Target {
+    Ok(Target {
         tenant,
         connection,
         creds,
+    })
+}
+
+/// A Graph failure ends the run in our words; what it says about the
+/// connection (consent, reason) is kept for readiness.
+pub async fn graph_failure(
+    ctx: &RunContext,
+    target: &Target,
+    step: &'static str,
+    e: GraphError,
+) -> Completion {
+    let consent = (e == GraphError::ConsentMissing).then_some(false);
+    let _ = record_check(&ctx.svc, target.connection, consent, None, Some(e.reason())).await;
+    Completion::failed(e.reason(), e.summary(step))
+}
+
+async fn run(op: OperationType, ctx: RunContext) -> Completion {
+    let target = match open_target(&ctx).await {
+        Ok(t) => t,
+        Err(c) => return c,
     };
     let result = match op {
         OperationType::TenantVerification | OperationType::OnboardingVerification => {
@@ -72,11 +95,6 @@ async fn run(op: OperationType, ctx: RunContext) -> Completion {
             directory(&ctx, &target, DirectoryTable::Groups).await
         }
         OperationType::RoleDefinitionsSync => directory(&ctx, &target, DirectoryTable::Roles).await,
-        OperationType::RestoreExecute => {
-            crate::restore::handler::run(&ctx, target.tenant, &target.creds)
-                .await
-                .map_err(|(step, e)| Step::Graph(step, e))
-        }
         _ => Err(Step::Failed(Completion::failed(
             ReasonCode::OperationUnavailable,
             "No provider handler for this operation.",
@@ -84,13 +102,7 @@ async fn run(op: OperationType, ctx: RunContext) -> Completion {
     };
     match result {
         Ok(c) | Err(Step::Failed(c)) => c,
-        Err(Step::Graph(step, e)) => {
-            // What the failure says about the connection is worth keeping for readiness.
-            let consent = (e == GraphError::ConsentMissing).then_some(false);
-            let _ =
-                record_check(&ctx.svc, target.connection, consent, None, Some(e.reason())).await;
-            Completion::failed(e.reason(), e.summary(step))
-        }
+        Err(Step::Graph(step, e)) => graph_failure(&ctx, &target, step, e).await,
     }
 }
 

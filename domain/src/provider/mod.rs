@@ -17,6 +17,14 @@ pub mod graph;
 #[cfg(feature = "server")]
 pub mod handlers;
 
+/// The provider read operations' runtime parts: one handler for all of them.
+#[cfg(feature = "server")]
+pub fn register(c: &mut crate::runs::catalogue::Catalogue) {
+    for op in TENANT_OPERATIONS {
+        c.with_handler(*op, std::sync::Arc::new(handlers::ProviderOperation(*op)));
+    }
+}
+
 /// Application permissions Tenantry's read operations need.
 pub const REQUIRED_PERMISSIONS: &[&str] = &[
     "Organization.Read.All",
@@ -35,9 +43,23 @@ pub fn permission_satisfied(required: &str, granted: &[String]) -> bool {
     })
 }
 
-/// A client secret counts as expired from its recorded expiry on.
-pub fn secret_expired(expires_at: Option<i64>, now: i64) -> bool {
-    expires_at.is_some_and(|e| e <= now)
+pub use crate::runs::model::secret_expired;
+
+/// The provider read operations' catalogue entries.
+pub mod spec {
+    use crate::runs::model::{OperationSpec, PROVIDER, VERIFY};
+    pub const TENANT_VERIFICATION: OperationSpec =
+        OperationSpec::provider("Tenant verification", 5, VERIFY);
+    pub const CONNECTION_CHECK: OperationSpec =
+        OperationSpec::provider("Connection check", 2, VERIFY);
+    pub const INVENTORY_SYNC: OperationSpec =
+        OperationSpec::provider("Inventory sync", 30, PROVIDER);
+    pub const COMPLIANCE_SNAPSHOT: OperationSpec =
+        OperationSpec::provider("Compliance snapshot", 20, PROVIDER);
+    pub const DIRECTORY_GROUPS_SYNC: OperationSpec =
+        OperationSpec::provider("Directory groups sync", 20, PROVIDER);
+    pub const ROLE_DEFINITIONS_SYNC: OperationSpec =
+        OperationSpec::provider("Role definitions sync", 10, PROVIDER);
 }
 
 /// The provider operations offered on a tenant, in the order they are shown.
@@ -101,44 +123,7 @@ pub struct ConnectionPage {
     pub connection: ConnectionView,
 }
 
-/// What a start would do right now, read from the database only.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "state", rename_all = "snake_case")]
-pub enum ReadinessState {
-    Ready,
-    Blocked {
-        reason: ReasonCode,
-    },
-    /// This operation is already active on the connection.
-    Running {
-        run: RunId,
-    },
-    /// Another operation holds the connection.
-    Busy {
-        run: RunId,
-        holder: OperationType,
-    },
-}
-
-impl ReadinessState {
-    /// The word shown before the click; the same words the start toast uses.
-    pub fn label(&self) -> &'static str {
-        match self {
-            ReadinessState::Ready => "Ready",
-            ReadinessState::Blocked { .. } => "Blocked",
-            ReadinessState::Running { .. } => "Already running",
-            ReadinessState::Busy { .. } => "Scope busy",
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Readiness {
-    pub op_type: OperationType,
-    pub state: ReadinessState,
-    /// The member's role may start it.
-    pub allowed: bool,
-}
+pub use crate::runs::model::{Readiness, ReadinessState};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

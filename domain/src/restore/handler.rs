@@ -39,6 +39,26 @@ fn text(v: &Value, key: &str) -> String {
 
 /// Runs a restore. `Err` only when the tenant's live policies could not be
 /// read at all (then nothing was written).
+/// The restore handler: opens the pinned connection (provider's helper) and
+/// writes what differs.
+pub struct RestoreExecute;
+
+impl crate::runs::handlers::Handler for RestoreExecute {
+    fn run(&self, ctx: RunContext) -> crate::runs::handlers::BoxFuture<Completion> {
+        Box::pin(async move {
+            use crate::provider::handlers::{graph_failure, open_target};
+            let target = match open_target(&ctx).await {
+                Ok(t) => t,
+                Err(c) => return c,
+            };
+            match run(&ctx, target.tenant, &target.creds).await {
+                Ok(c) => c,
+                Err((step, e)) => graph_failure(&ctx, &target, step, e).await,
+            }
+        })
+    }
+}
+
 pub async fn run(
     ctx: &RunContext,
     tenant: TenantId,

@@ -8,8 +8,30 @@ use crate::ids::{RunId, TenantId};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+/// The catalogue entry: a provider write on the pinned connection, for
+/// owners and managers, started from the restore page (it names the items).
+pub const SPEC: crate::runs::model::OperationSpec = crate::runs::model::OperationSpec {
+    capability: crate::rbac::Capability::RestoreExecute,
+    ..crate::runs::model::OperationSpec::provider("Restore", 30, crate::runs::model::PROVIDER)
+}
+.from_own_page();
+
 #[cfg(feature = "server")]
 pub mod handler;
+
+/// Restore's runtime parts: its handler (a provider write on the pinned
+/// connection) and its per-policy results on the run page.
+#[cfg(feature = "server")]
+pub fn register(c: &mut crate::runs::catalogue::Catalogue) {
+    use crate::runs::model::OperationType;
+    c.with_handler(
+        OperationType::RestoreExecute,
+        std::sync::Arc::new(handler::RestoreExecute),
+    )
+    .with_items(OperationType::RestoreExecute, |svc, run| {
+        Box::pin(async move { service::run_items(&svc, run).await })
+    });
+}
 #[cfg(feature = "server")]
 mod service;
 #[cfg(feature = "server")]

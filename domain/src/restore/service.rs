@@ -273,3 +273,36 @@ pub async fn item_results(svc: &Services, run: RunId) -> AppResult<Vec<ItemResul
         })
         .collect())
 }
+
+/// The run page's table: what the restore did per policy.
+pub(super) async fn run_items(
+    svc: &Services,
+    run: RunId,
+) -> AppResult<Option<crate::views::RunItems>> {
+    use crate::runs::presenter::Tone;
+    use crate::views::{RunItem, RunItems};
+    let rows = item_results(svc, run).await?;
+    Ok(Some(RunItems {
+        heading: "Policies".into(),
+        empty: "Per-policy results appear here when the restore has finished (reload the page)."
+            .into(),
+        caption: "What the restore did per policy".into(),
+        subject: "Policy".into(),
+        kind: "Kind".into(),
+        rows: rows
+            .into_iter()
+            .map(|i| RunItem {
+                subject: i.display_name,
+                kind: i.kind.label().to_string(),
+                result: i.action.label().to_string(),
+                tone: match i.action {
+                    super::ItemAction::Created => Tone::Info,
+                    super::ItemAction::Updated => Tone::Success,
+                    super::ItemAction::Unchanged => Tone::Neutral,
+                    super::ItemAction::Failed => Tone::Danger,
+                },
+                detail: i.detail,
+            })
+            .collect(),
+    }))
+}

@@ -9,8 +9,36 @@ use crate::runs::presenter::Toast;
 use serde::{Deserialize, Serialize};
 use std::str::FromStr;
 
+/// The catalogue entry: tenant-scoped (not provider-protected), reads only
+/// what Tenantry stored, started from the review pack card.
+pub const SPEC: crate::runs::model::OperationSpec = crate::runs::model::OperationSpec {
+    label: "Review pack",
+    scope: crate::runs::model::ScopeKind::Tenant,
+    capability: crate::rbac::Capability::ReviewPackGenerate,
+    expected_duration_ms: 10 * 60_000,
+    prerequisites: &[crate::runs::model::Prerequisite::TenantActive],
+    available: true,
+    test_only: false,
+    started_from: crate::runs::model::StartedFrom::OwnPage,
+    requeue_after_lost_lease: true,
+    max_attempts: 3,
+};
+
 #[cfg(feature = "server")]
 pub mod handler;
+
+/// Review packs' runtime parts: the generator, and the sweep that deletes
+/// expired packs' files.
+#[cfg(feature = "server")]
+pub fn register(c: &mut crate::runs::catalogue::Catalogue) {
+    c.with_handler(
+        crate::runs::model::OperationType::ReviewPackGenerate,
+        std::sync::Arc::new(handler::ReviewPackGenerate),
+    )
+    .with_sweep("review pack expiry", |svc| {
+        Box::pin(async move { service::expire_due(&svc).await })
+    });
+}
 #[cfg(feature = "server")]
 mod render;
 #[cfg(feature = "server")]

@@ -178,7 +178,7 @@ fn first_blocker(
             },
             Prerequisite::CredentialsValid => match connection {
                 Some(c) if !c.has_credentials => Some(ReasonCode::CredentialsMissing),
-                Some(c) if crate::provider::secret_expired(c.expires_at, now) => {
+                Some(c) if super::model::secret_expired(c.expires_at, now) => {
                     Some(ReasonCode::CredentialsExpired)
                 }
                 _ => None,
@@ -504,8 +504,8 @@ impl StartGate {
         actor: &Actor,
         tenant: TenantId,
         operations: &[OperationType],
-    ) -> AppResult<Vec<crate::provider::Readiness>> {
-        use crate::provider::{Readiness, ReadinessState};
+    ) -> AppResult<Vec<super::model::Readiness>> {
+        use super::model::{Readiness, ReadinessState};
         let request = StartRequest {
             tenant,
             op_type: OperationType::ConnectionCheck,

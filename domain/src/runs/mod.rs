@@ -4,7 +4,10 @@
 pub mod filter;
 pub mod model;
 pub mod presenter;
+pub mod probe;
 
+#[cfg(feature = "server")]
+pub mod catalogue;
 #[cfg(feature = "server")]
 pub mod gate;
 #[cfg(feature = "server")]

@@ -5,36 +5,6 @@
 use crate::ids::{ProviderConnectionId, RunId, TenantId, WorkspaceId};
 use crate::rbac::Capability;
 use serde::{Deserialize, Serialize};
-use std::str::FromStr;
-
-macro_rules! string_enum {
-    ($(#[$m:meta])* $name:ident { $($variant:ident = $s:literal),* $(,)? }) => {
-        $(#[$m])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-        #[serde(rename_all = "snake_case")]
-        pub enum $name { $($variant),* }
-
-        impl $name {
-            pub const ALL: &'static [$name] = &[$($name::$variant),*];
-            pub fn as_str(self) -> &'static str {
-                match self { $($name::$variant => $s),* }
-            }
-        }
-
-        impl FromStr for $name {
-            type Err = ();
-            fn from_str(s: &str) -> Result<Self, ()> {
-                match s { $($s => Ok($name::$variant),)* _ => Err(()) }
-            }
-        }
-
-        impl std::fmt::Display for $name {
-            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str(self.as_str())
-            }
-        }
-    };
-}
 
 string_enum!(
     /// Lifecycle status. Only the run service changes it.
@@ -58,23 +28,9 @@ string_enum!(
     InitiatorKind { User = "user", Schedule = "schedule", System = "system" }
 );
 
-string_enum!(
-    /// Every operation Tenantry knows. Closed: the registry below describes each.
-    OperationType {
-        TenantVerification = "tenant_verification",
-        ConnectionCheck = "connection_check",
-        InventorySync = "inventory_sync",
-        ComplianceSnapshot = "compliance_snapshot",
-        DirectoryGroupsSync = "directory_groups_sync",
-        RoleDefinitionsSync = "role_definitions_sync",
-        RestoreExecute = "restore_execute",
-        OnboardingVerification = "onboarding_verification",
-        OnboardingBootstrap = "onboarding_bootstrap",
-        ReviewPackGenerate = "review_pack_generate",
-        MachineryProbe = "machinery_probe",
-        MachineryProbeSecondary = "machinery_probe_secondary",
-    }
-);
+/// Every operation Tenantry knows: the closed list lives in the operation
+/// catalogue, where each type is declared once beside its feature.
+pub use crate::operations::OperationType;
 
 string_enum!(
     /// Why a run was blocked or failed, in words an operator can act on.
@@ -117,7 +73,9 @@ pub enum Prerequisite {
     CredentialsValid,
 }
 
-/// One registry entry.
+/// One operation type's entry in the catalogue: everything the engine needs
+/// to admit, run, requeue and judge a run of it. Declared beside the feature
+/// (`crate::catalogue` lists them).
 #[derive(Debug, Clone, Copy)]
 pub struct OperationSpec {
     pub label: &'static str,
@@ -130,107 +88,130 @@ pub struct OperationSpec {
     pub available: bool,
     /// Exercise-the-machinery types: never offered in the UI.
     pub test_only: bool,
+    /// Who starts it with a click: from the generic start button, or only
+    /// from its own page (which supplies its arguments).
+    pub started_from: StartedFrom,
     /// Safe to run again from scratch after a worker lost its lease.
     pub requeue_after_lost_lease: bool,
     pub max_attempts: i64,
 }
 
-const PROVIDER: &[Prerequisite] = &[
+/// Where an operator starts an operation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StartedFrom {
+    /// The generic start button (tenant dashboard, provider section).
+    AnyStartButton,
+    /// Its own page, which supplies the arguments (restore, review packs,
+    /// the onboarding wizard); the generic button refuses it.
+    OwnPage,
+}
+
+/// What a start would do right now, read from the database only.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum ReadinessState {
+    Ready,
+    Blocked {
+        reason: ReasonCode,
+    },
+    /// This operation is already active on the connection.
+    Running {
+        run: RunId,
+    },
+    /// Another operation holds the connection.
+    Busy {
+        run: RunId,
+        holder: OperationType,
+    },
+}
+
+impl ReadinessState {
+    /// The word shown before the click; the same words the start toast uses.
+    pub fn label(&self) -> &'static str {
+        match self {
+            ReadinessState::Ready => "Ready",
+            ReadinessState::Blocked { .. } => "Blocked",
+            ReadinessState::Running { .. } => "Already running",
+            ReadinessState::Busy { .. } => "Scope busy",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Readiness {
+    pub op_type: OperationType,
+    pub state: ReadinessState,
+    /// The member's role may start it.
+    pub allowed: bool,
+}
+
+/// A client secret counts as expired from its recorded expiry on (the
+/// `CredentialsValid` prerequisite; readiness and the start share it).
+pub fn secret_expired(expires_at: Option<i64>, now: i64) -> bool {
+    expires_at.is_some_and(|e| e <= now)
+}
+
+/// The prerequisites of provider work.
+pub const PROVIDER: &[Prerequisite] = &[
     Prerequisite::TenantActive,
     Prerequisite::ConnectionEnabled,
     Prerequisite::ConsentGranted,
     Prerequisite::CredentialsValid,
 ];
 /// Verification is how consent gets confirmed, so it does not require it.
-const VERIFY: &[Prerequisite] = &[
+pub const VERIFY: &[Prerequisite] = &[
     Prerequisite::TenantActive,
     Prerequisite::ConnectionEnabled,
     Prerequisite::CredentialsValid,
 ];
 
-const fn provider(
-    label: &'static str,
-    minutes: i64,
-    prerequisites: &'static [Prerequisite],
-) -> OperationSpec {
-    OperationSpec {
-        label,
-        scope: ScopeKind::ProviderConnection,
-        capability: Capability::ProviderRun,
-        expected_duration_ms: minutes * 60_000,
-        prerequisites,
-        available: false,
-        test_only: false,
-        requeue_after_lost_lease: true,
-        max_attempts: 3,
+impl OperationSpec {
+    /// Provider-backed work on the pinned connection: `provider.run`,
+    /// requeued up to 3 attempts after a lost lease, startable from any button.
+    pub const fn provider(
+        label: &'static str,
+        minutes: i64,
+        prerequisites: &'static [Prerequisite],
+    ) -> OperationSpec {
+        OperationSpec {
+            label,
+            scope: ScopeKind::ProviderConnection,
+            capability: Capability::ProviderRun,
+            expected_duration_ms: minutes * 60_000,
+            prerequisites,
+            available: true,
+            test_only: false,
+            started_from: StartedFrom::AnyStartButton,
+            requeue_after_lost_lease: true,
+            max_attempts: 3,
+        }
     }
-}
 
-/// Marks a registry entry whose handler ships.
-const fn available(spec: OperationSpec) -> OperationSpec {
-    OperationSpec {
-        available: true,
-        ..spec
+    /// The same entry, registered but refused (no handler ships yet).
+    pub const fn unavailable(self) -> OperationSpec {
+        OperationSpec {
+            available: false,
+            ..self
+        }
+    }
+
+    /// The same entry, started only from its own page.
+    pub const fn from_own_page(self) -> OperationSpec {
+        OperationSpec {
+            started_from: StartedFrom::OwnPage,
+            ..self
+        }
     }
 }
 
 impl OperationType {
-    /// The registry.
-    pub const fn spec(self) -> OperationSpec {
-        use OperationType::*;
-        match self {
-            TenantVerification => available(provider("Tenant verification", 5, VERIFY)),
-            ConnectionCheck => available(provider("Connection check", 2, VERIFY)),
-            InventorySync => available(provider("Inventory sync", 30, PROVIDER)),
-            ComplianceSnapshot => available(provider("Compliance snapshot", 20, PROVIDER)),
-            DirectoryGroupsSync => available(provider("Directory groups sync", 20, PROVIDER)),
-            RoleDefinitionsSync => available(provider("Role definitions sync", 10, PROVIDER)),
-            RestoreExecute => OperationSpec {
-                capability: Capability::RestoreExecute,
-                ..available(provider("Restore", 30, PROVIDER))
-            },
-            OnboardingVerification => available(provider("Onboarding verification", 5, VERIFY)),
-            // The wizard's bootstrap starts each chosen operation as a run of its own,
-            // one at a time (`onboarding::advance`); an umbrella run would hold the
-            // connection for all of them, so this type stays registered and refused.
-            OnboardingBootstrap => provider("Onboarding bootstrap", 60, PROVIDER),
-            ReviewPackGenerate => OperationSpec {
-                label: "Review pack",
-                scope: ScopeKind::Tenant,
-                capability: Capability::ReviewPackGenerate,
-                expected_duration_ms: 10 * 60_000,
-                prerequisites: &[Prerequisite::TenantActive],
-                available: true,
-                test_only: false,
-                requeue_after_lost_lease: true,
-                max_attempts: 3,
-            },
-            MachineryProbe => OperationSpec {
-                available: true,
-                test_only: true,
-                ..provider("Machinery probe", 1, PROVIDER)
-            },
-            MachineryProbeSecondary => OperationSpec {
-                available: true,
-                test_only: true,
-                ..provider("Machinery probe (secondary)", 1, PROVIDER)
-            },
-        }
-    }
-
     pub fn label(self) -> &'static str {
         self.spec().label
     }
 
-    /// Operations whose arguments come from their own page (restore items,
-    /// review pack sections, the onboarding wizard): the generic start
-    /// button refuses them.
+    /// Whether the generic start button may start it.
     pub fn starts_from_its_own_page(self) -> bool {
-        use OperationType::*;
-        matches!(
-            self,
-            RestoreExecute | OnboardingVerification | OnboardingBootstrap | ReviewPackGenerate
-        )
+        self.spec().started_from == StartedFrom::OwnPage
     }
 }
 

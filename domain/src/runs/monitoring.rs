@@ -581,11 +581,12 @@ pub async fn system_run(svc: &Services, actor: &Actor, run: RunId) -> AppResult<
         .await?
         .ok_or(AppError::NotFound)?;
     let now = svc.now();
+    let items = svc.catalogue.items(svc, view.truth.op_type, run).await?;
     Ok(RunPage {
         headline: presenter::headline(&view, now),
         run: view,
         can_cancel: false,
         now,
-        items: Vec::new(),
+        items,
     })
 }

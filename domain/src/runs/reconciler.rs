@@ -82,14 +82,8 @@ async fn sweep_periodically(svc: Services, every: Duration, mut shutdown: watch:
         if let Err(e) = sweep(&svc).await {
             tracing::warn!(error = %e, "reconciliation sweep failed");
         }
-        match crate::review_packs::expire_due(&svc).await {
-            Ok(0) => {}
-            Ok(n) => tracing::info!(expired = n, "review packs expired"),
-            Err(e) => tracing::warn!(error = %e, "review pack expiry sweep failed"),
-        }
-        if let Err(e) = crate::onboarding::advance_due(&svc).await {
-            tracing::warn!(error = %e, "onboarding sweep failed");
-        }
+        // The features' sweeps (review pack expiry, onboarding follow-ups…).
+        svc.catalogue.sweep(&svc).await;
         tokio::select! {
             _ = tokio::time::sleep(every) => {}
             _ = shutdown.changed() => return,

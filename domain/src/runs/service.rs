@@ -443,11 +443,7 @@ impl RunService {
                 None => false,
             };
         let now = svc.now();
-        let items = if view.truth.op_type == super::model::OperationType::RestoreExecute {
-            crate::restore::item_results(svc, run).await?
-        } else {
-            Vec::new()
-        };
+        let items = svc.catalogue.items(svc, view.truth.op_type, run).await?;
         Ok(crate::views::RunPage {
             headline: presenter::headline(&view, now),
             run: view,

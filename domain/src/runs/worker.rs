@@ -1,7 +1,7 @@
 //! Workers: claim queued runs, run their handlers under a heartbeat-renewed
 //! lease, write the outcome (fenced by attempt), and shut down gracefully.
 
-use super::handlers::{Handlers, RunContext};
+use super::handlers::RunContext;
 use super::model::ReasonCode;
 use super::service::{ClaimedRun, Completion, Heartbeat, RunService};
 use crate::error::AppError;
@@ -49,7 +49,6 @@ pub struct WorkerReport {
 pub struct Worker {
     pub id: String,
     svc: Services,
-    handlers: Handlers,
     config: WorkerConfig,
 }
 
@@ -68,19 +67,15 @@ struct Counters {
 }
 
 impl Worker {
-    pub fn new(svc: Services, handlers: Handlers, config: WorkerConfig) -> Worker {
+    /// A worker that runs what `svc.catalogue` declares.
+    pub fn new(svc: Services, config: WorkerConfig) -> Worker {
         let id = format!(
             "{}-{}-{:04x}",
             std::env::var("HOSTNAME").unwrap_or_else(|_| "worker".into()),
             std::process::id(),
             rand::random::<u16>()
         );
-        Worker {
-            id,
-            svc,
-            handlers,
-            config,
-        }
+        Worker { id, svc, config }
     }
 
     /// Runs until `shutdown` turns true: then stops claiming, waits up to the
@@ -116,7 +111,6 @@ impl Worker {
                             }
                             tasks.spawn(crate::store::one_unit(execute(
                                 self.svc.clone(),
-                                self.handlers.clone(),
                                 run,
                                 self.config.clone(),
                                 held.clone(),
@@ -189,13 +183,12 @@ impl Worker {
 
 async fn execute(
     svc: Services,
-    handlers: Handlers,
     run: ClaimedRun,
     config: WorkerConfig,
     held: Arc<Mutex<HashMap<RunId, ClaimedRun>>>,
     counters: Arc<Counters>,
 ) {
-    let completion = match handlers.get(run.op_type) {
+    let completion = match svc.catalogue.handler(run.op_type) {
         None => Some(Completion::failed(
             ReasonCode::OperationUnavailable,
             "No worker in this version can run this operation.",
@@ -236,7 +229,7 @@ async fn execute(
             Ok(()) => {
                 counters.completed.fetch_add(1, Ordering::SeqCst);
                 // Side effect after the outcome is committed.
-                crate::onboarding::after_run(&svc, &run).await;
+                svc.catalogue.after_run(&svc, &run).await;
             }
             Err(AppError::Conflict { .. }) => {
                 counters.fenced_out.fetch_add(1, Ordering::SeqCst);

@@ -263,11 +263,7 @@ async fn the_next_starts_after_a_restart(backend: Backend) {
     assert_eq!(runs[1].1, "system");
     // A worker of the new process finishes it; the draft completes.
     let (stop, rx) = tokio::sync::watch::channel(false);
-    let worker = domain::runs::worker::Worker::new(
-        restarted.clone(),
-        domain::runs::handlers::Handlers::standard(),
-        Default::default(),
-    );
+    let worker = domain::runs::worker::Worker::new(restarted.clone(), Default::default());
     tokio::spawn(worker.run(rx));
     wait_terminal(&w.app, second).await;
     let deadline = std::time::Instant::now() + Duration::from_secs(30);

@@ -7,7 +7,6 @@ use crate::runs::wait_terminal;
 use domain::ids::{ProviderConnectionId, RunId, TenantId, WorkspaceId};
 use domain::provider::ProviderRuntime;
 use domain::provider::graph::{GraphEndpoints, GraphPolicy};
-use domain::runs::handlers::Handlers;
 use domain::runs::service::RunService;
 use domain::runs::worker::{Worker, WorkerConfig};
 use domain::runs::{ReasonCode, RunOutcome};
@@ -69,7 +68,6 @@ pub(crate) async fn provider_world(backend: Backend) -> ProviderWorld {
     let (stop, rx) = tokio::sync::watch::channel(false);
     let worker = Worker::new(
         app.services.clone(),
-        Handlers::standard(),
         WorkerConfig {
             concurrency: 2,
             ..WorkerConfig::default()

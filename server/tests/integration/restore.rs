@@ -217,11 +217,11 @@ async fn preview_confirm_execute_and_rerun(backend: Backend) {
         ),
         (1, 1, 1, 0)
     );
-    let actions: Vec<&str> = page["items"]
+    let actions: Vec<&str> = page["items"]["rows"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|i| i["action"].as_str().unwrap())
+        .map(|i| i["result"].as_str().unwrap())
         .collect();
     assert_eq!(actions.len(), 3);
     let writes = w.sim.writes(HEALTHY);

@@ -7,7 +7,6 @@ use domain::access::Actor;
 use domain::ids::{ProviderConnectionId, RunId, TenantId, WorkspaceId};
 use domain::rbac::Role;
 use domain::runs::gate::{Initiator, StartGate, StartRequest};
-use domain::runs::handlers::Handlers;
 use domain::runs::reconciler;
 use domain::runs::service::{Cancellation, Completion, Heartbeat, RunService};
 use domain::runs::worker::{Worker, WorkerConfig};
@@ -380,7 +379,6 @@ async fn workers_run_handlers_and_notify_the_initiator(backend: Backend) {
     let (tx, rx) = tokio::sync::watch::channel(false);
     let worker = Worker::new(
         svc.clone(),
-        Handlers::standard(),
         WorkerConfig {
             concurrency: 2,
             ..WorkerConfig::default()
@@ -477,7 +475,6 @@ async fn cancellation(backend: Backend) {
     let (tx, rx) = tokio::sync::watch::channel(false);
     let worker = Worker::new(
         svc.clone(),
-        Handlers::standard(),
         WorkerConfig {
             heartbeat_ms: 20,
             ..WorkerConfig::default()
@@ -642,7 +639,6 @@ async fn graceful_shutdown_releases_unfinished_runs(backend: Backend) {
     let (tx, rx) = tokio::sync::watch::channel(false);
     let worker = Worker::new(
         svc.clone(),
-        Handlers::standard(),
         WorkerConfig {
             shutdown_grace_ms: 100,
             ..WorkerConfig::default()

@@ -1,0 +1,128 @@
+//! The operation catalogue: every operation type Tenantry knows, one row
+//! each. A type's behaviour is declared once beside its feature: its spec
+//! (label, scope, capability, expected duration, prerequisites, where it is
+//! started from), its handler, its run-page items, its after-run hook and its
+//! periodic sweep. The run engine (`crate::runs`) knows none of them: it gets
+//! the assembled [`catalogue`] at start-up.
+//!
+//! Adding an operation type: write its feature module (a `SPEC` and a
+//! `register` function), add its row to `operation_catalogue!` below and its
+//! `register` call to [`catalogue`] (specs/002-operation-runs.md shows one).
+
+use crate::runs::model::OperationSpec;
+
+macro_rules! operation_catalogue {
+    ($($(#[$m:meta])* $variant:ident = $s:literal => $spec:expr),* $(,)?) => {
+        string_enum!(
+            /// Every operation Tenantry knows. Closed: each row names its spec.
+            OperationType { $($(#[$m])* $variant = $s),* }
+        );
+
+        impl OperationType {
+            /// The type's catalogue entry (declared beside its feature).
+            pub const fn spec(self) -> OperationSpec {
+                match self { $(OperationType::$variant => $spec),* }
+            }
+        }
+    };
+}
+
+operation_catalogue! {
+    TenantVerification = "tenant_verification" => crate::provider::spec::TENANT_VERIFICATION,
+    ConnectionCheck = "connection_check" => crate::provider::spec::CONNECTION_CHECK,
+    InventorySync = "inventory_sync" => crate::provider::spec::INVENTORY_SYNC,
+    ComplianceSnapshot = "compliance_snapshot" => crate::provider::spec::COMPLIANCE_SNAPSHOT,
+    DirectoryGroupsSync = "directory_groups_sync" => crate::provider::spec::DIRECTORY_GROUPS_SYNC,
+    RoleDefinitionsSync = "role_definitions_sync" => crate::provider::spec::ROLE_DEFINITIONS_SYNC,
+    RestoreExecute = "restore_execute" => crate::restore::SPEC,
+    OnboardingVerification = "onboarding_verification" => crate::onboarding::VERIFICATION_SPEC,
+    OnboardingBootstrap = "onboarding_bootstrap" => crate::onboarding::BOOTSTRAP_SPEC,
+    ReviewPackGenerate = "review_pack_generate" => crate::review_packs::SPEC,
+    MachineryProbe = "machinery_probe" => crate::runs::probe::SPEC,
+    MachineryProbeSecondary = "machinery_probe_secondary" => crate::runs::probe::SECONDARY_SPEC,
+}
+
+/// Every feature's runtime parts (handlers, run-page items, after-run hooks,
+/// sweeps), assembled once: `tenantry serve`/`worker` and the test harness
+/// hand this to the workers, the reconciler and the run pages.
+#[cfg(feature = "server")]
+pub fn catalogue() -> crate::runs::catalogue::Catalogue {
+    let mut c = crate::runs::catalogue::Catalogue::default();
+    crate::provider::register(&mut c);
+    crate::restore::register(&mut c);
+    crate::onboarding::register(&mut c);
+    crate::review_packs::register(&mut c);
+    crate::runs::probe::register(&mut c);
+    c
+}
+
+#[cfg(all(test, feature = "server"))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_available_type_has_a_handler() {
+        let c = catalogue();
+        for op in OperationType::ALL {
+            assert_eq!(
+                c.handler(*op).is_some(),
+                op.spec().available,
+                "{op}: a handler exactly when the spec says it is available"
+            );
+        }
+    }
+}
+
+/// The run engine depends on no feature: nothing under `src/runs/` names a
+/// feature module (same style as the enqueue guard). Features register with
+/// the engine through [`catalogue`]; the engine calls what they registered.
+#[cfg(test)]
+mod engine_imports {
+    const FEATURES: &[&str] = &[
+        "provider",
+        "restore",
+        "review_packs",
+        "onboarding",
+        "support",
+        "tenants",
+        "workspaces",
+        "invitations",
+        "notifications",
+        "demo",
+    ];
+
+    #[test]
+    fn the_run_engine_imports_no_feature_module() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/runs");
+        let mut offenders = Vec::new();
+        let mut stack = vec![dir];
+        while let Some(dir) = stack.pop() {
+            for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+                let p = entry.path();
+                if p.is_dir() {
+                    stack.push(p);
+                    continue;
+                }
+                let Ok(text) = std::fs::read_to_string(&p) else {
+                    continue;
+                };
+                for (n, line) in text.lines().enumerate() {
+                    let code = line.split("//").next().unwrap_or_default();
+                    for feature in FEATURES {
+                        let named = code.contains(&format!("crate::{feature}"))
+                            || code.contains(&format!("super::super::{feature}"))
+                            || (code.contains("use crate::{") && code.contains(feature));
+                        if named {
+                            offenders.push(format!("{}:{}: {}", p.display(), n + 1, line.trim()));
+                        }
+                    }
+                }
+            }
+        }
+        assert!(
+            offenders.is_empty(),
+            "the run engine names a feature module:\n{}",
+            offenders.join("\n")
+        );
+    }
+}
