@@ -43,6 +43,52 @@ impl<'a> Entry<'a> {
     }
 }
 
+/// A write transaction that commits only together with its audit entry: the
+/// one way members' changes are written (`begin` → work on it → `commit`
+/// with the entry). Dropped without committing, it rolls back; there is no
+/// way to commit it without an entry.
+pub struct AuditedTx {
+    tx: crate::store::WriteTx,
+    now: i64,
+}
+
+impl AuditedTx {
+    /// Begins the transaction; the entry will be stamped `now`.
+    #[track_caller]
+    pub fn begin(
+        svc: &crate::services::Services,
+        now: i64,
+    ) -> impl std::future::Future<Output = AppResult<AuditedTx>> + Send + '_ {
+        let begin = svc.store.begin();
+        async move {
+            Ok(AuditedTx {
+                tx: begin.await?,
+                now,
+            })
+        }
+    }
+
+    /// Records `entry` and commits, both or neither.
+    pub async fn commit(mut self, entry: Entry<'_>) -> AppResult<()> {
+        record(&mut self.tx, entry, self.now).await?;
+        self.tx.commit().await?;
+        Ok(())
+    }
+}
+
+impl std::ops::Deref for AuditedTx {
+    type Target = sqlx::Transaction<'static, sqlx::Any>;
+    fn deref(&self) -> &Self::Target {
+        &self.tx
+    }
+}
+
+impl std::ops::DerefMut for AuditedTx {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.tx
+    }
+}
+
 pub async fn record(conn: &mut AnyConnection, entry: Entry<'_>, now: i64) -> AppResult<()> {
     sqlx::query(
         "INSERT INTO audit_log (workspace_id, tenant_id, actor_user_id, actor_label, action, target, outcome, detail, created_at)

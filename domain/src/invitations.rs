@@ -7,7 +7,7 @@
 
 use crate::access::{self, Actor};
 use crate::accounts::{SignedIn, hash_new_password};
-use crate::audit::{self, Entry};
+use crate::audit::{self, AuditedTx, Entry};
 use crate::error::{AppError, AppResult};
 use crate::ids::{InvitationId, UserId, WorkspaceId};
 use crate::rbac::{Capability, Role};
@@ -110,7 +110,7 @@ pub async fn invite(
     let token = InvitationToken::generate();
     let sealed = svc.provider.secrets.seal(&Secret::new(token.0.clone()));
     let now = svc.now();
-    let mut tx = svc.store.begin().await?;
+    let mut tx = AuditedTx::begin(svc, now).await?;
     // Membership of *this* workspace is no secret to someone who manages it.
     let member: Option<(i64,)> = sqlx::query_as(
         "SELECT m.user_id FROM memberships m JOIN users u ON u.id = m.user_id
@@ -149,19 +149,14 @@ pub async fn invite(
     .bind(now + VALID_FOR_MS)
     .fetch_one(&mut **tx)
     .await?;
-    audit::record(
-        &mut tx,
-        entry(
-            Some((actor.user_id, &actor.email)),
-            workspace,
-            AuditAction::InvitationCreated,
-            email.as_str(),
-            Some(format!("role {role}")),
-        ),
-        now,
-    )
+    tx.commit(entry(
+        Some((actor.user_id, &actor.email)),
+        workspace,
+        AuditAction::InvitationCreated,
+        email.as_str(),
+        Some(format!("role {role}")),
+    ))
     .await?;
-    tx.commit().await?;
     Ok(InvitationId(id))
 }
 
@@ -191,7 +186,7 @@ pub async fn resend(svc: &Services, actor: &Actor, invitation: InvitationId) -> 
     let token = InvitationToken::generate();
     let sealed = svc.provider.secrets.seal(&Secret::new(token.0.clone()));
     let now = svc.now();
-    let mut tx = svc.store.begin().await?;
+    let mut tx = AuditedTx::begin(svc, now).await?;
     let n = sqlx::query(
         "UPDATE invitations SET token_hash = $2, token_sealed = $3, created_at = $4, expires_at = $5
          WHERE id = $1 AND accepted_at IS NULL AND revoked_at IS NULL",
@@ -207,19 +202,14 @@ pub async fn resend(svc: &Services, actor: &Actor, invitation: InvitationId) -> 
     if n == 0 {
         return Err(AppError::NotFound);
     }
-    audit::record(
-        &mut tx,
-        entry(
-            Some((actor.user_id, &actor.email)),
-            ws,
-            AuditAction::InvitationResent,
-            &email,
-            None,
-        ),
-        now,
-    )
+    tx.commit(entry(
+        Some((actor.user_id, &actor.email)),
+        ws,
+        AuditAction::InvitationResent,
+        &email,
+        None,
+    ))
     .await?;
-    tx.commit().await?;
     Ok(())
 }
 
@@ -227,7 +217,7 @@ pub async fn resend(svc: &Services, actor: &Actor, invitation: InvitationId) -> 
 pub async fn revoke(svc: &Services, actor: &Actor, invitation: InvitationId) -> AppResult<()> {
     let (ws, email) = pending_of(svc, actor, invitation, AuditAction::InvitationRevoked).await?;
     let now = svc.now();
-    let mut tx = svc.store.begin().await?;
+    let mut tx = AuditedTx::begin(svc, now).await?;
     let n = sqlx::query(
         "UPDATE invitations SET revoked_at = $2 WHERE id = $1 AND accepted_at IS NULL AND revoked_at IS NULL",
     )
@@ -239,19 +229,14 @@ pub async fn revoke(svc: &Services, actor: &Actor, invitation: InvitationId) -> 
     if n == 0 {
         return Err(AppError::NotFound);
     }
-    audit::record(
-        &mut tx,
-        entry(
-            Some((actor.user_id, &actor.email)),
-            ws,
-            AuditAction::InvitationRevoked,
-            &email,
-            None,
-        ),
-        now,
-    )
+    tx.commit(entry(
+        Some((actor.user_id, &actor.email)),
+        ws,
+        AuditAction::InvitationRevoked,
+        &email,
+        None,
+    ))
     .await?;
-    tx.commit().await?;
     Ok(())
 }
 

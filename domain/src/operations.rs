@@ -125,4 +125,37 @@ mod engine_imports {
             offenders.join("\n")
         );
     }
+
+    /// Run-table knowledge has one home: outside `src/runs/` nobody spells
+    /// out which statuses are active or how a scope key is made.
+    #[test]
+    fn run_table_knowledge_lives_in_the_engine() {
+        let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        let runs = src.join("runs");
+        let mut offenders = Vec::new();
+        let mut stack = vec![src];
+        while let Some(dir) = stack.pop() {
+            for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+                let p = entry.path();
+                if p.starts_with(&runs) {
+                    continue;
+                }
+                if p.is_dir() {
+                    stack.push(p);
+                    continue;
+                }
+                let text = std::fs::read_to_string(&p).unwrap_or_default();
+                for pattern in [
+                    "'queued', 'running'",
+                    "'queued','running'",
+                    "provider_connection:",
+                ] {
+                    if text.contains(pattern) {
+                        offenders.push(format!("{}: {pattern}", p.display()));
+                    }
+                }
+            }
+        }
+        assert!(offenders.is_empty(), "{offenders:?}");
+    }
 }

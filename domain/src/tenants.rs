@@ -1,7 +1,7 @@
 //! Managed tenants and their assignment to operator/readonly members.
 
 use crate::access::{self, Actor, TenantAccess, WorkspaceAccess};
-use crate::audit::{self, Entry};
+use crate::audit::{self, AuditedTx, Entry};
 use crate::error::{AppError, AppResult};
 use crate::ids::{TenantId, UserId, WorkspaceId};
 use crate::rbac::Capability;
@@ -9,17 +9,6 @@ use crate::services::Services;
 use crate::store::is_unique_violation;
 use crate::validate::{MicrosoftTenantId, TenantName};
 use crate::views::{AuditAction, TenantPage, TenantStatus, TenantView, TenantsPage};
-
-fn entry<'a>(
-    actor: &'a Actor,
-    workspace: WorkspaceId,
-    tenant: Option<TenantId>,
-    action: AuditAction,
-    target: String,
-    detail: Option<String>,
-) -> Entry<'a> {
-    Entry::by_member(actor, workspace, tenant, action, target, detail)
-}
 
 /// Tenants of the workspace the actor may see, by name.
 pub async fn list_visible(
@@ -107,7 +96,7 @@ pub async fn create(
     let name = TenantName::parse(display_name)?;
     let ms = MicrosoftTenantId::parse(microsoft_tenant_id)?;
     let now = svc.now();
-    let mut tx = svc.store.begin().await?;
+    let mut tx = AuditedTx::begin(svc, now).await?;
     let inserted: Result<(i64,), sqlx::Error> = sqlx::query_as(
         "INSERT INTO tenants (workspace_id, display_name, microsoft_tenant_id, status, created_at, updated_at)
          VALUES ($1, $2, $3, 'active', $4, $4) RETURNING id",
@@ -129,20 +118,15 @@ pub async fn create(
         }
     })?;
     let tenant = TenantId(id);
-    audit::record(
-        &mut tx,
-        entry(
-            actor,
-            access.id(),
-            Some(tenant),
-            AuditAction::TenantCreated,
-            name.as_str().to_string(),
-            Some(ms.to_string()),
-        ),
-        now,
-    )
+    tx.commit(Entry::by_member(
+        actor,
+        access.id(),
+        Some(tenant),
+        AuditAction::TenantCreated,
+        name.as_str().to_string(),
+        Some(ms.to_string()),
+    ))
     .await?;
-    tx.commit().await?;
     Ok(tenant)
 }
 
@@ -190,27 +174,22 @@ pub async fn rename(
         return Ok(());
     }
     let now = svc.now();
-    let mut tx = svc.store.begin().await?;
+    let mut tx = AuditedTx::begin(svc, now).await?;
     sqlx::query("UPDATE tenants SET display_name = $2, updated_at = $3 WHERE id = $1")
         .bind(tenant.0)
         .bind(name.as_str())
         .bind(now)
         .execute(&mut **tx)
         .await?;
-    audit::record(
-        &mut tx,
-        entry(
-            actor,
-            access.workspace.id(),
-            Some(tenant),
-            AuditAction::TenantUpdated,
-            name.as_str().to_string(),
-            Some(format!("renamed from {}", access.tenant.display_name)),
-        ),
-        now,
-    )
+    tx.commit(Entry::by_member(
+        actor,
+        access.workspace.id(),
+        Some(tenant),
+        AuditAction::TenantUpdated,
+        name.as_str().to_string(),
+        Some(format!("renamed from {}", access.tenant.display_name)),
+    ))
     .await?;
-    tx.commit().await?;
     Ok(())
 }
 
@@ -229,27 +208,22 @@ pub async fn set_status(
         return Ok(());
     }
     let now = svc.now();
-    let mut tx = svc.store.begin().await?;
+    let mut tx = AuditedTx::begin(svc, now).await?;
     sqlx::query("UPDATE tenants SET status = $2, updated_at = $3 WHERE id = $1")
         .bind(tenant.0)
         .bind(status.as_str())
         .bind(now)
         .execute(&mut **tx)
         .await?;
-    audit::record(
-        &mut tx,
-        entry(
-            actor,
-            access.workspace.id(),
-            Some(tenant),
-            action,
-            access.tenant.display_name.clone(),
-            None,
-        ),
-        now,
-    )
+    tx.commit(Entry::by_member(
+        actor,
+        access.workspace.id(),
+        Some(tenant),
+        action,
+        access.tenant.display_name.clone(),
+        None,
+    ))
     .await?;
-    tx.commit().await?;
     Ok(())
 }
 
@@ -303,7 +277,7 @@ pub async fn set_assignment(
     if changed > 0 {
         audit::record(
             &mut tx,
-            entry(
+            Entry::by_member(
                 actor,
                 ws,
                 Some(tenant),

@@ -1,7 +1,7 @@
 //! Workspaces and their members.
 
 use crate::access::{self, Actor, WorkspaceAccess};
-use crate::audit::{self, Entry};
+use crate::audit::{self, AuditedTx, Entry};
 use crate::error::{AppError, AppResult};
 use crate::ids::{TenantId, UserId, WorkspaceId};
 use crate::rbac::{Capability, Role};
@@ -12,16 +12,6 @@ use crate::views::{
     AuditAction, AuditFilter, AuditPage, MemberView, MembersPage, OverviewPage, ShellView,
     SystemWorkspaceRow, WorkspaceRef,
 };
-
-fn entry<'a>(
-    actor: &'a Actor,
-    workspace: WorkspaceId,
-    action: AuditAction,
-    target: String,
-    detail: Option<String>,
-) -> Entry<'a> {
-    Entry::by_member(actor, workspace, None, action, target, detail)
-}
 
 pub async fn list_for_user(svc: &Services, user: UserId) -> AppResult<Vec<WorkspaceRef>> {
     let rows: Vec<(i64, String, String)> = sqlx::query_as(
@@ -75,27 +65,22 @@ pub fn may_create(svc: &Services, actor: &Actor) -> bool {
 pub async fn create(svc: &Services, actor: &Actor, name: &str) -> AppResult<WorkspaceId> {
     let now = svc.now();
     if !may_create(svc, actor) {
-        let mut tx = svc.store.begin().await?;
-        audit::record(
-            &mut tx,
-            Entry {
-                workspace: None,
-                tenant: None,
-                actor: Some(actor.user_id),
-                actor_label: &actor.email,
-                action: AuditAction::WorkspaceCreated,
-                target: name.chars().filter(|c| !c.is_control()).take(80).collect(),
-                outcome: crate::views::AuditOutcome::Denied,
-                detail: Some("workspace creation is not enabled for this account".into()),
-            },
-            now,
-        )
+        let tx = AuditedTx::begin(svc, now).await?;
+        tx.commit(Entry {
+            workspace: None,
+            tenant: None,
+            actor: Some(actor.user_id),
+            actor_label: &actor.email,
+            action: AuditAction::WorkspaceCreated,
+            target: name.chars().filter(|c| !c.is_control()).take(80).collect(),
+            outcome: crate::views::AuditOutcome::Denied,
+            detail: Some("workspace creation is not enabled for this account".into()),
+        })
         .await?;
-        tx.commit().await?;
         return Err(AppError::Forbidden);
     }
     let name = WorkspaceName::parse(name)?;
-    let mut tx = svc.store.begin().await?;
+    let mut tx = AuditedTx::begin(svc, now).await?;
     let (id,): (i64,) = sqlx::query_as(
         "INSERT INTO workspaces (name, created_by, created_at) VALUES ($1, $2, $3) RETURNING id",
     )
@@ -112,19 +97,15 @@ pub async fn create(svc: &Services, actor: &Actor, name: &str) -> AppResult<Work
         .execute(&mut **tx)
         .await?;
     sessions::set_current_workspace(&mut tx, &actor.session_id_hash, ws).await?;
-    audit::record(
-        &mut tx,
-        entry(
-            actor,
-            ws,
-            AuditAction::WorkspaceCreated,
-            name.as_str().to_string(),
-            None,
-        ),
-        now,
-    )
+    tx.commit(Entry::by_member(
+        actor,
+        ws,
+        None,
+        AuditAction::WorkspaceCreated,
+        name.as_str().to_string(),
+        None,
+    ))
     .await?;
-    tx.commit().await?;
     Ok(ws)
 }
 
@@ -231,7 +212,7 @@ pub async fn add_member_directly(
     }
     let email = Email::parse(email)?;
     let now = svc.now();
-    let mut tx = svc.store.begin().await?;
+    let mut tx = AuditedTx::begin(svc, now).await?;
     let user: Option<(i64,)> = sqlx::query_as("SELECT id FROM users WHERE email = $1")
         .bind(email.as_str())
         .fetch_optional(&mut **tx)
@@ -260,19 +241,15 @@ pub async fn add_member_directly(
     .bind(now)
     .execute(&mut **tx)
     .await?;
-    audit::record(
-        &mut tx,
-        entry(
-            actor,
-            workspace,
-            AuditAction::MemberAdded,
-            email.to_string(),
-            Some(format!("role {role}")),
-        ),
-        now,
-    )
+    tx.commit(Entry::by_member(
+        actor,
+        workspace,
+        None,
+        AuditAction::MemberAdded,
+        email.to_string(),
+        Some(format!("role {role}")),
+    ))
     .await?;
-    tx.commit().await?;
     Ok(UserId(user_id))
 }
 
@@ -293,7 +270,7 @@ pub async fn change_role(
     )
     .await?;
     let now = svc.now();
-    let mut tx = svc.store.begin().await?;
+    let mut tx = AuditedTx::begin(svc, now).await?;
     lock_members(&mut tx, svc, workspace).await?;
     let (old, email) = member_role(&mut tx, workspace, member)
         .await?
@@ -325,19 +302,15 @@ pub async fn change_role(
         .bind(role.as_str())
         .execute(&mut **tx)
         .await?;
-    audit::record(
-        &mut tx,
-        entry(
-            actor,
-            workspace,
-            AuditAction::MemberRoleChanged,
-            email,
-            Some(format!("{old} → {role}")),
-        ),
-        now,
-    )
+    tx.commit(Entry::by_member(
+        actor,
+        workspace,
+        None,
+        AuditAction::MemberRoleChanged,
+        email,
+        Some(format!("{old} → {role}")),
+    ))
     .await?;
-    tx.commit().await?;
     Ok(())
 }
 
@@ -350,7 +323,7 @@ pub async fn remove_member(
     let target = format!("user {member}");
     let access = guard_members(svc, actor, workspace, AuditAction::MemberRemoved, &target).await?;
     let now = svc.now();
-    let mut tx = svc.store.begin().await?;
+    let mut tx = AuditedTx::begin(svc, now).await?;
     lock_members(&mut tx, svc, workspace).await?;
     let (old, email) = member_role(&mut tx, workspace, member)
         .await?
@@ -383,19 +356,15 @@ pub async fn remove_member(
         .bind(member.0)
         .execute(&mut **tx)
         .await?;
-    audit::record(
-        &mut tx,
-        entry(
-            actor,
-            workspace,
-            AuditAction::MemberRemoved,
-            email,
-            Some(format!("was {old}")),
-        ),
-        now,
-    )
+    tx.commit(Entry::by_member(
+        actor,
+        workspace,
+        None,
+        AuditAction::MemberRemoved,
+        email,
+        Some(format!("was {old}")),
+    ))
     .await?;
-    tx.commit().await?;
     Ok(())
 }
 

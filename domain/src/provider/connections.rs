@@ -4,7 +4,7 @@
 
 use super::{ConnectionPage, ConnectionView, ConnectionsPage};
 use crate::access::{self, Actor, TenantAccess};
-use crate::audit::{self, Entry};
+use crate::audit::{AuditedTx, Entry};
 use crate::error::{AppError, AppResult};
 use crate::ids::{ProviderConnectionId, RunId, TenantId};
 use crate::rbac::Capability;
@@ -16,11 +16,16 @@ use crate::views::AuditAction;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-const COLUMNS: &str = "c.id, c.tenant_id, c.display_name, c.entra_tenant_id, c.client_id, c.status,
+const COLUMNS: &str = concat!(
+    "c.id, c.tenant_id, c.display_name, c.entra_tenant_id, c.client_id, c.status,
     c.consent, c.has_credentials, c.secret_updated_at, c.credential_expires_at, c.is_default,
     c.last_checked_at, c.last_check_reason, c.granted_permissions, c.created_at,
-    (SELECT r.id FROM operation_runs r WHERE r.scope_key = 'provider_connection:' || c.id
-        AND r.status IN ('queued', 'running')) AS active_run";
+    (SELECT r.id FROM operation_runs r WHERE r.scope_key = ",
+    crate::runs::sql::connection_scope!("c.id"),
+    " AND ",
+    crate::runs::sql::active_run!("r"),
+    ") AS active_run"
+);
 
 fn view(row: &AnyRow, now: i64) -> AppResult<ConnectionView> {
     let credential_expires_at: Option<i64> = row.try_get("credential_expires_at")?;
@@ -131,23 +136,6 @@ impl std::fmt::Debug for NewConnection<'_> {
     }
 }
 
-fn entry<'a>(
-    actor: &'a Actor,
-    access: &TenantAccess,
-    action: AuditAction,
-    target: &str,
-    detail: Option<String>,
-) -> Entry<'a> {
-    Entry::by_member(
-        actor,
-        access.workspace.id(),
-        Some(access.tenant.id),
-        action,
-        target.to_string(),
-        detail,
-    )
-}
-
 pub async fn create(
     svc: &Services,
     actor: &Actor,
@@ -172,7 +160,7 @@ pub async fn create(
         .provider
         .secrets
         .seal(&Secret::new(secret.expose().to_string()));
-    let mut tx = svc.store.begin().await?;
+    let mut tx = AuditedTx::begin(svc, now).await?;
     let (existing,): (i64,) =
         sqlx::query_as("SELECT COUNT(*) FROM provider_connections WHERE tenant_id = $1")
             .bind(tenant.0)
@@ -202,23 +190,19 @@ pub async fn create(
     .bind(&sealed)
     .fetch_one(&mut **tx)
     .await?;
-    audit::record(
-        &mut tx,
-        entry(
-            actor,
-            &access,
-            AuditAction::ConnectionCreated,
-            name.as_str(),
-            Some(format!(
-                "client {}{}",
-                client.as_str(),
-                if default { ", default" } else { "" }
-            )),
-        ),
-        now,
-    )
+    tx.commit(Entry::by_member(
+        actor,
+        access.workspace.id(),
+        Some(access.tenant.id),
+        AuditAction::ConnectionCreated,
+        name.as_str().to_string(),
+        Some(format!(
+            "client {}{}",
+            client.as_str(),
+            if default { ", default" } else { "" }
+        )),
+    ))
     .await?;
-    tx.commit().await?;
     Ok(ProviderConnectionId(id))
 }
 
@@ -259,7 +243,7 @@ pub async fn update(
     let identity_changed =
         entra.as_str() != current.entra_tenant_id || client.as_str() != current.client_id;
     let now = svc.now();
-    let mut tx = svc.store.begin().await?;
+    let mut tx = AuditedTx::begin(svc, now).await?;
     sqlx::query(
         "UPDATE provider_connections SET display_name = $2, entra_tenant_id = $3, client_id = $4,
             consent = CASE WHEN $5 = 1 THEN 'missing' ELSE consent END,
@@ -275,20 +259,16 @@ pub async fn update(
     .bind(now)
     .execute(&mut **tx)
     .await?;
-    audit::record(
-        &mut tx,
-        entry(
-            actor,
-            &access,
-            AuditAction::ConnectionUpdated,
-            name.as_str(),
-            identity_changed
-                .then(|| "tenant or client id changed: consent must be verified again".into()),
-        ),
-        now,
-    )
+    tx.commit(Entry::by_member(
+        actor,
+        access.workspace.id(),
+        Some(access.tenant.id),
+        AuditAction::ConnectionUpdated,
+        name.as_str().to_string(),
+        identity_changed
+            .then(|| "tenant or client id changed: consent must be verified again".into()),
+    ))
     .await?;
-    tx.commit().await?;
     Ok(())
 }
 
@@ -315,7 +295,7 @@ pub async fn rotate_secret(
         .provider
         .secrets
         .seal(&Secret::new(secret.expose().to_string()));
-    let mut tx = svc.store.begin().await?;
+    let mut tx = AuditedTx::begin(svc, now).await?;
     sqlx::query(
         "UPDATE provider_connections SET client_secret_sealed = $2, has_credentials = 1,
             credential_expires_at = $3, secret_updated_at = $4, updated_at = $4
@@ -327,19 +307,15 @@ pub async fn rotate_secret(
     .bind(now)
     .execute(&mut **tx)
     .await?;
-    audit::record(
-        &mut tx,
-        entry(
-            actor,
-            &access,
-            AuditAction::ConnectionSecretRotated,
-            &current.display_name,
-            None,
-        ),
-        now,
-    )
+    tx.commit(Entry::by_member(
+        actor,
+        access.workspace.id(),
+        Some(access.tenant.id),
+        AuditAction::ConnectionSecretRotated,
+        current.display_name.clone(),
+        None,
+    ))
     .await?;
-    tx.commit().await?;
     Ok(())
 }
 
@@ -360,20 +336,22 @@ pub async fn set_enabled(
         return Ok(());
     }
     let now = svc.now();
-    let mut tx = svc.store.begin().await?;
+    let mut tx = AuditedTx::begin(svc, now).await?;
     sqlx::query("UPDATE provider_connections SET status = $2, updated_at = $3 WHERE id = $1")
         .bind(connection.0)
         .bind(if enabled { "enabled" } else { "disabled" })
         .bind(now)
         .execute(&mut **tx)
         .await?;
-    audit::record(
-        &mut tx,
-        entry(actor, &access, action, &current.display_name, None),
-        now,
-    )
+    tx.commit(Entry::by_member(
+        actor,
+        access.workspace.id(),
+        Some(access.tenant.id),
+        action,
+        current.display_name.clone(),
+        None,
+    ))
     .await?;
-    tx.commit().await?;
     Ok(())
 }
 
@@ -395,7 +373,7 @@ pub async fn make_default(
         return Ok(());
     }
     let now = svc.now();
-    let mut tx = svc.store.begin().await?;
+    let mut tx = AuditedTx::begin(svc, now).await?;
     sqlx::query("UPDATE provider_connections SET is_default = 0 WHERE tenant_id = $1")
         .bind(tenant.0)
         .execute(&mut **tx)
@@ -405,19 +383,15 @@ pub async fn make_default(
         .bind(now)
         .execute(&mut **tx)
         .await?;
-    audit::record(
-        &mut tx,
-        entry(
-            actor,
-            &access,
-            AuditAction::ConnectionUpdated,
-            &current.display_name,
-            Some("made the default connection".into()),
-        ),
-        now,
-    )
+    tx.commit(Entry::by_member(
+        actor,
+        access.workspace.id(),
+        Some(access.tenant.id),
+        AuditAction::ConnectionUpdated,
+        current.display_name.clone(),
+        Some("made the default connection".into()),
+    ))
     .await?;
-    tx.commit().await?;
     Ok(())
 }
 
@@ -437,11 +411,12 @@ pub async fn delete(
     )
     .await?;
     let now = svc.now();
-    let mut tx = svc.store.begin().await?;
-    let (active,): (i64,) = sqlx::query_as(
-        "SELECT COUNT(*) FROM operation_runs WHERE scope_key = $1 AND status IN ('queued', 'running')",
-    )
-    .bind(format!("provider_connection:{connection}"))
+    let mut tx = AuditedTx::begin(svc, now).await?;
+    let (active,): (i64,) = sqlx::query_as(concat!(
+        "SELECT COUNT(*) FROM operation_runs r WHERE scope_key = $1 AND ",
+        crate::runs::sql::active_run!("r")
+    ))
+    .bind(crate::runs::model::connection_scope_key(connection))
     .fetch_one(&mut **tx)
     .await?;
     if active > 0 {
@@ -463,19 +438,15 @@ pub async fn delete(
         .execute(&mut **tx)
         .await?;
     }
-    audit::record(
-        &mut tx,
-        entry(
-            actor,
-            &access,
-            AuditAction::ConnectionDeleted,
-            &current.display_name,
-            None,
-        ),
-        now,
-    )
+    tx.commit(Entry::by_member(
+        actor,
+        access.workspace.id(),
+        Some(access.tenant.id),
+        AuditAction::ConnectionDeleted,
+        current.display_name.clone(),
+        None,
+    ))
     .await?;
-    tx.commit().await?;
     Ok(())
 }
 

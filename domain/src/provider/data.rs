@@ -460,23 +460,7 @@ pub async fn replace_directory(
     Ok((added, updated, removed, seen.len() as i64))
 }
 
-/// The condition under which a stored result is data: the run that wrote
-/// it ended successfully, and with the attempt that wrote it. The run's
-/// fenced completion is therefore the moment its results appear; a killed
-/// attempt's writes never do.
-pub(crate) fn published(alias: &str) -> String {
-    format!(
-        "EXISTS (SELECT 1 FROM operation_runs pr WHERE pr.id = {alias}.run_id AND pr.attempts = {alias}.attempt AND pr.outcome IN ('succeeded','partially_succeeded'))"
-    )
-}
-
-/// Verification reports explain failures too: shown once their run ended
-/// (any outcome), with the attempt that wrote them.
-pub(crate) fn finished(alias: &str) -> String {
-    format!(
-        "EXISTS (SELECT 1 FROM operation_runs pr WHERE pr.id = {alias}.run_id AND pr.attempts = {alias}.attempt AND pr.status = 'completed')"
-    )
-}
+pub(crate) use crate::runs::sql::{finished, published};
 
 /// The id of the tenant's latest published run in a directory table (`$1`
 /// is the tenant).

@@ -19,7 +19,7 @@ async fn snapshots(svc: &Services, tenant: TenantId) -> AppResult<Vec<SnapshotCh
     let rows: Vec<(i64, i64, i64, i64, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(&*format!(
         "SELECT id, run_id, taken_at, device_configurations, compliance_policies
          FROM inventory_snapshots s WHERE tenant_id = $1 AND {} ORDER BY id DESC LIMIT 20",
-        crate::provider::data::published("s")
+        crate::runs::sql::published("s")
     )))
     .bind(tenant.0)
     .fetch_all(&mut *svc.store.read().await?)
@@ -68,7 +68,7 @@ pub(super) async fn policies_of(
          WHERE s.id = $1 AND s.tenant_id = $2 AND i.kind IN ('device_configuration', 'compliance_policy')
            AND {}
          ORDER BY i.kind, i.display_name, i.id",
-        crate::provider::data::published("s")
+        crate::runs::sql::published("s")
     )))
     .bind(snapshot)
     .bind(tenant.0)

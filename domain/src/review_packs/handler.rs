@@ -209,7 +209,7 @@ async fn verification(svc: &Services, tenant: TenantId) -> AppResult<SectionData
     let row: Option<(i64, i64, String, String)> = sqlx::query_as(sqlx::AssertSqlSafe(&*format!(
         "SELECT run_id, checked_at, outcome, report FROM verification_reports v
              WHERE tenant_id = $1 AND {} ORDER BY id DESC LIMIT 1",
-        crate::provider::data::finished("v")
+        crate::runs::sql::finished("v")
     )))
     .bind(tenant.0)
     .fetch_optional(&mut *svc.store.read().await?)
@@ -243,7 +243,7 @@ async fn inventory(svc: &Services, tenant: TenantId) -> AppResult<SectionData> {
         sqlx::query_as(sqlx::AssertSqlSafe(&*format!(
         "SELECT id, run_id, taken_at, device_configurations, compliance_policies, managed_devices
          FROM inventory_snapshots s WHERE tenant_id = $1 AND {} ORDER BY id DESC LIMIT 1",
-        crate::provider::data::published("s")
+        crate::runs::sql::published("s")
     )))
         .bind(tenant.0)
         .fetch_optional(&mut *svc.store.read().await?)
@@ -297,7 +297,7 @@ async fn compliance(svc: &Services, tenant: TenantId) -> AppResult<SectionData> 
         sqlx::query_as(sqlx::AssertSqlSafe(&*format!(
             "SELECT id, taken_at, compliant, noncompliant, in_grace_period, other
          FROM compliance_snapshots s WHERE tenant_id = $1 AND {} ORDER BY id DESC LIMIT 1",
-            crate::provider::data::published("s")
+            crate::runs::sql::published("s")
         )))
         .bind(tenant.0)
         .fetch_optional(&mut *svc.store.read().await?)
@@ -335,7 +335,8 @@ async fn compliance(svc: &Services, tenant: TenantId) -> AppResult<SectionData> 
 
 async fn directory(svc: &Services, tenant: TenantId) -> AppResult<SectionData> {
     let mut s = section(Section::Directory);
-    use crate::provider::data::{latest_published_run, published};
+    use crate::provider::data::latest_published_run;
+    use crate::runs::sql::published;
     let groups: Vec<(String, String, String, Option<String>, String)> =
         sqlx::query_as(sqlx::AssertSqlSafe(&*format!(
         "SELECT external_id, display_name, group_kind, mail, description FROM directory_groups d

@@ -87,7 +87,10 @@ struct Snapshot {
 
 /// One round trip: the tenant, the actor's membership and assignment, the
 /// connection (explicit or default) and the run holding the scope, if any.
-const SNAPSHOT: &str = "SELECT t.workspace_id, t.display_name, t.status, m.role,
+use super::sql::{active_run, connection_scope, tenant_scope};
+
+const SNAPSHOT: &str = concat!(
+    "SELECT t.workspace_id, t.display_name, t.status, m.role,
         (SELECT COUNT(*) FROM tenant_assignments a WHERE a.tenant_id = t.id AND a.user_id = $2) AS assigned,
         c.id AS connection_id, c.status AS connection_status, c.consent, c.has_credentials, c.credential_expires_at,
         r.id AS active_id, r.op_type AS active_type
@@ -96,9 +99,16 @@ const SNAPSHOT: &str = "SELECT t.workspace_id, t.display_name, t.status, m.role,
      LEFT JOIN provider_connections c ON c.id = (
          SELECT pc.id FROM provider_connections pc WHERE pc.tenant_id = t.id AND ($3 IS NULL OR pc.id = $3)
          ORDER BY pc.is_default DESC, pc.id LIMIT 1)
-     LEFT JOIN operation_runs r ON r.status IN ('queued', 'running') AND r.scope_key =
-         CASE WHEN $4 = 'tenant' THEN 'tenant:' || t.id ELSE 'provider_connection:' || c.id END
-     WHERE t.id = $1";
+     LEFT JOIN operation_runs r ON ",
+    active_run!("r"),
+    " AND r.scope_key =
+         CASE WHEN $4 = 'tenant' THEN ",
+    tenant_scope!("t.id"),
+    " ELSE ",
+    connection_scope!("c.id"),
+    " END
+     WHERE t.id = $1"
+);
 
 async fn snapshot(
     conn: &mut AnyConnection,
@@ -198,9 +208,10 @@ async fn active_on_scope(
     conn: &mut AnyConnection,
     scope: &str,
 ) -> AppResult<Option<(RunId, OperationType)>> {
-    let row: Option<(i64, String)> = sqlx::query_as(
-        "SELECT id, op_type FROM operation_runs WHERE scope_key = $1 AND status IN ('queued', 'running')",
-    )
+    let row: Option<(i64, String)> = sqlx::query_as(concat!(
+        "SELECT id, op_type FROM operation_runs r WHERE scope_key = $1 AND ",
+        active_run!("r")
+    ))
     .bind(scope)
     .fetch_optional(conn)
     .await?;
@@ -316,7 +327,7 @@ impl StartGate {
 
             if let Some(reason) = blocker {
                 let scope = scope_key(spec.scope, request.tenant, connection_id)
-                    .unwrap_or_else(|| format!("tenant:{}", request.tenant));
+                    .unwrap_or_else(|| super::model::tenant_scope_key(request.tenant));
                 // Two writes: on PostgreSQL they get a transaction of their own.
                 let mut tx = match session {
                     Session::Lite(tx) => tx,

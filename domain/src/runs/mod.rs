@@ -19,6 +19,8 @@ pub mod reconciler;
 #[cfg(feature = "server")]
 pub mod service;
 #[cfg(feature = "server")]
+pub mod sql;
+#[cfg(feature = "server")]
 pub mod wake;
 #[cfg(feature = "server")]
 pub mod worker;

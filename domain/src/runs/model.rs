@@ -292,9 +292,19 @@ pub fn scope_key(
     connection: Option<ProviderConnectionId>,
 ) -> Option<String> {
     match kind {
-        ScopeKind::ProviderConnection => connection.map(|c| format!("provider_connection:{c}")),
-        ScopeKind::Tenant => Some(format!("tenant:{tenant}")),
+        ScopeKind::ProviderConnection => connection.map(connection_scope_key),
+        ScopeKind::Tenant => Some(tenant_scope_key(tenant)),
     }
+}
+
+/// The scope key of provider work on a connection (`runs::sql::connection_scope` in SQL).
+pub fn connection_scope_key(connection: ProviderConnectionId) -> String {
+    format!("provider_connection:{connection}")
+}
+
+/// The scope key of tenant-scoped work (`runs::sql::tenant_scope` in SQL).
+pub fn tenant_scope_key(tenant: TenantId) -> String {
+    format!("tenant:{tenant}")
 }
 
 /// Derived liveness of a run; never stored.

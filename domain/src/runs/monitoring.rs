@@ -103,7 +103,7 @@ impl Where {
     }
 }
 
-const ACTIVE: &str = "r.status IN ('queued', 'running')";
+const ACTIVE: &str = super::sql::active_run!("r");
 const FOLLOW_UP: &str = "r.outcome IN ('failed', 'blocked', 'partially_succeeded')";
 
 /// Active stale attention in SQL: the same rule as `RunTruth::freshness`

@@ -1,0 +1,47 @@
+//! What the `operation_runs` table means, in SQL, in one place: which runs
+//! are active, how a protected scope is keyed, and when a run's stored
+//! results count. Features use these instead of spelling statuses out.
+
+/// `{alias}.status IN ('queued', 'running')`: the run still holds its scope.
+macro_rules! active_run {
+    ($alias:literal) => {
+        concat!($alias, ".status IN ('queued', 'running')")
+    };
+}
+pub(crate) use active_run;
+
+/// The protected scope key of a provider connection, as SQL over an id
+/// column (`'provider_connection:' || c.id`); the same key as
+/// [`super::model::connection_scope_key`].
+macro_rules! connection_scope {
+    ($id:literal) => {
+        concat!("'provider_connection:' || ", $id)
+    };
+}
+pub(crate) use connection_scope;
+
+/// The protected scope key of a tenant, as SQL over an id column.
+macro_rules! tenant_scope {
+    ($id:literal) => {
+        concat!("'tenant:' || ", $id)
+    };
+}
+pub(crate) use tenant_scope;
+
+/// The condition under which a run's stored result is data: the run that
+/// wrote it (`{alias}.run_id`, `{alias}.attempt`) ended successfully, with
+/// that attempt. The run's fenced completion is the moment its results
+/// appear; a killed attempt's writes never do.
+pub fn published(alias: &str) -> String {
+    format!(
+        "EXISTS (SELECT 1 FROM operation_runs pr WHERE pr.id = {alias}.run_id AND pr.attempts = {alias}.attempt AND pr.outcome IN ('succeeded','partially_succeeded'))"
+    )
+}
+
+/// Results that explain a failure too (verification reports): shown once
+/// their run ended, with any outcome, from the attempt that wrote them.
+pub fn finished(alias: &str) -> String {
+    format!(
+        "EXISTS (SELECT 1 FROM operation_runs pr WHERE pr.id = {alias}.run_id AND pr.attempts = {alias}.attempt AND pr.status = 'completed')"
+    )
+}
