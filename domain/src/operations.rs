@@ -145,12 +145,14 @@ mod engine_imports {
                     continue;
                 }
                 let text = std::fs::read_to_string(&p).unwrap_or_default();
-                for pattern in [
-                    "'queued', 'running'",
-                    "'queued','running'",
-                    "provider_connection:",
-                ] {
-                    if text.contains(pattern) {
+                // Spelled in pieces so this test does not find itself.
+                let patterns = [
+                    format!("'queued',{}'running'", " "),
+                    format!("'queued',{}", "'running'"),
+                    format!("provider_{}:", "connection"),
+                ];
+                for pattern in &patterns {
+                    if text.contains(pattern.as_str()) {
                         offenders.push(format!("{}: {pattern}", p.display()));
                     }
                 }
