@@ -445,7 +445,7 @@ pub async fn load_restore(
 #[server(prefix = "/api", endpoint = "restore/execute")]
 pub async fn execute_restore(
     tenant: TenantId,
-    snapshot: i64,
+    snapshot: domain::ids::SnapshotId,
     items: String,
     confirm_name: String,
 ) -> ApiResult<domain::runs::presenter::Toast> {
@@ -471,7 +471,7 @@ pub async fn start_onboarding(
     workspace: WorkspaceId,
     display_name: String,
     microsoft_tenant_id: String,
-) -> ApiResult<i64> {
+) -> ApiResult<domain::ids::OnboardingDraftId> {
     let (svc, actor) = signed_in()?;
     let id =
         domain::onboarding::start(&svc, &actor, workspace, &display_name, &microsoft_tenant_id)
@@ -482,14 +482,16 @@ pub async fn start_onboarding(
 
 /// The wizard's state (first render and its refresh while a run moves).
 #[server(prefix = "/api", endpoint = "onboarding/get")]
-pub async fn load_onboarding_draft(draft: i64) -> ApiResult<domain::onboarding::DraftView> {
+pub async fn load_onboarding_draft(
+    draft: domain::ids::OnboardingDraftId,
+) -> ApiResult<domain::onboarding::DraftView> {
     let (svc, actor) = signed_in()?;
     Ok(domain::onboarding::draft(&svc, &actor, draft).await?)
 }
 
 #[server(prefix = "/api", endpoint = "onboarding/connection")]
 pub async fn onboarding_connection(
-    draft: i64,
+    draft: domain::ids::OnboardingDraftId,
     display_name: String,
     entra_tenant_id: String,
     client_id: String,
@@ -517,7 +519,9 @@ pub async fn onboarding_connection(
 
 /// Step 3 through the gate: the presenter's toast.
 #[server(prefix = "/api", endpoint = "onboarding/verify")]
-pub async fn onboarding_verify(draft: i64) -> ApiResult<domain::runs::presenter::Toast> {
+pub async fn onboarding_verify(
+    draft: domain::ids::OnboardingDraftId,
+) -> ApiResult<domain::runs::presenter::Toast> {
     let (svc, actor) = signed_in()?;
     let result = domain::onboarding::verify(&svc, &actor, draft).await?;
     redirect(&format!("/admin/onboarding/{draft}"));
@@ -528,7 +532,7 @@ pub async fn onboarding_verify(draft: i64) -> ApiResult<domain::runs::presenter:
 /// first start. The rest start one after another by themselves.
 #[server(prefix = "/api", endpoint = "onboarding/bootstrap")]
 pub async fn onboarding_bootstrap(
-    draft: i64,
+    draft: domain::ids::OnboardingDraftId,
     op_inventory_sync: Option<String>,
     op_compliance_snapshot: Option<String>,
     op_directory_groups_sync: Option<String>,
@@ -551,7 +555,7 @@ pub async fn onboarding_bootstrap(
 }
 
 #[server(prefix = "/api", endpoint = "onboarding/discard")]
-pub async fn onboarding_discard(draft: i64) -> ApiResult<()> {
+pub async fn onboarding_discard(draft: domain::ids::OnboardingDraftId) -> ApiResult<()> {
     let (svc, actor) = signed_in()?;
     domain::onboarding::discard(&svc, &actor, draft).await?;
     redirect("/admin/onboarding");

@@ -43,4 +43,14 @@ id_type!(
     NotificationId,
     /// An invitation to join a workspace.
     InvitationId,
+    /// An onboarding wizard's draft.
+    OnboardingDraftId,
+    /// A generated review pack.
+    ReviewPackId,
+    /// One inventory snapshot of a tenant.
+    SnapshotId,
+    /// One item (policy, device) of an inventory snapshot.
+    InventoryItemId,
+    /// A support request (`SR-…` is its reference).
+    SupportRequestId,
 );

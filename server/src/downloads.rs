@@ -27,13 +27,12 @@ pub async fn review_pack_file(
         return app_error(&AppError::Unauthenticated);
     };
     let (Ok(tenant), Ok(pack), Some(file)) = (
-        tenant.parse::<i64>(),
-        pack.parse::<i64>(),
+        tenant.parse::<TenantId>(),
+        pack.parse::<domain::ids::ReviewPackId>(),
         PackFile::from_route_name(&file),
     ) else {
         return app_error(&AppError::NotFound);
     };
-    let tenant = TenantId(tenant);
     match domain::review_packs::download(&state.services, &actor, tenant, pack, file).await {
         Ok(Download::File {
             path,
@@ -55,7 +54,7 @@ pub async fn review_pack_file(
                     .into_response()
             }
             Err(e) => {
-                tracing::warn!(pack, error = %e, "a ready review pack's file is missing");
+                tracing::warn!(pack = pack.0, error = %e, "a ready review pack's file is missing");
                 ErrorPage {
                     status: StatusCode::GONE,
                     title: "File missing",

@@ -67,7 +67,7 @@ pub fn Onboarding() -> impl IntoView {
 
 #[component]
 pub fn OnboardingWizard() -> impl IntoView {
-    let draft: Option<i64> = use_params_map()
+    let draft: Option<domain::ids::OnboardingDraftId> = use_params_map()
         .read_untracked()
         .get("draft")
         .and_then(|d| d.parse().ok());

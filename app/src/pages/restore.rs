@@ -141,7 +141,7 @@ fn preview(tenant: TenantId, p: RestorePage) -> impl IntoView {
         .cloned()
         .partition(|i| i.action != PreviewAction::Unchanged);
     let selected = p.selected_items();
-    let snapshot = p.chosen.as_ref().map(|c| c.id).unwrap_or_default();
+    let snapshot = p.chosen.as_ref().map(|c| c.id.0).unwrap_or_default();
     view! {
         <section class="card mt-4" aria-labelledby="step-preview" data-testid="restore-preview">
             <h2 id="step-preview" class="section-title">"3. Preview"</h2>

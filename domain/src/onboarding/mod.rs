@@ -5,7 +5,7 @@
 //! (a worker's completion hook, and the periodic sweep after a restart).
 //! View types are wasm-safe; the service needs the `server` feature.
 
-use crate::ids::{ProviderConnectionId, RunId, TenantId, WorkspaceId};
+use crate::ids::{OnboardingDraftId, ProviderConnectionId, RunId, TenantId, WorkspaceId};
 use crate::runs::model::OperationType;
 use crate::runs::presenter::RunHeadline;
 use serde::{Deserialize, Serialize};
@@ -116,7 +116,7 @@ pub struct BootstrapEntry {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DraftView {
-    pub id: i64,
+    pub id: OnboardingDraftId,
     pub workspace: WorkspaceId,
     pub step: Step,
     pub discarded: bool,
@@ -153,7 +153,7 @@ impl DraftView {
 /// A draft in the list.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DraftRow {
-    pub id: i64,
+    pub id: OnboardingDraftId,
     pub tenant_name: Option<String>,
     pub step: Step,
     pub updated_at: i64,
@@ -174,7 +174,7 @@ mod tests {
     #[test]
     fn only_moving_steps_poll() {
         let mut d = DraftView {
-            id: 1,
+            id: OnboardingDraftId(1),
             workspace: WorkspaceId(1),
             step: Step::Choose,
             discarded: false,

@@ -6,7 +6,7 @@ use super::{
 use crate::access::{self, Actor};
 use crate::audit::{self, Entry};
 use crate::error::{AppError, AppResult};
-use crate::ids::{ProviderConnectionId, RunId, TenantId, WorkspaceId};
+use crate::ids::{OnboardingDraftId, ProviderConnectionId, RunId, TenantId, WorkspaceId};
 use crate::provider::connections::{self, NewConnection};
 use crate::rbac::Capability;
 use crate::runs::gate::{Initiator, StartGate, StartRequest};
@@ -192,7 +192,7 @@ async fn view(svc: &Services, d: Draft) -> AppResult<DraftView> {
         entries.push(BootstrapEntry { op: *op, run });
     }
     Ok(DraftView {
-        id: d.id,
+        id: OnboardingDraftId(d.id),
         workspace: d.workspace,
         step: step_of(&d),
         discarded: d.status == "discarded",
@@ -224,7 +224,7 @@ pub async fn list(svc: &Services, actor: &Actor) -> AppResult<Option<OnboardingL
     for r in &rows {
         let d = draft_of(r)?;
         let row = DraftRow {
-            id: d.id,
+            id: OnboardingDraftId(d.id),
             tenant_name: d.tenant.as_ref().map(|t| t.1.clone()),
             step: step_of(&d),
             updated_at: d.updated_at,
@@ -250,7 +250,7 @@ pub async fn start(
     workspace: WorkspaceId,
     display_name: &str,
     microsoft_tenant_id: &str,
-) -> AppResult<i64> {
+) -> AppResult<OnboardingDraftId> {
     let tenant =
         crate::tenants::create(svc, actor, workspace, display_name, microsoft_tenant_id).await?;
     let now = svc.now();
@@ -281,10 +281,11 @@ pub async fn start(
     )
     .await?;
     tx.commit().await?;
-    Ok(id)
+    Ok(OnboardingDraftId(id))
 }
 
-pub async fn draft(svc: &Services, actor: &Actor, id: i64) -> AppResult<DraftView> {
+pub async fn draft(svc: &Services, actor: &Actor, id: OnboardingDraftId) -> AppResult<DraftView> {
+    let id = id.0;
     let d = guard(svc, actor, id).await?;
     view(svc, d).await
 }
@@ -315,9 +316,10 @@ async fn touch(svc: &Services, id: i64, set: &str, bind: Option<i64>) -> AppResu
 pub async fn add_connection(
     svc: &Services,
     actor: &Actor,
-    id: i64,
+    id: OnboardingDraftId,
     input: NewConnection<'_>,
 ) -> AppResult<()> {
+    let id = id.0;
     let d = guard_change(svc, actor, id, AuditAction::OnboardingDraftSaved).await?;
     let (tenant, _) = open_draft(&d)?;
     if d.connection.is_some() {
@@ -330,7 +332,12 @@ pub async fn add_connection(
 }
 
 /// Step 3: tenant verification through the gate, pinned to the draft's connection.
-pub async fn verify(svc: &Services, actor: &Actor, id: i64) -> AppResult<StartResult> {
+pub async fn verify(
+    svc: &Services,
+    actor: &Actor,
+    id: OnboardingDraftId,
+) -> AppResult<StartResult> {
+    let id = id.0;
     let d = guard_change(svc, actor, id, AuditAction::OperationRefused).await?;
     let (tenant, _) = open_draft(&d)?;
     let (connection, _) = d
@@ -358,9 +365,10 @@ pub async fn verify(svc: &Services, actor: &Actor, id: i64) -> AppResult<StartRe
 pub async fn bootstrap(
     svc: &Services,
     actor: &Actor,
-    id: i64,
+    id: OnboardingDraftId,
     chosen: &[OperationType],
 ) -> AppResult<StartResult> {
+    let id = id.0;
     let d = guard_change(svc, actor, id, AuditAction::OnboardingBootstrapStarted).await?;
     let (tenant, _) = open_draft(&d)?;
     if !d.verified {
@@ -421,7 +429,8 @@ pub async fn bootstrap(
 }
 
 /// Discards a draft (the tenant and connection it created stay).
-pub async fn discard(svc: &Services, actor: &Actor, id: i64) -> AppResult<()> {
+pub async fn discard(svc: &Services, actor: &Actor, id: OnboardingDraftId) -> AppResult<()> {
+    let id = id.0;
     let d = guard_change(svc, actor, id, AuditAction::OnboardingDraftSaved).await?;
     if d.status == "completed" {
         return Err(AppError::conflict(

@@ -65,7 +65,7 @@ pub async fn run(
     creds: &AppCredentials,
 ) -> Result<Completion, (&'static str, GraphError)> {
     let snapshot = ctx.run.args.get("snapshot").and_then(Value::as_i64);
-    let items: Vec<i64> = ctx
+    let items: Vec<crate::ids::InventoryItemId> = ctx
         .run
         .args
         .get("items")
@@ -77,7 +77,7 @@ pub async fn run(
             "The restore names no snapshot.",
         ));
     };
-    let stored = match policies_of(&ctx.svc, tenant, snapshot).await {
+    let stored = match policies_of(&ctx.svc, tenant, crate::ids::SnapshotId(snapshot)).await {
         Ok(s) => s,
         Err(_) => {
             return Ok(Completion::failed(

@@ -4,7 +4,7 @@
 //! The view types and the diff are wasm-safe; the page, the start and the
 //! writes need the `server` feature.
 
-use crate::ids::{RunId, TenantId};
+use crate::ids::{InventoryItemId, RunId, SnapshotId, TenantId};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -176,7 +176,7 @@ pub fn diff(desired: &Map<String, Value>, current: &Map<String, Value>) -> Vec<S
 /// A snapshot to restore from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SnapshotChoice {
-    pub id: i64,
+    pub id: SnapshotId,
     pub run: RunId,
     pub taken_at: i64,
     pub policies: i64,
@@ -185,7 +185,7 @@ pub struct SnapshotChoice {
 /// A policy of the chosen snapshot.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PolicyChoice {
-    pub item: i64,
+    pub item: InventoryItemId,
     pub kind: PolicyKind,
     pub display_name: String,
     pub platform: String,
@@ -196,7 +196,7 @@ pub struct PolicyChoice {
 /// The preview of one selected policy.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PreviewItem {
-    pub item: i64,
+    pub item: InventoryItemId,
     pub kind: PolicyKind,
     pub display_name: String,
     pub action: PreviewAction,
@@ -233,8 +233,8 @@ impl RestorePage {
 /// The restore page's query: `snapshot=ID&item=ID&item=ID…`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RestoreQuery {
-    pub snapshot: Option<i64>,
-    pub items: Vec<i64>,
+    pub snapshot: Option<SnapshotId>,
+    pub items: Vec<InventoryItemId>,
 }
 
 impl RestoreQuery {
@@ -245,7 +245,7 @@ impl RestoreQuery {
             let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
             match k {
                 "snapshot" if !v.is_empty() => {
-                    q.snapshot = Some(v.parse().map_err(|_| {
+                    q.snapshot = Some(v.parse().map(SnapshotId).map_err(|_| {
                         crate::AppError::invalid("snapshot", "Choose a snapshot from the list.")
                     })?);
                 }
@@ -264,7 +264,7 @@ impl RestoreQuery {
 pub fn item_ids<'a>(
     field: &str,
     parts: impl IntoIterator<Item = &'a str>,
-) -> Result<Vec<i64>, crate::AppError> {
+) -> Result<Vec<InventoryItemId>, crate::AppError> {
     let parts: Vec<&str> = parts
         .into_iter()
         .map(str::trim)
@@ -284,7 +284,7 @@ pub fn item_ids<'a>(
             .parse()
             .map_err(|_| crate::AppError::invalid(field, "Choose policies from the list."))?;
         if seen.insert(id) {
-            ids.push(id);
+            ids.push(InventoryItemId(id));
         }
     }
     Ok(ids)
@@ -305,7 +305,14 @@ mod item_tests {
 
     #[test]
     fn item_lists_are_counted_before_any_work() {
-        assert_eq!(item_ids("items", ["3", "1", "3", " 2 "]), Ok(vec![3, 1, 2]));
+        assert_eq!(
+            item_ids("items", ["3", "1", "3", " 2 "]),
+            Ok(vec![
+                InventoryItemId(3),
+                InventoryItemId(1),
+                InventoryItemId(2)
+            ])
+        );
         let too_many: Vec<String> = (0..=MAX_ITEMS).map(|_| "7".to_string()).collect();
         assert!(
             item_ids("items", too_many.iter().map(String::as_str)).is_err(),
@@ -356,8 +363,8 @@ mod tests {
         assert_eq!(
             q,
             Some(RestoreQuery {
-                snapshot: Some(3),
-                items: vec![5, 7]
+                snapshot: Some(SnapshotId(3)),
+                items: vec![InventoryItemId(5), InventoryItemId(7)]
             })
         );
         assert!(RestoreQuery::parse("item=x").is_err());

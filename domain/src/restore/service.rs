@@ -7,7 +7,7 @@ use super::{
 };
 use crate::access::{self, Actor};
 use crate::error::{AppError, AppResult};
-use crate::ids::{RunId, TenantId};
+use crate::ids::{InventoryItemId, RunId, SnapshotId, TenantId};
 use crate::rbac::Capability;
 use crate::runs::gate::{Initiator, StartGate, StartRequest};
 use crate::runs::model::{OperationType, StartResult};
@@ -27,7 +27,7 @@ async fn snapshots(svc: &Services, tenant: TenantId) -> AppResult<Vec<SnapshotCh
     Ok(rows
         .into_iter()
         .map(|(id, run, at, c, p)| SnapshotChoice {
-            id,
+            id: SnapshotId(id),
             run: RunId(run),
             taken_at: at,
             policies: c + p,
@@ -37,7 +37,7 @@ async fn snapshots(svc: &Services, tenant: TenantId) -> AppResult<Vec<SnapshotCh
 
 /// A stored policy with its settings.
 pub(super) struct StoredPolicy {
-    pub item: i64,
+    pub item: InventoryItemId,
     pub kind: PolicyKind,
     pub external_id: String,
     pub display_name: String,
@@ -60,7 +60,7 @@ type PolicyRow = (
 pub(super) async fn policies_of(
     svc: &Services,
     tenant: TenantId,
-    snapshot: i64,
+    snapshot: SnapshotId,
 ) -> AppResult<Vec<StoredPolicy>> {
     let rows: Vec<PolicyRow> = sqlx::query_as(sqlx::AssertSqlSafe(&*format!(
         "SELECT i.id, i.kind, i.external_id, i.display_name, i.platform, i.modified, i.settings
@@ -70,7 +70,7 @@ pub(super) async fn policies_of(
          ORDER BY i.kind, i.display_name, i.id",
         crate::runs::sql::published("s")
     )))
-    .bind(snapshot)
+    .bind(snapshot.0)
     .bind(tenant.0)
     .fetch_all(&mut *svc.store.read().await?)
     .await?;
@@ -78,7 +78,7 @@ pub(super) async fn policies_of(
         .into_iter()
         .filter_map(|(item, kind, ext, name, platform, modified, settings)| {
             Some(StoredPolicy {
-                item,
+                item: InventoryItemId(item),
                 kind: PolicyKind::parse(&kind)?,
                 external_id: ext,
                 display_name: name,
@@ -123,7 +123,7 @@ pub async fn page(
             .iter()
             .find(|i| !stored.iter().any(|p| p.item == **i))
         {
-            tracing::debug!(item = bad, "restore item not in the snapshot");
+            tracing::debug!(item = bad.0, "restore item not in the snapshot");
             return Err(AppError::invalid(
                 "item",
                 "Choose policies of the chosen snapshot.",
@@ -203,7 +203,7 @@ pub async fn execute(
     svc: &Services,
     actor: &Actor,
     tenant: TenantId,
-    snapshot: i64,
+    snapshot: SnapshotId,
     items: &str,
     confirm_name: &str,
 ) -> AppResult<StartResult> {
@@ -227,7 +227,8 @@ pub async fn execute(
     if stored.is_empty() {
         return Err(AppError::NotFound);
     }
-    let known: std::collections::BTreeSet<i64> = stored.iter().map(|p| p.item).collect();
+    let known: std::collections::BTreeSet<InventoryItemId> =
+        stored.iter().map(|p| p.item).collect();
     if !chosen.iter().all(|i| known.contains(i)) {
         return Err(AppError::invalid(
             "items",

@@ -4,7 +4,7 @@
 //! wasm-safe (the dashboard card polls with them); generation, storage and
 //! download need the `server` feature.
 
-use crate::ids::{RunId, TenantId};
+use crate::ids::{ReviewPackId, RunId, TenantId};
 use crate::runs::presenter::Toast;
 use serde::{Deserialize, Serialize};
 use std::str::FromStr;
@@ -187,7 +187,7 @@ impl PackFile {
 }
 
 /// The authorised download route of one file of one pack.
-pub fn download_link(tenant: TenantId, pack: i64, file: PackFile) -> String {
+pub fn download_link(tenant: TenantId, pack: ReviewPackId, file: PackFile) -> String {
     format!(
         "/admin/t/{tenant}/review-packs/{pack}/{}",
         file.route_name()
@@ -197,7 +197,7 @@ pub fn download_link(tenant: TenantId, pack: i64, file: PackFile) -> String {
 /// One pack as the card shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReviewPackView {
-    pub id: i64,
+    pub id: ReviewPackId,
     pub tenant: TenantId,
     pub run: RunId,
     pub status: PackStatus,

@@ -5,7 +5,7 @@ use super::{GenerateAnswer, PackFile, PackStatus, ReviewPackCard, ReviewPackView
 use crate::access::{self, Actor};
 use crate::audit::{self, Entry};
 use crate::error::{AppError, AppResult};
-use crate::ids::{RunId, TenantId, WorkspaceId};
+use crate::ids::{ReviewPackId, RunId, TenantId, WorkspaceId};
 use crate::rbac::Capability;
 use crate::runs::gate::{Initiator, StartGate, StartRequest};
 use crate::runs::model::{OperationType, ReasonCode, StartDecision};
@@ -58,7 +58,7 @@ fn view_of(row: &sqlx::any::AnyRow, now: i64) -> AppResult<ReviewPackView> {
     let sections: Vec<Section> =
         serde_json::from_str(&row.try_get::<String, _>("sections")?).unwrap_or_default();
     Ok(ReviewPackView {
-        id: row.try_get("id")?,
+        id: ReviewPackId(row.try_get("id")?),
         tenant: TenantId(row.try_get("tenant_id")?),
         run: RunId(row.try_get("run_id")?),
         status,
@@ -193,9 +193,10 @@ pub async fn download(
     svc: &Services,
     actor: &Actor,
     tenant: TenantId,
-    pack: i64,
+    pack: ReviewPackId,
     file: PackFile,
 ) -> AppResult<Download> {
+    let pack = pack.0;
     let access = access::tenant(svc, actor, tenant, Capability::TenantView).await?;
     let row = sqlx::query(sqlx::AssertSqlSafe(&*format!(
         "SELECT {COLUMNS}, p.html_path, p.zip_path {FROM} WHERE p.id = $1 AND p.tenant_id = $2"

@@ -7,7 +7,7 @@ use super::{Handoff, NewSupportRequest, Severity, SupportRequestView};
 use crate::access::{self, Actor};
 use crate::audit::{self, Entry};
 use crate::error::{AppError, AppResult};
-use crate::ids::{RunId, TenantId, WorkspaceId};
+use crate::ids::{RunId, SupportRequestId, TenantId, WorkspaceId};
 use crate::rbac::Capability;
 use crate::runs::service::RunService;
 use crate::services::Services;
@@ -137,11 +137,11 @@ fn view_of(r: &sqlx::any::AnyRow) -> AppResult<SupportRequestView> {
     })
 }
 
-async fn load(svc: &Services, id: i64) -> AppResult<SupportRequestView> {
+async fn load(svc: &Services, id: SupportRequestId) -> AppResult<SupportRequestView> {
     let row = sqlx::query(sqlx::AssertSqlSafe(&*format!(
         "SELECT {COLUMNS} FROM support_requests r JOIN users u ON u.id = r.requested_by WHERE r.id = $1"
     )))
-    .bind(id)
+    .bind(id.0)
     .fetch_one(&mut *svc.store.read().await?)
     .await?;
     view_of(&row)
@@ -208,7 +208,7 @@ pub async fn request(
         now,
     )
     .await?;
-    let (id,): (i64,) = sqlx::query_as(
+    let (raw_id,): (i64,) = sqlx::query_as(
         "INSERT INTO support_requests (workspace_id, tenant_id, run_id, reference, subject, description, severity,
             contact, requested_by, handoff, desk_kind, external_reference, created_at, finalized_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING id",
@@ -229,6 +229,7 @@ pub async fn request(
     .bind((handoff != Handoff::Pending).then_some(now))
     .fetch_one(&mut **tx)
     .await?;
+    let id = SupportRequestId(raw_id);
     let target = match at.run {
         Some(r) => format!("{reference} for run #{r} of {}", at.tenant_name),
         None => format!("{reference} for {}", at.tenant_name),
@@ -286,7 +287,7 @@ async fn finalize(
     svc: &Services,
     actor: &Actor,
     at: &Resolved,
-    id: i64,
+    id: SupportRequestId,
     target: &str,
     result: Result<DeskTicket, desk::DeskError>,
 ) -> AppResult<()> {
@@ -302,20 +303,20 @@ async fn finalize(
             .bind(t.reference)
             .bind(t.url)
             .bind(now)
-            .bind(id)
+            .bind(id.0)
             .execute(&mut **tx)
             .await?;
         }
         Err(e) => {
             let summary = e.to_string();
-            tracing::warn!(support_request = id, failure = %summary, "support desk handoff failed");
+            tracing::warn!(support_request = id.0, failure = %summary, "support desk handoff failed");
             sqlx::query(
                 "UPDATE support_requests SET handoff = 'failed', failure_summary = $1, finalized_at = $2
                  WHERE id = $3 AND handoff = 'pending'",
             )
             .bind(&summary)
             .bind(now)
-            .bind(id)
+            .bind(id.0)
             .execute(&mut **tx)
             .await?;
             let mut entry = Entry::by_member(

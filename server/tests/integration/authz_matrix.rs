@@ -59,8 +59,8 @@ pub(crate) struct World {
     snap_a: i64,
     item_a: i64,
     /// Onboarding drafts of A and B.
-    draft_a: i64,
-    draft_b: i64,
+    draft_a: domain::ids::OnboardingDraftId,
+    draft_b: domain::ids::OnboardingDraftId,
     /// Pending invitations of A and B.
     invitation_a: domain::ids::InvitationId,
     invitation_b: domain::ids::InvitationId,
