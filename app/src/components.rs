@@ -3,7 +3,7 @@
 
 use crate::api;
 use crate::error::ApiError;
-use crate::islands::ServerForm;
+use crate::forms::ServerForm;
 use domain::AppError;
 use domain::views::ShellView;
 use leptos::prelude::*;
@@ -243,7 +243,7 @@ fn user_menu(shell: &ShellView) -> impl IntoView + use<> {
             <summary class="nav-link" aria-label="Account menu">{email}</summary>
             <div class="menu-panel">
                 {operator.then(|| view! { <a href="/system" class="menu-item">"System plane"</a> })}
-                <ServerForm action="/api/session/sign_out".to_string() submit_label="Sign out".to_string()>
+                <ServerForm action={crate::forms::target::<crate::api::SignOut>()} submit_label="Sign out".to_string()>
                     <span class="sr-only">"Sign out of Tenantry"</span>
                 </ServerForm>
             </div>
@@ -278,7 +278,7 @@ fn workspace_switcher(shell: &ShellView) -> impl IntoView + use<> {
                 None => view! { <span class="muted">"No workspace"</span> }.into_any(),
             }}
             {(options.len() > 1).then(|| view! {
-                <ServerForm action="/api/workspaces/switch".to_string() submit_label="Switch".to_string() inline=true>
+                <ServerForm action={crate::forms::target::<crate::api::SwitchWorkspace>()} submit_label="Switch".to_string() inline=true>
                     <label class="sr-only" for="workspace-switch">"Switch workspace"</label>
                     <select id="workspace-switch" name="workspace" class="input input-sm">
                         {options.iter().map(|w| {
@@ -317,7 +317,7 @@ pub fn AdminShell() -> impl IntoView {
                 <Notice/>
                 <Outlet/>
             </main>
-            <crate::islands::ProgressOverlay initial=shell.active_runs.clone()/>
+            <crate::pages::operations::ProgressOverlay initial=shell.active_runs.clone()/>
         })}
     }
 }

@@ -1,11 +1,12 @@
 #![recursion_limit = "256"]
 //! Tenantry's pages and islands. Pages render on the server only; islands
-//! (see [`islands`]) are the only code shipped to the browser.
+//! (the form machinery in [`forms`], and each feature's island beside its
+//! page) are the only code shipped to the browser.
 
 pub mod api;
 pub mod components;
 pub mod error;
-pub mod islands;
+pub mod forms;
 pub mod pages;
 pub mod provider_api;
 

@@ -3,7 +3,7 @@
 
 use crate::api;
 use crate::components::{load, when};
-use crate::islands::ServerForm;
+use crate::forms::ServerForm;
 use domain::views::InvitationLanding;
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -46,7 +46,7 @@ fn landing(i: InvitationLanding, token: String) -> impl IntoView {
         .is_some_and(|e| e.eq_ignore_ascii_case(&i.email));
     let body = match (&i.signed_in_as, matches) {
         (Some(_), true) => view! {
-            <ServerForm action="/api/invitations/accept".to_string() submit_label="Accept and join".to_string() pending_label="Joining…".to_string()>
+            <ServerForm action={crate::forms::target::<crate::api::AcceptInvitation>()} submit_label="Accept and join".to_string() pending_label="Joining…".to_string()>
                 <input type="hidden" name="token" value=token.clone()/>
             </ServerForm>
         }
@@ -55,7 +55,7 @@ fn landing(i: InvitationLanding, token: String) -> impl IntoView {
             <p class="notice notice-warn" role="status">
                 {format!("You are signed in as {other}, but this invitation is for {}. Sign out, then open this link again and sign in with that account.", i.email)}
             </p>
-            <ServerForm action="/api/session/sign_out".to_string() submit_label="Sign out".to_string()>
+            <ServerForm action={crate::forms::target::<crate::api::SignOut>()} submit_label="Sign out".to_string()>
                 <span class="sr-only">"Sign out of Tenantry"</span>
             </ServerForm>
         }
@@ -67,7 +67,7 @@ fn landing(i: InvitationLanding, token: String) -> impl IntoView {
                 <p><a class="btn" href=next>{format!("Sign in as {} to accept", i.email)}</a></p>
                 <h2 class="section-title mt-6">"New to Tenantry?"</h2>
                 <p class="muted text-sm">"Choose a password for " <strong>{i.email.clone()}</strong> ": at least 12 characters. Your account is created and you join at once."</p>
-                <ServerForm action="/api/invitations/join".to_string() submit_label="Create account and join".to_string() pending_label="Creating…".to_string()>
+                <ServerForm action={crate::forms::target::<crate::api::JoinByInvitation>()} submit_label="Create account and join".to_string() pending_label="Creating…".to_string()>
                     <input type="hidden" name="token" value=token.clone()/>
                     <input type="hidden" name="email" value=i.email.clone() autocomplete="username"/>
                     <div class="field">

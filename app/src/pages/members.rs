@@ -1,6 +1,6 @@
 use crate::api;
 use crate::components::{NoWorkspace, load};
-use crate::islands::ServerForm;
+use crate::forms::ServerForm;
 use domain::rbac::Role;
 use domain::views::{MemberView, MembersPage, format_utc};
 use leptos::prelude::*;
@@ -44,7 +44,7 @@ fn member_row(p: &MembersPage, m: &MemberView) -> impl IntoView + use<> {
             <td>
                 {if can_manage {
                     view! {
-                        <ServerForm action="/api/members/role".to_string() submit_label="Change".to_string() inline=true>
+                        <ServerForm action={crate::forms::target::<crate::api::ChangeMemberRole>()} submit_label="Change".to_string() inline=true>
                             <input type="hidden" name="workspace" value=ws.to_string()/>
                             <input type="hidden" name="member" value=uid.to_string()/>
                             <label class="sr-only" for=format!("role-{uid}")>{role_label.clone()}</label>
@@ -66,7 +66,7 @@ fn member_row(p: &MembersPage, m: &MemberView) -> impl IntoView + use<> {
                                 view! {
                                     <li class="chip">{t.display_name.clone()}
                                         {can_manage.then(|| view! {
-                                            <ServerForm action="/api/tenants/unassign".to_string() submit_label="Unassign".to_string() inline=true>
+                                            <ServerForm action={crate::forms::target::<crate::api::UnassignTenant>()} submit_label="Unassign".to_string() inline=true>
                                                 <input type="hidden" name="tenant" value=tid.to_string()/>
                                                 <input type="hidden" name="member" value=uid.to_string()/>
                                             </ServerForm>
@@ -77,7 +77,7 @@ fn member_row(p: &MembersPage, m: &MemberView) -> impl IntoView + use<> {
                             {assigned.is_empty().then(|| view! { <li class="muted">"No tenants assigned"</li> })}
                         </ul>
                         {(can_manage && !unassigned.is_empty()).then(|| view! {
-                            <ServerForm action="/api/tenants/assign".to_string() submit_label="Assign".to_string() inline=true>
+                            <ServerForm action={crate::forms::target::<crate::api::AssignTenant>()} submit_label="Assign".to_string() inline=true>
                                 <input type="hidden" name="member" value=uid.to_string()/>
                                 <label class="sr-only" for=format!("assign-{uid}")>{assign_label.clone()}</label>
                                 <select id=format!("assign-{uid}") name="tenant" class="input input-sm">
@@ -91,7 +91,7 @@ fn member_row(p: &MembersPage, m: &MemberView) -> impl IntoView + use<> {
             <td>{format_utc(m.joined_at)}</td>
             <td>
                 {can_manage.then(|| view! {
-                    <ServerForm action="/api/members/remove".to_string() submit_label="Remove".to_string() danger=true inline=true
+                    <ServerForm action={crate::forms::target::<crate::api::RemoveMember>()} submit_label="Remove".to_string() danger=true inline=true
                         confirm=confirm_remove.clone()
                         confirm_label="Remove member".to_string()>
                         <input type="hidden" name="workspace" value=ws.to_string()/>
@@ -133,10 +133,10 @@ fn invitations(p: &MembersPage) -> impl IntoView + use<> {
                                         </td>
                                         <td>{format_utc(i.expires_at)}</td>
                                         <td>
-                                            <ServerForm action="/api/invitations/resend".to_string() submit_label="New link".to_string() inline=true>
+                                            <ServerForm action={crate::forms::target::<crate::api::ResendInvitation>()} submit_label="New link".to_string() inline=true>
                                                 <input type="hidden" name="invitation" value=id.to_string()/>
                                             </ServerForm>
-                                            <ServerForm action="/api/invitations/revoke".to_string() submit_label="Revoke".to_string() danger=true inline=true
+                                            <ServerForm action={crate::forms::target::<crate::api::RevokeInvitation>()} submit_label="Revoke".to_string() danger=true inline=true
                                                 confirm=confirm
                                                 confirm_label="Revoke invitation".to_string()>
                                                 <input type="hidden" name="invitation" value=id.to_string()/>
@@ -175,7 +175,7 @@ pub fn Members() -> impl IntoView {
                             <section class="card mt-6" aria-labelledby="invite-member">
                                 <h2 id="invite-member" class="section-title">"Invite a member"</h2>
                                 <p class="muted text-sm">"They get a link to accept (valid for 7 days). Nobody joins without accepting; people without a Tenantry account create one from the link."</p>
-                                <ServerForm action="/api/members/invite".to_string() submit_label="Create invitation".to_string() pending_label="Inviting…".to_string()>
+                                <ServerForm action={crate::forms::target::<crate::api::InviteMember>()} submit_label="Create invitation".to_string() pending_label="Inviting…".to_string()>
                                     <input type="hidden" name="workspace" value=ws.to_string()/>
                                     <div class="field">
                                         <label for="member-email">"Email"</label>

@@ -1,6 +1,6 @@
 use crate::api;
 use crate::components::{EmptyState, NoWorkspace, load};
-use crate::islands::ServerForm;
+use crate::forms::ServerForm;
 use domain::views::{NotificationsPage, format_utc};
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -16,7 +16,7 @@ pub fn Notifications() -> impl IntoView {
                     <h1 class="page-title">"Notifications"</h1>
                     <p class="muted">"When an operation you started ends, it is reported here."</p>
                     {(p.unread > 0).then(|| view! {
-                        <ServerForm action="/api/notifications/read_all".to_string() submit_label="Mark all read".to_string()>
+                        <ServerForm action={crate::forms::target::<crate::api::MarkAllNotificationsRead>()} submit_label="Mark all read".to_string()>
                             <span class="sr-only">"Mark every notification read"</span>
                         </ServerForm>
                     })}
@@ -35,7 +35,7 @@ pub fn Notifications() -> impl IntoView {
                                             <p class="muted text-sm">{format_utc(n.created_at)}</p>
                                         </div>
                                         {(!n.read).then(|| view! {
-                                            <ServerForm action="/api/notifications/read".to_string() submit_label="Mark read".to_string() inline=true>
+                                            <ServerForm action={crate::forms::target::<crate::api::MarkNotificationRead>()} submit_label="Mark read".to_string() inline=true>
                                                 <input type="hidden" name="notification" value=n.id.to_string()/>
                                             </ServerForm>
                                         })}

@@ -4,7 +4,8 @@
 
 use crate::api;
 use crate::components::{EmptyState, NoWorkspace, NotFound, TenantIdentityFields, load};
-use crate::islands::{GateForm, ServerForm};
+use crate::forms::browser;
+use crate::forms::{GateForm, ServerForm};
 use domain::onboarding::{BOOTSTRAP_OPERATIONS, DraftView, OnboardingList, Step, StepRun};
 use domain::runs::presenter::run_link;
 use domain::views::format_utc;
@@ -43,7 +44,7 @@ pub fn Onboarding() -> impl IntoView {
                     </section>
                     <section class="card mt-4" aria-labelledby="new-onboarding">
                         <h2 id="new-onboarding" class="section-title">"1. The tenant"</h2>
-                        <ServerForm action="/api/onboarding/start".to_string() submit_label="Create tenant and continue".to_string() pending_label="Creating…".to_string()>
+                        <ServerForm action={crate::forms::target::<crate::api::StartOnboarding>()} submit_label="Create tenant and continue".to_string() pending_label="Creating…".to_string()>
                             <input type="hidden" name="workspace" value=l.workspace.id.to_string()/>
                             <TenantIdentityFields prefix="onb"/>
                         </ServerForm>
@@ -89,10 +90,10 @@ pub fn OnboardingWizard() -> impl IntoView {
                     </ol>
                     {d.discarded.then(|| view! { <p class="notice notice-warn" role="status">"This onboarding was discarded."</p> })}
                     {(!d.discarded).then(|| step_form(&d))}
-                    <crate::islands::OnboardingLive initial=d.clone()/>
+                    <OnboardingLive initial=d.clone()/>
                     {(!d.discarded && d.step != Step::Done).then(|| view! {
                         <div class="mt-6">
-                            <ServerForm action="/api/onboarding/discard".to_string() submit_label="Discard this onboarding".to_string() danger=true
+                            <ServerForm action={crate::forms::target::<crate::api::OnboardingDiscard>()} submit_label="Discard this onboarding".to_string() danger=true
                                 confirm="Discard this onboarding? The tenant and its connection stay; operations that already started keep running.".to_string()
                                 confirm_label="Discard".to_string()>
                                 <input type="hidden" name="draft" value=d.id.to_string()/>
@@ -118,7 +119,7 @@ fn step_form(d: &DraftView) -> impl IntoView + use<> {
             <section class="card mt-4" aria-labelledby="step-connection">
                 <h2 id="step-connection" class="section-title">"2. Provider connection"</h2>
                 <p class="muted">"The app registration Tenantry signs in with. The client secret is sealed and never shown again."</p>
-                <ServerForm action="/api/onboarding/connection".to_string() submit_label="Save connection and continue".to_string() pending_label="Saving…".to_string()>
+                <ServerForm action={crate::forms::target::<crate::api::OnboardingConnection>()} submit_label="Save connection and continue".to_string() pending_label="Saving…".to_string()>
                     <input type="hidden" name="draft" value=id/>
                     <div class="field"><label for="onb-conn-name">"Connection name"</label>
                         <input id="onb-conn-name" name="display_name" required maxlength="120" class="input" value="Tenantry app"/></div>
@@ -140,7 +141,7 @@ fn step_form(d: &DraftView) -> impl IntoView + use<> {
                     <h2 id="step-verify" class="section-title">"3. Verify"</h2>
                     <p class="muted">"Checks sign-in, the tenant's identity and the permissions Tenantry needs, through the start gate."</p>
                     {(!running).then(|| view! {
-                        <GateForm action="/api/onboarding/verify".to_string()
+                        <GateForm action={crate::forms::target::<crate::api::OnboardingVerify>()}
                             submit_label=if d.verification.is_some() { "Verify again".to_string() } else { "Verify the tenant".to_string() }
                             pending_label="Starting verification…".to_string()>
                             <input type="hidden" name="draft" value=id/>
@@ -153,7 +154,7 @@ fn step_form(d: &DraftView) -> impl IntoView + use<> {
             <section class="card mt-4" aria-labelledby="step-choose">
                 <h2 id="step-choose" class="section-title">"4. Choose the bootstrap"</h2>
                 <p class="muted">"The chosen operations run one at a time on the tenant's connection; each starts by itself when the previous one ends, even if you close this page."</p>
-                <GateForm action="/api/onboarding/bootstrap".to_string() submit_label="Start the bootstrap".to_string() pending_label="Starting…".to_string()>
+                <GateForm action={crate::forms::target::<crate::api::OnboardingBootstrap>()} submit_label="Start the bootstrap".to_string() pending_label="Starting…".to_string()>
                     <input type="hidden" name="draft" value=id/>
                     <fieldset class="field">
                         <legend>"Operations"</legend>
@@ -217,5 +218,78 @@ pub fn step_run_line(label: &'static str, run: Option<StepRun>, done: bool) -> i
                 }.into_any(),
             }}
         </li>
+    }
+}
+
+/// The onboarding wizard's live part: the verification run and each
+/// bootstrap operation with the presenter's headline. Refreshes every 2 s
+/// while a run of the draft can move (not while the tab is hidden); when the
+/// draft reaches another step, reloads so that step's form is rendered.
+#[island]
+pub fn OnboardingLive(initial: domain::onboarding::DraftView) -> impl IntoView {
+    use domain::onboarding::{DraftView, Step, WIZARD_POLL_MS};
+    let step = initial.step;
+    let id = initial.id;
+    let state = RwSignal::new(initial);
+    let running = StoredValue::new(false);
+    let watch = move || {
+        if running.get_value() {
+            return;
+        }
+        running.set_value(true);
+        leptos::task::spawn_local(async move {
+            loop {
+                browser::sleep(WIZARD_POLL_MS).await;
+                while browser::hidden() {
+                    browser::sleep(250).await;
+                }
+                match crate::api::load_onboarding_draft(id).await {
+                    Ok(fresh) => {
+                        let moved = fresh.step != step;
+                        let more = fresh.polls();
+                        if state.get_untracked() != fresh {
+                            state.set(fresh);
+                        }
+                        if moved {
+                            browser::navigate(None);
+                            break;
+                        }
+                        if !more {
+                            break;
+                        }
+                    }
+                    Err(e) if e.0.http_status() < 500 => break,
+                    Err(_) => {}
+                }
+            }
+            running.set_value(false);
+        });
+    };
+    Effect::new(move |_| {
+        if state.get_untracked().polls() {
+            watch();
+        }
+        browser::on_run_started(watch);
+    });
+    view! {
+        <section class="card mt-4" aria-labelledby="onb-runs" aria-live="polite" data-testid="onboarding-live">
+            <h2 id="onb-runs" class="section-title">"Progress"</h2>
+            {move || {
+                let d: DraftView = state.get();
+                let verification = d.verification.clone();
+                let done = d.step == Step::Done;
+                view! {
+                    <ul class="data-list">
+                        {(d.step >= Step::Verify).then(|| step_run_line("Verification", verification, false))}
+                        {d.entries.into_iter().map(|e| step_run_line(e.op.label(), e.run, done)).collect_view()}
+                    </ul>
+                    {d.waiting_on.map(|r| view! {
+                        <p class="muted text-sm">"Another operation holds the connection; the next one starts when it ends. "
+                            <a class="link" href=domain::runs::presenter::run_link(r)>"Open it"</a></p>
+                    })}
+                    {(d.step < Step::Verify).then(|| view! { <p class="muted">"Nothing has started yet."</p> })}
+                }
+            }}
+        </section>
     }
 }

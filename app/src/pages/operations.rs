@@ -1,6 +1,7 @@
 use crate::api;
 use crate::components::tone_class;
 use crate::components::{EmptyState, NoWorkspace, load};
+use crate::forms::browser;
 use domain::runs::OperationType;
 use domain::runs::filter::{HubQuery, InitiatorFilter, Range, RunFilter, Tab};
 use domain::runs::{RunOutcome, RunStatus};
@@ -295,7 +296,7 @@ pub fn LiveRunSummary(
             .any(|t| t.kpi == domain::runs::filter::Kpi::Active && t.count.value > 0)
     };
     let watch = move |immediately: bool| {
-        crate::islands::refresh_while_active(
+        refresh_while_active(
             polling,
             immediately,
             move || async move {
@@ -319,7 +320,7 @@ pub fn LiveRunSummary(
         if has_active(&state.get_untracked()) {
             watch(false);
         }
-        crate::islands::browser::on_run_started(move || watch(true));
+        crate::forms::browser::on_run_started(move || watch(true));
     });
     move || run_summary(state.get())
 }
@@ -349,4 +350,112 @@ fn run_summary(summary: RunSummary) -> impl IntoView {
             <div class="mt-4">{short_list(summary.recent, "No operations yet.")}</div>
         </section>
     }
+}
+
+/// The progress overlay in the `/admin` shell: active runs of the current
+/// workspace you may see. Polls every 10 s only while it lists any (and not
+/// while the tab is hidden); a run that ended drops out at the next poll. A
+/// start from any button on the page wakes it at once.
+#[island]
+pub fn ProgressOverlay(initial: domain::views::ActiveRuns) -> impl IntoView {
+    let state = RwSignal::new(initial);
+    let polling = StoredValue::new(false);
+    let watch = move |immediately: bool| {
+        refresh_while_active(
+            polling,
+            immediately,
+            crate::api::poll_active_runs,
+            move |runs| {
+                let active = !runs.runs.is_empty();
+                if state.get_untracked() != runs {
+                    state.set(runs);
+                }
+                active
+            },
+        );
+    };
+    Effect::new(move |_| {
+        if !state.get_untracked().runs.is_empty() {
+            watch(false);
+        }
+        browser::on_run_started(move || watch(true));
+    });
+    view! {
+        <div class="progress-overlay-region" aria-live="polite">
+            {move || {
+                let a = state.get();
+                (!a.runs.is_empty()).then(|| {
+                    let heading = match a.total {
+                        1 => "1 operation in progress".to_string(),
+                        n => format!("{n} operations in progress"),
+                    };
+                    let more = (a.total > a.runs.len() as i64).then(|| a.link.clone());
+                    view! {
+                        <aside class="progress-overlay" aria-label="Operations in progress" data-testid="progress-overlay">
+                            <p class="overlay-title">{heading}</p>
+                            <ul class="overlay-list">
+                                {a.runs.into_iter().map(|r| {
+                                    let name = match r.tenant_name {
+                                        Some(t) => format!("{} · {t}", r.operation),
+                                        None => r.operation.clone(),
+                                    };
+                                    view! {
+                                        <li data-run=r.id.to_string()>
+                                            <a class="link" href=domain::runs::presenter::run_link(r.id)>{name}</a>
+                                            " "
+                                            <span class=crate::components::tone_class(r.headline.tone)>{r.headline.label}</span>
+                                        </li>
+                                    }
+                                }).collect_view()}
+                            </ul>
+                            {more.map(|href| view! { <a class="link text-sm" href=href>"See all active runs"</a> })}
+                        </aside>
+                    }
+                })
+            }}
+        </div>
+    }
+}
+
+/// The refresh loop of lists that show active runs (the overlay, dashboard
+/// summaries): every 10 s, skipped while the tab is hidden, for as long as
+/// `apply` says the fresh value still shows an active run. One loop at a time
+/// per island (`running`); `immediately` fetches once before the first wait.
+pub(crate) fn refresh_while_active<T, Fut>(
+    running: StoredValue<bool>,
+    immediately: bool,
+    fetch: impl Fn() -> Fut + 'static,
+    apply: impl Fn(T) -> bool + 'static,
+) where
+    T: 'static,
+    Fut: std::future::Future<Output = Result<T, crate::error::ApiError>> + 'static,
+{
+    use domain::runs::presenter::ACTIVE_LIST_POLL_MS;
+    if running.get_value() {
+        return;
+    }
+    running.set_value(true);
+    leptos::task::spawn_local(async move {
+        let mut first = immediately;
+        loop {
+            if !first {
+                browser::sleep(ACTIVE_LIST_POLL_MS).await;
+                while browser::hidden() {
+                    browser::sleep(250).await;
+                }
+            }
+            first = false;
+            match fetch().await {
+                Ok(value) => {
+                    if !apply(value) {
+                        break;
+                    }
+                }
+                // Signed out or no longer allowed: stop quietly.
+                Err(e) if e.0.http_status() < 500 => break,
+                Err(_) => {}
+            }
+        }
+        running.set_value(false);
+    });
 }

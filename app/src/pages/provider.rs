@@ -2,7 +2,8 @@
 //! start buttons), connections, the verification report and the data browsers.
 
 use crate::components::{EmptyState, NotFound, load, when};
-use crate::islands::{ServerForm, StartOperation};
+use crate::forms::GateForm;
+use crate::forms::ServerForm;
 use crate::provider_api as api;
 use domain::ids::{ProviderConnectionId, TenantId};
 use domain::provider::{
@@ -88,7 +89,7 @@ pub fn ProviderSection(tenant: TenantId) -> impl IntoView {
                                         <th scope="row">{label}</th>
                                         <td>{state}</td>
                                         <td>{if r.allowed {
-                                            view! { <StartOperation tenant=tenant.0 op_type=r.op_type.as_str().to_string() label=format!("Start {}", label.to_lowercase())/> }.into_any()
+                                            view! { <StartOperation tenant=tenant op_type=r.op_type label=format!("Start {}", label.to_lowercase())/> }.into_any()
                                         } else {
                                             view! { <span class="muted">"Your role cannot start operations."</span> }.into_any()
                                         }}</td>
@@ -213,7 +214,7 @@ pub fn Connections() -> impl IntoView {
                     {p.can_manage.then(|| view! {
                         <section class="card mt-6" aria-labelledby="add-connection">
                             <h2 id="add-connection" class="section-title">"Add a provider connection"</h2>
-                            <ServerForm action="/api/connections/create".to_string() submit_label="Add connection".to_string() pending_label="Adding…".to_string()>
+                            <ServerForm action={crate::forms::target::<crate::provider_api::CreateConnection>()} submit_label="Add connection".to_string() pending_label="Adding…".to_string()>
                                 <input type="hidden" name="tenant" value=tenant.to_string()/>
                                 {connection_fields(None, t.microsoft_tenant_id.clone())}
                                 {secret_fields()}
@@ -263,14 +264,14 @@ pub fn ConnectionDetail() -> impl IntoView {
                         <dt>"In use"</dt><dd>{match c.active_run { Some(r) => view! { <a class="link" href=run_link(r)>"An operation is running on it"</a> }.into_any(), None => view! { "No operation is running" }.into_any() }}</dd>
                     </dl>
                     {p.can_run.then(|| view! {
-                        <div class="mt-4"><StartOperation tenant=tenant.0 op_type="connection_check".to_string() label="Check connection".to_string() connection=c.id.0/></div>
+                        <div class="mt-4"><StartOperation tenant=tenant op_type=domain::runs::OperationType::ConnectionCheck label="Check connection".to_string() connection=c.id/></div>
                     })}
                     {p.can_manage.then(|| view! {
                         <div class="grid-2 mt-6">
                             <section class="card" aria-labelledby="edit-connection">
                                 <h2 id="edit-connection" class="section-title">"Edit"</h2>
                                 <p class="help">"Changing the tenant or client id means consent must be verified again."</p>
-                                <ServerForm action="/api/connections/update".to_string() submit_label="Save".to_string()>
+                                <ServerForm action={crate::forms::target::<crate::provider_api::UpdateConnection>()} submit_label="Save".to_string()>
                                     <input type="hidden" name="tenant" value=tenant.to_string()/>
                                     <input type="hidden" name="connection" value=connection.to_string()/>
                                     {edit_fields}
@@ -278,7 +279,7 @@ pub fn ConnectionDetail() -> impl IntoView {
                             </section>
                             <section class="card" aria-labelledby="rotate-secret">
                                 <h2 id="rotate-secret" class="section-title">"Rotate the client secret"</h2>
-                                <ServerForm action="/api/connections/rotate".to_string() submit_label="Replace secret".to_string()>
+                                <ServerForm action={crate::forms::target::<crate::provider_api::RotateConnectionSecret>()} submit_label="Replace secret".to_string()>
                                     <input type="hidden" name="tenant" value=tenant.to_string()/>
                                     <input type="hidden" name="connection" value=connection.to_string()/>
                                     {secret_fields()}
@@ -288,7 +289,7 @@ pub fn ConnectionDetail() -> impl IntoView {
                                 <h2 id="connection-state" class="section-title">"State"</h2>
                                 {if enabled {
                                     view! {
-                                        <ServerForm action="/api/connections/status".to_string() submit_label="Disable connection".to_string() danger=true confirm=confirm_disable.clone() confirm_label="Disable".to_string()>
+                                        <ServerForm action={crate::forms::target::<crate::provider_api::SetConnectionStatus>()} submit_label="Disable connection".to_string() danger=true confirm=confirm_disable.clone() confirm_label="Disable".to_string()>
                                             <input type="hidden" name="tenant" value=tenant.to_string()/>
                                             <input type="hidden" name="connection" value=connection.to_string()/>
                                             <input type="hidden" name="enabled" value="false"/>
@@ -296,7 +297,7 @@ pub fn ConnectionDetail() -> impl IntoView {
                                     }.into_any()
                                 } else {
                                     view! {
-                                        <ServerForm action="/api/connections/status".to_string() submit_label="Enable connection".to_string()>
+                                        <ServerForm action={crate::forms::target::<crate::provider_api::SetConnectionStatus>()} submit_label="Enable connection".to_string()>
                                             <input type="hidden" name="tenant" value=tenant.to_string()/>
                                             <input type="hidden" name="connection" value=connection.to_string()/>
                                             <input type="hidden" name="enabled" value="true"/>
@@ -305,7 +306,7 @@ pub fn ConnectionDetail() -> impl IntoView {
                                 }}
                                 {(!is_default).then(|| view! {
                                     <div class="mt-4">
-                                        <ServerForm action="/api/connections/default".to_string() submit_label="Make default".to_string()>
+                                        <ServerForm action={crate::forms::target::<crate::provider_api::MakeDefaultConnection>()} submit_label="Make default".to_string()>
                                             <input type="hidden" name="tenant" value=tenant.to_string()/>
                                             <input type="hidden" name="connection" value=connection.to_string()/>
                                         </ServerForm>
@@ -315,7 +316,7 @@ pub fn ConnectionDetail() -> impl IntoView {
                             <section class="card" aria-labelledby="delete-connection">
                                 <h2 id="delete-connection" class="section-title">"Delete"</h2>
                                 <p class="muted">"Removes the connection and its stored secret. Runs keep their history."</p>
-                                <ServerForm action="/api/connections/delete".to_string() submit_label="Delete connection".to_string() danger=true confirm=confirm_delete.clone() confirm_label="Delete".to_string()>
+                                <ServerForm action={crate::forms::target::<crate::provider_api::DeleteConnection>()} submit_label="Delete connection".to_string() danger=true confirm=confirm_delete.clone() confirm_label="Delete".to_string()>
                                     <input type="hidden" name="tenant" value=tenant.to_string()/>
                                     <input type="hidden" name="connection" value=connection.to_string()/>
                                 </ServerForm>
@@ -514,4 +515,30 @@ pub fn Groups() -> impl IntoView {
 #[component]
 pub fn Roles() -> impl IntoView {
     view! { <Browse kind=BrowseKind::Roles/> }
+}
+
+/// A start button for one operation. It asks the one start gate (through
+/// `/api/operations/start`) and shows the shared presenter's toast in place:
+/// the public word (queued, already running, scope busy, blocked), what
+/// happened, the next steps and a link to the run. Without JavaScript the form
+/// posts and the browser lands on the run.
+#[component]
+pub fn StartOperation(
+    tenant: TenantId,
+    op_type: domain::runs::OperationType,
+    label: String,
+    /// A specific connection (default: the tenant's default connection).
+    #[prop(optional)]
+    connection: Option<domain::ids::ProviderConnectionId>,
+) -> impl IntoView {
+    let pending_label = format!("Starting {}…", label.to_lowercase());
+    view! {
+        <div class="start-operation">
+            <GateForm action={crate::forms::target::<crate::provider_api::StartOperation>()} submit_label=label pending_label=pending_label secondary=true>
+                <input type="hidden" name="tenant" value=tenant.to_string()/>
+                <input type="hidden" name="op_type" value=op_type.as_str()/>
+                {connection.map(|c| view! { <input type="hidden" name="connection" value=c.to_string()/> })}
+            </GateForm>
+        </div>
+    }
 }

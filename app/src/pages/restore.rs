@@ -5,7 +5,7 @@
 
 use crate::api;
 use crate::components::{EmptyState, NotFound, load};
-use crate::islands::GateForm;
+use crate::forms::GateForm;
 use domain::ids::TenantId;
 use domain::restore::{PreviewAction, RestorePage};
 use domain::runs::presenter::run_link;
@@ -189,7 +189,7 @@ fn preview(tenant: TenantId, p: RestorePage) -> impl IntoView {
         <section class="card mt-4" aria-labelledby="step-confirm">
             <h2 id="step-confirm" class="section-title">"4. Confirm"</h2>
             <p>"Restore writes to the customer's tenant. It is audited and runs as an operation you can watch."</p>
-            <GateForm action="/api/restore/execute".to_string()
+            <GateForm action={crate::forms::target::<crate::api::ExecuteRestore>()}
                 submit_label=format!("Restore {n} {}", if n == 1 { "policy" } else { "policies" })
                 pending_label="Starting the restore…".to_string() danger=true>
                 <input type="hidden" name="tenant" value=tenant.to_string()/>

@@ -1,6 +1,6 @@
 use crate::api;
 use crate::components::{NotFound, load, tone_class, when};
-use crate::islands::ServerForm;
+use crate::forms::ServerForm;
 use domain::ids::RunId;
 use domain::runs::presenter::{movement, poll_delay_ms, run_link};
 use domain::views::{RunPage, format_utc};
@@ -30,7 +30,7 @@ pub fn RunDetail() -> impl IntoView {
                 <Title text=format!("{} #{} · Tenantry", p.run.truth.op_type.label(), p.run.id)/>
                 <section class="page">
                     <p class="breadcrumb"><a class="link" href="/admin/operations">"Operations"</a> " › #" {p.run.id.to_string()}</p>
-                    {p.run.tenant_id.is_some().then(|| view! { <crate::islands::RequestSupport run=p.run.id.0/> })}
+                    {p.run.tenant_id.is_some().then(|| view! { <crate::pages::support::RequestSupport run=p.run.id.0/> })}
                     <RunLive page=p/>
                     {items.map(item_results)}
                 </section>
@@ -85,7 +85,7 @@ pub fn RunLive(page: RunPage) -> impl IntoView {
     let checked = RwSignal::new(page.now);
     let state = RwSignal::new(page);
     Effect::new(move |_| {
-        use crate::islands::browser;
+        use crate::forms::browser;
         if live.get_untracked() == Live::Finished {
             return;
         }
@@ -173,7 +173,7 @@ fn run_sections(
             {r.cancel_requested.then(|| view! { <p class="notice notice-warn mt-3">"Cancellation was requested; the operation stops at its next check."</p> })}
             {(p.can_cancel && !r.cancel_requested).then(|| view! {
                 <div class="mt-4">
-                    <ServerForm action="/api/runs/cancel".to_string() submit_label="Cancel run".to_string() danger=true
+                    <ServerForm action={crate::forms::target::<crate::api::CancelRun>()} submit_label="Cancel run".to_string() danger=true
                         confirm="Cancel this run? A queued run stops at once; a running one stops at its next check.".to_string()
                         confirm_label="Cancel run".to_string()>
                         <input type="hidden" name="run" value=r.id.to_string()/>

@@ -1,5 +1,5 @@
 use crate::components::Notice;
-use crate::islands::ServerForm;
+use crate::forms::ServerForm;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
@@ -15,7 +15,7 @@ pub fn SignIn() -> impl IntoView {
                 <p class="brand">"Tenantry"</p>
                 <h1 id="sign-in-title" class="page-title">"Sign in"</h1>
                 <Notice/>
-                <ServerForm action="/api/session/sign_in".to_string() submit_label="Sign in".to_string() pending_label="Signing in…".to_string()>
+                <ServerForm action={crate::forms::target::<crate::api::SignIn>()} submit_label="Sign in".to_string() pending_label="Signing in…".to_string()>
                     <input type="hidden" name="next" value=next/>
                     <div class="field">
                         <label for="email">"Email"</label>

@@ -1,6 +1,6 @@
 use crate::api;
 use crate::components::{EmptyState, NoWorkspace, TenantIdentityFields, load};
-use crate::islands::ServerForm;
+use crate::forms::ServerForm;
 use domain::ids::TenantId;
 use domain::views::{TenantPage, TenantStatus, TenantsPage, format_utc};
 use leptos::prelude::*;
@@ -50,7 +50,7 @@ pub fn Tenants() -> impl IntoView {
                         {p.can_manage.then(|| view! {
                             <section class="card mt-6" aria-labelledby="add-tenant">
                                 <h2 id="add-tenant" class="section-title">"Add a tenant"</h2>
-                                <ServerForm action="/api/tenants/create".to_string() submit_label="Add tenant".to_string() pending_label="Adding…".to_string()>
+                                <ServerForm action={crate::forms::target::<crate::api::CreateTenant>()} submit_label="Add tenant".to_string() pending_label="Adding…".to_string()>
                                     <input type="hidden" name="workspace" value=ws.to_string()/>
                                     <TenantIdentityFields prefix="tenant"/>
                                 </ServerForm>
@@ -96,7 +96,7 @@ pub fn TenantDashboard() -> impl IntoView {
                         <dt>"Assigned members"</dt>
                         <dd>{if p.assigned_members.is_empty() { "None (owners and managers see every tenant)".to_string() } else { p.assigned_members.join(", ") }}</dd>
                     </dl>
-                    <crate::islands::RequestSupport tenant=id.0/>
+                    <crate::pages::support::RequestSupport tenant=id.0/>
                     {(!is_active).then(|| view! {
                         <p class="notice notice-warn" role="status">"This tenant is inactive: operations cannot start for it until it is activated again."</p>
                     })}
@@ -105,12 +105,12 @@ pub fn TenantDashboard() -> impl IntoView {
                     {p.can_manage.then(|| view! {
                         <p class="mt-3"><a class="link" href=format!("/admin/t/{id}/restore")>"Restore policies from an inventory snapshot"</a></p>
                     })}
-                    {load(api::load_review_pack_card(id), |c| view! { <crate::islands::ReviewPackPanel initial=c/> })}
+                    {load(api::load_review_pack_card(id), |c| view! { <crate::pages::review_packs::ReviewPackPanel initial=c/> })}
                     {p.can_manage.then(|| view! {
                         <div class="grid-2 mt-6">
                             <section class="card" aria-labelledby="rename">
                                 <h2 id="rename" class="section-title">"Rename"</h2>
-                                <ServerForm action="/api/tenants/rename".to_string() submit_label="Save name".to_string()>
+                                <ServerForm action={crate::forms::target::<crate::api::RenameTenant>()} submit_label="Save name".to_string()>
                                     <input type="hidden" name="tenant" value=id.to_string()/>
                                     <div class="field">
                                         <label for="tenant-name">"Display name"</label>
@@ -123,7 +123,7 @@ pub fn TenantDashboard() -> impl IntoView {
                                 {if is_active {
                                     view! {
                                         <p class="muted">"Deactivating stops new operations for this tenant. Its data stays."</p>
-                                        <ServerForm action="/api/tenants/status".to_string() submit_label="Deactivate tenant".to_string() danger=true
+                                        <ServerForm action={crate::forms::target::<crate::api::SetTenantStatus>()} submit_label="Deactivate tenant".to_string() danger=true
                                             confirm=confirm_deactivate.clone()
                                             confirm_label="Deactivate".to_string()>
                                             <input type="hidden" name="tenant" value=id.to_string()/>
@@ -132,7 +132,7 @@ pub fn TenantDashboard() -> impl IntoView {
                                     }.into_any()
                                 } else {
                                     view! {
-                                        <ServerForm action="/api/tenants/status".to_string() submit_label="Activate tenant".to_string()>
+                                        <ServerForm action={crate::forms::target::<crate::api::SetTenantStatus>()} submit_label="Activate tenant".to_string()>
                                             <input type="hidden" name="tenant" value=id.to_string()/>
                                             <input type="hidden" name="status" value="active"/>
                                         </ServerForm>

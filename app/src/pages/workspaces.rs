@@ -1,6 +1,6 @@
 use crate::api;
 use crate::components::{EmptyState, load};
-use crate::islands::ServerForm;
+use crate::forms::ServerForm;
 use domain::views::ShellView;
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -14,7 +14,7 @@ pub fn NewWorkspace() -> impl IntoView {
             {load(api::load_shell(), |shell: ShellView| if shell.can_create_workspace {
                 view! {
                     <p class="muted">"A workspace is one MSP: it owns the customer tenants you manage. You become its owner."</p>
-                    <ServerForm action="/api/workspaces/create".to_string() submit_label="Create workspace".to_string() pending_label="Creating…".to_string()>
+                    <ServerForm action={crate::forms::target::<crate::api::CreateWorkspace>()} submit_label="Create workspace".to_string() pending_label="Creating…".to_string()>
                         <div class="field">
                             <label for="ws-name">"Workspace name"</label>
                             <input id="ws-name" name="name" required maxlength="80" class="input" placeholder="Contoso Managed Services" autofocus/>
