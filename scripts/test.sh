@@ -42,6 +42,16 @@ fi
 stamp "build the site (wasm, JS, CSS)"
 scripts/build-site.sh
 
+stamp "production binary (no demo, no benchmarks)"
+# `--no-default-features` leaves the simulators and benchmarks out; built
+# once here to prove it still builds (the tests below rebuild with them).
+cargo build --quiet -p server --no-default-features
+prod_dir=${CARGO_TARGET_DIR:-target}
+if "$prod_dir/debug/tenantry" --help | grep -qE "^  (demo|bench) "; then
+  echo "the production binary still carries the demo or the benchmarks" >&2
+  exit 1
+fi
+
 stamp "Rust tests (SQLite and PostgreSQL)"
 cargo nextest run --no-fail-fast --status-level fail --final-status-level fail
 

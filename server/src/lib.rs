@@ -2,9 +2,14 @@
 //! The `tenantry` server: configuration, the axum router with its layered
 //! middleware (session → CSRF → security headers), static files and the CLI.
 
+#[cfg(feature = "demo")]
 pub mod bench;
+#[cfg(feature = "demo")]
 pub mod bench_monitoring;
+pub mod cli;
 pub mod config;
+#[cfg(feature = "demo")]
+pub mod demo;
 pub mod downloads;
 pub mod error_page;
 pub mod middleware;

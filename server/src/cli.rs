@@ -1,0 +1,504 @@
+//! The `tenantry` command line: `serve`, `worker`, `migrate`, `user`, and
+//! with the default `demo` feature `demo` and `bench`. Secrets are never flag
+//! values (environment or files only).
+
+use crate::{Application, Config, ProviderConfig};
+use clap::{Parser, Subcommand};
+use domain::provider::graph::GraphEndpoints;
+use domain::runs::worker::WorkerConfig;
+use domain::services::{Services, Settings};
+use domain::store::{Store, StoreOptions};
+use domain::validate::{Email, NewPassword};
+use std::io::Read;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(
+    name = "tenantry",
+    version,
+    about = "The MSP operations console for Microsoft 365 / Intune tenants"
+)]
+pub struct Cli {
+    /// `sqlite://tenantry.db` (created on first start) or `postgres://…`.
+    #[arg(
+        long,
+        global = true,
+        env = "DATABASE_URL",
+        default_value = "sqlite://tenantry.db"
+    )]
+    database_url: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+// Parsed once per process; boxing the flags would only add noise.
+#[allow(clippy::large_enum_variant)]
+enum Command {
+    /// Serve the web console (migrates the database first).
+    Serve {
+        #[arg(long, env = "TENANTRY_BIND", default_value = "127.0.0.1:3000")]
+        bind: SocketAddr,
+        /// Built site (wasm, JS, CSS); defaults to ./target/site.
+        #[arg(long, env = "TENANTRY_SITE_ROOT")]
+        site_root: Option<PathBuf>,
+        /// Set when served over https: cookies become `__Host-` + Secure.
+        #[arg(long, env = "TENANTRY_SECURE_COOKIES")]
+        secure_cookies: bool,
+        /// Minutes a session may stay unused.
+        #[arg(long, env = "TENANTRY_SESSION_IDLE_MINUTES", default_value_t = 30)]
+        session_idle_minutes: i64,
+        /// Hours a session lives at most.
+        #[arg(long, env = "TENANTRY_SESSION_ABSOLUTE_HOURS", default_value_t = 12)]
+        session_absolute_hours: i64,
+        #[arg(long, env = "TENANTRY_DB_MAX_CONNECTIONS", default_value_t = 16)]
+        db_max_connections: u32,
+        #[command(flatten)]
+        web: WebArgs,
+        #[command(flatten)]
+        work: WorkArgs,
+        #[command(flatten)]
+        provider: ProviderArgs,
+        #[command(flatten)]
+        desk: DeskArgs,
+    },
+    /// Run operation workers only (scale out next to `serve` on PostgreSQL).
+    Worker {
+        #[command(flatten)]
+        work: WorkArgs,
+        #[command(flatten)]
+        provider: ProviderArgs,
+    },
+    /// Serve a demo: its own SQLite database and an in-process Microsoft Graph
+    /// simulator, seeded with accounts, a workspace, three tenants (healthy,
+    /// consent missing, throttled) and their provider connections on first start.
+    #[cfg(feature = "demo")]
+    Demo(crate::demo::DemoArgs),
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Benchmarks that print figures (see specs/002-operation-runs.md).
+    #[cfg(feature = "demo")]
+    Bench {
+        #[command(subcommand)]
+        command: BenchCommand,
+    },
+    /// Manage local accounts.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+}
+
+#[derive(clap::Args, Clone)]
+struct ProviderArgs {
+    /// Where Tenantry keeps its files (the generated `secret.key`, review packs).
+    #[arg(long, env = "TENANTRY_DATA_DIR", default_value = ".")]
+    data_dir: PathBuf,
+    /// A file holding the key that seals client secrets (64 hex characters;
+    /// owner-only permissions). Or set TENANTRY_SECRET_KEY. Neither: the key
+    /// in DATA_DIR/secret.key, created on first start. Every `serve`/`worker`
+    /// process must use the same key. (Never a flag value: argv is visible to
+    /// every user of the machine.)
+    #[arg(long, env = "TENANTRY_SECRET_KEY_FILE")]
+    secret_key_file: Option<PathBuf>,
+    /// The Entra authority client-credentials tokens come from.
+    #[arg(
+        long,
+        env = "TENANTRY_GRAPH_AUTHORITY",
+        default_value = "https://login.microsoftonline.com"
+    )]
+    graph_authority: String,
+    /// Microsoft Graph's base URL.
+    #[arg(
+        long,
+        env = "TENANTRY_GRAPH_URL",
+        default_value = "https://graph.microsoft.com"
+    )]
+    graph_url: String,
+}
+
+/// A secret from the environment variable `env`, else from the file a
+/// `--…-file` flag names (owner-only permissions, surrounding whitespace
+/// trimmed). Secrets are never flag values.
+fn secret_from(
+    env: &str,
+    file: Option<&PathBuf>,
+) -> Result<Option<domain::secrets::Secret>, String> {
+    use domain::secrets::Secret;
+    if let Some(path) = file {
+        return domain::secrets::read_secret_file(path)
+            .map(|s| Some(Secret::new(s)))
+            .map_err(|e| e.to_string());
+    }
+    Ok(std::env::var(env)
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+        .map(|v| Secret::new(v.trim().to_string())))
+}
+
+impl ProviderArgs {
+    fn config(&self) -> Result<ProviderConfig, String> {
+        Ok(ProviderConfig {
+            secret_key: secret_from("TENANTRY_SECRET_KEY", self.secret_key_file.as_ref())?,
+            data_dir: self.data_dir.clone(),
+            graph: GraphEndpoints {
+                authority: self.graph_authority.clone(),
+                graph: self.graph_url.clone(),
+            },
+        })
+    }
+}
+
+/// The support desk requests are handed to.
+#[derive(clap::Args, Clone)]
+struct DeskArgs {
+    /// `none`, `halopsa` or `request_tracker`.
+    #[arg(long, env = "TENANTRY_SUPPORT_DESK", default_value = "none")]
+    support_desk: String,
+    /// The desk's base URL (HaloPSA: the instance URL; RT: the server URL).
+    #[arg(long, env = "TENANTRY_SUPPORT_DESK_URL")]
+    support_desk_url: Option<String>,
+    /// HaloPSA API application: client id.
+    #[arg(long, env = "TENANTRY_HALO_CLIENT_ID")]
+    halo_client_id: Option<String>,
+    /// HaloPSA API application: a file holding its client secret (or set
+    /// TENANTRY_HALO_CLIENT_SECRET).
+    #[arg(long, env = "TENANTRY_HALO_CLIENT_SECRET_FILE")]
+    halo_client_secret_file: Option<PathBuf>,
+    /// Request Tracker: a file holding the auth token tickets are created
+    /// with (or set TENANTRY_RT_TOKEN).
+    #[arg(long, env = "TENANTRY_RT_TOKEN_FILE")]
+    rt_token_file: Option<PathBuf>,
+    /// Request Tracker: the queue new tickets go to.
+    #[arg(long, env = "TENANTRY_RT_QUEUE", default_value = "General")]
+    rt_queue: String,
+}
+
+impl DeskArgs {
+    fn config(&self) -> Result<domain::support::desk::DeskConfig, String> {
+        use domain::support::desk::DeskConfig;
+        let need = |v: &Option<String>, name: &str| {
+            v.clone()
+                .filter(|s| !s.trim().is_empty())
+                .ok_or_else(|| format!("the support desk needs {name}"))
+        };
+        match self.support_desk.as_str() {
+            "none" => Ok(DeskConfig::NotConfigured),
+            "halopsa" => Ok(DeskConfig::HaloPsa {
+                base_url: need(&self.support_desk_url, "TENANTRY_SUPPORT_DESK_URL")?,
+                client_id: need(&self.halo_client_id, "TENANTRY_HALO_CLIENT_ID")?,
+                client_secret: secret_from(
+                    "TENANTRY_HALO_CLIENT_SECRET",
+                    self.halo_client_secret_file.as_ref(),
+                )?
+                .ok_or("the support desk needs TENANTRY_HALO_CLIENT_SECRET or --halo-client-secret-file")?,
+            }),
+            "request_tracker" => Ok(DeskConfig::RequestTracker {
+                base_url: need(&self.support_desk_url, "TENANTRY_SUPPORT_DESK_URL")?,
+                token: secret_from("TENANTRY_RT_TOKEN", self.rt_token_file.as_ref())?
+                    .ok_or("the support desk needs TENANTRY_RT_TOKEN or --rt-token-file")?,
+                queue: self.rt_queue.clone(),
+            }),
+            other => Err(format!(
+                "unknown support desk {other:?}: use none, halopsa or request_tracker"
+            )),
+        }
+    }
+}
+
+#[derive(clap::Args, Clone)]
+struct WebArgs {
+    /// The address people open, e.g. https://tenantry.example.com: requests
+    /// naming another host are refused, and links in tickets point here.
+    /// Without it only the bound port on 127.0.0.1/localhost is answered.
+    #[arg(long, env = "TENANTRY_PUBLIC_URL")]
+    public_url: Option<String>,
+    /// Reverse proxies whose X-Forwarded-For is believed (addresses or CIDR
+    /// blocks, comma-separated), e.g. 10.0.0.0/8. Others' is ignored.
+    #[arg(long, env = "TENANTRY_TRUSTED_PROXIES", default_value = "")]
+    trusted_proxies: String,
+    /// Let any signed-in account create workspaces (platform operators always may).
+    #[arg(long, env = "TENANTRY_ALLOW_WORKSPACE_CREATION")]
+    allow_workspace_creation: bool,
+    /// Support requests one member may send per hour.
+    #[arg(long, env = "TENANTRY_LIMIT_SUPPORT_REQUESTS", default_value_t = 20)]
+    limit_support_requests: i64,
+    /// Blocked starts (each recorded as a run) one member may cause per hour.
+    #[arg(long, env = "TENANTRY_LIMIT_BLOCKED_STARTS", default_value_t = 60)]
+    limit_blocked_starts: i64,
+    /// Review packs one member may generate per hour.
+    #[arg(long, env = "TENANTRY_LIMIT_REVIEW_PACKS", default_value_t = 20)]
+    limit_review_packs: i64,
+}
+
+impl WebArgs {
+    fn config(&self, secure_cookies: bool) -> Result<crate::web::WebConfig, String> {
+        let public_url = self
+            .public_url
+            .as_deref()
+            .filter(|u| !u.trim().is_empty())
+            .map(crate::web::PublicUrl::parse)
+            .transpose()?;
+        if secure_cookies && public_url.is_none() {
+            return Err(
+                "--secure-cookies serves over https behind a proxy: also set --public-url (the https address people open)"
+                    .into(),
+            );
+        }
+        Ok(crate::web::WebConfig {
+            public_url,
+            trusted_proxies: crate::web::parse_trusted_proxies(&self.trusted_proxies)?,
+        })
+    }
+}
+
+#[derive(clap::Args, Clone)]
+struct WorkArgs {
+    /// Workers in this process (for `serve`: in-process workers; 0 = none).
+    #[arg(long, env = "TENANTRY_WORKERS", default_value_t = 1)]
+    workers: usize,
+    /// Runs each worker executes at once.
+    #[arg(long, env = "TENANTRY_WORKER_CONCURRENCY", default_value_t = 8)]
+    concurrency: usize,
+    /// Seconds a claimed run's lease lasts without a heartbeat.
+    #[arg(long, env = "TENANTRY_LEASE_SECONDS", default_value_t = 30)]
+    lease_seconds: i64,
+    /// Seconds between reconciliation sweeps (0 = off in this process).
+    #[arg(long, env = "TENANTRY_RECONCILE_SECONDS", default_value_t = 15)]
+    reconcile_seconds: u64,
+    /// Days a generated review pack stays downloadable; then its files are deleted.
+    #[arg(long, env = "TENANTRY_REVIEW_PACK_DAYS", default_value_t = 30, value_parser = clap::value_parser!(i64).range(1..=3650))]
+    review_pack_days: i64,
+}
+
+impl WorkArgs {
+    fn review_pack_ttl_ms(&self) -> i64 {
+        self.review_pack_days * 24 * 60 * 60 * 1000
+    }
+
+    fn worker_config(&self) -> WorkerConfig {
+        WorkerConfig {
+            concurrency: self.concurrency.max(1),
+            lease_ms: self.lease_seconds.max(2) * 1000,
+            heartbeat_ms: (self.lease_seconds.max(2) * 1000 / 3) as u64,
+            ..WorkerConfig::default()
+        }
+    }
+}
+
+#[cfg(feature = "demo")]
+#[derive(Subcommand)]
+enum BenchCommand {
+    /// The run machinery: gate admissions, pickup latency, drain throughput.
+    Runs(crate::bench::BenchOptions),
+    /// Monitoring reads (hub pages, counts, the poll) at 10,000 and 1,000,000 runs.
+    Monitoring(crate::bench_monitoring::MonitoringBenchOptions),
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Create an account; the password is read from standard input.
+    Create {
+        #[arg(long)]
+        email: String,
+        /// Read the password from standard input (required: never pass it as an argument).
+        #[arg(long, required = true)]
+        password_stdin: bool,
+        /// Grant access to the /system plane.
+        #[arg(long)]
+        platform_operator: bool,
+    },
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    tracing::info!("shutting down");
+}
+
+async fn open_store(url: &str) -> Result<Store, String> {
+    let store = Store::connect(url, StoreOptions::default())
+        .await
+        .map_err(|e| format!("cannot open the database: {e}"))?;
+    store
+        .migrate()
+        .await
+        .map_err(|e| format!("cannot migrate the database: {e}"))?;
+    Ok(store)
+}
+
+/// Runs one command.
+pub async fn run(cli: Cli) -> Result<(), String> {
+    match cli.command {
+        Command::Serve {
+            bind,
+            site_root,
+            secure_cookies,
+            session_idle_minutes,
+            session_absolute_hours,
+            db_max_connections,
+            web,
+            work,
+            provider,
+            desk,
+        } => {
+            let config = Config {
+                web: web.config(secure_cookies)?,
+                database_url: cli.database_url,
+                bind,
+                site_root: site_root.unwrap_or_else(Config::default_site_root),
+                secure_cookies,
+                db_max_connections,
+                settings: Settings {
+                    session_idle_ms: session_idle_minutes * 60_000,
+                    session_absolute_ms: session_absolute_hours * 3_600_000,
+                    review_pack_ttl_ms: work.review_pack_ttl_ms(),
+                    allow_workspace_creation: web.allow_workspace_creation,
+                    limits: domain::limits::AbuseLimits {
+                        window_ms: 60 * 60 * 1000,
+                        support_requests: web.limit_support_requests.max(1),
+                        blocked_starts: web.limit_blocked_starts.max(1),
+                        review_packs: web.limit_review_packs.max(1),
+                    },
+                    ..Settings::default()
+                },
+                workers: work.workers,
+                worker: work.worker_config(),
+                reconcile_every_ms: work.reconcile_seconds * 1000,
+                provider: provider.config()?,
+                support_desk: desk.config()?,
+            };
+            if !config.site_root.join("pkg").join("tenantry.js").exists() {
+                tracing::warn!(site_root = %config.site_root.display(), "no built site found: pages render without styles and islands; run scripts/build.sh");
+            }
+            let app = Application::build(config)
+                .await
+                .map_err(|e| format!("cannot start: {e}"))?;
+            let url = format!("http://127.0.0.1:{}", app.port());
+            println!("Tenantry is listening on {url} (sign in at {url}/sign-in)");
+            app.run_until(shutdown_signal())
+                .await
+                .map_err(|e| e.to_string())
+        }
+        Command::Worker { work, provider } => {
+            let store = open_store(&cli.database_url).await?;
+            let settings = Settings {
+                review_pack_ttl_ms: work.review_pack_ttl_ms(),
+                ..Settings::default()
+            };
+            let services = Services::new(store, settings)
+                .with_data_dir(provider.data_dir.clone())
+                .with_provider(provider.config()?.runtime()?);
+            let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+            let tasks = crate::startup::start_background(
+                &services,
+                work.workers.max(1),
+                &work.worker_config(),
+                work.reconcile_seconds * 1000,
+                stop_rx,
+            );
+            println!(
+                "tenantry worker ready: {} worker(s) × {} concurrent runs",
+                work.workers.max(1),
+                work.concurrency.max(1)
+            );
+            shutdown_signal().await;
+            let _ = stop_tx.send(true);
+            for t in tasks {
+                let _ = t.await;
+            }
+            Ok(())
+        }
+        #[cfg(feature = "demo")]
+        Command::Demo(args) => crate::demo::run(args).await,
+        #[cfg(feature = "demo")]
+        Command::Bench {
+            command: BenchCommand::Runs(options),
+        } => crate::bench::run(options).await,
+        #[cfg(feature = "demo")]
+        Command::Bench {
+            command: BenchCommand::Monitoring(options),
+        } => crate::bench_monitoring::run(options).await,
+        Command::Migrate => {
+            let store = Store::connect(&cli.database_url, StoreOptions::default())
+                .await
+                .map_err(|e| format!("cannot open the database: {e}"))?;
+            let applied = store
+                .migrate()
+                .await
+                .map_err(|e| format!("cannot migrate: {e}"))?;
+            if applied.is_empty() {
+                println!("The database is up to date.");
+            } else {
+                println!("Applied migrations: {applied:?}");
+            }
+            Ok(())
+        }
+        Command::User {
+            command:
+                UserCommand::Create {
+                    email,
+                    password_stdin: _,
+                    platform_operator,
+                },
+        } => {
+            let email = Email::parse(&email).map_err(|e| e.to_string())?;
+            let mut raw = String::new();
+            std::io::stdin()
+                .read_to_string(&mut raw)
+                .map_err(|e| format!("cannot read the password from standard input: {e}"))?;
+            let password = NewPassword::parse(raw.trim_end_matches(['\r', '\n']))
+                .map_err(|e| e.to_string())?;
+            let store = open_store(&cli.database_url).await?;
+            let services = Services::new(store, Settings::default());
+            domain::accounts::create_user(&services, &email, &password, platform_operator)
+                .await
+                .map_err(|e| e.to_string())?;
+            println!(
+                "Created {email}{}.",
+                if platform_operator {
+                    " (platform operator)"
+                } else {
+                    ""
+                }
+            );
+            Ok(())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_are_never_flag_values() {
+        for flag in ["--secret-key", "--halo-client-secret", "--rt-token"] {
+            let parsed = Cli::try_parse_from(["tenantry", "serve", flag, "value"]);
+            assert!(parsed.is_err(), "{flag} must not be a flag");
+        }
+        for flag in [
+            "--secret-key-file",
+            "--halo-client-secret-file",
+            "--rt-token-file",
+        ] {
+            let parsed = Cli::try_parse_from(["tenantry", "serve", flag, "/run/secrets/x"]);
+            assert!(parsed.is_ok(), "{flag} names a file");
+        }
+    }
+}
