@@ -182,62 +182,77 @@ async fn pending_of(
 
 /// A new link (the old one stops working) valid for another seven days.
 pub async fn resend(svc: &Services, actor: &Actor, invitation: InvitationId) -> AppResult<()> {
-    let (ws, email) = pending_of(svc, actor, invitation, AuditAction::InvitationResent).await?;
     let token = InvitationToken::generate();
     let sealed = svc.provider.secrets.seal(&Secret::new(token.0.clone()));
-    let now = svc.now();
-    let mut tx = AuditedTx::begin(svc, now).await?;
-    let n = sqlx::query(
-        "UPDATE invitations SET token_hash = $2, token_sealed = $3, created_at = $4, expires_at = $5
-         WHERE id = $1 AND accepted_at IS NULL AND revoked_at IS NULL",
-    )
-    .bind(invitation.0)
-    .bind(token.hash())
-    .bind(&sealed)
-    .bind(now)
-    .bind(now + VALID_FOR_MS)
-    .execute(&mut **tx)
-    .await?
-    .rows_affected();
-    if n == 0 {
-        return Err(AppError::NotFound);
-    }
-    tx.commit(entry(
-        Some((actor.user_id, &actor.email)),
-        ws,
+    change_pending(
+        svc,
+        actor,
+        invitation,
         AuditAction::InvitationResent,
-        &email,
-        None,
-    ))
-    .await?;
-    Ok(())
+        PendingChange::NewLink {
+            hash: token.hash(),
+            sealed,
+        },
+    )
+    .await
 }
 
 /// The link stops working at once.
 pub async fn revoke(svc: &Services, actor: &Actor, invitation: InvitationId) -> AppResult<()> {
-    let (ws, email) = pending_of(svc, actor, invitation, AuditAction::InvitationRevoked).await?;
+    change_pending(
+        svc,
+        actor,
+        invitation,
+        AuditAction::InvitationRevoked,
+        PendingChange::Revoke,
+    )
+    .await
+}
+
+enum PendingChange {
+    NewLink { hash: String, sealed: String },
+    Revoke,
+}
+
+/// Changes a pending invitation of a workspace the actor manages, audited;
+/// 404 when it is not pending any more.
+async fn change_pending(
+    svc: &Services,
+    actor: &Actor,
+    invitation: InvitationId,
+    action: AuditAction,
+    change: PendingChange,
+) -> AppResult<()> {
+    let (ws, email) = pending_of(svc, actor, invitation, action).await?;
     let now = svc.now();
     let mut tx = AuditedTx::begin(svc, now).await?;
-    let n = sqlx::query(
-        "UPDATE invitations SET revoked_at = $2 WHERE id = $1 AND accepted_at IS NULL AND revoked_at IS NULL",
-    )
-    .bind(invitation.0)
-    .bind(now)
-    .execute(&mut **tx)
-    .await?
-    .rows_affected();
-    if n == 0 {
+    let update = match change {
+        PendingChange::NewLink { hash, sealed } => sqlx::query(
+            "UPDATE invitations SET token_hash = $2, token_sealed = $3, created_at = $4, expires_at = $5
+             WHERE id = $1 AND accepted_at IS NULL AND revoked_at IS NULL",
+        )
+        .bind(invitation.0)
+        .bind(hash)
+        .bind(sealed)
+        .bind(now)
+        .bind(now + VALID_FOR_MS),
+        PendingChange::Revoke => sqlx::query(
+            "UPDATE invitations SET revoked_at = $2 WHERE id = $1 AND accepted_at IS NULL AND revoked_at IS NULL",
+        )
+        .bind(invitation.0)
+        .bind(now),
+    };
+    if update.execute(&mut **tx).await?.rows_affected() == 0 {
         return Err(AppError::NotFound);
     }
     tx.commit(entry(
         Some((actor.user_id, &actor.email)),
         ws,
-        AuditAction::InvitationRevoked,
+        action,
         &email,
         None,
     ))
-    .await?;
-    Ok(())
+    .await
 }
 
 /// Pending, unexpired invitations of a workspace, for those who manage members.

@@ -514,3 +514,30 @@ impl TestApp {
         domain::ids::RunId(id)
     }
 }
+
+/// Every product source file (`domain/src`, `app/src`, `server/src`) with
+/// its text, for the tests that scan the source for a rule.
+pub fn product_sources() -> Vec<(PathBuf, String)> {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut out = Vec::new();
+    let mut stack = vec![
+        root.join("domain/src"),
+        root.join("app/src"),
+        root.join("server/src"),
+    ];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir)
+            .expect("read a source folder")
+            .flatten()
+        {
+            let p = entry.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.extension().is_some_and(|e| e == "rs") {
+                let text = std::fs::read_to_string(&p).expect("read a source file");
+                out.push((p, text));
+            }
+        }
+    }
+    out
+}

@@ -693,38 +693,22 @@ both_backends!(
 /// in the source tree lives in the gate.
 #[test]
 fn only_the_gate_enqueues_work() {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let mut offenders = Vec::new();
-    let mut stack = vec![
-        root.join("domain/src"),
-        root.join("app/src"),
-        root.join("server/src"),
-    ];
-    while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(&dir).unwrap().flatten() {
-            let p = entry.path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if p.extension().is_some_and(|e| e == "rs") {
-                let text = std::fs::read_to_string(&p).unwrap().to_lowercase();
-                let inserts = text.matches("insert into operation_runs").count();
-                let status_queued = text.matches("status = 'queued'").count()
-                    + text.matches("'queued', 'pending'").count();
-                let is_gate = p.ends_with("runs/gate.rs")
-                    // The monitoring benchmark seeds a million rows into a
-                    // throwaway database no worker ever reads (through the
-                    // gate that would take ten minutes).
-                    || p.ends_with("server/src/bench_monitoring.rs");
-                let is_service = p.ends_with("runs/service.rs");
-                if (inserts > 0 && !is_gate)
-                    || (status_queued > 0
-                        && !is_gate
-                        && !is_service
-                        && !p.ends_with("runs/reconciler.rs"))
-                {
-                    offenders.push(p.display().to_string());
-                }
-            }
+    for (p, text) in crate::common::product_sources() {
+        let text = text.to_lowercase();
+        let inserts = text.matches("insert into operation_runs").count();
+        let status_queued =
+            text.matches("status = 'queued'").count() + text.matches("'queued', 'pending'").count();
+        let is_gate = p.ends_with("runs/gate.rs")
+            // The monitoring benchmark seeds a million rows into a
+            // throwaway database no worker ever reads (through the
+            // gate that would take ten minutes).
+            || p.ends_with("server/src/bench_monitoring.rs");
+        let is_service = p.ends_with("runs/service.rs");
+        if (inserts > 0 && !is_gate)
+            || (status_queued > 0 && !is_gate && !is_service && !p.ends_with("runs/reconciler.rs"))
+        {
+            offenders.push(p.display().to_string());
         }
     }
     assert!(

@@ -146,7 +146,6 @@ both_backends!(
 /// seeding and PostgreSQL's LISTEN connection.
 #[test]
 fn connections_come_only_from_the_guard() {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let allowed = [
         "domain/src/store.rs",
         "domain/src/runs/wake.rs",
@@ -154,27 +153,13 @@ fn connections_come_only_from_the_guard() {
         "server/src/bench_monitoring.rs",
     ];
     let mut offenders = Vec::new();
-    let mut stack = vec![
-        root.join("domain/src"),
-        root.join("app/src"),
-        root.join("server/src"),
-    ];
-    while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(&dir).unwrap().flatten() {
-            let p = entry.path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if p.extension().is_some_and(|e| e == "rs") {
-                let text = std::fs::read_to_string(&p).unwrap();
-                let raw = text.contains("unguarded_pool()")
-                    || text.contains("pool.acquire()")
-                    || text.contains("pool().acquire()")
-                    || text.contains("pool().begin");
-                let is_allowed = allowed.iter().any(|a| p.ends_with(a));
-                if raw && !is_allowed {
-                    offenders.push(p.display().to_string());
-                }
-            }
+    for (p, text) in crate::common::product_sources() {
+        let raw = text.contains("unguarded_pool()")
+            || text.contains("pool.acquire()")
+            || text.contains("pool().acquire()")
+            || text.contains("pool().begin");
+        if raw && !allowed.iter().any(|a| p.ends_with(a)) {
+            offenders.push(p.display().to_string());
         }
     }
     assert!(
