@@ -198,6 +198,22 @@ pub fn when(ms: Option<i64>) -> String {
         .unwrap_or_else(|| "—".into())
 }
 
+/// Next steps from the registry: the words, and a link where one does it.
+pub fn next_steps_list(
+    steps: Vec<domain::runs::next_steps::NextStep>,
+    class: &'static str,
+) -> impl IntoView {
+    (!steps.is_empty()).then(|| {
+        view! {
+            <ul class=class data-testid="next-steps">
+                {steps.into_iter().map(|s| view! {
+                    <li>{s.text} {s.link.map(|l| view! { " " <a class="link" href=l.href>{l.label}</a> })}</li>
+                }).collect_view()}
+            </ul>
+        }
+    })
+}
+
 #[component]
 pub fn EmptyState(title: &'static str, children: Children) -> impl IntoView {
     view! {

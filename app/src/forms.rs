@@ -222,9 +222,7 @@ pub(crate) fn toast_view(t: domain::runs::presenter::Toast) -> impl IntoView {
         <div class=toast_class(t.tone)>
             <p class="toast-title">{t.title}</p>
             <p>{t.body}</p>
-            {(!t.next_steps.is_empty()).then(|| view! {
-                <ul class="next-steps">{t.next_steps.into_iter().map(|s| view! { <li>{s}</li> }).collect_view()}</ul>
-            })}
+            {crate::components::next_steps_list(t.next_steps, "next-steps")}
             <a class="link" href=t.link>{t.link_label}</a>
         </div>
     }

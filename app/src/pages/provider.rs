@@ -1,7 +1,7 @@
 //! Provider pages of a tenant: the dashboard's provider section (readiness and
 //! start buttons), connections, the verification report and the data browsers.
 
-use crate::components::{EmptyState, NotFound, load, when};
+use crate::components::{EmptyState, NotFound, load, next_steps_list, when};
 use crate::forms::GateForm;
 use crate::forms::ServerForm;
 use crate::provider_api as api;
@@ -72,7 +72,7 @@ pub fn ProviderSection(tenant: TenantId) -> impl IntoView {
                                     ReadinessState::Blocked { reason } => view! {
                                         <span class="badge badge-bad">{r.state.label()}</span>
                                         " " <span>{reason.message()}</span>
-                                        <span class="muted">" " {reason.next_steps().first().copied().unwrap_or_default()}</span>
+                                        {next_steps_list(r.next_steps.clone(), "next-steps muted")}
                                     }.into_any(),
                                     ReadinessState::Running { run } => view! {
                                         <span class="badge badge-info">{r.state.label()}</span>
@@ -91,7 +91,7 @@ pub fn ProviderSection(tenant: TenantId) -> impl IntoView {
                                         <td>{if r.allowed {
                                             view! { <StartOperation tenant=tenant op_type=r.op_type label=format!("Start {}", label.to_lowercase())/> }.into_any()
                                         } else {
-                                            view! { <span class="muted">"Your role cannot start operations."</span> }.into_any()
+                                            view! { <span class="muted" data-testid="not-offered">{r.not_offered.clone().unwrap_or_default()}</span> }.into_any()
                                         }}</td>
                                     </tr>
                                 }

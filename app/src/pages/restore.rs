@@ -42,8 +42,8 @@ pub fn Restore() -> impl IntoView {
                 <p class="muted">"Write device configurations and compliance policies back to "
                     {p.tenant_name.clone()} " as a stored inventory snapshot recorded them."</p>
                 {p.blocked.map(|r| view! {
-                    <p class="notice notice-warn" role="status">"A restore would be blocked now: " {r.message()} " "
-                        {r.next_steps().first().copied().unwrap_or_default()}</p>
+                    <div class="notice notice-warn" role="status"><p>"A restore would be blocked now: " {r.message()}</p>
+                        {crate::components::next_steps_list(p.blocked_steps.clone(), "next-steps")}</div>
                 })}
                 {steps(tenant, p)}
             </section>

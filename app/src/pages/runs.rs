@@ -150,10 +150,7 @@ fn run_sections(
     let h = p.headline;
     let label = r.truth.op_type.label();
     let moving = movement(&r.truth, &h);
-    let next_steps: Vec<&'static str> = r
-        .reason
-        .map(|c| c.next_steps().to_vec())
-        .unwrap_or_default();
+    let next_steps = domain::runs::presenter::run_next_steps(&r);
     view! {
         <h1 class="page-title">{label} " " <span class=tone_class(h.tone) data-testid="run-status" aria-live="polite">{h.label.clone()}</span></h1>
         <section class="card decision" aria-labelledby="decision">
@@ -165,10 +162,11 @@ fn run_sections(
                 </p>
             })}
             {h.problem.map(|c| view! { <p><span class="badge badge-warn">{c.label()}</span></p> })}
+            {domain::runs::presenter::stuck_guidance(&r.truth, p.now).map(|g| view! { <p class="notice notice-warn mt-2" data-testid="stuck-guidance">{g}</p> })}
             {r.reason.map(|c| view! { <p class="mt-2">{c.message()}</p> })}
             {(!next_steps.is_empty()).then(|| view! {
                 <h3 class="font-medium mt-3">"What to do next"</h3>
-                <ul class="link-list">{next_steps.into_iter().map(|s| view! { <li>{s}</li> }).collect_view()}</ul>
+                {crate::components::next_steps_list(next_steps, "link-list")}
             })}
             {r.cancel_requested.then(|| view! { <p class="notice notice-warn mt-3">"Cancellation was requested; the operation stops at its next check."</p> })}
             {(p.can_cancel && !r.cancel_requested).then(|| view! {

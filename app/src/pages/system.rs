@@ -62,7 +62,7 @@ pub fn SystemFailures() -> impl IntoView {
 #[component]
 pub fn SystemStuck() -> impl IntoView {
     view! { <SystemRunsList title="Stuck runs" list=SystemRunList::Stuck base="/system/ops/stuck"
-    intro="Active runs that look stuck: past their expected duration, or their worker stopped renewing its lease."/> }
+    intro="Active runs that look stuck: past their expected duration, or their worker stopped renewing its lease. Cancel one to free its scope now; otherwise the reconciler ends it as failed at its type's time limit (a queued run after an hour without a worker)."/> }
 }
 
 #[component]

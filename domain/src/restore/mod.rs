@@ -217,6 +217,8 @@ pub struct RestorePage {
     pub preview: Vec<PreviewItem>,
     /// Why a restore would not start now (the gate's first blocker), if any.
     pub blocked: Option<crate::runs::ReasonCode>,
+    /// What to do about it, with links.
+    pub blocked_steps: Vec<crate::runs::next_steps::NextStep>,
 }
 
 impl RestorePage {

@@ -178,13 +178,17 @@ pub async fn page(
             });
         }
     }
-    let blocked = StartGate::readiness(svc, actor, tenant, &[OperationType::RestoreExecute])
-        .await?
-        .into_iter()
-        .find_map(|r| match r.state {
-            crate::provider::ReadinessState::Blocked { reason } => Some(reason),
-            _ => None,
-        });
+    let (blocked, blocked_steps) =
+        StartGate::readiness(svc, actor, tenant, &[OperationType::RestoreExecute])
+            .await?
+            .into_iter()
+            .find_map(|r| match r.state {
+                crate::provider::ReadinessState::Blocked { reason } => {
+                    Some((Some(reason), r.next_steps))
+                }
+                _ => None,
+            })
+            .unwrap_or_default();
     Ok(RestorePage {
         tenant,
         tenant_name: access.tenant.display_name,
@@ -194,6 +198,7 @@ pub async fn page(
         compared_with,
         preview,
         blocked,
+        blocked_steps,
     })
 }
 

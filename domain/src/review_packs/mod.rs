@@ -22,6 +22,8 @@ pub const SPEC: crate::runs::model::OperationSpec = crate::runs::model::Operatio
     started_from: crate::runs::model::StartedFrom::OwnPage,
     requeue_after_lost_lease: true,
     max_attempts: 3,
+    max_runtime_ms: crate::runs::model::default_max_runtime_ms(10 * 60_000),
+    max_queue_wait_ms: crate::runs::model::DEFAULT_MAX_QUEUE_WAIT_MS,
 };
 
 #[cfg(feature = "server")]

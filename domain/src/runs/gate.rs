@@ -382,6 +382,8 @@ impl StartGate {
                     decision: StartDecision::Blocked,
                     run: RunId(id),
                     op_type: request.op_type,
+                    tenant: request.tenant,
+                    connection: connection_id,
                     holder: None,
                     reason: Some(reason),
                 });
@@ -389,7 +391,7 @@ impl StartGate {
 
             if let Some((run, holder)) = snap.active {
                 session.finish().await?;
-                return Ok(occupied(request.op_type, run, holder));
+                return Ok(occupied(&request, connection_id, run, holder));
             }
             let scope =
                 scope_key(spec.scope, request.tenant, connection_id).ok_or(AppError::Internal)?;
@@ -422,7 +424,7 @@ impl StartGate {
                 // Another start won the scope between our read and insert.
                 if let Some((run, holder)) = active_on_scope(session.conn(), &scope).await? {
                     session.finish().await?;
-                    return Ok(occupied(request.op_type, run, holder));
+                    return Ok(occupied(&request, connection_id, run, holder));
                 }
                 // It finished in between: try again.
                 continue;
@@ -447,6 +449,8 @@ impl StartGate {
                 decision: StartDecision::Accepted,
                 run: RunId(id),
                 op_type: request.op_type,
+                tenant: request.tenant,
+                connection: connection_id,
                 holder: None,
                 reason: None,
             });
@@ -457,15 +461,22 @@ impl StartGate {
     }
 }
 
-fn occupied(requested: OperationType, run: RunId, holder: OperationType) -> StartResult {
+fn occupied(
+    request: &StartRequest,
+    connection: Option<ProviderConnectionId>,
+    run: RunId,
+    holder: OperationType,
+) -> StartResult {
     StartResult {
-        decision: if holder == requested {
+        decision: if holder == request.op_type {
             StartDecision::Deduped
         } else {
             StartDecision::ScopeBusy
         },
         run,
-        op_type: requested,
+        op_type: request.op_type,
+        tenant: request.tenant,
+        connection,
         holder: Some(holder),
         reason: None,
     }
@@ -548,10 +559,30 @@ impl StartGate {
                     (None, Some((run, holder))) => ReadinessState::Busy { run, holder },
                     (None, None) => ReadinessState::Ready,
                 };
+                let allowed = role.can(spec.capability);
+                let next_steps = match &state {
+                    ReadinessState::Blocked { reason } => super::next_steps::resolve(
+                        *reason,
+                        &super::next_steps::StepContext {
+                            tenant: Some(tenant),
+                            connection: snap.connection.as_ref().map(|c| c.id),
+                            running: None,
+                        },
+                    ),
+                    _ => vec![],
+                };
                 Readiness {
                     op_type: *op,
                     state,
-                    allowed: role.can(spec.capability),
+                    allowed,
+                    next_steps,
+                    not_offered: (!allowed).then(|| {
+                        format!(
+                            "Not offered: the {} role cannot start {}.",
+                            role.label(),
+                            op.label().to_lowercase()
+                        )
+                    }),
                 }
             })
             .collect())

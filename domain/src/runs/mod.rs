@@ -3,6 +3,7 @@
 
 pub mod filter;
 pub mod model;
+pub mod next_steps;
 pub mod presenter;
 pub mod probe;
 

@@ -38,6 +38,7 @@ string_enum!(
         ConnectionMissing = "connection_missing",
         ConnectionDisabled = "connection_disabled",
         ConsentMissing = "consent_missing",
+        ConsentUnconfirmed = "consent_unconfirmed",
         CredentialsMissing = "credentials_missing",
         CredentialsExpired = "credentials_expired",
         CredentialsInvalid = "credentials_invalid",
@@ -50,6 +51,8 @@ string_enum!(
         TenantInactive = "tenant_inactive",
         OperationUnavailable = "operation_unavailable",
         LeaseExpired = "lease_expired",
+        NeverStarted = "never_started",
+        TimeLimitExceeded = "time_limit_exceeded",
         HandlerFailed = "handler_failed",
         Cancelled = "cancelled",
     }
@@ -94,7 +97,25 @@ pub struct OperationSpec {
     /// Safe to run again from scratch after a worker lost its lease.
     pub requeue_after_lost_lease: bool,
     pub max_attempts: i64,
+    /// A running attempt past this (even with a live lease) is ended as
+    /// failed by the reconciler and its handler told to stop: no run holds
+    /// its scope for ever.
+    pub max_runtime_ms: i64,
+    /// A queued run no worker picked up within this is ended as failed.
+    pub max_queue_wait_ms: i64,
 }
+
+/// The default time limits: four times the expected duration (at least ten
+/// minutes) running, an hour waiting in the queue.
+pub const fn default_max_runtime_ms(expected_duration_ms: i64) -> i64 {
+    let four = expected_duration_ms * 4;
+    if four < 10 * 60_000 {
+        10 * 60_000
+    } else {
+        four
+    }
+}
+pub const DEFAULT_MAX_QUEUE_WAIT_MS: i64 = 60 * 60_000;
 
 /// Where an operator starts an operation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -143,6 +164,10 @@ pub struct Readiness {
     pub state: ReadinessState,
     /// The member's role may start it.
     pub allowed: bool,
+    /// For a blocked row: what to do, with links (the next-step registry).
+    pub next_steps: Vec<super::next_steps::NextStep>,
+    /// When the start button is not offered: why, in the operator's words.
+    pub not_offered: Option<String>,
 }
 
 /// A client secret counts as expired from its recorded expiry on (the
@@ -184,6 +209,8 @@ impl OperationSpec {
             started_from: StartedFrom::AnyStartButton,
             requeue_after_lost_lease: true,
             max_attempts: 3,
+            max_runtime_ms: default_max_runtime_ms(minutes * 60_000),
+            max_queue_wait_ms: DEFAULT_MAX_QUEUE_WAIT_MS,
         }
     }
 
@@ -223,6 +250,9 @@ impl ReasonCode {
             ConnectionMissing => "This tenant has no provider connection.",
             ConnectionDisabled => "The tenant's provider connection is disabled.",
             ConsentMissing => "Admin consent has not been granted for the provider connection.",
+            ConsentUnconfirmed => {
+                "Admin consent was granted in Microsoft but Tenantry has not verified it yet."
+            }
             CredentialsMissing => "The provider connection has no client secret.",
             CredentialsExpired => "The provider connection's client secret has expired.",
             CredentialsInvalid => "Microsoft refused the connection's client id or secret.",
@@ -237,50 +267,10 @@ impl ReasonCode {
             TenantInactive => "The tenant is inactive.",
             OperationUnavailable => "This operation is not available yet.",
             LeaseExpired => "The worker running this operation stopped responding.",
+            NeverStarted => "No worker picked the operation up in time.",
+            TimeLimitExceeded => "The operation ran past its time limit.",
             HandlerFailed => "The operation failed while running.",
             Cancelled => "The operation was cancelled.",
-        }
-    }
-
-    /// What to do about it.
-    pub fn next_steps(self) -> &'static [&'static str] {
-        use ReasonCode::*;
-        match self {
-            ConnectionMissing => &["Add a provider connection for this tenant, then start again."],
-            ConnectionDisabled => &["Enable the provider connection, then start again."],
-            ConsentMissing => &[
-                "Ask a Global Administrator of the customer tenant to grant admin consent.",
-                "Then run tenant verification to confirm it.",
-            ],
-            CredentialsMissing => &["Add a client secret to the provider connection."],
-            CredentialsExpired => &["Rotate the client secret on the provider connection."],
-            CredentialsInvalid => &[
-                "Check the client id and rotate the client secret on the provider connection.",
-                "Then run a connection check.",
-            ],
-            PermissionsMissing => &[
-                "Grant admin consent for the missing permissions listed in the verification report.",
-                "Then run tenant verification again.",
-            ],
-            ProviderTenantNotFound => {
-                &["Correct the Entra tenant id on the provider connection, then verify again."]
-            }
-            ProviderThrottled => &["Wait a few minutes, then start the operation again."],
-            ProviderTimeout | ProviderUnavailable => &[
-                "Start the operation again later; Microsoft's service health may show an incident.",
-            ],
-            ProviderUnexpectedResponse => &[
-                "Start the operation again. If it keeps happening, contact Tenantry support with the run link.",
-            ],
-            TenantInactive => &["Activate the tenant, then start again."],
-            OperationUnavailable => {
-                &["Use another operation; this one arrives in a later release."]
-            }
-            LeaseExpired => {
-                &["Start the operation again. If it keeps happening, check the workers."]
-            }
-            HandlerFailed => &["Read the failure summary, fix the cause, and start again."],
-            Cancelled => &["Start the operation again when you need it."],
         }
     }
 }
@@ -391,6 +381,19 @@ impl RunTruth {
         }
     }
 
+    /// When the reconciler ends this run if it is still active: a running
+    /// attempt at `started_at + max_runtime`, a never-started queued run at
+    /// `created_at + max_queue_wait` (a requeued one waits up to that long
+    /// again from its requeue, which the truth does not carry: `None`).
+    pub fn time_limit(&self) -> Option<i64> {
+        let spec = self.op_type.spec();
+        match (self.status, self.started_at) {
+            (RunStatus::Running, Some(started)) => Some(started + spec.max_runtime_ms),
+            (RunStatus::Queued, None) => Some(self.created_at + spec.max_queue_wait_ms),
+            _ => None,
+        }
+    }
+
     pub fn problem_class(&self, now: i64) -> Option<ProblemClass> {
         if self.is_active() {
             (self.freshness(now) == Freshness::LikelyStale)
@@ -443,6 +446,9 @@ pub struct StartResult {
     /// run holding the scope (scope busy).
     pub run: RunId,
     pub op_type: OperationType,
+    /// What the start was for (next steps link to it).
+    pub tenant: TenantId,
+    pub connection: Option<ProviderConnectionId>,
     /// For scope busy: the operation holding the scope.
     pub holder: Option<OperationType>,
     pub reason: Option<ReasonCode>,
@@ -473,7 +479,7 @@ mod tests {
             assert_eq!(t.as_str().parse::<OperationType>(), Ok(*t));
         }
         for r in ReasonCode::ALL {
-            assert!(!r.message().is_empty() && !r.next_steps().is_empty(), "{r}");
+            assert!(!r.message().is_empty() && !r.steps().is_empty(), "{r}");
         }
     }
 

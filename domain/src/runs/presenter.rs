@@ -4,8 +4,9 @@
 
 use super::model::{
     Freshness, OperationType, ProblemClass, ReasonCode, RunOutcome, RunStatus, RunTruth, RunView,
-    StartDecision, StartResult,
+    ScopeKind, StartDecision, StartResult,
 };
+use super::next_steps::{self, NextAction, NextStep, StepContext};
 use crate::ids::RunId;
 use serde::{Deserialize, Serialize};
 
@@ -41,7 +42,7 @@ pub struct Toast {
     pub body: String,
     pub link: String,
     pub link_label: String,
-    pub next_steps: Vec<String>,
+    pub next_steps: Vec<NextStep>,
 }
 
 pub fn run_link(run: RunId) -> String {
@@ -66,10 +67,28 @@ fn capitalised(word: &str) -> String {
     }
 }
 
+/// What the scope of an operation is called in the operator's words.
+pub fn scope_words(op: OperationType) -> &'static str {
+    match op.spec().scope {
+        ScopeKind::ProviderConnection => "this provider connection",
+        ScopeKind::Tenant => "this tenant",
+    }
+}
+
 pub fn present_start(result: &StartResult) -> Toast {
     let label = result.op_type.label();
     let link = run_link(result.run);
     let title = capitalised(start_word(result.decision));
+    let ctx = StepContext {
+        tenant: Some(result.tenant),
+        connection: result.connection,
+        running: matches!(
+            result.decision,
+            StartDecision::Deduped | StartDecision::ScopeBusy
+        )
+        .then_some(result.run),
+    };
+    let scope = scope_words(result.op_type);
     match result.decision {
         StartDecision::Accepted => Toast {
             tone: Tone::Info,
@@ -82,9 +101,7 @@ pub fn present_start(result: &StartResult) -> Toast {
         StartDecision::Deduped => Toast {
             tone: Tone::Info,
             title,
-            body: format!(
-                "{label} is already running for this connection; no second run was started."
-            ),
+            body: format!("{label} is already running for {scope}; no second run was started."),
             link,
             link_label: "Open the running operation".into(),
             next_steps: vec![],
@@ -98,15 +115,18 @@ pub fn present_start(result: &StartResult) -> Toast {
                 tone: Tone::Warning,
                 title,
                 body: format!(
-                    "{holder} is running on this provider connection, so {} was not started.",
+                    "{holder} is running on {scope}, so {} was not started.",
                     label.to_lowercase()
                 ),
                 link,
-                link_label: "Open the operation holding the connection".into(),
-                next_steps: vec![format!(
-                    "Wait for {} to finish, then start again.",
-                    holder.to_lowercase()
-                )],
+                link_label: "Open the operation holding the scope".into(),
+                next_steps: vec![NextStep {
+                    text: format!(
+                        "Wait for {} to finish, then start again.",
+                        holder.to_lowercase()
+                    ),
+                    link: NextAction::OpenRunningOperation.link(&ctx),
+                }],
             }
         }
         StartDecision::Blocked => {
@@ -117,9 +137,24 @@ pub fn present_start(result: &StartResult) -> Toast {
                 body: format!("{label} did not start: {}", reason.message()),
                 link,
                 link_label: "Open the blocked run".into(),
-                next_steps: reason.next_steps().iter().map(|s| s.to_string()).collect(),
+                next_steps: next_steps::resolve(reason, &ctx),
             }
         }
+    }
+}
+
+/// The next steps of a finished run, resolved against its tenant and connection.
+pub fn run_next_steps(run: &RunView) -> Vec<NextStep> {
+    match (run.truth.outcome, run.reason) {
+        (RunOutcome::Succeeded, _) | (_, None) => vec![],
+        (_, Some(reason)) => next_steps::resolve(
+            reason,
+            &StepContext {
+                tenant: run.tenant_id,
+                connection: run.provider_connection_id,
+                running: None,
+            },
+        ),
     }
 }
 
@@ -186,6 +221,25 @@ pub fn movement(truth: &RunTruth, headline: &RunHeadline) -> &'static str {
     }
 }
 
+/// While a run only *looks* stuck: what the operator can do, and when the
+/// reconciler will end it if nothing changes (its type's time limit).
+pub fn stuck_guidance(truth: &RunTruth, now: i64) -> Option<String> {
+    if !truth.is_active() || truth.freshness(now) != Freshness::LikelyStale {
+        return None;
+    }
+    let scope = scope_words(truth.op_type);
+    let cancel = format!("Cancel it to free {scope} now");
+    Some(match truth.time_limit() {
+        Some(at) if at > now => format!(
+            "{cancel}, or wait: if it does not finish, Tenantry ends it as failed at {}.",
+            crate::views::format_utc(at)
+        ),
+        Some(_) => format!("{cancel}, or wait: Tenantry ends it as failed at its next check."),
+        // A requeued run waits for a worker again; its limit runs from the requeue.
+        None => format!("{cancel}, or wait for a worker to pick it up again."),
+    })
+}
+
 /// How long the run-detail island waits before its next poll (PRODUCT.md §6):
 /// 1 s while the run is younger than 10 s, 5 s until 60 s, then 10 s; `None`
 /// once the run is terminal, which stops polling for good.
@@ -215,17 +269,12 @@ pub fn present_completion(run: &RunView) -> Toast {
         .as_deref()
         .map(|n| format!(" for {n}"))
         .unwrap_or_default();
-    let (body, next_steps) = match (run.truth.outcome, run.reason) {
-        (RunOutcome::Succeeded, _) => (format!("{label}{tenant} succeeded."), vec![]),
-        (_, Some(reason)) => (
-            format!("{label}{tenant}: {}", reason.message()),
-            reason.next_steps().iter().map(|s| s.to_string()).collect(),
-        ),
-        (outcome, None) => (
-            format!("{label}{tenant} {}.", outcome.as_str().replace('_', " ")),
-            vec![],
-        ),
+    let body = match (run.truth.outcome, run.reason) {
+        (RunOutcome::Succeeded, _) => format!("{label}{tenant} succeeded."),
+        (_, Some(reason)) => format!("{label}{tenant}: {}", reason.message()),
+        (outcome, None) => format!("{label}{tenant} {}.", outcome.as_str().replace('_', " ")),
     };
+    let next_steps = run_next_steps(run);
     Toast {
         tone: h.tone,
         title: format!("{label}: {}", h.label.to_lowercase()),
@@ -245,6 +294,8 @@ mod tests {
             decision,
             run: RunId(42),
             op_type: OperationType::InventorySync,
+            tenant: crate::ids::TenantId(5),
+            connection: Some(crate::ids::ProviderConnectionId(6)),
             holder: Some(OperationType::TenantVerification),
             reason: Some(ReasonCode::ConsentMissing),
         }
@@ -314,5 +365,77 @@ mod tests {
         let busy = present_start(&result(StartDecision::ScopeBusy));
         assert!(busy.body.contains("Tenant verification"));
         assert_eq!(busy.next_steps.len(), 1);
+    }
+
+    #[test]
+    fn next_steps_carry_links_to_the_connection_and_the_running_run() {
+        let blocked = present_start(&result(StartDecision::Blocked));
+        let hrefs: Vec<String> = blocked
+            .next_steps
+            .iter()
+            .filter_map(|s| s.link.as_ref().map(|l| l.href.clone()))
+            .collect();
+        assert_eq!(
+            hrefs,
+            [
+                "/admin/t/5/connections/6/consent",
+                "/admin/t/5/verification#verify"
+            ]
+        );
+        let busy = present_start(&result(StartDecision::ScopeBusy));
+        assert_eq!(
+            busy.next_steps[0].link.as_ref().map(|l| l.href.as_str()),
+            Some("/admin/operations/42")
+        );
+    }
+
+    #[test]
+    fn stuck_runs_say_when_they_will_be_ended() {
+        let spec = OperationType::InventorySync.spec();
+        let t = RunTruth {
+            op_type: OperationType::InventorySync,
+            status: RunStatus::Running,
+            outcome: RunOutcome::Pending,
+            created_at: 0,
+            started_at: Some(0),
+            lease_expires_at: Some(i64::MAX),
+            reconciled: false,
+        };
+        assert_eq!(
+            stuck_guidance(&t, 1_000),
+            None,
+            "moving runs need no advice"
+        );
+        let late = spec.expected_duration_ms * 2;
+        let said = stuck_guidance(&t, late).expect("stuck");
+        assert!(
+            said.starts_with("Cancel it to free this provider connection now"),
+            "{said}"
+        );
+        assert!(
+            said.contains(&crate::views::format_utc(spec.max_runtime_ms)),
+            "{said}"
+        );
+        let done = RunTruth {
+            status: RunStatus::Completed,
+            outcome: RunOutcome::Failed,
+            ..t
+        };
+        assert_eq!(stuck_guidance(&done, late), None);
+    }
+
+    #[test]
+    fn collisions_name_the_real_scope() {
+        let busy = present_start(&result(StartDecision::ScopeBusy));
+        assert!(
+            busy.body.contains("this provider connection"),
+            "{}",
+            busy.body
+        );
+        let mut pack = result(StartDecision::Deduped);
+        pack.op_type = OperationType::ReviewPackGenerate;
+        pack.connection = None;
+        let deduped = present_start(&pack);
+        assert!(deduped.body.contains("for this tenant"), "{}", deduped.body);
     }
 }

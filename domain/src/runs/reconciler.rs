@@ -68,7 +68,94 @@ pub async fn sweep(svc: &Services) -> AppResult<SweepReport> {
             tracing::info!(run = id, action = %record.action, "reconciled a run whose lease expired");
         }
     }
+    report.failed += end_overdue(svc, now).await?;
     Ok(report)
+}
+
+/// Runs that hold their scope too long are ended: a queued run no worker
+/// picked up within its type's queue wait, and a running attempt past its
+/// type's time limit (even with a live lease: its worker's next heartbeat
+/// finds the run gone and stops the handler). The limits come from the
+/// catalogue's specs; the SQL pre-filters with the smallest of them.
+async fn end_overdue(svc: &Services, now: i64) -> AppResult<u64> {
+    let min_wait = OperationType::ALL
+        .iter()
+        .map(|o| o.spec().max_queue_wait_ms)
+        .min()
+        .unwrap_or(i64::MAX);
+    let min_runtime = OperationType::ALL
+        .iter()
+        .map(|o| o.spec().max_runtime_ms)
+        .min()
+        .unwrap_or(i64::MAX);
+    type Row = (
+        i64,
+        String,
+        String,
+        i64,
+        Option<i64>,
+        i64,
+        Option<String>,
+        Option<i64>,
+    );
+    let rows: Vec<Row> = sqlx::query_as(
+        "SELECT id, op_type, status, available_at, started_at, attempts, lease_owner, heartbeat_at
+         FROM operation_runs
+         WHERE (status = 'queued' AND available_at < $1) OR (status = 'running' AND started_at < $2)
+         ORDER BY id LIMIT 500",
+    )
+    .bind(now.saturating_sub(min_wait))
+    .bind(now.saturating_sub(min_runtime))
+    .fetch_all(&mut *svc.store.read().await?)
+    .await?;
+    let mut ended = 0;
+    for (id, op, status, available_at, started_at, attempts, owner, heartbeat) in rows {
+        let Ok(op) = op.parse::<OperationType>() else {
+            continue;
+        };
+        let spec = op.spec();
+        let minutes = |ms: i64| (ms / 60_000).max(1);
+        let done = match (status.as_str(), started_at) {
+            ("queued", _) if now - available_at > spec.max_queue_wait_ms => {
+                let record = ReconciliationRecord {
+                    seen_at: now,
+                    status_seen: RunStatus::Queued,
+                    lease_owner: None,
+                    lease_expired_at: None,
+                    last_heartbeat_at: None,
+                    attempts,
+                    action: "failed".into(),
+                    why: format!(
+                        "Never started: no worker picked it up within {} minutes.",
+                        minutes(spec.max_queue_wait_ms)
+                    ),
+                };
+                RunService::end_never_started(svc, RunId(id), &record).await?
+            }
+            ("running", Some(started)) if now - started > spec.max_runtime_ms => {
+                let record = ReconciliationRecord {
+                    seen_at: now,
+                    status_seen: RunStatus::Running,
+                    lease_owner: owner,
+                    lease_expired_at: None,
+                    last_heartbeat_at: heartbeat,
+                    attempts,
+                    action: "failed".into(),
+                    why: format!(
+                        "Ran past its time limit of {} minutes (attempt {attempts}); the worker was told to stop.",
+                        minutes(spec.max_runtime_ms)
+                    ),
+                };
+                RunService::end_overrun(svc, RunId(id), attempts, &record).await?
+            }
+            _ => false,
+        };
+        if done {
+            ended += 1;
+            tracing::info!(run = id, "ended a run that held its scope too long");
+        }
+    }
+    Ok(ended)
 }
 
 /// Sweeps every `every` until shutdown; the same beat expires review packs

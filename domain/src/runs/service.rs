@@ -407,6 +407,71 @@ impl RunService {
         Ok(n > 0)
     }
 
+    /// Reconciler: a queued run no worker picked up in time ends as failed
+    /// (`never_started`), keeping the record of what was seen.
+    pub async fn end_never_started(
+        svc: &Services,
+        run: RunId,
+        record: &ReconciliationRecord,
+    ) -> AppResult<bool> {
+        Self::end_by_reconciler(svc, run, None, ReasonCode::NeverStarted, record).await
+    }
+
+    /// Reconciler: an attempt past its type's time limit ends as failed
+    /// (`time_limit_exceeded`); fenced by the attempt, so a run that finished
+    /// or moved on meanwhile is left alone.
+    pub async fn end_overrun(
+        svc: &Services,
+        run: RunId,
+        attempt: i64,
+        record: &ReconciliationRecord,
+    ) -> AppResult<bool> {
+        Self::end_by_reconciler(
+            svc,
+            run,
+            Some(attempt),
+            ReasonCode::TimeLimitExceeded,
+            record,
+        )
+        .await
+    }
+
+    async fn end_by_reconciler(
+        svc: &Services,
+        run: RunId,
+        running_attempt: Option<i64>,
+        reason: ReasonCode,
+        record: &ReconciliationRecord,
+    ) -> AppResult<bool> {
+        let now = svc.now();
+        let mut tx = svc.store.begin().await?;
+        let fence = match running_attempt {
+            Some(_) => "status = 'running' AND attempts = $6",
+            None => "status = 'queued'",
+        };
+        let sql = format!(
+            "UPDATE operation_runs SET status = 'completed', outcome = 'failed', completed_at = $2,
+                reason_code = $3, failure_summary = $4, reconciliation = $5,
+                lease_owner = NULL, lease_expires_at = NULL
+             WHERE id = $1 AND {fence}"
+        );
+        let mut update = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(run.0)
+            .bind(now)
+            .bind(reason.as_str())
+            .bind(record.why.as_str())
+            .bind(serde_json::to_string(record).map_err(|_| AppError::Internal)?);
+        if let Some(attempt) = running_attempt {
+            update = update.bind(attempt);
+        }
+        let n = update.execute(&mut **tx).await?.rows_affected();
+        if n > 0 {
+            notify_initiator(&mut tx, run, now).await?;
+        }
+        tx.commit().await?;
+        Ok(n > 0)
+    }
+
     /// A run the actor may see (404 otherwise).
     pub async fn view_for(svc: &Services, actor: &Actor, run: RunId) -> AppResult<RunView> {
         let mut conn = svc.store.read().await?;

@@ -608,6 +608,160 @@ async fn stale_runs_out_of_attempts_are_closed_failed(backend: Backend) {
     assert_eq!(n, 1);
 }
 
+async fn notifications_for(app: &TestApp, run: RunId) -> Vec<(String, String)> {
+    sqlx::query_as("SELECT title, body FROM notifications WHERE run_id = $1")
+        .bind(run.0)
+        .fetch_all(app.services.store.unguarded_pool())
+        .await
+        .unwrap()
+}
+
+/// A queued run no worker picks up does not hold its connection for ever.
+async fn a_run_no_worker_picks_up_ends_and_frees_its_scope(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let w = run_world(&app).await;
+    let svc = &app.services;
+    let spec = OperationType::MachineryProbe.spec();
+    let r = StartGate::start(
+        svc,
+        Initiator::User(&w.owner),
+        probe(w.tenant, serde_json::json!({})),
+    )
+    .await
+    .unwrap();
+    // Just inside the limit: still queued, still holding the scope, and the
+    // run page says when it will be ended.
+    app.clock.advance_ms(spec.max_queue_wait_ms);
+    reconciler::sweep(svc).await.unwrap();
+    assert_eq!(
+        status_of(&app, r.run).await,
+        (RunStatus::Queued, RunOutcome::Pending)
+    );
+    let v = RunService::load(svc, r.run).await.unwrap().unwrap();
+    let said = domain::runs::presenter::stuck_guidance(&v.truth, svc.now()).expect("looks stuck");
+    assert!(
+        said.contains("Cancel it to free this provider connection now"),
+        "{said}"
+    );
+    let again = StartGate::start(
+        svc,
+        Initiator::User(&w.owner),
+        probe(w.tenant, serde_json::json!({})),
+    )
+    .await
+    .unwrap();
+    assert_eq!(again.decision, StartDecision::Deduped);
+
+    app.clock.advance_ms(1);
+    let sweep = reconciler::sweep(svc).await.unwrap();
+    assert_eq!(sweep.failed, 1);
+    let v = RunService::load(svc, r.run).await.unwrap().unwrap();
+    assert_eq!(
+        (v.truth.status, v.truth.outcome),
+        (RunStatus::Completed, RunOutcome::Failed)
+    );
+    assert_eq!(v.reason, Some(ReasonCode::NeverStarted));
+    let rec = v.reconciliation.expect("a reconciliation record");
+    assert_eq!(
+        rec.why,
+        "Never started: no worker picked it up within 60 minutes."
+    );
+    assert_eq!(v.failure_summary.as_deref(), Some(rec.why.as_str()));
+    // The scope is free again, and the initiator was told once.
+    let fresh = StartGate::start(
+        svc,
+        Initiator::User(&w.owner),
+        probe(w.tenant, serde_json::json!({})),
+    )
+    .await
+    .unwrap();
+    assert_eq!(fresh.decision, StartDecision::Accepted);
+    assert_eq!(notifications_for(&app, r.run).await.len(), 1);
+    // A second sweep changes nothing.
+    assert_eq!(reconciler::sweep(svc).await.unwrap().failed, 0);
+}
+
+/// A running attempt that keeps heartbeating past its time limit is ended
+/// and its worker stops; its late outcome is refused.
+async fn a_run_past_its_time_limit_is_ended_and_its_worker_told_to_stop(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let w = run_world(&app).await;
+    let svc = &app.services;
+    let spec = OperationType::MachineryProbe.spec();
+    let r = StartGate::start(
+        svc,
+        Initiator::User(&w.owner),
+        probe(w.tenant, serde_json::json!({})),
+    )
+    .await
+    .unwrap();
+    let lease = 60_000;
+    let claimed = RunService::claim(svc, "w1", 1, lease)
+        .await
+        .unwrap()
+        .remove(0);
+    // Heartbeat faithfully up to the limit: the lease never lapses.
+    let mut elapsed = 0;
+    while elapsed + lease / 2 <= spec.max_runtime_ms {
+        app.clock.advance_ms(lease / 2);
+        elapsed += lease / 2;
+        assert!(matches!(
+            RunService::heartbeat(svc, &claimed, lease).await.unwrap(),
+            Heartbeat::Held { .. }
+        ));
+        reconciler::sweep(svc).await.unwrap();
+    }
+    assert_eq!(
+        status_of(&app, r.run).await.0,
+        RunStatus::Running,
+        "not before its limit"
+    );
+    app.clock.advance_ms(spec.max_runtime_ms - elapsed + 1);
+    let sweep = reconciler::sweep(svc).await.unwrap();
+    assert_eq!((sweep.failed, sweep.requeued), (1, 0));
+    let v = RunService::load(svc, r.run).await.unwrap().unwrap();
+    assert_eq!(v.truth.outcome, RunOutcome::Failed);
+    assert_eq!(v.reason, Some(ReasonCode::TimeLimitExceeded));
+    let rec = v.reconciliation.expect("a reconciliation record");
+    assert!(
+        rec.why
+            .starts_with("Ran past its time limit of 10 minutes (attempt 1)"),
+        "{}",
+        rec.why
+    );
+    assert_eq!(rec.lease_owner.as_deref(), Some("w1"));
+    // The worker's next heartbeat learns the run is gone and stops the handler.
+    assert_eq!(
+        RunService::heartbeat(svc, &claimed, lease).await.unwrap(),
+        Heartbeat::Lost
+    );
+    let late = RunService::complete(
+        svc,
+        &claimed,
+        Completion::succeeded(SummaryCounts::default()),
+    )
+    .await;
+    assert!(
+        matches!(late, Err(domain::AppError::Conflict { .. })),
+        "{late:?}"
+    );
+    let notes = notifications_for(&app, r.run).await;
+    assert_eq!(notes.len(), 1);
+    assert!(
+        notes[0].1.contains("ran past its time limit"),
+        "{:?}",
+        notes[0]
+    );
+    let fresh = StartGate::start(
+        svc,
+        Initiator::User(&w.owner),
+        probe(w.tenant, serde_json::json!({})),
+    )
+    .await
+    .unwrap();
+    assert_eq!(fresh.decision, StartDecision::Accepted);
+}
+
 async fn terminal_runs_never_change(backend: Backend) {
     let app = spawn_app(backend).await;
     let w = run_world(&app).await;
@@ -683,6 +837,8 @@ both_backends!(
     cancellation,
     a_worker_that_lost_its_lease_cannot_write,
     stale_runs_out_of_attempts_are_closed_failed,
+    a_run_no_worker_picks_up_ends_and_frees_its_scope,
+    a_run_past_its_time_limit_is_ended_and_its_worker_told_to_stop,
     terminal_runs_never_change,
     graceful_shutdown_releases_unfinished_runs,
     claimed_runs_carry_their_arguments,
