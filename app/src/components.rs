@@ -144,6 +144,12 @@ fn notice_text(key: &str) -> Option<&'static str> {
             "Provider connection added. Run tenant verification to confirm consent."
         }
         "connection_saved" => "Provider connection saved.",
+        "consent_granted" => {
+            "Microsoft reports admin consent granted. Verify the tenant now to confirm it: operations that need consent start once verification passes."
+        }
+        "consent_not_granted" => {
+            "Admin consent was not granted, so nothing changed. Try again, or ask a Global Administrator of the customer tenant."
+        }
         "secret_rotated" => "Client secret replaced. The old secret is no longer stored.",
         "connection_enabled" => "Provider connection enabled.",
         "connection_disabled" => "Provider connection disabled: operations on it are blocked.",

@@ -27,9 +27,18 @@ pub async fn page(svc: &Services, actor: &Actor) -> AppResult<Option<Notificatio
     let Some(ws) = access::current_workspace(svc, actor).await? else {
         return Ok(None);
     };
-    type Row = (i64, String, String, String, String, i64, Option<i64>);
+    type Row = (
+        i64,
+        String,
+        String,
+        String,
+        String,
+        i64,
+        Option<i64>,
+        Option<String>,
+    );
     let rows: Vec<Row> = sqlx::query_as(
-        "SELECT id, tone, title, body, link, created_at, read_at FROM notifications
+        "SELECT id, tone, title, body, link, created_at, read_at, next_steps FROM notifications
          WHERE user_id = $1 AND workspace_id = $2 ORDER BY id DESC LIMIT $3",
     )
     .bind(actor.user_id.0)
@@ -40,7 +49,7 @@ pub async fn page(svc: &Services, actor: &Actor) -> AppResult<Option<Notificatio
     let items: Vec<NotificationView> = rows
         .into_iter()
         .map(
-            |(id, tone, title, body, link, created_at, read_at)| NotificationView {
+            |(id, tone, title, body, link, created_at, read_at, steps)| NotificationView {
                 id: NotificationId(id),
                 tone,
                 title,
@@ -48,6 +57,10 @@ pub async fn page(svc: &Services, actor: &Actor) -> AppResult<Option<Notificatio
                 link,
                 created_at,
                 read: read_at.is_some(),
+                // Written by the presenter; an unreadable value shows no steps.
+                next_steps: steps
+                    .and_then(|s| serde_json::from_str(&s).ok())
+                    .unwrap_or_default(),
             },
         )
         .collect();

@@ -93,6 +93,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../../migrations/sqlite/0008_security.sql"),
         postgres: include_str!("../../migrations/postgres/0008_security.sql"),
     },
+    Migration {
+        version: 9,
+        name: "operator_flow",
+        sqlite: include_str!("../../migrations/sqlite/0009_operator_flow.sql"),
+        postgres: include_str!("../../migrations/postgres/0009_operator_flow.sql"),
+    },
 ];
 
 #[derive(Clone)]

@@ -207,6 +207,7 @@ pub enum AuditAction {
     ConnectionEnabled,
     ConnectionDisabled,
     ConnectionDeleted,
+    ConsentAnswered,
     SupportRequested,
     SupportLinked,
     SupportHandoffFailed,
@@ -223,7 +224,7 @@ pub enum AuditAction {
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 36] = [
+    pub const ALL: [AuditAction; 37] = [
         AuditAction::UserCreated,
         AuditAction::SignedIn,
         AuditAction::SignInFailed,
@@ -247,6 +248,7 @@ impl AuditAction {
         AuditAction::ConnectionEnabled,
         AuditAction::ConnectionDisabled,
         AuditAction::ConnectionDeleted,
+        AuditAction::ConsentAnswered,
         AuditAction::SupportRequested,
         AuditAction::SupportLinked,
         AuditAction::SupportHandoffFailed,
@@ -287,6 +289,7 @@ impl AuditAction {
             AuditAction::ConnectionEnabled => "provider_connection.enabled",
             AuditAction::ConnectionDisabled => "provider_connection.disabled",
             AuditAction::ConnectionDeleted => "provider_connection.deleted",
+            AuditAction::ConsentAnswered => "provider_connection.consent_answered",
             AuditAction::SupportRequested => "support_request.created",
             AuditAction::SupportLinked => "support_request.linked",
             AuditAction::SupportHandoffFailed => "support_request.handoff_failed",
@@ -328,6 +331,7 @@ impl AuditAction {
             AuditAction::ConnectionEnabled => "Provider connection enabled",
             AuditAction::ConnectionDisabled => "Provider connection disabled",
             AuditAction::ConnectionDeleted => "Provider connection deleted",
+            AuditAction::ConsentAnswered => "Admin consent answered",
             AuditAction::SupportRequested => "Support requested",
             AuditAction::SupportLinked => "Support ticket linked",
             AuditAction::SupportHandoffFailed => "Support desk handoff failed",
@@ -449,6 +453,7 @@ pub struct NotificationView {
     pub link: String,
     pub created_at: i64,
     pub read: bool,
+    pub next_steps: Vec<crate::runs::next_steps::NextStep>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -8,6 +8,7 @@ pub mod bench;
 pub mod bench_monitoring;
 pub mod cli;
 pub mod config;
+pub mod consent;
 #[cfg(feature = "demo")]
 pub mod demo;
 pub mod downloads;

@@ -202,6 +202,14 @@ impl Application {
                 "/admin/t/{tenant}/review-packs/{pack}/{file}",
                 get(crate::downloads::review_pack_file),
             )
+            .route(
+                "/admin/t/{tenant}/connections/{connection}/consent",
+                get(crate::consent::start),
+            )
+            .route(
+                domain::provider::consent::CALLBACK_PATH,
+                get(crate::consent::callback),
+            )
             .route("/", get(|| async { Redirect::to("/admin") }))
             .leptos_routes_with_context(&state, routes, page_context(&state), move || {
                 shell(shell_options.clone())

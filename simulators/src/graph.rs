@@ -193,6 +193,8 @@ struct TenantState {
     /// Every accepted write, in order, for read-back.
     writes: Vec<SimWrite>,
     created: u64,
+    /// Admin consents granted on the simulated consent page.
+    consents: u64,
 }
 
 /// One write the simulator accepted.
@@ -287,6 +289,7 @@ impl GraphSimulator {
                                 objects: HashMap::new(),
                                 writes: Vec::new(),
                                 created: 0,
+                                consents: 0,
                             },
                         )
                     })
@@ -388,6 +391,13 @@ impl GraphSimulator {
         rows.len() < before
     }
 
+    /// Admin consents the tenant's consent page recorded.
+    pub fn consents(&self, tenant_id: &str) -> u64 {
+        lock(&self.state.tenants)
+            .get(&tenant_id.to_ascii_lowercase())
+            .map_or(0, |t| t.consents)
+    }
+
     pub fn token_requests(&self, tenant_id: &str) -> u64 {
         lock(&self.state.tenants)
             .get(&tenant_id.to_ascii_lowercase())
@@ -398,6 +408,10 @@ impl GraphSimulator {
 fn router(state: Arc<SimState>) -> Router {
     Router::new()
         .route("/{tenant}/oauth2/v2.0/token", post(token))
+        .route(
+            "/{tenant}/v2.0/adminconsent",
+            get(consent_page).post(consent_answer),
+        )
         .route(
             "/graph/{version}/{*path}",
             get(graph_get).post(graph_post).patch(graph_patch),
@@ -1163,4 +1177,163 @@ mod tests {
         assert_ne!(a, collection(&other, "groups").map(|c| c.1));
         assert_eq!(a.map(|v| v.len()), Some(TenantSize::default().groups));
     }
+}
+
+/// What Microsoft's admin-consent endpoint receives (query on GET, form on POST).
+#[derive(Debug, Default, Deserialize)]
+struct ConsentRequest {
+    client_id: Option<String>,
+    redirect_uri: Option<String>,
+    state: Option<String>,
+    /// `accept` or `cancel` (POST only: the button pressed).
+    decision: Option<String>,
+}
+
+fn html_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#39;")
+}
+
+fn percent_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(b as char)
+            }
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
+fn consent_error(code: u32, message: &str) -> Response {
+    (
+        StatusCode::BAD_REQUEST,
+        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+        format!(
+            "<!DOCTYPE html><html><head><title>Sign in to your account</title></head><body>\
+             <h1>Sorry, but we're having trouble signing you in.</h1><p>AADSTS{code}: {}</p></body></html>",
+            html_escape(message)
+        ),
+    )
+        .into_response()
+}
+
+/// The redirect URI must be an absolute http(s) URL on one line.
+fn valid_redirect(uri: &str) -> bool {
+    (uri.starts_with("http://") || uri.starts_with("https://"))
+        && uri.len() <= 2048
+        && !uri.chars().any(|c| c.is_control() || c == '#')
+}
+
+/// Checks the tenant and app; `Ok` carries the tenant's display name.
+fn consent_target(
+    state: &SimState,
+    tenant: &str,
+    req: &ConsentRequest,
+) -> Result<(String, String), (u32, String)> {
+    let tenants = lock(&state.tenants);
+    let Some(t) = tenants.get(&tenant.to_ascii_lowercase()) else {
+        return Err((90002, format!("Tenant '{tenant}' not found.")));
+    };
+    let client = req.client_id.clone().unwrap_or_default();
+    if !client.eq_ignore_ascii_case(&t.tenant.client_id) {
+        return Err((
+            700016,
+            format!("Application with identifier '{client}' was not found in the directory."),
+        ));
+    }
+    match req.redirect_uri.as_deref() {
+        Some(r) if valid_redirect(r) => Ok((t.tenant.display_name.clone(), r.to_string())),
+        _ => Err((
+            50011,
+            "The redirect URI specified in the request does not match.".into(),
+        )),
+    }
+}
+
+/// `GET /{tenant}/v2.0/adminconsent`: the permissions the app asks for, with
+/// Accept and Cancel (a Global Administrator's view).
+async fn consent_page(
+    State(state): State<Arc<SimState>>,
+    Path(tenant): Path<String>,
+    Query(req): Query<ConsentRequest>,
+) -> Response {
+    let (name, redirect) = match consent_target(&state, &tenant, &req) {
+        Ok(t) => t,
+        Err((code, message)) => return consent_error(code, &message),
+    };
+    let hidden = |n: &str, v: &str| {
+        format!(
+            "<input type=\"hidden\" name=\"{n}\" value=\"{}\">",
+            html_escape(v)
+        )
+    };
+    let permissions: String = READ_PERMISSIONS
+        .iter()
+        .chain([WRITE_PERMISSION].iter())
+        .map(|p| format!("<li>{p}</li>"))
+        .collect();
+    let body = format!(
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Permissions requested</title></head><body>\
+         <main><h1>Permissions requested</h1><p>Accept for your organization, {name}</p>\
+         <p>The application <code>{client}</code> asks for these application permissions:</p><ul>{permissions}</ul>\
+         <form method=\"post\">{c}{r}{s}\
+         <button type=\"submit\" name=\"decision\" value=\"accept\">Accept</button> \
+         <button type=\"submit\" name=\"decision\" value=\"cancel\">Cancel</button></form></main></body></html>",
+        name = html_escape(&name),
+        client = html_escape(req.client_id.as_deref().unwrap_or_default()),
+        c = hidden("client_id", req.client_id.as_deref().unwrap_or_default()),
+        r = hidden("redirect_uri", &redirect),
+        s = hidden("state", req.state.as_deref().unwrap_or_default()),
+    );
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+        body,
+    )
+        .into_response()
+}
+
+/// `POST /{tenant}/v2.0/adminconsent`: records the grant (the app's tokens
+/// carry every permission from now on) and redirects back as Microsoft does:
+/// `admin_consent=True&tenant=…&state=…`, or `error=access_denied…`.
+async fn consent_answer(
+    State(state): State<Arc<SimState>>,
+    Path(tenant): Path<String>,
+    Form(req): Form<ConsentRequest>,
+) -> Response {
+    let (_, redirect) = match consent_target(&state, &tenant, &req) {
+        Ok(t) => t,
+        Err((code, message)) => return consent_error(code, &message),
+    };
+    let sep = if redirect.contains('?') { '&' } else { '?' };
+    let st = percent_encode(req.state.as_deref().unwrap_or_default());
+    let location = if req.decision.as_deref() == Some("accept") {
+        if let Some(t) = lock(&state.tenants).get_mut(&tenant.to_ascii_lowercase()) {
+            if t.tenant.fault == Fault::ConsentMissing {
+                t.tenant.fault = Fault::None;
+            }
+            t.tenant.granted = READ_PERMISSIONS
+                .iter()
+                .chain([WRITE_PERMISSION].iter())
+                .map(|p| p.to_string())
+                .collect();
+            t.consents += 1;
+        }
+        format!(
+            "{redirect}{sep}admin_consent=True&tenant={}&state={st}",
+            percent_encode(&tenant.to_ascii_lowercase())
+        )
+    } else {
+        format!(
+            "{redirect}{sep}error=access_denied&error_description={}&state={st}",
+            percent_encode("AADSTS65004: User declined to consent to access the app.")
+        )
+    };
+    (StatusCode::FOUND, [(header::LOCATION, location)]).into_response()
 }

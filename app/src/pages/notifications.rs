@@ -32,6 +32,7 @@ pub fn Notifications() -> impl IntoView {
                                                 {(!n.read).then(|| view! { <span class="badge badge-info ml-2">"New"</span> })}
                                             </p>
                                             <p class="muted">{n.body.clone()}</p>
+                                            {crate::components::next_steps_list(n.next_steps.clone(), "next-steps text-sm")}
                                             <p class="muted text-sm">{format_utc(n.created_at)}</p>
                                         </div>
                                         {(!n.read).then(|| view! {

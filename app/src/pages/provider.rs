@@ -263,8 +263,30 @@ pub fn ConnectionDetail() -> impl IntoView {
                         <dt>"Permissions"</dt><dd>{if c.last_checked_at.is_none() { "Not checked yet".to_string() } else if missing.is_empty() { "All required permissions granted".to_string() } else { format!("Missing: {}", missing.join(", ")) }}</dd>
                         <dt>"In use"</dt><dd>{match c.active_run { Some(r) => view! { <a class="link" href=run_link(r)>"An operation is running on it"</a> }.into_any(), None => view! { "No operation is running" }.into_any() }}</dd>
                     </dl>
+                    {c.consent_unconfirmed.then(|| view! {
+                        <div class="notice notice-warn mt-4" role="status" data-testid="consent-unconfirmed">
+                            <p>"Microsoft reports admin consent granted for this app. Tenantry confirms it with a tenant verification; until then, operations that need consent are blocked."</p>
+                            {p.can_run.then(|| view! {
+                                <StartOperation tenant=tenant op_type=domain::runs::OperationType::TenantVerification label="Verify now".to_string() connection=c.id/>
+                            })}
+                        </div>
+                    })}
+                    {(p.can_manage && !c.consent_granted).then(|| view! {
+                        <section class="card mt-4" aria-labelledby="grant-consent">
+                            <h2 id="grant-consent" class="section-title">"Admin consent"</h2>
+                            <p class="muted">"A Global Administrator of the customer tenant grants this app its permissions on Microsoft's consent page, then comes back here."</p>
+                            <p class="mt-2"><a class="btn btn-secondary" data-testid="grant-consent" href=format!("/admin/t/{tenant}/connections/{connection}/consent")>"Grant admin consent"</a></p>
+                        </section>
+                    })}
                     {p.can_run.then(|| view! {
-                        <div class="mt-4"><StartOperation tenant=tenant op_type=domain::runs::OperationType::ConnectionCheck label="Check connection".to_string() connection=c.id/></div>
+                        <section class="card mt-4" aria-labelledby="connection-operations">
+                            <h2 id="connection-operations" class="section-title">"Operations on this connection"</h2>
+                            <div class="button-row" data-testid="connection-operations">
+                                {domain::provider::TENANT_OPERATIONS.iter().map(|op| view! {
+                                    <StartOperation tenant=tenant op_type=*op label=format!("Start {}", op.label().to_lowercase()) connection=c.id/>
+                                }).collect_view()}
+                            </div>
+                        </section>
                     })}
                     {p.can_manage.then(|| view! {
                         <div class="grid-2 mt-6">
@@ -343,8 +365,12 @@ pub fn Verification() -> impl IntoView {
                 <section class="page">
                     <p class="breadcrumb"><a class="link" href=format!("/admin/t/{tenant}")>{t.display_name.clone()}</a></p>
                     <h1 class="page-title">"Verification report"</h1>
+                    {p.can_run.then(|| view! {
+                        <div id="verify" class="mt-2"><StartOperation tenant=tenant op_type=domain::runs::OperationType::TenantVerification
+                            label=if p.report.is_some() { "Verify again".to_string() } else { "Verify now".to_string() }/></div>
+                    })}
                     {match p.report {
-                        None => view! { <EmptyState title="Not verified yet">"Start tenant verification from the tenant's dashboard."</EmptyState> }.into_any(),
+                        None => view! { <EmptyState title="Not verified yet">"Verification checks sign-in, the organization's identity and the permissions admin consent granted."</EmptyState> }.into_any(),
                         Some(r) => view! {
                             <p class="muted">"Checked " {format_utc(r.checked_at)} " by " <a class="link" href=run_link(r.run_id)>{format!("run #{}", r.run_id)}</a></p>
                             <table class="table mt-4">
@@ -438,6 +464,10 @@ fn Browse(kind: BrowseKind) -> impl IntoView {
                 <section class="page">
                     <p class="breadcrumb"><a class="link" href=format!("/admin/t/{tenant}")>{t.display_name.clone()}</a></p>
                     <h1 class="page-title">{title}</h1>
+                    {p.can_run.then(|| view! {
+                        <div class="mt-2" data-testid="browse-sync"><StartOperation tenant=tenant op_type=p.kind.source()
+                            label=format!("Start {}", p.kind.source().label().to_lowercase())/></div>
+                    })}
                     {(siblings.len() > 1).then(|| view! {
                         <nav class="tabs" aria-label="Inventory kinds">
                             {siblings.iter().map(|k| view! {
@@ -448,9 +478,7 @@ fn Browse(kind: BrowseKind) -> impl IntoView {
                     {match p.taken_at {
                         None => view! {
                             <EmptyState title="Nothing synced yet">
-                                {format!("Start {} from ", p.kind.source().label().to_lowercase())}
-                                <a class="link" href=format!("/admin/t/{tenant}")>"the tenant's dashboard"</a>
-                                " to fill this list."
+                                {format!("Run {} to fill this list.", p.kind.source().label().to_lowercase())}
                             </EmptyState>
                         }.into_any(),
                         Some(at) => view! {

@@ -18,7 +18,7 @@ use sqlx::any::AnyRow;
 
 const COLUMNS: &str = concat!(
     "c.id, c.tenant_id, c.display_name, c.entra_tenant_id, c.client_id, c.status,
-    c.consent, c.has_credentials, c.secret_updated_at, c.credential_expires_at, c.is_default,
+    c.consent, c.consent_answered_at, c.has_credentials, c.secret_updated_at, c.credential_expires_at, c.is_default,
     c.last_checked_at, c.last_check_reason, c.granted_permissions, c.created_at,
     (SELECT r.id FROM operation_runs r WHERE r.scope_key = ",
     crate::runs::sql::connection_scope!("c.id"),
@@ -37,6 +37,10 @@ fn view(row: &AnyRow, now: i64) -> AppResult<ConnectionView> {
         client_id: row.try_get("client_id")?,
         enabled: row.try_get::<String, _>("status")? == "enabled",
         consent_granted: row.try_get::<String, _>("consent")? == "granted",
+        consent_unconfirmed: row.try_get::<String, _>("consent")? != "granted"
+            && row
+                .try_get::<Option<i64>, _>("consent_answered_at")?
+                .is_some(),
         has_secret: row.try_get::<i64, _>("has_credentials")? != 0,
         secret_updated_at: row.try_get("secret_updated_at")?,
         credential_expires_at,
@@ -67,7 +71,7 @@ pub async fn list(svc: &Services, tenant: TenantId) -> AppResult<Vec<ConnectionV
     rows.iter().map(|r| view(r, now)).collect()
 }
 
-async fn load(
+pub(crate) async fn load(
     svc: &Services,
     tenant: TenantId,
     connection: ProviderConnectionId,
@@ -247,6 +251,7 @@ pub async fn update(
     sqlx::query(
         "UPDATE provider_connections SET display_name = $2, entra_tenant_id = $3, client_id = $4,
             consent = CASE WHEN $5 = 1 THEN 'missing' ELSE consent END,
+            consent_answered_at = CASE WHEN $5 = 1 THEN NULL ELSE consent_answered_at END,
             granted_permissions = CASE WHEN $5 = 1 THEN NULL ELSE granted_permissions END,
             updated_at = $6
          WHERE id = $1",
@@ -491,6 +496,7 @@ pub async fn record_check(
     sqlx::query(
         "UPDATE provider_connections SET last_checked_at = $2, last_check_reason = $3,
             consent = COALESCE($4, consent),
+            consent_answered_at = CASE WHEN $4 IS NULL THEN consent_answered_at ELSE NULL END,
             granted_permissions = COALESCE($5, granted_permissions)
          WHERE id = $1",
     )

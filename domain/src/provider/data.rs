@@ -593,6 +593,7 @@ pub async fn browse(
         total: 0,
         page,
         page_size: PAGE_SIZE,
+        can_run: access.workspace.role().can(Capability::ProviderRun),
     };
     let Some((key, _, _)) = source else {
         return Ok(result);
@@ -694,6 +695,7 @@ pub async fn verification_page(
     let access = access::tenant(svc, actor, tenant, Capability::TenantView).await?;
     Ok(VerificationPage {
         report: latest_verification(svc, tenant).await?,
+        can_run: access.workspace.role().can(Capability::ProviderRun),
         tenant: access.tenant,
     })
 }

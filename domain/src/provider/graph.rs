@@ -245,6 +245,17 @@ impl GraphClient {
         Ok(token)
     }
 
+    /// A new token, replacing the cached one: the permissions it carries are
+    /// what admin consent grants now (verification confirms a fresh grant; a
+    /// token from before it would carry the old, empty, roles).
+    pub async fn fresh_token(&self, creds: &AppCredentials) -> Result<AccessToken, GraphError> {
+        let token = self.fetch_token(creds).await?;
+        if let Ok(mut cache) = self.tokens.lock() {
+            cache.insert(self.key(creds), token.clone());
+        }
+        Ok(token)
+    }
+
     async fn fetch_token(&self, creds: &AppCredentials) -> Result<AccessToken, GraphError> {
         let url = format!(
             "{}/{}/oauth2/v2.0/token",

@@ -142,7 +142,13 @@ async fn fetch(
 async fn verify(ctx: &RunContext, t: &Target, report: bool) -> Result<Completion, Step> {
     let graph = &ctx.svc.provider.graph;
     let mut checks = Vec::new();
-    let token = match graph.token(&t.creds).await {
+    // The report states what is granted now: never a token cached from before a grant.
+    let token = if report {
+        graph.fresh_token(&t.creds).await
+    } else {
+        graph.token(&t.creds).await
+    };
+    let token = match token {
         Ok(token) => token,
         Err(e) => {
             if report {

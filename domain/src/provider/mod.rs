@@ -11,6 +11,8 @@ use std::str::FromStr;
 #[cfg(feature = "server")]
 pub mod connections;
 #[cfg(feature = "server")]
+pub mod consent;
+#[cfg(feature = "server")]
 pub mod data;
 #[cfg(feature = "server")]
 pub mod graph;
@@ -82,6 +84,9 @@ pub struct ConnectionView {
     pub client_id: String,
     pub enabled: bool,
     pub consent_granted: bool,
+    /// Microsoft reported admin consent granted (the consent round trip);
+    /// not yet confirmed by a verification.
+    pub consent_unconfirmed: bool,
     pub has_secret: bool,
     pub secret_updated_at: Option<i64>,
     pub credential_expires_at: Option<i64>,
@@ -290,6 +295,8 @@ pub struct BrowsePage {
     pub total: i64,
     pub page: i64,
     pub page_size: i64,
+    /// The member's role may start the sync that fills this list.
+    pub can_run: bool,
 }
 
 impl BrowsePage {
@@ -303,6 +310,8 @@ impl BrowsePage {
 pub struct VerificationPage {
     pub tenant: TenantView,
     pub report: Option<VerificationReport>,
+    /// The member's role may start a verification.
+    pub can_run: bool,
 }
 
 #[cfg(feature = "server")]

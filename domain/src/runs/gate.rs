@@ -66,6 +66,8 @@ struct Connection {
     id: ProviderConnectionId,
     enabled: bool,
     consent: bool,
+    /// Microsoft reported a grant that no verification has confirmed yet.
+    consent_answered: bool,
     has_credentials: bool,
     expires_at: Option<i64>,
 }
@@ -92,7 +94,7 @@ use super::sql::{active_run, connection_scope, tenant_scope};
 const SNAPSHOT: &str = concat!(
     "SELECT t.workspace_id, t.display_name, t.status, m.role,
         (SELECT COUNT(*) FROM tenant_assignments a WHERE a.tenant_id = t.id AND a.user_id = $2) AS assigned,
-        c.id AS connection_id, c.status AS connection_status, c.consent, c.has_credentials, c.credential_expires_at,
+        c.id AS connection_id, c.status AS connection_status, c.consent, c.consent_answered_at, c.has_credentials, c.credential_expires_at,
         r.id AS active_id, r.op_type AS active_type
      FROM tenants t
      LEFT JOIN memberships m ON m.workspace_id = t.workspace_id AND m.user_id = $2
@@ -133,6 +135,9 @@ async fn snapshot(
             id: ProviderConnectionId(id),
             enabled: row.try_get::<String, _>("connection_status")? == "enabled",
             consent: row.try_get::<String, _>("consent")? == "granted",
+            consent_answered: row
+                .try_get::<Option<i64>, _>("consent_answered_at")?
+                .is_some(),
             has_credentials: row.try_get::<i64, _>("has_credentials")? != 0,
             expires_at: row.try_get("credential_expires_at")?,
         }),
@@ -183,6 +188,7 @@ fn first_blocker(
                 _ => None,
             },
             Prerequisite::ConsentGranted => match connection {
+                Some(c) if !c.consent && c.consent_answered => Some(ReasonCode::ConsentUnconfirmed),
                 Some(c) if !c.consent => Some(ReasonCode::ConsentMissing),
                 _ => None,
             },

@@ -627,8 +627,8 @@ async fn notify_initiator(conn: &mut AnyConnection, run: RunId, now: i64) -> App
     };
     let toast = presenter::present_completion(&view);
     sqlx::query(
-        "INSERT INTO notifications (user_id, workspace_id, run_id, tone, title, body, link, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        "INSERT INTO notifications (user_id, workspace_id, run_id, tone, title, body, link, created_at, next_steps)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
     )
     .bind(user.0)
     .bind(view.workspace_id.0)
@@ -638,6 +638,11 @@ async fn notify_initiator(conn: &mut AnyConnection, run: RunId, now: i64) -> App
     .bind(toast.body)
     .bind(toast.link)
     .bind(now)
+    .bind(
+        (!toast.next_steps.is_empty())
+            .then(|| serde_json::to_string(&toast.next_steps).ok())
+            .flatten(),
+    )
     .execute(conn)
     .await?;
     Ok(())

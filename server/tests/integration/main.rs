@@ -9,6 +9,7 @@ mod abuse;
 mod accounts;
 mod authz_matrix;
 mod concurrency;
+mod consent;
 mod faults;
 mod invitations;
 mod lifecycle_prop;
