@@ -352,6 +352,63 @@ pub async fn load_system_run(run: domain::ids::RunId) -> ApiResult<domain::views
     Ok(domain::runs::monitoring::system_run(&svc, &actor, run).await?)
 }
 
+/// System plane: cancel one run (platform operators; 404 for anyone else).
+#[server(prefix = "/api", endpoint = "system/runs/cancel")]
+pub async fn system_cancel_run(run: domain::ids::RunId) -> ApiResult<()> {
+    use domain::runs::service::Cancellation;
+    let (svc, actor) = signed_in()?;
+    let notice = match domain::runs::triage::cancel(&svc, &actor, run).await? {
+        Cancellation::Cancelled => "run_cancelled",
+        Cancellation::Requested => "cancel_requested",
+        Cancellation::AlreadyFinished => "already_finished",
+    };
+    redirect(&format!("/system/ops/runs/{run}?notice={notice}"));
+    Ok(())
+}
+
+/// System plane: start the run's operation again through the gate; answers
+/// with the presenter's toast (queued, already running, scope busy, blocked).
+#[server(prefix = "/api", endpoint = "system/runs/run_again")]
+pub async fn system_run_again(
+    run: domain::ids::RunId,
+) -> ApiResult<domain::runs::presenter::Toast> {
+    let (svc, actor) = signed_in()?;
+    let result = domain::runs::triage::run_again(&svc, &actor, run).await?;
+    let mut toast = domain::runs::presenter::present_start(&result);
+    // The system plane's own run pages (the admin ones need membership).
+    toast.link = format!("/system/ops/runs/{}", result.run);
+    for step in &mut toast.next_steps {
+        if let Some(link) = &mut step.link
+            && let Some(id) = link.href.strip_prefix("/admin/operations/")
+        {
+            link.href = format!("/system/ops/runs/{id}");
+        }
+    }
+    redirect(&toast.link);
+    Ok(toast)
+}
+
+/// System plane: cancel the active runs a list's filter matches, at most
+/// the confirmed count.
+#[server(prefix = "/api", endpoint = "system/runs/bulk_cancel")]
+pub async fn system_bulk_cancel(
+    list: domain::views::SystemRunList,
+    query: String,
+    confirmed: i64,
+) -> ApiResult<()> {
+    let (svc, actor) = signed_in()?;
+    let report = domain::runs::triage::bulk_cancel(&svc, &actor, list, &query, confirmed).await?;
+    let base = match list {
+        domain::views::SystemRunList::Stuck => "/system/ops/stuck",
+        _ => "/system/ops/runs",
+    };
+    redirect(&format!(
+        "{base}?notice=bulk_cancelled&cancelled={}&requested={}&finished={}",
+        report.cancelled, report.requested, report.already_finished
+    ));
+    Ok(())
+}
+
 // ----- support requests ------------------------------------------------------------
 
 /// The support slide-over's first view (latest request of this context).

@@ -159,14 +159,39 @@ fn notice_text(key: &str) -> Option<&'static str> {
     })
 }
 
+/// Notices that carry counts: numbers from the query, words from here.
+fn counted_notice(key: &str, number: impl Fn(&str) -> i64) -> Option<String> {
+    match key {
+        "bulk_cancelled" => {
+            let (cancelled, requested, finished) =
+                (number("cancelled"), number("requested"), number("finished"));
+            let mut text = format!(
+                "Bulk cancel done: {cancelled} queued run(s) cancelled, {requested} running run(s) asked to stop at their next check."
+            );
+            if finished > 0 {
+                text.push_str(&format!(" {finished} had already finished."));
+            }
+            Some(text)
+        }
+        _ => None,
+    }
+}
+
 #[component]
 pub fn Notice() -> impl IntoView {
     let query = use_query_map();
     move || {
-        query
-            .read()
-            .get("notice")
-            .and_then(|k| notice_text(&k))
+        let q = query.read();
+        let key = q.get("notice")?;
+        let number = |name: &str| {
+            q.get(name)
+                .and_then(|v| v.parse::<i64>().ok())
+                .unwrap_or(0)
+                .max(0)
+        };
+        notice_text(&key)
+            .map(str::to_string)
+            .or_else(|| counted_notice(&key, number))
             .map(|text| view! { <p class="notice" role="status">{text}</p> })
     }
 }
@@ -365,7 +390,7 @@ pub fn SystemShell() -> impl IntoView {
                     </nav>
                     {user_menu(&shell)}
                 </header>
-                <main id="main" class="main" tabindex="-1"><Outlet/></main>
+                <main id="main" class="main" tabindex="-1"><Notice/><Outlet/></main>
             }
             .into_any()
         })}

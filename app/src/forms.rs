@@ -132,6 +132,10 @@ pub fn GateForm(
     /// A quiet button (start buttons in tables).
     #[prop(optional)]
     secondary: Option<bool>,
+    /// When set, a confirmation dialog with this text opens before submitting.
+    #[prop(optional)]
+    confirm: Option<String>,
+    #[prop(optional)] confirm_label: Option<String>,
     children: Children,
 ) -> impl IntoView {
     use domain::runs::presenter::Toast;
@@ -139,8 +143,23 @@ pub fn GateForm(
     let error = RwSignal::new(None::<String>);
     let pending = RwSignal::new(false);
     let form_ref = NodeRef::<leptos::html::Form>::new();
+    let dialog_ref = NodeRef::<leptos::html::Dialog>::new();
+    // Set by the dialog's confirm button for the one submit it triggers.
+    let confirmed = RwSignal::new(false);
+    let has_confirm = confirm.is_some();
     let url = StoredValue::new(action.clone());
     let on_submit = move |ev: leptos::ev::SubmitEvent| {
+        if has_confirm
+            && !confirmed.get_untracked()
+            && let Some(dialog) = dialog_ref.get_untracked()
+        {
+            ev.prevent_default();
+            if !pending.get_untracked() {
+                let _ = dialog.show_modal();
+            }
+            return;
+        }
+        confirmed.set(false);
         let started = submit_for_json(
             ev,
             form_ref,
@@ -156,11 +175,26 @@ pub fn GateForm(
             toast.set(None);
         }
     };
+    let on_confirm = move |_| {
+        if let Some(dialog) = dialog_ref.get_untracked() {
+            dialog.close();
+        }
+        if let Some(form) = form_ref.get_untracked() {
+            confirmed.set(true);
+            let _ = form.request_submit();
+        }
+    };
+    let on_cancel = move |_| {
+        if let Some(dialog) = dialog_ref.get_untracked() {
+            dialog.close();
+        }
+    };
     let class = match (danger.unwrap_or(false), secondary.unwrap_or(false)) {
         (true, _) => "btn btn-danger",
         (false, true) => "btn btn-secondary",
         (false, false) => "btn btn-primary",
     };
+    let confirm_text = confirm_label.unwrap_or_else(|| submit_label.clone());
     view! {
         <form method="post" action=action node_ref=form_ref on:submit=on_submit class="server-form">
             <p class="form-error" role="alert" aria-live="assertive" hidden=move || error.get().is_none()>{move || error.get()}</p>
@@ -168,6 +202,15 @@ pub fn GateForm(
             <button type="submit" class=class disabled=move || pending.get() aria-busy=move || pending.get().to_string()>
                 {move || if pending.get() { pending_label.clone() } else { submit_label.clone() }}
             </button>
+            {confirm.map(|text| view! {
+                <dialog node_ref=dialog_ref class="confirm-dialog" aria-label="Confirm">
+                    <p class="confirm-text">{text}</p>
+                    <div class="confirm-actions">
+                        <button type="button" class="btn btn-secondary" on:click=on_cancel autofocus>"Cancel"</button>
+                        <button type="button" class="btn btn-primary" on:click=on_confirm>{confirm_text}</button>
+                    </div>
+                </dialog>
+            })}
             <div role="status" aria-live="polite" data-testid="gate-toast">
                 {move || toast.get().map(toast_view)}
             </div>

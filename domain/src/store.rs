@@ -417,6 +417,14 @@ fn pool_options(backend: Backend, read_only: bool, max: u32) -> AnyPoolOptions {
                     if read_only {
                         conn.execute("PRAGMA query_only = ON").await?;
                     }
+                } else {
+                    // A transaction left open (a task dropped half-way) or a
+                    // lock queue must not wedge other work forever: the server
+                    // ends them, the caller gets an error and the pool a
+                    // fresh connection.
+                    conn.execute("SET idle_in_transaction_session_timeout = '60s'")
+                        .await?;
+                    conn.execute("SET lock_timeout = '30s'").await?;
                 }
                 Ok(())
             })

@@ -538,6 +538,9 @@ pub struct SystemRunsPage {
     pub runs: Vec<RunRow>,
     pub next: Option<String>,
     pub count: crate::runs::filter::CappedCount,
+    /// Active runs a bulk cancel of this list and filter would stop (up to
+    /// the limit + 1); `None` on the failures list.
+    pub cancellable: Option<i64>,
 }
 
 /// One summary number and the hub link that shows the same count.

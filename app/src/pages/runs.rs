@@ -1,6 +1,6 @@
 use crate::api;
 use crate::components::{NotFound, load, tone_class, when};
-use crate::forms::ServerForm;
+use crate::forms::{GateForm, ServerForm};
 use domain::ids::RunId;
 use domain::runs::presenter::{movement, poll_delay_ms, run_link};
 use domain::views::{RunPage, format_utc};
@@ -197,7 +197,15 @@ fn run_sections(
                         (Some(_), true) => view! { <span>{r.tenant_name.clone().unwrap_or_default()}</span> }.into_any(),
                         (None, _) => view! { <span>"—"</span> }.into_any(),
                     }}</dd>
-                    <dt>"Started by"</dt><dd>{r.initiator_label.clone().unwrap_or_else(|| r.initiator.as_str().to_string())}</dd>
+                    <dt>"Started by"</dt><dd>{match (r.initiator, r.initiator_label.clone()) {
+                        (domain::runs::InitiatorKind::User, Some(l)) => l,
+                        (kind, Some(l)) => format!("{} (for {l})", kind.as_str()),
+                        (kind, None) => kind.as_str().to_string(),
+                    }}</dd>
+                    {r.rerun_of.map(|orig| {
+                        let href = if tenant_base.is_empty() { format!("/system/ops/runs/{orig}") } else { run_link(orig) };
+                        view! { <dt>"Started again from"</dt><dd><a class="link" href=href>{format!("run #{orig}")}</a></dd> }
+                    })}
                     <dt>"Provider connection"</dt><dd>{r.provider_connection_id.map(|c| format!("#{c}")).unwrap_or_else(|| "—".into())}</dd>
                     <dt>"Created"</dt><dd>{format_utc(r.truth.created_at)}</dd>
                     <dt>"Started"</dt><dd>{when(r.truth.started_at)}</dd>
@@ -235,11 +243,45 @@ pub fn SystemRunDetail() -> impl IntoView {
             <Title text=format!("{} #{} · System · Tenantry", p.run.truth.op_type.label(), p.run.id)/>
             <section class="page">
                 <p class="breadcrumb"><a class="link" href="/system/ops/runs">"All runs"</a> " › #" {p.run.id.to_string()}</p>
-                {run_sections(p, None, "")}
+                {system_actions(&p)}
+                {run_sections(RunPage { can_cancel: false, ..p }, None, "")}
             </section>
         })}
     }
     .into_any()
+}
+
+/// The system plane's triage controls: cancel an active run, start a run's
+/// operation again (through the gate, as the system, same scope).
+fn system_actions(p: &RunPage) -> impl IntoView + use<> {
+    let run = p.run.id;
+    let label = p.run.truth.op_type.label();
+    let active = p.can_cancel;
+    let can_rerun = p.run.tenant_id.is_some();
+    let tenant = p.run.tenant_name.clone().unwrap_or_default();
+    view! {
+        <section class="card" aria-labelledby="triage" data-testid="system-actions">
+            <h2 id="triage" class="section-title">"Triage"</h2>
+            <div class="button-row">
+                {active.then(|| view! {
+                    <ServerForm action={crate::forms::target::<crate::api::SystemCancelRun>()} submit_label="Cancel run".to_string() danger=true
+                        confirm=format!("Cancel {label} #{run} for {tenant}? A queued run stops at once; a running one at its next check. The workspace's audit log records you as the actor.")
+                        confirm_label="Cancel run".to_string()>
+                        <input type="hidden" name="run" value=run.to_string()/>
+                    </ServerForm>
+                })}
+                {can_rerun.then(|| view! {
+                    <GateForm action={crate::forms::target::<crate::api::SystemRunAgain>()} submit_label="Run again".to_string()
+                        pending_label="Starting…".to_string() secondary=true
+                        confirm=format!("Start {label} again for {tenant}? A new run goes through the start gate as the system, on the same connection, and links back to #{run}.")
+                        confirm_label="Run again".to_string()>
+                        <input type="hidden" name="run" value=run.to_string()/>
+                    </GateForm>
+                })}
+            </div>
+            <p class="help mt-2">"Run again starts a new run through the start gate as the system, on the same tenant and connection; it links back here."</p>
+        </section>
+    }
 }
 
 /// A run's per-item results, as its operation declares them (restore: what

@@ -1,5 +1,6 @@
 use crate::api;
 use crate::components::{EmptyState, load};
+use crate::forms::ServerForm;
 use crate::pages::operations::{ListData, current_query, run_list, system_filter_form};
 use domain::views::{SystemRunList, SystemRunsPage, SystemWorkspaceRow, format_utc};
 use leptos::prelude::*;
@@ -32,18 +33,52 @@ fn SystemRunsList(
     let query = current_query();
     view! {
         <Title text=format!("{title} · System · Tenantry")/>
-        {load(api::load_system_runs(list, query), move |p: SystemRunsPage| {
+        {load(api::load_system_runs(list, query.clone()), move |p: SystemRunsPage| {
             let form = system_filter_form(base, p.query.filter);
+            let bulk = p.cancellable.filter(|n| *n > 0).map(|n| bulk_cancel(list, query.clone(), n));
             view! {
                 <section class="page">
                     <h1 class="page-title">{title}</h1>
                     <p class="muted">{intro}</p>
+                    {bulk}
                     {run_list(base, "/system/ops/runs", true,
                         ListData { query: p.query, count: p.count, runs: p.runs, next: p.next },
                         form, list == SystemRunList::All)}
                 </section>
             }
         })}
+    }
+}
+
+/// Cancel every active run this list and filter show (server-side, by the
+/// same filter, at most the count confirmed and the limit).
+fn bulk_cancel(list: SystemRunList, query: String, n: i64) -> impl IntoView {
+    use domain::runs::filter::BULK_CANCEL_LIMIT;
+    let (count, words) = if n > BULK_CANCEL_LIMIT {
+        (
+            BULK_CANCEL_LIMIT,
+            format!("the oldest {BULK_CANCEL_LIMIT} of more than {BULK_CANCEL_LIMIT} active runs"),
+        )
+    } else {
+        (n, format!("{n} active run(s)"))
+    };
+    let list_value = match list {
+        SystemRunList::All => "all",
+        SystemRunList::Failures => "failures",
+        SystemRunList::Stuck => "stuck",
+    };
+    view! {
+        <section class="card mt-4" aria-labelledby="bulk-cancel" data-testid="bulk-cancel">
+            <h2 id="bulk-cancel" class="section-title">"Cancel in bulk"</h2>
+            <p class="muted">{format!("This list and filter match {words}.")}</p>
+            <ServerForm action={crate::forms::target::<crate::api::SystemBulkCancel>()} submit_label=format!("Cancel {count} run(s)") danger=true
+                confirm=format!("Cancel {words} matching this list and filter, across every workspace? Queued runs stop at once; running runs stop at their next check. Each cancellation is audited in its workspace with you as the actor.")
+                confirm_label="Cancel them".to_string()>
+                <input type="hidden" name="list" value=list_value/>
+                <input type="hidden" name="query" value=query/>
+                <input type="hidden" name="confirmed" value=count.to_string()/>
+            </ServerForm>
+        </section>
     }
 }
 

@@ -8,6 +8,9 @@ use crate::error::{AppError, AppResult};
 use crate::ids::{TenantId, UserId};
 use serde::{Deserialize, Serialize};
 
+/// At most this many runs are cancelled by one system-plane bulk cancel.
+pub const BULK_CANCEL_LIMIT: i64 = 500;
+
 /// Hub tabs: the problem classes of PRODUCT.md §5 plus "all" and "active".
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -25,6 +25,13 @@ pub enum Initiator<'a> {
     Schedule,
     /// The system itself (e.g. onboarding follow-ups): never notified.
     System,
+    /// The system on a platform operator's word (system-plane *run again*):
+    /// authorised by the system plane, recorded and audited with the
+    /// operator as actor, pointing at the run it repeats; never notified.
+    Platform {
+        operator: &'a Actor,
+        rerun_of: RunId,
+    },
 }
 
 impl Initiator<'_> {
@@ -32,20 +39,34 @@ impl Initiator<'_> {
         match self {
             Initiator::User(_) => InitiatorKind::User,
             Initiator::Schedule => InitiatorKind::Schedule,
-            Initiator::System => InitiatorKind::System,
+            Initiator::System | Initiator::Platform { .. } => InitiatorKind::System,
         }
     }
-    fn user(&self) -> Option<UserId> {
+    /// The member whose membership authorises the start.
+    fn member(&self) -> Option<UserId> {
         match self {
             Initiator::User(a) => Some(a.user_id),
             _ => None,
         }
     }
+    /// The person recorded on the run and its audit entries.
+    fn user(&self) -> Option<UserId> {
+        match self {
+            Initiator::User(a) | Initiator::Platform { operator: a, .. } => Some(a.user_id),
+            _ => None,
+        }
+    }
     fn label(&self) -> &str {
         match self {
-            Initiator::User(a) => &a.email,
+            Initiator::User(a) | Initiator::Platform { operator: a, .. } => &a.email,
             Initiator::Schedule => "schedule",
             Initiator::System => "system",
+        }
+    }
+    fn rerun_of(&self) -> Option<RunId> {
+        match self {
+            Initiator::Platform { rerun_of, .. } => Some(*rerun_of),
+            _ => None,
         }
     }
 }
@@ -232,15 +253,15 @@ async fn active_on_scope(
 
 const INSERT_QUEUED: &str =
     "INSERT INTO operation_runs (workspace_id, tenant_id, op_type, status, outcome, initiator_kind,
-        initiator_user_id, provider_connection_id, scope_key, context, created_at, available_at)
-     VALUES ($1, $2, $3, 'queued', 'pending', $4, $5, $6, $7, $8, $9, $9)
+        initiator_user_id, provider_connection_id, scope_key, context, created_at, available_at, rerun_of)
+     VALUES ($1, $2, $3, 'queued', 'pending', $4, $5, $6, $7, $8, $9, $9, $10)
      ON CONFLICT DO NOTHING RETURNING id";
 
 /// PostgreSQL: the run and its audit entry in one statement.
 const INSERT_QUEUED_PG: &str = "WITH run AS (
         INSERT INTO operation_runs (workspace_id, tenant_id, op_type, status, outcome, initiator_kind,
-            initiator_user_id, provider_connection_id, scope_key, context, created_at, available_at)
-        VALUES ($1, $2, $3, 'queued', 'pending', $4, $5, $6, $7, $8, $9, $9)
+            initiator_user_id, provider_connection_id, scope_key, context, created_at, available_at, rerun_of)
+        VALUES ($1, $2, $3, 'queued', 'pending', $4, $5, $6, $7, $8, $9, $9, $13)
         ON CONFLICT DO NOTHING RETURNING id
      ), audit AS (
         INSERT INTO audit_log (workspace_id, tenant_id, actor_user_id, actor_label, action, target, outcome, detail, created_at)
@@ -293,7 +314,7 @@ impl StartGate {
         let now = svc.now();
         for _ in 0..3 {
             let mut session = Session::open(svc).await?;
-            let snap = snapshot(session.conn(), &request, initiator.user(), spec.scope).await?;
+            let snap = snapshot(session.conn(), &request, initiator.member(), spec.scope).await?;
             // Authorization before anything else: 404 for not yours, 403 for not allowed.
             if let Initiator::User(_) = initiator
                 && let Err(e) = access::decide_tenant(snap.role, snap.assigned, spec.capability)
@@ -344,7 +365,7 @@ impl StartGate {
                 };
                 // A blocked start writes a run and an audit entry: a member
                 // clicking one over and over is limited, nothing recorded.
-                if let Some(user) = initiator.user() {
+                if let Some(user) = initiator.member() {
                     crate::limits::take(
                         &mut tx,
                         &svc.settings.limits,
@@ -357,8 +378,8 @@ impl StartGate {
                 let (id,): (i64,) = sqlx::query_as(
                     "INSERT INTO operation_runs (workspace_id, tenant_id, op_type, status, outcome, initiator_kind,
                         initiator_user_id, provider_connection_id, scope_key, context, reason_code,
-                        created_at, completed_at, available_at)
-                     VALUES ($1, $2, $3, 'completed', 'blocked', $4, $5, $6, $7, $8, $9, $10, $10, $10) RETURNING id",
+                        created_at, completed_at, available_at, rerun_of)
+                     VALUES ($1, $2, $3, 'completed', 'blocked', $4, $5, $6, $7, $8, $9, $10, $10, $10, $11) RETURNING id",
                 )
                 .bind(snap.tenant.workspace.0)
                 .bind(request.tenant.0)
@@ -370,6 +391,7 @@ impl StartGate {
                 .bind(&context)
                 .bind(reason.as_str())
                 .bind(now)
+                .bind(initiator.rerun_of().map(|r| r.0))
                 .fetch_one(&mut **tx)
                 .await?;
                 audit_start(
@@ -402,7 +424,8 @@ impl StartGate {
             let scope =
                 scope_key(spec.scope, request.tenant, connection_id).ok_or(AppError::Internal)?;
             let postgres = svc.store.backend() == Backend::Postgres;
-            // The SQLite statement's parameters are the first nine of the PostgreSQL one's.
+            // The SQLite statement's parameters are the first nine of the
+            // PostgreSQL one's, then the lineage ($10 there, $13 here).
             let insert = sqlx::query_as::<_, (i64,)>(if postgres {
                 INSERT_QUEUED_PG
             } else {
@@ -425,6 +448,7 @@ impl StartGate {
             } else {
                 insert
             };
+            let insert = insert.bind(initiator.rerun_of().map(|r| r.0));
             let inserted: Option<(i64,)> = insert.fetch_optional(session.conn()).await?;
             let Some((id,)) = inserted else {
                 // Another start won the scope between our read and insert.

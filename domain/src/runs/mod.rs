@@ -22,6 +22,8 @@ pub mod service;
 #[cfg(feature = "server")]
 pub mod sql;
 #[cfg(feature = "server")]
+pub mod triage;
+#[cfg(feature = "server")]
 pub mod wake;
 #[cfg(feature = "server")]
 pub mod worker;

@@ -426,6 +426,8 @@ pub struct RunView {
     pub attempts: i64,
     pub cancel_requested: bool,
     pub reconciliation: Option<ReconciliationRecord>,
+    /// Started again from the system plane: the run this one repeats.
+    pub rerun_of: Option<RunId>,
 }
 
 /// What the start gate decided.

@@ -555,21 +555,74 @@ pub async fn system_runs(
     if !actor.is_platform_operator {
         return Err(AppError::NotFound);
     }
+    let query = system_query(list, raw_query)?;
+    let now = svc.now();
+    let (runs, next) = page(svc, &Viewer::Platform, &query, now).await?;
+    let count = count(svc, &Viewer::Platform, &query.filter, now).await?;
+    let cancellable = bulk_cancellable(svc, list, &query.filter, now).await?;
+    Ok(SystemRunsPage {
+        query,
+        runs,
+        next,
+        count,
+        cancellable,
+    })
+}
+
+pub use super::filter::BULK_CANCEL_LIMIT;
+
+/// Active runs of every workspace matching `filter`, oldest first, at most
+/// `limit` (system-plane bulk cancel: what the count promised, by filter).
+pub(crate) async fn active_matching(
+    svc: &Services,
+    filter: &RunFilter,
+    limit: i64,
+    now: i64,
+) -> AppResult<Vec<RunId>> {
+    let mut w = build(&Viewer::Platform, filter, None, now);
+    w.push(ACTIVE.into());
+    let lim = w.bind(limit);
+    let sql = format!(
+        "SELECT r.id FROM operation_runs r WHERE {} ORDER BY r.id LIMIT {lim}",
+        w.sql()
+    );
+    let rows = w
+        .query(sql)
+        .fetch_all(&mut *svc.store.read().await?)
+        .await?;
+    rows.iter()
+        .map(|r| Ok(RunId(r.try_get::<i64, _>(0)?)))
+        .collect()
+}
+
+/// How many active runs a bulk cancel of this list would stop (up to the
+/// limit + 1, so the page can say "more than"); `None` where it cannot
+/// apply (the failures list holds only finished runs).
+async fn bulk_cancellable(
+    svc: &Services,
+    list: SystemRunList,
+    filter: &RunFilter,
+    now: i64,
+) -> AppResult<Option<i64>> {
+    if list == SystemRunList::Failures {
+        return Ok(None);
+    }
+    Ok(Some(
+        active_matching(svc, filter, BULK_CANCEL_LIMIT + 1, now)
+            .await?
+            .len() as i64,
+    ))
+}
+
+/// The system list's filter as its page applies it.
+pub(crate) fn system_query(list: SystemRunList, raw_query: &str) -> AppResult<HubQuery> {
     let mut query = HubQuery::parse(raw_query)?;
     match list {
         SystemRunList::All => {}
         SystemRunList::Failures => query.filter.tab = Tab::FollowUp,
         SystemRunList::Stuck => query.filter.tab = Tab::Stale,
     }
-    let now = svc.now();
-    let (runs, next) = page(svc, &Viewer::Platform, &query, now).await?;
-    let count = count(svc, &Viewer::Platform, &query.filter, now).await?;
-    Ok(SystemRunsPage {
-        query,
-        runs,
-        next,
-        count,
-    })
+    Ok(query)
 }
 
 /// One run on the system plane, with its reconciliation lineage.
@@ -584,8 +637,8 @@ pub async fn system_run(svc: &Services, actor: &Actor, run: RunId) -> AppResult<
     let items = svc.catalogue.items(svc, view.truth.op_type, run).await?;
     Ok(RunPage {
         headline: presenter::headline(&view, now),
+        can_cancel: view.truth.is_active(),
         run: view,
-        can_cancel: false,
         now,
         items,
     })

@@ -292,6 +292,32 @@ impl RunService {
             format!("{} #{run}", view.truth.op_type.label()),
         )
         .await?;
+        Self::cancel_unchecked(svc, actor, &view, "").await
+    }
+
+    /// Cancels a run on a platform operator's word (system plane): the same
+    /// change, audited in the run's workspace with the operator as actor.
+    pub async fn cancel_as_platform(
+        svc: &Services,
+        actor: &Actor,
+        run: RunId,
+    ) -> AppResult<Cancellation> {
+        if !actor.is_platform_operator {
+            return Err(AppError::NotFound);
+        }
+        let view = Self::load(svc, run).await?.ok_or(AppError::NotFound)?;
+        Self::cancel_unchecked(svc, actor, &view, " from the system plane").await
+    }
+
+    /// The cancellation itself, for a caller that authorised it. `how`
+    /// completes the audit detail (who cancelled from where).
+    async fn cancel_unchecked(
+        svc: &Services,
+        actor: &Actor,
+        view: &RunView,
+        how: &str,
+    ) -> AppResult<Cancellation> {
+        let run = view.id;
         let now = svc.now();
         let mut tx = svc.store.begin().await?;
         let cancelled = sqlx::query(
@@ -322,6 +348,11 @@ impl RunService {
             }
         };
         if result != Cancellation::AlreadyFinished {
+            let what = if result == Cancellation::Cancelled {
+                "cancelled while queued"
+            } else {
+                "cancellation requested while running"
+            };
             audit::record(
                 &mut tx,
                 Entry {
@@ -332,14 +363,7 @@ impl RunService {
                     action: AuditAction::OperationCancelled,
                     target: format!("{} #{run}", view.truth.op_type.label()),
                     outcome: AuditOutcome::Succeeded,
-                    detail: Some(
-                        if result == Cancellation::Cancelled {
-                            "cancelled while queued"
-                        } else {
-                            "cancellation requested while running"
-                        }
-                        .into(),
-                    ),
+                    detail: Some(format!("{what}{how}")),
                 },
                 now,
             )
@@ -530,7 +554,8 @@ pub(crate) async fn load_view(conn: &mut AnyConnection, run: RunId) -> AppResult
     let row = sqlx::query(
         "SELECT r.id, r.workspace_id, r.tenant_id, t.display_name, r.op_type, r.status, r.outcome, r.created_at,
                 r.initiator_kind, u.email, r.provider_connection_id, r.reason_code, r.summary, r.failure_summary,
-                r.started_at, r.attempts, r.completed_at, r.lease_expires_at, r.reconciliation, r.cancel_requested_at
+                r.started_at, r.attempts, r.completed_at, r.lease_expires_at, r.reconciliation, r.cancel_requested_at,
+                r.rerun_of
          FROM operation_runs r
          LEFT JOIN tenants t ON t.id = r.tenant_id
          LEFT JOIN users u ON u.id = r.initiator_user_id
@@ -566,6 +591,7 @@ pub(crate) async fn load_view(conn: &mut AnyConnection, run: RunId) -> AppResult
         attempts: r.try_get("attempts")?,
         cancel_requested,
         reconciliation,
+        rerun_of: r.try_get::<Option<i64>, _>("rerun_of")?.map(RunId),
     }))
 }
 

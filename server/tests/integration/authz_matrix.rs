@@ -1100,6 +1100,37 @@ fn rows() -> Vec<Row> {
                 )
             },
         },
+        // System-plane triage: platform operators only, on any workspace's run.
+        Row {
+            path: "/api/system/runs/cancel",
+            kind: Kind::Fn,
+            targets: &[Target::Missing, Target::Own],
+            own: [401, 404, 200, 404, 404],
+            request: |w, t| ("/api/system/runs/cancel".into(), vec![("run", w.run(t))]),
+        },
+        Row {
+            path: "/api/system/runs/run_again",
+            kind: Kind::Fn,
+            targets: &[Target::Missing, Target::Own],
+            own: [401, 404, 200, 404, 404],
+            request: |w, t| ("/api/system/runs/run_again".into(), vec![("run", w.run(t))]),
+        },
+        Row {
+            path: "/api/system/runs/bulk_cancel",
+            kind: Kind::Fn,
+            targets: NONE,
+            own: [401, 404, 200, 404, 404],
+            request: |_, _| {
+                (
+                    "/api/system/runs/bulk_cancel".into(),
+                    vec![
+                        ("list", "stuck".into()),
+                        ("query", "".into()),
+                        ("confirmed", "1".into()),
+                    ],
+                )
+            },
+        },
         // Last: it removes victim A, whom the assignment rows above act on.
         Row {
             path: "/api/members/remove",

@@ -307,6 +307,9 @@ impl Browser {
             client: reqwest::Client::builder()
                 .cookie_store(true)
                 .redirect(reqwest::redirect::Policy::none())
+                // A server that never answers fails the test with the request
+                // named, instead of hanging the suite.
+                .timeout(std::time::Duration::from_secs(60))
                 .build()
                 .expect("client"),
             base: app.address.clone(),

@@ -14,13 +14,18 @@ const CLIENTS: usize = 16;
 const RUN_FOR: Duration = Duration::from_secs(4);
 
 async fn every_page_under_sixteen_clients(backend: Backend) {
-    let app = spawn_app_with_pool(backend, StoreOptions::default()).await;
-    let w = world(&app).await;
+    let app = phase(
+        "start the app",
+        spawn_app_with_pool(backend, StoreOptions::default()),
+    )
+    .await;
+    let w = phase("build the world", world(&app)).await;
     app.create_user("platform.operator@example.com", true).await;
     let visits = page_visits(&w);
     assert!(visits.len() >= 20, "too few page routes: {}", visits.len());
 
     let mut clients = Vec::new();
+    eprintln!("{backend:?}: signing in {} browsers", CLIENTS * 2);
     for i in 0..CLIENTS {
         let owner = app.browser();
         assert_eq!(owner.sign_in("owner.a@example.com").await.status, 200);
@@ -37,10 +42,12 @@ async fn every_page_under_sixteen_clients(backend: Backend) {
             client(i, &owner, &operator, &visits).await
         }));
     }
+    eprintln!("{backend:?}: {CLIENTS} clients requesting pages");
     let mut samples: BTreeMap<&'static str, Vec<Duration>> = BTreeMap::new();
     let mut errors = Vec::new();
     for c in clients {
-        for (route, status, took) in c.await.expect("client task") {
+        let answers = phase("wait for a client", c).await.expect("client task");
+        for (route, status, took) in answers {
             if status != 200 {
                 errors.push(format!("{route}: {status} after {took:?}"));
             }
@@ -79,6 +86,15 @@ async fn every_page_under_sixteen_clients(backend: Backend) {
     );
     for (route, _, _) in &visits {
         assert!(samples.contains_key(route), "{route} was never requested");
+    }
+}
+
+/// Runs one phase of the test within a minute; a stuck phase fails the test
+/// with its name instead of hanging the suite.
+async fn phase<T>(name: &str, fut: impl std::future::Future<Output = T>) -> T {
+    match tokio::time::timeout(Duration::from_secs(60), fut).await {
+        Ok(v) => v,
+        Err(_) => panic!("stuck for a minute: {name}"),
     }
 }
 

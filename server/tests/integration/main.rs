@@ -29,3 +29,4 @@ mod store;
 mod support;
 mod support_rt;
 mod tcp_proxy;
+mod triage;

@@ -9,6 +9,16 @@ use domain::runs::{RunOutcome, RunStatus, StartDecision};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// The worker processes read the real clock: the test's side must agree, or
+/// their reconciler sees runs queued long ago and ends them (never started).
+fn on_real_time(app: &TestApp) {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0);
+    app.clock.set_ms(now);
+}
+
 struct WorkerProcess(Child);
 
 impl Drop for WorkerProcess {
@@ -69,6 +79,7 @@ async fn many_tenants(app: &TestApp, owner: &domain::access::Actor, n: usize) ->
 
 async fn thousand_runs_over_two_worker_processes(backend: Backend) {
     let app = spawn_app(backend).await;
+    on_real_time(&app);
     let w = run_world(&app).await;
     let tenants = many_tenants(&app, &w.owner, 1000).await;
     let _a = spawn_worker(&app, &[]);
@@ -135,6 +146,7 @@ where
 
 async fn a_killed_worker_s_run_is_reclaimed(backend: Backend) {
     let app = spawn_app(backend).await;
+    on_real_time(&app);
     let w = run_world(&app).await;
     let lease = ["--lease-seconds", "2", "--reconcile-seconds", "1"];
     let mut doomed = spawn_worker(&app, &lease);

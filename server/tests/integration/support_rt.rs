@@ -8,16 +8,24 @@ use crate::runs::run_world;
 use domain::secrets::Secret;
 use domain::support::desk::DeskConfig;
 use domain::support::{Handoff, NewSupportRequest, Severity, SupportContext};
+use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 const RT_SERVER: &str = "/usr/share/request-tracker5/libexec/rt-server";
 
-/// Stops RT when the test ends, whatever happens.
+/// Stops RT when the test ends, whatever happens. `rt-server` forks
+/// workers, so it runs in a process group of its own and the whole group
+/// is killed (killing the parent alone leaves its workers running).
 struct RtServer(Child);
 
 impl Drop for RtServer {
     fn drop(&mut self) {
+        let group = format!("-{}", self.0.id());
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &group])
+            .stderr(Stdio::null())
+            .status();
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
@@ -45,6 +53,7 @@ async fn a_request_becomes_a_ticket_in_request_tracker() {
     let _rt = RtServer(
         Command::new(RT_SERVER)
             .args(["--port", &port.to_string()])
+            .process_group(0)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
