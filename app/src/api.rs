@@ -445,6 +445,23 @@ pub async fn request_support(
     Ok(domain::support::request(&svc, &actor, ctx, form).await?)
 }
 
+/// "Retry the handoff" for a request the desk did not take.
+#[server(prefix = "/api", endpoint = "support/retry")]
+pub async fn retry_support(reference: String) -> ApiResult<domain::support::SupportRequestView> {
+    let (svc, actor) = signed_in()?;
+    Ok(domain::support::retry(&svc, &actor, &reference).await?)
+}
+
+/// Links an existing desk ticket to a request the desk did not take.
+#[server(prefix = "/api", endpoint = "support/link")]
+pub async fn link_support_ticket(
+    reference: String,
+    existing_ticket: String,
+) -> ApiResult<domain::support::SupportRequestView> {
+    let (svc, actor) = signed_in()?;
+    Ok(domain::support::link_existing(&svc, &actor, &reference, &existing_ticket).await?)
+}
+
 // ----- review packs -----------------------------------------------------------------
 
 /// The review pack card (first render and its poll while a pack is generating).

@@ -404,6 +404,43 @@ pub(crate) mod browser {
     #[cfg(not(feature = "hydrate"))]
     pub fn on_run_started(_f: impl Fn() + 'static) {}
 
+    /// Calls `f` when the operator comes back to the tab: it becomes visible
+    /// again or the window regains focus (a run started in another tab or by
+    /// a colleague shows up without polling while idle). Both usually fire
+    /// together; the islands' one-loop guard makes that one fetch.
+    #[cfg(feature = "hydrate")]
+    pub fn on_return(f: impl Fn() + 'static) {
+        use std::rc::Rc;
+        use wasm_bindgen::JsCast;
+        use wasm_bindgen::closure::Closure;
+        let Some(w) = web_sys::window() else {
+            return;
+        };
+        let f = Rc::new(f);
+        let on_visible = {
+            let f = Rc::clone(&f);
+            Closure::<dyn Fn()>::new(move || {
+                if !hidden() {
+                    f();
+                }
+            })
+        };
+        if let Some(d) = w.document() {
+            let _ = d.add_event_listener_with_callback(
+                "visibilitychange",
+                on_visible.as_ref().unchecked_ref(),
+            );
+        }
+        let on_focus = Closure::<dyn Fn()>::new(move || f());
+        let _ = w.add_event_listener_with_callback("focus", on_focus.as_ref().unchecked_ref());
+        // Both live as long as the page (no client-side navigation).
+        on_visible.forget();
+        on_focus.forget();
+    }
+
+    #[cfg(not(feature = "hydrate"))]
+    pub fn on_return(_f: impl Fn() + 'static) {}
+
     pub fn navigate(location: Option<&str>) {
         if let Some(window) = web_sys::window() {
             let loc = window.location();

@@ -9,6 +9,10 @@ use crate::views::{NotificationView, NotificationsPage};
 
 const PAGE: i64 = 50;
 
+/// The one writer of notifications lives with the run engine (which must not
+/// depend on features); features write theirs through it.
+pub use crate::runs::service::{NewNotification, insert_notification as insert};
+
 pub async fn unread_count(svc: &Services, actor: &Actor) -> AppResult<i64> {
     let Some(ws) = access::current_workspace(svc, actor).await? else {
         return Ok(0);

@@ -53,6 +53,7 @@ pub fn catalogue() -> crate::runs::catalogue::Catalogue {
     crate::onboarding::register(&mut c);
     crate::review_packs::register(&mut c);
     crate::runs::probe::register(&mut c);
+    crate::support::register(&mut c);
     c
 }
 

@@ -68,6 +68,9 @@ pub struct Services {
     /// What the run engine runs: handlers, run-page items, after-run hooks,
     /// sweeps (`crate::operations::catalogue`, unless replaced).
     pub catalogue: Arc<crate::runs::catalogue::Catalogue>,
+    /// The address people open (`--public-url`, else the bound address), for
+    /// links that leave Tenantry (desk tickets). `None` outside `serve`.
+    pub public_url: Option<Arc<str>>,
 }
 
 impl Services {
@@ -81,6 +84,22 @@ impl Services {
             support_desk: Default::default(),
             data_dir: Arc::new(std::path::PathBuf::from(".")),
             catalogue: Arc::new(crate::operations::catalogue()),
+            public_url: None,
+        }
+    }
+
+    /// `origin` is scheme and host (`https://tenantry.example.com`), no path.
+    pub fn with_public_url(mut self, origin: impl Into<Arc<str>>) -> Self {
+        self.public_url = Some(origin.into());
+        self
+    }
+
+    /// A path inside Tenantry as a link that works outside it (the path
+    /// alone when no address is known).
+    pub fn link(&self, path: &str) -> String {
+        match &self.public_url {
+            Some(origin) => format!("{}{path}", origin.trim_end_matches('/')),
+            None => path.to_string(),
         }
     }
 

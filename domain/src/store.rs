@@ -99,6 +99,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../../migrations/sqlite/0009_operator_flow.sql"),
         postgres: include_str!("../../migrations/postgres/0009_operator_flow.sql"),
     },
+    Migration {
+        version: 10,
+        name: "follow_up",
+        sqlite: include_str!("../../migrations/sqlite/0010_follow_up.sql"),
+        postgres: include_str!("../../migrations/postgres/0010_follow_up.sql"),
+    },
 ];
 
 #[derive(Clone)]

@@ -64,6 +64,8 @@ pub async fn tenant_page(svc: &Services, actor: &Actor, tenant: TenantId) -> App
     .await?;
     Ok(TenantPage {
         can_manage: access.workspace.role().can(Capability::TenantManage),
+        can_request_support: access.workspace.role().can(Capability::SupportRequest),
+        can_restore: access.workspace.role().can(Capability::RestoreExecute),
         workspace: access.workspace.workspace,
         tenant: access.tenant,
         assigned_members: assigned.into_iter().map(|(e,)| e).collect(),

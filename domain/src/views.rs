@@ -136,6 +136,10 @@ pub struct TenantPage {
     pub workspace: WorkspaceRef,
     pub tenant: TenantView,
     pub can_manage: bool,
+    /// The member's role may send support requests / restore policies
+    /// (controls it may not use are not offered).
+    pub can_request_support: bool,
+    pub can_restore: bool,
     /// Members assigned to this tenant (emails), for context.
     pub assigned_members: Vec<String>,
 }
@@ -211,6 +215,7 @@ pub enum AuditAction {
     SupportRequested,
     SupportLinked,
     SupportHandoffFailed,
+    SupportHandedOff,
     ReviewPackDownloaded,
     ReviewPackExpired,
     RestoreExecuted,
@@ -224,7 +229,7 @@ pub enum AuditAction {
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 37] = [
+    pub const ALL: [AuditAction; 38] = [
         AuditAction::UserCreated,
         AuditAction::SignedIn,
         AuditAction::SignInFailed,
@@ -252,6 +257,7 @@ impl AuditAction {
         AuditAction::SupportRequested,
         AuditAction::SupportLinked,
         AuditAction::SupportHandoffFailed,
+        AuditAction::SupportHandedOff,
         AuditAction::ReviewPackDownloaded,
         AuditAction::ReviewPackExpired,
         AuditAction::RestoreExecuted,
@@ -293,6 +299,7 @@ impl AuditAction {
             AuditAction::SupportRequested => "support_request.created",
             AuditAction::SupportLinked => "support_request.linked",
             AuditAction::SupportHandoffFailed => "support_request.handoff_failed",
+            AuditAction::SupportHandedOff => "support_request.handed_off",
             AuditAction::ReviewPackDownloaded => "review_pack.downloaded",
             AuditAction::ReviewPackExpired => "review_pack.expired",
             AuditAction::RestoreExecuted => "restore.executed",
@@ -335,6 +342,7 @@ impl AuditAction {
             AuditAction::SupportRequested => "Support requested",
             AuditAction::SupportLinked => "Support ticket linked",
             AuditAction::SupportHandoffFailed => "Support desk handoff failed",
+            AuditAction::SupportHandedOff => "Support request handed to the desk",
             AuditAction::ReviewPackDownloaded => "Review pack downloaded",
             AuditAction::ReviewPackExpired => "Review pack expired",
             AuditAction::RestoreExecuted => "Restore executed",
@@ -470,6 +478,8 @@ pub struct RunPage {
     pub run: crate::runs::RunView,
     pub headline: crate::runs::presenter::RunHeadline,
     pub can_cancel: bool,
+    /// The member's role may send a support request about this run.
+    pub can_request_support: bool,
     pub now: i64,
     /// Per-item results, for operations that declare them (restore).
     pub items: Option<RunItems>,

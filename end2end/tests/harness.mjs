@@ -103,7 +103,19 @@ export async function startDemo() {
     });
     if (r.status !== 204) throw new Error(`simulator fault: HTTP ${r.status}`);
   };
-  return { url, sim, fault, output: () => output, stop: () => child.kill("SIGTERM") };
+  const desk = output.match(/HaloPSA simulator \(support desk\) at (http:\/\/[^\s;]+)/)?.[1];
+  /// Makes the simulated support desk misbehave (e.g. `{ kind: "server_error" }`).
+  const deskFault = async (body) => {
+    const r = await fetch(`${desk}/_sim/fault`, {
+      method: "PUT",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(body),
+    });
+    if (r.status !== 204) throw new Error(`desk fault: HTTP ${r.status}`);
+  };
+  /// The tickets the simulated desk accepted.
+  const deskTickets = async () => (await fetch(`${desk}/_sim/tickets`)).json();
+  return { url, sim, fault, deskFault, deskTickets, output: () => output, stop: () => child.kill("SIGTERM") };
 }
 
 /// One `tenantry demo` and one browser for a journey file: started before
@@ -180,4 +192,24 @@ export async function hydrated(page) {
   await page.waitForFunction(() => typeof window.__hydrateIsland === "function", null, { timeout: 15000 });
   // Islands hydrate right after the module loads; give the idle callback a tick.
   await page.waitForTimeout(150);
+}
+
+/// Opens a demo tenant's dashboard from the tenant list, hydrated.
+export async function tenantDashboard(page, url, name) {
+  await page.goto(`${url}/admin/tenants`);
+  await page.getByRole("link", { name }).click();
+  await page.waitForURL(/\/admin\/t\/\d+$/);
+  await hydrated(page);
+}
+
+/// Starts tenant verification from a dashboard's readiness table; answers
+/// the toast's title and the run it links to.
+export async function startVerification(page) {
+  const row = page.getByRole("row").filter({ has: page.getByRole("rowheader", { name: "Tenant verification", exact: true }) });
+  await row.getByRole("button", { name: "Start tenant verification" }).click();
+  const toast = row.getByRole("status");
+  await toast.locator(".toast-title").waitFor();
+  const title = await toast.locator(".toast-title").innerText();
+  const href = await toast.getByRole("link").first().getAttribute("href");
+  return { title, href };
 }

@@ -5,27 +5,19 @@
 // The simulator's "slow" fault keeps a verification running for a while.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { demoSuite, watch, shot, hydrated, signInDemo } from "./harness.mjs";
+import { demoSuite, watch, shot, hydrated, signInDemo, tenantDashboard, startVerification as start } from "./harness.mjs";
 
 const CONTOSO = "3f0c2b6e-5a1d-4c8e-9b7a-1d2e3f4a5b6c";
 
 const env = demoSuite();
 
-async function contosoDashboard(page) {
-  await page.goto(`${env.demo.url}/admin/tenants`);
-  await page.getByRole("link", { name: "Contoso Ltd" }).click();
-  await page.waitForURL(/\/admin\/t\/\d+$/);
-  await hydrated(page);
-}
+const contosoDashboard = (page) => tenantDashboard(page, env.demo.url, "Contoso Ltd");
 
 /// Starts tenant verification from the dashboard; the toast's run link.
 async function startVerification(page) {
-  const row = page.getByRole("row").filter({ has: page.getByRole("rowheader", { name: "Tenant verification", exact: true }) });
-  await row.getByRole("button", { name: "Start tenant verification" }).click();
-  const toast = row.getByRole("status");
-  await toast.locator(".toast-title").waitFor();
-  assert.equal(await toast.locator(".toast-title").innerText(), "Queued");
-  return toast.getByRole("link").getAttribute("href");
+  const { title, href } = await start(page);
+  assert.equal(title, "Queued");
+  return href;
 }
 
 /// Timestamps of the requests a page sends to one endpoint.
@@ -95,6 +87,37 @@ test("run detail polls while running, stops at the end; the overlay drops the ru
   assert.match(page.url(), /type=tenant_verification/);
   await shot(page, "22-hub-filtered");
   assert.deepEqual(problems, [], problems.join("\n"));
+  await context.close();
+});
+
+test("a run started in another tab shows up when this tab comes back; idle tabs do not poll", async () => {
+  const context = await env.browser.newContext();
+  const tabA = await context.newPage();
+  const problems = watch(tabA);
+  await signInDemo(tabA, env.demo.url);
+  const tabB = await context.newPage();
+  const problemsB = watch(tabB);
+  await contosoDashboard(tabB);
+  const idleCalls = record(tabB, "/api/runs/active");
+  // Idle: nothing active, so nothing polls (longer than one 10 s cycle).
+  await tabB.waitForTimeout(11000);
+  assert.equal(idleCalls.length, 0, "an idle tab does not poll");
+
+  await env.demo.fault(CONTOSO, { kind: "slow", delay_ms: 15000 });
+  await contosoDashboard(tabA);
+  const href = await startVerification(tabA);
+  // Tab B has not heard of it until the operator comes back to it.
+  assert.equal(await tabB.getByTestId("progress-overlay").count(), 0);
+  await tabB.bringToFront();
+  await tabB.evaluate(() => window.dispatchEvent(new Event("focus")));
+  await tabB.getByTestId("progress-overlay").getByText("Tenant verification · Contoso Ltd").waitFor({ timeout: 5000 });
+  await tabB.locator('[data-kpi="Active"][data-count="1"]').waitFor({ timeout: 5000 });
+  await shot(tabB, "23-other-tab-shows-the-run");
+  await env.demo.fault(CONTOSO, { kind: "none" });
+  // Let it end before the next journey starts Contoso's verification again.
+  await tabA.goto(`${env.demo.url}${href}`);
+  await tabA.locator('[data-testid="live-status"][data-live="finished"]').waitFor({ timeout: 40000 });
+  assert.deepEqual([...problems, ...problemsB], [], [...problems, ...problemsB].join("\n"));
   await context.close();
 });
 

@@ -3,16 +3,11 @@
 // and the desk's ticket; reopening shows the latest request of that context only.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { demoSuite, watch, shot, hydrated, signInDemo } from "./harness.mjs";
+import { demoSuite, watch, shot, hydrated, signInDemo, tenantDashboard } from "./harness.mjs";
 
 const env = demoSuite();
 
-async function dashboard(page, name) {
-  await page.goto(`${env.demo.url}/admin/tenants`);
-  await page.getByRole("link", { name }).click();
-  await page.waitForURL(/\/admin\/t\/\d+$/);
-  await hydrated(page);
-}
+const dashboard = (page, name) => tenantDashboard(page, env.demo.url, name);
 
 async function openSupport(page) {
   await page.getByRole("button", { name: "Request support" }).click();
@@ -68,6 +63,36 @@ test("request support from a tenant and from a failed run, then revisit", async 
   const onRun = await send(dialog, "Verification failed");
   assert.doesNotMatch(onRun, new RegExp(reference));
   await shot(page, "31-support-from-run");
+  // The ticket carries the run's context in Tenantry's words and a link back.
+  const tickets = await env.demo.deskTickets();
+  const details = tickets[tickets.length - 1].details;
+  assert.match(details, /Operation: Tenant verification \(run #\d+\)/);
+  assert.match(details, /Status: Failed/);
+  assert.match(details, /Tenant: Fabrikam Inc/);
+  assert.match(details, /Open the run in Tenantry: http:\/\/127\.0\.0\.1:\d+\/admin\/operations\/\d+/);
+  assert.deepEqual(problems, [], problems.join("\n"));
+  await context.close();
+});
+
+test("a request the desk refused is retried from the slide-over", async () => {
+  const context = await env.browser.newContext();
+  const page = await context.newPage();
+  const problems = watch(page);
+  await signInDemo(page, env.demo.url);
+  await dashboard(page, "Contoso Ltd");
+  await env.demo.deskFault({ kind: "server_error" });
+  let dialog = await openSupport(page);
+  const said = await send(dialog, "Desk is down");
+  assert.match(said, /did not take it/);
+  // The expected 5xx of the desk is the desk's, not the page's: no failed request here.
+  const followUp = dialog.getByTestId("support-follow-up");
+  await followUp.getByRole("button", { name: "Retry the handoff" }).waitFor();
+  await shot(page, "32-support-handoff-failed");
+  await env.demo.deskFault({ kind: "none" });
+  await followUp.getByRole("button", { name: "Retry the handoff" }).click();
+  await dialog.getByTestId("support-result").getByText(/handed to the support desk as Halo #\d+/).waitFor();
+  await dialog.getByTestId("support-follow-up").waitFor({ state: "detached" });
+  await shot(page, "33-support-retried");
   assert.deepEqual(problems, [], problems.join("\n"));
   await context.close();
 });

@@ -170,6 +170,12 @@ impl Application {
             })?;
         let bound = listener.local_addr().map_err(|_| AppError::Internal)?;
         let port = bound.port();
+        // Links that leave Tenantry (desk tickets) point at the public address.
+        let services = services.with_public_url(match &config.web.public_url {
+            Some(public) => public.origin(),
+            None if bound.ip().is_unspecified() => format!("http://localhost:{port}"),
+            None => format!("http://{bound}"),
+        });
         let leptos_options = LeptosOptions::builder()
             .output_name("tenantry")
             .site_root(config.site_root.to_string_lossy().to_string())

@@ -35,7 +35,7 @@ pub fn run_table(
                         <td>{r.operation.clone()}</td>
                         <td>
                             <span class=tone_class(r.headline.tone)>{r.headline.label.clone()}</span>
-                            {r.reconciled_lineage.then(|| view! { <span class="badge badge-warn ml-2" title="The reconciler acted on this run">"went stale"</span> })}
+                            {run_badges(&r)}
                         </td>
                         <td>{format_utc(r.created_at)}</td>
                         <td>{r.completed_at.map(format_utc).unwrap_or_else(|| "—".into())}</td>
@@ -252,6 +252,18 @@ pub fn system_filter_form(base: &'static str, filter: RunFilter) -> AnyView {
     filter_form(base, filter, vec![], vec![], false).into_any()
 }
 
+/// The badges every run list shows beside the status, from the presenter:
+/// the problem class, and "went stale" when the reconciler acted on it.
+fn run_badges(r: &domain::views::RunRow) -> impl IntoView + use<> {
+    let problem = r.headline.problem.map(|p| {
+        view! { <span class="badge badge-muted ml-2" data-testid="problem-class">{p.label()}</span> }
+    });
+    let stale = r.reconciled_lineage.then(|| {
+        view! { <span class="badge badge-warn ml-2" title="The reconciler acted on this run" data-testid="went-stale">"went stale"</span> }
+    });
+    (problem, stale)
+}
+
 fn short_list(list: RunShortList, empty: &'static str) -> impl IntoView {
     view! {
         <section class="card" aria-label=list.title.clone()>
@@ -267,8 +279,9 @@ fn short_list(list: RunShortList, empty: &'static str) -> impl IntoView {
                         {list.runs.into_iter().map(|r| view! {
                             <li>
                                 <a class="link" href=domain::runs::presenter::run_link(r.id)>{format!("{} #{}", r.operation, r.id)}</a>
-                                {r.tenant_name.map(|t| view! { <span class="muted">" · " {t}</span> })}
-                                " " <span class=tone_class(r.headline.tone)>{r.headline.label}</span>
+                                {r.tenant_name.clone().map(|t| view! { <span class="muted">" · " {t}</span> })}
+                                " " <span class=tone_class(r.headline.tone)>{r.headline.label.clone()}</span>
+                                {run_badges(&r)}
                                 <span class="muted text-sm">" " {format_utc(r.created_at)}</span>
                             </li>
                         }).collect_view()}
@@ -281,8 +294,9 @@ fn short_list(list: RunShortList, empty: &'static str) -> impl IntoView {
 }
 
 /// The run summary on the tenant dashboard (`tenant`) or the workspace
-/// overview. Refreshes every 10 s only while it shows active runs, and at
-/// once when an operation is started on the page.
+/// overview. Refreshes every 10 s only while it shows active runs, at once
+/// when an operation is started on the page, and once when the operator
+/// comes back to the tab.
 #[island]
 pub fn LiveRunSummary(
     initial: RunSummary,
@@ -321,6 +335,7 @@ pub fn LiveRunSummary(
             watch(false);
         }
         crate::forms::browser::on_run_started(move || watch(true));
+        crate::forms::browser::on_return(move || watch(true));
     });
     move || run_summary(state.get())
 }
@@ -355,7 +370,9 @@ fn run_summary(summary: RunSummary) -> impl IntoView {
 /// The progress overlay in the `/admin` shell: active runs of the current
 /// workspace you may see. Polls every 10 s only while it lists any (and not
 /// while the tab is hidden); a run that ended drops out at the next poll. A
-/// start from any button on the page wakes it at once.
+/// start from any button on the page wakes it at once; coming back to the
+/// tab (visible again, or focus) checks once, so a run started elsewhere
+/// appears without idle polling.
 #[island]
 pub fn ProgressOverlay(initial: domain::views::ActiveRuns) -> impl IntoView {
     let state = RwSignal::new(initial);
@@ -379,6 +396,7 @@ pub fn ProgressOverlay(initial: domain::views::ActiveRuns) -> impl IntoView {
             watch(false);
         }
         browser::on_run_started(move || watch(true));
+        browser::on_return(move || watch(true));
     });
     view! {
         <div class="progress-overlay-region" aria-live="polite">

@@ -30,7 +30,7 @@ pub fn RunDetail() -> impl IntoView {
                 <Title text=format!("{} #{} · Tenantry", p.run.truth.op_type.label(), p.run.id)/>
                 <section class="page">
                     <p class="breadcrumb"><a class="link" href="/admin/operations">"Operations"</a> " › #" {p.run.id.to_string()}</p>
-                    {p.run.tenant_id.is_some().then(|| view! { <crate::pages::support::RequestSupport run=p.run.id.0/> })}
+                    {(p.run.tenant_id.is_some() && p.can_request_support).then(|| view! { <crate::pages::support::RequestSupport run=p.run.id.0/> })}
                     <RunLive page=p/>
                     {items.map(item_results)}
                 </section>

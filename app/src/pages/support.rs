@@ -71,6 +71,7 @@ pub fn RequestSupport(
         (None, None) => "support".to_string(),
     };
     let field = move |name: &str| format!("{id}-{name}");
+    let follow_prefix = field("follow");
     view! {
         <div class="request-support">
             <button type="button" class="btn btn-secondary" on:click=open aria-haspopup="dialog">"Request support"</button>
@@ -93,6 +94,7 @@ pub fn RequestSupport(
                                 <p class="text-sm">{l.outcome_sentence()}</p>
                                 {l.desk_url.clone().map(|u| view! { <a class="link text-sm" href=u target="_blank" rel="noopener">"Open the ticket at the desk"</a> })}
                                 <p class="muted text-sm">"By " {l.requested_by.clone()} ", " {domain::views::format_utc(l.created_at)}</p>
+                                {(l.can_retry || l.can_link).then(|| view! { <FollowUp latest=l.clone() panel=panel result=result field_prefix=follow_prefix.clone()/> })}
                             </section>
                         })}
                     }.into_any(),
@@ -136,6 +138,74 @@ pub fn RequestSupport(
                     </button>
                 </form>
             </dialog>
+        </div>
+    }
+}
+
+/// What an operator can still do with a request the desk did not take: send
+/// it again, or link the ticket they already have at the desk.
+#[component]
+fn FollowUp(
+    latest: domain::support::SupportRequestView,
+    panel: RwSignal<Option<domain::support::SupportPanel>>,
+    result: RwSignal<Option<domain::support::SupportRequestView>>,
+    field_prefix: String,
+) -> impl IntoView {
+    use domain::support::SupportRequestView;
+    let retry_ref = NodeRef::<leptos::html::Form>::new();
+    let link_ref = NodeRef::<leptos::html::Form>::new();
+    let pending = RwSignal::new(false);
+    let error = RwSignal::new(None::<String>);
+    let show = move |v: SupportRequestView| {
+        panel.update(|p| {
+            if let Some(p) = p {
+                p.latest = Some(v.clone());
+            }
+        });
+        result.set(Some(v));
+    };
+    let on_retry = move |ev: leptos::ev::SubmitEvent| {
+        submit_for_json(
+            ev,
+            retry_ref,
+            pending,
+            error,
+            crate::forms::target::<crate::api::RetrySupport>(),
+            move |v: SupportRequestView, _| show(v),
+        );
+    };
+    let on_link = move |ev: leptos::ev::SubmitEvent| {
+        submit_for_json(
+            ev,
+            link_ref,
+            pending,
+            error,
+            crate::forms::target::<crate::api::LinkSupportTicket>(),
+            move |v: SupportRequestView, _| show(v),
+        );
+    };
+    let ticket_id = format!("{field_prefix}-ticket");
+    view! {
+        <div class="mt-3" data-testid="support-follow-up">
+            <p class="form-error" role="alert" hidden=move || error.get().is_none()>{move || error.get()}</p>
+            {latest.can_retry.then(|| view! {
+                <form node_ref=retry_ref method="post" action={crate::forms::target::<crate::api::RetrySupport>()} on:submit=on_retry class="inline-form">
+                    <input type="hidden" name="reference" value=latest.reference.clone()/>
+                    <button type="submit" class="btn btn-secondary" disabled=move || pending.get() aria-busy=move || pending.get().to_string()>
+                        {move || if pending.get() { "Sending…" } else { "Retry the handoff" }}
+                    </button>
+                </form>
+            })}
+            {latest.can_link.then(|| view! {
+                <form node_ref=link_ref method="post" action={crate::forms::target::<crate::api::LinkSupportTicket>()} on:submit=on_link class="server-form mt-2">
+                    <input type="hidden" name="reference" value=latest.reference.clone()/>
+                    <div class="field">
+                        <label for=ticket_id.clone()>"Or link the ticket you already have at the desk"</label>
+                        <input id=ticket_id.clone() name="existing_ticket" required maxlength="40" class="input" placeholder="e.g. RT #12345"/>
+                    </div>
+                    <button type="submit" class="btn btn-secondary" disabled=move || pending.get()>"Link this ticket"</button>
+                </form>
+            })}
         </div>
     }
 }

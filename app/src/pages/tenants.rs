@@ -96,13 +96,13 @@ pub fn TenantDashboard() -> impl IntoView {
                         <dt>"Assigned members"</dt>
                         <dd>{if p.assigned_members.is_empty() { "None (owners and managers see every tenant)".to_string() } else { p.assigned_members.join(", ") }}</dd>
                     </dl>
-                    <crate::pages::support::RequestSupport tenant=id.0/>
+                    {p.can_request_support.then(|| view! { <crate::pages::support::RequestSupport tenant=id.0/> })}
                     {(!is_active).then(|| view! {
                         <p class="notice notice-warn" role="status">"This tenant is inactive: operations cannot start for it until it is activated again."</p>
                     })}
                     {load(api::load_tenant_runs(id), move |s| view! { <crate::pages::operations::LiveRunSummary initial=s tenant=id/> })}
                     <crate::pages::provider::ProviderSection tenant=id/>
-                    {p.can_manage.then(|| view! {
+                    {p.can_restore.then(|| view! {
                         <p class="mt-3"><a class="link" href=format!("/admin/t/{id}/restore")>"Restore policies from an inventory snapshot"</a></p>
                     })}
                     {load(api::load_review_pack_card(id), |c| view! { <crate::pages::review_packs::ReviewPackPanel initial=c/> })}

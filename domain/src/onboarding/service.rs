@@ -391,11 +391,12 @@ pub async fn bootstrap(
     let mut tx = svc.store.begin().await?;
     let moved = sqlx::query(
         "UPDATE onboarding_drafts SET status = 'bootstrapping', selected = $2, pending = $2, runs = '[]',
-            updated_at = $3 WHERE id = $1 AND status = 'open'",
+            updated_at = $3, bootstrapped_by = $4 WHERE id = $1 AND status = 'open'",
     )
     .bind(id)
     .bind(&list)
     .bind(now)
+    .bind(actor.user_id.0)
     .execute(&mut **tx)
     .await?
     .rows_affected();
@@ -544,27 +545,11 @@ async fn advance_claimed(
             } else {
                 "The provider connection was deleted before every operation started."
             };
-            sqlx::query(
-                "UPDATE onboarding_drafts SET status = 'completed', pending = '[]', waiting_on = NULL,
-                    stopped_reason = $2, updated_at = $3
-                 WHERE id = $1 AND status = 'bootstrapping'",
-            )
-            .bind(id)
-            .bind(reason)
-            .bind(svc.now())
-            .execute(&mut *svc.store.write().await?)
-            .await?;
+            finish(svc, &d, Some(reason)).await?;
             break;
         };
         if d.pending.is_empty() {
-            sqlx::query(
-                "UPDATE onboarding_drafts SET status = 'completed', waiting_on = NULL, updated_at = $2
-                 WHERE id = $1 AND status = 'bootstrapping'",
-            )
-            .bind(id)
-            .bind(svc.now())
-            .execute(&mut *svc.store.write().await?)
-            .await?;
+            finish(svc, &d, None).await?;
             break;
         }
         let op = d.pending[0];
@@ -572,6 +557,9 @@ async fn advance_claimed(
             Some(actor) => Initiator::User(actor),
             None => Initiator::System,
         };
+        // The bootstrap tells its starter once, when it ends.
+        let mut args = serde_json::json!({ "onboarding_draft": id });
+        args[crate::runs::gate::FLOW_NOTIFIES] = serde_json::Value::Bool(true);
         let result = StartGate::start(
             svc,
             initiator,
@@ -579,7 +567,7 @@ async fn advance_claimed(
                 tenant,
                 op_type: op,
                 connection: Some(connection),
-                args: serde_json::json!({ "onboarding_draft": id }),
+                args,
             },
         )
         .await?;
@@ -613,6 +601,127 @@ async fn advance_claimed(
         }
     }
     Ok(first)
+}
+
+/// Ends a bootstrap (every chosen operation ran, or `stopped` says why not)
+/// and, in the same transaction, tells the member who started it: one
+/// notification with the counts and the link. Only the write that ends it
+/// notifies, so concurrent advancers cannot send two.
+async fn finish(svc: &Services, d: &Draft, stopped: Option<&str>) -> AppResult<()> {
+    let now = svc.now();
+    let mut tx = svc.store.begin().await?;
+    let ended = sqlx::query(
+        "UPDATE onboarding_drafts SET status = 'completed', pending = '[]',
+            waiting_on = NULL, stopped_reason = $2, updated_at = $3
+         WHERE id = $1 AND status = 'bootstrapping'",
+    )
+    .bind(d.id)
+    .bind(stopped)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?
+    .rows_affected();
+    if ended == 1 {
+        let (by,): (Option<i64>,) =
+            sqlx::query_as("SELECT bootstrapped_by FROM onboarding_drafts WHERE id = $1")
+                .bind(d.id)
+                .fetch_one(&mut **tx)
+                .await?;
+        if let Some(user) = by {
+            let mut outcomes = Vec::new();
+            for started in &d.runs {
+                let row: Option<(String,)> =
+                    sqlx::query_as("SELECT outcome FROM operation_runs WHERE id = $1")
+                        .bind(started.run)
+                        .fetch_optional(&mut **tx)
+                        .await?;
+                if let Some((o,)) = row
+                    && let Ok(o) = o.parse::<crate::runs::RunOutcome>()
+                {
+                    outcomes.push(o);
+                }
+            }
+            let tenant = d
+                .tenant
+                .as_ref()
+                .map_or_else(|| format!("draft #{}", d.id), |t| t.1.clone());
+            let words = completion_words(&tenant, &outcomes, stopped);
+            crate::notifications::insert(
+                &mut tx,
+                crate::notifications::NewNotification {
+                    user: crate::ids::UserId(user),
+                    workspace: d.workspace,
+                    run: None,
+                    tone: words.tone,
+                    title: &words.title,
+                    body: &words.body,
+                    link: &format!("/admin/onboarding/{}", d.id),
+                    next_steps: &[],
+                },
+                now,
+            )
+            .await?;
+        }
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// What the end-of-bootstrap notification says.
+struct CompletionWords {
+    tone: crate::runs::presenter::Tone,
+    title: String,
+    body: String,
+}
+
+/// "Onboarding of Fabrikam finished" with the runs counted by outcome.
+fn completion_words(
+    tenant: &str,
+    outcomes: &[crate::runs::RunOutcome],
+    stopped: Option<&str>,
+) -> CompletionWords {
+    use crate::runs::RunOutcome as O;
+    use crate::runs::presenter::Tone;
+    let count = |want: &[O]| outcomes.iter().filter(|o| want.contains(o)).count();
+    let succeeded = count(&[O::Succeeded]);
+    let partly = count(&[O::PartiallySucceeded]);
+    let failed = count(&[O::Failed, O::Blocked]);
+    let cancelled = count(&[O::Cancelled]);
+    let mut parts = vec![format!("{succeeded} succeeded")];
+    if partly > 0 {
+        parts.push(format!("{partly} partially succeeded"));
+    }
+    if failed > 0 {
+        parts.push(format!("{failed} failed or blocked"));
+    }
+    if cancelled > 0 {
+        parts.push(format!("{cancelled} cancelled"));
+    }
+    let n = outcomes.len();
+    let ran = format!(
+        "{n} operation{} ran: {}.",
+        if n == 1 { "" } else { "s" },
+        parts.join(", ")
+    );
+    let (title, body, tone) = match stopped {
+        Some(why) => (
+            format!("Onboarding of {tenant} stopped"),
+            format!("{why} {ran}"),
+            Tone::Warning,
+        ),
+        None => (
+            format!("Onboarding of {tenant} finished"),
+            ran,
+            if failed > 0 {
+                Tone::Danger
+            } else if partly > 0 || cancelled > 0 {
+                Tone::Warning
+            } else {
+                Tone::Success
+            },
+        ),
+    };
+    CompletionWords { tone, title, body }
 }
 
 /// The worker's completion hook: a run of a draft ended, start the next.

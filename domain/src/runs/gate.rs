@@ -83,6 +83,11 @@ pub struct StartRequest {
 
 pub struct StartGate;
 
+/// An `args` key: `true` when the run is one step of a larger flow that tells
+/// its initiator itself when the flow ends (one notification per flow, not
+/// one per run). The run engine only honours it.
+pub const FLOW_NOTIFIES: &str = "flow_notifies";
+
 struct Connection {
     id: ProviderConnectionId,
     enabled: bool,

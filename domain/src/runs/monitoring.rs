@@ -638,6 +638,8 @@ pub async fn system_run(svc: &Services, actor: &Actor, run: RunId) -> AppResult<
     Ok(RunPage {
         headline: presenter::headline(&view, now),
         can_cancel: view.truth.is_active(),
+        // The system plane is not a member's context: no support requests.
+        can_request_support: false,
         run: view,
         now,
         items,

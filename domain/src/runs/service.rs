@@ -526,17 +526,23 @@ impl RunService {
     ) -> AppResult<crate::views::RunPage> {
         let view = Self::view_for(svc, actor, run).await?;
         let capability = view.truth.op_type.spec().capability;
-        let can_cancel = view.truth.is_active()
-            && match view.tenant_id {
-                Some(t) => access::tenant(svc, actor, t, capability).await.is_ok(),
-                None => false,
-            };
+        let role = match view.tenant_id {
+            Some(t) => access::tenant(svc, actor, t, crate::rbac::Capability::TenantView)
+                .await
+                .ok()
+                .map(|a| a.workspace.role()),
+            None => None,
+        };
+        let can_cancel = view.truth.is_active() && role.is_some_and(|r| r.can(capability));
+        let can_request_support =
+            role.is_some_and(|r| r.can(crate::rbac::Capability::SupportRequest));
         let now = svc.now();
         let items = svc.catalogue.items(svc, view.truth.op_type, run).await?;
         Ok(crate::views::RunPage {
             headline: presenter::headline(&view, now),
             run: view,
             can_cancel,
+            can_request_support,
             now,
             items,
         })
@@ -634,6 +640,47 @@ pub(crate) fn summary_of_row(r: &sqlx::any::AnyRow) -> AppResult<SummaryCounts> 
         .unwrap_or_default())
 }
 
+/// One notification for one user, as the presenter worded it.
+pub struct NewNotification<'a> {
+    pub user: crate::ids::UserId,
+    pub workspace: crate::ids::WorkspaceId,
+    pub run: Option<crate::ids::RunId>,
+    pub tone: super::presenter::Tone,
+    pub title: &'a str,
+    pub body: &'a str,
+    pub link: &'a str,
+    pub next_steps: &'a [super::next_steps::NextStep],
+}
+
+/// Writes it on the caller's connection (inside the caller's transaction, so
+/// it exists exactly when the change it reports does).
+pub async fn insert_notification(
+    conn: &mut sqlx::AnyConnection,
+    n: NewNotification<'_>,
+    now: i64,
+) -> AppResult<()> {
+    sqlx::query(
+        "INSERT INTO notifications (user_id, workspace_id, run_id, tone, title, body, link, created_at, next_steps)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    )
+    .bind(n.user.0)
+    .bind(n.workspace.0)
+    .bind(n.run.map(|r| r.0))
+    .bind(n.tone.as_str())
+    .bind(n.title)
+    .bind(n.body)
+    .bind(n.link)
+    .bind(now)
+    .bind(
+        (!n.next_steps.is_empty())
+            .then(|| serde_json::to_string(n.next_steps).ok())
+            .flatten(),
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
 /// On a terminal state: one notification for the initiating user, worded by
 /// the presenter; schedule and system runs notify nobody.
 async fn notify_initiator(conn: &mut AnyConnection, run: RunId, now: i64) -> AppResult<()> {
@@ -643,33 +690,35 @@ async fn notify_initiator(conn: &mut AnyConnection, run: RunId, now: i64) -> App
     if view.initiator != InitiatorKind::User {
         return Ok(());
     }
-    let (user,): (Option<i64>,) =
-        sqlx::query_as("SELECT initiator_user_id FROM operation_runs WHERE id = $1")
+    let (user, context): (Option<i64>, String) =
+        sqlx::query_as("SELECT initiator_user_id, context FROM operation_runs WHERE id = $1")
             .bind(run.0)
             .fetch_one(&mut *conn)
             .await?;
     let Some(user) = user.map(UserId) else {
         return Ok(());
     };
+    let flow_notifies = serde_json::from_str::<serde_json::Value>(&context)
+        .ok()
+        .and_then(|c| c["args"][super::gate::FLOW_NOTIFIES].as_bool())
+        .unwrap_or(false);
+    if flow_notifies {
+        return Ok(());
+    }
     let toast = presenter::present_completion(&view);
-    sqlx::query(
-        "INSERT INTO notifications (user_id, workspace_id, run_id, tone, title, body, link, created_at, next_steps)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    insert_notification(
+        conn,
+        NewNotification {
+            user,
+            workspace: view.workspace_id,
+            run: Some(run),
+            tone: toast.tone,
+            title: &toast.title,
+            body: &toast.body,
+            link: &toast.link,
+            next_steps: &toast.next_steps,
+        },
+        now,
     )
-    .bind(user.0)
-    .bind(view.workspace_id.0)
-    .bind(run.0)
-    .bind(toast.tone.as_str())
-    .bind(toast.title)
-    .bind(toast.body)
-    .bind(toast.link)
-    .bind(now)
-    .bind(
-        (!toast.next_steps.is_empty())
-            .then(|| serde_json::to_string(&toast.next_steps).ok())
-            .flatten(),
-    )
-    .execute(conn)
-    .await?;
-    Ok(())
+    .await
 }

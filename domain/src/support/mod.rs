@@ -10,7 +10,18 @@ pub mod desk;
 #[cfg(feature = "server")]
 mod service;
 #[cfg(feature = "server")]
-pub use service::{SupportContext, latest, panel, request};
+pub use service::{
+    PENDING_ABANDONED_AFTER_MS, SupportContext, latest, link_existing, panel, request, retry,
+    sweep_abandoned,
+};
+
+/// The engine's beat finishes handoffs a stopped process left pending.
+#[cfg(feature = "server")]
+pub fn register(c: &mut crate::runs::catalogue::Catalogue) {
+    c.with_sweep("support handoff", |svc| {
+        Box::pin(async move { sweep_abandoned(&svc).await })
+    });
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -130,6 +141,10 @@ pub struct SupportRequestView {
     pub failure_summary: Option<String>,
     pub requested_by: String,
     pub created_at: i64,
+    /// The desk did not take it (or it was left pending): it can be sent again.
+    pub can_retry: bool,
+    /// An existing desk ticket can still be linked to it.
+    pub can_link: bool,
 }
 
 impl SupportRequestView {
@@ -156,8 +171,12 @@ impl SupportRequestView {
                 "Saved as {}. No support desk is configured, so it was not handed off; quote {} when you contact support.",
                 self.reference, self.reference
             ),
+            Handoff::Pending if self.can_link => format!(
+                "Saved as {}; the handoff to the support desk did not finish. Tenantry retries it; you can also retry now or link an existing ticket.",
+                self.reference
+            ),
             Handoff::Pending => format!(
-                "Saved as {}; the handoff to the support desk did not finish.",
+                "Saved as {}; it is being handed to the support desk.",
                 self.reference
             ),
         }

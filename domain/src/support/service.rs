@@ -9,6 +9,8 @@ use crate::audit::{self, Entry};
 use crate::error::{AppError, AppResult};
 use crate::ids::{RunId, SupportRequestId, TenantId, WorkspaceId};
 use crate::rbac::Capability;
+use crate::runs::model::RunView;
+use crate::runs::presenter;
 use crate::runs::service::RunService;
 use crate::services::Services;
 use crate::validate::Lines;
@@ -35,9 +37,10 @@ impl SupportContext {
 
 struct Resolved {
     workspace: WorkspaceId,
+    workspace_name: String,
     tenant: TenantId,
     tenant_name: String,
-    run: Option<RunId>,
+    run: Option<RunView>,
 }
 
 /// The 404/403 rules of PRODUCT.md §4 for a context, with `capability`.
@@ -54,7 +57,7 @@ async fn resolve(
         // seen exactly when its tenant is), so the run is read unguarded.
         SupportContext::Run(r) => {
             let view = RunService::load(svc, r).await?.ok_or(AppError::NotFound)?;
-            (view.tenant_id.ok_or(AppError::NotFound)?, Some(r))
+            (view.tenant_id.ok_or(AppError::NotFound)?, Some(view))
         }
     };
     let access = match change {
@@ -66,6 +69,7 @@ async fn resolve(
     };
     Ok(Resolved {
         workspace: access.workspace.id(),
+        workspace_name: access.workspace.workspace.name,
         tenant,
         tenant_name: access.tenant.display_name,
         run,
@@ -114,21 +118,31 @@ fn new_reference() -> String {
 
 const COLUMNS: &str =
     "r.reference, r.subject, r.severity, r.handoff, r.external_reference, r.external_url,
-    r.failure_summary, u.email, r.created_at";
+    r.failure_summary, u.email, r.created_at, COALESCE(r.attempt_started_at, r.created_at) AS attempt_at";
 
-fn view_of(r: &sqlx::any::AnyRow) -> AppResult<SupportRequestView> {
+fn view_of(svc: &Services, r: &sqlx::any::AnyRow) -> AppResult<SupportRequestView> {
     let bad = |_| AppError::Internal;
+    let handoff = r
+        .try_get::<String, _>("handoff")?
+        .parse::<Handoff>()
+        .map_err(bad)?;
+    let attempt_at: i64 = r.try_get("attempt_at")?;
+    // The same conditions `claim` and `link_existing` write under.
+    let open = match handoff {
+        Handoff::Failed | Handoff::NotConfigured => true,
+        Handoff::Pending => attempt_at <= svc.now() - PENDING_ABANDONED_AFTER_MS,
+        Handoff::Created | Handoff::Linked => false,
+    };
     Ok(SupportRequestView {
+        can_retry: open && svc.support_desk.kind().is_some(),
+        can_link: open,
         reference: r.try_get("reference")?,
         subject: r.try_get("subject")?,
         severity: r
             .try_get::<String, _>("severity")?
             .parse::<Severity>()
             .map_err(bad)?,
-        handoff: r
-            .try_get::<String, _>("handoff")?
-            .parse::<Handoff>()
-            .map_err(bad)?,
+        handoff,
         desk_reference: r.try_get("external_reference")?,
         desk_url: r.try_get("external_url")?,
         failure_summary: r.try_get("failure_summary")?,
@@ -144,7 +158,7 @@ async fn load(svc: &Services, id: SupportRequestId) -> AppResult<SupportRequestV
     .bind(id.0)
     .fetch_one(&mut *svc.store.read().await?)
     .await?;
-    view_of(&row)
+    view_of(svc, &row)
 }
 
 /// Saves a support request and hands it to the configured desk (or links an
@@ -196,6 +210,17 @@ pub async fn request(
     };
     let reference = new_reference();
     let now = svc.now();
+    let body = ticket_body(
+        svc,
+        &at,
+        &TicketFacts {
+            reference: &reference,
+            description: &description,
+            severity: form.severity,
+            contact: contact.as_deref(),
+        },
+        now,
+    );
 
     // 1. The internal request and its audit entry, in one transaction (after
     // the member's hourly allowance, so a flood stores nothing).
@@ -210,12 +235,13 @@ pub async fn request(
     .await?;
     let (raw_id,): (i64,) = sqlx::query_as(
         "INSERT INTO support_requests (workspace_id, tenant_id, run_id, reference, subject, description, severity,
-            contact, requested_by, handoff, desk_kind, external_reference, created_at, finalized_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING id",
+            contact, requested_by, handoff, desk_kind, external_reference, created_at, finalized_at,
+            ticket_body, attempt_started_at, handoff_attempts)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) RETURNING id",
     )
     .bind(at.workspace.0)
     .bind(at.tenant.0)
-    .bind(at.run.map(|r| r.0))
+    .bind(at.run.as_ref().map(|r| r.id.0))
     .bind(&reference)
     .bind(&subject)
     .bind(&description)
@@ -227,13 +253,13 @@ pub async fn request(
     .bind(existing.as_deref())
     .bind(now)
     .bind((handoff != Handoff::Pending).then_some(now))
+    .bind(&body)
+    .bind((handoff == Handoff::Pending).then_some(now))
+    .bind(i64::from(handoff == Handoff::Pending))
     .fetch_one(&mut **tx)
     .await?;
     let id = SupportRequestId(raw_id);
-    let target = match at.run {
-        Some(r) => format!("{reference} for run #{r} of {}", at.tenant_name),
-        None => format!("{reference} for {}", at.tenant_name),
-    };
+    let target = at.target(&reference);
     let action = if existing.is_some() {
         AuditAction::SupportLinked
     } else {
@@ -258,17 +284,235 @@ pub async fn request(
         return load(svc, id).await;
     }
 
-    // 2. The desk, outside any transaction, within the hard limit.
-    let body = format!(
-        "{description}\n\nTenant: {}\nSeverity: {}\nTenantry reference: {reference}{}{}",
-        at.tenant_name,
-        form.severity.as_str(),
-        at.run.map(|r| format!("\nRun: #{r}")).unwrap_or_default(),
-        contact
-            .as_deref()
-            .map(|c| format!("\nContact: {c}"))
-            .unwrap_or_default(),
-    );
+    // 2. The desk, outside any transaction, within the hard limit; 3. one
+    // bounded finalization write on the same row.
+    let audit_at = AuditAt {
+        workspace: at.workspace,
+        tenant: at.tenant,
+        target,
+    };
+    attempt(svc, Some(actor), &audit_at, id, now).await?;
+    load(svc, id).await
+}
+
+impl Resolved {
+    /// How audit entries name the request.
+    fn target(&self, reference: &str) -> String {
+        match &self.run {
+            Some(r) => format!("{reference} for run #{} of {}", r.id, self.tenant_name),
+            None => format!("{reference} for {}", self.tenant_name),
+        }
+    }
+}
+
+/// The parts of a ticket the operator wrote.
+struct TicketFacts<'a> {
+    reference: &'a str,
+    description: &'a str,
+    severity: Severity,
+    contact: Option<&'a str>,
+}
+
+/// The desk ticket's text: the operator's words, then what Tenantry knows of
+/// the context in its own words (status, reason and failure as the run page
+/// says them; never a provider payload) and a link back.
+fn ticket_body(svc: &Services, at: &Resolved, facts: &TicketFacts<'_>, now: i64) -> String {
+    let mut lines = vec![
+        facts.description.to_string(),
+        String::new(),
+        "-- From Tenantry --".to_string(),
+        format!("Tenantry reference: {}", facts.reference),
+        format!("Workspace: {}", at.workspace_name),
+        format!("Tenant: {}", at.tenant_name),
+    ];
+    match &at.run {
+        Some(run) => {
+            lines.push(format!(
+                "Operation: {} (run #{})",
+                run.truth.op_type.label(),
+                run.id
+            ));
+            lines.push(format!("Status: {}", presenter::headline(run, now).label));
+            if let Some(reason) = run.reason {
+                lines.push(format!("Reason: {}", reason.message()));
+            }
+            if let Some(failure) = run.failure_summary.as_deref() {
+                lines.push(format!("What failed: {failure}"));
+            }
+            lines.push(format!(
+                "Open the run in Tenantry: {}",
+                svc.link(&presenter::run_link(run.id))
+            ));
+        }
+        None => lines.push(format!(
+            "Open the tenant in Tenantry: {}",
+            svc.link(&format!("/admin/t/{}", at.tenant))
+        )),
+    }
+    lines.push(format!("Severity: {}", facts.severity.as_str()));
+    if let Some(c) = facts.contact {
+        lines.push(format!("Contact: {c}"));
+    }
+    lines.join("\n")
+}
+
+/// Where a request's audit entries go, and how they name it.
+struct AuditAt {
+    workspace: WorkspaceId,
+    tenant: TenantId,
+    target: String,
+}
+
+/// Records one attempt's result: exactly one write, and only while this
+/// attempt still owns the request (`attempt_started_at`), so a retry and the
+/// sweep never both finalize. `actor` is `None` for the sweep (the system).
+async fn finalize(
+    svc: &Services,
+    actor: Option<&Actor>,
+    at: &AuditAt,
+    id: SupportRequestId,
+    attempt: i64,
+    result: Result<DeskTicket, desk::DeskError>,
+) -> AppResult<()> {
+    let now = svc.now();
+    let mut tx = svc.store.begin().await?;
+    let (updated, action, detail, outcome) = match result {
+        Ok(t) => {
+            let done = sqlx::query(
+                "UPDATE support_requests SET handoff = 'created', external_id = $1, external_reference = $2,
+                    external_url = $3, failure_summary = NULL, finalized_at = $4
+                 WHERE id = $5 AND handoff = 'pending' AND attempt_started_at = $6",
+            )
+            .bind(t.external_id)
+            .bind(&t.reference)
+            .bind(t.url)
+            .bind(now)
+            .bind(id.0)
+            .bind(attempt)
+            .execute(&mut **tx)
+            .await?;
+            (
+                done.rows_affected(),
+                AuditAction::SupportHandedOff,
+                t.reference,
+                crate::views::AuditOutcome::Succeeded,
+            )
+        }
+        Err(e) => {
+            let summary = e.to_string();
+            tracing::warn!(support_request = id.0, failure = %summary, "support desk handoff failed");
+            let done = sqlx::query(
+                "UPDATE support_requests SET handoff = 'failed', failure_summary = $1, finalized_at = $2
+                 WHERE id = $3 AND handoff = 'pending' AND attempt_started_at = $4",
+            )
+            .bind(&summary)
+            .bind(now)
+            .bind(id.0)
+            .bind(attempt)
+            .execute(&mut **tx)
+            .await?;
+            (
+                done.rows_affected(),
+                AuditAction::SupportHandoffFailed,
+                summary,
+                crate::views::AuditOutcome::Failed,
+            )
+        }
+    };
+    if updated == 1 {
+        let entry = Entry {
+            workspace: Some(at.workspace),
+            tenant: Some(at.tenant),
+            actor: actor.map(|a| a.user_id),
+            actor_label: actor.map_or("system", |a| a.email.as_str()),
+            action,
+            target: at.target.clone(),
+            outcome,
+            detail: Some(detail),
+        };
+        audit::record(&mut tx, entry, now).await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// A pending handoff older than this is no longer in anyone's hands (the desk
+/// call is bounded to 5 s; the process that made it stopped).
+pub const PENDING_ABANDONED_AFTER_MS: i64 = 60_000;
+
+/// Not with the desk and nobody's handoff under way: failed, saved without a
+/// desk, or left pending past [`PENDING_ABANDONED_AFTER_MS`] (`$4` is now
+/// minus that). `view_of` offers the follow-ups under the same rule.
+const OPEN_FOR_FOLLOW_UP: &str = "(handoff IN ('failed', 'not_configured')
+    OR (handoff = 'pending' AND COALESCE(attempt_started_at, created_at) <= $4))";
+
+/// The request behind `reference`, with the 404/403 rules of its tenant.
+async fn by_reference(
+    svc: &Services,
+    actor: &Actor,
+    reference: &str,
+    action: AuditAction,
+) -> AppResult<(SupportRequestId, AuditAt)> {
+    let row: Option<(i64, i64)> =
+        sqlx::query_as("SELECT id, tenant_id FROM support_requests WHERE reference = $1")
+            .bind(reference.trim())
+            .fetch_optional(&mut *svc.store.read().await?)
+            .await?;
+    let (id, tenant) = row.ok_or(AppError::NotFound)?;
+    let access = access::tenant_for_change(
+        svc,
+        actor,
+        TenantId(tenant),
+        Capability::SupportRequest,
+        action,
+        reference.trim(),
+    )
+    .await?;
+    Ok((
+        SupportRequestId(id),
+        AuditAt {
+            workspace: access.workspace.id(),
+            tenant: TenantId(tenant),
+            target: format!("{} for {}", reference.trim(), access.tenant.display_name),
+        },
+    ))
+}
+
+/// Claims a request for a new handoff attempt when nobody holds it: it
+/// failed, was saved while no desk was configured, or was left pending. One
+/// conditional write, so two claims of the same request cannot both win.
+/// Answers the attempt's stamp, or `None` when it is not claimable.
+async fn claim(svc: &Services, id: SupportRequestId, now: i64) -> AppResult<Option<i64>> {
+    let done = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "UPDATE support_requests SET handoff = 'pending', attempt_started_at = $1,
+            handoff_attempts = handoff_attempts + 1, desk_kind = $2, failure_summary = NULL, finalized_at = NULL
+         WHERE id = $3 AND {OPEN_FOR_FOLLOW_UP}"
+    )))
+    .bind(now)
+    .bind(svc.support_desk.kind())
+    .bind(id.0)
+    .bind(now - PENDING_ABANDONED_AFTER_MS)
+    .execute(&mut *svc.store.write().await?)
+    .await?;
+    Ok((done.rows_affected() == 1).then_some(now))
+}
+
+/// Sends a claimed request to the desk and records the result.
+async fn attempt(
+    svc: &Services,
+    actor: Option<&Actor>,
+    at: &AuditAt,
+    id: SupportRequestId,
+    stamp: i64,
+) -> AppResult<()> {
+    let (subject, description, body): (String, String, Option<String>) = sqlx::query_as(
+        "SELECT subject, description, ticket_body FROM support_requests WHERE id = $1",
+    )
+    .bind(id.0)
+    .fetch_one(&mut *svc.store.read().await?)
+    .await?;
+    let body = body.unwrap_or(description);
+    let desk_config = svc.support_desk.clone();
     let result = desk::create_ticket(
         &desk_config,
         TicketRequest {
@@ -277,62 +521,107 @@ pub async fn request(
         },
     )
     .await;
+    finalize(svc, actor, at, id, stamp, result).await
+}
 
-    // 3. One bounded finalization write on the same row.
-    finalize(svc, actor, &at, id, &target, result).await?;
+/// "Retry the handoff": a request the desk did not take (or that was left
+/// pending for over a minute) is sent again, same words, same limits.
+pub async fn retry(
+    svc: &Services,
+    actor: &Actor,
+    reference: &str,
+) -> AppResult<SupportRequestView> {
+    let (id, at) = by_reference(svc, actor, reference, AuditAction::SupportRequested).await?;
+    if svc.support_desk.kind().is_none() {
+        return Err(AppError::Conflict {
+            message: "No support desk is configured, so there is nothing to hand it to.".into(),
+        });
+    }
+    let Some(stamp) = claim(svc, id, svc.now()).await? else {
+        return Err(AppError::Conflict {
+            message: "This request is already with the desk, or a handoff is under way. Reload to see where it stands.".into(),
+        });
+    };
+    attempt(svc, Some(actor), &at, id, stamp).await?;
     load(svc, id).await
 }
 
-async fn finalize(
+/// Links a ticket the desk already has to a request it did not take.
+pub async fn link_existing(
     svc: &Services,
     actor: &Actor,
-    at: &Resolved,
-    id: SupportRequestId,
-    target: &str,
-    result: Result<DeskTicket, desk::DeskError>,
-) -> AppResult<()> {
+    reference: &str,
+    ticket: &str,
+) -> AppResult<SupportRequestView> {
+    let ticket = ticket_reference(ticket)?;
+    let (id, at) = by_reference(svc, actor, reference, AuditAction::SupportLinked).await?;
     let now = svc.now();
     let mut tx = svc.store.begin().await?;
-    match result {
-        Ok(t) => {
-            sqlx::query(
-                "UPDATE support_requests SET handoff = 'created', external_id = $1, external_reference = $2,
-                    external_url = $3, finalized_at = $4 WHERE id = $5 AND handoff = 'pending'",
-            )
-            .bind(t.external_id)
-            .bind(t.reference)
-            .bind(t.url)
-            .bind(now)
-            .bind(id.0)
-            .execute(&mut **tx)
-            .await?;
-        }
-        Err(e) => {
-            let summary = e.to_string();
-            tracing::warn!(support_request = id.0, failure = %summary, "support desk handoff failed");
-            sqlx::query(
-                "UPDATE support_requests SET handoff = 'failed', failure_summary = $1, finalized_at = $2
-                 WHERE id = $3 AND handoff = 'pending'",
-            )
-            .bind(&summary)
-            .bind(now)
-            .bind(id.0)
-            .execute(&mut **tx)
-            .await?;
-            let mut entry = Entry::by_member(
-                actor,
-                at.workspace,
-                Some(at.tenant),
-                AuditAction::SupportHandoffFailed,
-                target.to_string(),
-                Some(summary),
-            );
-            entry.outcome = crate::views::AuditOutcome::Failed;
-            audit::record(&mut tx, entry, now).await?;
-        }
+    let done = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "UPDATE support_requests SET handoff = 'linked', external_reference = $1, external_id = NULL,
+            external_url = NULL, failure_summary = NULL, finalized_at = $2
+         WHERE id = $3 AND {OPEN_FOR_FOLLOW_UP}"
+    )))
+    .bind(&ticket)
+    .bind(now)
+    .bind(id.0)
+    .bind(now - PENDING_ABANDONED_AFTER_MS)
+    .execute(&mut **tx)
+    .await?;
+    if done.rows_affected() != 1 {
+        return Err(AppError::Conflict {
+            message: "This request is already with the desk, or a handoff is under way. Reload to see where it stands.".into(),
+        });
     }
+    audit::record(
+        &mut tx,
+        Entry::by_member(
+            actor,
+            at.workspace,
+            Some(at.tenant),
+            AuditAction::SupportLinked,
+            at.target.clone(),
+            Some(ticket),
+        ),
+        now,
+    )
+    .await?;
     tx.commit().await?;
-    Ok(())
+    load(svc, id).await
+}
+
+/// Finishes requests a stopped process left `pending` for over a minute: each
+/// is claimed (so a concurrent retry or another process's sweep skips it) and
+/// handed off as the system, with the same 5 s limit. Bounded per beat.
+pub async fn sweep_abandoned(svc: &Services) -> AppResult<u64> {
+    if svc.support_desk.kind().is_none() {
+        return Ok(0);
+    }
+    let now = svc.now();
+    let rows: Vec<(i64, i64, i64, String, String)> = sqlx::query_as(
+        "SELECT r.id, r.workspace_id, r.tenant_id, r.reference, t.display_name
+         FROM support_requests r JOIN tenants t ON t.id = r.tenant_id
+         WHERE r.handoff = 'pending' AND COALESCE(r.attempt_started_at, r.created_at) <= $1
+         ORDER BY r.id LIMIT 20",
+    )
+    .bind(now - PENDING_ABANDONED_AFTER_MS)
+    .fetch_all(&mut *svc.store.read().await?)
+    .await?;
+    let mut finished = 0;
+    for (id, workspace, tenant, reference, tenant_name) in rows {
+        let id = SupportRequestId(id);
+        let Some(stamp) = claim(svc, id, svc.now()).await? else {
+            continue;
+        };
+        let at = AuditAt {
+            workspace: WorkspaceId(workspace),
+            tenant: TenantId(tenant),
+            target: format!("{reference} for {tenant_name}"),
+        };
+        attempt(svc, None, &at, id, stamp).await?;
+        finished += 1;
+    }
+    Ok(finished)
 }
 
 /// The latest request of exactly this context (the tenant's own requests, or
@@ -343,7 +632,7 @@ pub async fn latest(
     ctx: SupportContext,
 ) -> AppResult<Option<SupportRequestView>> {
     let at = resolve(svc, actor, ctx, Capability::SupportRequest, None).await?;
-    let row = match at.run {
+    let row = match at.run.as_ref().map(|r| r.id) {
         Some(run) => {
             sqlx::query(sqlx::AssertSqlSafe(&*format!(
                 "SELECT {COLUMNS} FROM support_requests r JOIN users u ON u.id = r.requested_by
@@ -364,7 +653,7 @@ pub async fn latest(
             .await?
         }
     };
-    row.as_ref().map(view_of).transpose()
+    row.as_ref().map(|r| view_of(svc, r)).transpose()
 }
 
 /// The slide-over's first view: the latest request of this context and the desk.

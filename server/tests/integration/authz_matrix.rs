@@ -64,6 +64,9 @@ pub(crate) struct World {
     /// Pending invitations of A and B.
     invitation_a: domain::ids::InvitationId,
     invitation_b: domain::ids::InvitationId,
+    /// Support requests (`SR-…`) on tenants A and B, saved without a desk.
+    support_a: String,
+    support_b: String,
 }
 
 const MISSING: i64 = 987_654_321;
@@ -124,6 +127,13 @@ impl World {
             Target::Other => self.conn_b.to_string(),
             Target::Missing => MISSING.to_string(),
             _ => self.spare_a.to_string(),
+        }
+    }
+    fn support(&self, t: Target) -> String {
+        match t {
+            Target::Other => self.support_b.clone(),
+            Target::Missing => "SR-MISSING9".to_string(),
+            _ => self.support_a.clone(),
         }
     }
     fn victim(&self, t: Target) -> String {
@@ -655,6 +665,34 @@ fn rows() -> Vec<Row> {
                         ("subject", "Help with this run".into()),
                         ("description", "It failed.".into()),
                         ("severity", "high".into()),
+                    ],
+                )
+            },
+        },
+        // No desk is configured in the test app: a retry is refused in words (409).
+        Row {
+            path: "/api/support/retry",
+            kind: Kind::Fn,
+            targets: OBJ,
+            own: [401, 404, 404, 403, 409],
+            request: |w, t| {
+                (
+                    "/api/support/retry".into(),
+                    vec![("reference", w.support(t))],
+                )
+            },
+        },
+        Row {
+            path: "/api/support/link",
+            kind: Kind::Fn,
+            targets: OBJ,
+            own: [401, 404, 404, 403, 200],
+            request: |w, t| {
+                (
+                    "/api/support/link".into(),
+                    vec![
+                        ("reference", w.support(t)),
+                        ("existing_ticket", "RT #4242".into()),
                     ],
                 )
             },
@@ -1378,7 +1416,28 @@ pub(crate) async fn world(app: &TestApp) -> World {
         domain::invitations::invite(svc, &b, ws_b, "invited.b@example.com", Role::Operator)
             .await
             .unwrap();
+    let support = |actor: domain::access::Actor, tenant: TenantId| async move {
+        domain::support::request(
+            svc,
+            &actor,
+            domain::support::SupportContext::Tenant(tenant),
+            domain::support::NewSupportRequest {
+                subject: "Help".into(),
+                description: "Something is wrong.".into(),
+                severity: domain::support::Severity::Normal,
+                contact: None,
+                existing_ticket: None,
+            },
+        )
+        .await
+        .unwrap()
+        .reference
+    };
+    let support_a = support(a.clone(), tenant_a).await;
+    let support_b = support(b.clone(), tenant_b).await;
     World {
+        support_a,
+        support_b,
         invitation_a,
         invitation_b,
         run_a,

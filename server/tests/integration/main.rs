@@ -21,6 +21,7 @@ mod published;
 mod repository;
 mod restore;
 mod review_packs;
+mod role_controls;
 mod runs;
 mod runs_processes;
 mod security;

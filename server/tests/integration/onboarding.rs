@@ -121,6 +121,19 @@ async fn runs_in_order(w: &ProviderWorld) -> Vec<(String, String, String)> {
     .unwrap()
 }
 
+/// The owner's notifications after the verification's: (title, body, link, run).
+async fn bootstrap_notifications(w: &ProviderWorld) -> Vec<(String, String, String, Option<i64>)> {
+    sqlx::query_as(
+        "SELECT n.title, n.body, n.link, n.run_id FROM notifications n
+         LEFT JOIN operation_runs r ON r.id = n.run_id
+         WHERE r.op_type IS NULL OR r.op_type <> 'onboarding_verification'
+         ORDER BY n.id",
+    )
+    .fetch_all(w.app.services.store.unguarded_pool())
+    .await
+    .unwrap()
+}
+
 async fn one_run_at_a_time(backend: Backend) {
     let w = provider_world(backend).await;
     let draft = verified_draft(&w).await;
@@ -151,6 +164,18 @@ async fn one_run_at_a_time(backend: Backend) {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     assert!(done, "the bootstrap finished");
+    // One notification for the whole bootstrap, none per run.
+    let notes = bootstrap_notifications(&w).await;
+    assert_eq!(
+        notes,
+        [(
+            "Onboarding of Contoso finished".to_string(),
+            "4 operations ran: 4 succeeded.".to_string(),
+            format!("/admin/onboarding/{draft}"),
+            None
+        )],
+        "{notes:?}"
+    );
     let runs = runs_in_order(&w).await;
     let ops: Vec<&str> = runs.iter().map(|r| r.0.as_str()).collect();
     assert_eq!(
@@ -384,6 +409,14 @@ async fn a_deleted_connection_stops_the_bootstrap(backend: Backend) {
     );
     assert_eq!(d["entries"][0]["run"]["run"], first.0);
     assert_eq!(d["entries"][1]["run"], Value::Null);
+    let notes = bootstrap_notifications(&w).await;
+    assert_eq!(notes.len(), 1, "{notes:?}");
+    assert_eq!(notes[0].0, "Onboarding of Contoso stopped");
+    assert_eq!(
+        notes[0].1,
+        "The provider connection was deleted before every operation started. 1 operation ran: 1 succeeded."
+    );
+    assert_eq!(notes[0].2, format!("/admin/onboarding/{draft}"));
     assert_eq!(active_on_connection(&w).await, 0);
     // The sweep no longer looks at it.
     let (n,): (i64,) =

@@ -599,13 +599,123 @@ async fn stale_runs_out_of_attempts_are_closed_failed(backend: Backend) {
     );
     let rec = v.reconciliation.unwrap();
     assert_eq!((rec.action.as_str(), rec.attempts), ("failed", 3));
-    // Its initiator heard about it.
-    let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM notifications WHERE run_id = $1")
-        .bind(r.run.0)
-        .fetch_one(svc.store.unguarded_pool())
+    // Its initiator heard about it once, in words that say it went stale.
+    let notes = notifications_for(&app, r.run).await;
+    assert_eq!(notes.len(), 1);
+    assert_eq!(
+        notes[0].0,
+        format!(
+            "{}: failed after going stale",
+            OperationType::MachineryProbe.label()
+        )
+    );
+    assert!(
+        notes[0].1.contains(ReasonCode::LeaseExpired.message()),
+        "{}",
+        notes[0].1
+    );
+}
+
+/// workspace, tenant, actor, action, outcome, target, detail.
+type AuditRow = (
+    i64,
+    Option<i64>,
+    String,
+    String,
+    String,
+    String,
+    Option<String>,
+);
+
+/// Every start the gate admits or blocks leaves an audit entry in its
+/// workspace: who, what, on which tenant, and for a blocked one the reason.
+async fn queued_and_blocked_starts_are_audited(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let w = run_world(&app).await;
+    let svc = &app.services;
+    let queued = StartGate::start(
+        svc,
+        Initiator::User(&w.owner),
+        probe(w.tenant, serde_json::json!({"sleep_ms": 30_000})),
+    )
+    .await
+    .unwrap();
+    assert_eq!(queued.decision, StartDecision::Accepted);
+    let ws = domain::tenants::tenant_page(svc, &w.owner, w.tenant)
         .await
-        .unwrap();
-    assert_eq!(n, 1);
+        .unwrap()
+        .workspace
+        .id;
+    let bare = domain::tenants::create(
+        svc,
+        &w.owner,
+        ws,
+        "Northwind",
+        "22222222-2222-2222-2222-222222222222",
+    )
+    .await
+    .unwrap();
+    let blocked = StartGate::start(
+        svc,
+        Initiator::User(&w.owner),
+        domain::runs::gate::StartRequest {
+            tenant: bare,
+            op_type: OperationType::InventorySync,
+            connection: None,
+            args: serde_json::json!({}),
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(blocked.decision, StartDecision::Blocked);
+    // A deduplicated start admits nothing, so it records nothing new.
+    let again = StartGate::start(
+        svc,
+        Initiator::User(&w.owner),
+        probe(w.tenant, serde_json::json!({"sleep_ms": 30_000})),
+    )
+    .await
+    .unwrap();
+    assert_eq!(again.decision, StartDecision::Deduped);
+
+    let rows: Vec<AuditRow> = sqlx::query_as(
+        "SELECT workspace_id, tenant_id, actor_label, action, outcome, target, detail FROM audit_log
+         WHERE action LIKE 'operation.%' ORDER BY id",
+    )
+    .fetch_all(svc.store.unguarded_pool())
+    .await
+    .unwrap();
+    assert_eq!(
+        rows,
+        [
+            (
+                ws.0,
+                Some(w.tenant.0),
+                "owner@example.com".to_string(),
+                "operation.queued".to_string(),
+                "succeeded".to_string(),
+                format!(
+                    "{} #{} on Fabrikam",
+                    OperationType::MachineryProbe.label(),
+                    queued.run
+                ),
+                None
+            ),
+            (
+                ws.0,
+                Some(bare.0),
+                "owner@example.com".to_string(),
+                "operation.blocked".to_string(),
+                "denied".to_string(),
+                format!(
+                    "{} #{} on Northwind",
+                    OperationType::InventorySync.label(),
+                    blocked.run
+                ),
+                Some(ReasonCode::ConnectionMissing.as_str().to_string())
+            ),
+        ]
+    );
 }
 
 async fn notifications_for(app: &TestApp, run: RunId) -> Vec<(String, String)> {
@@ -625,7 +735,7 @@ async fn a_run_no_worker_picks_up_ends_and_frees_its_scope(backend: Backend) {
     let r = StartGate::start(
         svc,
         Initiator::User(&w.owner),
-        probe(w.tenant, serde_json::json!({})),
+        probe(w.tenant, serde_json::json!({"sleep_ms": 30_000})),
     )
     .await
     .unwrap();
@@ -646,7 +756,7 @@ async fn a_run_no_worker_picks_up_ends_and_frees_its_scope(backend: Backend) {
     let again = StartGate::start(
         svc,
         Initiator::User(&w.owner),
-        probe(w.tenant, serde_json::json!({})),
+        probe(w.tenant, serde_json::json!({"sleep_ms": 30_000})),
     )
     .await
     .unwrap();
@@ -671,7 +781,7 @@ async fn a_run_no_worker_picks_up_ends_and_frees_its_scope(backend: Backend) {
     let fresh = StartGate::start(
         svc,
         Initiator::User(&w.owner),
-        probe(w.tenant, serde_json::json!({})),
+        probe(w.tenant, serde_json::json!({"sleep_ms": 30_000})),
     )
     .await
     .unwrap();
@@ -691,7 +801,7 @@ async fn a_run_past_its_time_limit_is_ended_and_its_worker_told_to_stop(backend:
     let r = StartGate::start(
         svc,
         Initiator::User(&w.owner),
-        probe(w.tenant, serde_json::json!({})),
+        probe(w.tenant, serde_json::json!({"sleep_ms": 30_000})),
     )
     .await
     .unwrap();
@@ -755,7 +865,7 @@ async fn a_run_past_its_time_limit_is_ended_and_its_worker_told_to_stop(backend:
     let fresh = StartGate::start(
         svc,
         Initiator::User(&w.owner),
-        probe(w.tenant, serde_json::json!({})),
+        probe(w.tenant, serde_json::json!({"sleep_ms": 30_000})),
     )
     .await
     .unwrap();
@@ -769,7 +879,7 @@ async fn terminal_runs_never_change(backend: Backend) {
     let r = StartGate::start(
         svc,
         Initiator::User(&w.owner),
-        probe(w.tenant, serde_json::json!({})),
+        probe(w.tenant, serde_json::json!({"sleep_ms": 30_000})),
     )
     .await
     .unwrap();
@@ -828,6 +938,7 @@ async fn graceful_shutdown_releases_unfinished_runs(backend: Backend) {
 }
 
 both_backends!(
+    queued_and_blocked_starts_are_audited,
     accepted_runs_pin_their_connection,
     dedupe_and_scope_busy,
     blocked_starts_record_a_run_and_enqueue_nothing,

@@ -6,7 +6,9 @@ use crate::both_backends;
 use crate::common::{Backend, TestApp, spawn_app};
 use crate::runs::{RunWorld, probe, run_world};
 use domain::AppError;
+use domain::runs::ReasonCode;
 use domain::runs::gate::{Initiator, StartGate};
+use domain::runs::service::{Completion, RunService};
 use domain::secrets::Secret;
 use domain::services::Services;
 use domain::support::desk::DeskConfig;
@@ -76,7 +78,7 @@ async fn handoff_creates_a_desk_ticket_and_is_revisitable(backend: Backend) {
             .iter()
             .map(|a| a.0.as_str())
             .collect::<Vec<_>>(),
-        ["support_request.created"]
+        ["support_request.created", "support_request.handed_off"]
     );
 
     // Revisit: each context shows only its own latest request.
@@ -119,7 +121,7 @@ async fn handoff_creates_a_desk_ticket_and_is_revisitable(backend: Backend) {
         sim.tickets()[1]["details"]
             .as_str()
             .unwrap()
-            .contains(&format!("Run: #{run}"))
+            .contains(&format!("(run #{run})"))
     );
 
     // Readonly members may see the tenant but not request support; strangers get 404.
@@ -339,7 +341,229 @@ async fn desk_errors_keep_the_request_and_say_what_happened(backend: Backend) {
     );
 }
 
+/// The ticket carries the run's context in our words and a link back; the
+/// handoff is audited with the desk's reference; a failed or abandoned
+/// request can be retried (once per attempt), swept, or linked afterwards.
+async fn tickets_carry_their_context_and_failed_handoffs_can_be_followed_up(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let w = run_world(&app).await;
+    let (svc, sim) = with_halo(&app).await;
+    let svc = svc.with_public_url("https://tenantry.example.com");
+    let run = StartGate::start(
+        &app.services,
+        Initiator::User(&w.owner),
+        probe(w.tenant, serde_json::json!({"outcome": "failed"})),
+    )
+    .await
+    .unwrap()
+    .run;
+    let claimed = RunService::claim(&app.services, "w1", 1, 60_000)
+        .await
+        .unwrap()
+        .remove(0);
+    assert_eq!(claimed.id, run);
+    RunService::complete(
+        &app.services,
+        &claimed,
+        Completion::failed(ReasonCode::HandlerFailed, "The probe was asked to fail."),
+    )
+    .await
+    .unwrap();
+
+    let v = domain::support::request(
+        &svc,
+        &w.owner,
+        SupportContext::Run(run),
+        form("Probe failed"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(v.handoff, Handoff::Created);
+    assert!(!v.can_retry && !v.can_link, "a created ticket is done");
+    let body = sim.tickets()[0]["details"].as_str().unwrap().to_string();
+    for expected in [
+        "Inventory sync keeps failing for this tenant.".to_string(),
+        format!("Tenantry reference: {}", v.reference),
+        "Workspace: ".to_string(),
+        "Tenant: Fabrikam".to_string(),
+        format!("(run #{run})"),
+        "Status: Failed".to_string(),
+        format!("Reason: {}", ReasonCode::HandlerFailed.message()),
+        "What failed: The probe was asked to fail.".to_string(),
+        format!("Open the run in Tenantry: https://tenantry.example.com/admin/operations/{run}"),
+        "Contact: noc@msp.example".to_string(),
+    ] {
+        assert!(
+            body.contains(&expected),
+            "{expected:?} missing from:\n{body}"
+        );
+    }
+    let audit = audit_actions(&app).await;
+    let handed = audit
+        .iter()
+        .find(|a| a.0 == "support_request.handed_off")
+        .expect("the handoff is audited");
+    assert_eq!(
+        handed.2.as_deref(),
+        Some("Halo #1001"),
+        "with the desk's reference"
+    );
+
+    // The desk is down: the request is saved and can be retried.
+    sim.set_fault(DeskFault::ServerError);
+    let failed = domain::support::request(
+        &svc,
+        &w.owner,
+        SupportContext::Tenant(w.tenant),
+        form("Desk down"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(failed.handoff, Handoff::Failed);
+    assert!(failed.can_retry && failed.can_link);
+    let tenant_body = sim.tickets().len();
+    assert_eq!(tenant_body, 1, "the failed attempt created nothing");
+    // Readonly members cannot retry; strangers do not see it.
+    assert_eq!(
+        domain::support::retry(&svc, &w.readonly, &failed.reference)
+            .await
+            .err(),
+        Some(AppError::Forbidden)
+    );
+    let stranger_id = app.create_user("stranger@example.com", false).await;
+    let stranger = app.actor(stranger_id, "stranger@example.com");
+    assert_eq!(
+        domain::support::retry(&svc, &stranger, &failed.reference)
+            .await
+            .err(),
+        Some(AppError::NotFound)
+    );
+    assert_eq!(
+        domain::support::retry(&svc, &w.owner, "SR-NOTTHERE")
+            .await
+            .err(),
+        Some(AppError::NotFound)
+    );
+    sim.set_fault(DeskFault::None);
+    let retried = domain::support::retry(&svc, &w.owner, &failed.reference)
+        .await
+        .unwrap();
+    assert_eq!(retried.handoff, Handoff::Created);
+    assert_eq!(retried.failure_summary, None);
+    let tickets = sim.tickets();
+    assert_eq!(tickets.len(), 2);
+    let retried_body = tickets[1]["details"].as_str().unwrap();
+    assert!(
+        retried_body.contains("Open the tenant in Tenantry: https://tenantry.example.com/admin/t/"),
+        "{retried_body}"
+    );
+    // Handed off: a second retry is refused, nothing sent twice.
+    assert!(matches!(
+        domain::support::retry(&svc, &w.owner, &failed.reference).await,
+        Err(AppError::Conflict { .. })
+    ));
+    assert_eq!(sim.tickets().len(), 2);
+
+    // A crash left one pending: not retryable within the minute, then the
+    // sweep finishes it as the system.
+    let pending = domain::support::request(
+        &app.services.clone().with_support_desk(DeskConfig::HaloPsa {
+            base_url: "http://127.0.0.1:9".into(),
+            client_id: CLIENT.into(),
+            client_secret: Secret::new(SECRET),
+        }),
+        &w.owner,
+        SupportContext::Tenant(w.tenant),
+        form("Left pending"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(pending.handoff, Handoff::Failed);
+    sqlx::query("UPDATE support_requests SET handoff = 'pending', finalized_at = NULL, failure_summary = NULL WHERE reference = $1")
+        .bind(&pending.reference)
+        .execute(app.services.store.unguarded_pool())
+        .await
+        .unwrap();
+    assert!(
+        matches!(
+            domain::support::retry(&svc, &w.owner, &pending.reference).await,
+            Err(AppError::Conflict { .. })
+        ),
+        "a handoff younger than a minute may still be under way"
+    );
+    assert_eq!(domain::support::sweep_abandoned(&svc).await.unwrap(), 0);
+    app.clock
+        .advance_ms(domain::support::PENDING_ABANDONED_AFTER_MS + 1);
+    assert_eq!(domain::support::sweep_abandoned(&svc).await.unwrap(), 1);
+    assert_eq!(
+        domain::support::sweep_abandoned(&svc).await.unwrap(),
+        0,
+        "once"
+    );
+    assert_eq!(sim.tickets().len(), 3);
+    let system_entry: (Option<i64>, String) = sqlx::query_as(
+        "SELECT actor_user_id, actor_label FROM audit_log WHERE action = 'support_request.handed_off' ORDER BY id DESC LIMIT 1",
+    )
+    .fetch_one(app.services.store.unguarded_pool())
+    .await
+    .unwrap();
+    assert_eq!(system_entry, (None, "system".to_string()));
+
+    // Linked afterwards: a failed request takes the desk's existing ticket.
+    sim.set_fault(DeskFault::Unauthorized);
+    let failed = domain::support::request(
+        &svc,
+        &w.owner,
+        SupportContext::Tenant(w.tenant),
+        form("Refused"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(failed.handoff, Handoff::Failed);
+    let e = domain::support::link_existing(&svc, &w.owner, &failed.reference, "<b>")
+        .await
+        .err()
+        .unwrap();
+    assert_eq!(e.field(), Some("existing_ticket"));
+    let linked = domain::support::link_existing(&svc, &w.owner, &failed.reference, "Halo #77")
+        .await
+        .unwrap();
+    assert_eq!(linked.handoff, Handoff::Linked);
+    assert_eq!(linked.desk_reference.as_deref(), Some("Halo #77"));
+    assert!(!linked.can_link && !linked.can_retry);
+    assert!(matches!(
+        domain::support::link_existing(&svc, &w.owner, &failed.reference, "Halo #78").await,
+        Err(AppError::Conflict { .. })
+    ));
+}
+
+/// Two retries of one failed request at the same moment: one desk call.
+async fn concurrent_retries_hand_off_once(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let w = run_world(&app).await;
+    let (svc, sim) = with_halo(&app).await;
+    sim.set_fault(DeskFault::ServerError);
+    let failed = domain::support::request(
+        &svc,
+        &w.owner,
+        SupportContext::Tenant(w.tenant),
+        form("Twice"),
+    )
+    .await
+    .unwrap();
+    sim.set_fault(DeskFault::Slow { delay_ms: 300 });
+    let (a, b) = tokio::join!(
+        domain::support::retry(&svc, &w.owner, &failed.reference),
+        domain::support::retry(&svc, &w.owner, &failed.reference),
+    );
+    let wins = [&a, &b].iter().filter(|r| r.is_ok()).count();
+    assert_eq!(wins, 1, "{a:?} {b:?}");
+    assert_eq!(sim.tickets().len(), 1);
+}
+
 both_backends!(
+    tickets_carry_their_context_and_failed_handoffs_can_be_followed_up,
+    concurrent_retries_hand_off_once,
     handoff_creates_a_desk_ticket_and_is_revisitable,
     a_slow_desk_times_out_at_five_seconds_with_nothing_held,
     desk_errors_keep_the_request_and_say_what_happened,
