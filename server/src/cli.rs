@@ -28,8 +28,20 @@ pub struct Cli {
         default_value = "sqlite://tenantry.db"
     )]
     database_url: String,
+    /// `json` (one object per line, with request and run ids) or `pretty`;
+    /// JSON unless standard output is a terminal.
+    #[arg(long, global = true, env = "TENANTRY_LOG_FORMAT", value_enum)]
+    log_format: Option<crate::logging::LogFormat>,
     #[command(subcommand)]
     command: Command,
+}
+
+impl Cli {
+    /// The log format asked for, else the default for this terminal.
+    pub fn log_format(&self) -> crate::logging::LogFormat {
+        self.log_format
+            .unwrap_or_else(crate::logging::LogFormat::default_for_stdout)
+    }
 }
 
 #[derive(Subcommand)]
@@ -218,6 +230,17 @@ struct WebArgs {
     /// blocks, comma-separated), e.g. 10.0.0.0/8. Others' is ignored.
     #[arg(long, env = "TENANTRY_TRUSTED_PROXIES", default_value = "")]
     trusted_proxies: String,
+    /// Requests handled at once; more are answered 503 with Retry-After at
+    /// once instead of queueing for the database (health checks and static
+    /// files are not counted).
+    #[arg(long, env = "TENANTRY_MAX_IN_FLIGHT", default_value_t = 64)]
+    max_in_flight: usize,
+    /// A request taking longer is answered 503 and its work dropped.
+    #[arg(long, env = "TENANTRY_REQUEST_TIMEOUT_SECS", default_value_t = 30)]
+    request_timeout_secs: u64,
+    /// On shutdown (SIGTERM, Ctrl-C), how long requests in flight may finish.
+    #[arg(long, env = "TENANTRY_SHUTDOWN_DRAIN_SECS", default_value_t = 10)]
+    shutdown_drain_secs: u64,
     /// Let any signed-in account create workspaces (platform operators always may).
     #[arg(long, env = "TENANTRY_ALLOW_WORKSPACE_CREATION")]
     allow_workspace_creation: bool,
@@ -249,6 +272,11 @@ impl WebArgs {
         Ok(crate::web::WebConfig {
             public_url,
             trusted_proxies: crate::web::parse_trusted_proxies(&self.trusted_proxies)?,
+            limits: crate::shedding::LoadLimits {
+                max_in_flight: self.max_in_flight.max(1),
+                request_timeout: std::time::Duration::from_secs(self.request_timeout_secs.max(1)),
+                drain: std::time::Duration::from_secs(self.shutdown_drain_secs),
+            },
         })
     }
 }

@@ -13,7 +13,9 @@ pub mod consent;
 pub mod demo;
 pub mod downloads;
 pub mod error_page;
+pub mod logging;
 pub mod middleware;
+pub mod shedding;
 pub mod startup;
 pub mod web;
 

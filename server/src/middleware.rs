@@ -513,3 +513,84 @@ mod tests {
         assert_eq!(json, r#"{"kind":"internal"}"#);
     }
 }
+
+/// The request's id: the caller's `x-request-id` when it is a plain token
+/// (1–64 of letters, digits, `.`, `_`, `-`; a load balancer's id), else a
+/// fresh one. Returned in the response, and every log line written while
+/// the request is handled carries it (the `request` span). One line per
+/// request at the end: route template, method, status, duration.
+pub async fn request_id(req: Request, next: Next) -> Response {
+    use tracing::Instrument;
+    let id = req
+        .headers()
+        .get(REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| is_plain_request_id(v))
+        .map(str::to_string)
+        .unwrap_or_else(new_request_id);
+    let method = req.method().clone();
+    // A layer of the router: the match is known here. The template names the
+    // route without ids or query strings.
+    let route = req
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map(|m| m.as_str().to_string())
+        .unwrap_or_else(|| "unmatched".to_string());
+    let span = tracing::info_span!("request", request_id = %id, method = %method);
+    let started = std::time::Instant::now();
+    let mut res = next.run(req).instrument(span.clone()).await;
+    span.in_scope(|| {
+        tracing::info!(
+            route = %route,
+            status = res.status().as_u16(),
+            duration_ms = started.elapsed().as_secs_f64() * 1000.0,
+            "request"
+        )
+    });
+    if let Ok(v) = HeaderValue::from_str(&id) {
+        res.headers_mut().insert(REQUEST_ID, v);
+    }
+    res
+}
+
+/// The response header (and the request header honoured when plain).
+pub const REQUEST_ID: &str = "x-request-id";
+
+fn is_plain_request_id(v: &str) -> bool {
+    (1..=64).contains(&v.len())
+        && v.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+}
+
+fn new_request_id() -> String {
+    use rand::RngCore;
+    let mut bytes = [0u8; 8];
+    rand::thread_rng().fill_bytes(&mut bytes);
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod request_id_tests {
+    use super::*;
+
+    #[test]
+    fn only_plain_ids_are_taken_from_the_caller() {
+        for ok in ["abc", "0f1e2d3c4b5a6978", "lb-1.req_42", &"a".repeat(64)] {
+            assert!(is_plain_request_id(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            &"a".repeat(65),
+            "has space",
+            "new\nline",
+            "quote\"",
+            "ünï",
+            "a/b",
+        ] {
+            assert!(!is_plain_request_id(bad), "{bad:?}");
+        }
+        let fresh = new_request_id();
+        assert!(is_plain_request_id(&fresh) && fresh.len() == 16);
+        assert_ne!(fresh, new_request_id());
+    }
+}

@@ -18,6 +18,7 @@ use http::{HeaderValue, StatusCode, header};
 use leptos::config::LeptosOptions;
 use leptos::prelude::*;
 use leptos_axum::{LeptosRoutes, generate_route_list};
+use std::future::IntoFuture;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -39,6 +40,8 @@ impl FromRef<AppState> for LeptosOptions {
 }
 
 pub struct Application {
+    /// How long in-flight requests may finish after shutdown is asked.
+    drain: std::time::Duration,
     port: u16,
     listener: tokio::net::TcpListener,
     router: Router,
@@ -244,13 +247,20 @@ impl Application {
                 state.clone(),
                 middleware::allowed_hosts,
             ))
+            // Shed and time out inside the security headers (every 503 gets them).
+            .layer(axum::middleware::from_fn_with_state(
+                crate::shedding::Shedder::new(config.web.limits),
+                crate::shedding::shed,
+            ))
             .layer(axum::middleware::from_fn_with_state(
                 state.clone(),
                 middleware::security_headers,
             ))
+            .layer(axum::middleware::from_fn(middleware::request_id))
             .with_state(state.clone());
 
         Ok(Application {
+            drain: config.web.limits.drain,
             port,
             listener,
             router,
@@ -275,6 +285,7 @@ impl Application {
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let mut stopping = stop_rx.clone();
         let background = start_background(
             &self.services,
             self.workers,
@@ -282,7 +293,8 @@ impl Application {
             self.reconcile_every_ms,
             stop_rx,
         );
-        let served = axum::serve(
+        let drain = self.drain;
+        let graceful = axum::serve(
             self.listener,
             self.router
                 .into_make_service_with_connect_info::<SocketAddr>(),
@@ -291,7 +303,19 @@ impl Application {
             shutdown.await;
             let _ = stop_tx.send(true);
         })
-        .await;
+        .into_future();
+        // Graceful shutdown waits for every connection to close; a client
+        // that keeps one open must not hold the process: drain within a bound.
+        let served = tokio::select! {
+            served = graceful => served,
+            _ = async move {
+                let _ = stopping.wait_for(|stop| *stop).await;
+                tokio::time::sleep(drain).await;
+            } => {
+                tracing::warn!(drain_ms = drain.as_millis() as u64, "requests still in flight after the drain period; stopping anyway");
+                Ok(())
+            }
+        };
         for task in background {
             let _ = task.await;
         }

@@ -108,6 +108,8 @@ pub fn parse_trusted_proxies(raw: &str) -> Result<Vec<IpBlock>, String> {
 pub struct WebConfig {
     pub public_url: Option<PublicUrl>,
     pub trusted_proxies: Vec<IpBlock>,
+    /// In-flight bound, request timeout, shutdown drain.
+    pub limits: crate::shedding::LoadLimits,
 }
 
 /// What the router checks on every request, decided once at start-up from
@@ -208,6 +210,7 @@ mod tests {
         let web = WebConfig {
             public_url: public.map(|p| PublicUrl::parse(p).expect("url")),
             trusted_proxies: parse_trusted_proxies(proxies).expect("proxies"),
+            ..WebConfig::default()
         };
         Allowed::new(&web, "127.0.0.1:3000".parse().expect("addr"))
     }

@@ -78,6 +78,8 @@ mod server {
                     tokio::time::sleep(Duration::from_millis(step)).await;
                     slept += step;
                 }
+                // Inside the run's span: the log tests read its ids off this line.
+                tracing::debug!(slept_ms = slept, "probe finished");
                 let summary = SummaryCounts(vec![("items".into(), 1)]);
                 match ctx.run.args.get("outcome").and_then(|v| v.as_str()) {
                     Some("failed") => Completion::failed(

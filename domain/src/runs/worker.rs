@@ -13,6 +13,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
+use tracing::Instrument;
 
 #[derive(Debug, Clone)]
 pub struct WorkerConfig {
@@ -109,13 +110,25 @@ impl Worker {
                             if let Ok(mut h) = held.lock() {
                                 h.insert(run.id, run.clone());
                             }
-                            tasks.spawn(crate::store::one_unit(execute(
-                                self.svc.clone(),
-                                run,
-                                self.config.clone(),
-                                held.clone(),
-                                counters.clone(),
-                            )));
+                            // Every line logged while the run is handled
+                            // (its handler, Graph, the desk) carries its ids.
+                            let span = tracing::info_span!(
+                                "run",
+                                run_id = run.id.0,
+                                op_type = run.op_type.as_str(),
+                                workspace_id = run.workspace_id.0,
+                                attempt = run.attempt,
+                            );
+                            tasks.spawn(
+                                crate::store::one_unit(execute(
+                                    self.svc.clone(),
+                                    run,
+                                    self.config.clone(),
+                                    held.clone(),
+                                    counters.clone(),
+                                ))
+                                .instrument(span),
+                            );
                         }
                     }
                     Err(e) => {
@@ -196,7 +209,9 @@ async fn execute(
         Some(handler) => {
             let cancel = Arc::new(AtomicBool::new(false));
             let ctx = RunContext::new(run.clone(), svc.clone(), cancel.clone());
-            let mut handle = tokio::spawn(crate::store::one_unit(handler.run(ctx)));
+            // The handler's own task keeps the run's span (its log lines name the run).
+            let mut handle =
+                tokio::spawn(crate::store::one_unit(handler.run(ctx)).in_current_span());
             let _guard = AbortOnDrop(handle.abort_handle());
             let mut beat = tokio::time::interval(Duration::from_millis(config.heartbeat_ms));
             beat.tick().await;

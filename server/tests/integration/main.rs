@@ -13,6 +13,7 @@ mod consent;
 mod faults;
 mod invitations;
 mod lifecycle_prop;
+mod logs;
 mod members_tenants;
 mod monitoring;
 mod onboarding;
