@@ -107,6 +107,14 @@ const MIGRATIONS: &[Migration] = &[
     },
 ];
 
+/// Connections open and in use, open and idle, and the most there may be.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PoolStats {
+    pub in_use: usize,
+    pub idle: usize,
+    pub max: usize,
+}
+
 #[derive(Clone)]
 pub struct Store {
     /// Reads. On SQLite its connections are `query_only`, so a write that
@@ -321,6 +329,24 @@ impl Store {
                 Err(AppError::Unavailable)
             }
         }
+    }
+
+    /// The pool as a metrics scrape reads it (on SQLite, the read pool plus
+    /// the one writer).
+    pub fn pool_stats(&self) -> PoolStats {
+        let mut stats = PoolStats::default();
+        let pools: &[&AnyPool] = match self.backend {
+            Backend::Postgres => &[&self.read],
+            Backend::Sqlite => &[&self.read, &self.write],
+        };
+        for pool in pools {
+            let size = pool.size() as usize;
+            let idle = pool.num_idle();
+            stats.idle += idle;
+            stats.in_use += size.saturating_sub(idle);
+            stats.max += pool.options().get_max_connections() as usize;
+        }
+        stats
     }
 
     /// True while the last probe found the database unreachable.

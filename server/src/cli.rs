@@ -298,6 +298,10 @@ struct WorkArgs {
     /// Days a generated review pack stays downloadable; then its files are deleted.
     #[arg(long, env = "TENANTRY_REVIEW_PACK_DAYS", default_value_t = 30, value_parser = clap::value_parser!(i64).range(1..=3650))]
     review_pack_days: i64,
+    /// Serve Prometheus metrics of this process at http://ADDR/metrics
+    /// (e.g. 127.0.0.1:9464; keep it private). Off when unset.
+    #[arg(long, env = "TENANTRY_METRICS_BIND")]
+    metrics_bind: Option<SocketAddr>,
 }
 
 impl WorkArgs {
@@ -417,6 +421,9 @@ pub async fn run(cli: Cli) -> Result<(), String> {
             let app = Application::build(config)
                 .await
                 .map_err(|e| format!("cannot start: {e}"))?;
+            if let Some(bind) = work.metrics_bind {
+                crate::metrics::serve(bind, app.services().clone()).await?;
+            }
             let url = format!("http://127.0.0.1:{}", app.port());
             println!("Tenantry is listening on {url} (sign in at {url}/sign-in)");
             app.run_until(shutdown_signal())
@@ -432,6 +439,9 @@ pub async fn run(cli: Cli) -> Result<(), String> {
             let services = Services::new(store, settings)
                 .with_data_dir(provider.data_dir.clone())
                 .with_provider(provider.config()?.runtime()?);
+            if let Some(bind) = work.metrics_bind {
+                crate::metrics::serve(bind, services.clone()).await?;
+            }
             let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
             let tasks = crate::startup::start_background(
                 &services,

@@ -14,6 +14,7 @@ pub mod demo;
 pub mod downloads;
 pub mod error_page;
 pub mod logging;
+pub mod metrics;
 pub mod middleware;
 pub mod shedding;
 pub mod startup;

@@ -539,6 +539,12 @@ pub async fn request_id(req: Request, next: Next) -> Response {
     let span = tracing::info_span!("request", request_id = %id, method = %method);
     let started = std::time::Instant::now();
     let mut res = next.run(req).instrument(span.clone()).await;
+    crate::metrics::record_request(
+        &route,
+        &method,
+        res.status().as_u16(),
+        started.elapsed().as_secs_f64(),
+    );
     span.in_scope(|| {
         tracing::info!(
             route = %route,

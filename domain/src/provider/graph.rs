@@ -257,6 +257,7 @@ impl GraphClient {
     }
 
     async fn fetch_token(&self, creds: &AppCredentials) -> Result<AccessToken, GraphError> {
+        metrics::counter!("tenantry_graph_token_fetches_total").increment(1);
         let url = format!(
             "{}/{}/oauth2/v2.0/token",
             self.endpoints.authority.trim_end_matches('/'),
@@ -499,6 +500,11 @@ impl GraphClient {
                     }
                 })?;
             let status = response.status();
+            metrics::counter!(
+                "tenantry_graph_responses_total",
+                "class" => status_class(status),
+            )
+            .increment(1);
             if status.is_redirection() {
                 return Err(GraphError::UnexpectedResponse {
                     what: "a redirect, which Tenantry does not follow",
@@ -525,10 +531,24 @@ impl GraphClient {
                 wait_ms = wait.as_millis() as u64,
                 "graph asked to retry later"
             );
+            metrics::counter!("tenantry_graph_retries_total", "status" => status.as_str().to_string())
+                .increment(1);
             tokio::time::sleep(wait).await;
             retries += 1;
             backoff = backoff.saturating_mul(2);
         }
+    }
+}
+
+/// The metric label of an answer: 429 on its own (throttling is what an
+/// operator watches), else the class.
+fn status_class(status: StatusCode) -> &'static str {
+    match status.as_u16() {
+        429 => "429",
+        200..=299 => "2xx",
+        300..=399 => "3xx",
+        400..=499 => "4xx",
+        _ => "5xx",
     }
 }
 

@@ -315,6 +315,28 @@ impl StartGate {
         initiator: Initiator<'_>,
         request: StartRequest,
     ) -> AppResult<StartResult> {
+        let op = request.op_type;
+        let result = Self::decide(svc, initiator, request).await;
+        let decision = match &result {
+            Ok(r) => match r.decision {
+                StartDecision::Accepted => "queued",
+                StartDecision::Deduped => "already_running",
+                StartDecision::ScopeBusy => "scope_busy",
+                StartDecision::Blocked => "blocked",
+            },
+            Err(AppError::Forbidden | AppError::NotFound) => "refused",
+            Err(_) => "error",
+        };
+        metrics::counter!("tenantry_runs_started_total", "op_type" => op.as_str(), "result" => decision)
+            .increment(1);
+        result
+    }
+
+    async fn decide(
+        svc: &Services,
+        initiator: Initiator<'_>,
+        request: StartRequest,
+    ) -> AppResult<StartResult> {
         let spec = request.op_type.spec();
         let now = svc.now();
         for _ in 0..3 {

@@ -65,6 +65,11 @@ pub async fn sweep(svc: &Services) -> AppResult<SweepReport> {
             } else {
                 report.failed += 1;
             }
+            metrics::counter!(
+                "tenantry_reconciler_actions_total",
+                "action" => if retry { "requeued_lost_lease" } else { "failed_lost_lease" },
+            )
+            .increment(1);
             tracing::info!(run = id, action = %record.action, "reconciled a run whose lease expired");
         }
     }
@@ -152,6 +157,11 @@ async fn end_overdue(svc: &Services, now: i64) -> AppResult<u64> {
         };
         if done {
             ended += 1;
+            metrics::counter!(
+                "tenantry_reconciler_actions_total",
+                "action" => if status == "queued" { "ended_never_started" } else { "ended_time_limit" },
+            )
+            .increment(1);
             tracing::info!(run = id, "ended a run that held its scope too long");
         }
     }

@@ -110,11 +110,47 @@ type ClaimRow = (
     Option<i64>,
     String,
     Option<i64>,
+    // available_at: when it became claimable (pickup latency)
+    i64,
 );
 
 pub struct RunService;
 
+/// The queue as a metrics scrape reads it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct QueueState {
+    pub queued: i64,
+    pub running: i64,
+    /// How long the oldest claimable queued run has waited (ms; 0 when none).
+    pub oldest_wait_ms: i64,
+}
+
 impl RunService {
+    /// Active counts and the oldest claimable run, both through the partial
+    /// index of active runs: cheap at any table size (never a count over
+    /// every run).
+    pub async fn queue_state(svc: &Services) -> AppResult<QueueState> {
+        let now = svc.now();
+        let mut conn = svc.store.read().await?;
+        let counts: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT status, COUNT(*) FROM operation_runs WHERE status IN ('queued', 'running') GROUP BY status",
+        )
+        .fetch_all(&mut *conn)
+        .await?;
+        let (oldest,): (Option<i64>,) = sqlx::query_as(
+            "SELECT MIN(available_at) FROM operation_runs WHERE status = 'queued' AND available_at <= $1",
+        )
+        .bind(now)
+        .fetch_one(&mut *conn)
+        .await?;
+        let count = |s: &str| counts.iter().find(|c| c.0 == s).map_or(0, |c| c.1);
+        Ok(QueueState {
+            queued: count("queued"),
+            running: count("running"),
+            oldest_wait_ms: oldest.map_or(0, |at| now.saturating_sub(at).max(0)),
+        })
+    }
+
     /// Claims up to `max` queued runs for `worker`, oldest first.
     /// PostgreSQL: `FOR UPDATE SKIP LOCKED`, so workers never wait on each
     /// other; SQLite: one writer at a time under BEGIN IMMEDIATE.
@@ -139,7 +175,8 @@ impl RunService {
             "UPDATE operation_runs SET status = 'running', started_at = COALESCE(started_at, $1),
                 attempts = attempts + 1, lease_owner = $2, lease_expires_at = $3, heartbeat_at = $1
              WHERE id IN ({pick})
-             RETURNING id, attempts, op_type, workspace_id, tenant_id, provider_connection_id, context, initiator_user_id"
+             RETURNING id, attempts, op_type, workspace_id, tenant_id, provider_connection_id, context, initiator_user_id,
+                available_at"
         );
         let rows: Vec<ClaimRow> = match svc.store.backend() {
             Backend::Postgres => {
@@ -166,12 +203,15 @@ impl RunService {
         };
         let mut claimed: Vec<ClaimedRun> = rows
             .into_iter()
-            .filter_map(|(id, attempt, op, ws, tenant, conn, context, user)| {
+            .filter_map(|(id, attempt, op, ws, tenant, conn, context, user, available_at)| {
                 let context: serde_json::Value = serde_json::from_str(&context).unwrap_or_default();
+                let op_type: OperationType = op.parse().ok()?;
+                metrics::histogram!("tenantry_run_pickup_seconds", "op_type" => op_type.as_str())
+                    .record(now.saturating_sub(available_at).max(0) as f64 / 1000.0);
                 Some(ClaimedRun {
                     id: RunId(id),
                     attempt,
-                    op_type: op.parse().ok()?,
+                    op_type,
                     workspace_id: WorkspaceId(ws),
                     tenant_id: tenant.map(TenantId),
                     provider_connection_id: conn.map(ProviderConnectionId),

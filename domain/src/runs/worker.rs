@@ -201,6 +201,7 @@ async fn execute(
     held: Arc<Mutex<HashMap<RunId, ClaimedRun>>>,
     counters: Arc<Counters>,
 ) {
+    let started = std::time::Instant::now();
     let completion = match svc.catalogue.handler(run.op_type) {
         None => Some(Completion::failed(
             ReasonCode::OperationUnavailable,
@@ -240,6 +241,12 @@ async fn execute(
         }
     };
     if let Some(completion) = completion {
+        metrics::histogram!(
+            "tenantry_run_duration_seconds",
+            "op_type" => run.op_type.as_str(),
+            "outcome" => completion.outcome.as_str(),
+        )
+        .record(started.elapsed().as_secs_f64());
         match RunService::complete(&svc, &run, completion).await {
             Ok(()) => {
                 counters.completed.fetch_add(1, Ordering::SeqCst);

@@ -419,6 +419,11 @@ async fn finalize(
             )
         }
     };
+    metrics::counter!(
+        "tenantry_support_handoffs_total",
+        "outcome" => if action == AuditAction::SupportHandedOff { "created" } else { "failed" },
+    )
+    .increment(1);
     if updated == 1 {
         let entry = Entry {
             workspace: Some(at.workspace),

@@ -15,6 +15,7 @@ mod invitations;
 mod lifecycle_prop;
 mod logs;
 mod members_tenants;
+mod metrics;
 mod monitoring;
 mod onboarding;
 mod provider;
