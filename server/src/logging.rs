@@ -34,16 +34,27 @@ pub fn filter() -> EnvFilter {
         .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_http=warn"))
 }
 
+/// The JSON format: the event's fields at the top level and the fields of
+/// every enclosing span under `spans` (the tests capture this same format).
+pub fn json_subscriber<W>(filter: EnvFilter, writer: W) -> impl tracing::Subscriber + Send + Sync
+where
+    W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
+{
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .json()
+        .flatten_event(true)
+        .with_current_span(false)
+        .with_span_list(true)
+        .with_writer(writer)
+        .finish()
+}
+
 /// Installs the process-wide subscriber (once, at start-up).
 pub fn init(format: LogFormat) {
-    let builder = tracing_subscriber::fmt().with_env_filter(filter());
+    use tracing_subscriber::util::SubscriberInitExt;
     match format {
-        LogFormat::Json => builder
-            .json()
-            .flatten_event(true)
-            .with_current_span(false)
-            .with_span_list(true)
-            .init(),
-        LogFormat::Pretty => builder.init(),
+        LogFormat::Json => json_subscriber(filter(), std::io::stdout).init(),
+        LogFormat::Pretty => tracing_subscriber::fmt().with_env_filter(filter()).init(),
     }
 }

@@ -202,8 +202,7 @@ pub async fn request(
         Some(t) if !t.is_empty() => Some(ticket_reference(t)?),
         _ => None,
     };
-    let desk_config = svc.support_desk.clone();
-    let handoff = match (&existing, desk_config.kind()) {
+    let handoff = match (&existing, svc.support_desk.kind()) {
         (Some(_), _) => Handoff::Linked,
         (None, None) => Handoff::NotConfigured,
         (None, Some(_)) => Handoff::Pending,
@@ -249,7 +248,7 @@ pub async fn request(
     .bind(contact.as_deref())
     .bind(actor.user_id.0)
     .bind(handoff.as_str())
-    .bind(desk_config.kind())
+    .bind(svc.support_desk.kind())
     .bind(existing.as_deref())
     .bind(now)
     .bind((handoff != Handoff::Pending).then_some(now))
@@ -291,7 +290,7 @@ pub async fn request(
         tenant: at.tenant,
         target,
     };
-    attempt(svc, Some(actor), &audit_at, id, now).await?;
+    hand_off(svc, Some(actor), &audit_at, id, now, &subject, &body).await?;
     load(svc, id).await
 }
 
@@ -502,7 +501,8 @@ async fn claim(svc: &Services, id: SupportRequestId, now: i64) -> AppResult<Opti
     Ok((done.rows_affected() == 1).then_some(now))
 }
 
-/// Sends a claimed request to the desk and records the result.
+/// Sends a claimed request again, with the words saved with it (rows saved
+/// before the ticket text was stored send their description).
 async fn attempt(
     svc: &Services,
     actor: Option<&Actor>,
@@ -517,16 +517,29 @@ async fn attempt(
     .fetch_one(&mut *svc.store.read().await?)
     .await?;
     let body = body.unwrap_or(description);
-    let desk_config = svc.support_desk.clone();
-    let result = desk::create_ticket(
-        &desk_config,
-        TicketRequest {
-            subject: &subject,
-            body: &body,
-        },
-    )
-    .await;
+    hand_off(svc, actor, at, id, stamp, &subject, &body).await
+}
+
+/// The desk call, outside any transaction within its hard limit, then the
+/// attempt's one finalization write.
+async fn hand_off(
+    svc: &Services,
+    actor: Option<&Actor>,
+    at: &AuditAt,
+    id: SupportRequestId,
+    stamp: i64,
+    subject: &str,
+    body: &str,
+) -> AppResult<()> {
+    let result = desk::create_ticket(&svc.support_desk, TicketRequest { subject, body }).await;
     finalize(svc, actor, at, id, stamp, result).await
+}
+
+/// A follow-up on a request that is with the desk or being handed over.
+fn handoff_under_way() -> AppError {
+    AppError::Conflict {
+        message: "This request is already with the desk, or a handoff is under way. Reload to see where it stands.".into(),
+    }
 }
 
 /// "Retry the handoff": a request the desk did not take (or that was left
@@ -543,9 +556,7 @@ pub async fn retry(
         });
     }
     let Some(stamp) = claim(svc, id, svc.now()).await? else {
-        return Err(AppError::Conflict {
-            message: "This request is already with the desk, or a handoff is under way. Reload to see where it stands.".into(),
-        });
+        return Err(handoff_under_way());
     };
     attempt(svc, Some(actor), &at, id, stamp).await?;
     load(svc, id).await
@@ -574,9 +585,7 @@ pub async fn link_existing(
     .execute(&mut **tx)
     .await?;
     if done.rows_affected() != 1 {
-        return Err(AppError::Conflict {
-            message: "This request is already with the desk, or a handoff is under way. Reload to see where it stands.".into(),
-        });
+        return Err(handoff_under_way());
     }
     audit::record(
         &mut tx,

@@ -53,17 +53,11 @@ fn field<'v>(line: &'v Value, name: &str) -> Option<&'v Value> {
 #[tokio::test(flavor = "current_thread")]
 async fn requests_and_runs_are_on_every_log_line() {
     let captured = Captured::default();
-    // The production JSON format (`server::logging::init`), captured.
-    let subscriber = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::new(
-            "info,domain=debug,sqlx=warn",
-        ))
-        .json()
-        .flatten_event(true)
-        .with_current_span(false)
-        .with_span_list(true)
-        .with_writer(captured.clone())
-        .finish();
+    // The production JSON format, captured.
+    let subscriber = server::logging::json_subscriber(
+        tracing_subscriber::EnvFilter::new("info,domain=debug,sqlx=warn"),
+        captured.clone(),
+    );
     let _guard = tracing::subscriber::set_default(subscriber);
 
     let app = spawn_app(Backend::Sqlite).await;
@@ -155,15 +149,12 @@ async fn no_secret_reaches_a_log_line() {
     const CLIENT_SECRET: &str = "canary-client-secret-5f2c9d";
     const DESK_SECRET: &str = "canary-desk-secret-a81e44";
     let captured = Captured::default();
-    let subscriber = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::new(
+    let subscriber = server::logging::json_subscriber(
+        tracing_subscriber::EnvFilter::new(
             "debug,domain=trace,server=trace,app=trace,simulators=trace",
-        ))
-        .json()
-        .flatten_event(true)
-        .with_span_list(true)
-        .with_writer(captured.clone())
-        .finish();
+        ),
+        captured.clone(),
+    );
     let _guard = tracing::subscriber::set_default(subscriber);
 
     let app = spawn_app(Backend::Sqlite).await;
