@@ -43,12 +43,17 @@ stamp "build the site (wasm, JS, CSS)"
 scripts/build-site.sh
 
 stamp "production binary (no demo, no benchmarks)"
-# `--no-default-features` leaves the simulators and benchmarks out; built
-# once here to prove it still builds (the tests below rebuild with them).
-cargo build --quiet -p server --no-default-features
+# `--no-default-features --features otlp` leaves the simulators and
+# benchmarks out (and keeps trace export); built once here to prove it still
+# builds (the tests below rebuild with them).
+cargo build --quiet -p server --no-default-features --features otlp
 prod_dir=${CARGO_TARGET_DIR:-target}
 if "$prod_dir/debug/tenantry" --help | grep -qE "^  (demo|bench) "; then
   echo "the production binary still carries the demo or the benchmarks" >&2
+  exit 1
+fi
+if ! "$prod_dir/debug/tenantry" serve --help | grep -q -- "--otlp-endpoint"; then
+  echo "the production binary lost --otlp-endpoint" >&2
   exit 1
 fi
 

@@ -45,7 +45,7 @@ const DAY: i64 = 86_400_000;
 /// Inserts `n` runs in one statement: 90 days of history, newest last;
 /// 0.5 % active (some with a lost lease, some overdue), and terminal outcomes
 /// 85 % succeeded, 6 % failed, 4 % blocked, 3 % partial, 2 % cancelled.
-async fn seed(
+pub(crate) async fn seed(
     svc: &domain::services::Services,
     n: i64,
     first_tenant: i64,

@@ -32,6 +32,11 @@ pub struct Cli {
     /// JSON unless standard output is a terminal.
     #[arg(long, global = true, env = "TENANTRY_LOG_FORMAT", value_enum)]
     log_format: Option<crate::logging::LogFormat>,
+    /// Export traces (the spans the logs are written in) by OTLP over HTTP
+    /// to this collector, e.g. http://127.0.0.1:4318. Off when unset.
+    #[cfg(feature = "otlp")]
+    #[arg(long, global = true, env = "TENANTRY_OTLP_ENDPOINT")]
+    otlp_endpoint: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -41,6 +46,14 @@ impl Cli {
     pub fn log_format(&self) -> crate::logging::LogFormat {
         self.log_format
             .unwrap_or_else(crate::logging::LogFormat::default_for_stdout)
+    }
+
+    /// Where traces go, when anywhere.
+    pub fn otlp_endpoint(&self) -> Option<&str> {
+        #[cfg(feature = "otlp")]
+        return self.otlp_endpoint.as_deref();
+        #[cfg(not(feature = "otlp"))]
+        None
     }
 }
 
@@ -241,6 +254,13 @@ struct WebArgs {
     /// On shutdown (SIGTERM, Ctrl-C), how long requests in flight may finish.
     #[arg(long, env = "TENANTRY_SHUTDOWN_DRAIN_SECS", default_value_t = 10)]
     shutdown_drain_secs: u64,
+    /// A request's headers must arrive within this many seconds, and a form
+    /// body within this many more (slow clients are cut off, not waited for).
+    #[arg(long, env = "TENANTRY_CLIENT_TIMEOUT_SECS", default_value_t = 10)]
+    client_timeout_secs: u64,
+    /// Connections open at once; past this a new one is closed at once.
+    #[arg(long, env = "TENANTRY_MAX_CONNECTIONS", default_value_t = 1024)]
+    max_connections: usize,
     /// Let any signed-in account create workspaces (platform operators always may).
     #[arg(long, env = "TENANTRY_ALLOW_WORKSPACE_CREATION")]
     allow_workspace_creation: bool,
@@ -276,6 +296,11 @@ impl WebArgs {
                 max_in_flight: self.max_in_flight.max(1),
                 request_timeout: std::time::Duration::from_secs(self.request_timeout_secs.max(1)),
                 drain: std::time::Duration::from_secs(self.shutdown_drain_secs),
+                body_timeout: std::time::Duration::from_secs(self.client_timeout_secs.max(1)),
+            },
+            connections: crate::serving::ConnectionLimits {
+                header_timeout: std::time::Duration::from_secs(self.client_timeout_secs.max(1)),
+                max_connections: self.max_connections.max(1),
             },
         })
     }
@@ -326,6 +351,9 @@ enum BenchCommand {
     Runs(crate::bench::BenchOptions),
     /// Monitoring reads (hub pages, counts, the poll) at 10,000 and 1,000,000 runs.
     Monitoring(crate::bench_monitoring::MonitoringBenchOptions),
+    /// The web server at fixed request rates (hub, dashboard, run poll) over
+    /// 1,000,000 runs, and shedding under five times that load.
+    Http(crate::bench_http::HttpBenchOptions),
 }
 
 #[derive(Subcommand)]
@@ -468,6 +496,10 @@ pub async fn run(cli: Cli) -> Result<(), String> {
         Command::Bench {
             command: BenchCommand::Runs(options),
         } => crate::bench::run(options).await,
+        #[cfg(feature = "demo")]
+        Command::Bench {
+            command: BenchCommand::Http(options),
+        } => crate::bench_http::run(options).await,
         #[cfg(feature = "demo")]
         Command::Bench {
             command: BenchCommand::Monitoring(options),

@@ -5,6 +5,8 @@
 #[cfg(feature = "demo")]
 pub mod bench;
 #[cfg(feature = "demo")]
+pub mod bench_http;
+#[cfg(feature = "demo")]
 pub mod bench_monitoring;
 pub mod cli;
 pub mod config;
@@ -16,6 +18,7 @@ pub mod error_page;
 pub mod logging;
 pub mod metrics;
 pub mod middleware;
+pub mod serving;
 pub mod shedding;
 pub mod startup;
 pub mod web;

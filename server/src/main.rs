@@ -7,7 +7,13 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let cli = server::cli::Cli::parse();
-    server::logging::init(cli.log_format());
+    let telemetry = match server::logging::init(cli.log_format(), cli.otlp_endpoint()) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("tenantry: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(r) => r,
         Err(e) => {
@@ -15,7 +21,11 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(server::cli::run(cli)) {
+    let result = runtime.block_on(server::cli::run(cli));
+    // Stop the runtime first, then flush the traces still buffered.
+    drop(runtime);
+    drop(telemetry);
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("tenantry: {e}");

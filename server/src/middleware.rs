@@ -88,7 +88,14 @@ pub const MAX_FORM_BYTES: usize = 256 * 1024;
 /// Server functions take `application/x-www-form-urlencoded` forms of at most
 /// [`MAX_FORM_BYTES`]: another content type is 415, a larger body 413 (also
 /// when it is streamed without a length), before any work is done for it.
-pub async fn bounded_forms(req: Request, next: Next) -> Response {
+/// The body must arrive within `body_timeout` (408 otherwise). This layer
+/// sits outside load shedding, so a client sending slowly holds a connection,
+/// never one of the request slots.
+pub async fn bounded_forms(
+    State(body_timeout): State<std::time::Duration>,
+    req: Request,
+    next: Next,
+) -> Response {
     if req.method() != Method::POST || !req.uri().path().starts_with("/api/") {
         return next.run(req).await;
     }
@@ -122,10 +129,16 @@ pub async fn bounded_forms(req: Request, next: Next) -> Response {
         }
         return too_large();
     }
-    let bytes = match read_form(body).await {
-        Ok(bytes) => bytes,
-        Err(Some(())) => return too_large(),
-        Err(None) => {
+    let bytes = match tokio::time::timeout(body_timeout, read_form(body)).await {
+        Err(_) => {
+            return status_json(
+                StatusCode::REQUEST_TIMEOUT,
+                "The form arrived too slowly. Try again.",
+            );
+        }
+        Ok(Ok(bytes)) => bytes,
+        Ok(Err(Some(()))) => return too_large(),
+        Ok(Err(None)) => {
             return status_json(
                 StatusCode::BAD_REQUEST,
                 "The request body could not be read.",

@@ -24,6 +24,8 @@ pub struct LoadLimits {
     pub request_timeout: Duration,
     /// On shutdown, how long in-flight requests may still finish.
     pub drain: Duration,
+    /// A form body must arrive within this (read before the request takes a slot).
+    pub body_timeout: Duration,
 }
 
 impl Default for LoadLimits {
@@ -32,6 +34,7 @@ impl Default for LoadLimits {
             max_in_flight: 64,
             request_timeout: Duration::from_secs(30),
             drain: Duration::from_secs(10),
+            body_timeout: Duration::from_secs(10),
         }
     }
 }

@@ -18,8 +18,6 @@ use http::{HeaderValue, StatusCode, header};
 use leptos::config::LeptosOptions;
 use leptos::prelude::*;
 use leptos_axum::{LeptosRoutes, generate_route_list};
-use std::future::IntoFuture;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tower_http::services::ServeDir;
@@ -42,6 +40,7 @@ impl FromRef<AppState> for LeptosOptions {
 pub struct Application {
     /// How long in-flight requests may finish after shutdown is asked.
     drain: std::time::Duration,
+    connections: crate::serving::ConnectionLimits,
     port: u16,
     listener: tokio::net::TcpListener,
     router: Router,
@@ -235,7 +234,6 @@ impl Application {
                 state.clone(),
                 middleware::resolve_session,
             ))
-            .layer(axum::middleware::from_fn(middleware::bounded_forms))
             .layer(axum::middleware::from_fn(middleware::clean_queries))
             .layer(axum::middleware::from_fn_with_state(
                 state.clone(),
@@ -252,6 +250,11 @@ impl Application {
                 crate::shedding::Shedder::new(config.web.limits),
                 crate::shedding::shed,
             ))
+            // Bodies are read (bounded in size and time) before a slot is taken.
+            .layer(axum::middleware::from_fn_with_state(
+                config.web.limits.body_timeout,
+                middleware::bounded_forms,
+            ))
             .layer(axum::middleware::from_fn_with_state(
                 state.clone(),
                 middleware::security_headers,
@@ -261,6 +264,7 @@ impl Application {
 
         Ok(Application {
             drain: config.web.limits.drain,
+            connections: config.web.connections,
             port,
             listener,
             router,
@@ -285,7 +289,6 @@ impl Application {
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-        let mut stopping = stop_rx.clone();
         let background = start_background(
             &self.services,
             self.workers,
@@ -293,29 +296,17 @@ impl Application {
             self.reconcile_every_ms,
             stop_rx,
         );
-        let drain = self.drain;
-        let graceful = axum::serve(
+        let served = crate::serving::serve(
             self.listener,
-            self.router
-                .into_make_service_with_connect_info::<SocketAddr>(),
+            self.router,
+            self.connections,
+            self.drain,
+            async move {
+                shutdown.await;
+                let _ = stop_tx.send(true);
+            },
         )
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            let _ = stop_tx.send(true);
-        })
-        .into_future();
-        // Graceful shutdown waits for every connection to close; a client
-        // that keeps one open must not hold the process: drain within a bound.
-        let served = tokio::select! {
-            served = graceful => served,
-            _ = async move {
-                let _ = stopping.wait_for(|stop| *stop).await;
-                tokio::time::sleep(drain).await;
-            } => {
-                tracing::warn!(drain_ms = drain.as_millis() as u64, "requests still in flight after the drain period; stopping anyway");
-                Ok(())
-            }
-        };
+        .await;
         for task in background {
             let _ = task.await;
         }

@@ -110,6 +110,8 @@ pub struct WebConfig {
     pub trusted_proxies: Vec<IpBlock>,
     /// In-flight bound, request timeout, shutdown drain.
     pub limits: crate::shedding::LoadLimits,
+    /// Header timeout and open-connection cap of the accept loop.
+    pub connections: crate::serving::ConnectionLimits,
 }
 
 /// What the router checks on every request, decided once at start-up from

@@ -256,6 +256,7 @@ impl GraphClient {
         Ok(token)
     }
 
+    #[tracing::instrument(name = "graph.token", skip_all, fields(entra_tenant = %creds.entra_tenant_id))]
     async fn fetch_token(&self, creds: &AppCredentials) -> Result<AccessToken, GraphError> {
         metrics::counter!("tenantry_graph_token_fetches_total").increment(1);
         let url = format!(
@@ -291,6 +292,7 @@ impl GraphClient {
     }
 
     /// One object (e.g. `organization` returns a collection; use [`get_all`] there).
+    #[tracing::instrument(name = "graph.get", skip_all, fields(path = %path))]
     pub async fn get(
         &self,
         creds: &AppCredentials,
@@ -307,6 +309,7 @@ impl GraphClient {
     /// repeated across pages are kept once (by `id`); a next link seen before
     /// ends the read as untrustworthy at once. A read that does not finish is
     /// an error: nothing of it may replace stored data.
+    #[tracing::instrument(name = "graph.get_all", skip_all, fields(path = %path))]
     pub async fn get_all(
         &self,
         creds: &AppCredentials,
@@ -356,6 +359,7 @@ impl GraphClient {
     }
 
     /// Creates an object (`POST` to a collection); answers what Graph created.
+    #[tracing::instrument(name = "graph.create", skip_all, fields(path = %path))]
     pub async fn create(
         &self,
         creds: &AppCredentials,
@@ -368,6 +372,7 @@ impl GraphClient {
     }
 
     /// Updates fields of one object (`PATCH`).
+    #[tracing::instrument(name = "graph.update", skip_all, fields(path = %path))]
     pub async fn update(
         &self,
         creds: &AppCredentials,

@@ -310,6 +310,7 @@ impl Session {
 impl StartGate {
     /// Decides a start: `Accepted` (queued), `Deduped` (already running),
     /// `ScopeBusy` or `Blocked` (recorded, nothing enqueued).
+    #[tracing::instrument(name = "gate.start", skip_all, fields(op_type = request.op_type.as_str(), initiator = initiator.kind().as_str()))]
     pub async fn start(
         svc: &Services,
         initiator: Initiator<'_>,

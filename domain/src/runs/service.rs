@@ -154,6 +154,7 @@ impl RunService {
     /// Claims up to `max` queued runs for `worker`, oldest first.
     /// PostgreSQL: `FOR UPDATE SKIP LOCKED`, so workers never wait on each
     /// other; SQLite: one writer at a time under BEGIN IMMEDIATE.
+    #[tracing::instrument(name = "runs.claim", level = "debug", skip_all, fields(worker = worker, max = max))]
     pub async fn claim(
         svc: &Services,
         worker: &str,
@@ -254,6 +255,7 @@ impl RunService {
 
     /// Ends a run with the handler's outcome. Refused (`Conflict`) when the
     /// attempt no longer holds the run.
+    #[tracing::instrument(name = "runs.complete", skip_all, fields(run_id = run.id.0, attempt = run.attempt, outcome = completion.outcome.as_str()))]
     pub async fn complete(
         svc: &Services,
         run: &ClaimedRun,

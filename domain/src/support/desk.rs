@@ -118,6 +118,7 @@ fn status(code: reqwest::StatusCode) -> Result<(), DeskError> {
 }
 
 /// Creates one ticket, all of it within [`HANDOFF_TIMEOUT`].
+#[tracing::instrument(name = "desk.create_ticket", skip_all, fields(desk = config.kind().unwrap_or("none")))]
 pub async fn create_ticket(
     config: &DeskConfig,
     ticket: TicketRequest<'_>,

@@ -164,6 +164,7 @@ async fn load(svc: &Services, id: SupportRequestId) -> AppResult<SupportRequestV
 /// Saves a support request and hands it to the configured desk (or links an
 /// existing ticket). The saved request survives every desk failure; the
 /// returned view says which outcome happened.
+#[tracing::instrument(name = "support.request", skip_all, fields(user_id = actor.user_id.0))]
 pub async fn request(
     svc: &Services,
     actor: &Actor,
@@ -544,6 +545,7 @@ fn handoff_under_way() -> AppError {
 
 /// "Retry the handoff": a request the desk did not take (or that was left
 /// pending for over a minute) is sent again, same words, same limits.
+#[tracing::instrument(name = "support.retry", skip_all, fields(user_id = actor.user_id.0))]
 pub async fn retry(
     svc: &Services,
     actor: &Actor,
