@@ -132,6 +132,13 @@ fn notice_text(key: &str) -> Option<&'static str> {
         "invitation_revoked" => "Invitation revoked: its link no longer works.",
         "invitation_accepted" => "Welcome: you joined the workspace.",
         "role_changed" => "Role changed.",
+        "tag_created" => "Tag created. Add tenants to it below.",
+        "tag_deleted" => "Tag deleted.",
+        "schedule_created" => "Schedule created. It fires at the next time shown.",
+        "schedule_updated" => "Schedule saved. Its next fires are recalculated.",
+        "schedule_paused" => "Schedule paused: it will not fire until you resume it.",
+        "schedule_resumed" => "Schedule resumed: it fires from its next slot.",
+        "schedule_deleted" => "Schedule deleted. Runs it started are kept.",
         "member_removed" => "Member removed.",
         "assignment_changed" => "Tenant assignment saved.",
         "tenant_created" => "Tenant added.",
@@ -354,6 +361,7 @@ pub fn AdminShell() -> impl IntoView {
                     <NavLink href="/admin/tenants" label="Tenants"/>
                     {shell.can(domain::rbac::Capability::TenantManage).then(|| view! { <NavLink href="/admin/onboarding" label="Onboarding"/> })}
                     <NavLink href="/admin/operations" label="Operations"/>
+                    <NavLink href="/admin/schedules" label="Schedules"/>
                     <NavLink href="/admin/members" label="Members"/>
                     <NavLink href="/admin/audit" label="Audit"/>
                 </nav>

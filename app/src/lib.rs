@@ -9,6 +9,7 @@ pub mod error;
 pub mod forms;
 pub mod pages;
 pub mod provider_api;
+pub mod schedules_api;
 
 #[cfg(feature = "ssr")]
 pub mod ctx;
@@ -68,6 +69,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("operations/:run") view=runs::RunDetail ssr=SsrMode::Async/>
                     <Route path=path!("notifications") view=notifications::Notifications ssr=SsrMode::Async/>
                     <Route path=path!("members") view=members::Members ssr=SsrMode::Async/>
+                    <Route path=path!("schedules") view=schedules::Schedules ssr=SsrMode::Async/>
                     <Route path=path!("audit") view=audit::Audit ssr=SsrMode::Async/>
                 </ParentRoute>
                 <ParentRoute path=path!("/system") view=SystemShell ssr=SsrMode::Async>

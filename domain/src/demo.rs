@@ -59,6 +59,7 @@ pub async fn seed(svc: &Services, tenants: &[DemoTenant]) -> AppResult<bool> {
     let ws = crate::workspaces::create(svc, &actor, "Demo MSP").await?;
     actor.current_workspace = Some(ws);
     let mut first = None;
+    let mut created = Vec::new();
     for t in tenants {
         let id = crate::tenants::create(svc, &actor, ws, &t.name, &t.entra_tenant_id).await?;
         crate::provider::connections::create(
@@ -76,7 +77,27 @@ pub async fn seed(svc: &Services, tenants: &[DemoTenant]) -> AppResult<bool> {
         )
         .await?;
         first.get_or_insert(id);
+        created.push(id);
     }
+    // A tag on the first two tenants and a nightly inventory of every tenant.
+    let tag = crate::schedules::tags::create(svc, &actor, ws, "Managed services").await?;
+    for t in created.iter().take(2) {
+        crate::schedules::tags::set_on_tenant(svc, &actor, *t, tag, true).await?;
+    }
+    crate::schedules::service::create(
+        svc,
+        &actor,
+        ws,
+        crate::schedules::service::ScheduleForm {
+            name: "Nightly inventory".into(),
+            op_type: "inventory_sync".into(),
+            target: "all".into(),
+            cron: "0 2 * * *".into(),
+            time_zone: "UTC".into(),
+            spread_seconds: "60".into(),
+        },
+    )
+    .await?;
     crate::workspaces::add_member_directly(svc, &actor, ws, DEMO_OPERATOR, Role::Operator).await?;
     if let Some(t) = first {
         crate::tenants::set_assignment(svc, &actor, t, operator, true).await?;

@@ -53,4 +53,10 @@ id_type!(
     InventoryItemId,
     /// A support request (`SR-…` is its reference).
     SupportRequestId,
+    /// A tenant group (tag) of a workspace.
+    TagId,
+    /// A recurring start of one operation on a target.
+    ScheduleId,
+    /// One fired slot of a schedule.
+    ScheduleFireId,
 );

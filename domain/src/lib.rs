@@ -18,6 +18,7 @@ pub mod rbac;
 pub mod restore;
 pub mod review_packs;
 pub mod runs;
+pub mod schedules;
 pub mod support;
 pub mod validate;
 pub mod views;

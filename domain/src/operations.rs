@@ -54,6 +54,7 @@ pub fn catalogue() -> crate::runs::catalogue::Catalogue {
     crate::review_packs::register(&mut c);
     crate::runs::probe::register(&mut c);
     crate::support::register(&mut c);
+    crate::schedules::service::register(&mut c);
     c
 }
 

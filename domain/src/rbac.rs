@@ -26,10 +26,11 @@ pub enum Capability {
     ReviewPackGenerate,
     SupportRequest,
     OperationsView,
+    SchedulesManage,
 }
 
 impl Capability {
-    pub const ALL: [Capability; 11] = [
+    pub const ALL: [Capability; 12] = [
         Capability::WorkspaceView,
         Capability::MembersManage,
         Capability::AuditView,
@@ -41,6 +42,7 @@ impl Capability {
         Capability::ReviewPackGenerate,
         Capability::SupportRequest,
         Capability::OperationsView,
+        Capability::SchedulesManage,
     ];
 
     /// The dotted name used in specs and audit details.
@@ -57,6 +59,7 @@ impl Capability {
             Capability::ReviewPackGenerate => "review_pack.generate",
             Capability::SupportRequest => "support.request",
             Capability::OperationsView => "operations.view",
+            Capability::SchedulesManage => "schedules.manage",
         }
     }
 }

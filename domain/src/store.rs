@@ -105,6 +105,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../../migrations/sqlite/0010_follow_up.sql"),
         postgres: include_str!("../../migrations/postgres/0010_follow_up.sql"),
     },
+    Migration {
+        version: 11,
+        name: "schedules",
+        sqlite: include_str!("../../migrations/sqlite/0011_schedules.sql"),
+        postgres: include_str!("../../migrations/postgres/0011_schedules.sql"),
+    },
 ];
 
 /// Connections open and in use, open and idle, and the most there may be.

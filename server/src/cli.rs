@@ -354,6 +354,8 @@ enum BenchCommand {
     /// The web server at fixed request rates (hub, dashboard, run poll) over
     /// 1,000,000 runs, and shedding under five times that load.
     Http(crate::bench_http::HttpBenchOptions),
+    /// One schedule fire over 1,000 and 5,000 tenants: admissions per second.
+    FleetStart(crate::bench_fleet::FleetBenchOptions),
 }
 
 #[derive(Subcommand)]
@@ -496,6 +498,10 @@ pub async fn run(cli: Cli) -> Result<(), String> {
         Command::Bench {
             command: BenchCommand::Runs(options),
         } => crate::bench::run(options).await,
+        #[cfg(feature = "demo")]
+        Command::Bench {
+            command: BenchCommand::FleetStart(options),
+        } => crate::bench_fleet::run(options).await,
         #[cfg(feature = "demo")]
         Command::Bench {
             command: BenchCommand::Http(options),

@@ -5,6 +5,8 @@
 #[cfg(feature = "demo")]
 pub mod bench;
 #[cfg(feature = "demo")]
+pub mod bench_fleet;
+#[cfg(feature = "demo")]
 pub mod bench_http;
 #[cfg(feature = "demo")]
 pub mod bench_monitoring;

@@ -9,6 +9,7 @@ pub mod provider;
 pub mod restore;
 pub mod review_packs;
 pub mod runs;
+pub mod schedules;
 pub mod sign_in;
 pub mod support;
 pub mod system;

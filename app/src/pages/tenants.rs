@@ -1,28 +1,152 @@
 use crate::api;
 use crate::components::{EmptyState, NoWorkspace, TenantIdentityFields, load};
 use crate::forms::ServerForm;
-use domain::ids::TenantId;
+use crate::schedules_api;
+use domain::ids::{TagId, TenantId};
+use domain::schedules::TagsPanel;
 use domain::views::{TenantPage, TenantStatus, TenantsPage, format_utc};
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::hooks::use_params_map;
+use leptos_router::hooks::{use_params_map, use_query_map};
+
+/// The tenant list, filtered by `?tag=` when given, with each tenant's tags.
+fn tenant_list(
+    p: &TenantsPage,
+    panel: Option<&TagsPanel>,
+    tag: Option<TagId>,
+) -> impl IntoView + use<> {
+    let members: Vec<(TagId, TenantId)> = panel.map(|x| x.members.clone()).unwrap_or_default();
+    let tags = panel.map(|x| x.tags.clone()).unwrap_or_default();
+    let can_tag = panel.is_some_and(|x| x.can_manage);
+    let shown: Vec<_> = p
+        .tenants
+        .iter()
+        .filter(|t| tag.is_none_or(|g| members.contains(&(g, t.id))))
+        .cloned()
+        .collect();
+    let filter_name = tag.and_then(|g| tags.iter().find(|x| x.id == g).map(|x| x.name.clone()));
+    view! {
+        {(!tags.is_empty()).then(|| view! {
+            <nav class="filters" aria-label="Filter tenants by tag">
+                <a class="link" href="/admin/tenants" aria-current=tag.is_none().then_some("page")>"All"</a>
+                {tags.iter().map(|g| {
+                    let n = members.iter().filter(|m| m.0 == g.id).count();
+                    view! {
+                        <a class="link" href=format!("/admin/tenants?tag={}", g.id) aria-current=(tag == Some(g.id)).then_some("page")>
+                            {format!("{} ({n})", g.name)}
+                        </a>
+                    }
+                }).collect_view()}
+            </nav>
+        })}
+        {match (shown.is_empty(), filter_name) {
+            (true, Some(name)) => view! { <p class="muted">{format!("No tenants carry the tag {name} yet. Add them below.")}</p> }.into_any(),
+            (true, None) => view! { <p class="muted">"No tenants to show."</p> }.into_any(),
+            _ => view! {
+                <table class="table">
+                    <caption class="sr-only">"Tenants"</caption>
+                    <thead><tr><th scope="col">"Name"</th><th scope="col">"Microsoft tenant id"</th><th scope="col">"Status"</th><th scope="col">"Tags"</th><th scope="col">"Added"</th></tr></thead>
+                    <tbody>
+                        {shown.iter().map(|t| {
+                            let tid = t.id;
+                            let own: Vec<_> = tags.iter().filter(|g| members.contains(&(g.id, tid))).cloned().collect();
+                            view! {
+                                <tr>
+                                    <td><a class="link" href=format!("/admin/t/{}", t.id)>{t.display_name.clone()}</a></td>
+                                    <td><code>{t.microsoft_tenant_id.clone()}</code></td>
+                                    <td><span class=if t.status == TenantStatus::Active { "badge badge-ok" } else { "badge badge-muted" }>{t.status.label()}</span></td>
+                                    <td>
+                                        <ul class="chips">
+                                            {own.into_iter().map(|g| view! {
+                                                <li class="chip">{g.name.clone()}
+                                                    {can_tag.then(|| view! {
+                                                        <ServerForm action={crate::forms::target::<schedules_api::UntagTenant>()} submit_label="Remove".to_string() inline=true>
+                                                            <input type="hidden" name="tenant" value=tid.to_string()/>
+                                                            <input type="hidden" name="tag" value=g.id.to_string()/>
+                                                        </ServerForm>
+                                                    })}
+                                                </li>
+                                            }).collect_view()}
+                                        </ul>
+                                    </td>
+                                    <td>{format_utc(t.created_at)}</td>
+                                </tr>
+                            }
+                        }).collect_view()}
+                    </tbody>
+                </table>
+            }.into_any(),
+        }}
+    }
+}
+
+/// Tag management: create, put tenants in, delete.
+fn tag_section(p: &TenantsPage, panel: &TagsPanel, tag: Option<TagId>) -> impl IntoView + use<> {
+    let ws = panel.workspace;
+    let tenants = p.tenants.clone();
+    let tags = panel.tags.clone();
+    let choices = tags.clone();
+    view! {
+        <section class="card mt-6" id="tags" aria-labelledby="tags-title">
+            <h2 id="tags-title" class="section-title">"Tags"</h2>
+            <p class="muted text-sm">"Group tenants (e.g. by customer tier or region) to filter this list and to target schedules."</p>
+            {(!choices.is_empty() && !tenants.is_empty()).then(|| view! {
+                <ServerForm action={crate::forms::target::<schedules_api::TagTenant>()} submit_label="Add to tag".to_string() inline=true>
+                    <label class="sr-only" for="tag-tenant">"Tenant"</label>
+                    <select id="tag-tenant" name="tenant" class="input input-sm">
+                        {tenants.iter().map(|t| view! { <option value=t.id.to_string()>{t.display_name.clone()}</option> }).collect_view()}
+                    </select>
+                    <label class="sr-only" for="tag-tag">"Tag"</label>
+                    <select id="tag-tag" name="tag" class="input input-sm">
+                        {choices.iter().map(|g| view! { <option value=g.id.to_string() selected=tag == Some(g.id)>{g.name.clone()}</option> }).collect_view()}
+                    </select>
+                </ServerForm>
+            })}
+            <ul class="mt-2">
+                {tags.into_iter().map(|g| {
+                    let confirm = format!("Delete the tag {}? Tenants keep everything else; schedules that target this tag are deleted with it.", g.name);
+                    view! {
+                        <li>{g.name.clone()}
+                            <ServerForm action={crate::forms::target::<schedules_api::DeleteTag>()} submit_label="Delete".to_string() danger=true inline=true
+                                confirm=confirm confirm_label="Delete tag".to_string()>
+                                <input type="hidden" name="workspace" value=ws.to_string()/>
+                                <input type="hidden" name="tag" value=g.id.to_string()/>
+                            </ServerForm>
+                        </li>
+                    }
+                }).collect_view()}
+            </ul>
+            <ServerForm action={crate::forms::target::<schedules_api::CreateTag>()} submit_label="Create tag".to_string() inline=true>
+                <input type="hidden" name="workspace" value=ws.to_string()/>
+                <label for="new-tag">"New tag"</label>
+                <input id="new-tag" name="name" class="input input-sm" required maxlength="40" placeholder="Tier 1"/>
+            </ServerForm>
+        </section>
+    }
+}
 
 #[component]
 pub fn Tenants() -> impl IntoView {
+    let tag: Option<TagId> = use_query_map()
+        .read_untracked()
+        .get("tag")
+        .and_then(|t| t.parse().ok());
     view! {
         <Title text="Tenants · Tenantry"/>
-        {load(api::load_tenants(), |page: Option<TenantsPage>| match page {
+        {load(api::load_tenants(), move |page: Option<TenantsPage>| match page {
             None => view! { <section class="page"><h1 class="page-title">"Tenants"</h1><NoWorkspace/></section> }.into_any(),
             Some(p) => {
                 let ws = p.workspace.id;
+                let can_manage = p.can_manage;
+                let empty = p.tenants.is_empty();
                 view! {
                     <section class="page">
                         <h1 class="page-title">"Tenants"</h1>
                         <p class="muted">"Customer tenants managed in " {p.workspace.name.clone()} "."</p>
-                        {if p.tenants.is_empty() {
+                        {if empty {
                             view! {
                                 <EmptyState title="No tenants yet">
-                                    {if p.can_manage {
+                                    {if can_manage {
                                         "Add the first customer tenant below: you need its display name and its Microsoft tenant id (a GUID from the Entra admin center)."
                                     } else {
                                         "No tenants are assigned to you yet. Ask an owner or manager to assign one."
@@ -30,24 +154,13 @@ pub fn Tenants() -> impl IntoView {
                                 </EmptyState>
                             }.into_any()
                         } else {
-                            view! {
-                                <table class="table">
-                                    <caption class="sr-only">"Tenants"</caption>
-                                    <thead><tr><th scope="col">"Name"</th><th scope="col">"Microsoft tenant id"</th><th scope="col">"Status"</th><th scope="col">"Added"</th></tr></thead>
-                                    <tbody>
-                                        {p.tenants.iter().map(|t| view! {
-                                            <tr>
-                                                <td><a class="link" href=format!("/admin/t/{}", t.id)>{t.display_name.clone()}</a></td>
-                                                <td><code>{t.microsoft_tenant_id.clone()}</code></td>
-                                                <td><span class=if t.status == TenantStatus::Active { "badge badge-ok" } else { "badge badge-muted" }>{t.status.label()}</span></td>
-                                                <td>{format_utc(t.created_at)}</td>
-                                            </tr>
-                                        }).collect_view()}
-                                    </tbody>
-                                </table>
-                            }.into_any()
+                            let p = p.clone();
+                            load(schedules_api::load_tags(), move |panel: Option<TagsPanel>| view! {
+                                {tenant_list(&p, panel.as_ref(), tag)}
+                                {panel.filter(|x| x.can_manage).map(|x| tag_section(&p, &x, tag))}
+                            }).into_any()
                         }}
-                        {p.can_manage.then(|| view! {
+                        {can_manage.then(|| view! {
                             <section class="card mt-6" aria-labelledby="add-tenant">
                                 <h2 id="add-tenant" class="section-title">"Add a tenant"</h2>
                                 <ServerForm action={crate::forms::target::<crate::api::CreateTenant>()} submit_label="Add tenant".to_string() pending_label="Adding…".to_string()>

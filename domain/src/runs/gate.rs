@@ -88,6 +88,17 @@ pub struct StartGate;
 /// one per run). The run engine only honours it.
 pub const FLOW_NOTIFIES: &str = "flow_notifies";
 
+/// An `args` key: the earliest time (ms) a worker may pick the run up, so a
+/// start for hundreds of tenants is admitted at once (every gate rule checked
+/// now, the scope held) and executed spread out. At most an hour ahead.
+pub const NOT_BEFORE: &str = "not_before";
+
+fn not_before(args: &serde_json::Value, now: i64) -> i64 {
+    args.get(NOT_BEFORE)
+        .and_then(|v| v.as_i64())
+        .map_or(now, |t| t.clamp(now, now + 3_600_000))
+}
+
 struct Connection {
     id: ProviderConnectionId,
     enabled: bool,
@@ -259,14 +270,14 @@ async fn active_on_scope(
 const INSERT_QUEUED: &str =
     "INSERT INTO operation_runs (workspace_id, tenant_id, op_type, status, outcome, initiator_kind,
         initiator_user_id, provider_connection_id, scope_key, context, created_at, available_at, rerun_of)
-     VALUES ($1, $2, $3, 'queued', 'pending', $4, $5, $6, $7, $8, $9, $9, $10)
+     VALUES ($1, $2, $3, 'queued', 'pending', $4, $5, $6, $7, $8, $9, $11, $10)
      ON CONFLICT DO NOTHING RETURNING id";
 
 /// PostgreSQL: the run and its audit entry in one statement.
 const INSERT_QUEUED_PG: &str = "WITH run AS (
         INSERT INTO operation_runs (workspace_id, tenant_id, op_type, status, outcome, initiator_kind,
             initiator_user_id, provider_connection_id, scope_key, context, created_at, available_at, rerun_of)
-        VALUES ($1, $2, $3, 'queued', 'pending', $4, $5, $6, $7, $8, $9, $9, $13)
+        VALUES ($1, $2, $3, 'queued', 'pending', $4, $5, $6, $7, $8, $9, $14, $13)
         ON CONFLICT DO NOTHING RETURNING id
      ), audit AS (
         INSERT INTO audit_log (workspace_id, tenant_id, actor_user_id, actor_label, action, target, outcome, detail, created_at)
@@ -476,7 +487,9 @@ impl StartGate {
             } else {
                 insert
             };
-            let insert = insert.bind(initiator.rerun_of().map(|r| r.0));
+            let insert = insert
+                .bind(initiator.rerun_of().map(|r| r.0))
+                .bind(not_before(&request.args, now));
             let inserted: Option<(i64,)> = insert.fetch_optional(session.conn()).await?;
             let Some((id,)) = inserted else {
                 // Another start won the scope between our read and insert.

@@ -67,6 +67,11 @@ pub(crate) struct World {
     /// Support requests (`SR-…`) on tenants A and B, saved without a desk.
     support_a: String,
     support_b: String,
+    /// Tags and schedules of A and B.
+    tag_a: domain::ids::TagId,
+    tag_b: domain::ids::TagId,
+    schedule_a: domain::ids::ScheduleId,
+    schedule_b: domain::ids::ScheduleId,
 }
 
 const MISSING: i64 = 987_654_321;
@@ -134,6 +139,20 @@ impl World {
             Target::Other => self.support_b.clone(),
             Target::Missing => "SR-MISSING9".to_string(),
             _ => self.support_a.clone(),
+        }
+    }
+    fn tag(&self, t: Target) -> String {
+        match t {
+            Target::Other => self.tag_b.to_string(),
+            Target::Missing => MISSING.to_string(),
+            _ => self.tag_a.to_string(),
+        }
+    }
+    fn schedule(&self, t: Target) -> String {
+        match t {
+            Target::Other => self.schedule_b.to_string(),
+            Target::Missing => MISSING.to_string(),
+            _ => self.schedule_a.to_string(),
         }
     }
     fn victim(&self, t: Target) -> String {
@@ -853,6 +872,153 @@ fn rows() -> Vec<Row> {
                 )
             },
         },
+        // ---- tags and schedules ---------------------------------------------------------
+        Row {
+            path: "/admin/schedules",
+            kind: Kind::Page,
+            targets: NONE,
+            own: [303, 200, 200, 200, 200],
+            request: at_route,
+        },
+        Row {
+            path: "/api/tags",
+            kind: Kind::Fn,
+            targets: NONE,
+            own: [401, 200, 200, 200, 200],
+            request: |_, _| ("/api/tags".into(), vec![]),
+        },
+        Row {
+            path: "/api/schedules",
+            kind: Kind::Fn,
+            targets: NONE,
+            own: [401, 200, 200, 200, 200],
+            request: |_, _| ("/api/schedules".into(), vec![]),
+        },
+        Row {
+            path: "/api/tags/create",
+            kind: Kind::Fn,
+            targets: OBJ,
+            own: [401, 404, 404, 403, 200],
+            request: |w, t| {
+                (
+                    "/api/tags/create".into(),
+                    vec![("workspace", w.ws(t)), ("name", "Matrix tag".into())],
+                )
+            },
+        },
+        Row {
+            path: "/api/tags/add_tenant",
+            kind: Kind::Fn,
+            targets: OBJ,
+            own: [401, 404, 404, 403, 200],
+            request: |w, t| {
+                (
+                    "/api/tags/add_tenant".into(),
+                    vec![("tenant", w.tenant(t)), ("tag", w.tag(t))],
+                )
+            },
+        },
+        Row {
+            path: "/api/tags/remove_tenant",
+            kind: Kind::Fn,
+            targets: OBJ,
+            own: [401, 404, 404, 403, 200],
+            request: |w, t| {
+                (
+                    "/api/tags/remove_tenant".into(),
+                    vec![("tenant", w.tenant(t)), ("tag", w.tag(t))],
+                )
+            },
+        },
+        Row {
+            path: "/api/tags/delete",
+            kind: Kind::Fn,
+            targets: OBJ,
+            own: [401, 404, 404, 403, 200],
+            request: |w, t| {
+                (
+                    "/api/tags/delete".into(),
+                    vec![("workspace", w.ws(t)), ("tag", w.tag(t))],
+                )
+            },
+        },
+        Row {
+            path: "/api/schedules/create",
+            kind: Kind::Fn,
+            targets: OBJ,
+            own: [401, 404, 404, 403, 200],
+            request: |w, t| {
+                (
+                    "/api/schedules/create".into(),
+                    vec![
+                        ("workspace", w.ws(t)),
+                        ("name", "Nightly".into()),
+                        ("op_type", "compliance_snapshot".into()),
+                        ("target", "all".into()),
+                        ("cron", "0 4 * * *".into()),
+                        ("time_zone", "Europe/Berlin".into()),
+                        ("spread_seconds", "30".into()),
+                    ],
+                )
+            },
+        },
+        Row {
+            path: "/api/schedules/update",
+            kind: Kind::Fn,
+            targets: OBJ,
+            own: [401, 404, 404, 403, 200],
+            request: |w, t| {
+                (
+                    "/api/schedules/update".into(),
+                    vec![
+                        ("workspace", w.ws(t)),
+                        ("schedule", w.schedule(t)),
+                        ("name", "Nightly".into()),
+                        ("op_type", "compliance_snapshot".into()),
+                        ("target", "all".into()),
+                        ("cron", "0 4 * * *".into()),
+                        ("time_zone", "Europe/Berlin".into()),
+                        ("spread_seconds", "30".into()),
+                    ],
+                )
+            },
+        },
+        Row {
+            path: "/api/schedules/pause",
+            kind: Kind::Fn,
+            targets: OBJ,
+            own: [401, 404, 404, 403, 200],
+            request: |w, t| {
+                (
+                    "/api/schedules/pause".into(),
+                    vec![("workspace", w.ws(t)), ("schedule", w.schedule(t))],
+                )
+            },
+        },
+        Row {
+            path: "/api/schedules/resume",
+            kind: Kind::Fn,
+            targets: OBJ,
+            own: [401, 404, 404, 403, 200],
+            request: |w, t| {
+                (
+                    "/api/schedules/resume".into(),
+                    vec![("workspace", w.ws(t)), ("schedule", w.schedule(t))],
+                )
+            },
+        },
+        Row {
+            path: "/api/schedules/delete",
+            kind: Kind::Fn,
+            targets: OBJ,
+            own: [401, 404, 404, 403, 200],
+            request: |w, t| {
+                (
+                    "/api/schedules/delete".into(),
+                    vec![("workspace", w.ws(t)), ("schedule", w.schedule(t))],
+                )
+            },
+        },
         Row {
             path: "/api/members/invite",
             kind: Kind::Fn,
@@ -1435,7 +1601,31 @@ pub(crate) async fn world(app: &TestApp) -> World {
     };
     let support_a = support(a.clone(), tenant_a).await;
     let support_b = support(b.clone(), tenant_b).await;
+    let tag_a = domain::schedules::tags::create(svc, &a, ws_a, "Tier 1")
+        .await
+        .unwrap();
+    let tag_b = domain::schedules::tags::create(svc, &b, ws_b, "Tier 1")
+        .await
+        .unwrap();
+    let schedule = |name: &str| domain::schedules::service::ScheduleForm {
+        name: name.into(),
+        op_type: "inventory_sync".into(),
+        target: "all".into(),
+        cron: "0 3 * * *".into(),
+        time_zone: "UTC".into(),
+        spread_seconds: "60".into(),
+    };
+    let schedule_a = domain::schedules::service::create(svc, &a, ws_a, schedule("Nightly A"))
+        .await
+        .unwrap();
+    let schedule_b = domain::schedules::service::create(svc, &b, ws_b, schedule("Nightly B"))
+        .await
+        .unwrap();
     World {
+        tag_a,
+        tag_b,
+        schedule_a,
+        schedule_b,
         support_a,
         support_b,
         invitation_a,
@@ -1575,6 +1765,8 @@ const READ_ONLY_FNS: &[&str] = &[
     "/api/tenants",
     "/api/tenant",
     "/api/members",
+    "/api/tags",
+    "/api/schedules",
     "/api/audit",
     "/api/system/workspaces",
     "/api/runs/get",

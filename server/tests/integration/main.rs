@@ -28,6 +28,7 @@ mod review_packs;
 mod role_controls;
 mod runs;
 mod runs_processes;
+mod schedules;
 mod security;
 mod sessions;
 mod store;

@@ -1,0 +1,232 @@
+use crate::components::{EmptyState, NoWorkspace, load};
+use crate::forms::ServerForm;
+use crate::schedules_api;
+use domain::ids::WorkspaceId;
+use domain::schedules::{SCHEDULABLE, ScheduleView, SchedulesPage, Target};
+use domain::views::format_utc;
+use leptos::prelude::*;
+use leptos_meta::Title;
+
+/// The form's fields, shared by "New schedule" and each row's "Edit".
+fn schedule_fields(
+    p: &SchedulesPage,
+    prefix: &str,
+    current: Option<&ScheduleView>,
+) -> impl IntoView + use<> {
+    let id = |f: &str| format!("{prefix}-{f}");
+    let op = current.map(|s| s.op_type);
+    let target = current.map(|s| s.target);
+    let tags = p.tags.clone();
+    let tenants = p.tenants.clone();
+    view! {
+        <div class="field">
+            <label for=id("name")>"Name"</label>
+            <input id=id("name") name="name" class="input" required maxlength="80"
+                value=current.map(|s| s.name.clone()).unwrap_or_else(|| "Nightly inventory".into())/>
+        </div>
+        <div class="field">
+            <label for=id("op")>"Operation"</label>
+            <select id=id("op") name="op_type" class="input">
+                {SCHEDULABLE.iter().map(|o| view! {
+                    <option value=o.as_str() selected=op == Some(*o)>{o.label()}</option>
+                }).collect_view()}
+            </select>
+        </div>
+        <div class="field">
+            <label for=id("target")>"Run it on"</label>
+            <select id=id("target") name="target" class="input">
+                <option value="all" selected=target.is_none_or(|t| t == Target::AllActive)>"Every active tenant"</option>
+                {(!tags.is_empty()).then(|| view! {
+                    <optgroup label="Tags">
+                        {tags.iter().map(|g| {
+                            let t = Target::Tag(g.id);
+                            view! { <option value=t.form_value() selected=target == Some(t)>{format!("Tag: {}", g.name)}</option> }
+                        }).collect_view()}
+                    </optgroup>
+                })}
+                <optgroup label="One tenant">
+                    {tenants.iter().map(|(tid, name)| {
+                        let t = Target::Tenant(*tid);
+                        view! { <option value=t.form_value() selected=target == Some(t)>{name.clone()}</option> }
+                    }).collect_view()}
+                </optgroup>
+            </select>
+        </div>
+        <div class="field">
+            <label for=id("cron")>"When (cron: minute hour day month weekday)"</label>
+            <input id=id("cron") name="cron" class="input" required maxlength="100" aria-describedby=id("cron-help")
+                value=current.map(|s| s.cron.clone()).unwrap_or_else(|| "0 3 * * *".into())/>
+            <p id=id("cron-help") class="muted text-sm">"Examples: 0 3 * * * (every day at 03:00), 30 6 * * 1-5 (weekdays at 06:30), */15 * * * * (every 15 minutes)."</p>
+        </div>
+        <div class="field">
+            <label for=id("tz")>"Time zone"</label>
+            <input id=id("tz") name="time_zone" class="input" required maxlength="100" list="time-zones"
+                value=current.map(|s| s.time_zone.clone()).unwrap_or_else(|| "UTC".into())/>
+        </div>
+        <div class="field">
+            <label for=id("spread")>"Spread the starts over (seconds)"</label>
+            <input id=id("spread") name="spread_seconds" class="input" type="number" min="0" max="3600"
+                value=current.map(|s| s.spread_seconds.to_string()).unwrap_or_else(|| "60".into())/>
+        </div>
+    }
+}
+
+fn last_fire(s: &ScheduleView) -> impl IntoView + use<> {
+    match &s.last_fire {
+        None => view! { <span class="muted">"Not fired yet"</span> }.into_any(),
+        Some(f) => {
+            let counts = format!(
+                "{} queued · {} already running · {} scope busy · {} blocked",
+                f.queued, f.already_running, f.scope_busy, f.blocked
+            );
+            let when = format_utc(f.slot_at);
+            view! {
+                <div>
+                    <div>{when}
+                        {f.late.then(|| view! { <span class="badge badge-warn">"Late"</span> })}
+                        {(f.missed > 0).then(|| view! { <span class="muted text-sm">{format!(" (stood for {} missed slots)", f.missed)}</span> })}
+                    </div>
+                    <div class="muted text-sm">{counts}
+                        {(!f.finished).then_some(" · starting…")}
+                    </div>
+                </div>
+            }.into_any()
+        }
+    }
+}
+
+fn schedule_row(p: &SchedulesPage, s: &ScheduleView, ws: WorkspaceId) -> impl IntoView + use<> {
+    let id = s.id;
+    let can_manage = p.can_manage;
+    let fields = schedule_fields(p, &format!("edit-{id}"), Some(s));
+    let confirm = format!(
+        "Delete the schedule \u{201c}{}\u{201d}? It stops firing; runs it started are kept.",
+        s.name
+    );
+    let upcoming = s.upcoming.clone();
+    let next = match (&s.next_fire_local, s.next_fire_at, s.enabled) {
+        (_, _, false) => "Paused".to_string(),
+        (Some(local), Some(at), true) => format!("{local} ({})", format_utc(at)),
+        _ => "—".to_string(),
+    };
+    view! {
+        <tr id=format!("schedule-{id}")>
+            <td>
+                <div>{s.name.clone()}</div>
+                <div class="muted text-sm">{s.op_label.clone()} " · " {s.target_label.clone()}</div>
+            </td>
+            <td><code>{s.cron.clone()}</code><div class="muted text-sm">{s.time_zone.clone()}</div></td>
+            <td>
+                <span class=if s.enabled { "badge badge-ok" } else { "badge badge-muted" }>{if s.enabled { "Enabled" } else { "Paused" }}</span>
+                <div class="text-sm">{next}</div>
+            </td>
+            <td>{last_fire(s)}</td>
+            <td>
+                {can_manage.then(|| view! {
+                    {if s.enabled {
+                        view! {
+                            <ServerForm action={crate::forms::target::<schedules_api::PauseSchedule>()} submit_label="Pause".to_string() inline=true>
+                                <input type="hidden" name="workspace" value=ws.to_string()/>
+                                <input type="hidden" name="schedule" value=id.to_string()/>
+                            </ServerForm>
+                        }.into_any()
+                    } else {
+                        view! {
+                            <ServerForm action={crate::forms::target::<schedules_api::ResumeSchedule>()} submit_label="Resume".to_string() inline=true>
+                                <input type="hidden" name="workspace" value=ws.to_string()/>
+                                <input type="hidden" name="schedule" value=id.to_string()/>
+                            </ServerForm>
+                        }.into_any()
+                    }}
+                    <ServerForm action={crate::forms::target::<schedules_api::DeleteSchedule>()} submit_label="Delete".to_string() danger=true inline=true
+                        confirm=confirm.clone() confirm_label="Delete schedule".to_string()>
+                        <input type="hidden" name="workspace" value=ws.to_string()/>
+                        <input type="hidden" name="schedule" value=id.to_string()/>
+                    </ServerForm>
+                })}
+                <details>
+                    <summary class="link">{if can_manage { "Edit · next fires" } else { "Next fires" }}</summary>
+                    {if upcoming.is_empty() {
+                        view! { <p class="muted text-sm">"Paused: it fires again from the next slot after you resume it."</p> }.into_any()
+                    } else {
+                        view! {
+                            <ol class="text-sm" aria-label="Next five fires">
+                                {upcoming.into_iter().map(|u| view! { <li>{u}</li> }).collect_view()}
+                            </ol>
+                        }.into_any()
+                    }}
+                    {can_manage.then(|| view! {
+                        <ServerForm action={crate::forms::target::<schedules_api::UpdateSchedule>()} submit_label="Save changes".to_string() pending_label="Saving…".to_string()>
+                            <input type="hidden" name="workspace" value=ws.to_string()/>
+                            <input type="hidden" name="schedule" value=id.to_string()/>
+                            {fields}
+                        </ServerForm>
+                    })}
+                </details>
+            </td>
+        </tr>
+    }
+}
+
+/// Common IANA zones offered while typing (any IANA name is accepted).
+const ZONES: [&str; 14] = [
+    "UTC",
+    "Europe/London",
+    "Europe/Berlin",
+    "Europe/Paris",
+    "Europe/Amsterdam",
+    "Europe/Zurich",
+    "America/New_York",
+    "America/Chicago",
+    "America/Denver",
+    "America/Los_Angeles",
+    "Asia/Tokyo",
+    "Asia/Singapore",
+    "Australia/Sydney",
+    "Pacific/Auckland",
+];
+
+#[component]
+pub fn Schedules() -> impl IntoView {
+    view! {
+        <Title text="Schedules · Tenantry"/>
+        {load(schedules_api::load_schedules(), |page: Option<SchedulesPage>| match page {
+            None => view! { <section class="page"><h1 class="page-title">"Schedules"</h1><NoWorkspace/></section> }.into_any(),
+            Some(p) => {
+                let ws = p.workspace;
+                let new_fields = schedule_fields(&p, "new", None);
+                view! {
+                    <section class="page">
+                        <h1 class="page-title">"Schedules"</h1>
+                        <p class="muted">"Operations that start on their own at set times, on one tenant, a tag or every active tenant. Each start goes through the same checks as a click; nobody is notified of a schedule's runs."</p>
+                        <datalist id="time-zones">{ZONES.iter().map(|z| view! { <option value=*z/> }).collect_view()}</datalist>
+                        {if p.schedules.is_empty() {
+                            view! {
+                                <EmptyState title="No schedules yet">
+                                    {if p.can_manage { "Create one below, e.g. an inventory sync of every tenant each night." } else { "Owners and managers create schedules." }}
+                                </EmptyState>
+                            }.into_any()
+                        } else {
+                            view! {
+                                <table class="table">
+                                    <caption class="sr-only">"Schedules"</caption>
+                                    <thead><tr><th scope="col">"Schedule"</th><th scope="col">"When"</th><th scope="col">"Next fire"</th><th scope="col">"Last fire"</th><th scope="col"><span class="sr-only">"Actions"</span></th></tr></thead>
+                                    <tbody>{p.schedules.iter().map(|s| schedule_row(&p, s, ws)).collect_view()}</tbody>
+                                </table>
+                            }.into_any()
+                        }}
+                        {p.can_manage.then(|| view! {
+                            <section class="card mt-6" aria-labelledby="new-schedule">
+                                <h2 id="new-schedule" class="section-title">"New schedule"</h2>
+                                <ServerForm action={crate::forms::target::<schedules_api::CreateSchedule>()} submit_label="Create schedule".to_string() pending_label="Creating…".to_string()>
+                                    <input type="hidden" name="workspace" value=ws.to_string()/>
+                                    {new_fields}
+                                </ServerForm>
+                            </section>
+                        })}
+                    </section>
+                }.into_any()
+            }
+        })}
+    }
+}

@@ -1,0 +1,126 @@
+//! Work that runs on its own: tenant groups (tags) and schedules that start
+//! an operation on a target at the slots of a cron expression. Firing is
+//! exactly once per slot however many processes sweep (a unique row per
+//! slot), every target goes through the start gate as `Initiator::Schedule`,
+//! and a fire's starts are admitted at once but spread over a window.
+//! The views here are wasm-safe; the rest is server-only.
+
+use crate::ids::{ScheduleFireId, ScheduleId, TagId, TenantId};
+use crate::runs::OperationType;
+use serde::{Deserialize, Serialize};
+
+#[cfg(feature = "server")]
+pub mod recurrence;
+#[cfg(feature = "server")]
+pub mod service;
+#[cfg(feature = "server")]
+pub mod tags;
+
+/// Operations a schedule may start: the read operations.
+pub const SCHEDULABLE: [OperationType; 6] = [
+    OperationType::InventorySync,
+    OperationType::ComplianceSnapshot,
+    OperationType::TenantVerification,
+    OperationType::ConnectionCheck,
+    OperationType::DirectoryGroupsSync,
+    OperationType::RoleDefinitionsSync,
+];
+
+/// What a schedule starts its operation on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Target {
+    Tenant(TenantId),
+    Tag(TagId),
+    /// Every active tenant of the workspace at fire time.
+    AllActive,
+}
+
+impl Target {
+    /// The form value: `all`, `tenant:ID`, `tag:ID`.
+    pub fn form_value(self) -> String {
+        match self {
+            Target::Tenant(t) => format!("tenant:{t}"),
+            Target::Tag(t) => format!("tag:{t}"),
+            Target::AllActive => "all".into(),
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Target> {
+        match raw.trim().split_once(':') {
+            None if raw.trim() == "all" => Some(Target::AllActive),
+            Some(("tenant", id)) => id.parse().ok().map(Target::Tenant),
+            Some(("tag", id)) => id.parse().ok().map(Target::Tag),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TagView {
+    pub id: TagId,
+    pub name: String,
+    /// Active tenants carrying it (0 where not counted).
+    pub tenants: i64,
+}
+
+/// One fired slot and what its starts did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FireView {
+    pub id: ScheduleFireId,
+    pub slot_at: i64,
+    pub fired_at: i64,
+    /// Slots missed while nothing was running, folded into this one.
+    pub missed: i64,
+    /// Fired more than two minutes after its slot.
+    pub late: bool,
+    pub targets: i64,
+    pub queued: i64,
+    pub already_running: i64,
+    pub scope_busy: i64,
+    pub blocked: i64,
+    pub finished: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScheduleView {
+    pub id: ScheduleId,
+    pub name: String,
+    pub op_type: OperationType,
+    pub op_label: String,
+    pub target: Target,
+    pub target_label: String,
+    pub cron: String,
+    pub time_zone: String,
+    pub enabled: bool,
+    pub spread_seconds: i64,
+    pub next_fire_at: Option<i64>,
+    /// Next fire in the schedule's zone, e.g. `2026-03-29 03:00 CEST`.
+    pub next_fire_local: Option<String>,
+    /// The next five fires in the schedule's zone (the preview).
+    pub upcoming: Vec<String>,
+    pub last_fire: Option<FireView>,
+}
+
+/// The schedules page: the list, and what the form offers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SchedulesPage {
+    pub workspace: crate::ids::WorkspaceId,
+    pub schedules: Vec<ScheduleView>,
+    pub can_manage: bool,
+    pub tags: Vec<TagView>,
+    /// (id, name) of the tenants a schedule may target.
+    pub tenants: Vec<(TenantId, String)>,
+}
+
+/// The tenants page's tag panel: the tags, who carries them, what may change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TagsPanel {
+    pub workspace: crate::ids::WorkspaceId,
+    pub tags: Vec<TagView>,
+    /// (tag, tenant) pairs, for the filter and the chips.
+    pub members: Vec<(TagId, TenantId)>,
+    pub can_manage: bool,
+}
+
+/// Milliseconds after its slot past which a fire is called late.
+pub const LATE_AFTER_MS: i64 = 120_000;
