@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The reliability suite (specs/008-operability.md), long mode: the kill -9
-# soak (serve + 2 workers on PostgreSQL, 400 runs, a SIGKILL every 3 s), a
+# soak (serve + 2 workers on PostgreSQL, 1,440 runs, a SIGKILL every 2 s), a
 # 20 s PostgreSQL outage under load, 300 generated bodies per server
 # function, and hundreds of slow clients. Each prints its figures.
 #

@@ -315,6 +315,19 @@ async fn measure(opts: &HttpBenchOptions, f: &crate::bench::Fresh) -> Result<(),
         // Let the queue empty before the next phase.
         tokio::time::sleep(Duration::from_secs(2)).await;
     }
+    // The rest under overload: the poll at its normal rate while the
+    // dashboard is sent at the overload rate beside it.
+    let rate = opts.page_rate * opts.overload.max(1);
+    let (over, rest) = tokio::join!(
+        phase(&client, dashboard.clone(), rate, opts.seconds),
+        phase(&client, poll.clone(), opts.poll_rate, opts.seconds)
+    );
+    row(
+        &format!("{}× dashboard overload, beside it:", opts.overload),
+        rate,
+        &over,
+    );
+    row("… the run poll at its normal rate", opts.poll_rate, &rest);
     let _ = stop.send(());
     let _ = server.await;
     Ok(())

@@ -27,6 +27,8 @@ use std::collections::{BTreeMap, HashSet};
 
 /// A fire's lease: a sweep that finds a fire unfinished past this takes it over.
 const FIRE_LEASE_MS: i64 = 120_000;
+/// Targets a fire admits at once on PostgreSQL.
+const ADMIT_AT_ONCE: usize = 8;
 /// Schedules fired per sweep (the rest on the next beat).
 const DUE_PER_SWEEP: i64 = 100;
 
@@ -671,48 +673,34 @@ async fn admit(svc: &Services, fire: ScheduleFireId) -> AppResult<()> {
             .execute(&mut *conn)
             .await?;
     }
+    // PostgreSQL admits several targets at once (each its own scope, its own
+    // unit of work); SQLite has one writer, so one at a time.
+    let at_once = match svc.store.backend() {
+        crate::store::Backend::Postgres => ADMIT_AT_ONCE,
+        crate::store::Backend::Sqlite => 1,
+    };
+    let slots = std::sync::Arc::new(tokio::sync::Semaphore::new(at_once));
+    let mut admitting = tokio::task::JoinSet::new();
     for (i, (tenant,)) in targets.into_iter().enumerate() {
         if done.contains(&tenant) {
             continue;
         }
         let not_before = fired_at + spread_ms * i as i64 / n.max(1);
-        let result = StartGate::start(
-            svc,
-            Initiator::Schedule,
-            StartRequest {
-                tenant: TenantId(tenant),
-                op_type,
-                connection: None,
-                args: serde_json::json!({ NOT_BEFORE: not_before }),
-            },
-        )
-        .await;
-        let (decision, run) = match result {
-            Ok(r) => (
-                match r.decision {
-                    StartDecision::Accepted => "queued",
-                    StartDecision::Deduped => "already_running",
-                    StartDecision::ScopeBusy => "scope_busy",
-                    StartDecision::Blocked => "blocked",
-                },
-                Some(r.run.0),
-            ),
-            // Gone since the list was read (deleted, archived): nothing started.
-            Err(AppError::NotFound) => ("skipped", None),
-            Err(e) => return Err(e),
-        };
-        let mut conn = svc.store.write().await?;
-        sqlx::query(
-            "INSERT INTO schedule_fire_targets (fire_id, tenant_id, decision, run_id) VALUES ($1, $2, $3, $4)
-             ON CONFLICT DO NOTHING",
-        )
-        .bind(fire.0)
-        .bind(tenant)
-        .bind(decision)
-        .bind(run)
-        .execute(&mut *conn)
-        .await?;
+        let slot = slots
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| AppError::Internal)?;
+        let task_svc = svc.clone();
+        admitting.spawn(crate::store::one_unit(async move {
+            let _slot = slot;
+            admit_one(&task_svc, fire, TenantId(tenant), op_type, not_before).await
+        }));
+        while let Some(done) = admitting.try_join_next() {
+            done.map_err(|_| AppError::Internal)??;
+        }
         if i % 50 == 49 {
+            let mut conn = svc.store.write().await?;
             sqlx::query("UPDATE schedule_fires SET lease_until = $2 WHERE id = $1")
                 .bind(fire.0)
                 .bind(svc.now() + FIRE_LEASE_MS)
@@ -720,12 +708,62 @@ async fn admit(svc: &Services, fire: ScheduleFireId) -> AppResult<()> {
                 .await?;
         }
     }
+    while let Some(done) = admitting.join_next().await {
+        done.map_err(|_| AppError::Internal)??;
+    }
     let mut conn = svc.store.write().await?;
     sqlx::query("UPDATE schedule_fires SET finished_at = $2 WHERE id = $1")
         .bind(fire.0)
         .bind(svc.now())
         .execute(&mut *conn)
         .await?;
+    Ok(())
+}
+
+/// One target: through the gate as the schedule, then its decision recorded.
+async fn admit_one(
+    svc: &Services,
+    fire: ScheduleFireId,
+    tenant: TenantId,
+    op_type: OperationType,
+    not_before: i64,
+) -> AppResult<()> {
+    let result = StartGate::start(
+        svc,
+        Initiator::Schedule,
+        StartRequest {
+            tenant,
+            op_type,
+            connection: None,
+            args: serde_json::json!({ NOT_BEFORE: not_before }),
+        },
+    )
+    .await;
+    let (decision, run) = match result {
+        Ok(r) => (
+            match r.decision {
+                StartDecision::Accepted => "queued",
+                StartDecision::Deduped => "already_running",
+                StartDecision::ScopeBusy => "scope_busy",
+                StartDecision::Blocked => "blocked",
+            },
+            Some(r.run.0),
+        ),
+        // Gone since the list was read (deleted, archived): nothing started.
+        Err(AppError::NotFound) => ("skipped", None),
+        Err(e) => return Err(e),
+    };
+    let mut conn = svc.store.write().await?;
+    sqlx::query(
+        "INSERT INTO schedule_fire_targets (fire_id, tenant_id, decision, run_id) VALUES ($1, $2, $3, $4)
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(fire.0)
+    .bind(tenant.0)
+    .bind(decision)
+    .bind(run)
+    .execute(&mut *conn)
+    .await?;
     Ok(())
 }
 

@@ -341,7 +341,7 @@ async fn start_http(c: &Client, tenant: TenantId, op: &str) -> Option<RunId> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_nine_soak() {
     let (tenants_n, runs_target, kill_every) = if full() {
-        (24usize, 480usize, Duration::from_secs(3))
+        (24usize, 1440usize, Duration::from_secs(2))
     } else {
         (6, 120, Duration::from_millis(1500))
     };
