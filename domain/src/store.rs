@@ -119,6 +119,8 @@ pub struct PoolStats {
     pub in_use: usize,
     pub idle: usize,
     pub max: usize,
+    /// Callers waiting for a connection (checkouts through the store's guard).
+    pub waiting: usize,
 }
 
 #[derive(Clone)]
@@ -309,6 +311,7 @@ impl Store {
     }
 
     async fn acquire(&self, pool: &AnyPool) -> AppResult<PoolConnection<Any>> {
+        let _waiting = Waiting::new(&self.health.waiting);
         pool.acquire().await.map_err(|e| self.failed(e))
     }
 
@@ -347,11 +350,14 @@ impl Store {
         };
         for pool in pools {
             let size = pool.size() as usize;
-            let idle = pool.num_idle();
+            // sqlx's idle count can wrap below zero while a cancelled
+            // checkout is being undone: never more idle than open.
+            let idle = pool.num_idle().min(size);
             stats.idle += idle;
             stats.in_use += size.saturating_sub(idle);
             stats.max += pool.options().get_max_connections() as usize;
         }
+        stats.waiting = self.health.waiting.load(Ordering::Acquire);
         stats
     }
 
@@ -598,6 +604,25 @@ struct Health {
     seen: AtomicU64,
     /// When the last probe ended; the lock makes probes single-flight.
     probe: tokio::sync::Mutex<Option<Instant>>,
+    /// Callers waiting for a pool connection right now (sqlx does not count them).
+    waiting: AtomicUsize,
+}
+
+/// Counts one caller waiting for a connection while it lives (also when the
+/// wait is cancelled).
+struct Waiting<'a>(&'a AtomicUsize);
+
+impl<'a> Waiting<'a> {
+    fn new(n: &'a AtomicUsize) -> Self {
+        n.fetch_add(1, Ordering::AcqRel);
+        Waiting(n)
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 impl Health {

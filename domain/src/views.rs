@@ -575,6 +575,8 @@ pub struct HubPage {
     pub tenants: Vec<(TenantId, String)>,
     /// Workspace members (initiator choices).
     pub members: Vec<(UserId, String)>,
+    /// The workspace's tags (filter choices).
+    pub tags: Vec<(crate::ids::TagId, String)>,
 }
 
 /// The system plane's run lists: every workspace, same filter and paging.

@@ -65,6 +65,7 @@ async fn read_gauges(svc: &Services) {
     let pool = svc.store.pool_stats();
     metrics::gauge!("tenantry_db_pool_connections", "state" => "in_use").set(pool.in_use as f64);
     metrics::gauge!("tenantry_db_pool_connections", "state" => "idle").set(pool.idle as f64);
+    metrics::gauge!("tenantry_db_pool_waiters").set(pool.waiting as f64);
     metrics::gauge!("tenantry_db_pool_max_connections").set(pool.max as f64);
 }
 

@@ -106,8 +106,13 @@ fn filter_form(
     filter: RunFilter,
     tenants: Vec<(domain::ids::TenantId, String)>,
     members: Vec<(domain::ids::UserId, String)>,
+    tags: Vec<(domain::ids::TagId, String)>,
     workspace_choices: bool,
 ) -> impl IntoView {
+    let tag_options: Vec<_> = tags
+        .into_iter()
+        .map(|(id, name)| (id, id.to_string(), name))
+        .collect();
     let statuses = RunStatus::ALL
         .iter()
         .map(|s| (*s, s.as_str().to_string(), s.as_str().replace('_', " ")))
@@ -150,7 +155,10 @@ fn filter_form(
             {workspace_choices.then(|| view! {
                 {select("f-tenant", "tenant", "Tenant", "Any tenant", tenant_options, filter.tenant)}
                 {select("f-initiator", "initiator", "Started by", "Anyone", initiators, filter.initiator)}
+                {(!tag_options.is_empty()).then(|| select("f-tag", "tag", "Tag", "Any tag", tag_options, filter.tag))}
             })}
+            // A schedule fire's runs (its counts link here): kept while other filters change.
+            {filter.fire.map(|f| view! { <input type="hidden" name="fire" value=f.to_string()/> })}
             {select("f-range", "range", "Created", "Any time", ranges, filter.range)}
             <div class="filter-actions">
                 <button type="submit" class="btn btn-primary">"Apply filters"</button>
@@ -233,7 +241,7 @@ pub fn Operations() -> impl IntoView {
         {load(api::load_hub(query), |page: Option<HubPage>| match page {
             None => view! { <section class="page"><h1 class="page-title">"Operations"</h1><NoWorkspace/></section> }.into_any(),
             Some(p) => {
-                let form = filter_form("/admin/operations", p.query.filter, p.tenants, p.members, true).into_any();
+                let form = filter_form("/admin/operations", p.query.filter, p.tenants, p.members, p.tags, true).into_any();
                 view! {
                     <section class="page">
                         <h1 class="page-title">"Operations"</h1>
@@ -249,7 +257,7 @@ pub fn Operations() -> impl IntoView {
 
 /// The system plane's filter form (no workspace-specific choices).
 pub fn system_filter_form(base: &'static str, filter: RunFilter) -> AnyView {
-    filter_form(base, filter, vec![], vec![], false).into_any()
+    filter_form(base, filter, vec![], vec![], vec![], false).into_any()
 }
 
 /// The badges every run list shows beside the status, from the presenter:

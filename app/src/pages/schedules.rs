@@ -75,10 +75,30 @@ fn last_fire(s: &ScheduleView) -> impl IntoView + use<> {
     match &s.last_fire {
         None => view! { <span class="muted">"Not fired yet"</span> }.into_any(),
         Some(f) => {
-            let counts = format!(
-                "{} queued · {} already running · {} scope busy · {} blocked",
-                f.queued, f.already_running, f.scope_busy, f.blocked
-            );
+            let fire = domain::runs::filter::RunFilter {
+                fire: Some(f.id),
+                ..Default::default()
+            };
+            let created = domain::runs::filter::RunFilter {
+                initiator: Some(domain::runs::filter::InitiatorFilter::Schedule),
+                ..fire
+            }
+            .hub_link();
+            let blocked = domain::runs::filter::RunFilter {
+                outcome: Some(domain::runs::RunOutcome::Blocked),
+                ..fire
+            }
+            .hub_link();
+            let all = fire.hub_link();
+            // Queued and blocked runs are the fire's own; "already running"
+            // and "scope busy" name the runs that were there first.
+            let counts = view! {
+                <a class="link" href=created>{format!("{} queued", f.queued)}</a>
+                " · " <a class="link" href=all.clone()>{format!("{} already running", f.already_running)}</a>
+                " · " <a class="link" href=all.clone()>{format!("{} scope busy", f.scope_busy)}</a>
+                " · " <a class="link" href=blocked>{format!("{} blocked", f.blocked)}</a>
+                " · " <a class="link" href=all>"all its runs"</a>
+            };
             let when = format_utc(f.slot_at);
             view! {
                 <div>

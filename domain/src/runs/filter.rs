@@ -5,7 +5,7 @@
 
 use super::model::{OperationType, RunOutcome, RunStatus};
 use crate::error::{AppError, AppResult};
-use crate::ids::{TenantId, UserId};
+use crate::ids::{ScheduleFireId, TagId, TenantId, UserId};
 use serde::{Deserialize, Serialize};
 
 /// At most this many runs are cancelled by one system-plane bulk cancel.
@@ -159,6 +159,10 @@ pub struct RunFilter {
     pub tenant: Option<TenantId>,
     pub initiator: Option<InitiatorFilter>,
     pub range: Option<Range>,
+    /// Runs on tenants carrying this tag (now).
+    pub tag: Option<TagId>,
+    /// Runs one schedule fire admitted or found running.
+    pub fire: Option<ScheduleFireId>,
 }
 
 /// A parsed hub URL: the filter and, past the first page, the cursor.
@@ -209,6 +213,8 @@ impl HubQuery {
                 "range" => {
                     f.range = Some(Range::parse(value).ok_or_else(|| bad("range", "time range"))?);
                 }
+                "tag" => f.tag = Some(value.parse().map_err(|_| bad("tag", "tag"))?),
+                "fire" => f.fire = Some(value.parse().map_err(|_| bad("fire", "schedule fire"))?),
                 "before" => {
                     q.before = Some(Cursor::parse(value).ok_or_else(|| bad("before", "page"))?);
                 }
@@ -269,6 +275,12 @@ impl RunFilter {
         }
         if let Some(r) = self.range {
             parts.push(format!("range={}", r.as_str()));
+        }
+        if let Some(t) = self.tag {
+            parts.push(format!("tag={t}"));
+        }
+        if let Some(f) = self.fire {
+            parts.push(format!("fire={f}"));
         }
         parts.join("&")
     }
@@ -400,11 +412,13 @@ mod tests {
             tenant: Some(TenantId(7)),
             initiator: Some(InitiatorFilter::User(UserId(3))),
             range: Some(Range::LastWeek),
+            tag: Some(TagId(4)),
+            fire: Some(ScheduleFireId(9)),
         };
         let q = f.to_query();
         assert_eq!(
             q,
-            "tab=follow_up&status=completed&outcome=partially_succeeded&type=inventory_sync&tenant=7&initiator=3&range=7d"
+            "tab=follow_up&status=completed&outcome=partially_succeeded&type=inventory_sync&tenant=7&initiator=3&range=7d&tag=4&fire=9"
         );
         let parsed = HubQuery::parse(&format!("?{q}&before=1700.42&notice=x")).ok();
         assert_eq!(

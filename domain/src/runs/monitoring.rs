@@ -182,6 +182,18 @@ fn build(viewer: &Viewer, filter: &RunFilter, before: Option<Cursor>, now: i64) 
         let p = w.bind(now - r.millis());
         w.push(format!("r.created_at >= {p}"));
     }
+    if let Some(t) = filter.tag {
+        let p = w.bind(t.0);
+        w.push(format!(
+            "r.tenant_id IN (SELECT tt.tenant_id FROM tenant_tags tt WHERE tt.tag_id = {p})"
+        ));
+    }
+    if let Some(f) = filter.fire {
+        let p = w.bind(f.0);
+        w.push(format!(
+            "r.id IN (SELECT ft.run_id FROM schedule_fire_targets ft WHERE ft.fire_id = {p} AND ft.run_id IS NOT NULL)"
+        ));
+    }
     if let Some(c) = before {
         // The plain range first: SQLite seeks on it (a row value alone
         // makes it walk the index from the top); the row value then breaks ties.
@@ -355,7 +367,22 @@ pub async fn hub(svc: &Services, actor: &Actor, raw_query: &str) -> AppResult<Op
     .bind(access.id().0)
     .fetch_all(&mut *svc.store.read().await?)
     .await?;
+    let tags: Vec<(i64, String)> =
+        sqlx::query_as("SELECT id, name FROM tags WHERE workspace_id = $1 ORDER BY name")
+            .bind(access.id().0)
+            .fetch_all(&mut *svc.store.read().await?)
+            .await?;
+    // Another workspace's tag is not there, like its tenants.
+    if let Some(t) = query.filter.tag
+        && !tags.iter().any(|(id, _)| *id == t.0)
+    {
+        return Err(AppError::NotFound);
+    }
     Ok(Some(HubPage {
+        tags: tags
+            .into_iter()
+            .map(|(id, n)| (crate::ids::TagId(id), n))
+            .collect(),
         workspace: access.workspace,
         query,
         runs,

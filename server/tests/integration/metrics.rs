@@ -82,6 +82,11 @@ async fn a_process_exports_what_it_does() {
     );
     assert!(sample(&text, "tenantry_db_pool_max_connections").is_some_and(|n| n >= 1.0));
     assert!(text.contains("tenantry_db_pool_connections{state=\"idle\"}"));
+    assert_eq!(
+        sample(&text, "tenantry_db_pool_waiters"),
+        Some(0.0),
+        "nobody waiting at rest"
+    );
     assert!(text.contains("tenantry_build_info{version=\""));
 
     // A worker picks it up: pickup latency (90 s on the test clock) and duration.

@@ -524,4 +524,59 @@ async fn the_pages_show_schedules_and_tags(backend: Backend) {
         "filtered out: {tagged}"
     );
     assert!(all.contains(&row(w.tenants[0])));
+
+    // A fire's counts link to the hub filtered to it; the hub filters by tag.
+    app.clock.set_ms(T0 + 24 * 60 * MINUTE);
+    // A day later the session has expired: sign in again.
+    assert_eq!(b.sign_in("owner@example.com").await.status, 200);
+    let r = b
+        .call(
+            "/api/schedules/create",
+            &[
+                ("workspace", w.ws.to_string()),
+                ("name", "Tagged".to_string()),
+                ("op_type", "inventory_sync".to_string()),
+                ("target", format!("tag:{tag}")),
+                ("cron", "0 * * * *".to_string()),
+                ("time_zone", "UTC".to_string()),
+                ("spread_seconds", "0".to_string()),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    app.clock.set_ms(T0 + 24 * 60 * MINUTE + 10 * MINUTE);
+    assert_eq!(
+        service::fire_due(app.services.clone()).await.unwrap(),
+        0,
+        "paused one stays quiet"
+    );
+    app.clock.set_ms(T0 + 25 * 60 * MINUTE);
+    assert_eq!(service::fire_due(app.services.clone()).await.unwrap(), 1);
+    assert_eq!(b.sign_in("owner@example.com").await.status, 200);
+    let fire = fires(&app).await[0].0;
+    let page = b.get("/admin/schedules").await.body;
+    let link = format!("/admin/operations?initiator=schedule&amp;fire={fire}");
+    assert!(page.contains(&link), "{page}");
+    // A run outside the fire and the tag, so the filters have something to leave out.
+    domain::runs::gate::StartGate::start(
+        &app.services,
+        domain::runs::gate::Initiator::User(&w.owner),
+        domain::runs::gate::StartRequest {
+            tenant: w.tenants[0],
+            op_type: domain::runs::OperationType::InventorySync,
+            connection: None,
+            args: serde_json::json!({}),
+        },
+    )
+    .await
+    .unwrap();
+    let hub = b.get("/admin/operations").await;
+    assert!(hub.body.contains("data-count=\"2\""), "{}", hub.body);
+    let hub = b.get(&format!("/admin/operations?fire={fire}")).await;
+    assert_eq!(hub.status, 200);
+    assert!(hub.body.contains("data-count=\"1\""), "{}", hub.body);
+    let hub = b.get(&format!("/admin/operations?tag={tag}")).await;
+    assert_eq!(hub.status, 200);
+    assert!(hub.body.contains("data-count=\"1\""), "{}", hub.body);
+    assert_eq!(b.get("/admin/operations?tag=987654").await.status, 404);
 }

@@ -133,7 +133,45 @@ async fn bundled_sqlite_is_current(backend: Backend) {
     );
 }
 
+/// Callers waiting for a connection are counted (the metrics' pool waiters),
+/// also when a wait is given up.
+async fn pool_waiters_are_counted(backend: Backend) {
+    let db = TestDatabase::create(backend).await;
+    let store = Store::connect(
+        &db.url,
+        StoreOptions {
+            max_connections: 1,
+            ..StoreOptions::default()
+        },
+    )
+    .await
+    .unwrap();
+    store.migrate().await.unwrap();
+    let held = store.write().await.unwrap();
+    assert_eq!(store.pool_stats().waiting, 0);
+    let s = store.clone();
+    let waiter = tokio::spawn(async move { s.write().await.map(|_| ()) });
+    let s = store.clone();
+    let gives_up = tokio::spawn(async move { s.write().await.map(|_| ()) });
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
+    while store.pool_stats().waiting < 2 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{:?}",
+            store.pool_stats()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    gives_up.abort();
+    let _ = gives_up.await;
+    assert_eq!(store.pool_stats().waiting, 1);
+    drop(held);
+    waiter.await.unwrap().unwrap();
+    assert_eq!(store.pool_stats().waiting, 0);
+}
+
 both_backends!(
+    pool_waiters_are_counted,
     bundled_sqlite_is_current,
     migrations_are_idempotent_and_concurrent,
     sqlite_file_is_created_on_first_start,
