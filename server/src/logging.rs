@@ -145,13 +145,34 @@ pub mod otlp {
         }
     }
 
+    /// How long one export may take, all of it.
+    const EXPORT_TIMEOUT: Duration = Duration::from_secs(5);
+
+    /// The exporter's HTTP client: redirects are not followed (spans go to
+    /// the configured collector or nowhere) and every export is bounded in
+    /// time. Built on a thread of its own: the blocking client may not be
+    /// created inside an async runtime.
+    fn client() -> Result<reqwest::blocking::Client, String> {
+        std::thread::spawn(|| {
+            reqwest::blocking::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .timeout(EXPORT_TIMEOUT)
+                .build()
+        })
+        .join()
+        .map_err(|_| "OpenTelemetry export: the HTTP client could not be built".to_string())?
+        .map_err(|e| format!("OpenTelemetry export: {e}"))
+    }
+
     impl Exporter {
         pub fn new(endpoint: &str, service: &'static str) -> Result<Exporter, String> {
+            use opentelemetry_otlp::WithHttpConfig;
             let exporter = opentelemetry_otlp::SpanExporter::builder()
                 .with_http()
+                .with_http_client(client()?)
                 .with_protocol(Protocol::HttpBinary)
                 .with_endpoint(traces_url(endpoint)?)
-                .with_timeout(Duration::from_secs(5))
+                .with_timeout(EXPORT_TIMEOUT)
                 .build()
                 .map_err(|e| format!("OpenTelemetry export: {e}"))?;
             let resource = opentelemetry_sdk::Resource::builder()

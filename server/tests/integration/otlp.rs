@@ -144,3 +144,60 @@ async fn an_absent_collector_costs_nothing_but_the_spans() {
     );
     assert!(stopping.elapsed() < Duration::from_secs(15));
 }
+
+/// Exports one span through a fresh exporter and flushes; how long the flush took.
+async fn export_one(endpoint: &str) -> Duration {
+    let exporter = server::logging::otlp::Exporter::new(endpoint, "tenantry-test").unwrap();
+    let subscriber = tracing_subscriber::registry()
+        .with(tracing_subscriber::EnvFilter::new("info"))
+        .with(exporter.layer());
+    tracing::subscriber::with_default(subscriber, || {
+        tracing::info_span!("gate.start", op_type = "inventory_sync").in_scope(|| {
+            tracing::info!("admitted");
+        });
+    });
+    let started = Instant::now();
+    tokio::task::spawn_blocking(move || exporter.flush())
+        .await
+        .unwrap();
+    started.elapsed()
+}
+
+/// A collector that redirects is not followed (spans go to the configured
+/// address or nowhere), and one that accepts and never answers costs at most
+/// the export timeout.
+#[tokio::test(flavor = "current_thread")]
+async fn a_misbehaving_collector_is_neither_followed_nor_waited_for() {
+    let (elsewhere, received) = collector().await;
+    let target = format!("{elsewhere}/v1/traces");
+    let redirecting = Router::new().route(
+        "/v1/traces",
+        post(move || {
+            let target = target.clone();
+            async move { (http::StatusCode::TEMPORARY_REDIRECT, [("location", target)]) }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, redirecting).await });
+    export_one(&format!("http://{addr}")).await;
+    // Give a followed redirect every chance to arrive.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        received.0.lock().unwrap().is_empty(),
+        "the redirect was followed"
+    );
+
+    // Accepts connections, reads nothing, answers nothing.
+    let hanging = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = hanging.local_addr().unwrap();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = hanging.accept().await {
+            held.push(socket);
+        }
+    });
+    let took = export_one(&format!("http://{addr}")).await;
+    println!("flush against a collector that never answers returned after {took:?}");
+    assert!(took < Duration::from_secs(12), "{took:?}");
+}
