@@ -463,29 +463,46 @@ pub async fn page(svc: &Services, actor: &Actor, ws: WorkspaceId) -> AppResult<S
     })
 }
 
+/// The schedule's latest fire.
 async fn last_fire(
     conn: &mut sqlx::AnyConnection,
     schedule: ScheduleId,
 ) -> AppResult<Option<FireView>> {
-    let row: Option<(i64, i64, i64, i64, i64, Option<i64>)> = sqlx::query_as(
-        "SELECT id, slot_at, fired_at, missed, targets, finished_at FROM schedule_fires
-         WHERE schedule_id = $1 ORDER BY slot_at DESC LIMIT 1",
+    let latest: Option<(i64,)> = sqlx::query_as(
+        "SELECT id FROM schedule_fires WHERE schedule_id = $1 ORDER BY slot_at DESC LIMIT 1",
     )
     .bind(schedule.0)
     .fetch_optional(&mut *conn)
     .await?;
-    let Some((id, slot_at, fired_at, missed, targets, finished)) = row else {
+    match latest {
+        Some((id,)) => fire_view(conn, ScheduleFireId(id)).await,
+        None => Ok(None),
+    }
+}
+
+/// One fire and its counts by decision.
+async fn fire_view(
+    conn: &mut sqlx::AnyConnection,
+    fire: ScheduleFireId,
+) -> AppResult<Option<FireView>> {
+    let row: Option<(i64, i64, i64, i64, Option<i64>)> = sqlx::query_as(
+        "SELECT slot_at, fired_at, missed, targets, finished_at FROM schedule_fires WHERE id = $1",
+    )
+    .bind(fire.0)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some((slot_at, fired_at, missed, targets, finished)) = row else {
         return Ok(None);
     };
     let counts: Vec<(String, i64)> = sqlx::query_as(
         "SELECT decision, COUNT(*) FROM schedule_fire_targets WHERE fire_id = $1 GROUP BY decision",
     )
-    .bind(id)
+    .bind(fire.0)
     .fetch_all(&mut *conn)
     .await?;
     let count = |d: &str| counts.iter().find(|c| c.0 == d).map_or(0, |c| c.1);
     Ok(Some(FireView {
-        id: ScheduleFireId(id),
+        id: fire,
         slot_at,
         fired_at,
         missed,
@@ -499,18 +516,9 @@ async fn last_fire(
     }))
 }
 
-/// A fire's counts (tests and the page).
+/// One fire's counts, whichever of its schedule's fires it is.
 pub async fn fire(svc: &Services, fire: ScheduleFireId) -> AppResult<Option<FireView>> {
-    let mut conn = svc.store.read().await?;
-    let schedule: Option<(i64,)> =
-        sqlx::query_as("SELECT schedule_id FROM schedule_fires WHERE id = $1")
-            .bind(fire.0)
-            .fetch_optional(&mut *conn)
-            .await?;
-    match schedule {
-        Some((s,)) => last_fire(&mut conn, ScheduleId(s)).await,
-        None => Ok(None),
-    }
+    fire_view(&mut *svc.store.read().await?, fire).await
 }
 
 /// The sweep: fires every due slot once, then admits the targets of every

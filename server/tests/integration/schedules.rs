@@ -9,7 +9,7 @@ use crate::common::{Backend, T0, TestApp, open_store, spawn_app};
 use crate::runs::run_world;
 use domain::access::Actor;
 use domain::error::AppError;
-use domain::ids::{ScheduleFireId, ScheduleId, TenantId, WorkspaceId};
+use domain::ids::{ScheduleFireId, TenantId, WorkspaceId};
 use domain::schedules::service::{self, ScheduleForm};
 use domain::schedules::tags;
 use std::sync::Arc;
@@ -279,6 +279,20 @@ async fn a_slot_fires_once_and_missed_slots_fold_into_one_late_fire(backend: Bac
     let f = fires(&app).await;
     assert_eq!(f.len(), 2);
     assert_eq!((f[1].1, f[1].2), (T0 + 120 * MINUTE, 6));
+    // Each fire keeps its own counts.
+    let first = service::fire(svc, ScheduleFireId(f[0].0))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (
+            first.slot_at,
+            first.queued,
+            first.already_running,
+            first.late
+        ),
+        (T0 + 15 * MINUTE, 5, 0, false)
+    );
     let last = service::fire(svc, ScheduleFireId(f[1].0))
         .await
         .unwrap()
@@ -380,7 +394,6 @@ async fn an_interrupted_fire_is_finished_without_starting_anyone_twice(backend: 
     assert_eq!((f.targets, f.queued, f.already_running), (4, 4, 0));
     assert!(f.finished);
     assert_eq!(active_runs(&app).await, 4);
-    let _ = ScheduleId(0);
 }
 
 both_backends!(
