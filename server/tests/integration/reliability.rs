@@ -54,10 +54,10 @@ struct Proc {
 }
 
 impl Proc {
-    fn new(name: &str, args: &[String], envs: &[(String, String)], dir: &std::path::Path) -> Proc {
+    fn new(name: &str, args: &[&str], envs: &[(String, String)], dir: &std::path::Path) -> Proc {
         let mut p = Proc {
             name: name.into(),
-            args: args.to_vec(),
+            args: args.iter().map(|a| a.to_string()).collect(),
             envs: envs.to_vec(),
             log: dir.join(format!("{name}.log")),
             child: None,
@@ -106,6 +106,54 @@ impl Proc {
             .map(str::to_string)
             .collect()
     }
+}
+
+/// What every process of a test shares: its database, the sealing key, the
+/// data directory, short leases and sweeps (so lost work is found in
+/// seconds), and quiet logs; plus the test's own variables.
+fn environment(
+    db_url: &str,
+    dir: &std::path::Path,
+    extra: &[(&str, String)],
+) -> Vec<(String, String)> {
+    let mut envs: Vec<(String, String)> = vec![
+        ("DATABASE_URL".into(), db_url.into()),
+        ("TENANTRY_SECRET_KEY".into(), KEY.into()),
+        ("TENANTRY_DATA_DIR".into(), dir.display().to_string()),
+        ("TENANTRY_LEASE_SECONDS".into(), "3".into()),
+        ("TENANTRY_RECONCILE_SECONDS".into(), "1".into()),
+        ("RUST_LOG".into(), "warn".into()),
+    ];
+    envs.extend(extra.iter().map(|(k, v)| (k.to_string(), v.clone())));
+    envs
+}
+
+/// `tenantry serve` on `port` (workspaces may be created), with `extra` flags.
+fn serve_proc(port: u16, extra: &[&str], envs: &[(String, String)], dir: &std::path::Path) -> Proc {
+    let bind = format!("127.0.0.1:{port}");
+    let mut args = vec![
+        "serve",
+        "--bind",
+        bind.as_str(),
+        "--allow-workspace-creation",
+    ];
+    args.extend_from_slice(extra);
+    Proc::new("serve", &args, envs, dir)
+}
+
+/// `tenantry worker` with one worker running `concurrency` runs at once.
+fn worker_proc(
+    name: &str,
+    concurrency: &str,
+    envs: &[(String, String)],
+    dir: &std::path::Path,
+) -> Proc {
+    Proc::new(
+        name,
+        &["worker", "--workers", "1", "--concurrency", concurrency],
+        envs,
+        dir,
+    )
 }
 
 impl Drop for Proc {
@@ -366,46 +414,19 @@ async fn kill_nine_soak() {
     let dir = db.data_dir();
     std::fs::create_dir_all(&dir).unwrap();
     let port = free_port();
-    let envs: Vec<(String, String)> = vec![
-        ("DATABASE_URL".into(), db.url.clone()),
-        ("TENANTRY_SECRET_KEY".into(), KEY.into()),
-        ("TENANTRY_DATA_DIR".into(), dir.display().to_string()),
-        ("TENANTRY_GRAPH_URL".into(), sim.graph_url()),
-        ("TENANTRY_GRAPH_AUTHORITY".into(), sim.authority_url()),
-        ("TENANTRY_LEASE_SECONDS".into(), "3".into()),
-        ("TENANTRY_RECONCILE_SECONDS".into(), "1".into()),
-        ("TENANTRY_LOG_FORMAT".into(), "json".into()),
-        ("RUST_LOG".into(), "warn".into()),
-    ];
-    let args = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    let envs = environment(
+        &db.url,
+        &dir,
+        &[
+            ("TENANTRY_GRAPH_URL", sim.graph_url()),
+            ("TENANTRY_GRAPH_AUTHORITY", sim.authority_url()),
+            ("TENANTRY_LOG_FORMAT", "json".into()),
+        ],
+    );
     let mut procs = vec![
-        Proc::new(
-            "serve",
-            &args(&[
-                "serve",
-                "--bind",
-                &format!("127.0.0.1:{port}"),
-                "--workers",
-                "1",
-                "--concurrency",
-                "4",
-                "--allow-workspace-creation",
-            ]),
-            &envs,
-            &dir,
-        ),
-        Proc::new(
-            "worker-1",
-            &args(&["worker", "--workers", "1", "--concurrency", "4"]),
-            &envs,
-            &dir,
-        ),
-        Proc::new(
-            "worker-2",
-            &args(&["worker", "--workers", "1", "--concurrency", "4"]),
-            &envs,
-            &dir,
-        ),
+        serve_proc(port, &["--workers", "1", "--concurrency", "4"], &envs, &dir),
+        worker_proc("worker-1", "4", &envs, &dir),
+        worker_proc("worker-2", "4", &envs, &dir),
     ];
     let c = Client::new(port);
     c.wait_ready(Duration::from_secs(60)).await;
@@ -414,7 +435,6 @@ async fn kill_nine_soak() {
     // Each tenant in turn: a Graph operation through serve, then an engine
     // probe through the gate, until the target is reached.
     let started = std::sync::Arc::new(tokio::sync::Mutex::new(Vec::<(RunId, &'static str)>::new()));
-    let stop_kills = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let soak_started = Instant::now();
     let mut loops = Vec::new();
     for (i, tenant) in tenants.iter().copied().enumerate() {
@@ -469,7 +489,7 @@ async fn kill_nine_soak() {
             soak_started.elapsed() < Duration::from_secs(if full() { 900 } else { 240 }),
             "the soak did not finish"
         );
-        if Instant::now() >= next_kill && !stop_kills.load(std::sync::atomic::Ordering::Relaxed) {
+        if Instant::now() >= next_kill {
             seed ^= seed << 13;
             seed ^= seed >> 7;
             seed ^= seed << 17;
@@ -482,7 +502,6 @@ async fn kill_nine_soak() {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    stop_kills.store(true, std::sync::atomic::Ordering::Relaxed);
     for l in loops {
         l.await.unwrap();
     }
@@ -609,35 +628,10 @@ async fn database_outage_under_processes() {
     let dir = db.data_dir();
     std::fs::create_dir_all(&dir).unwrap();
     let port = free_port();
-    let envs: Vec<(String, String)> = vec![
-        ("DATABASE_URL".into(), via),
-        ("TENANTRY_SECRET_KEY".into(), KEY.into()),
-        ("TENANTRY_DATA_DIR".into(), dir.display().to_string()),
-        ("TENANTRY_LEASE_SECONDS".into(), "3".into()),
-        ("TENANTRY_RECONCILE_SECONDS".into(), "1".into()),
-        ("RUST_LOG".into(), "warn".into()),
-    ];
-    let args = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    let envs = environment(&via, &dir, &[]);
     let mut procs = vec![
-        Proc::new(
-            "serve",
-            &args(&[
-                "serve",
-                "--bind",
-                &format!("127.0.0.1:{port}"),
-                "--workers",
-                "0",
-                "--allow-workspace-creation",
-            ]),
-            &envs,
-            &dir,
-        ),
-        Proc::new(
-            "worker",
-            &args(&["worker", "--workers", "1", "--concurrency", "8"]),
-            &envs,
-            &dir,
-        ),
+        serve_proc(port, &["--workers", "0"], &envs, &dir),
+        worker_proc("worker", "8", &envs, &dir),
     ];
     let c = Client::new(port);
     c.wait_ready(Duration::from_secs(60)).await;
