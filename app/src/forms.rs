@@ -136,6 +136,10 @@ pub fn GateForm(
     #[prop(optional)]
     confirm: Option<String>,
     #[prop(optional)] confirm_label: Option<String>,
+    /// The form's id, for inputs elsewhere on the page that belong to it
+    /// (`form="…"`, e.g. checkboxes in a table).
+    #[prop(optional)]
+    id: Option<String>,
     children: Children,
 ) -> impl IntoView {
     use domain::runs::presenter::Toast;
@@ -196,7 +200,7 @@ pub fn GateForm(
     };
     let confirm_text = confirm_label.unwrap_or_else(|| submit_label.clone());
     view! {
-        <form method="post" action=action node_ref=form_ref on:submit=on_submit class="server-form">
+        <form method="post" action=action node_ref=form_ref on:submit=on_submit class="server-form" id=id>
             <p class="form-error" role="alert" aria-live="assertive" hidden=move || error.get().is_none()>{move || error.get()}</p>
             {children()}
             <button type="submit" class=class disabled=move || pending.get() aria-busy=move || pending.get().to_string()>

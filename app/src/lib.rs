@@ -70,6 +70,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("notifications") view=notifications::Notifications ssr=SsrMode::Async/>
                     <Route path=path!("members") view=members::Members ssr=SsrMode::Async/>
                     <Route path=path!("schedules") view=schedules::Schedules ssr=SsrMode::Async/>
+                    <Route path=path!("bulk/:bulk") view=schedules::BulkStart ssr=SsrMode::Async/>
                     <Route path=path!("audit") view=audit::Audit ssr=SsrMode::Async/>
                 </ParentRoute>
                 <ParentRoute path=path!("/system") view=SystemShell ssr=SsrMode::Async>

@@ -7,7 +7,7 @@
 #[cfg(feature = "ssr")]
 use crate::ctx::{redirect, signed_in};
 use crate::error::ApiResult;
-use domain::ids::{ScheduleId, TagId, TenantId, WorkspaceId};
+use domain::ids::{BulkStartId, ScheduleId, TagId, TenantId, WorkspaceId};
 use domain::schedules::{SchedulesPage, TagsPanel};
 use leptos::prelude::*;
 
@@ -139,4 +139,28 @@ pub async fn delete_schedule(workspace: WorkspaceId, schedule: ScheduleId) -> Ap
     domain::schedules::service::delete(&svc, &actor, workspace, schedule).await?;
     redirect("/admin/schedules?notice=schedule_deleted");
     Ok(())
+}
+
+/// One operation on many tenants from the tenant list: `target` is
+/// `checked` (the rows' `tenants[i]` checkboxes, re-read on the server),
+/// `tag:ID` or `filter:` + the list's query. Answers the toast with counts.
+#[server(prefix = "/api", endpoint = "bulk/start")]
+pub async fn start_bulk(
+    workspace: WorkspaceId,
+    op_type: String,
+    target: String,
+    tenants: Option<Vec<TenantId>>,
+) -> ApiResult<domain::runs::presenter::Toast> {
+    use domain::schedules::bulk;
+    let (svc, actor) = signed_in()?;
+    let selection = bulk::Selection::parse(&target, tenants.unwrap_or_default())?;
+    let started = bulk::start(&svc, &actor, workspace, &op_type, selection).await?;
+    Ok(bulk::present(&started))
+}
+
+/// A bulk start's page: counts and every tenant's decision and run.
+#[server(prefix = "/api", endpoint = "bulk/get")]
+pub async fn load_bulk(bulk: BulkStartId) -> ApiResult<domain::schedules::BulkPage> {
+    let (svc, actor) = signed_in()?;
+    Ok(domain::schedules::bulk::page(&svc, &actor, bulk).await?)
 }

@@ -59,4 +59,6 @@ id_type!(
     ScheduleId,
     /// One fired slot of a schedule.
     ScheduleFireId,
+    /// One start of an operation on many tenants.
+    BulkStartId,
 );

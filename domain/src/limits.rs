@@ -13,6 +13,8 @@ pub enum Limited {
     SupportRequests,
     BlockedStarts,
     ReviewPacks,
+    /// Starts on many tenants (each one up to thousands of gate decisions).
+    BulkStarts,
 }
 
 impl Limited {
@@ -21,6 +23,7 @@ impl Limited {
             Limited::SupportRequests => "support_requests",
             Limited::BlockedStarts => "blocked_starts",
             Limited::ReviewPacks => "review_packs",
+            Limited::BulkStarts => "bulk_starts",
         };
         format!("{what}:user:{user}")
     }
@@ -33,6 +36,7 @@ pub struct AbuseLimits {
     pub support_requests: i64,
     pub blocked_starts: i64,
     pub review_packs: i64,
+    pub bulk_starts: i64,
 }
 
 impl Default for AbuseLimits {
@@ -42,6 +46,7 @@ impl Default for AbuseLimits {
             support_requests: 20,
             blocked_starts: 60,
             review_packs: 20,
+            bulk_starts: 30,
         }
     }
 }
@@ -52,6 +57,7 @@ impl AbuseLimits {
             Limited::SupportRequests => self.support_requests,
             Limited::BlockedStarts => self.blocked_starts,
             Limited::ReviewPacks => self.review_packs,
+            Limited::BulkStarts => self.bulk_starts,
         }
     }
 }

@@ -55,6 +55,7 @@ pub fn catalogue() -> crate::runs::catalogue::Catalogue {
     crate::runs::probe::register(&mut c);
     crate::support::register(&mut c);
     crate::schedules::service::register(&mut c);
+    crate::schedules::bulk::register(&mut c);
     c
 }
 

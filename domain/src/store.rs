@@ -111,6 +111,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../../migrations/sqlite/0011_schedules.sql"),
         postgres: include_str!("../../migrations/postgres/0011_schedules.sql"),
     },
+    Migration {
+        version: 12,
+        name: "bulk_starts",
+        sqlite: include_str!("../../migrations/sqlite/0012_bulk_starts.sql"),
+        postgres: include_str!("../../migrations/postgres/0012_bulk_starts.sql"),
+    },
 ];
 
 /// Connections open and in use, open and idle, and the most there may be.

@@ -49,6 +49,9 @@ pub async fn tenants_page(svc: &Services, actor: &Actor) -> AppResult<Option<Ten
     let tenants = list_visible(svc, actor, &access).await?;
     Ok(Some(TenantsPage {
         can_manage: access.role().can(Capability::TenantManage),
+        can_bulk_start: crate::schedules::BULK_STARTABLE
+            .iter()
+            .any(|op| access.role().can(op.spec().capability)),
         workspace: access.workspace,
         tenants,
     }))

@@ -129,6 +129,8 @@ pub struct TenantsPage {
     pub workspace: WorkspaceRef,
     pub tenants: Vec<TenantView>,
     pub can_manage: bool,
+    /// May start an operation on many tenants at once.
+    pub can_bulk_start: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -225,6 +227,7 @@ pub enum AuditAction {
     SchedulePaused,
     ScheduleResumed,
     ScheduleDeleted,
+    BulkStarted,
     ReviewPackDownloaded,
     ReviewPackExpired,
     RestoreExecuted,
@@ -238,7 +241,7 @@ pub enum AuditAction {
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 47] = [
+    pub const ALL: [AuditAction; 48] = [
         AuditAction::UserCreated,
         AuditAction::SignedIn,
         AuditAction::SignInFailed,
@@ -276,6 +279,7 @@ impl AuditAction {
         AuditAction::SchedulePaused,
         AuditAction::ScheduleResumed,
         AuditAction::ScheduleDeleted,
+        AuditAction::BulkStarted,
         AuditAction::ReviewPackDownloaded,
         AuditAction::ReviewPackExpired,
         AuditAction::RestoreExecuted,
@@ -327,6 +331,7 @@ impl AuditAction {
             AuditAction::SchedulePaused => "schedule.paused",
             AuditAction::ScheduleResumed => "schedule.resumed",
             AuditAction::ScheduleDeleted => "schedule.deleted",
+            AuditAction::BulkStarted => "bulk.started",
             AuditAction::ReviewPackDownloaded => "review_pack.downloaded",
             AuditAction::ReviewPackExpired => "review_pack.expired",
             AuditAction::RestoreExecuted => "restore.executed",
@@ -379,6 +384,7 @@ impl AuditAction {
             AuditAction::SchedulePaused => "Schedule paused",
             AuditAction::ScheduleResumed => "Schedule resumed",
             AuditAction::ScheduleDeleted => "Schedule deleted",
+            AuditAction::BulkStarted => "Operation started on many tenants",
             AuditAction::ReviewPackDownloaded => "Review pack downloaded",
             AuditAction::ReviewPackExpired => "Review pack expired",
             AuditAction::RestoreExecuted => "Restore executed",
@@ -626,10 +632,24 @@ pub struct ActiveRun {
     pub headline: crate::runs::presenter::RunHeadline,
 }
 
+/// A bulk start in the progress overlay: one entry with done/total while
+/// any run it started is active.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActiveBulk {
+    pub id: crate::ids::BulkStartId,
+    pub operation: String,
+    pub selection: String,
+    pub done: i64,
+    pub total: i64,
+    pub link: String,
+}
+
 /// The progress overlay: active runs of the current workspace you may see.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ActiveRuns {
+    /// Active runs not started by a bulk (a bulk is one entry of `bulks`).
     pub runs: Vec<ActiveRun>,
+    pub bulks: Vec<ActiveBulk>,
     /// All active runs you may see (the list shows the newest few).
     pub total: i64,
     pub link: String,

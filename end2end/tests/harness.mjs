@@ -80,12 +80,12 @@ async function waitHealthy(url, child, output) {
 
 /// `tenantry demo` exactly as README command (a) runs it, on a fresh directory:
 /// SQLite, the in-process Graph simulator and the seeded workspace.
-export async function startDemo() {
+export async function startDemo(extraArgs = []) {
   const dir = mkdtempSync(join(tmpdir(), "tenantry-demo-"));
   const port = await freePort();
   const child = spawn(
     BIN,
-    ["demo", "--bind", `127.0.0.1:${port}`, "--demo-database-url", `sqlite://${join(dir, "demo.db")}`, "--data-dir", dir, "--site-root", join(ROOT, "target", "site")],
+    ["demo", "--bind", `127.0.0.1:${port}`, "--demo-database-url", `sqlite://${join(dir, "demo.db")}`, "--data-dir", dir, "--site-root", join(ROOT, "target", "site"), ...extraArgs],
     { env: { ...process.env, RUST_LOG: "warn" }, stdio: ["ignore", "pipe", "pipe"] },
   );
   let output = "";
@@ -120,10 +120,10 @@ export async function startDemo() {
 
 /// One `tenantry demo` and one browser for a journey file: started before
 /// its first test, stopped after its last. Read them as `env.demo`, `env.browser`.
-export function demoSuite() {
+export function demoSuite(extraArgs = []) {
   const env = { demo: undefined, browser: undefined };
   before(async () => {
-    env.demo = await startDemo();
+    env.demo = await startDemo(extraArgs);
     env.browser = await launch();
   });
   after(async () => {

@@ -436,6 +436,7 @@ pub async fn run(cli: Cli) -> Result<(), String> {
                         support_requests: web.limit_support_requests.max(1),
                         blocked_starts: web.limit_blocked_starts.max(1),
                         review_packs: web.limit_review_packs.max(1),
+                        ..domain::limits::AbuseLimits::default()
                     },
                     ..Settings::default()
                 },

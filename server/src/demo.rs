@@ -28,6 +28,10 @@ pub struct DemoArgs {
     /// Where the demo keeps its secret key.
     #[arg(long, env = "TENANTRY_DATA_DIR", default_value = ".")]
     pub data_dir: PathBuf,
+    /// Seconds between reconciliation sweeps, which also fire due schedules
+    /// (a short beat shows an every-minute schedule firing on time).
+    #[arg(long, env = "TENANTRY_RECONCILE_SECONDS", default_value_t = 15, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub reconcile_seconds: u64,
 }
 
 /// The demo's simulated HaloPSA API application.
@@ -94,6 +98,7 @@ pub async fn run(args: DemoArgs) -> Result<(), String> {
         demo_database_url,
         site_root,
         data_dir,
+        reconcile_seconds,
     } = args;
 
     use simulators::graph::{GraphSimulator, SimTenant};
@@ -121,7 +126,7 @@ pub async fn run(args: DemoArgs) -> Result<(), String> {
         },
         workers: 1,
         worker: WorkerConfig::default(),
-        reconcile_every_ms: 15_000,
+        reconcile_every_ms: reconcile_seconds * 1000,
         provider: ProviderConfig {
             secret_key: None,
             data_dir,

@@ -159,6 +159,7 @@ fn filter_form(
             })}
             // A schedule fire's runs (its counts link here): kept while other filters change.
             {filter.fire.map(|f| view! { <input type="hidden" name="fire" value=f.to_string()/> })}
+            {filter.bulk.map(|b| view! { <input type="hidden" name="bulk" value=b.to_string()/> })}
             {select("f-range", "range", "Created", "Any time", ranges, filter.range)}
             <div class="filter-actions">
                 <button type="submit" class="btn btn-primary">"Apply filters"</button>
@@ -391,7 +392,7 @@ pub fn ProgressOverlay(initial: domain::views::ActiveRuns) -> impl IntoView {
             immediately,
             crate::api::poll_active_runs,
             move |runs| {
-                let active = !runs.runs.is_empty();
+                let active = !runs.runs.is_empty() || !runs.bulks.is_empty();
                 if state.get_untracked() != runs {
                     state.set(runs);
                 }
@@ -400,7 +401,8 @@ pub fn ProgressOverlay(initial: domain::views::ActiveRuns) -> impl IntoView {
         );
     };
     Effect::new(move |_| {
-        if !state.get_untracked().runs.is_empty() {
+        let now = state.get_untracked();
+        if !now.runs.is_empty() || !now.bulks.is_empty() {
             watch(false);
         }
         browser::on_run_started(move || watch(true));
@@ -410,8 +412,8 @@ pub fn ProgressOverlay(initial: domain::views::ActiveRuns) -> impl IntoView {
         <div class="progress-overlay-region" aria-live="polite">
             {move || {
                 let a = state.get();
-                (!a.runs.is_empty()).then(|| {
-                    let heading = match a.total {
+                (!a.runs.is_empty() || !a.bulks.is_empty()).then(|| {
+                    let heading = match a.total + a.bulks.len() as i64 {
                         1 => "1 operation in progress".to_string(),
                         n => format!("{n} operations in progress"),
                     };
@@ -420,6 +422,17 @@ pub fn ProgressOverlay(initial: domain::views::ActiveRuns) -> impl IntoView {
                         <aside class="progress-overlay" aria-label="Operations in progress" data-testid="progress-overlay">
                             <p class="overlay-title">{heading}</p>
                             <ul class="overlay-list">
+                                {a.bulks.into_iter().map(|b| {
+                                    let label = format!("{} of {} done", b.done, b.total);
+                                    view! {
+                                        <li data-bulk=b.id.to_string() data-done=b.done data-total=b.total>
+                                            <a class="link" href=b.link.clone()>{format!("{} · {}", b.operation, b.selection)}</a>
+                                            " "
+                                            <span class="muted text-sm">{label.clone()}</span>
+                                            <progress class="progress" max=b.total value=b.done aria-label=format!("{} on {}: {label}", b.operation, b.selection)>{label.clone()}</progress>
+                                        </li>
+                                    }
+                                }).collect_view()}
                                 {a.runs.into_iter().map(|r| {
                                     let name = match r.tenant_name {
                                         Some(t) => format!("{} · {t}", r.operation),

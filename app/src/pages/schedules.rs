@@ -250,3 +250,122 @@ pub fn Schedules() -> impl IntoView {
         })}
     }
 }
+
+/// A bulk start's content: counts linking to the hub, the progress of the
+/// runs it started, and every tenant's decision with its run.
+fn bulk_view(p: domain::schedules::BulkPage) -> impl IntoView {
+    use domain::schedules::decision_label;
+    let b = p.bulk;
+    let hub = b.hub_link();
+    let counts = [
+        (b.queued, "Queued", hub.clone()),
+        (
+            b.already_running,
+            "Already running",
+            format!("{hub}&tab=active"),
+        ),
+        (b.scope_busy, "Scope busy", format!("{hub}&tab=active")),
+        (b.blocked, "Blocked", format!("{hub}&outcome=blocked")),
+    ];
+    let active = b.active();
+    let progress_label = format!(
+        "{} of {} runs ended · {} succeeded",
+        b.done, b.queued, b.succeeded
+    );
+    view! {
+        <dl class="facts">
+            <dt>"Tenants"</dt><dd>{b.selection.clone()} " · " {b.targets}</dd>
+            <dt>"Started by"</dt><dd>{b.started_by.clone().unwrap_or_else(|| "a former member".into())}</dd>
+            <dt>"Started"</dt><dd>{format_utc(b.created_at)}</dd>
+        </dl>
+        <ul class="chips mt-2" aria-label="What the start gate said">
+            {counts.into_iter().map(|(n, word, href)| view! {
+                <li class="chip" data-decision=word data-count=n><a class="link" href=href>{format!("{n} {}", word.to_lowercase())}</a></li>
+            }).collect_view()}
+            {(b.skipped > 0).then(|| view! { <li class="chip" data-decision="Skipped" data-count=b.skipped>{format!("{} skipped (no longer there)", b.skipped)}</li> })}
+        </ul>
+        {(b.queued > 0).then(|| view! {
+            <div class="mt-4" data-testid="bulk-progress" data-done=b.done data-total=b.queued>
+                <label for="bulk-bar">{progress_label.clone()}</label>
+                <progress id="bulk-bar" class="progress" max=b.queued value=b.done>{progress_label.clone()}</progress>
+                <p class="muted text-sm">{if active { "This page refreshes while runs are active." } else { "Every run it started has ended." }}</p>
+            </div>
+        })}
+        {(!b.admitted).then(|| view! {
+            <p class="notice notice-warn" role="status">"Not every tenant was decided: the start was interrupted. The tenants listed are the ones it reached."</p>
+        })}
+        <p class="mt-2"><a class="link" href=hub>"See these runs in the operations hub"</a></p>
+        <table class="table mt-4" data-testid="bulk-children">
+            <caption class="sr-only">"Tenants of this start"</caption>
+            <thead><tr><th scope="col">"Tenant"</th><th scope="col">"Start gate"</th><th scope="col">"Run"</th><th scope="col">"Status"</th></tr></thead>
+            <tbody>
+                {p.children.into_iter().map(|c| view! {
+                    <tr data-tenant=c.tenant.to_string() data-decision=c.decision.clone()>
+                        <td><a class="link" href=format!("/admin/t/{}", c.tenant)>{c.tenant_name.clone()}</a></td>
+                        <td>{decision_label(&c.decision)}</td>
+                        <td>{c.run.as_ref().map(|r| view! { <a class="link" href=domain::runs::presenter::run_link(r.id)>{format!("#{}", r.id)}</a> })}</td>
+                        <td>{c.run.map(|r| view! {
+                            <span class=crate::components::tone_class(r.headline.tone)>{r.headline.label}</span>
+                            {r.reason.map(|why| view! { <span class="muted text-sm">" " {why}</span> })}
+                        })}</td>
+                    </tr>
+                }).collect_view()}
+            </tbody>
+        </table>
+        {(p.hidden > 0).then(|| view! { <p class="muted text-sm">{format!("{} more tenants of this start are not assigned to you.", p.hidden)}</p> })}
+    }
+}
+
+/// Refreshes the bulk's page every 10 s while a run it started is active.
+#[island]
+pub fn LiveBulk(initial: domain::schedules::BulkPage) -> impl IntoView {
+    let state = RwSignal::new(initial);
+    let polling = StoredValue::new(false);
+    let id = state.get_untracked().bulk.id;
+    let watch = move |immediately: bool| {
+        crate::pages::operations::refresh_while_active(
+            polling,
+            immediately,
+            move || schedules_api::load_bulk(id),
+            move |fresh: domain::schedules::BulkPage| {
+                let active = fresh.bulk.active();
+                if state.get_untracked() != fresh {
+                    state.set(fresh);
+                }
+                active
+            },
+        );
+    };
+    Effect::new(move |_| {
+        if state.get_untracked().bulk.active() {
+            watch(false);
+        }
+        crate::forms::browser::on_return(move || watch(true));
+    });
+    move || bulk_view(state.get())
+}
+
+#[component]
+pub fn BulkStart() -> impl IntoView {
+    let bulk: Option<domain::ids::BulkStartId> = leptos_router::hooks::use_params_map()
+        .read_untracked()
+        .get("bulk")
+        .and_then(|b| b.parse().ok());
+    let Some(bulk) = bulk else {
+        return view! { <crate::components::NotFound/> }.into_any();
+    };
+    view! {
+        {load(schedules_api::load_bulk(bulk), |p: domain::schedules::BulkPage| {
+            let title = format!("{} on many tenants", p.bulk.op_label);
+            view! {
+                <Title text=format!("{title} · Tenantry")/>
+                <section class="page">
+                    <p class="breadcrumb"><a class="link" href="/admin/tenants">"Tenants"</a> " › " "Bulk start #" {p.bulk.id.to_string()}</p>
+                    <h1 class="page-title">{title}</h1>
+                    <LiveBulk initial=p/>
+                </section>
+            }
+        })}
+    }
+    .into_any()
+}

@@ -15,6 +15,7 @@ fn tenant_list(
     panel: Option<&TagsPanel>,
     tag: Option<TagId>,
 ) -> impl IntoView + use<> {
+    let can_bulk = p.can_bulk_start;
     let members: Vec<(TagId, TenantId)> = panel.map(|x| x.members.clone()).unwrap_or_default();
     let tags = panel.map(|x| x.tags.clone()).unwrap_or_default();
     let can_tag = panel.is_some_and(|x| x.can_manage);
@@ -45,13 +46,17 @@ fn tenant_list(
             _ => view! {
                 <table class="table">
                     <caption class="sr-only">"Tenants"</caption>
-                    <thead><tr><th scope="col">"Name"</th><th scope="col">"Microsoft tenant id"</th><th scope="col">"Status"</th><th scope="col">"Tags"</th><th scope="col">"Added"</th></tr></thead>
+                    <thead><tr>{can_bulk.then(|| view! { <th scope="col"><span class="sr-only">"Choose for a bulk start"</span></th> })}<th scope="col">"Name"</th><th scope="col">"Microsoft tenant id"</th><th scope="col">"Status"</th><th scope="col">"Tags"</th><th scope="col">"Added"</th></tr></thead>
                     <tbody>
-                        {shown.iter().map(|t| {
+                        {shown.iter().enumerate().map(|(i, t)| {
                             let tid = t.id;
                             let own: Vec<_> = tags.iter().filter(|g| members.contains(&(g.id, tid))).cloned().collect();
                             view! {
                                 <tr>
+                                    {can_bulk.then(|| view! {
+                                        <td><input type="checkbox" class="checkbox" form="bulk-start" name=format!("tenants[{i}]") value=tid.to_string()
+                                            aria-label=format!("Choose {}", t.display_name)/></td>
+                                    })}
                                     <td><a class="link" href=format!("/admin/t/{}", t.id)>{t.display_name.clone()}</a></td>
                                     <td><code>{t.microsoft_tenant_id.clone()}</code></td>
                                     <td><span class=if t.status == TenantStatus::Active { "badge badge-ok" } else { "badge badge-muted" }>{t.status.label()}</span></td>
@@ -77,6 +82,61 @@ fn tenant_list(
                 </table>
             }.into_any(),
         }}
+    }
+}
+
+/// One operation on many tenants: the checked rows, a tag, or every tenant
+/// the list shows under its filter. The server decides which tenants those are.
+fn bulk_section(
+    p: &TenantsPage,
+    panel: Option<&TagsPanel>,
+    tag: Option<TagId>,
+) -> impl IntoView + use<> {
+    use domain::schedules::BULK_STARTABLE;
+    let ws = p.workspace.id;
+    let tags = panel.map(|x| x.tags.clone()).unwrap_or_default();
+    let members: Vec<(TagId, TenantId)> = panel.map(|x| x.members.clone()).unwrap_or_default();
+    let listed = p
+        .tenants
+        .iter()
+        .filter(|t| t.status == TenantStatus::Active)
+        .filter(|t| tag.is_none_or(|g| members.contains(&(g, t.id))))
+        .count();
+    let filter_value = match tag {
+        Some(g) => format!("filter:tag={g}"),
+        None => "filter:".to_string(),
+    };
+    view! {
+        <section class="card mt-6" id="bulk" aria-labelledby="bulk-title">
+            <h2 id="bulk-title" class="section-title">"Start on many tenants"</h2>
+            <p class="muted text-sm">"Each tenant goes through the start gate on its own: tenants already running it, busy, or blocked are counted, never started twice."</p>
+            <crate::forms::GateForm action={crate::forms::target::<schedules_api::StartBulk>()} id="bulk-start".to_string()
+                submit_label="Start".to_string() pending_label="Starting…".to_string()
+                confirm="Start this operation on every tenant you chose? Each one is checked by the start gate; blocked tenants are recorded and nothing else changes.".to_string()
+                confirm_label="Start on these tenants".to_string()>
+                <input type="hidden" name="workspace" value=ws.to_string()/>
+                <div class="field">
+                    <label for="bulk-op">"Operation"</label>
+                    <select id="bulk-op" name="op_type" class="input">
+                        {BULK_STARTABLE.iter().map(|o| view! { <option value=o.as_str()>{o.label()}</option> }).collect_view()}
+                    </select>
+                </div>
+                <div class="field">
+                    <label for="bulk-target">"On"</label>
+                    <select id="bulk-target" name="target" class="input">
+                        <option value="checked" selected=tag.is_none()>"The tenants checked in the list"</option>
+                        <option value=filter_value selected=tag.is_some()>{format!("Every active tenant listed ({listed})")}</option>
+                        {(!tags.is_empty()).then(|| view! {
+                            <optgroup label="Tags">
+                                {tags.iter().map(|g| view! {
+                                    <option value=format!("tag:{}", g.id)>{format!("Tag: {} ({})", g.name, g.tenants)}</option>
+                                }).collect_view()}
+                            </optgroup>
+                        })}
+                    </select>
+                </div>
+            </crate::forms::GateForm>
+        </section>
     }
 }
 
@@ -157,6 +217,7 @@ pub fn Tenants() -> impl IntoView {
                             let p = p.clone();
                             load(schedules_api::load_tags(), move |panel: Option<TagsPanel>| view! {
                                 {tenant_list(&p, panel.as_ref(), tag)}
+                                {p.can_bulk_start.then(|| bulk_section(&p, panel.as_ref(), tag))}
                                 {panel.filter(|x| x.can_manage).map(|x| tag_section(&p, &x, tag))}
                             }).into_any()
                         }}

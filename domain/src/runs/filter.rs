@@ -5,7 +5,7 @@
 
 use super::model::{OperationType, RunOutcome, RunStatus};
 use crate::error::{AppError, AppResult};
-use crate::ids::{ScheduleFireId, TagId, TenantId, UserId};
+use crate::ids::{BulkStartId, ScheduleFireId, TagId, TenantId, UserId};
 use serde::{Deserialize, Serialize};
 
 /// At most this many runs are cancelled by one system-plane bulk cancel.
@@ -163,6 +163,12 @@ pub struct RunFilter {
     pub tag: Option<TagId>,
     /// Runs one schedule fire admitted or found running.
     pub fire: Option<ScheduleFireId>,
+    /// Runs one bulk start admitted or found running.
+    pub bulk: Option<BulkStartId>,
+    /// Only runs no bulk start queued (the overlay shows a bulk as one entry).
+    /// Never in a URL.
+    #[serde(default)]
+    pub outside_bulks: bool,
 }
 
 /// A parsed hub URL: the filter and, past the first page, the cursor.
@@ -215,6 +221,7 @@ impl HubQuery {
                 }
                 "tag" => f.tag = Some(value.parse().map_err(|_| bad("tag", "tag"))?),
                 "fire" => f.fire = Some(value.parse().map_err(|_| bad("fire", "schedule fire"))?),
+                "bulk" => f.bulk = Some(value.parse().map_err(|_| bad("bulk", "bulk start"))?),
                 "before" => {
                     q.before = Some(Cursor::parse(value).ok_or_else(|| bad("before", "page"))?);
                 }
@@ -281,6 +288,9 @@ impl RunFilter {
         }
         if let Some(f) = self.fire {
             parts.push(format!("fire={f}"));
+        }
+        if let Some(b) = self.bulk {
+            parts.push(format!("bulk={b}"));
         }
         parts.join("&")
     }
@@ -414,11 +424,13 @@ mod tests {
             range: Some(Range::LastWeek),
             tag: Some(TagId(4)),
             fire: Some(ScheduleFireId(9)),
+            bulk: Some(BulkStartId(5)),
+            outside_bulks: false,
         };
         let q = f.to_query();
         assert_eq!(
             q,
-            "tab=follow_up&status=completed&outcome=partially_succeeded&type=inventory_sync&tenant=7&initiator=3&range=7d&tag=4&fire=9"
+            "tab=follow_up&status=completed&outcome=partially_succeeded&type=inventory_sync&tenant=7&initiator=3&range=7d&tag=4&fire=9&bulk=5"
         );
         let parsed = HubQuery::parse(&format!("?{q}&before=1700.42&notice=x")).ok();
         assert_eq!(

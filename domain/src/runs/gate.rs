@@ -21,6 +21,10 @@ use sqlx::AnyConnection;
 #[derive(Debug, Clone, Copy)]
 pub enum Initiator<'a> {
     User(&'a Actor),
+    /// A member starting one operation on many tenants: authorised and
+    /// recorded per tenant exactly as `User`; the bulk as a whole is
+    /// rate-limited (not each blocked start) and notifies once.
+    Bulk(&'a Actor),
     /// A schedule: authorised by configuration, never notified.
     Schedule,
     /// The system itself (e.g. onboarding follow-ups): never notified.
@@ -37,7 +41,7 @@ pub enum Initiator<'a> {
 impl Initiator<'_> {
     fn kind(&self) -> InitiatorKind {
         match self {
-            Initiator::User(_) => InitiatorKind::User,
+            Initiator::User(_) | Initiator::Bulk(_) => InitiatorKind::User,
             Initiator::Schedule => InitiatorKind::Schedule,
             Initiator::System | Initiator::Platform { .. } => InitiatorKind::System,
         }
@@ -45,20 +49,29 @@ impl Initiator<'_> {
     /// The member whose membership authorises the start.
     fn member(&self) -> Option<UserId> {
         match self {
-            Initiator::User(a) => Some(a.user_id),
+            Initiator::User(a) | Initiator::Bulk(a) => Some(a.user_id),
             _ => None,
         }
+    }
+    /// Whether each blocked start counts against the member's limit (one
+    /// click, one start); a bulk is limited as a whole.
+    fn limited(&self) -> bool {
+        matches!(self, Initiator::User(_))
     }
     /// The person recorded on the run and its audit entries.
     fn user(&self) -> Option<UserId> {
         match self {
-            Initiator::User(a) | Initiator::Platform { operator: a, .. } => Some(a.user_id),
+            Initiator::User(a) | Initiator::Bulk(a) | Initiator::Platform { operator: a, .. } => {
+                Some(a.user_id)
+            }
             _ => None,
         }
     }
     fn label(&self) -> &str {
         match self {
-            Initiator::User(a) | Initiator::Platform { operator: a, .. } => &a.email,
+            Initiator::User(a) | Initiator::Bulk(a) | Initiator::Platform { operator: a, .. } => {
+                &a.email
+            }
             Initiator::Schedule => "schedule",
             Initiator::System => "system",
         }
@@ -155,18 +168,26 @@ async fn snapshot(
     user: Option<UserId>,
     scope: ScopeKind,
 ) -> AppResult<Snapshot> {
-    use sqlx::Row;
     let row = sqlx::query(SNAPSHOT)
         .bind(request.tenant.0)
         .bind(user.map(|u| u.0))
         .bind(request.connection.map(|c| c.0))
-        .bind(match scope {
-            ScopeKind::Tenant => "tenant",
-            ScopeKind::ProviderConnection => "provider",
-        })
+        .bind(scope_param(scope))
         .fetch_optional(conn)
         .await?
         .ok_or(AppError::NotFound)?;
+    snapshot_of(&row)
+}
+
+fn scope_param(scope: ScopeKind) -> &'static str {
+    match scope {
+        ScopeKind::Tenant => "tenant",
+        ScopeKind::ProviderConnection => "provider",
+    }
+}
+
+fn snapshot_of(row: &sqlx::any::AnyRow) -> AppResult<Snapshot> {
+    use sqlx::Row;
     let connection = match row.try_get::<Option<i64>, _>("connection_id")? {
         Some(id) => Some(Connection {
             id: ProviderConnectionId(id),
@@ -329,18 +350,7 @@ impl StartGate {
     ) -> AppResult<StartResult> {
         let op = request.op_type;
         let result = Self::decide(svc, initiator, request).await;
-        let decision = match &result {
-            Ok(r) => match r.decision {
-                StartDecision::Accepted => "queued",
-                StartDecision::Deduped => "already_running",
-                StartDecision::ScopeBusy => "scope_busy",
-                StartDecision::Blocked => "blocked",
-            },
-            Err(AppError::Forbidden | AppError::NotFound) => "refused",
-            Err(_) => "error",
-        };
-        metrics::counter!("tenantry_runs_started_total", "op_type" => op.as_str(), "result" => decision)
-            .increment(1);
+        count_start(op, &result);
         result
     }
 
@@ -355,7 +365,7 @@ impl StartGate {
             let mut session = Session::open(svc).await?;
             let snap = snapshot(session.conn(), &request, initiator.member(), spec.scope).await?;
             // Authorization before anything else: 404 for not yours, 403 for not allowed.
-            if let Initiator::User(_) = initiator
+            if let Initiator::User(_) | Initiator::Bulk(_) = initiator
                 && let Err(e) = access::decide_tenant(snap.role, snap.assigned, spec.capability)
             {
                 // A member whose role may not start this: the refusal is audited.
@@ -404,7 +414,7 @@ impl StartGate {
                 };
                 // A blocked start writes a run and an audit entry: a member
                 // clicking one over and over is limited, nothing recorded.
-                if let Some(user) = initiator.member() {
+                if let Some(user) = initiator.member().filter(|_| initiator.limited()) {
                     crate::limits::take(
                         &mut tx,
                         &svc.settings.limits,
@@ -532,6 +542,22 @@ impl StartGate {
     }
 }
 
+/// `tenantry_runs_started_total` by operation and result.
+fn count_start(op: OperationType, result: &AppResult<StartResult>) {
+    let decision = match result {
+        Ok(r) => match r.decision {
+            StartDecision::Accepted => "queued",
+            StartDecision::Deduped => "already_running",
+            StartDecision::ScopeBusy => "scope_busy",
+            StartDecision::Blocked => "blocked",
+        },
+        Err(AppError::Forbidden | AppError::NotFound) => "refused",
+        Err(_) => "error",
+    };
+    metrics::counter!("tenantry_runs_started_total", "op_type" => op.as_str(), "result" => decision)
+        .increment(1);
+}
+
 fn occupied(
     request: &StartRequest,
     connection: Option<ProviderConnectionId>,
@@ -657,5 +683,225 @@ impl StartGate {
                 }
             })
             .collect())
+    }
+}
+
+/// Per-row parameters of [`START_MANY`]'s VALUES list.
+const MANY_PER_ROW: usize = 6;
+
+impl StartGate {
+    /// Starts one operation on many tenants, each with its own earliest
+    /// pick-up time: every rule of [`StartGate::start`] holds per tenant.
+    /// On PostgreSQL a batch is decided on one snapshot query and admitted by
+    /// one statement (runs and their audit entries; the partial unique index
+    /// still settles every race). A tenant the batch cannot settle alone
+    /// — blocked (its own run, audit entry and limit check), a refusal to
+    /// audit, or a scope won by someone else in between — goes through
+    /// `start` by itself. SQLite (one writer): `start` one by one.
+    pub async fn start_many(
+        svc: &Services,
+        initiator: Initiator<'_>,
+        op_type: OperationType,
+        args: &serde_json::Value,
+        tenants: &[(TenantId, i64)],
+    ) -> AppResult<Vec<(TenantId, AppResult<StartResult>)>> {
+        let request = |tenant: TenantId, not_before: i64| {
+            let mut args = args.clone();
+            if let Some(map) = args.as_object_mut() {
+                map.insert(NOT_BEFORE.into(), serde_json::Value::from(not_before));
+            }
+            StartRequest {
+                tenant,
+                op_type,
+                connection: None,
+                args,
+            }
+        };
+        if svc.store.backend() != Backend::Postgres || tenants.is_empty() {
+            let mut out = Vec::with_capacity(tenants.len());
+            for (t, nb) in tenants {
+                out.push((*t, Self::start(svc, initiator, request(*t, *nb)).await));
+            }
+            return Ok(out);
+        }
+        let spec = op_type.spec();
+        let now = svc.now();
+        // One snapshot for the batch: the single query with the tenant list.
+        let list: Vec<String> = (0..tenants.len())
+            .map(|i| {
+                if i == 0 {
+                    "$1".into()
+                } else {
+                    format!("${}", i + 4)
+                }
+            })
+            .collect();
+        let sql = SNAPSHOT
+            .replacen(
+                "SELECT t.workspace_id,",
+                "SELECT t.id AS batch_tenant_id, t.workspace_id,",
+                1,
+            )
+            .replacen(
+                "WHERE t.id = $1",
+                &format!("WHERE t.id IN ({})", list.join(", ")),
+                1,
+            );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(tenants[0].0.0)
+            .bind(initiator.member().map(|u| u.0))
+            .bind(None::<i64>)
+            .bind(scope_param(spec.scope));
+        for (t, _) in &tenants[1..] {
+            q = q.bind(t.0);
+        }
+        let mut conn = svc.store.write().await?;
+        let rows = q.fetch_all(&mut *conn).await?;
+        let mut snaps = std::collections::HashMap::with_capacity(rows.len());
+        for row in &rows {
+            use sqlx::Row;
+            snaps.insert(row.try_get::<i64, _>("batch_tenant_id")?, snapshot_of(row)?);
+        }
+        let mut settled: Vec<(TenantId, AppResult<StartResult>)> =
+            Vec::with_capacity(tenants.len());
+        let mut alone: Vec<(TenantId, i64)> = Vec::new();
+        // (tenant, workspace, connection, scope, context, available_at)
+        let mut admit: Vec<(
+            TenantId,
+            WorkspaceId,
+            Option<ProviderConnectionId>,
+            String,
+            String,
+            i64,
+        )> = Vec::new();
+        for (tenant, nb) in tenants.iter().copied() {
+            let Some(snap) = snaps.remove(&tenant.0) else {
+                settled.push((tenant, Err(AppError::NotFound)));
+                continue;
+            };
+            if let Initiator::User(_) | Initiator::Bulk(_) = initiator
+                && let Err(e) = access::decide_tenant(snap.role, snap.assigned, spec.capability)
+            {
+                if e == AppError::Forbidden {
+                    // `start` audits the refusal.
+                    alone.push((tenant, nb));
+                } else {
+                    settled.push((tenant, Err(e)));
+                }
+                continue;
+            }
+            let connection = snap.connection.as_ref().map(|c| c.id);
+            if first_blocker(&spec, &snap.tenant, snap.connection.as_ref(), now).is_some() {
+                alone.push((tenant, nb));
+                continue;
+            }
+            let req = request(tenant, nb);
+            if let Some((run, holder)) = snap.active {
+                settled.push((tenant, Ok(occupied(&req, connection, run, holder))));
+                continue;
+            }
+            let scope = scope_key(spec.scope, tenant, connection).ok_or(AppError::Internal)?;
+            let context = serde_json::json!({
+                "provider_connection_id": connection.map(|c| c.0),
+                "args": req.args,
+            })
+            .to_string();
+            admit.push((
+                tenant,
+                snap.tenant.workspace,
+                connection,
+                scope,
+                context,
+                not_before(&req.args, now),
+            ));
+        }
+        if !admit.is_empty() {
+            let values: Vec<String> = (0..admit.len())
+                .map(|i| {
+                    let p = |k: usize| format!("${}", 8 + i * MANY_PER_ROW + k);
+                    format!(
+                        "({}, {}, $1, 'queued', 'pending', $2, $3, {}, {}, {}, $4, {}, $5)",
+                        p(0),
+                        p(1),
+                        p(2),
+                        p(3),
+                        p(4),
+                        p(5)
+                    )
+                })
+                .collect();
+            let sql = format!(
+                "WITH run AS (
+                    INSERT INTO operation_runs (workspace_id, tenant_id, op_type, status, outcome, initiator_kind,
+                        initiator_user_id, provider_connection_id, scope_key, context, created_at, available_at, rerun_of)
+                    VALUES {}
+                    ON CONFLICT DO NOTHING RETURNING id, tenant_id, workspace_id
+                 ), audit AS (
+                    INSERT INTO audit_log (workspace_id, tenant_id, actor_user_id, actor_label, action, target, outcome, detail, created_at)
+                    SELECT run.workspace_id, run.tenant_id, $3, $6, 'operation.queued', $7 || ' #' || run.id || ' on ' || t.display_name, 'succeeded', NULL, $4
+                    FROM run JOIN tenants t ON t.id = run.tenant_id
+                 )
+                 SELECT id, tenant_id FROM run",
+                values.join(", ")
+            );
+            let mut q = sqlx::query_as::<_, (i64, i64)>(sqlx::AssertSqlSafe(sql))
+                .bind(op_type.as_str())
+                .bind(initiator.kind().as_str())
+                .bind(initiator.user().map(|u| u.0))
+                .bind(now)
+                .bind(initiator.rerun_of().map(|r| r.0))
+                .bind(initiator.label().to_string())
+                .bind(op_type.label());
+            for (tenant, ws, connection, scope, context, available_at) in &admit {
+                q = q
+                    .bind(ws.0)
+                    .bind(tenant.0)
+                    .bind(connection.map(|c| c.0))
+                    .bind(scope.as_str())
+                    .bind(context.as_str())
+                    .bind(*available_at);
+            }
+            let inserted: std::collections::HashMap<i64, i64> = q
+                .fetch_all(&mut *conn)
+                .await?
+                .into_iter()
+                .map(|(id, t)| (t, id))
+                .collect();
+            for (tenant, _, connection, _, _, _) in &admit {
+                match inserted.get(&tenant.0) {
+                    Some(id) => settled.push((
+                        *tenant,
+                        Ok(StartResult {
+                            decision: StartDecision::Accepted,
+                            run: RunId(*id),
+                            op_type,
+                            tenant: *tenant,
+                            connection: *connection,
+                            holder: None,
+                            reason: None,
+                        }),
+                    )),
+                    // Someone took the scope between our read and insert: ask again alone.
+                    None => {
+                        let nb = tenants
+                            .iter()
+                            .find(|(t, _)| t == tenant)
+                            .map_or(now, |x| x.1);
+                        alone.push((*tenant, nb));
+                    }
+                }
+            }
+            if !inserted.is_empty() {
+                svc.run_signal.notify();
+            }
+        }
+        drop(conn);
+        for (_, result) in &settled {
+            count_start(op_type, result);
+        }
+        for (t, nb) in alone {
+            settled.push((t, Self::start(svc, initiator, request(t, nb)).await));
+        }
+        Ok(settled)
     }
 }

@@ -194,6 +194,18 @@ fn build(viewer: &Viewer, filter: &RunFilter, before: Option<Cursor>, now: i64) 
             "r.id IN (SELECT ft.run_id FROM schedule_fire_targets ft WHERE ft.fire_id = {p} AND ft.run_id IS NOT NULL)"
         ));
     }
+    if let Some(b) = filter.bulk {
+        let p = w.bind(b.0);
+        w.push(format!(
+            "r.id IN (SELECT bt.run_id FROM bulk_start_targets bt WHERE bt.bulk_id = {p} AND bt.run_id IS NOT NULL)"
+        ));
+    }
+    if filter.outside_bulks {
+        w.push(
+            "NOT EXISTS (SELECT 1 FROM bulk_start_targets bt WHERE bt.run_id = r.id AND bt.decision = 'queued')"
+                .into(),
+        );
+    }
     if let Some(c) = before {
         // The plain range first: SQLite seeks on it (a row value alone
         // makes it walk the index from the top); the row value then breaks ties.
@@ -378,6 +390,18 @@ pub async fn hub(svc: &Services, actor: &Actor, raw_query: &str) -> AppResult<Op
     {
         return Err(AppError::NotFound);
     }
+    // So is another workspace's bulk start.
+    if let Some(b) = query.filter.bulk {
+        let found: Option<(i64,)> =
+            sqlx::query_as("SELECT id FROM bulk_starts WHERE id = $1 AND workspace_id = $2")
+                .bind(b.0)
+                .bind(access.id().0)
+                .fetch_optional(&mut *svc.store.read().await?)
+                .await?;
+        if found.is_none() {
+            return Err(AppError::NotFound);
+        }
+    }
     Ok(Some(HubPage {
         tags: tags
             .into_iter()
@@ -499,7 +523,10 @@ pub async fn active_runs_in(
 ) -> AppResult<ActiveRuns> {
     access.require(Capability::OperationsView)?;
     let viewer = Viewer::member(access, actor);
-    let filter = RunFilter::tab(Tab::Active);
+    let filter = RunFilter {
+        outside_bulks: true,
+        ..RunFilter::tab(Tab::Active)
+    };
     let now = svc.now();
     let rows = runs(svc, &viewer, &filter, None, OVERLAY_SIZE, now).await?;
     let total = if (rows.len() as i64) < OVERLAY_SIZE {
@@ -507,7 +534,9 @@ pub async fn active_runs_in(
     } else {
         count(svc, &viewer, &filter, now).await?.value
     };
+    let bulks = active_bulks(svc, access, actor).await?;
     Ok(ActiveRuns {
+        bulks,
         runs: rows
             .into_iter()
             .map(|r| ActiveRun {
@@ -518,8 +547,53 @@ pub async fn active_runs_in(
             })
             .collect(),
         total,
-        link: filter.hub_link(),
+        link: RunFilter::tab(Tab::Active).hub_link(),
     })
+}
+
+/// Bulk starts with a run still active, each as one overlay entry counting
+/// the runs it started that this member may see (done of total).
+async fn active_bulks(
+    svc: &Services,
+    access: &WorkspaceAccess,
+    actor: &Actor,
+) -> AppResult<Vec<crate::views::ActiveBulk>> {
+    let mine = if access.role().sees_all_tenants() {
+        ""
+    } else {
+        " AND r.tenant_id IN (SELECT a.tenant_id FROM tenant_assignments a WHERE a.user_id = $2)"
+    };
+    let sql = format!(
+        "SELECT b.id, b.op_type, b.selection, COUNT(*) AS total,
+                SUM(CASE WHEN {ACTIVE} THEN 0 ELSE 1 END) AS done
+         FROM bulk_starts b
+         JOIN bulk_start_targets bt ON bt.bulk_id = b.id AND bt.decision = 'queued'
+         JOIN operation_runs r ON r.id = bt.run_id
+         WHERE b.workspace_id = $1 AND b.notified_at IS NULL{mine}
+         GROUP BY b.id, b.op_type, b.selection
+         HAVING SUM(CASE WHEN {ACTIVE} THEN 1 ELSE 0 END) > 0
+         ORDER BY b.id DESC LIMIT {OVERLAY_SIZE}"
+    );
+    let mut q = sqlx::query_as::<_, (i64, String, String, i64, i64)>(sqlx::AssertSqlSafe(sql))
+        .bind(access.id().0);
+    if !access.role().sees_all_tenants() {
+        q = q.bind(actor.user_id.0);
+    }
+    let rows = q.fetch_all(&mut *svc.store.read().await?).await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(id, op, selection, total, done)| {
+            let op: OperationType = op.parse().ok()?;
+            Some(crate::views::ActiveBulk {
+                id: crate::ids::BulkStartId(id),
+                operation: op.label().to_string(),
+                selection,
+                done,
+                total,
+                link: format!("/admin/bulk/{id}"),
+            })
+        })
+        .collect())
 }
 
 /// What the run-detail island polls: one primary-key read joined only to the

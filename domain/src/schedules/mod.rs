@@ -10,6 +10,10 @@ use crate::runs::OperationType;
 use serde::{Deserialize, Serialize};
 
 #[cfg(feature = "server")]
+pub(crate) mod admission;
+#[cfg(feature = "server")]
+pub mod bulk;
+#[cfg(feature = "server")]
 pub mod recurrence;
 #[cfg(feature = "server")]
 pub mod service;
@@ -124,3 +128,77 @@ pub struct TagsPanel {
 
 /// Milliseconds after its slot past which a fire is called late.
 pub const LATE_AFTER_MS: i64 = 120_000;
+
+/// Operations a bulk start may start on many tenants: the read operations
+/// (the same set as schedules; restore and review packs need per-tenant choices).
+pub const BULK_STARTABLE: [OperationType; 6] = SCHEDULABLE;
+
+/// One start of an operation on many tenants and what the gate said for each.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BulkView {
+    pub id: crate::ids::BulkStartId,
+    pub op_type: OperationType,
+    pub op_label: String,
+    /// What was chosen, in words (e.g. "Tag: Finance").
+    pub selection: String,
+    pub started_by: Option<String>,
+    pub created_at: i64,
+    pub targets: i64,
+    pub queued: i64,
+    pub already_running: i64,
+    pub scope_busy: i64,
+    pub blocked: i64,
+    /// Tenants gone (or no longer yours) between the choice and the start.
+    pub skipped: i64,
+    /// Of the runs it queued: how many ended, how many succeeded.
+    pub done: i64,
+    pub succeeded: i64,
+    pub admitted: bool,
+}
+
+impl BulkView {
+    /// Whether any run it started is still queued or running.
+    pub fn active(&self) -> bool {
+        self.done < self.queued
+    }
+
+    /// The hub filtered to this bulk's runs (those it started and those it found running).
+    pub fn hub_link(&self) -> String {
+        format!("/admin/operations?bulk={}", self.id)
+    }
+
+    pub fn link(&self) -> String {
+        format!("/admin/bulk/{}", self.id)
+    }
+}
+
+/// One tenant of a bulk start: the gate's word and, where there is one, the
+/// run with the presenter's headline.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BulkChild {
+    pub tenant: TenantId,
+    pub tenant_name: String,
+    /// `queued`, `already_running`, `scope_busy`, `blocked`, `skipped`.
+    pub decision: String,
+    pub run: Option<crate::views::RunRow>,
+}
+
+/// A bulk start's page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BulkPage {
+    pub bulk: BulkView,
+    pub children: Vec<BulkChild>,
+    /// Tenants of the bulk this member may not see (not listed).
+    pub hidden: i64,
+}
+
+/// The word for a recorded decision, as toasts and pages say it.
+pub fn decision_label(decision: &str) -> &'static str {
+    match decision {
+        "queued" => "Queued",
+        "already_running" => "Already running",
+        "scope_busy" => "Scope busy",
+        "blocked" => "Blocked",
+        _ => "Skipped",
+    }
+}

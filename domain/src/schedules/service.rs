@@ -12,6 +12,7 @@
 //! rule checked at fire time, the scope held) and spread over the
 //! schedule's window with the gate's `not_before`.
 
+use super::admission::{self, Ledger, Plan, Starter};
 use super::recurrence::Recurrence;
 use super::{FireView, LATE_AFTER_MS, SCHEDULABLE, ScheduleView, SchedulesPage, Target};
 use crate::access::{self, Actor};
@@ -19,16 +20,13 @@ use crate::audit::{AuditedTx, Entry};
 use crate::error::{AppError, AppResult};
 use crate::ids::{ScheduleFireId, ScheduleId, TagId, TenantId, WorkspaceId};
 use crate::rbac::Capability;
-use crate::runs::gate::{Initiator, NOT_BEFORE, StartGate, StartRequest};
-use crate::runs::{OperationType, StartDecision};
+use crate::runs::OperationType;
 use crate::services::Services;
 use crate::views::AuditAction;
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 
 /// A fire's lease: a sweep that finds a fire unfinished past this takes it over.
-const FIRE_LEASE_MS: i64 = 120_000;
-/// Targets a fire admits at once on PostgreSQL.
-const ADMIT_AT_ONCE: usize = 8;
+pub(crate) const FIRE_LEASE_MS: i64 = 120_000;
 /// Schedules fired per sweep (the rest on the next beat).
 const DUE_PER_SWEEP: i64 = 100;
 
@@ -626,99 +624,49 @@ pub async fn fire_due(svc: Services) -> AppResult<u64> {
 /// gate as the schedule, spread over the window; then marks it finished.
 async fn admit(svc: &Services, fire: ScheduleFireId) -> AppResult<()> {
     type FireRow = (i64, i64, String, String, Option<i64>, Option<i64>, i64);
-    let (row, done): (Option<FireRow>, HashSet<i64>) = {
+    let ledger = Ledger::Fire(fire);
+    let row: Option<FireRow> = {
         let mut conn = svc.store.read().await?;
-        let row: Option<FireRow> = sqlx::query_as(
+        sqlx::query_as(
             "SELECT s.workspace_id, f.fired_at, s.op_type, s.target_kind, s.target_tenant_id, s.target_tag_id, s.spread_ms
              FROM schedule_fires f JOIN schedules s ON s.id = f.schedule_id WHERE f.id = $1",
         )
         .bind(fire.0)
         .fetch_optional(&mut *conn)
-        .await?;
-        let done: Vec<(i64,)> =
-            sqlx::query_as("SELECT tenant_id FROM schedule_fire_targets WHERE fire_id = $1")
-                .bind(fire.0)
-                .fetch_all(&mut *conn)
-                .await?;
-        (row, done.into_iter().map(|d| d.0).collect())
+        .await?
     };
     let Some((ws, fired_at, op, kind, tenant, tag, spread_ms)) = row else {
         return Ok(());
     };
+    let done = ledger.recorded(svc).await?;
     let op_type: OperationType = op.parse().map_err(|_| AppError::Internal)?;
-    let targets: Vec<(i64,)> = {
-        let mut conn = svc.store.read().await?;
-        match (kind.as_str(), tenant, tag) {
-            ("tenant", Some(t), _) => sqlx::query_as(
-                "SELECT id FROM tenants WHERE id = $1 AND workspace_id = $2 AND status = 'active'",
-            )
-            .bind(t)
-            .bind(ws)
-            .fetch_all(&mut *conn)
-            .await?,
-            ("tag", _, Some(g)) => sqlx::query_as(
-                "SELECT t.id FROM tenants t JOIN tenant_tags tt ON tt.tenant_id = t.id
-                 WHERE tt.tag_id = $1 AND t.workspace_id = $2 AND t.status = 'active' ORDER BY t.id",
-            )
-            .bind(g)
-            .bind(ws)
-            .fetch_all(&mut *conn)
-            .await?,
-            _ => sqlx::query_as(
-                "SELECT id FROM tenants WHERE workspace_id = $1 AND status = 'active' ORDER BY id",
-            )
-            .bind(ws)
-            .fetch_all(&mut *conn)
-            .await?,
-        }
+    let target = match (kind.as_str(), tenant, tag) {
+        ("tenant", Some(t), _) => Target::Tenant(TenantId(t)),
+        ("tag", _, Some(g)) => Target::Tag(TagId(g)),
+        _ => Target::AllActive,
     };
-    let n = targets.len() as i64;
+    let targets = active_targets(svc, WorkspaceId(ws), target, None).await?;
     {
         let mut conn = svc.store.write().await?;
         sqlx::query("UPDATE schedule_fires SET targets = $2 WHERE id = $1")
             .bind(fire.0)
-            .bind(n)
+            .bind(targets.len() as i64)
             .execute(&mut *conn)
             .await?;
     }
-    // PostgreSQL admits several targets at once (each its own scope, its own
-    // unit of work); SQLite has one writer, so one at a time.
-    let at_once = match svc.store.backend() {
-        crate::store::Backend::Postgres => ADMIT_AT_ONCE,
-        crate::store::Backend::Sqlite => 1,
-    };
-    let slots = std::sync::Arc::new(tokio::sync::Semaphore::new(at_once));
-    let mut admitting = tokio::task::JoinSet::new();
-    for (i, (tenant,)) in targets.into_iter().enumerate() {
-        if done.contains(&tenant) {
-            continue;
-        }
-        let not_before = fired_at + spread_ms * i as i64 / n.max(1);
-        let slot = slots
-            .clone()
-            .acquire_owned()
-            .await
-            .map_err(|_| AppError::Internal)?;
-        let task_svc = svc.clone();
-        admitting.spawn(crate::store::one_unit(async move {
-            let _slot = slot;
-            admit_one(&task_svc, fire, TenantId(tenant), op_type, not_before).await
-        }));
-        while let Some(done) = admitting.try_join_next() {
-            done.map_err(|_| AppError::Internal)??;
-        }
-        if i % 50 == 49 {
-            let mut conn = svc.store.write().await?;
-            sqlx::query("UPDATE schedule_fires SET lease_until = $2 WHERE id = $1")
-                .bind(fire.0)
-                .bind(svc.now() + FIRE_LEASE_MS)
-                .execute(&mut *conn)
-                .await?;
-        }
-    }
-    while let Some(done) = admitting.join_next().await {
-        done.map_err(|_| AppError::Internal)??;
-    }
+    admission::admit(
+        svc,
+        ledger,
+        Starter::Schedule,
+        Plan {
+            op_type,
+            start_at: fired_at,
+            spread_ms,
+        },
+        &targets,
+        &done,
+    )
+    .await?;
     let mut conn = svc.store.write().await?;
     sqlx::query("UPDATE schedule_fires SET finished_at = $2 WHERE id = $1")
         .bind(fire.0)
@@ -728,51 +676,51 @@ async fn admit(svc: &Services, fire: ScheduleFireId) -> AppResult<()> {
     Ok(())
 }
 
-/// One target: through the gate as the schedule, then its decision recorded.
-async fn admit_one(
+/// The active tenants of `ws` a target stands for now, by id; with
+/// `visible_to`, only those that member may see (operators and read-only
+/// members: their assigned tenants).
+pub(crate) async fn active_targets(
     svc: &Services,
-    fire: ScheduleFireId,
-    tenant: TenantId,
-    op_type: OperationType,
-    not_before: i64,
-) -> AppResult<()> {
-    let result = StartGate::start(
-        svc,
-        Initiator::Schedule,
-        StartRequest {
-            tenant,
-            op_type,
-            connection: None,
-            args: serde_json::json!({ NOT_BEFORE: not_before }),
-        },
-    )
-    .await;
-    let (decision, run) = match result {
-        Ok(r) => (
-            match r.decision {
-                StartDecision::Accepted => "queued",
-                StartDecision::Deduped => "already_running",
-                StartDecision::ScopeBusy => "scope_busy",
-                StartDecision::Blocked => "blocked",
-            },
-            Some(r.run.0),
-        ),
-        // Gone since the list was read (deleted, archived): nothing started.
-        Err(AppError::NotFound) => ("skipped", None),
-        Err(e) => return Err(e),
-    };
-    let mut conn = svc.store.write().await?;
-    sqlx::query(
-        "INSERT INTO schedule_fire_targets (fire_id, tenant_id, decision, run_id) VALUES ($1, $2, $3, $4)
-         ON CONFLICT DO NOTHING",
-    )
-    .bind(fire.0)
-    .bind(tenant.0)
-    .bind(decision)
-    .bind(run)
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
+    ws: WorkspaceId,
+    target: Target,
+    visible_to: Option<crate::ids::UserId>,
+) -> AppResult<Vec<TenantId>> {
+    let mut conn = svc.store.read().await?;
+    let mut sql = String::from(
+        "SELECT t.id FROM tenants t WHERE t.workspace_id = $1 AND t.status = 'active'",
+    );
+    let mut binds = vec![ws.0];
+    match target {
+        Target::Tenant(id) => {
+            binds.push(id.0);
+            sql.push_str(&format!(" AND t.id = ${}", binds.len()));
+        }
+        Target::Tag(g) => {
+            binds.push(g.0);
+            sql.push_str(&format!(
+                " AND t.id IN (SELECT tt.tenant_id FROM tenant_tags tt WHERE tt.tag_id = ${})",
+                binds.len()
+            ));
+        }
+        Target::AllActive => {}
+    }
+    if let Some(user) = visible_to {
+        binds.push(user.0);
+        sql.push_str(&format!(
+            " AND t.id IN (SELECT a.tenant_id FROM tenant_assignments a WHERE a.user_id = ${})",
+            binds.len()
+        ));
+    }
+    sql.push_str(" ORDER BY t.id");
+    let mut q = sqlx::query_as::<_, (i64,)>(sqlx::AssertSqlSafe(sql));
+    for b in binds {
+        q = q.bind(b);
+    }
+    Ok(q.fetch_all(&mut *conn)
+        .await?
+        .into_iter()
+        .map(|r| TenantId(r.0))
+        .collect())
 }
 
 /// Registers the sweep with the engine.

@@ -15,6 +15,7 @@ fn tight() -> Settings {
             support_requests: 3,
             blocked_starts: 2,
             review_packs: 2,
+            bulk_starts: 2,
         },
         ..Settings::default()
     }

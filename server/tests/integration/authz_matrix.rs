@@ -72,6 +72,9 @@ pub(crate) struct World {
     tag_b: domain::ids::TagId,
     schedule_a: domain::ids::ScheduleId,
     schedule_b: domain::ids::ScheduleId,
+    /// Bulk starts of A and B.
+    bulk_a: domain::ids::BulkStartId,
+    bulk_b: domain::ids::BulkStartId,
 }
 
 const MISSING: i64 = 987_654_321;
@@ -146,6 +149,13 @@ impl World {
             Target::Other => self.tag_b.to_string(),
             Target::Missing => MISSING.to_string(),
             _ => self.tag_a.to_string(),
+        }
+    }
+    fn bulk(&self, t: Target) -> String {
+        match t {
+            Target::Other => self.bulk_b.to_string(),
+            Target::Missing => MISSING.to_string(),
+            _ => self.bulk_a.to_string(),
         }
     }
     fn schedule(&self, t: Target) -> String {
@@ -869,6 +879,37 @@ fn rows() -> Vec<Row> {
                 (
                     "/api/workspaces/switch".into(),
                     vec![("workspace", w.ws(t))],
+                )
+            },
+        },
+        // ---- bulk starts ----------------------------------------------------------------
+        Row {
+            path: "/admin/bulk/{bulk}",
+            kind: Kind::Page,
+            targets: OBJ,
+            own: [303, 404, 404, 200, 200],
+            request: |w, t| (format!("/admin/bulk/{}", w.bulk(t)), vec![]),
+        },
+        Row {
+            path: "/api/bulk/get",
+            kind: Kind::Fn,
+            targets: OBJ,
+            own: [401, 404, 404, 200, 200],
+            request: |w, t| ("/api/bulk/get".into(), vec![("bulk", w.bulk(t))]),
+        },
+        Row {
+            path: "/api/bulk/start",
+            kind: Kind::Fn,
+            targets: OBJ,
+            own: [401, 404, 404, 403, 200],
+            request: |w, t| {
+                (
+                    "/api/bulk/start".into(),
+                    vec![
+                        ("workspace", w.ws(t)),
+                        ("op_type", "connection_check".into()),
+                        ("target", "filter:".into()),
+                    ],
                 )
             },
         },
@@ -1621,7 +1662,23 @@ pub(crate) async fn world(app: &TestApp) -> World {
     let schedule_b = domain::schedules::service::create(svc, &b, ws_b, schedule("Nightly B"))
         .await
         .unwrap();
+    let bulk = |actor: domain::access::Actor, ws: WorkspaceId| async move {
+        domain::schedules::bulk::start(
+            svc,
+            &actor,
+            ws,
+            "role_definitions_sync",
+            domain::schedules::bulk::Selection::Matching { tag: None },
+        )
+        .await
+        .unwrap()
+        .id
+    };
+    let bulk_a = bulk(a.clone(), ws_a).await;
+    let bulk_b = bulk(b.clone(), ws_b).await;
     World {
+        bulk_a,
+        bulk_b,
         tag_a,
         tag_b,
         schedule_a,
@@ -1767,6 +1824,7 @@ const READ_ONLY_FNS: &[&str] = &[
     "/api/members",
     "/api/tags",
     "/api/schedules",
+    "/api/bulk/get",
     "/api/audit",
     "/api/system/workspaces",
     "/api/runs/get",

@@ -1,0 +1,582 @@
+//! One start for many tenants (spec 009): the tenants decided on the server,
+//! each through the gate, exact counts over 500 tenants with some blocked,
+//! busy and already running, the overlay's one entry, one notification for
+//! the whole bulk, and who may do it.
+
+use crate::both_backends;
+use crate::common::{Backend, TestApp, spawn_app};
+use crate::runs::run_world;
+use domain::access::Actor;
+use domain::error::AppError;
+use domain::ids::{TenantId, WorkspaceId};
+use domain::rbac::Role;
+use domain::runs::gate::{Initiator, StartGate, StartRequest};
+use domain::runs::service::{Completion, RunService};
+use domain::runs::{OperationType, ReasonCode, StartDecision, SummaryCounts};
+use domain::schedules::bulk::{self, Selection};
+
+struct World {
+    owner: Actor,
+    readonly: Actor,
+    ws: WorkspaceId,
+    tenants: Vec<TenantId>,
+}
+
+/// The run world's workspace with `extra` more tenants, each with a
+/// consented default connection (written directly: 500 tenants quickly).
+async fn world(app: &TestApp, extra: usize) -> World {
+    let w = run_world(app).await;
+    let ws = domain::workspaces::list_for_user(&app.services, w.owner.user_id)
+        .await
+        .unwrap()[0]
+        .id;
+    let pool = app.services.store.unguarded_pool();
+    let mut tenants = vec![w.tenant];
+    for i in 0..extra {
+        let (t,): (i64,) = sqlx::query_as(
+            "INSERT INTO tenants (workspace_id, display_name, microsoft_tenant_id, status, created_at, updated_at)
+             VALUES ($1, $2, $3, 'active', 0, 0) RETURNING id",
+        )
+        .bind(ws.0)
+        .bind(format!("Tenant {i:03}"))
+        .bind(format!("00000000-0000-4000-8000-{i:012}"))
+        .fetch_one(pool)
+        .await
+        .unwrap();
+        sqlx::query(
+            "INSERT INTO provider_connections (workspace_id, tenant_id, display_name, status, consent, has_credentials, is_default, created_at)
+             VALUES ($1, $2, 'Graph app', 'enabled', 'granted', 1, 1, 0)",
+        )
+        .bind(ws.0)
+        .bind(t)
+        .execute(pool)
+        .await
+        .unwrap();
+        tenants.push(TenantId(t));
+    }
+    World {
+        owner: w.owner,
+        readonly: w.readonly,
+        ws,
+        tenants,
+    }
+}
+
+async fn scalar(app: &TestApp, sql: &str) -> i64 {
+    sqlx::query_as::<_, (i64,)>(sqlx::AssertSqlSafe(sql.to_string()))
+        .fetch_one(app.services.store.unguarded_pool())
+        .await
+        .unwrap()
+        .0
+}
+
+async fn exec(app: &TestApp, sql: &str) {
+    sqlx::query(sqlx::AssertSqlSafe(sql.to_string()))
+        .execute(app.services.store.unguarded_pool())
+        .await
+        .unwrap();
+}
+
+fn ids(ts: &[TenantId]) -> String {
+    ts.iter()
+        .map(|t| t.to_string())
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+async fn start_one(
+    app: &TestApp,
+    who: &Actor,
+    tenant: TenantId,
+    op: OperationType,
+) -> StartDecision {
+    StartGate::start(
+        &app.services,
+        Initiator::User(who),
+        StartRequest {
+            tenant,
+            op_type: op,
+            connection: None,
+            args: serde_json::json!({}),
+        },
+    )
+    .await
+    .unwrap()
+    .decision
+}
+
+async fn five_hundred_tenants_give_exact_counts(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let w = world(&app, 499).await;
+    let svc = &app.services;
+    let tag = domain::schedules::tags::create(svc, &w.owner, w.ws, "Fleet")
+        .await
+        .unwrap();
+    exec(
+        &app,
+        &format!("INSERT INTO tenant_tags (tag_id, tenant_id) SELECT {tag}, id FROM tenants WHERE workspace_id = {}", w.ws),
+    )
+    .await;
+    // Two inactive tenants are not targets; 7 blocked (5 without consent, 2
+    // disabled connections); 11 already running the same operation; 5 busy
+    // with another operation on the same connection.
+    exec(
+        &app,
+        &format!(
+            "UPDATE tenants SET status = 'inactive' WHERE id IN ({})",
+            ids(&w.tenants[1..3])
+        ),
+    )
+    .await;
+    exec(
+        &app,
+        &format!(
+            "UPDATE provider_connections SET consent = 'missing' WHERE tenant_id IN ({})",
+            ids(&w.tenants[3..8])
+        ),
+    )
+    .await;
+    exec(
+        &app,
+        &format!(
+            "UPDATE provider_connections SET status = 'disabled' WHERE tenant_id IN ({})",
+            ids(&w.tenants[8..10])
+        ),
+    )
+    .await;
+    for t in &w.tenants[10..21] {
+        assert_eq!(
+            start_one(&app, &w.owner, *t, OperationType::InventorySync).await,
+            StartDecision::Accepted
+        );
+    }
+    for t in &w.tenants[21..26] {
+        assert_eq!(
+            start_one(&app, &w.owner, *t, OperationType::ComplianceSnapshot).await,
+            StartDecision::Accepted
+        );
+    }
+    let runs_before = scalar(&app, "SELECT COUNT(*) FROM operation_runs").await;
+    let notes_before = scalar(&app, "SELECT COUNT(*) FROM notifications").await;
+
+    let view = bulk::start(svc, &w.owner, w.ws, "inventory_sync", Selection::Tag(tag))
+        .await
+        .unwrap();
+    assert_eq!(view.targets, 498);
+    assert_eq!(
+        (
+            view.queued,
+            view.already_running,
+            view.scope_busy,
+            view.blocked,
+            view.skipped
+        ),
+        (475, 11, 5, 7, 0)
+    );
+    assert!(view.admitted);
+    // Independent counts from the rows themselves.
+    let id = view.id;
+    assert_eq!(
+        scalar(&app, "SELECT COUNT(*) FROM operation_runs").await - runs_before,
+        475 + 7,
+        "475 queued and 7 blocked runs, nothing else"
+    );
+    assert_eq!(scalar(&app, &format!("SELECT COUNT(*) FROM bulk_start_targets bt JOIN operation_runs r ON r.id = bt.run_id WHERE bt.bulk_id = {id} AND r.status = 'queued' AND r.initiator_kind = 'user' AND bt.decision = 'queued'")).await, 475);
+    assert_eq!(scalar(&app, &format!("SELECT COUNT(*) FROM bulk_start_targets bt JOIN operation_runs r ON r.id = bt.run_id WHERE bt.bulk_id = {id} AND r.outcome = 'blocked'")).await, 7);
+    assert_eq!(
+        scalar(
+            &app,
+            "SELECT COUNT(DISTINCT scope_key) FROM operation_runs WHERE status = 'queued'"
+        )
+        .await,
+        475 + 16,
+        "one active run per scope"
+    );
+    assert_eq!(
+        scalar(
+            &app,
+            "SELECT COUNT(*) FROM audit_log WHERE action = 'bulk.started'"
+        )
+        .await,
+        1
+    );
+    // The toast: the public words with their counts, the link to the bulk.
+    let toast = bulk::present(&view);
+    assert_eq!(toast.title, "Queued");
+    assert_eq!(
+        toast.body,
+        "Inventory sync · Started on 475 tenants · 11 already running · 5 scope busy · 7 blocked."
+    );
+    assert_eq!(toast.link, format!("/admin/bulk/{id}"));
+    assert!(toast.next_steps.iter().any(|s| {
+        s.link
+            .as_ref()
+            .is_some_and(|l| l.href == format!("/admin/operations?bulk={id}&outcome=blocked"))
+    }));
+    // Its page lists every tenant with its decision and run.
+    let page = bulk::page(svc, &w.owner, id).await.unwrap();
+    assert_eq!(page.children.len(), 498);
+    assert_eq!(
+        page.children
+            .iter()
+            .filter(|c| c.decision == "blocked")
+            .count(),
+        7
+    );
+    assert!(
+        page.children
+            .iter()
+            .filter(|c| c.decision == "queued")
+            .all(|c| c.run.as_ref().is_some_and(|r| r.headline.label == "Queued"))
+    );
+    assert_eq!(page.hidden, 0);
+    // The overlay: the bulk is one entry (0 of 475), the 16 runs that were
+    // there first are listed as runs.
+    let overlay = domain::runs::monitoring::active_runs(svc, &w.owner)
+        .await
+        .unwrap();
+    assert_eq!(overlay.bulks.len(), 1);
+    assert_eq!((overlay.bulks[0].done, overlay.bulks[0].total), (0, 475));
+    assert_eq!(overlay.total, 16);
+
+    // Work it off: every run succeeds except two of the bulk's.
+    let mut failed = 0;
+    let mut finished = 0;
+    loop {
+        let claimed = RunService::claim(svc, "w1", 100, 60_000).await.unwrap();
+        if claimed.is_empty() {
+            break;
+        }
+        for c in &claimed {
+            let completion = if failed < 2 && !(w.tenants[10..26].contains(&c.tenant_id.unwrap())) {
+                failed += 1;
+                Completion::failed(ReasonCode::ProviderUnavailable, "Graph said no")
+            } else {
+                Completion::succeeded(SummaryCounts::default())
+            };
+            RunService::complete(svc, c, completion).await.unwrap();
+            finished += 1;
+        }
+        if finished == 100 {
+            let mid = domain::runs::monitoring::active_runs(svc, &w.owner)
+                .await
+                .unwrap();
+            assert_eq!(mid.bulks.len(), 1);
+            assert_eq!(mid.bulks[0].total, 475);
+            // The first 100 claimed may include the 16 earlier runs.
+            assert!(
+                mid.bulks[0].done >= 84 && mid.bulks[0].done <= 100,
+                "{:?}",
+                mid.bulks
+            );
+        }
+    }
+    assert_eq!(finished, 475 + 16);
+    let overlay = domain::runs::monitoring::active_runs(svc, &w.owner)
+        .await
+        .unwrap();
+    assert!(overlay.bulks.is_empty() && overlay.runs.is_empty());
+    // One notification for the bulk (the 16 single starts notify as before),
+    // none per bulk run; a second sweep sends nothing.
+    assert_eq!(
+        scalar(&app, "SELECT COUNT(*) FROM notifications").await - notes_before,
+        16
+    );
+    assert_eq!(bulk::notify_finished(svc.clone()).await.unwrap(), 1);
+    assert_eq!(bulk::notify_finished(svc.clone()).await.unwrap(), 0);
+    assert_eq!(
+        scalar(&app, "SELECT COUNT(*) FROM notifications").await - notes_before,
+        17
+    );
+    let (title, body): (String, String) = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT title, body FROM notifications WHERE link = '/admin/bulk/{id}'"
+    )))
+    .fetch_one(app.services.store.unguarded_pool())
+    .await
+    .unwrap();
+    assert_eq!(title, "Finished with failures");
+    assert_eq!(
+        body,
+        "Inventory sync on Tag: Fleet: 473 of 475 runs succeeded, 2 did not."
+    );
+    let done = bulk::page(svc, &w.owner, id).await.unwrap().bulk;
+    assert_eq!(
+        (done.done, done.succeeded, done.active()),
+        (475, 473, false)
+    );
+}
+
+async fn who_may_start_and_see_a_bulk(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let w = world(&app, 4).await;
+    let svc = &app.services;
+    // Read-only members may not start operations: 403, audited as denied.
+    let e = bulk::start(
+        svc,
+        &w.readonly,
+        w.ws,
+        "inventory_sync",
+        Selection::Matching { tag: None },
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(e, AppError::Forbidden);
+    assert_eq!(
+        scalar(
+            &app,
+            "SELECT COUNT(*) FROM audit_log WHERE action = 'bulk.started' AND outcome = 'denied'"
+        )
+        .await,
+        1
+    );
+    // Bad input names its field, nothing started.
+    let e = bulk::start(
+        svc,
+        &w.owner,
+        w.ws,
+        "restore_execute",
+        Selection::Matching { tag: None },
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(e.field(), Some("op_type"));
+    assert_eq!(
+        Selection::parse("checked", vec![]).unwrap_err().field(),
+        Some("target")
+    );
+    assert_eq!(
+        Selection::parse("filter:tenant=3", vec![])
+            .unwrap_err()
+            .field(),
+        Some("target")
+    );
+    assert_eq!(
+        Selection::parse("everything", vec![]).unwrap_err().field(),
+        Some("target")
+    );
+    assert_eq!(
+        Selection::parse("filter:tag=", vec![]).unwrap(),
+        Selection::Matching { tag: None }
+    );
+    assert_eq!(scalar(&app, "SELECT COUNT(*) FROM operation_runs").await, 0);
+
+    // An operator assigned to two tenants: "every tenant listed" is their two.
+    let op_id = app.create_user("operator@example.com", false).await;
+    let operator = app.actor(op_id, "operator@example.com");
+    domain::workspaces::add_member_directly(
+        svc,
+        &w.owner,
+        w.ws,
+        "operator@example.com",
+        Role::Operator,
+    )
+    .await
+    .unwrap();
+    for t in &w.tenants[1..3] {
+        domain::tenants::set_assignment(svc, &w.owner, *t, op_id, true)
+            .await
+            .unwrap();
+    }
+    let mine = bulk::start(
+        svc,
+        &operator,
+        w.ws,
+        "compliance_snapshot",
+        Selection::Matching { tag: None },
+    )
+    .await
+    .unwrap();
+    assert_eq!((mine.targets, mine.queued), (2, 2));
+    assert_eq!(mine.selection, "Every tenant listed");
+    // A checked row that is not theirs (unassigned, or another workspace's)
+    // makes the request 404; nothing is started.
+    let runs = scalar(&app, "SELECT COUNT(*) FROM operation_runs").await;
+    let e = bulk::start(
+        svc,
+        &operator,
+        w.ws,
+        "inventory_sync",
+        Selection::Checked(vec![w.tenants[1], w.tenants[4]]),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(e, AppError::NotFound);
+    let other_owner = app.create_user("other@example.com", false).await;
+    let other = app.actor(other_owner, "other@example.com");
+    let ws_b = domain::workspaces::create(svc, &other, "Other MSP")
+        .await
+        .unwrap();
+    let foreign = domain::tenants::create(
+        svc,
+        &other,
+        ws_b,
+        "Foreign",
+        "22222222-2222-2222-2222-222222222222",
+    )
+    .await
+    .unwrap();
+    let e = bulk::start(
+        svc,
+        &w.owner,
+        w.ws,
+        "inventory_sync",
+        Selection::Checked(vec![w.tenants[0], foreign]),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(e, AppError::NotFound);
+    // Another workspace's tag is not there either.
+    let tag_b = domain::schedules::tags::create(svc, &other, ws_b, "Theirs")
+        .await
+        .unwrap();
+    assert_eq!(
+        bulk::start(svc, &w.owner, w.ws, "inventory_sync", Selection::Tag(tag_b))
+            .await
+            .unwrap_err(),
+        AppError::NotFound
+    );
+    assert_eq!(
+        scalar(&app, "SELECT COUNT(*) FROM operation_runs").await,
+        runs
+    );
+    // Checked rows, duplicates folded: 2 queued.
+    let checked = bulk::start(
+        svc,
+        &w.owner,
+        w.ws,
+        "inventory_sync",
+        Selection::Checked(vec![w.tenants[3], w.tenants[4], w.tenants[3]]),
+    )
+    .await
+    .unwrap();
+    assert_eq!((checked.targets, checked.queued), (2, 2));
+    assert_eq!(checked.selection, "2 checked tenants");
+    // The owner's bulk seen by the operator: only their tenants, the rest counted as hidden.
+    let all = bulk::start(
+        svc,
+        &w.owner,
+        w.ws,
+        "role_definitions_sync",
+        Selection::Matching { tag: None },
+    )
+    .await
+    .unwrap();
+    assert_eq!(all.targets, 5);
+    let seen = bulk::page(svc, &operator, all.id).await.unwrap();
+    assert_eq!((seen.children.len(), seen.hidden), (2, 3));
+    let overlay = domain::runs::monitoring::active_runs(svc, &operator)
+        .await
+        .unwrap();
+    // Their own bulk is one entry; in the owner's, their two tenants were
+    // busy with it (scope busy), so nothing of it is active for them.
+    let entry = overlay.bulks.iter().find(|b| b.id == mine.id).unwrap();
+    assert_eq!((entry.done, entry.total), (0, 2));
+    assert!(overlay.bulks.iter().all(|b| b.id != all.id));
+    assert!(seen.children.iter().all(|c| c.decision == "scope_busy"));
+    let owner_view = domain::runs::monitoring::active_runs(svc, &w.owner)
+        .await
+        .unwrap();
+    let entry = owner_view.bulks.iter().find(|b| b.id == all.id).unwrap();
+    assert_eq!(
+        entry.total, 1,
+        "of 5: 2 busy with the operator's bulk, 2 with the checked one"
+    );
+    // Another workspace's member: 404.
+    assert_eq!(
+        bulk::page(svc, &other, all.id).await.unwrap_err(),
+        AppError::NotFound
+    );
+}
+
+async fn bulk_start_through_http(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let w = world(&app, 3).await;
+    let b = app.browser();
+    b.sign_in("owner@example.com").await;
+    // Checked rows are posted as tenants[i] (sparse, as unchecked boxes send nothing).
+    let r = b
+        .call(
+            "/api/bulk/start",
+            &[
+                ("workspace", w.ws.to_string()),
+                ("op_type", "inventory_sync".into()),
+                ("target", "checked".into()),
+                ("tenants[0]", w.tenants[0].to_string()),
+                ("tenants[2]", w.tenants[2].to_string()),
+                ("tenants[3]", w.tenants[3].to_string()),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let toast: serde_json::Value = serde_json::from_str(&r.body).unwrap();
+    assert_eq!(toast["title"], "Queued");
+    assert_eq!(toast["body"], "Inventory sync · Started on 3 tenants.");
+    let link = toast["link"].as_str().unwrap().to_string();
+    let id: i64 = link.rsplit('/').next().unwrap().parse().unwrap();
+    // Nothing checked: 400 naming the field.
+    let r = b
+        .call(
+            "/api/bulk/start",
+            &[
+                ("workspace", w.ws.to_string()),
+                ("op_type", "inventory_sync".into()),
+                ("target", "checked".into()),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert!(r.body.contains("target"), "{}", r.body);
+    // The bulk's page and the hub filtered to it.
+    let page = b.get(&link).await;
+    assert_eq!(page.status, 200);
+    assert!(
+        page.body.contains("data-testid=\"bulk-children\""),
+        "{}",
+        page.body
+    );
+    assert_eq!(page.body.matches("data-decision=\"queued\"").count(), 3);
+    let hub = b.get(&format!("/admin/operations?bulk={id}")).await;
+    assert_eq!(hub.status, 200);
+    assert!(hub.body.contains("data-count=\"3\""), "{}", hub.body);
+    // The shell's overlay shows the bulk as one entry with its bar.
+    let overview = b.get("/admin").await;
+    assert!(
+        overview.body.contains(&format!("data-bulk=\"{id}\"")),
+        "{}",
+        overview.body
+    );
+    assert!(overview.body.contains("<progress"), "{}", overview.body);
+    // Read-only: 403; someone else's bulk: 404, also in the hub.
+    let ro = app.browser();
+    ro.sign_in("readonly@example.com").await;
+    let r = ro
+        .call(
+            "/api/bulk/start",
+            &[
+                ("workspace", w.ws.to_string()),
+                ("op_type", "inventory_sync".into()),
+                ("target", "filter:".into()),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 403, "{}", r.body);
+    let (_, stranger) = app.user_browser("stranger@example.com", false).await;
+    assert_eq!(stranger.get(&link).await.status, 404);
+    let other_owner = app.create_user("other@example.com", false).await;
+    let other = app.actor(other_owner, "other@example.com");
+    domain::workspaces::create(&app.services, &other, "Other MSP")
+        .await
+        .unwrap();
+    let ob = app.browser();
+    ob.sign_in("other@example.com").await;
+    assert_eq!(
+        ob.get(&format!("/admin/operations?bulk={id}")).await.status,
+        404
+    );
+}
+
+both_backends!(
+    five_hundred_tenants_give_exact_counts,
+    who_may_start_and_see_a_bulk,
+    bulk_start_through_http
+);
