@@ -25,6 +25,9 @@ use crate::views::AuditAction;
 use std::collections::HashMap;
 use std::sync::Arc;
 
+/// A bulk not admitted this long after it began was cut short.
+const INTERRUPTED_AFTER_MS: i64 = 10 * 60_000;
+
 /// The most tenants one bulk may name by checked rows.
 const MAX_CHECKED: usize = 5_000;
 
@@ -435,13 +438,16 @@ pub fn present(bulk: &BulkView) -> Toast {
 pub async fn notify_finished(svc: Services) -> AppResult<u64> {
     let candidates: Vec<(i64, i64, Option<i64>)> = sqlx::query_as(concat!(
         "SELECT b.id, b.workspace_id, b.initiator_user_id FROM bulk_starts b
-         WHERE b.notified_at IS NULL AND b.admitted_at IS NOT NULL
+         WHERE b.notified_at IS NULL AND (b.admitted_at IS NOT NULL OR b.created_at < $1)
            AND NOT EXISTS (SELECT 1 FROM bulk_start_targets bt JOIN operation_runs r ON r.id = bt.run_id
                            WHERE bt.bulk_id = b.id AND bt.decision = 'queued' AND ",
         crate::runs::sql::active_run!("r"),
         ")
          ORDER BY b.id LIMIT 50"
     ))
+    // An admission cut short (the request's process died) is reported on
+    // what it reached, once it is clearly not going on.
+    .bind(svc.now() - INTERRUPTED_AFTER_MS)
     .fetch_all(&mut *svc.store.read().await?)
     .await?;
     let mut sent = 0;

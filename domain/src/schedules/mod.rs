@@ -20,14 +20,16 @@ pub mod service;
 #[cfg(feature = "server")]
 pub mod tags;
 
-/// Operations a schedule may start: the read operations.
-pub const SCHEDULABLE: [OperationType; 6] = [
+/// Operations a schedule may start: the read operations, and review packs
+/// (every section: the handler's default when a start names none).
+pub const SCHEDULABLE: [OperationType; 7] = [
     OperationType::InventorySync,
     OperationType::ComplianceSnapshot,
     OperationType::TenantVerification,
     OperationType::ConnectionCheck,
     OperationType::DirectoryGroupsSync,
     OperationType::RoleDefinitionsSync,
+    OperationType::ReviewPackGenerate,
 ];
 
 /// What a schedule starts its operation on.
@@ -129,9 +131,16 @@ pub struct TagsPanel {
 /// Milliseconds after its slot past which a fire is called late.
 pub const LATE_AFTER_MS: i64 = 120_000;
 
-/// Operations a bulk start may start on many tenants: the read operations
-/// (the same set as schedules; restore and review packs need per-tenant choices).
-pub const BULK_STARTABLE: [OperationType; 6] = SCHEDULABLE;
+/// Operations a bulk start may start on many tenants: the read operations.
+/// (Review packs are limited per member; restore needs per-tenant choices.)
+pub const BULK_STARTABLE: [OperationType; 6] = [
+    OperationType::InventorySync,
+    OperationType::ComplianceSnapshot,
+    OperationType::TenantVerification,
+    OperationType::ConnectionCheck,
+    OperationType::DirectoryGroupsSync,
+    OperationType::RoleDefinitionsSync,
+];
 
 /// One start of an operation on many tenants and what the gate said for each.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -5,62 +5,15 @@
 
 use crate::both_backends;
 use crate::common::{Backend, TestApp, spawn_app};
-use crate::runs::run_world;
+use crate::schedules::world;
 use domain::access::Actor;
 use domain::error::AppError;
-use domain::ids::{TenantId, WorkspaceId};
+use domain::ids::TenantId;
 use domain::rbac::Role;
 use domain::runs::gate::{Initiator, StartGate, StartRequest};
 use domain::runs::service::{Completion, RunService};
 use domain::runs::{OperationType, ReasonCode, StartDecision, SummaryCounts};
 use domain::schedules::bulk::{self, Selection};
-
-struct World {
-    owner: Actor,
-    readonly: Actor,
-    ws: WorkspaceId,
-    tenants: Vec<TenantId>,
-}
-
-/// The run world's workspace with `extra` more tenants, each with a
-/// consented default connection (written directly: 500 tenants quickly).
-async fn world(app: &TestApp, extra: usize) -> World {
-    let w = run_world(app).await;
-    let ws = domain::workspaces::list_for_user(&app.services, w.owner.user_id)
-        .await
-        .unwrap()[0]
-        .id;
-    let pool = app.services.store.unguarded_pool();
-    let mut tenants = vec![w.tenant];
-    for i in 0..extra {
-        let (t,): (i64,) = sqlx::query_as(
-            "INSERT INTO tenants (workspace_id, display_name, microsoft_tenant_id, status, created_at, updated_at)
-             VALUES ($1, $2, $3, 'active', 0, 0) RETURNING id",
-        )
-        .bind(ws.0)
-        .bind(format!("Tenant {i:03}"))
-        .bind(format!("00000000-0000-4000-8000-{i:012}"))
-        .fetch_one(pool)
-        .await
-        .unwrap();
-        sqlx::query(
-            "INSERT INTO provider_connections (workspace_id, tenant_id, display_name, status, consent, has_credentials, is_default, created_at)
-             VALUES ($1, $2, 'Graph app', 'enabled', 'granted', 1, 1, 0)",
-        )
-        .bind(ws.0)
-        .bind(t)
-        .execute(pool)
-        .await
-        .unwrap();
-        tenants.push(TenantId(t));
-    }
-    World {
-        owner: w.owner,
-        readonly: w.readonly,
-        ws,
-        tenants,
-    }
-}
 
 async fn scalar(app: &TestApp, sql: &str) -> i64 {
     sqlx::query_as::<_, (i64,)>(sqlx::AssertSqlSafe(sql.to_string()))
@@ -486,6 +439,20 @@ async fn who_may_start_and_see_a_bulk(backend: Backend) {
         bulk::page(svc, &other, all.id).await.unwrap_err(),
         AppError::NotFound
     );
+
+    // An admission cut short (its process died) is not reported while it may
+    // still be going on, and is settled once it clearly is not.
+    let now = svc.now();
+    exec(&app, &format!(
+        "INSERT INTO bulk_starts (workspace_id, op_type, selection, initiator_user_id, created_at, targets)
+         VALUES ({}, 'inventory_sync', 'Every tenant listed', {}, {now}, 5)", w.ws, w.owner.user_id)).await;
+    let unsettled =
+        "SELECT COUNT(*) FROM bulk_starts WHERE admitted_at IS NULL AND notified_at IS NULL";
+    bulk::notify_finished(svc.clone()).await.unwrap();
+    assert_eq!(scalar(&app, unsettled).await, 1);
+    app.clock.set_ms(now + 11 * 60_000);
+    bulk::notify_finished(svc.clone()).await.unwrap();
+    assert_eq!(scalar(&app, unsettled).await, 0);
 }
 
 async fn bulk_start_through_http(backend: Backend) {
@@ -575,8 +542,141 @@ async fn bulk_start_through_http(backend: Backend) {
     );
 }
 
+/// With a real worker and the Graph simulator: a bulk verification of a
+/// healthy tenant and one without consent ends in one notification that says
+/// how it went; a scheduled review pack (every section) is generated.
+async fn a_bulk_and_a_scheduled_pack_run_for_real(backend: Backend) {
+    use crate::provider::{HEALTHY, NO_CONSENT, provider_world};
+    let w = provider_world(backend).await;
+    let contoso = w.tenant("Contoso", HEALTHY).await;
+    w.connect(contoso, HEALTHY).await;
+    let fabrikam = w.tenant("Fabrikam", NO_CONSENT).await;
+    w.connect(fabrikam, NO_CONSENT).await;
+    let svc = &w.app.services;
+    let r = w
+        .owner
+        .call(
+            "/api/bulk/start",
+            &[
+                ("workspace", w.ws.to_string()),
+                ("op_type", "tenant_verification".into()),
+                ("target", "filter:".into()),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let toast: serde_json::Value = serde_json::from_str(&r.body).unwrap();
+    assert_eq!(toast["body"], "Tenant verification · Started on 2 tenants.");
+    let id: domain::ids::BulkStartId = toast["link"]
+        .as_str()
+        .unwrap()
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let owner_id = w.app.services_user("owner@example.com").await;
+    let owner = w.app.actor(owner_id, "owner@example.com");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let view = loop {
+        let v = bulk::page(svc, &owner, id).await.unwrap().bulk;
+        if !v.active() {
+            break v;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the bulk's runs did not end: {v:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    assert_eq!(view.done, 2);
+    // The runs themselves told nobody; the bulk tells its member once.
+    let per_run: i64 = scalar(&w.app, &format!("SELECT COUNT(*) FROM notifications n JOIN bulk_start_targets bt ON bt.run_id = n.run_id WHERE bt.bulk_id = {id}")).await;
+    assert_eq!(per_run, 0);
+    assert_eq!(bulk::notify_finished(svc.clone()).await.unwrap(), 1);
+    let (title, body): (String, String) = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT title, body FROM notifications WHERE link = '/admin/bulk/{id}'"
+    )))
+    .fetch_one(svc.store.unguarded_pool())
+    .await
+    .unwrap();
+    let failed = view.done - view.succeeded;
+    assert!(view.succeeded >= 1, "Contoso verifies: {view:?}");
+    assert_eq!(
+        title,
+        if failed == 0 {
+            "Succeeded"
+        } else {
+            "Finished with failures"
+        }
+    );
+    assert!(
+        body.starts_with(&format!(
+            "Tenant verification on Every tenant listed: {} of 2 runs succeeded",
+            view.succeeded
+        )),
+        "{body}"
+    );
+
+    // A review pack on a schedule: every section, nobody notified.
+    domain::schedules::service::create(
+        svc,
+        &owner,
+        w.ws,
+        domain::schedules::service::ScheduleForm {
+            name: "Monthly pack".into(),
+            op_type: "review_pack_generate".into(),
+            target: format!("tenant:{contoso}"),
+            cron: "0 6 1 * *".into(),
+            time_zone: "Europe/Berlin".into(),
+            spread_seconds: "0".into(),
+        },
+    )
+    .await
+    .unwrap();
+    sqlx::query("UPDATE schedules SET next_fire_at = $1")
+        .bind(svc.now() - 1)
+        .execute(svc.store.unguarded_pool())
+        .await
+        .unwrap();
+    assert_eq!(
+        domain::schedules::service::fire_due(svc.clone())
+            .await
+            .unwrap(),
+        1
+    );
+    let (run,): (i64,) =
+        sqlx::query_as("SELECT run_id FROM schedule_fire_targets WHERE decision = 'queued'")
+            .fetch_one(svc.store.unguarded_pool())
+            .await
+            .unwrap();
+    crate::runs::wait_terminal(&w.app, domain::ids::RunId(run)).await;
+    let (status, sections, by): (String, String, Option<i64>) =
+        sqlx::query_as("SELECT status, sections, requested_by FROM review_packs WHERE run_id = $1")
+            .bind(run)
+            .fetch_one(svc.store.unguarded_pool())
+            .await
+            .unwrap();
+    assert_eq!(status, "ready");
+    assert_eq!(by, None);
+    let all: Vec<String> = domain::review_packs::Section::ALL
+        .iter()
+        .map(|s| {
+            serde_json::to_value(s)
+                .unwrap()
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    let got: Vec<String> = serde_json::from_str(&sections).unwrap();
+    assert_eq!(got, all, "every section");
+    let _ = w.stop.send(true);
+}
+
 both_backends!(
     five_hundred_tenants_give_exact_counts,
     who_may_start_and_see_a_bulk,
-    bulk_start_through_http
+    bulk_start_through_http,
+    a_bulk_and_a_scheduled_pack_run_for_real
 );

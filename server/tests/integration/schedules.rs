@@ -16,29 +16,32 @@ use std::sync::Arc;
 
 const MINUTE: i64 = 60_000;
 
-struct World {
-    owner: Actor,
-    readonly: Actor,
-    ws: WorkspaceId,
-    tenants: Vec<TenantId>,
+pub(crate) struct World {
+    pub owner: Actor,
+    pub readonly: Actor,
+    pub ws: WorkspaceId,
+    pub tenants: Vec<TenantId>,
 }
 
-/// The run world's workspace with `extra` more tenants, every connection consented.
-async fn world(app: &TestApp, extra: usize) -> World {
+/// The run world's workspace with `extra` more tenants (`Tenant 0`, …), each
+/// with a consented default connection (written directly: 500 quickly).
+pub(crate) async fn world(app: &TestApp, extra: usize) -> World {
     let w = run_world(app).await;
     let ws = domain::workspaces::list_for_user(&app.services, w.owner.user_id)
         .await
         .unwrap()[0]
         .id;
+    let pool = app.services.store.unguarded_pool();
     let mut tenants = vec![w.tenant];
     for i in 0..extra {
-        let t = domain::tenants::create(
-            &app.services,
-            &w.owner,
-            ws,
-            &format!("Tenant {i}"),
-            &format!("00000000-0000-4000-8000-{i:012}"),
+        let (t,): (i64,) = sqlx::query_as(
+            "INSERT INTO tenants (workspace_id, display_name, microsoft_tenant_id, status, created_at, updated_at)
+             VALUES ($1, $2, $3, 'active', 0, 0) RETURNING id",
         )
+        .bind(ws.0)
+        .bind(format!("Tenant {i}"))
+        .bind(format!("00000000-0000-4000-8000-{i:012}"))
+        .fetch_one(pool)
         .await
         .unwrap();
         sqlx::query(
@@ -46,16 +49,12 @@ async fn world(app: &TestApp, extra: usize) -> World {
              VALUES ($1, $2, 'Graph app', 'enabled', 'granted', 1, 1, 0)",
         )
         .bind(ws.0)
-        .bind(t.0)
-        .execute(app.services.store.unguarded_pool())
+        .bind(t)
+        .execute(pool)
         .await
         .unwrap();
-        tenants.push(t);
+        tenants.push(TenantId(t));
     }
-    sqlx::query("UPDATE provider_connections SET consent = 'granted'")
-        .execute(app.services.store.unguarded_pool())
-        .await
-        .unwrap();
     World {
         owner: w.owner,
         readonly: w.readonly,
