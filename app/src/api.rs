@@ -483,6 +483,7 @@ pub async fn generate_review_pack(
     section_compliance: Option<String>,
     section_directory: Option<String>,
     section_operations: Option<String>,
+    section_changes: Option<String>,
 ) -> ApiResult<domain::review_packs::GenerateAnswer> {
     use domain::review_packs::Section;
     let (svc, actor) = signed_in()?;
@@ -492,6 +493,7 @@ pub async fn generate_review_pack(
         (Section::Compliance, section_compliance),
         (Section::Directory, section_directory),
         (Section::Operations, section_operations),
+        (Section::Changes, section_changes),
     ]
     .into_iter()
     .filter_map(|(s, v)| v.map(|_| s))

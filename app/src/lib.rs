@@ -65,6 +65,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("t/:tenant/groups") view=provider::Groups ssr=SsrMode::Async/>
                     <Route path=path!("t/:tenant/roles") view=provider::Roles ssr=SsrMode::Async/>
                     <Route path=path!("t/:tenant/restore") view=restore::Restore ssr=SsrMode::Async/>
+                    <Route path=path!("t/:tenant/changes") view=drift::Changes ssr=SsrMode::Async/>
                     <Route path=path!("operations") view=operations::Operations ssr=SsrMode::Async/>
                     <Route path=path!("operations/:run") view=runs::RunDetail ssr=SsrMode::Async/>
                     <Route path=path!("notifications") view=notifications::Notifications ssr=SsrMode::Async/>

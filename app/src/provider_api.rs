@@ -210,3 +210,20 @@ pub async fn start_operation(
     crate::ctx::redirect(&toast.link);
     Ok(toast)
 }
+
+/// The tenant page's *Changes since the last sync* card.
+#[server(prefix = "/api", endpoint = "drift/card")]
+pub async fn load_drift_card(tenant: TenantId) -> ApiResult<domain::drift::DriftCard> {
+    let (svc, actor) = signed_in()?;
+    Ok(domain::drift::service::card(&svc, &actor, tenant).await?)
+}
+
+/// A tenant's change history (the page's query: change, kind, policy, days, before).
+#[server(prefix = "/api", endpoint = "drift/history")]
+pub async fn load_drift_history(
+    tenant: TenantId,
+    query: String,
+) -> ApiResult<domain::drift::DriftHistory> {
+    let (svc, actor) = signed_in()?;
+    Ok(domain::drift::service::history(&svc, &actor, tenant, &query).await?)
+}

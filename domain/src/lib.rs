@@ -10,6 +10,7 @@
 #[macro_use]
 mod enums;
 
+pub mod drift;
 pub mod error;
 pub mod ids;
 pub mod operations;

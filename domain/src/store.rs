@@ -117,6 +117,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../../migrations/sqlite/0012_bulk_starts.sql"),
         postgres: include_str!("../../migrations/postgres/0012_bulk_starts.sql"),
     },
+    Migration {
+        version: 13,
+        name: "drift",
+        sqlite: include_str!("../../migrations/sqlite/0013_drift.sql"),
+        postgres: include_str!("../../migrations/postgres/0013_drift.sql"),
+    },
 ];
 
 /// Connections open and in use, open and idle, and the most there may be.

@@ -1,7 +1,8 @@
 // Restore on `tenantry demo`: verify and sync Contoso, let the demo's
 // "admin" change and delete policies, sync again, then restore from the
 // first snapshot: the preview shows the change and the re-creation, the
-// typed name confirms, the run reports per-item results.
+// typed name confirms, the run reports per-item results. On the way, the
+// tenant page's drift card and the change history show what the sync found.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { demoSuite, watch, shot, hydrated, signInDemo } from "./harness.mjs";
@@ -32,6 +33,26 @@ test("restore policies from an older snapshot", async () => {
   await runToEnd(page, dashboard, "Inventory sync", "Start inventory sync");
   await page.waitForTimeout(3000); // the demo's "admin" edits the tenant
   await runToEnd(page, dashboard, "Inventory sync", "Start inventory sync");
+
+  // Drift: the tenant page says what the second sync found changed, setting by setting.
+  await page.goto(dashboard);
+  const drift = page.getByRole("region", { name: "Changes since the last sync" });
+  const counts = drift.getByTestId("drift-counts");
+  assert.equal(await counts.getAttribute("data-changed"), "1");
+  assert.equal(await counts.getAttribute("data-removed"), "1");
+  assert.equal(await counts.getAttribute("data-added"), "0");
+  await drift.getByRole("rowheader", { name: "passwordMinimumLength" }).waitFor();
+  await shot(page, "59-drift-card");
+  await drift.getByRole("link", { name: "All changes" }).click();
+  await page.waitForURL(/\/changes$/);
+  assert.equal(await page.getByTestId("drift-history").getAttribute("data-count"), "2");
+  await page.getByLabel("Change", { exact: true }).selectOption("removed");
+  await page.getByRole("button", { name: "Apply filters" }).click();
+  await page.waitForURL(/change=removed/);
+  assert.equal(await page.getByTestId("drift-history").getAttribute("data-count"), "1");
+  // The way back goes through restore's preview and confirmation.
+  await page.getByRole("link", { name: "Restore this policy to before…" }).click();
+  await page.waitForURL(/\/restore\?snapshot=\d+&item=\d+$/);
 
   await page.goto(dashboard);
   await page.getByRole("link", { name: "Restore policies from an inventory snapshot" }).click();

@@ -1,4 +1,5 @@
 pub mod audit;
+pub mod drift;
 pub mod invitation;
 pub mod members;
 pub mod notifications;

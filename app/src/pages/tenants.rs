@@ -276,6 +276,7 @@ pub fn TenantDashboard() -> impl IntoView {
                     })}
                     {load(api::load_tenant_runs(id), move |s| view! { <crate::pages::operations::LiveRunSummary initial=s tenant=id/> })}
                     <crate::pages::provider::ProviderSection tenant=id/>
+                    {load(crate::provider_api::load_drift_card(id), crate::pages::drift::drift_card)}
                     {p.can_restore.then(|| view! {
                         <p class="mt-3"><a class="link" href=format!("/admin/t/{id}/restore")>"Restore policies from an inventory snapshot"</a></p>
                     })}

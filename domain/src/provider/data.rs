@@ -204,6 +204,10 @@ pub async fn save_inventory(
         .execute(&mut **tx)
         .await?;
     }
+    // What changed since the previous published snapshot, written with this
+    // one (published together, or not at all).
+    crate::drift::service::record(&mut tx, tenant, snapshot, run, attempt, items, svc.now())
+        .await?;
     tx.commit().await?;
     Ok(snapshot)
 }

@@ -149,28 +149,21 @@ pub struct SettingChange {
     pub restored: String,
 }
 
-fn shown(v: &Value) -> String {
-    match v {
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
-    }
-}
-
-/// The settings of `desired` that `current` lacks or holds differently
-/// (`@odata.type` is the object's type, not a setting).
+/// The settings of `desired` that `current` lacks or holds differently: the
+/// drift comparison read from current to desired, keeping what restore
+/// writes (`@odata.type`, ids and bookkeeping are not settings; a list in
+/// another order is the same list).
 pub fn diff(desired: &Map<String, Value>, current: &Map<String, Value>) -> Vec<SettingChange> {
-    let mut changes: Vec<SettingChange> = desired
-        .iter()
-        .filter(|(k, _)| k.as_str() != "@odata.type")
-        .filter(|(k, v)| current.get(k.as_str()) != Some(*v))
-        .map(|(k, v)| SettingChange {
-            setting: k.clone(),
-            current: current.get(k.as_str()).map(shown),
-            restored: shown(v),
+    crate::drift::setting_deltas(current, desired)
+        .into_iter()
+        .filter_map(|d| {
+            d.after.map(|restored| SettingChange {
+                setting: d.setting,
+                current: d.before,
+                restored,
+            })
         })
-        .collect();
-    changes.sort_by(|a, b| a.setting.cmp(&b.setting));
-    changes
+        .collect()
 }
 
 /// A snapshot to restore from.

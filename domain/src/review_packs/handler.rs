@@ -183,6 +183,7 @@ async fn gather(svc: &Services, tenant: TenantId, sections: &[Section]) -> AppRe
             Section::Compliance => compliance(svc, tenant).await?,
             Section::Directory => directory(svc, tenant).await?,
             Section::Operations => operations(svc, tenant).await?,
+            Section::Changes => changes(svc, tenant).await?,
         };
         out.push(data);
     }
@@ -380,6 +381,72 @@ async fn directory(svc: &Services, tenant: TenantId) -> AppResult<SectionData> {
             .into_iter()
             .map(|(id, n, b, e, d)| vec![id, n, yes_no(b != 0), yes_no(e != 0), d])
             .collect(),
+    });
+    Ok(s)
+}
+
+/// What the inventory syncs of the last 30 days found changed: one row per
+/// setting of a changed policy, one per added or removed policy.
+async fn changes(svc: &Services, tenant: TenantId) -> AppResult<SectionData> {
+    let mut s = section(Section::Changes);
+    let since = svc.now() - 30 * 24 * 60 * 60 * 1000;
+    let rows: Vec<(i64, String, String, String, String, String)> =
+        sqlx::query_as(sqlx::AssertSqlSafe(&*format!(
+            "SELECT d.detected_at, d.change, d.kind, d.external_id, d.display_name, d.settings
+             FROM drift_entries d WHERE d.tenant_id = $1 AND d.detected_at >= $2 AND {}
+             ORDER BY d.detected_at DESC, d.id DESC LIMIT 5000",
+            crate::runs::sql::published("d")
+        )))
+        .bind(tenant.0)
+        .bind(since)
+        .fetch_all(&mut *svc.store.read().await?)
+        .await?;
+    if rows.is_empty() {
+        s.empty = Some(
+            "No policy changed in the last 30 days (or fewer than two inventory syncs ran).".into(),
+        );
+        return Ok(s);
+    }
+    let count = |c: &str| rows.iter().filter(|r| r.1 == c).count().to_string();
+    s.facts = vec![
+        ("Added".into(), count("added")),
+        ("Removed".into(), count("removed")),
+        ("Changed".into(), count("changed")),
+    ];
+    let mut table = Vec::new();
+    for (at, change, kind, id, name, settings) in rows {
+        let deltas: Vec<crate::drift::SettingDelta> =
+            serde_json::from_str(&settings).unwrap_or_default();
+        let base = |setting: String, before: String, after: String| {
+            vec![
+                format_utc(at),
+                change.clone(),
+                kind.replace('_', " "),
+                id.clone(),
+                name.clone(),
+                setting,
+                before,
+                after,
+            ]
+        };
+        if deltas.is_empty() {
+            table.push(base(String::new(), String::new(), String::new()));
+        }
+        for d in deltas {
+            table.push(base(
+                d.setting,
+                d.before.unwrap_or_default(),
+                d.after.unwrap_or_default(),
+            ));
+        }
+    }
+    s.tables.push(Table {
+        file: "changes",
+        title: "Policy changes",
+        columns: vec![
+            "found", "change", "kind", "id", "name", "setting", "before", "after",
+        ],
+        rows: table,
     });
     Ok(s)
 }

@@ -117,15 +117,17 @@ pub enum Section {
     Compliance,
     Directory,
     Operations,
+    Changes,
 }
 
 impl Section {
-    pub const ALL: [Section; 5] = [
+    pub const ALL: [Section; 6] = [
         Section::Verification,
         Section::Inventory,
         Section::Compliance,
         Section::Directory,
         Section::Operations,
+        Section::Changes,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -135,6 +137,7 @@ impl Section {
             Section::Compliance => "compliance",
             Section::Directory => "directory",
             Section::Operations => "operations",
+            Section::Changes => "changes",
         }
     }
 
@@ -145,6 +148,7 @@ impl Section {
             Section::Compliance => "Device compliance",
             Section::Directory => "Groups and role definitions",
             Section::Operations => "Operations of the last 30 days",
+            Section::Changes => "Policy changes of the last 30 days",
         }
     }
 }

@@ -268,6 +268,32 @@ fn rows() -> Vec<Row> {
             request: |w, t| (format!("/admin/t/{}/restore", w.tenant(t)), vec![]),
         },
         Row {
+            path: "/admin/t/{tenant}/changes",
+            kind: Kind::Page,
+            targets: OBJ,
+            own: [303, 404, 404, 200, 200],
+            request: |w, t| (format!("/admin/t/{}/changes", w.tenant(t)), vec![]),
+        },
+        Row {
+            path: "/api/drift/card",
+            kind: Kind::Fn,
+            targets: OBJ,
+            own: [401, 404, 404, 200, 200],
+            request: |w, t| ("/api/drift/card".into(), vec![("tenant", w.tenant(t))]),
+        },
+        Row {
+            path: "/api/drift/history",
+            kind: Kind::Fn,
+            targets: OBJ,
+            own: [401, 404, 404, 200, 200],
+            request: |w, t| {
+                (
+                    "/api/drift/history".into(),
+                    vec![("tenant", w.tenant(t)), ("query", "change=changed".into())],
+                )
+            },
+        },
+        Row {
             path: "/admin/t/{tenant}/verification",
             kind: Kind::Page,
             targets: OBJ,
@@ -1825,6 +1851,8 @@ const READ_ONLY_FNS: &[&str] = &[
     "/api/tags",
     "/api/schedules",
     "/api/bulk/get",
+    "/api/drift/card",
+    "/api/drift/history",
     "/api/audit",
     "/api/system/workspaces",
     "/api/runs/get",

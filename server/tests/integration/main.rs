@@ -11,6 +11,7 @@ mod authz_matrix;
 mod bulk;
 mod concurrency;
 mod consent;
+mod drift;
 mod faults;
 mod invitations;
 mod lifecycle_prop;

@@ -11,17 +11,17 @@ use domain::ids::{RunId, TenantId};
 use domain::rbac::Role;
 use serde_json::{Value, json};
 
-const CONFIGS: &str = "deviceManagement/deviceConfigurations";
-const COMPLIANCE: &str = "deviceManagement/deviceCompliancePolicies";
+pub(crate) const CONFIGS: &str = "deviceManagement/deviceConfigurations";
+pub(crate) const COMPLIANCE: &str = "deviceManagement/deviceCompliancePolicies";
 
-struct Item {
-    id: i64,
-    external_id: String,
-    name: String,
-    settings: Value,
+pub(crate) struct Item {
+    pub(crate) id: i64,
+    pub(crate) external_id: String,
+    pub(crate) name: String,
+    pub(crate) settings: Value,
 }
 
-async fn items(w: &ProviderWorld, snapshot: i64, kind: &str, n: i64) -> Vec<Item> {
+pub(crate) async fn items(w: &ProviderWorld, snapshot: i64, kind: &str, n: i64) -> Vec<Item> {
     let rows: Vec<(i64, String, String, String)> = sqlx::query_as(
         "SELECT id, external_id, display_name, settings FROM inventory_items
          WHERE snapshot_id = $1 AND kind = $2 ORDER BY id LIMIT $3",
@@ -42,7 +42,7 @@ async fn items(w: &ProviderWorld, snapshot: i64, kind: &str, n: i64) -> Vec<Item
         .collect()
 }
 
-async fn latest_snapshot(w: &ProviderWorld) -> i64 {
+pub(crate) async fn latest_snapshot(w: &ProviderWorld) -> i64 {
     sqlx::query_as::<_, (i64,)>("SELECT MAX(id) FROM inventory_snapshots")
         .fetch_one(w.app.services.store.unguarded_pool())
         .await
