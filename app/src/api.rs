@@ -637,3 +637,12 @@ pub async fn onboarding_discard(draft: domain::ids::OnboardingDraftId) -> ApiRes
     redirect("/admin/onboarding");
     Ok(())
 }
+
+// ----- fleet overview ------------------------------------------------------------------
+
+/// The fleet overview of the current workspace; `query` is the page's (sort, dir, tag).
+#[server(prefix = "/api", endpoint = "fleet")]
+pub async fn load_fleet(query: String) -> ApiResult<Option<domain::fleet::FleetPage>> {
+    let (svc, actor) = signed_in()?;
+    Ok(domain::fleet::page(&svc, &actor, &query).await?)
+}

@@ -359,6 +359,7 @@ pub fn AdminShell() -> impl IntoView {
                 <nav aria-label="Workspace" class="nav">
                     <NavLink href="/admin" label="Overview"/>
                     <NavLink href="/admin/tenants" label="Tenants"/>
+                    <NavLink href="/admin/fleet" label="Fleet"/>
                     {shell.can(domain::rbac::Capability::TenantManage).then(|| view! { <NavLink href="/admin/onboarding" label="Onboarding"/> })}
                     <NavLink href="/admin/operations" label="Operations"/>
                     <NavLink href="/admin/schedules" label="Schedules"/>

@@ -54,6 +54,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("") view=overview::Overview ssr=SsrMode::Async/>
                     <Route path=path!("workspaces/new") view=workspaces::NewWorkspace ssr=SsrMode::Async/>
                     <Route path=path!("tenants") view=tenants::Tenants ssr=SsrMode::Async/>
+                    <Route path=path!("fleet") view=fleet::Fleet ssr=SsrMode::Async/>
                     <Route path=path!("onboarding") view=onboarding::Onboarding ssr=SsrMode::Async/>
                     <Route path=path!("onboarding/:draft") view=onboarding::OnboardingWizard ssr=SsrMode::Async/>
                     <Route path=path!("t/:tenant") view=tenants::TenantDashboard ssr=SsrMode::Async/>

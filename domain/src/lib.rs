@@ -12,6 +12,7 @@ mod enums;
 
 pub mod drift;
 pub mod error;
+pub mod fleet;
 pub mod ids;
 pub mod operations;
 pub mod provider;

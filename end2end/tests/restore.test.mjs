@@ -50,6 +50,19 @@ test("restore policies from an older snapshot", async () => {
   await page.getByRole("button", { name: "Apply filters" }).click();
   await page.waitForURL(/change=removed/);
   assert.equal(await page.getByTestId("drift-history").getAttribute("data-count"), "1");
+  // The fleet overview counts them too, and sorts by them.
+  await page.getByRole("navigation", { name: "Workspace" }).getByRole("link", { name: "Fleet" }).click();
+  await page.waitForURL(/\/admin\/fleet$/);
+  await page.getByRole("columnheader", { name: /Changes \(7 d\)/ }).getByRole("link").click();
+  await page.waitForURL(/sort=drift&dir=desc/);
+  const first = page.getByTestId("fleet-table").locator("tbody tr").first();
+  assert.match(await first.getByRole("rowheader").innerText(), /Contoso Ltd/);
+  assert.equal(await first.locator("td[data-drift]").getAttribute("data-drift"), "2");
+  await first.getByRole("img", { name: /Compliance|No compliance/ }).waitFor();
+  await shot(page, "59b-fleet");
+  await page.goBack();
+  await page.goBack();
+  await page.waitForURL(/change=removed/);
   // The way back goes through restore's preview and confirmation.
   await page.getByRole("link", { name: "Restore this policy to before…" }).click();
   await page.waitForURL(/\/restore\?snapshot=\d+&item=\d+$/);

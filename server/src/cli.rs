@@ -356,6 +356,10 @@ enum BenchCommand {
     Http(crate::bench_http::HttpBenchOptions),
     /// One schedule fire over 1,000 and 5,000 tenants: admissions per second.
     FleetStart(crate::bench_fleet::FleetBenchOptions),
+    /// Drift of a 2,000-policy inventory snapshot: comparison and storage.
+    Drift(crate::bench_drift::DriftBenchOptions),
+    /// The fleet overview's read at 1,000 tenants: p50/p95/p99.
+    FleetPage(crate::bench_fleet_page::FleetPageBenchOptions),
 }
 
 #[derive(Subcommand)]
@@ -507,6 +511,14 @@ pub async fn run(cli: Cli) -> Result<(), String> {
         Command::Bench {
             command: BenchCommand::Http(options),
         } => crate::bench_http::run(options).await,
+        #[cfg(feature = "demo")]
+        Command::Bench {
+            command: BenchCommand::Drift(options),
+        } => crate::bench_drift::run(options).await,
+        #[cfg(feature = "demo")]
+        Command::Bench {
+            command: BenchCommand::FleetPage(options),
+        } => crate::bench_fleet_page::run(options).await,
         #[cfg(feature = "demo")]
         Command::Bench {
             command: BenchCommand::Monitoring(options),

@@ -5,7 +5,11 @@
 #[cfg(feature = "demo")]
 pub mod bench;
 #[cfg(feature = "demo")]
+pub mod bench_drift;
+#[cfg(feature = "demo")]
 pub mod bench_fleet;
+#[cfg(feature = "demo")]
+pub mod bench_fleet_page;
 #[cfg(feature = "demo")]
 pub mod bench_http;
 #[cfg(feature = "demo")]

@@ -1,5 +1,6 @@
 pub mod audit;
 pub mod drift;
+pub mod fleet;
 pub mod invitation;
 pub mod members;
 pub mod notifications;

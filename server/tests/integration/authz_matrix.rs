@@ -939,6 +939,26 @@ fn rows() -> Vec<Row> {
                 )
             },
         },
+        // ---- the fleet overview -------------------------------------------------------
+        Row {
+            path: "/admin/fleet",
+            kind: Kind::Page,
+            targets: NONE,
+            own: [303, 200, 200, 200, 200],
+            request: at_route,
+        },
+        Row {
+            path: "/api/fleet",
+            kind: Kind::Fn,
+            targets: NONE,
+            own: [401, 200, 200, 200, 200],
+            request: |_, _| {
+                (
+                    "/api/fleet".into(),
+                    vec![("query", "sort=drift&dir=desc".into())],
+                )
+            },
+        },
         // ---- tags and schedules ---------------------------------------------------------
         Row {
             path: "/admin/schedules",
@@ -1853,6 +1873,7 @@ const READ_ONLY_FNS: &[&str] = &[
     "/api/bulk/get",
     "/api/drift/card",
     "/api/drift/history",
+    "/api/fleet",
     "/api/audit",
     "/api/system/workspaces",
     "/api/runs/get",

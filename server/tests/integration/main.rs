@@ -13,6 +13,7 @@ mod concurrency;
 mod consent;
 mod drift;
 mod faults;
+mod fleet;
 mod invitations;
 mod lifecycle_prop;
 mod logs;

@@ -1,0 +1,197 @@
+//! `/admin/fleet`: the whole fleet in one sortable, filterable table, every
+//! number a link to the page that explains it, with small server-rendered SVG
+//! charts (no script): each tenant's compliance trend and the fleet's drift
+//! per day over 30 days.
+
+use crate::api;
+use crate::components::{EmptyState, NoWorkspace, load};
+use domain::fleet::{FleetPage, FleetQuery, FleetRow, FleetSort, ago};
+use domain::runs::filter::{Range, RunFilter, Tab};
+use leptos::prelude::*;
+use leptos_meta::Title;
+
+/// A compliance sparkline: per cent compliant over the latest snapshots.
+fn sparkline(points: &[i64]) -> impl IntoView + use<> {
+    let label = if points.is_empty() {
+        "No compliance snapshots yet".to_string()
+    } else {
+        format!(
+            "Compliance over the last {} snapshots: {}",
+            points.len(),
+            points
+                .iter()
+                .map(|p| format!("{p} %"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    };
+    let step = if points.len() > 1 {
+        60.0 / (points.len() - 1) as f64
+    } else {
+        0.0
+    };
+    let line = points
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            format!(
+                "{:.1},{:.1}",
+                i as f64 * step,
+                18.0 - *p as f64 * 16.0 / 100.0
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(" ");
+    let title = label.clone();
+    view! {
+        <svg class="sparkline" viewBox="0 0 60 20" width="60" height="20" role="img" aria-label=label>
+            <title>{title}</title>
+            {(points.len() > 1).then(|| view! { <polyline points=line fill="none" stroke="currentColor" stroke-width="1.5"/> })}
+            {(points.len() == 1).then(|| view! { <circle cx="30" cy=format!("{:.1}", 18.0 - points[0] as f64 * 16.0 / 100.0) r="2" fill="currentColor"/> })}
+        </svg>
+    }
+}
+
+/// The fleet's drift per day: one bar a day, tallest day full height.
+fn drift_chart(days: &[i64]) -> impl IntoView + use<> {
+    let max = days.iter().copied().max().unwrap_or(0).max(1);
+    let total: i64 = days.iter().sum();
+    let label = format!(
+        "Policy changes found per day over the last {} days: {total} in all, at most {} in one day",
+        days.len(),
+        days.iter().copied().max().unwrap_or(0)
+    );
+    let title = label.clone();
+    view! {
+        <svg class="fleet-chart" viewBox="0 0 300 60" width="300" height="60" role="img" aria-label=label>
+            <title>{title}</title>
+            {days.iter().enumerate().map(|(i, n)| {
+                let h = *n as f64 * 56.0 / max as f64;
+                view! { <rect x=(i * 10 + 1).to_string() y=format!("{:.1}", 58.0 - h) width="8" height=format!("{h:.1}") fill="currentColor"/> }
+            }).collect_view()}
+            <line x1="0" y1="58.5" x2="300" y2="58.5" stroke="currentColor" stroke-width="0.5"/>
+        </svg>
+    }
+}
+
+fn header(q: FleetQuery, sort: FleetSort, label: &'static str) -> impl IntoView {
+    let current = q.sort == sort;
+    let aria_sort = current.then_some(if q.desc { "descending" } else { "ascending" });
+    view! {
+        <th scope="col" aria-sort=aria_sort>
+            <a class="link" href=q.sort_link(sort)>{label}{current.then_some(if q.desc { " ↓" } else { " ↑" })}</a>
+        </th>
+    }
+}
+
+fn row(r: FleetRow, now: i64) -> impl IntoView {
+    let t = r.tenant;
+    let hub = |f: RunFilter| f.for_tenant(Some(t)).hub_link();
+    let compliance = match (r.compliant, r.compliance_percent()) {
+        (Some((ok, total)), Some(pct)) => format!("{ok} / {total} ({pct} %)"),
+        (Some(_), None) => "no devices".into(),
+        _ => "not synced".into(),
+    };
+    let inventory = r
+        .inventory_at
+        .map(|at| ago(now - at))
+        .unwrap_or_else(|| "never".into());
+    let connection = match (r.connection, r.consent, r.connection_enabled) {
+        (None, _, _) => view! { <span class="badge badge-bad">"No connection"</span> }.into_any(),
+        (Some(c), consent, enabled) => {
+            let href = format!("/admin/t/{t}/connections/{c}");
+            let (class, words) = match (enabled, consent, r.secret_days(now)) {
+                (Some(false), _, _) => ("badge badge-muted", "Disabled".to_string()),
+                (_, Some(false), _) => ("badge badge-warn", "Consent missing".to_string()),
+                (_, _, Some(d)) if d < 0 => ("badge badge-bad", "Secret expired".to_string()),
+                (_, _, Some(d)) if d <= 30 => {
+                    ("badge badge-warn", format!("Secret expires in {d} d"))
+                }
+                (_, _, Some(d)) => ("badge badge-ok", format!("OK · secret {d} d")),
+                (_, _, None) => ("badge badge-ok", "OK".to_string()),
+            };
+            view! { <a href=href class="link"><span class=class>{words}</span></a> }.into_any()
+        }
+    };
+    view! {
+        <tr data-tenant=t.to_string()>
+            <th scope="row">
+                <a class="link" href=format!("/admin/t/{t}")>{r.name.clone()}</a>
+                {(!r.active).then(|| view! { " " <span class="badge badge-muted">"Inactive"</span> })}
+            </th>
+            <td><a class="link" href=format!("/admin/t/{t}/inventory")>{inventory}</a></td>
+            <td>
+                <a class="link" href=format!("/admin/t/{t}/compliance")>{compliance}</a>
+                " " {sparkline(&r.compliance_trend)}
+            </td>
+            <td data-drift=r.drift_7d><a class="link" href=format!("/admin/t/{t}/changes?days=7")>{r.drift_7d}</a></td>
+            <td>{connection}</td>
+            <td data-active=r.active_runs><a class="link" href=hub(RunFilter::tab(Tab::Active))>{r.active_runs}</a></td>
+            <td data-failed=r.failed_7d><a class="link" href=hub(RunFilter {
+                outcome: Some(domain::runs::RunOutcome::Failed),
+                range: Some(Range::LastWeek),
+                ..RunFilter::default()
+            })>{r.failed_7d}</a></td>
+        </tr>
+    }
+}
+
+fn fleet(p: FleetPage) -> impl IntoView {
+    let q = p.query;
+    let now = p.now;
+    let n = p.rows.len();
+    view! {
+        {(!p.tags.is_empty()).then(|| view! {
+            <nav class="filters" aria-label="Filter the fleet by tag">
+                <a class="link" href=FleetQuery { tag: None, ..q }.link() aria-current=q.tag.is_none().then_some("page")>"All"</a>
+                {p.tags.iter().map(|(id, name)| {
+                    let link = FleetQuery { tag: Some(*id), ..q }.link();
+                    view! { <a class="link" href=link aria-current=(q.tag == Some(*id)).then_some("page")>{name.clone()}</a> }
+                }).collect_view()}
+            </nav>
+        })}
+        <section class="card mt-4" aria-labelledby="fleet-drift">
+            <h2 id="fleet-drift" class="section-title">"Policy changes across the fleet, last 30 days"</h2>
+            {drift_chart(&p.drift_by_day)}
+            <p class="muted text-sm chart-axis"><span>"30 days ago"</span><span>"today"</span></p>
+        </section>
+        {if p.rows.is_empty() {
+            view! { <p class="muted mt-4">{if q.tag.is_some() { "No tenants carry this tag." } else { "No tenants to show yet." }}</p> }.into_any()
+        } else {
+            view! {
+                <table class="table mt-4" data-testid="fleet-table" data-count=n>
+                    <caption class="sr-only">{format!("{n} tenants")}</caption>
+                    <thead><tr>
+                        {header(q, FleetSort::Name, "Tenant")}
+                        {header(q, FleetSort::Inventory, "Last inventory")}
+                        {header(q, FleetSort::Compliance, "Compliance")}
+                        {header(q, FleetSort::Drift, "Changes (7 d)")}
+                        {header(q, FleetSort::Secret, "Connection")}
+                        {header(q, FleetSort::Active, "Active runs")}
+                        {header(q, FleetSort::Failed, "Failed (7 d)")}
+                    </tr></thead>
+                    <tbody>{p.rows.into_iter().map(|r| row(r, now)).collect_view()}</tbody>
+                </table>
+            }.into_any()
+        }}
+    }
+}
+
+#[component]
+pub fn Fleet() -> impl IntoView {
+    let query = crate::pages::operations::current_query();
+    view! {
+        <Title text="Fleet · Tenantry"/>
+        <section class="page">
+            <h1 class="page-title">"Fleet"</h1>
+            <p class="muted">"Every tenant you may see, with what to look at first. Each number opens the page that explains it."</p>
+            {load(api::load_fleet(query), |p: Option<FleetPage>| match p {
+                None => view! { <NoWorkspace/> }.into_any(),
+                Some(p) if p.rows.is_empty() && p.query.tag.is_none() => view! {
+                    <EmptyState title="No tenants yet">"Add tenants on the Tenants page; they appear here with their health at a glance."</EmptyState>
+                }.into_any(),
+                Some(p) => fleet(p).into_any(),
+            })}
+        </section>
+    }
+}

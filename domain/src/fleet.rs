@@ -1,0 +1,499 @@
+//! The fleet overview (`/admin/fleet`): every tenant the member may see in
+//! one table — last successful inventory, device compliance with its trend,
+//! drift in the last 7 days, connection health, active and failed runs — each
+//! number linking to the page that explains it. Read with one set-based query
+//! per column (never one per tenant), so it stays fast at 1,000 tenants.
+//! The views are wasm-safe; the read needs the `server` feature.
+
+use crate::ids::{ProviderConnectionId, TagId, TenantId};
+use serde::{Deserialize, Serialize};
+
+/// Compliance snapshots the trend line shows per tenant.
+pub const TREND_POINTS: usize = 10;
+/// Days the fleet's drift chart covers.
+pub const CHART_DAYS: usize = 30;
+
+/// A column to sort by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FleetSort {
+    #[default]
+    Name,
+    Inventory,
+    Compliance,
+    Drift,
+    Secret,
+    Active,
+    Failed,
+}
+
+impl FleetSort {
+    pub const ALL: [FleetSort; 7] = [
+        FleetSort::Name,
+        FleetSort::Inventory,
+        FleetSort::Compliance,
+        FleetSort::Drift,
+        FleetSort::Secret,
+        FleetSort::Active,
+        FleetSort::Failed,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FleetSort::Name => "name",
+            FleetSort::Inventory => "inventory",
+            FleetSort::Compliance => "compliance",
+            FleetSort::Drift => "drift",
+            FleetSort::Secret => "secret",
+            FleetSort::Active => "active",
+            FleetSort::Failed => "failed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<FleetSort> {
+        FleetSort::ALL.into_iter().find(|x| x.as_str() == s)
+    }
+}
+
+/// The page's query: sort column and direction, tag filter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct FleetQuery {
+    pub sort: FleetSort,
+    pub desc: bool,
+    pub tag: Option<TagId>,
+}
+
+impl FleetQuery {
+    /// Parses `sort=&dir=asc|desc&tag=`; unknown keys ignored, bad values
+    /// refused with their field.
+    pub fn parse(query: &str) -> Result<FleetQuery, crate::AppError> {
+        let bad = |f: &str| crate::AppError::invalid(f, "This link has a value we do not know.");
+        let mut q = FleetQuery::default();
+        for pair in query.trim_start_matches('?').split('&') {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            if v.is_empty() {
+                continue;
+            }
+            match k {
+                "sort" => q.sort = FleetSort::parse(v).ok_or_else(|| bad("sort"))?,
+                "dir" => {
+                    q.desc = match v {
+                        "desc" => true,
+                        "asc" => false,
+                        _ => return Err(bad("dir")),
+                    }
+                }
+                "tag" => q.tag = Some(v.parse().map_err(|_| bad("tag"))?),
+                _ => {}
+            }
+        }
+        Ok(q)
+    }
+
+    /// This query's page.
+    pub fn link(&self) -> String {
+        let mut link = format!(
+            "/admin/fleet?sort={}&dir={}",
+            self.sort.as_str(),
+            if self.desc { "desc" } else { "asc" }
+        );
+        if let Some(t) = self.tag {
+            link.push_str(&format!("&tag={t}"));
+        }
+        link
+    }
+
+    /// The link that sorts by `sort` (a second click on the current column
+    /// turns the direction), keeping the tag.
+    pub fn sort_link(&self, sort: FleetSort) -> String {
+        let desc = if sort == self.sort {
+            !self.desc
+        } else {
+            sort != FleetSort::Name
+        };
+        FleetQuery {
+            sort,
+            desc,
+            tag: self.tag,
+        }
+        .link()
+    }
+}
+
+/// One tenant's row.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FleetRow {
+    pub tenant: TenantId,
+    pub name: String,
+    pub active: bool,
+    /// When the latest successful inventory was taken.
+    pub inventory_at: Option<i64>,
+    /// The latest compliance snapshot: compliant devices of all devices.
+    pub compliant: Option<(i64, i64)>,
+    /// Per cent compliant over the latest snapshots, oldest first.
+    pub compliance_trend: Vec<i64>,
+    /// Published drift entries found in the last 7 days.
+    pub drift_7d: i64,
+    /// The default connection: its id, consent granted, enabled, secret expiry.
+    pub connection: Option<ProviderConnectionId>,
+    pub consent: Option<bool>,
+    pub connection_enabled: Option<bool>,
+    pub secret_expires_at: Option<i64>,
+    pub active_runs: i64,
+    pub failed_7d: i64,
+}
+
+impl FleetRow {
+    /// Compliant share in per cent (None: no devices or no snapshot).
+    pub fn compliance_percent(&self) -> Option<i64> {
+        self.compliant
+            .filter(|(_, total)| *total > 0)
+            .map(|(ok, total)| ok * 100 / total)
+    }
+
+    /// Whole days until the secret expires (negative: expired).
+    pub fn secret_days(&self, now: i64) -> Option<i64> {
+        self.secret_expires_at
+            .map(|at| (at - now).div_euclid(86_400_000))
+    }
+}
+
+/// The page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FleetPage {
+    pub now: i64,
+    pub query: FleetQuery,
+    pub rows: Vec<FleetRow>,
+    pub tags: Vec<(TagId, String)>,
+    /// Drift entries found per day over the last [`CHART_DAYS`] days, oldest first.
+    pub drift_by_day: Vec<i64>,
+}
+
+/// How long ago, in the largest whole unit (`just now`, `3 h ago`, `2 d ago`).
+pub fn ago(ms: i64) -> String {
+    let mins = ms.max(0) / 60_000;
+    match mins {
+        0 => "just now".into(),
+        m if m < 60 => format!("{m} min ago"),
+        m if m < 48 * 60 => format!("{} h ago", m / 60),
+        m => format!("{} d ago", m / (24 * 60)),
+    }
+}
+
+/// Sorts rows by the query (unknown values last in either direction).
+pub fn sort_rows(rows: &mut [FleetRow], q: FleetQuery, now: i64) {
+    use std::cmp::Ordering;
+    fn opt<T: Ord>(a: Option<T>, b: Option<T>, desc: bool) -> Ordering {
+        match (a, b) {
+            (Some(a), Some(b)) => {
+                if desc {
+                    b.cmp(&a)
+                } else {
+                    a.cmp(&b)
+                }
+            }
+            (Some(_), None) => Ordering::Less,
+            (None, Some(_)) => Ordering::Greater,
+            (None, None) => Ordering::Equal,
+        }
+    }
+    rows.sort_by(|a, b| {
+        let by = match q.sort {
+            FleetSort::Name => opt(
+                Some(a.name.to_lowercase()),
+                Some(b.name.to_lowercase()),
+                q.desc,
+            ),
+            FleetSort::Inventory => opt(a.inventory_at, b.inventory_at, q.desc),
+            FleetSort::Compliance => opt(a.compliance_percent(), b.compliance_percent(), q.desc),
+            FleetSort::Drift => opt(Some(a.drift_7d), Some(b.drift_7d), q.desc),
+            FleetSort::Secret => opt(a.secret_days(now), b.secret_days(now), q.desc),
+            FleetSort::Active => opt(Some(a.active_runs), Some(b.active_runs), q.desc),
+            FleetSort::Failed => opt(Some(a.failed_7d), Some(b.failed_7d), q.desc),
+        };
+        by.then_with(|| a.name.to_lowercase().cmp(&b.name.to_lowercase()))
+            .then_with(|| a.tenant.0.cmp(&b.tenant.0))
+    });
+}
+
+#[cfg(feature = "server")]
+pub use service::page;
+
+#[cfg(feature = "server")]
+mod service {
+    use super::*;
+    use crate::access::{self, Actor};
+    use crate::error::AppResult;
+    use crate::rbac::Capability;
+    use crate::runs::sql::published;
+    use crate::services::Services;
+    use std::collections::HashMap;
+
+    const DAY: i64 = 86_400_000;
+
+    /// The fleet page of the member's current workspace (None: no workspace).
+    pub async fn page(svc: &Services, actor: &Actor, query: &str) -> AppResult<Option<FleetPage>> {
+        let query = FleetQuery::parse(query)?;
+        let Some(access) =
+            access::current_workspace_with(svc, actor, Capability::TenantView).await?
+        else {
+            return Ok(None);
+        };
+        let ws = access.id().0;
+        let now = svc.now();
+        let mut conn = svc.store.read().await?;
+        let tags: Vec<(i64, String)> =
+            sqlx::query_as("SELECT id, name FROM tags WHERE workspace_id = $1 ORDER BY name")
+                .bind(ws)
+                .fetch_all(&mut *conn)
+                .await?;
+        // Another workspace's tag is not there, like its tenants.
+        if let Some(t) = query.tag
+            && !tags.iter().any(|(id, _)| *id == t.0)
+        {
+            return Err(crate::AppError::NotFound);
+        }
+        // The tenants: the member's own (operators, read-only: assigned), in the tag.
+        let mut sql = String::from(
+            "SELECT t.id, t.display_name, t.status FROM tenants t WHERE t.workspace_id = $1",
+        );
+        let mut binds = vec![ws];
+        if !access.role().sees_all_tenants() {
+            binds.push(actor.user_id.0);
+            sql.push_str(&format!(
+                " AND t.id IN (SELECT a.tenant_id FROM tenant_assignments a WHERE a.user_id = ${})",
+                binds.len()
+            ));
+        }
+        if let Some(t) = query.tag {
+            binds.push(t.0);
+            sql.push_str(&format!(
+                " AND t.id IN (SELECT tt.tenant_id FROM tenant_tags tt WHERE tt.tag_id = ${})",
+                binds.len()
+            ));
+        }
+        let mut q = sqlx::query_as::<_, (i64, String, String)>(sqlx::AssertSqlSafe(sql));
+        for b in &binds {
+            q = q.bind(*b);
+        }
+        let tenants = q.fetch_all(&mut *conn).await?;
+
+        // Each column: one grouped query over the workspace.
+        let inventory: HashMap<i64, i64> = sqlx::query_as::<_, (i64, i64)>(sqlx::AssertSqlSafe(format!(
+            "SELECT s.tenant_id, MAX(s.taken_at) FROM inventory_snapshots s JOIN tenants t ON t.id = s.tenant_id
+             WHERE t.workspace_id = $1 AND {} GROUP BY s.tenant_id",
+            published("s")
+        )))
+        .bind(ws)
+        .fetch_all(&mut *conn)
+        .await?
+        .into_iter()
+        .collect();
+        let compliance: Vec<(i64, i64, i64, i64, i64, i64)> =
+            sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "SELECT tenant_id, rn, compliant, noncompliant, in_grace_period, other FROM (
+                SELECT s.tenant_id, s.compliant, s.noncompliant, s.in_grace_period, s.other,
+                       ROW_NUMBER() OVER (PARTITION BY s.tenant_id ORDER BY s.id DESC) AS rn
+                FROM compliance_snapshots s JOIN tenants t ON t.id = s.tenant_id
+                WHERE t.workspace_id = $1 AND {}
+             ) x WHERE rn <= {TREND_POINTS} ORDER BY tenant_id, rn DESC",
+                published("s")
+            )))
+            .bind(ws)
+            .fetch_all(&mut *conn)
+            .await?;
+        // Per tenant: the latest (compliant, total) and the trend in per cent.
+        type Trend = (Option<(i64, i64)>, Vec<i64>);
+        let mut trends: HashMap<i64, Trend> = HashMap::new();
+        for (tenant, rn, ok, bad, grace, other) in compliance {
+            let total = ok + bad + grace + other;
+            let e = trends.entry(tenant).or_default();
+            if total > 0 {
+                e.1.push(ok * 100 / total);
+            }
+            if rn == 1 {
+                e.0 = Some((ok, total));
+            }
+        }
+        let since = now - 7 * DAY;
+        let drift: HashMap<i64, i64> =
+            sqlx::query_as::<_, (i64, i64)>(sqlx::AssertSqlSafe(format!(
+                "SELECT d.tenant_id, COUNT(*) FROM drift_entries d
+             WHERE d.workspace_id = $1 AND d.detected_at >= $2 AND {} GROUP BY d.tenant_id",
+                published("d")
+            )))
+            .bind(ws)
+            .bind(since)
+            .fetch_all(&mut *conn)
+            .await?
+            .into_iter()
+            .collect();
+        let connections: Vec<(i64, i64, String, String, Option<i64>)> = sqlx::query_as(
+            "SELECT c.tenant_id, c.id, c.consent, c.status, c.credential_expires_at
+             FROM provider_connections c WHERE c.workspace_id = $1 AND c.is_default = 1",
+        )
+        .bind(ws)
+        .fetch_all(&mut *conn)
+        .await?;
+        let connections: HashMap<i64, (i64, String, String, Option<i64>)> = connections
+            .into_iter()
+            .map(|(t, id, consent, status, exp)| (t, (id, consent, status, exp)))
+            .collect();
+        let active: HashMap<i64, i64> = sqlx::query_as::<_, (i64, i64)>(concat!(
+            "SELECT r.tenant_id, COUNT(*) FROM operation_runs r
+             WHERE r.workspace_id = $1 AND r.tenant_id IS NOT NULL AND ",
+            crate::runs::sql::active_run!("r"),
+            " GROUP BY r.tenant_id"
+        ))
+        .bind(ws)
+        .fetch_all(&mut *conn)
+        .await?
+        .into_iter()
+        .collect();
+        let failed: HashMap<i64, i64> = sqlx::query_as::<_, (i64, i64)>(
+            "SELECT r.tenant_id, COUNT(*) FROM operation_runs r
+             WHERE r.workspace_id = $1 AND r.tenant_id IS NOT NULL AND r.outcome = 'failed' AND r.created_at >= $2
+             GROUP BY r.tenant_id",
+        )
+        .bind(ws)
+        .bind(since)
+        .fetch_all(&mut *conn)
+        .await?
+        .into_iter()
+        .collect();
+        // The fleet's drift per day (the member's tenants only).
+        let chart_from = now - CHART_DAYS as i64 * DAY;
+        let per_day: Vec<(i64, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT d.tenant_id, d.detected_at FROM drift_entries d
+             WHERE d.workspace_id = $1 AND d.detected_at >= $2 AND {}",
+            published("d")
+        )))
+        .bind(ws)
+        .bind(chart_from)
+        .fetch_all(&mut *conn)
+        .await?;
+        let shown: std::collections::HashSet<i64> = tenants.iter().map(|t| t.0).collect();
+        let mut drift_by_day = vec![0i64; CHART_DAYS];
+        for (tenant, at) in per_day {
+            let day = ((at - chart_from) / DAY) as usize;
+            if shown.contains(&tenant) && day < CHART_DAYS {
+                drift_by_day[day] += 1;
+            }
+        }
+
+        let mut rows: Vec<FleetRow> = tenants
+            .into_iter()
+            .map(|(id, name, status)| {
+                let (compliant, trend) = trends.remove(&id).unwrap_or_default();
+                let conn = connections.get(&id);
+                FleetRow {
+                    tenant: TenantId(id),
+                    name,
+                    active: status == "active",
+                    inventory_at: inventory.get(&id).copied(),
+                    compliant,
+                    compliance_trend: trend,
+                    drift_7d: drift.get(&id).copied().unwrap_or(0),
+                    connection: conn.map(|c| ProviderConnectionId(c.0)),
+                    consent: conn.map(|c| c.1 == "granted"),
+                    connection_enabled: conn.map(|c| c.2 == "enabled"),
+                    secret_expires_at: conn.and_then(|c| c.3),
+                    active_runs: active.get(&id).copied().unwrap_or(0),
+                    failed_7d: failed.get(&id).copied().unwrap_or(0),
+                }
+            })
+            .collect();
+        sort_rows(&mut rows, query, now);
+        Ok(Some(FleetPage {
+            now,
+            query,
+            rows,
+            tags: tags.into_iter().map(|(id, n)| (TagId(id), n)).collect(),
+            drift_by_day,
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(id: i64, name: &str, pct: Option<(i64, i64)>, drift: i64) -> FleetRow {
+        FleetRow {
+            tenant: TenantId(id),
+            name: name.into(),
+            active: true,
+            inventory_at: None,
+            compliant: pct,
+            compliance_trend: Vec::new(),
+            drift_7d: drift,
+            connection: None,
+            consent: None,
+            connection_enabled: None,
+            secret_expires_at: None,
+            active_runs: 0,
+            failed_7d: 0,
+        }
+    }
+
+    #[test]
+    fn sorting_keeps_unknowns_last_and_breaks_ties_by_name() {
+        let mut rows = vec![
+            row(1, "beta", Some((5, 10)), 2),
+            row(2, "Alpha", None, 2),
+            row(3, "gamma", Some((9, 10)), 0),
+        ];
+        let q = |sort, desc| FleetQuery {
+            sort,
+            desc,
+            tag: None,
+        };
+        sort_rows(&mut rows, q(FleetSort::Compliance, false), 0);
+        assert_eq!(
+            rows.iter().map(|r| r.tenant.0).collect::<Vec<_>>(),
+            vec![1, 3, 2]
+        );
+        sort_rows(&mut rows, q(FleetSort::Compliance, true), 0);
+        assert_eq!(
+            rows.iter().map(|r| r.tenant.0).collect::<Vec<_>>(),
+            vec![3, 1, 2]
+        );
+        sort_rows(&mut rows, q(FleetSort::Drift, true), 0);
+        assert_eq!(
+            rows.iter().map(|r| r.tenant.0).collect::<Vec<_>>(),
+            vec![2, 1, 3]
+        );
+        sort_rows(&mut rows, q(FleetSort::Name, false), 0);
+        assert_eq!(
+            rows.iter().map(|r| r.tenant.0).collect::<Vec<_>>(),
+            vec![2, 1, 3]
+        );
+    }
+
+    #[test]
+    fn the_query_round_trips_and_refuses_bad_values() {
+        let q = FleetQuery::parse("sort=drift&dir=desc&tag=4&x=1").unwrap_or_default();
+        assert_eq!(
+            q,
+            FleetQuery {
+                sort: FleetSort::Drift,
+                desc: true,
+                tag: Some(TagId(4))
+            }
+        );
+        assert_eq!(
+            q.sort_link(FleetSort::Drift),
+            "/admin/fleet?sort=drift&dir=asc&tag=4"
+        );
+        assert_eq!(
+            q.sort_link(FleetSort::Name),
+            "/admin/fleet?sort=name&dir=asc&tag=4"
+        );
+        for bad in ["sort=size", "dir=up", "tag=x"] {
+            assert!(FleetQuery::parse(bad).is_err(), "{bad}");
+        }
+        assert_eq!(ago(0), "just now");
+        assert_eq!(ago(3 * 3_600_000), "3 h ago");
+        assert_eq!(ago(3 * 86_400_000), "3 d ago");
+    }
+}
