@@ -363,9 +363,10 @@ mod service {
         .collect();
         // The fleet's drift per day (the member's tenants only).
         let chart_from = now - CHART_DAYS as i64 * DAY;
-        let per_day: Vec<(i64, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "SELECT d.tenant_id, d.detected_at FROM drift_entries d
-             WHERE d.workspace_id = $1 AND d.detected_at >= $2 AND {}",
+        let per_day: Vec<(i64, i64, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT d.tenant_id, (d.detected_at - $2) / {DAY} AS day, COUNT(*) FROM drift_entries d
+             WHERE d.workspace_id = $1 AND d.detected_at >= $2 AND {}
+             GROUP BY 1, 2",
             published("d")
         )))
         .bind(ws)
@@ -374,10 +375,13 @@ mod service {
         .await?;
         let shown: std::collections::HashSet<i64> = tenants.iter().map(|t| t.0).collect();
         let mut drift_by_day = vec![0i64; CHART_DAYS];
-        for (tenant, at) in per_day {
-            let day = ((at - chart_from) / DAY) as usize;
-            if shown.contains(&tenant) && day < CHART_DAYS {
-                drift_by_day[day] += 1;
+        for (tenant, day, n) in per_day {
+            if shown.contains(&tenant)
+                && let Some(slot) = usize::try_from(day)
+                    .ok()
+                    .and_then(|d| drift_by_day.get_mut(d))
+            {
+                *slot += n;
             }
         }
 

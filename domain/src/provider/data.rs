@@ -164,6 +164,10 @@ async fn latest_verification(
     })
 }
 
+/// Inventory items written per statement (8 parameters each: well under
+/// SQLite's and PostgreSQL's parameter limits).
+const ITEMS_PER_INSERT: usize = 200;
+
 /// Stores one inventory snapshot and its items in one transaction.
 pub async fn save_inventory(
     svc: &Services,
@@ -187,22 +191,42 @@ pub async fn save_inventory(
     .bind(attempt)
     .fetch_one(&mut **tx)
     .await?;
-    for i in items {
-        sqlx::query(
+    // Many rows per statement: a 2,000-policy tenant is 10 round trips, not 2,000.
+    for chunk in items.chunks(ITEMS_PER_INSERT) {
+        let values: Vec<String> = (0..chunk.len())
+            .map(|r| {
+                let p = |k: usize| format!("${}", 2 + r * 8 + k);
+                format!(
+                    "($1, {}, {}, {}, {}, {}, {}, {}, {})",
+                    p(0),
+                    p(1),
+                    p(2),
+                    p(3),
+                    p(4),
+                    p(5),
+                    p(6),
+                    p(7)
+                )
+            })
+            .collect();
+        let sql = format!(
             "INSERT INTO inventory_items (snapshot_id, kind, external_id, display_name, search_name, platform, detail, modified, settings)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-        )
-        .bind(snapshot)
-        .bind(i.kind)
-        .bind(&i.external_id)
-        .bind(&i.display_name)
-        .bind(format!("{} {}", i.display_name, i.detail).to_lowercase())
-        .bind(&i.platform)
-        .bind(&i.detail)
-        .bind(&i.modified)
-        .bind(&i.settings)
-        .execute(&mut **tx)
-        .await?;
+             VALUES {}",
+            values.join(", ")
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(snapshot);
+        for i in chunk {
+            q = q
+                .bind(i.kind)
+                .bind(&i.external_id)
+                .bind(&i.display_name)
+                .bind(format!("{} {}", i.display_name, i.detail).to_lowercase())
+                .bind(&i.platform)
+                .bind(&i.detail)
+                .bind(&i.modified)
+                .bind(&i.settings);
+        }
+        q.execute(&mut **tx).await?;
     }
     // What changed since the previous published snapshot, written with this
     // one (published together, or not at all).

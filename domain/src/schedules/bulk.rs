@@ -226,24 +226,32 @@ pub async fn start(
     ))
     .await?;
     let bulk = BulkStartId(id);
-    admission::admit(
-        svc,
-        Ledger::Bulk(bulk),
-        Starter::Member(Arc::new(actor.clone())),
-        Plan {
-            op_type,
-            start_at: now,
-            spread_ms: 0,
-        },
-        &tenants,
-        &Default::default(),
-    )
-    .await?;
-    sqlx::query("UPDATE bulk_starts SET admitted_at = $2 WHERE id = $1")
-        .bind(id)
-        .bind(svc.now())
-        .execute(&mut *svc.store.write().await?)
+    // Admission runs on its own task: a member who closes the tab (or a
+    // request timeout) does not cut a bulk off halfway; the answer waits for it.
+    let task_svc = svc.clone();
+    let member = Arc::new(actor.clone());
+    let admitting = tokio::spawn(crate::store::one_unit(async move {
+        admission::admit(
+            &task_svc,
+            Ledger::Bulk(bulk),
+            Starter::Member(member),
+            Plan {
+                op_type,
+                start_at: now,
+                spread_ms: 0,
+            },
+            &tenants,
+            &Default::default(),
+        )
         .await?;
+        sqlx::query("UPDATE bulk_starts SET admitted_at = $2 WHERE id = $1")
+            .bind(id)
+            .bind(task_svc.now())
+            .execute(&mut *task_svc.store.write().await?)
+            .await?;
+        AppResult::Ok(())
+    }));
+    admitting.await.map_err(|_| AppError::Internal)??;
     view_of(svc, access.id(), bulk)
         .await?
         .ok_or(AppError::Internal)
