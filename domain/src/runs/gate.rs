@@ -545,12 +545,7 @@ impl StartGate {
 /// `tenantry_runs_started_total` by operation and result.
 fn count_start(op: OperationType, result: &AppResult<StartResult>) {
     let decision = match result {
-        Ok(r) => match r.decision {
-            StartDecision::Accepted => "queued",
-            StartDecision::Deduped => "already_running",
-            StartDecision::ScopeBusy => "scope_busy",
-            StartDecision::Blocked => "blocked",
-        },
+        Ok(r) => r.decision.word(),
         Err(AppError::Forbidden | AppError::NotFound) => "refused",
         Err(_) => "error",
     };
@@ -867,7 +862,7 @@ impl StartGate {
                 .into_iter()
                 .map(|(id, t)| (t, id))
                 .collect();
-            for (tenant, _, connection, _, _, _) in &admit {
+            for (tenant, _, connection, _, _, available_at) in &admit {
                 match inserted.get(&tenant.0) {
                     Some(id) => settled.push((
                         *tenant,
@@ -881,14 +876,9 @@ impl StartGate {
                             reason: None,
                         }),
                     )),
-                    // Someone took the scope between our read and insert: ask again alone.
-                    None => {
-                        let nb = tenants
-                            .iter()
-                            .find(|(t, _)| t == tenant)
-                            .map_or(now, |x| x.1);
-                        alone.push((*tenant, nb));
-                    }
+                    // Someone took the scope between our read and insert: ask
+                    // again alone (its earliest pick-up as already clamped).
+                    None => alone.push((*tenant, *available_at)),
                 }
             }
             if !inserted.is_empty() {

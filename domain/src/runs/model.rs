@@ -440,6 +440,19 @@ pub enum StartDecision {
     Blocked,
 }
 
+impl StartDecision {
+    /// The decision as recorded (fire and bulk targets) and counted (the
+    /// `tenantry_runs_started_total` result label).
+    pub fn word(self) -> &'static str {
+        match self {
+            StartDecision::Accepted => "queued",
+            StartDecision::Deduped => "already_running",
+            StartDecision::ScopeBusy => "scope_busy",
+            StartDecision::Blocked => "blocked",
+        }
+    }
+}
+
 /// A start result as the presenter needs it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StartResult {

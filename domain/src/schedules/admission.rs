@@ -12,8 +12,8 @@
 use crate::access::Actor;
 use crate::error::{AppError, AppResult};
 use crate::ids::{BulkStartId, ScheduleFireId, TenantId};
+use crate::runs::OperationType;
 use crate::runs::gate::{FLOW_NOTIFIES, Initiator, StartGate};
-use crate::runs::{OperationType, StartDecision};
 use crate::services::Services;
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -107,16 +107,6 @@ struct Decided {
     run: Option<i64>,
 }
 
-/// The ledger's word for a gate decision (the hub and pages count by it).
-pub(crate) fn decision_word(d: StartDecision) -> &'static str {
-    match d {
-        StartDecision::Accepted => "queued",
-        StartDecision::Deduped => "already_running",
-        StartDecision::ScopeBusy => "scope_busy",
-        StartDecision::Blocked => "blocked",
-    }
-}
-
 /// Admits `plan` on every target not in `done`, in order, in batches through
 /// [`StartGate::start_many`] (several batches at once on PostgreSQL), and
 /// records each batch's decisions in `ledger`.
@@ -186,7 +176,7 @@ async fn admit_batch(
     let mut decided = Vec::with_capacity(results.len());
     for (tenant, result) in results {
         let (decision, run) = match result {
-            Ok(r) => (decision_word(r.decision), Some(r.run.0)),
+            Ok(r) => (r.decision.word(), Some(r.run.0)),
             // Gone since the list was read (deleted, archived, unassigned):
             // nothing started.
             Err(AppError::NotFound | AppError::Forbidden) => ("skipped", None),
