@@ -139,6 +139,23 @@ fn notice_text(key: &str) -> Option<&'static str> {
         "schedule_paused" => "Schedule paused: it will not fire until you resume it.",
         "schedule_resumed" => "Schedule resumed: it fires from its next slot.",
         "schedule_deleted" => "Schedule deleted. Runs it started are kept.",
+        "baseline_captured" => {
+            "Baseline captured. Assign it to tenants below: each is compared with it after its next inventory sync, or at once with Compare now."
+        }
+        "baseline_edited" => {
+            "Saved as a new version. Assigned tenants are compared with it shortly."
+        }
+        "baseline_assigned" => {
+            "Assignment saved. Its tenants are compared with the baseline shortly."
+        }
+        "baseline_unassigned" => "Assignment removed.",
+        "baseline_deleted" => {
+            "Baseline deleted with its versions, comparisons and accepted deviations."
+        }
+        "deviation_accepted" => {
+            "Deviation accepted: shown as accepted until it expires or is revoked."
+        }
+        "acceptance_revoked" => "Acceptance revoked: the cell shows its compared state again.",
         "member_removed" => "Member removed.",
         "assignment_changed" => "Tenant assignment saved.",
         "tenant_created" => "Tenant added.",
@@ -360,6 +377,7 @@ pub fn AdminShell() -> impl IntoView {
                     <NavLink href="/admin" label="Overview"/>
                     <NavLink href="/admin/tenants" label="Tenants"/>
                     <NavLink href="/admin/fleet" label="Fleet"/>
+                    <NavLink href="/admin/baselines" label="Baselines"/>
                     {shell.can(domain::rbac::Capability::TenantManage).then(|| view! { <NavLink href="/admin/onboarding" label="Onboarding"/> })}
                     <NavLink href="/admin/operations" label="Operations"/>
                     <NavLink href="/admin/schedules" label="Schedules"/>

@@ -4,6 +4,7 @@
 //! page) are the only code shipped to the browser.
 
 pub mod api;
+pub mod baselines_api;
 pub mod components;
 pub mod error;
 pub mod forms;
@@ -55,6 +56,11 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("workspaces/new") view=workspaces::NewWorkspace ssr=SsrMode::Async/>
                     <Route path=path!("tenants") view=tenants::Tenants ssr=SsrMode::Async/>
                     <Route path=path!("fleet") view=fleet::Fleet ssr=SsrMode::Async/>
+                    <Route path=path!("baselines") view=baselines::Baselines ssr=SsrMode::Async/>
+                    <Route path=path!("baselines/:baseline") view=baselines::BaselineMatrix ssr=SsrMode::Async/>
+                    <Route path=path!("baselines/:baseline/edit") view=baselines::BaselineEdit ssr=SsrMode::Async/>
+                    <Route path=path!("baselines/:baseline/align") view=baselines::BaselineAlign ssr=SsrMode::Async/>
+                    <Route path=path!("baselines/:baseline/t/:tenant") view=baselines::TenantAlignmentPage ssr=SsrMode::Async/>
                     <Route path=path!("onboarding") view=onboarding::Onboarding ssr=SsrMode::Async/>
                     <Route path=path!("onboarding/:draft") view=onboarding::OnboardingWizard ssr=SsrMode::Async/>
                     <Route path=path!("t/:tenant") view=tenants::TenantDashboard ssr=SsrMode::Async/>

@@ -22,17 +22,19 @@ pub enum FleetSort {
     Inventory,
     Compliance,
     Drift,
+    Alignment,
     Secret,
     Active,
     Failed,
 }
 
 impl FleetSort {
-    pub const ALL: [FleetSort; 7] = [
+    pub const ALL: [FleetSort; 8] = [
         FleetSort::Name,
         FleetSort::Inventory,
         FleetSort::Compliance,
         FleetSort::Drift,
+        FleetSort::Alignment,
         FleetSort::Secret,
         FleetSort::Active,
         FleetSort::Failed,
@@ -44,6 +46,7 @@ impl FleetSort {
             FleetSort::Inventory => "inventory",
             FleetSort::Compliance => "compliance",
             FleetSort::Drift => "drift",
+            FleetSort::Alignment => "alignment",
             FleetSort::Secret => "secret",
             FleetSort::Active => "active",
             FleetSort::Failed => "failed",
@@ -134,6 +137,9 @@ pub struct FleetRow {
     pub compliance_trend: Vec<i64>,
     /// Published drift entries found in the last 7 days.
     pub drift_7d: i64,
+    /// Aligned cells of all compared cells, over the latest comparison
+    /// with each baseline that applies to the tenant (None: none compared).
+    pub alignment: Option<(i64, i64)>,
     /// The default connection: its id, consent granted, enabled, secret expiry.
     pub connection: Option<ProviderConnectionId>,
     pub consent: Option<bool>,
@@ -149,6 +155,12 @@ impl FleetRow {
         self.compliant
             .filter(|(_, total)| *total > 0)
             .map(|(ok, total)| ok * 100 / total)
+    }
+
+    /// Baseline alignment in per cent (None: nothing compared).
+    pub fn alignment_percent(&self) -> Option<i64> {
+        self.alignment
+            .and_then(|(a, total)| crate::baselines::percent(a, total))
     }
 
     /// Whole days until the secret expires (negative: expired).
@@ -167,6 +179,10 @@ pub struct FleetPage {
     pub tags: Vec<(TagId, String)>,
     /// Drift entries found per day over the last [`CHART_DAYS`] days, oldest first.
     pub drift_by_day: Vec<i64>,
+    /// The fleet's baseline alignment per day in per cent (the latest
+    /// comparison of each tenant and baseline that day), oldest first;
+    /// None: nothing compared that day.
+    pub alignment_by_day: Vec<Option<i64>>,
 }
 
 /// How long ago, in the largest whole unit (`just now`, `3 h ago`, `2 d ago`).
@@ -207,6 +223,7 @@ pub fn sort_rows(rows: &mut [FleetRow], q: FleetQuery, now: i64) {
             FleetSort::Inventory => opt(a.inventory_at, b.inventory_at, q.desc),
             FleetSort::Compliance => opt(a.compliance_percent(), b.compliance_percent(), q.desc),
             FleetSort::Drift => opt(Some(a.drift_7d), Some(b.drift_7d), q.desc),
+            FleetSort::Alignment => opt(a.alignment_percent(), b.alignment_percent(), q.desc),
             FleetSort::Secret => opt(a.secret_days(now), b.secret_days(now), q.desc),
             FleetSort::Active => opt(Some(a.active_runs), Some(b.active_runs), q.desc),
             FleetSort::Failed => opt(Some(a.failed_7d), Some(b.failed_7d), q.desc),
@@ -362,7 +379,8 @@ mod service {
         .into_iter()
         .collect();
         // The fleet's drift per day (the member's tenants only).
-        let chart_from = now - CHART_DAYS as i64 * DAY;
+        // The last bar ends now (inclusive).
+        let chart_from = now - CHART_DAYS as i64 * DAY + 1;
         let per_day: Vec<(i64, i64, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "SELECT d.tenant_id, (d.detected_at - $2) / {DAY} AS day, COUNT(*) FROM drift_entries d
              WHERE d.workspace_id = $1 AND d.detected_at >= $2 AND {}
@@ -384,6 +402,37 @@ mod service {
                 *slot += n;
             }
         }
+        let alignment =
+            crate::baselines::service::alignment_by_tenant(&mut conn, access.id()).await?;
+        let per_day: Vec<(i64, i64, i64, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT r.tenant_id, (r.compared_at - $2) / {DAY} AS day, CAST(SUM(r.aligned) AS BIGINT), CAST(SUM(r.aligned + r.different + r.missing) AS BIGINT)
+             FROM baseline_results r
+             WHERE r.workspace_id = $1 AND r.compared_at >= $2 AND r.id IN (
+                 SELECT MAX(r2.id) FROM baseline_results r2
+                 WHERE r2.workspace_id = $1 AND r2.compared_at >= $2 AND {}
+                 GROUP BY r2.tenant_id, r2.baseline_id, (r2.compared_at - $2) / {DAY})
+             GROUP BY 1, 2",
+            published("r2")
+        )))
+        .bind(ws)
+        .bind(chart_from)
+        .fetch_all(&mut *conn)
+        .await?;
+        let mut aligned_by_day = vec![(0i64, 0i64); CHART_DAYS];
+        for (tenant, day, aligned, total) in per_day {
+            if shown.contains(&tenant)
+                && let Some(slot) = usize::try_from(day)
+                    .ok()
+                    .and_then(|d| aligned_by_day.get_mut(d))
+            {
+                slot.0 += aligned;
+                slot.1 += total;
+            }
+        }
+        let alignment_by_day = aligned_by_day
+            .into_iter()
+            .map(|(a, n)| crate::baselines::percent(a, n))
+            .collect();
 
         let mut rows: Vec<FleetRow> = tenants
             .into_iter()
@@ -398,6 +447,7 @@ mod service {
                     compliant,
                     compliance_trend: trend,
                     drift_7d: drift.get(&id).copied().unwrap_or(0),
+                    alignment: alignment.get(&id).copied(),
                     connection: conn.map(|c| ProviderConnectionId(c.0)),
                     consent: conn.map(|c| c.1 == "granted"),
                     connection_enabled: conn.map(|c| c.2 == "enabled"),
@@ -414,6 +464,7 @@ mod service {
             rows,
             tags: tags.into_iter().map(|(id, n)| (TagId(id), n)).collect(),
             drift_by_day,
+            alignment_by_day,
         }))
     }
 }
@@ -431,6 +482,7 @@ mod tests {
             compliant: pct,
             compliance_trend: Vec::new(),
             drift_7d: drift,
+            alignment: None,
             connection: None,
             consent: None,
             connection_enabled: None,

@@ -61,4 +61,6 @@ id_type!(
     ScheduleFireId,
     /// One start of an operation on many tenants.
     BulkStartId,
+    /// A workspace baseline (its versions, items, assignments).
+    BaselineId,
 );

@@ -10,6 +10,7 @@
 #[macro_use]
 mod enums;
 
+pub mod baselines;
 pub mod drift;
 pub mod error;
 pub mod fleet;

@@ -38,6 +38,7 @@ operation_catalogue! {
     OnboardingVerification = "onboarding_verification" => crate::onboarding::VERIFICATION_SPEC,
     OnboardingBootstrap = "onboarding_bootstrap" => crate::onboarding::BOOTSTRAP_SPEC,
     ReviewPackGenerate = "review_pack_generate" => crate::review_packs::SPEC,
+    BaselineCompare = "baseline_compare" => crate::baselines::SPEC,
     MachineryProbe = "machinery_probe" => crate::runs::probe::SPEC,
     MachineryProbeSecondary = "machinery_probe_secondary" => crate::runs::probe::SECONDARY_SPEC,
 }
@@ -56,6 +57,7 @@ pub fn catalogue() -> crate::runs::catalogue::Catalogue {
     crate::support::register(&mut c);
     crate::schedules::service::register(&mut c);
     crate::schedules::bulk::register(&mut c);
+    crate::baselines::register(&mut c);
     c
 }
 
@@ -92,6 +94,8 @@ mod engine_imports {
         "invitations",
         "notifications",
         "demo",
+        "baselines",
+        "drift",
     ];
 
     #[test]

@@ -27,10 +27,11 @@ pub enum Capability {
     SupportRequest,
     OperationsView,
     SchedulesManage,
+    BaselinesManage,
 }
 
 impl Capability {
-    pub const ALL: [Capability; 12] = [
+    pub const ALL: [Capability; 13] = [
         Capability::WorkspaceView,
         Capability::MembersManage,
         Capability::AuditView,
@@ -43,6 +44,7 @@ impl Capability {
         Capability::SupportRequest,
         Capability::OperationsView,
         Capability::SchedulesManage,
+        Capability::BaselinesManage,
     ];
 
     /// The dotted name used in specs and audit details.
@@ -60,6 +62,7 @@ impl Capability {
             Capability::SupportRequest => "support.request",
             Capability::OperationsView => "operations.view",
             Capability::SchedulesManage => "schedules.manage",
+            Capability::BaselinesManage => "baselines.manage",
         }
     }
 }

@@ -123,6 +123,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../../migrations/sqlite/0013_drift.sql"),
         postgres: include_str!("../../migrations/postgres/0013_drift.sql"),
     },
+    Migration {
+        version: 14,
+        name: "baselines",
+        sqlite: include_str!("../../migrations/sqlite/0014_baselines.sql"),
+        postgres: include_str!("../../migrations/postgres/0014_baselines.sql"),
+    },
 ];
 
 /// Connections open and in use, open and idle, and the most there may be.

@@ -1,7 +1,7 @@
 //! `/admin/fleet`: the whole fleet in one sortable, filterable table, every
 //! number a link to the page that explains it, with small server-rendered SVG
-//! charts (no script): each tenant's compliance trend and the fleet's drift
-//! per day over 30 days.
+//! charts (no script): each tenant's compliance trend, the fleet's drift and
+//! its baseline alignment per day over 30 days.
 
 use crate::api;
 use crate::components::{EmptyState, NoWorkspace, load};
@@ -74,6 +74,31 @@ fn drift_chart(days: &[i64]) -> impl IntoView + use<> {
     }
 }
 
+/// The fleet's baseline alignment per day: one bar a day on a 0–100 % scale;
+/// a day without a comparison has no bar.
+fn alignment_chart(days: &[Option<i64>]) -> impl IntoView + use<> {
+    let known: Vec<i64> = days.iter().flatten().copied().collect();
+    let label = match (known.first(), known.last()) {
+        (Some(first), Some(last)) => format!(
+            "Baseline alignment per day over the last {} days: compared on {} days, from {first} % to {last} % (latest)",
+            days.len(),
+            known.len()
+        ),
+        _ => format!("No baseline comparison in the last {} days", days.len()),
+    };
+    let title = label.clone();
+    view! {
+        <svg class="fleet-chart" viewBox="0 0 300 60" width="300" height="60" role="img" aria-label=label data-testid="alignment-chart">
+            <title>{title}</title>
+            {days.iter().enumerate().filter_map(|(i, p)| {
+                let h = (*p)? as f64 * 56.0 / 100.0;
+                Some(view! { <rect x=(i * 10 + 1).to_string() y=format!("{:.1}", 58.0 - h) width="8" height=format!("{h:.1}") fill="currentColor"/> })
+            }).collect_view()}
+            <line x1="0" y1="58.5" x2="300" y2="58.5" stroke="currentColor" stroke-width="0.5"/>
+        </svg>
+    }
+}
+
 fn header(q: FleetQuery, sort: FleetSort, label: &'static str) -> impl IntoView {
     let current = q.sort == sort;
     let aria_sort = current.then_some(if q.desc { "descending" } else { "ascending" });
@@ -125,6 +150,12 @@ fn row(r: FleetRow, now: i64) -> impl IntoView {
                 " " {sparkline(&r.compliance_trend)}
             </td>
             <td data-drift=r.drift_7d><a class="link" href=format!("/admin/t/{t}/changes?days=7")>{r.drift_7d}</a></td>
+            <td data-alignment=r.alignment_percent().map(|p| p.to_string()).unwrap_or_default()>
+                <a class="link" href="/admin/baselines">{match (r.alignment, r.alignment_percent()) {
+                    (Some((a, total)), Some(pct)) => format!("{pct} % ({a} / {total})"),
+                    _ => "not compared".to_string(),
+                }}</a>
+            </td>
             <td>{connection}</td>
             <td data-active=r.active_runs><a class="link" href=hub(RunFilter::tab(Tab::Active))>{r.active_runs}</a></td>
             <td data-failed=r.failed_7d><a class="link" href=hub(RunFilter {
@@ -155,6 +186,11 @@ fn fleet(p: FleetPage) -> impl IntoView {
             {drift_chart(&p.drift_by_day)}
             <p class="muted text-sm chart-axis"><span>"30 days ago"</span><span>"today"</span></p>
         </section>
+        <section class="card mt-4" aria-labelledby="fleet-alignment">
+            <h2 id="fleet-alignment" class="section-title">"Baseline alignment across the fleet, last 30 days"</h2>
+            {alignment_chart(&p.alignment_by_day)}
+            <p class="muted text-sm chart-axis"><span>"30 days ago"</span><span>"today"</span></p>
+        </section>
         {if p.rows.is_empty() {
             view! { <p class="muted mt-4">{if q.tag.is_some() { "No tenants carry this tag." } else { "No tenants to show yet." }}</p> }.into_any()
         } else {
@@ -166,6 +202,7 @@ fn fleet(p: FleetPage) -> impl IntoView {
                         {header(q, FleetSort::Inventory, "Last inventory")}
                         {header(q, FleetSort::Compliance, "Compliance")}
                         {header(q, FleetSort::Drift, "Changes (7 d)")}
+                        {header(q, FleetSort::Alignment, "Baseline alignment")}
                         {header(q, FleetSort::Secret, "Connection")}
                         {header(q, FleetSort::Active, "Active runs")}
                         {header(q, FleetSort::Failed, "Failed (7 d)")}

@@ -1,4 +1,5 @@
 pub mod audit;
+pub mod baselines;
 pub mod drift;
 pub mod fleet;
 pub mod invitation;

@@ -64,38 +64,10 @@ pub async fn run(
     tenant: TenantId,
     creds: &AppCredentials,
 ) -> Result<Completion, (&'static str, GraphError)> {
-    let snapshot = ctx.run.args.get("snapshot").and_then(Value::as_i64);
-    let items: Vec<crate::ids::InventoryItemId> = ctx
-        .run
-        .args
-        .get("items")
-        .and_then(|v| serde_json::from_value(v.clone()).ok())
-        .unwrap_or_default();
-    let Some(snapshot) = snapshot else {
-        return Ok(Completion::failed(
-            ReasonCode::HandlerFailed,
-            "The restore names no snapshot.",
-        ));
+    let chosen = match desired(ctx, tenant).await {
+        Ok(c) => c,
+        Err(words) => return Ok(Completion::failed(ReasonCode::HandlerFailed, words)),
     };
-    let stored = match policies_of(&ctx.svc, tenant, crate::ids::SnapshotId(snapshot)).await {
-        Ok(s) => s,
-        Err(_) => {
-            return Ok(Completion::failed(
-                ReasonCode::HandlerFailed,
-                "The snapshot's policies could not be read.",
-            ));
-        }
-    };
-    let chosen: Vec<StoredPolicy> = stored
-        .into_iter()
-        .filter(|p| items.contains(&p.item))
-        .collect();
-    if chosen.is_empty() {
-        return Ok(Completion::failed(
-            ReasonCode::HandlerFailed,
-            "None of the chosen policies is in the snapshot any more.",
-        ));
-    }
     let graph = &ctx.svc.provider.graph;
     let mut live: Vec<(PolicyKind, Vec<Value>)> = Vec::new();
     for kind in [
@@ -132,14 +104,24 @@ pub async fn run(
             .iter()
             .find(|o| text(o, "id") == policy.external_id)
             .or_else(|| {
+                // Matched by name the way baselines match (trimmed, any case).
+                let name = policy.display_name.trim().to_lowercase();
                 rows.iter().find(|o| {
-                    text(o, "displayName") == policy.display_name && text(o, "@odata.type") == odata
+                    text(o, "displayName").trim().to_lowercase() == name
+                        && text(o, "@odata.type") == odata
                 })
             });
         let outcome = match current {
             Some(object) => {
                 let id = text(object, "id");
                 let now = object.as_object().cloned().unwrap_or_default();
+                // A must-exist setting the tenant has (any value) is kept.
+                let mut policy = policy;
+                for k in std::mem::take(&mut policy.exist_only) {
+                    if now.get(&k).is_some_and(|v| !v.is_null()) {
+                        policy.settings.remove(&k);
+                    }
+                }
                 let changes = diff(&policy.settings, &now);
                 if changes.is_empty() {
                     Outcome {
@@ -221,6 +203,56 @@ pub async fn run(
             reason: Some(ReasonCode::HandlerFailed),
         }
     })
+}
+
+/// What the run writes: the chosen policies of a tenant's snapshot, or a
+/// baseline's items (*bring in line*; the run's arguments name them).
+async fn desired(ctx: &RunContext, tenant: TenantId) -> Result<Vec<StoredPolicy>, &'static str> {
+    match crate::baselines::service::restore_items(&ctx.svc, tenant, &ctx.run.args).await {
+        Err(_) => return Err("The baseline's policies could not be read."),
+        Ok(Some(items)) if items.is_empty() => {
+            return Err("None of the chosen policies is in the baseline version any more.");
+        }
+        Ok(Some(items)) => {
+            return Ok(items
+                .into_iter()
+                .filter_map(|i| {
+                    Some(StoredPolicy {
+                        item: crate::ids::InventoryItemId(i.no),
+                        kind: PolicyKind::parse(&i.kind)?,
+                        external_id: String::new(),
+                        display_name: i.display_name.clone(),
+                        platform: String::new(),
+                        modified: None,
+                        exist_only: i.exist_only(),
+                        settings: i.desired_settings(),
+                    })
+                })
+                .collect());
+        }
+        Ok(None) => {}
+    }
+    let snapshot = ctx.run.args.get("snapshot").and_then(Value::as_i64);
+    let items: Vec<crate::ids::InventoryItemId> = ctx
+        .run
+        .args
+        .get("items")
+        .and_then(|v| serde_json::from_value(v.clone()).ok())
+        .unwrap_or_default();
+    let Some(snapshot) = snapshot else {
+        return Err("The restore names no snapshot.");
+    };
+    let stored = policies_of(&ctx.svc, tenant, crate::ids::SnapshotId(snapshot))
+        .await
+        .map_err(|_| "The snapshot's policies could not be read.")?;
+    let chosen: Vec<StoredPolicy> = stored
+        .into_iter()
+        .filter(|p| items.contains(&p.item))
+        .collect();
+    if chosen.is_empty() {
+        return Err("None of the chosen policies is in the snapshot any more.");
+    }
+    Ok(chosen)
 }
 
 fn failed(policy: StoredPolicy, e: GraphError) -> Outcome {

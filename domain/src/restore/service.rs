@@ -44,6 +44,9 @@ pub(super) struct StoredPolicy {
     pub platform: String,
     pub modified: Option<String>,
     pub settings: Map<String, Value>,
+    /// Settings a write keeps when the tenant has them (a baseline's
+    /// *must exist*); empty for a snapshot's policy.
+    pub exist_only: Vec<String>,
 }
 
 type PolicyRow = (
@@ -84,6 +87,7 @@ pub(super) async fn policies_of(
                 display_name: name,
                 platform,
                 modified,
+                exist_only: Vec::new(),
                 settings: settings
                     .and_then(|s| serde_json::from_str::<Value>(&s).ok())
                     .and_then(|v| v.as_object().cloned())

@@ -89,7 +89,9 @@ impl Ledger {
 #[derive(Debug, Clone)]
 pub(crate) enum Starter {
     Schedule,
-    Member(Arc<Actor>),
+    /// A member's bulk, with the arguments every run of it gets (besides
+    /// the bulk's own notification flag).
+    Member(Arc<Actor>, Arc<serde_json::Value>),
 }
 
 /// What to start and how to spread it.
@@ -167,10 +169,14 @@ async fn admit_batch(
     let (initiator, args) = match starter {
         Starter::Schedule => (Initiator::Schedule, serde_json::json!({})),
         // The bulk tells its member once when all of it has ended.
-        Starter::Member(actor) => (
-            Initiator::Bulk(actor),
-            serde_json::json!({ FLOW_NOTIFIES: true }),
-        ),
+        Starter::Member(actor, extra) => {
+            let mut args = match extra.as_ref() {
+                serde_json::Value::Object(m) => serde_json::Value::Object(m.clone()),
+                _ => serde_json::json!({}),
+            };
+            args[FLOW_NOTIFIES] = serde_json::Value::Bool(true);
+            (Initiator::Bulk(actor), args)
+        }
     };
     let results = StartGate::start_many(svc, initiator, op_type, &args, batch).await?;
     let mut decided = Vec::with_capacity(results.len());

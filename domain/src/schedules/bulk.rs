@@ -188,6 +188,30 @@ pub async fn start(
     .await?;
     let visible_to = (!access.role().sees_all_tenants()).then_some(actor.user_id);
     let (tenants, words) = resolve(svc, access.id(), visible_to, &selection).await?;
+    start_admitted(
+        svc,
+        actor,
+        &access,
+        op_type,
+        tenants,
+        words,
+        serde_json::json!({}),
+    )
+    .await
+}
+
+/// Starts `op_type` with `args` on `tenants` the member was authorised for
+/// (`access` holds the operation's capability; every tenant is one they
+/// may see): one limited bulk record, then admission on its own task.
+pub(crate) async fn start_admitted(
+    svc: &Services,
+    actor: &Actor,
+    access: &access::WorkspaceAccess,
+    op_type: OperationType,
+    tenants: Vec<TenantId>,
+    words: String,
+    args: serde_json::Value,
+) -> AppResult<BulkView> {
     if tenants.is_empty() {
         return Err(AppError::invalid(
             "target",
@@ -234,7 +258,7 @@ pub async fn start(
         admission::admit(
             &task_svc,
             Ledger::Bulk(bulk),
-            Starter::Member(member),
+            Starter::Member(member, Arc::new(args)),
             Plan {
                 op_type,
                 start_at: now,

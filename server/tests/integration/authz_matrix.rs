@@ -75,6 +75,16 @@ pub(crate) struct World {
     /// Bulk starts of A and B.
     bulk_a: domain::ids::BulkStartId,
     bulk_b: domain::ids::BulkStartId,
+    /// Baselines of A and B (two items, compared with tenant A / B, item 2 accepted).
+    baseline_a: Baseline,
+    baseline_b: Baseline,
+}
+
+#[derive(Clone, Copy)]
+struct Baseline {
+    id: i64,
+    assignment: i64,
+    acceptance: i64,
 }
 
 const MISSING: i64 = 987_654_321;
@@ -157,6 +167,30 @@ impl World {
             Target::Missing => MISSING.to_string(),
             _ => self.bulk_a.to_string(),
         }
+    }
+    fn baseline(&self, t: Target) -> String {
+        match t {
+            Target::Other => self.baseline_b.id.to_string(),
+            Target::Missing => MISSING.to_string(),
+            _ => self.baseline_a.id.to_string(),
+        }
+    }
+    fn acceptance(&self, t: Target) -> String {
+        match t {
+            Target::Other => self.baseline_b.acceptance.to_string(),
+            Target::Missing => MISSING.to_string(),
+            _ => self.baseline_a.acceptance.to_string(),
+        }
+    }
+    fn assignment(&self, t: Target) -> String {
+        match t {
+            Target::Other => self.baseline_b.assignment.to_string(),
+            Target::Missing => MISSING.to_string(),
+            _ => self.baseline_a.assignment.to_string(),
+        }
+    }
+    fn cells(&self, t: Target) -> String {
+        format!("{}:1", self.tenant(t))
     }
     fn schedule(&self, t: Target) -> String {
         match t {
@@ -959,6 +993,267 @@ fn rows() -> Vec<Row> {
                 )
             },
         },
+        // ---- baselines -------------------------------------------------------------------
+        Row {
+            path: "/admin/baselines",
+            kind: Kind::Page,
+            targets: NONE,
+            own: [303, 200, 200, 200, 200],
+            request: at_route,
+        },
+        Row {
+            path: "/admin/baselines/{baseline}",
+            kind: Kind::Page,
+            targets: OBJ,
+            own: [303, 404, 404, 200, 200],
+            request: |w, t| (format!("/admin/baselines/{}", w.baseline(t)), vec![]),
+        },
+        Row {
+            path: "/admin/baselines/{baseline}/edit",
+            kind: Kind::Page,
+            targets: OBJ,
+            own: [303, 404, 404, 403, 200],
+            request: |w, t| (format!("/admin/baselines/{}/edit", w.baseline(t)), vec![]),
+        },
+        Row {
+            path: "/admin/baselines/{baseline}/t/{tenant}",
+            kind: Kind::Page,
+            targets: OBJ,
+            own: [303, 404, 404, 200, 200],
+            request: |w, t| {
+                (
+                    format!("/admin/baselines/{}/t/{}", w.baseline(t), w.tenant(t)),
+                    vec![],
+                )
+            },
+        },
+        Row {
+            path: "/admin/baselines/{baseline}/align",
+            kind: Kind::Page,
+            targets: OBJ,
+            own: [303, 404, 404, 403, 200],
+            request: |w, t| {
+                (
+                    format!(
+                        "/admin/baselines/{}/align?cells={}",
+                        w.baseline(t),
+                        w.cells(t)
+                    ),
+                    vec![],
+                )
+            },
+        },
+        Row {
+            path: "/api/baselines",
+            kind: Kind::Fn,
+            targets: NONE,
+            own: [401, 200, 200, 200, 200],
+            request: |_, _| ("/api/baselines".into(), vec![]),
+        },
+        Row {
+            path: "/api/baselines/get",
+            kind: Kind::Fn,
+            targets: OBJ,
+            own: [401, 404, 404, 200, 200],
+            request: |w, t| {
+                (
+                    "/api/baselines/get".into(),
+                    vec![
+                        ("baseline", w.baseline(t)),
+                        ("query", "state=different".into()),
+                    ],
+                )
+            },
+        },
+        Row {
+            path: "/api/baselines/tenant",
+            kind: Kind::Fn,
+            targets: OBJ,
+            own: [401, 404, 404, 200, 200],
+            request: |w, t| {
+                (
+                    "/api/baselines/tenant".into(),
+                    vec![("baseline", w.baseline(t)), ("tenant", w.tenant(t))],
+                )
+            },
+        },
+        Row {
+            path: "/api/baselines/edit_page",
+            kind: Kind::Fn,
+            targets: OBJ,
+            own: [401, 404, 404, 403, 200],
+            request: |w, t| {
+                (
+                    "/api/baselines/edit_page".into(),
+                    vec![("baseline", w.baseline(t))],
+                )
+            },
+        },
+        Row {
+            path: "/api/baselines/rules",
+            kind: Kind::Fn,
+            targets: OBJ,
+            own: [401, 404, 404, 403, 200],
+            request: |w, t| {
+                (
+                    "/api/baselines/rules".into(),
+                    vec![
+                        ("baseline", w.baseline(t)),
+                        ("version", "1".into()),
+                        ("item", "1".into()),
+                        ("rules[0]", "a=must_exist".into()),
+                        ("note", String::new()),
+                    ],
+                )
+            },
+        },
+        Row {
+            // After the rules row the baseline is at version 2.
+            path: "/api/baselines/drop_item",
+            kind: Kind::Fn,
+            targets: OBJ,
+            own: [401, 404, 404, 403, 200],
+            request: |w, t| {
+                (
+                    "/api/baselines/drop_item".into(),
+                    vec![
+                        ("baseline", w.baseline(t)),
+                        ("version", "2".into()),
+                        ("item", "2".into()),
+                    ],
+                )
+            },
+        },
+        Row {
+            path: "/api/baselines/compare",
+            kind: Kind::Fn,
+            targets: OBJ,
+            own: [401, 404, 404, 403, 200],
+            request: |w, t| {
+                (
+                    "/api/baselines/compare".into(),
+                    vec![("baseline", w.baseline(t))],
+                )
+            },
+        },
+        Row {
+            path: "/api/baselines/revoke",
+            kind: Kind::Fn,
+            targets: OBJ,
+            own: [401, 404, 404, 403, 200],
+            request: |w, t| {
+                (
+                    "/api/baselines/revoke".into(),
+                    vec![("baseline", w.baseline(t)), ("acceptance", w.acceptance(t))],
+                )
+            },
+        },
+        Row {
+            path: "/api/baselines/accept",
+            kind: Kind::Fn,
+            targets: OBJ,
+            own: [401, 404, 404, 403, 200],
+            request: |w, t| {
+                (
+                    "/api/baselines/accept".into(),
+                    vec![
+                        ("baseline", w.baseline(t)),
+                        ("tenant", w.tenant(t)),
+                        ("items[0]", "1".into()),
+                        ("note", "Customer asked for it".into()),
+                        ("expires_on", String::new()),
+                    ],
+                )
+            },
+        },
+        Row {
+            path: "/api/baselines/align_preview",
+            kind: Kind::Fn,
+            targets: OBJ,
+            own: [401, 404, 404, 403, 200],
+            request: |w, t| {
+                (
+                    "/api/baselines/align_preview".into(),
+                    vec![("baseline", w.baseline(t)), ("cells", w.cells(t))],
+                )
+            },
+        },
+        Row {
+            // The owner reaches the check of the typed name (400).
+            path: "/api/baselines/align",
+            kind: Kind::Fn,
+            targets: OBJ,
+            own: [401, 404, 404, 403, 400],
+            request: |w, t| {
+                (
+                    "/api/baselines/align".into(),
+                    vec![
+                        ("baseline", w.baseline(t)),
+                        ("cells", w.cells(t)),
+                        ("confirm_name", "not the name".into()),
+                    ],
+                )
+            },
+        },
+        Row {
+            path: "/api/baselines/assign",
+            kind: Kind::Fn,
+            targets: OBJ,
+            own: [401, 404, 404, 403, 200],
+            request: |w, t| {
+                (
+                    "/api/baselines/assign".into(),
+                    vec![
+                        ("baseline", w.baseline(t)),
+                        ("target", format!("tag:{}", w.tag(t))),
+                    ],
+                )
+            },
+        },
+        Row {
+            path: "/api/baselines/unassign",
+            kind: Kind::Fn,
+            targets: OBJ,
+            own: [401, 404, 404, 403, 200],
+            request: |w, t| {
+                (
+                    "/api/baselines/unassign".into(),
+                    vec![("baseline", w.baseline(t)), ("assignment", w.assignment(t))],
+                )
+            },
+        },
+        Row {
+            // The owner reaches the check of the typed name (400): nothing deleted.
+            path: "/api/baselines/delete",
+            kind: Kind::Fn,
+            targets: OBJ,
+            own: [401, 404, 404, 403, 400],
+            request: |w, t| {
+                (
+                    "/api/baselines/delete".into(),
+                    vec![
+                        ("baseline", w.baseline(t)),
+                        ("confirm_name", "not the name".into()),
+                    ],
+                )
+            },
+        },
+        Row {
+            path: "/api/baselines/capture",
+            kind: Kind::Fn,
+            targets: OBJ,
+            own: [401, 404, 404, 403, 200],
+            request: |w, t| {
+                (
+                    "/api/baselines/capture".into(),
+                    vec![
+                        ("workspace", w.ws(t)),
+                        ("name", "Matrix baseline".into()),
+                        ("template", w.tenant(t)),
+                    ],
+                )
+            },
+        },
         // ---- tags and schedules ---------------------------------------------------------
         Row {
             path: "/admin/schedules",
@@ -1722,7 +2017,11 @@ pub(crate) async fn world(app: &TestApp) -> World {
     };
     let bulk_a = bulk(a.clone(), ws_a).await;
     let bulk_b = bulk(b.clone(), ws_b).await;
+    let baseline_a = baseline_fixture(app, ws_a, tenant_a, "Standard A").await;
+    let baseline_b = baseline_fixture(app, ws_b, tenant_b, "Standard B").await;
     World {
+        baseline_a,
+        baseline_b,
         bulk_a,
         bulk_b,
         tag_a,
@@ -1750,6 +2049,93 @@ pub(crate) async fn world(app: &TestApp) -> World {
         item_a,
         draft_a,
         draft_b,
+    }
+}
+
+/// A baseline of two items assigned to every tenant, compared with `tenant`
+/// (both items different), item 2 accepted.
+async fn baseline_fixture(
+    app: &TestApp,
+    ws: WorkspaceId,
+    tenant: TenantId,
+    name: &str,
+) -> Baseline {
+    let pool = app.services.store.unguarded_pool();
+    let one = |sql: &'static str| sqlx::query_as::<_, (i64,)>(sql);
+    let (id,) = one(
+        "INSERT INTO baselines (workspace_id, name, search_name, current_version, changed_at, created_at)
+         VALUES ($1, $2, $3, 1, 0, 0) RETURNING id",
+    )
+    .bind(ws.0)
+    .bind(name)
+    .bind(name.to_lowercase())
+    .fetch_one(pool)
+    .await
+    .unwrap();
+    let (version,) = one(
+        "INSERT INTO baseline_versions (baseline_id, version, template_name, note, created_at)
+         VALUES ($1, 1, 'Template', 'Captured', 0) RETURNING id",
+    )
+    .bind(id)
+    .fetch_one(pool)
+    .await
+    .unwrap();
+    for no in [1i64, 2] {
+        sqlx::query(
+            "INSERT INTO baseline_items (version_id, item_no, kind, display_name, settings, rules)
+             VALUES ($1, $2, 'device_configuration', $3, '{\"a\":1}', '{}')",
+        )
+        .bind(version)
+        .bind(no)
+        .bind(format!("Policy {no}"))
+        .execute(pool)
+        .await
+        .unwrap();
+    }
+    let (assignment,) = one(
+        "INSERT INTO baseline_assignments (baseline_id, target_kind, created_at) VALUES ($1, 'all', 0) RETURNING id",
+    )
+    .bind(id)
+    .fetch_one(pool)
+    .await
+    .unwrap();
+    let run = app.finished_run(ws, tenant, "baseline_compare").await;
+    let (result,) = one(
+        "INSERT INTO baseline_results (workspace_id, tenant_id, baseline_id, version, snapshot_id, run_id, attempt,
+            aligned, different, missing, extras, compared_at)
+         VALUES ($1, $2, $3, 1, 0, $4, 1, 0, 2, 0, '[]', 0) RETURNING id",
+    )
+    .bind(ws.0)
+    .bind(tenant.0)
+    .bind(id)
+    .bind(run.0)
+    .fetch_one(pool)
+    .await
+    .unwrap();
+    for no in [1i64, 2] {
+        sqlx::query(
+            "INSERT INTO baseline_result_items (result_id, item_no, state, settings)
+             VALUES ($1, $2, 'different', '[{\"setting\":\"a\",\"before\":\"1\",\"after\":\"2\"}]')",
+        )
+        .bind(result)
+        .bind(no)
+        .execute(pool)
+        .await
+        .unwrap();
+    }
+    let (acceptance,) = one(
+        "INSERT INTO baseline_acceptances (baseline_id, tenant_id, item_no, note, accepted_at)
+         VALUES ($1, $2, 2, 'Fixture', 0) RETURNING id",
+    )
+    .bind(id)
+    .bind(tenant.0)
+    .fetch_one(pool)
+    .await
+    .unwrap();
+    Baseline {
+        id,
+        assignment,
+        acceptance,
     }
 }
 
@@ -1874,6 +2260,11 @@ const READ_ONLY_FNS: &[&str] = &[
     "/api/drift/card",
     "/api/drift/history",
     "/api/fleet",
+    "/api/baselines",
+    "/api/baselines/get",
+    "/api/baselines/tenant",
+    "/api/baselines/edit_page",
+    "/api/baselines/align_preview",
     "/api/audit",
     "/api/system/workspaces",
     "/api/runs/get",

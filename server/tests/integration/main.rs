@@ -8,6 +8,7 @@ mod common;
 mod abuse;
 mod accounts;
 mod authz_matrix;
+mod baselines;
 mod bulk;
 mod concurrency;
 mod consent;
