@@ -104,3 +104,47 @@ pub async fn seed(svc: &Services, tenants: &[DemoTenant]) -> AppResult<bool> {
     }
     Ok(true)
 }
+
+/// The demo's baseline: once the tenant (`entra_tenant_id`) has its first
+/// inventory, *Contoso standard* is captured from it for the demo owner,
+/// unassigned (assigning it is the operator's first step). Does nothing
+/// when the workspace has a baseline already or the tenant no inventory.
+pub async fn seed_baseline(svc: &Services, entra_tenant_id: &str) -> AppResult<bool> {
+    let row: Option<(i64, i64, i64)> = sqlx::query_as(
+        "SELECT t.id, t.workspace_id, u.id FROM tenants t
+         JOIN memberships m ON m.workspace_id = t.workspace_id
+         JOIN users u ON u.id = m.user_id AND u.email = $2
+         WHERE t.microsoft_tenant_id = $1 LIMIT 1",
+    )
+    .bind(entra_tenant_id)
+    .bind(DEMO_OWNER)
+    .fetch_optional(&mut *svc.store.read().await?)
+    .await?;
+    let Some((tenant, ws, owner)) = row else {
+        return Ok(false);
+    };
+    let (baselines,): (i64,) =
+        sqlx::query_as("SELECT COUNT(*) FROM baselines WHERE workspace_id = $1")
+            .bind(ws)
+            .fetch_one(&mut *svc.store.read().await?)
+            .await?;
+    if baselines > 0 {
+        return Ok(false);
+    }
+    let actor = Actor {
+        user_id: crate::ids::UserId(owner),
+        email: DEMO_OWNER.to_string(),
+        is_platform_operator: true,
+        session_id_hash: String::new(),
+        current_workspace: Some(crate::ids::WorkspaceId(ws)),
+    };
+    crate::baselines::service::capture(
+        svc,
+        &actor,
+        crate::ids::WorkspaceId(ws),
+        "Contoso standard",
+        &tenant.to_string(),
+    )
+    .await?;
+    Ok(true)
+}

@@ -360,6 +360,9 @@ enum BenchCommand {
     Drift(crate::bench_drift::DriftBenchOptions),
     /// The fleet overview's read at 1,000 tenants: p50/p95/p99.
     FleetPage(crate::bench_fleet_page::FleetPageBenchOptions),
+    /// One 50-policy baseline compared with 1,000 tenants: in memory, as
+    /// runs against no-op runs, and the alignment matrix's read.
+    BaselineCompare(crate::bench_baselines::BaselineBenchOptions),
 }
 
 #[derive(Subcommand)]
@@ -519,6 +522,10 @@ pub async fn run(cli: Cli) -> Result<(), String> {
         Command::Bench {
             command: BenchCommand::FleetPage(options),
         } => crate::bench_fleet_page::run(options).await,
+        #[cfg(feature = "demo")]
+        Command::Bench {
+            command: BenchCommand::BaselineCompare(options),
+        } => crate::bench_baselines::run(options).await,
         #[cfg(feature = "demo")]
         Command::Bench {
             command: BenchCommand::Monitoring(options),

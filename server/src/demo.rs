@@ -39,7 +39,8 @@ const DEMO_DESK_CLIENT: &str = "tenantry-demo-desk";
 const DEMO_DESK_SECRET: &str = "demo-desk-client-secret";
 
 /// The demo's stand-in for an administrator editing Contoso's policies in
-/// the Intune portal: once Contoso has an inventory snapshot, two settings of
+/// the Intune portal: once Contoso has an inventory snapshot (from which the
+/// demo's baseline *Contoso standard* is captured first), two settings of
 /// its first device configuration change and its first compliance policy is
 /// deleted in the simulator (once per simulator start), so a second sync and
 /// a restore from the first snapshot have something to show.
@@ -71,6 +72,11 @@ async fn demo_drift(svc: Services, sim: std::sync::Arc<simulators::graph::GraphS
         ) else {
             continue;
         };
+        // The workspace's standard is Contoso as it was first synced.
+        if let Err(e) = domain::demo::seed_baseline(&svc, contoso).await {
+            tracing::warn!(error = %e, "demo baseline not captured yet");
+            continue;
+        }
         let camera = settings
             .and_then(|s| serde_json::from_str::<serde_json::Value>(&s).ok())
             .and_then(|v| v.get("cameraBlocked").and_then(serde_json::Value::as_bool))
@@ -193,6 +199,9 @@ pub async fn run(args: DemoArgs) -> Result<(), String> {
         "  After Contoso's first inventory sync, an \"admin\" changes two of its policies and deletes one:"
     );
     println!("    sync again, then Restore shows the difference and puts them back.");
+    println!(
+        "  Its first inventory also becomes the baseline \"Contoso standard\" (Baselines): assign it to every tenant."
+    );
     println!("  Start with tenant verification on each tenant's dashboard.");
     tokio::spawn(demo_drift(app.services().clone(), sim.clone()));
     if !seeded {

@@ -327,7 +327,14 @@ fn baseline_page(p: BaselinePage) -> impl IntoView {
     });
     view! {
         <p class="muted" data-testid="matrix-summary">
-            {format!("Version {} · {} policies · {} tenants · ", p.version, p.items.len(), p.tenants)}
+            {format!(
+                "Version {} · {} {} · {} {} · ",
+                p.version,
+                p.items.len(),
+                if p.items.len() == 1 { "policy" } else { "policies" },
+                p.tenants,
+                if p.tenants == 1 { "tenant" } else { "tenants" }
+            )}
             {p.totals.words()}
         </p>
         <div class="flex flex-wrap gap-2 items-center">

@@ -1746,21 +1746,37 @@ pub async fn compare_now(
     )
     .await?;
     let visible_to = (!access.role().sees_all_tenants()).then_some(actor.user_id);
-    let tenants: Vec<TenantId> = matrix_tenants(
-        &mut *svc.store.read().await?,
-        baseline,
-        h.ws,
-        visible_to,
-        None,
-    )
-    .await?
-    .into_iter()
-    .map(|t| TenantId(t.0))
-    .collect();
-    if tenants.is_empty() {
+    let mut conn = svc.store.read().await?;
+    let assigned_tenants = matrix_tenants(&mut conn, baseline, h.ws, visible_to, None).await?;
+    if assigned_tenants.is_empty() {
         return Err(AppError::invalid(
             "baseline",
             "The baseline applies to no active tenant you may see: assign it first.",
+        ));
+    }
+    // A comparison reads the latest inventory: tenants without one wait for their first sync.
+    let synced: std::collections::HashSet<i64> =
+        sqlx::query_as::<_, (i64,)>(sqlx::AssertSqlSafe(format!(
+            "SELECT t.id FROM tenants t WHERE t.workspace_id = $1
+           AND EXISTS (SELECT 1 FROM inventory_snapshots s WHERE s.tenant_id = t.id AND {})",
+            published("s")
+        )))
+        .bind(h.ws.0)
+        .fetch_all(&mut *conn)
+        .await?
+        .into_iter()
+        .map(|r| r.0)
+        .collect();
+    drop(conn);
+    let tenants: Vec<TenantId> = assigned_tenants
+        .into_iter()
+        .filter(|t| synced.contains(&t.0))
+        .map(|t| TenantId(t.0))
+        .collect();
+    if tenants.is_empty() {
+        return Err(AppError::invalid(
+            "baseline",
+            "None of the tenants this baseline applies to has an inventory yet: run an inventory sync first.",
         ));
     }
     crate::schedules::bulk::start_admitted(
