@@ -691,3 +691,25 @@ impl Store {
         )
     }
 }
+
+/// `($1, $2, …), ($k, …)`: the VALUES of a multi-row insert of `rows` rows
+/// of `cols` columns, bound in row order.
+pub fn value_rows(rows: usize, cols: usize) -> String {
+    (0..rows)
+        .map(|r| {
+            let row: Vec<String> = (1..=cols).map(|c| format!("${}", r * cols + c)).collect();
+            format!("({})", row.join(", "))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+#[cfg(test)]
+mod value_rows_tests {
+    #[test]
+    fn placeholders_run_in_row_order() {
+        assert_eq!(super::value_rows(2, 3), "($1, $2, $3), ($4, $5, $6)");
+        assert_eq!(super::value_rows(1, 1), "($1)");
+        assert_eq!(super::value_rows(0, 4), "");
+    }
+}

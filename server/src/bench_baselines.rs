@@ -46,12 +46,12 @@ pub struct BaselineBenchOptions {
 
 const EXTRA: usize = 5;
 
-/// Tenant `n`'s policies: item `j` changed when `(n + j) % 10 == 0`,
-/// missing when `(n + j) % 17 == 0`; tenant 0 (the template) exactly the standard.
+/// Tenant `n`'s policies: item `j` changed when `(n + j).is_multiple_of(10)`,
+/// missing when `(n + j).is_multiple_of(17)`; tenant 0 (the template) exactly the standard.
 fn policies(n: usize, items: usize) -> Vec<PolicyVersion> {
     let mut out = Vec::with_capacity(items + EXTRA);
     for j in 0..items {
-        if n > 0 && (n + j) % 17 == 0 {
+        if n > 0 && (n + j).is_multiple_of(17) {
             continue;
         }
         let mut s = Map::new();
@@ -65,7 +65,7 @@ fn policies(n: usize, items: usize) -> Vec<PolicyVersion> {
             s.insert(format!("setting{k}"), json!(k * 3 + j));
         }
         s.insert("allowed".into(), json!(["a", "b", "c"]));
-        if n > 0 && (n + j) % 10 == 0 {
+        if n > 0 && (n + j).is_multiple_of(10) {
             s.insert("setting3".into(), json!(-1));
         }
         out.push(PolicyVersion {
@@ -131,24 +131,10 @@ async fn seed(f: &Fresh, items: usize) -> Result<(), String> {
         .await
         .map_err(e)?;
         for chunk in list.chunks(100) {
-            let mut sql = String::from(
-                "INSERT INTO inventory_items (snapshot_id, kind, external_id, display_name, search_name, platform, detail, settings) VALUES ",
+            let sql = format!(
+                "INSERT INTO inventory_items (snapshot_id, kind, external_id, display_name, search_name, platform, detail, settings) VALUES {}",
+                domain::store::value_rows(chunk.len(), 8)
             );
-            for i in 0..chunk.len() {
-                let b = i * 6;
-                if i > 0 {
-                    sql.push(',');
-                }
-                sql.push_str(&format!(
-                    "(${}, ${}, ${}, ${}, ${}, 'Windows', '', ${})",
-                    b + 1,
-                    b + 2,
-                    b + 3,
-                    b + 4,
-                    b + 5,
-                    b + 6
-                ));
-            }
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
             for p in chunk {
                 q = q
@@ -157,6 +143,8 @@ async fn seed(f: &Fresh, items: usize) -> Result<(), String> {
                     .bind(p.external_id.clone())
                     .bind(p.display_name.clone())
                     .bind(p.display_name.to_lowercase())
+                    .bind("Windows")
+                    .bind("")
                     .bind(Value::Object(p.settings.clone()).to_string());
             }
             q.execute(&mut **tx).await.map_err(e)?;
@@ -165,7 +153,10 @@ async fn seed(f: &Fresh, items: usize) -> Result<(), String> {
     }
     if let Backend::Postgres = f.svc.store.backend() {
         let mut conn = f.svc.store.write().await.map_err(|e| e.to_string())?;
-        sqlx::query("ANALYZE").execute(&mut *conn).await.map_err(e)?;
+        sqlx::query("ANALYZE")
+            .execute(&mut *conn)
+            .await
+            .map_err(e)?;
     }
     Ok(())
 }
@@ -213,11 +204,13 @@ async fn drain(f: &Fresh, op: OperationType) -> Result<f64, String> {
     loop {
         let (open,): (i64,) = {
             let mut conn = svc.store.read().await.map_err(|e| e.to_string())?;
-            sqlx::query_as("SELECT COUNT(*) FROM operation_runs WHERE op_type = $1 AND status <> 'completed'")
-                .bind(op.as_str())
-                .fetch_one(&mut *conn)
-                .await
-                .map_err(|e| e.to_string())?
+            sqlx::query_as(
+                "SELECT COUNT(*) FROM operation_runs WHERE op_type = $1 AND status <> 'completed'",
+            )
+            .bind(op.as_str())
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(|e| e.to_string())?
         };
         if open == 0 {
             break;

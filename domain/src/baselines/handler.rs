@@ -112,23 +112,10 @@ async fn run(ctx: &RunContext, tenant: TenantId) -> AppResult<Completion> {
         .fetch_one(&mut **tx)
         .await?;
         for chunk in c.outcomes.chunks(INSERT_BATCH) {
-            let mut sql = String::from(
-                "INSERT INTO baseline_result_items (result_id, item_no, state, external_id, settings) VALUES ",
+            let sql = format!(
+                "INSERT INTO baseline_result_items (result_id, item_no, state, external_id, settings) VALUES {}",
+                crate::store::value_rows(chunk.len(), 5)
             );
-            for i in 0..chunk.len() {
-                let b = i * 5;
-                if i > 0 {
-                    sql.push(',');
-                }
-                sql.push_str(&format!(
-                    "(${}, ${}, ${}, ${}, ${})",
-                    b + 1,
-                    b + 2,
-                    b + 3,
-                    b + 4,
-                    b + 5
-                ));
-            }
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
             for o in chunk {
                 q = q

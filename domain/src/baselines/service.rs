@@ -192,24 +192,10 @@ async fn insert_items(
     items: &[BaselineItem],
 ) -> AppResult<()> {
     for chunk in items.chunks(INSERT_BATCH) {
-        let mut sql = String::from(
-            "INSERT INTO baseline_items (version_id, item_no, kind, display_name, settings, rules) VALUES ",
+        let sql = format!(
+            "INSERT INTO baseline_items (version_id, item_no, kind, display_name, settings, rules) VALUES {}",
+            crate::store::value_rows(chunk.len(), 6)
         );
-        for i in 0..chunk.len() {
-            let b = i * 6;
-            if i > 0 {
-                sql.push(',');
-            }
-            sql.push_str(&format!(
-                "(${}, ${}, ${}, ${}, ${}, ${})",
-                b + 1,
-                b + 2,
-                b + 3,
-                b + 4,
-                b + 5,
-                b + 6
-            ));
-        }
         let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
         for item in chunk {
             q = q
@@ -473,8 +459,10 @@ pub async fn set_rules(
         })?;
         let mut changed = Vec::new();
         for (setting, rule) in wanted {
+            // The name is the matching key and ids are bookkeeping: their rule is fixed.
             if !item.settings.contains_key(&setting)
-                || item.rule(&setting) == Rule::Excluded && setting == "displayName"
+                || setting == "displayName"
+                || crate::drift::IGNORED.contains(&setting.as_str())
             {
                 return Err(AppError::invalid(
                     "rules",

@@ -654,7 +654,20 @@ async fn matrix_counts_versions_and_expiry(backend: Backend) {
         .unwrap(),
         3
     );
+    // The name and ids keep their fixed rule; a failed edit makes no version.
+    for bad in [
+        "displayName=excluded",
+        "id=must_equal",
+        "nosuch=excluded",
+        "a=sometimes",
+    ] {
+        let e = service::set_rules(svc, &w.owner, id, 3, 1, &[bad.into()], "")
+            .await
+            .err();
+        assert_eq!(e.as_ref().and_then(|e| e.field()), Some("rules"), "{bad}");
+    }
     let p = service::page(svc, &w.owner, id, "").await.unwrap();
+    assert_eq!(p.version, 3);
     assert!(
         p.rows.iter().all(|r| r.compared_version == Some(1)),
         "stale until compared"
