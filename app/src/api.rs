@@ -22,18 +22,23 @@ use crate::ctx::{redirect, services, signed_in};
 
 #[server(prefix = "/api", endpoint = "session/sign_in")]
 pub async fn sign_in(email: String, password: String, next: Option<String>) -> ApiResult<()> {
-    use crate::ctx::{ClientAddress, CookieSettings};
+    use crate::ctx::CookieSettings;
     use domain::sessions::SessionToken;
     let svc = services()?;
     let cookies = use_context::<CookieSettings>().ok_or(ApiError(domain::AppError::Internal))?;
-    let address = use_context::<ClientAddress>()
-        .map(|a| a.0)
-        .unwrap_or_else(|| "unknown".into());
+    let (address, agent) = crate::ctx::client_info();
     let previous = use_context::<http::request::Parts>()
         .and_then(|p| crate::ctx::read_cookie(&p.headers, cookies.name()))
         .and_then(|raw| SessionToken::from_cookie(&raw));
-    let signed_in =
-        domain::accounts::sign_in(&svc, &email, &password, &address, previous.as_ref()).await?;
+    let signed_in = domain::accounts::sign_in(
+        &svc,
+        &email,
+        &password,
+        &address,
+        agent.as_deref(),
+        previous.as_ref(),
+    )
+    .await?;
     if let Some(res) = use_context::<leptos_axum::ResponseOptions>()
         && let Ok(value) =
             http::HeaderValue::from_str(&cookies.session_cookie(signed_in.token.expose()))
@@ -41,6 +46,48 @@ pub async fn sign_in(email: String, password: String, next: Option<String>) -> A
         res.insert_header(http::header::SET_COOKIE, value);
     }
     redirect(&domain::validate::safe_next(next.as_deref()));
+    Ok(())
+}
+
+/// The signed-in person's account page.
+#[server(prefix = "/api", endpoint = "account")]
+pub async fn load_account() -> ApiResult<domain::views::AccountPage> {
+    let (svc, actor) = signed_in()?;
+    Ok(domain::accounts::account_page(&svc, &actor).await?)
+}
+
+#[server(prefix = "/api", endpoint = "account/password")]
+pub async fn change_password(
+    current_password: String,
+    new_password: String,
+    confirm_password: String,
+) -> ApiResult<()> {
+    let (svc, actor) = signed_in()?;
+    domain::accounts::change_password(
+        &svc,
+        &actor,
+        &current_password,
+        &new_password,
+        &confirm_password,
+    )
+    .await?;
+    redirect("/admin/account?notice=password_changed");
+    Ok(())
+}
+
+#[server(prefix = "/api", endpoint = "account/end_session")]
+pub async fn end_session(session: String) -> ApiResult<()> {
+    let (svc, actor) = signed_in()?;
+    domain::accounts::end_session(&svc, &actor, &session).await?;
+    redirect("/admin/account?notice=session_ended#sessions");
+    Ok(())
+}
+
+#[server(prefix = "/api", endpoint = "account/end_others")]
+pub async fn end_other_sessions() -> ApiResult<()> {
+    let (svc, actor) = signed_in()?;
+    domain::accounts::end_other_sessions(&svc, &actor).await?;
+    redirect("/admin/account?notice=sessions_ended#sessions");
     Ok(())
 }
 
@@ -183,7 +230,13 @@ pub async fn join_by_invitation(token: String, password: String) -> ApiResult<()
     use crate::ctx::CookieSettings;
     let svc = services()?;
     let cookies = use_context::<CookieSettings>().ok_or(ApiError(domain::AppError::Internal))?;
-    let signed_in = domain::invitations::join_with_new_account(&svc, &token, &password).await?;
+    let (address, agent) = crate::ctx::client_info();
+    let client = domain::sessions::Client {
+        address: Some(&address),
+        user_agent: agent.as_deref(),
+    };
+    let signed_in =
+        domain::invitations::join_with_new_account(&svc, &token, &password, client).await?;
     if let Some(res) = use_context::<leptos_axum::ResponseOptions>()
         && let Ok(value) =
             http::HeaderValue::from_str(&cookies.session_cookie(signed_in.token.expose()))

@@ -156,6 +156,9 @@ fn notice_text(key: &str) -> Option<&'static str> {
             "Deviation accepted: shown as accepted until it expires or is revoked."
         }
         "acceptance_revoked" => "Acceptance revoked: the cell shows its compared state again.",
+        "password_changed" => "Password changed. Your other sessions were signed out.",
+        "session_ended" => "That session is signed out.",
+        "sessions_ended" => "Every other session is signed out.",
         "member_removed" => "Member removed.",
         "assignment_changed" => "Tenant assignment saved.",
         "tenant_created" => "Tenant added.",
@@ -313,6 +316,7 @@ fn user_menu(shell: &ShellView) -> impl IntoView + use<> {
         <details class="user-menu">
             <summary class="nav-link" aria-label="Account menu">{email}</summary>
             <div class="menu-panel">
+                <a href="/admin/account" class="menu-item">"Your account"</a>
                 {operator.then(|| view! { <a href="/system" class="menu-item">"System plane"</a> })}
                 <ServerForm action={crate::forms::target::<crate::api::SignOut>()} submit_label="Sign out".to_string()>
                     <span class="sr-only">"Sign out of Tenantry"</span>

@@ -53,6 +53,20 @@ pub struct SiteOrigin(pub String);
 #[derive(Debug, Clone)]
 pub struct ClientAddress(pub String);
 
+/// The request's client address and user agent (for the session list).
+pub fn client_info() -> (String, Option<String>) {
+    let address = use_context::<ClientAddress>()
+        .map(|a| a.0)
+        .unwrap_or_else(|| "unknown".into());
+    let agent = use_context::<http::request::Parts>().and_then(|p| {
+        p.headers
+            .get(http::header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    });
+    (address, agent)
+}
+
 pub fn services() -> Result<Services, ApiError> {
     use_context::<Services>().ok_or(ApiError(AppError::Internal))
 }

@@ -56,6 +56,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("workspaces/new") view=workspaces::NewWorkspace ssr=SsrMode::Async/>
                     <Route path=path!("tenants") view=tenants::Tenants ssr=SsrMode::Async/>
                     <Route path=path!("fleet") view=fleet::Fleet ssr=SsrMode::Async/>
+                    <Route path=path!("account") view=account::Account ssr=SsrMode::Async/>
                     <Route path=path!("baselines") view=baselines::Baselines ssr=SsrMode::Async/>
                     <Route path=path!("baselines/:baseline") view=baselines::BaselineMatrix ssr=SsrMode::Async/>
                     <Route path=path!("baselines/:baseline/edit") view=baselines::BaselineEdit ssr=SsrMode::Async/>

@@ -125,6 +125,7 @@ pub async fn sign_in(
     email_raw: &str,
     password: &str,
     address: &str,
+    user_agent: Option<&str>,
     previous: Option<&SessionToken>,
 ) -> AppResult<SignedIn> {
     let now = svc.now();
@@ -209,6 +210,10 @@ pub async fn sign_in(
                 user,
                 current.map(|c| crate::ids::WorkspaceId(c.0)),
                 now,
+                sessions::Client {
+                    address: Some(address),
+                    user_agent,
+                },
             )
             .await?;
             audit::record(
@@ -366,4 +371,220 @@ pub async fn sign_out(svc: &Services, actor: &crate::access::Actor) -> AppResult
     .await?;
     tx.commit().await?;
     Ok(())
+}
+
+/// The signed-in person's account page: their sessions still in force, the
+/// current one first.
+pub async fn account_page(
+    svc: &Services,
+    actor: &crate::access::Actor,
+) -> AppResult<crate::views::AccountPage> {
+    let now = svc.now();
+    type Row = (
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        i64,
+        i64,
+        String,
+    );
+    let rows: Vec<Row> = sqlx::query_as(
+        "SELECT public_id, user_agent, address, created_at, last_seen_at, id_hash FROM sessions
+         WHERE user_id = $1 AND created_at > $2 AND last_seen_at > $3
+         ORDER BY last_seen_at DESC, created_at DESC",
+    )
+    .bind(actor.user_id.0)
+    .bind(now - svc.settings.session_absolute_ms)
+    .bind(now - svc.settings.session_idle_ms)
+    .fetch_all(&mut *svc.store.read().await?)
+    .await?;
+    let mut sessions: Vec<crate::views::SessionView> = rows
+        .into_iter()
+        .filter_map(|(id, agent, address, created_at, last_seen_at, hash)| {
+            Some(crate::views::SessionView {
+                // Sessions from before handles existed cannot be ended one by one
+                // (ending the others still ends them).
+                id: id?,
+                current: hash == actor.session_id_hash,
+                device: crate::views::device_label(agent.as_deref()),
+                address,
+                created_at,
+                last_seen_at,
+            })
+        })
+        .collect();
+    sessions.sort_by_key(|s| !s.current);
+    Ok(crate::views::AccountPage {
+        email: actor.email.clone(),
+        sessions,
+        min_password: NewPassword::MIN_LEN,
+    })
+}
+
+fn account_entry<'a>(
+    actor: &'a crate::access::Actor,
+    action: AuditAction,
+    outcome: AuditOutcome,
+    detail: Option<String>,
+) -> Entry<'a> {
+    Entry {
+        workspace: None,
+        tenant: None,
+        actor: Some(actor.user_id),
+        actor_label: &actor.email,
+        action,
+        target: actor.email.clone(),
+        outcome,
+        detail,
+    }
+}
+
+/// Changes the signed-in person's password: the current one must be right
+/// (checks are limited per hour, a wrong one is audited), the new one must
+/// pass the password rule, differ from the current one and be typed twice.
+/// Every other session of theirs ends; this one stays. Answers how many ended.
+pub async fn change_password(
+    svc: &Services,
+    actor: &crate::access::Actor,
+    current: &str,
+    new: &str,
+    confirm: &str,
+) -> AppResult<u64> {
+    let now = svc.now();
+    let mut tx = svc.store.begin().await?;
+    crate::limits::take(
+        &mut tx,
+        &svc.settings.limits,
+        crate::limits::Limited::PasswordChecks,
+        actor.user_id,
+        now,
+    )
+    .await?;
+    let (hash,): (String,) = sqlx::query_as("SELECT password_hash FROM users WHERE id = $1")
+        .bind(actor.user_id.0)
+        .fetch_one(&mut **tx)
+        .await?;
+    tx.commit().await?;
+    let given = current.to_string();
+    let stored = hash.clone();
+    if !with_hashing(move || verify_password(&given, &stored)).await? {
+        let mut tx = svc.store.begin().await?;
+        audit::record(
+            &mut tx,
+            account_entry(
+                actor,
+                AuditAction::PasswordChanged,
+                AuditOutcome::Denied,
+                Some("the current password was wrong".into()),
+            ),
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        return Err(AppError::invalid(
+            "current_password",
+            "That is not your current password.",
+        ));
+    }
+    let password =
+        NewPassword::parse(new).map_err(|e| AppError::invalid("new_password", e.message))?;
+    if confirm != new {
+        return Err(AppError::invalid(
+            "confirm_password",
+            "The two new passwords differ: type the same one twice.",
+        ));
+    }
+    if new == current {
+        return Err(AppError::invalid(
+            "new_password",
+            "Choose a password other than the current one.",
+        ));
+    }
+    let new_hash = hash_new_password(&password).await?;
+    let now = svc.now();
+    let mut tx = svc.store.begin().await?;
+    sqlx::query("UPDATE users SET password_hash = $2 WHERE id = $1")
+        .bind(actor.user_id.0)
+        .bind(new_hash)
+        .execute(&mut **tx)
+        .await?;
+    let ended = sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND id_hash <> $2")
+        .bind(actor.user_id.0)
+        .bind(&actor.session_id_hash)
+        .execute(&mut **tx)
+        .await?
+        .rows_affected();
+    audit::record(
+        &mut tx,
+        account_entry(
+            actor,
+            AuditAction::PasswordChanged,
+            AuditOutcome::Succeeded,
+            Some(format!("{ended} other session(s) ended")),
+        ),
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(ended)
+}
+
+/// Ends one of the person's other sessions (404: not theirs, gone, or this one:
+/// signing out ends this one).
+pub async fn end_session(
+    svc: &Services,
+    actor: &crate::access::Actor,
+    session: &str,
+) -> AppResult<()> {
+    let now = svc.now();
+    let mut tx = svc.store.begin().await?;
+    let ended =
+        sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND public_id = $2 AND id_hash <> $3")
+            .bind(actor.user_id.0)
+            .bind(session.trim())
+            .bind(&actor.session_id_hash)
+            .execute(&mut **tx)
+            .await?
+            .rows_affected();
+    if ended == 0 {
+        return Err(AppError::NotFound);
+    }
+    audit::record(
+        &mut tx,
+        account_entry(
+            actor,
+            AuditAction::SessionEnded,
+            AuditOutcome::Succeeded,
+            None,
+        ),
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Ends every session of the person but this one; answers how many.
+pub async fn end_other_sessions(svc: &Services, actor: &crate::access::Actor) -> AppResult<u64> {
+    let now = svc.now();
+    let mut tx = svc.store.begin().await?;
+    let ended = sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND id_hash <> $2")
+        .bind(actor.user_id.0)
+        .bind(&actor.session_id_hash)
+        .execute(&mut **tx)
+        .await?
+        .rows_affected();
+    audit::record(
+        &mut tx,
+        account_entry(
+            actor,
+            AuditAction::SessionEnded,
+            AuditOutcome::Succeeded,
+            Some(format!("{ended} other session(s)")),
+        ),
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(ended)
 }

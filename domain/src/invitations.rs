@@ -402,6 +402,7 @@ pub async fn join_with_new_account(
     svc: &Services,
     token: &str,
     password: &str,
+    client: crate::sessions::Client<'_>,
 ) -> AppResult<SignedIn> {
     let token = InvitationToken::from_link(token).ok_or(AppError::NotFound)?;
     let (_, _, email, _, _, _) = valid(svc, &token).await?;
@@ -442,7 +443,7 @@ pub async fn join_with_new_account(
         now,
     )
     .await?;
-    let token = sessions::insert(&mut tx, user, Some(ws), now).await?;
+    let token = sessions::insert(&mut tx, user, Some(ws), now, client).await?;
     tx.commit().await?;
     Ok(SignedIn { user, token })
 }

@@ -15,6 +15,8 @@ pub enum Limited {
     ReviewPacks,
     /// Starts on many tenants (each one up to thousands of gate decisions).
     BulkStarts,
+    /// Checks of the current password (changing it): a stolen session cannot guess on.
+    PasswordChecks,
 }
 
 impl Limited {
@@ -24,6 +26,7 @@ impl Limited {
             Limited::BlockedStarts => "blocked_starts",
             Limited::ReviewPacks => "review_packs",
             Limited::BulkStarts => "bulk_starts",
+            Limited::PasswordChecks => "password_checks",
         };
         format!("{what}:user:{user}")
     }
@@ -37,6 +40,7 @@ pub struct AbuseLimits {
     pub blocked_starts: i64,
     pub review_packs: i64,
     pub bulk_starts: i64,
+    pub password_checks: i64,
 }
 
 impl Default for AbuseLimits {
@@ -47,6 +51,7 @@ impl Default for AbuseLimits {
             blocked_starts: 60,
             review_packs: 20,
             bulk_starts: 30,
+            password_checks: 10,
         }
     }
 }
@@ -58,6 +63,7 @@ impl AbuseLimits {
             Limited::BlockedStarts => self.blocked_starts,
             Limited::ReviewPacks => self.review_packs,
             Limited::BulkStarts => self.bulk_starts,
+            Limited::PasswordChecks => self.password_checks,
         }
     }
 }

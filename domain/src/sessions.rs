@@ -44,20 +44,47 @@ impl std::fmt::Debug for SessionToken {
     }
 }
 
+/// Where a session was opened from, as the account page shows it.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Client<'a> {
+    pub address: Option<&'a str>,
+    pub user_agent: Option<&'a str>,
+}
+
+/// At most this much of a user agent is kept (no control characters).
+const USER_AGENT_MAX: usize = 300;
+
+fn clean(raw: Option<&str>, max: usize) -> Option<String> {
+    let s: String = raw?.chars().filter(|c| !c.is_control()).take(max).collect();
+    let s = s.trim().to_string();
+    (!s.is_empty()).then_some(s)
+}
+
 pub(crate) async fn insert(
     conn: &mut AnyConnection,
     user: UserId,
     current_workspace: Option<WorkspaceId>,
     now: i64,
+    client: Client<'_>,
 ) -> AppResult<SessionToken> {
     let token = SessionToken::generate();
+    // A public handle for the account page (the id hash never leaves the server).
+    let public_id = {
+        let mut b = [0u8; 12];
+        rand::rngs::OsRng.fill_bytes(&mut b);
+        hex::encode(b)
+    };
     sqlx::query(
-        "INSERT INTO sessions (id_hash, user_id, current_workspace_id, created_at, last_seen_at) VALUES ($1, $2, $3, $4, $4)",
+        "INSERT INTO sessions (id_hash, user_id, current_workspace_id, created_at, last_seen_at, public_id, user_agent, address)
+         VALUES ($1, $2, $3, $4, $4, $5, $6, $7)",
     )
     .bind(token.id_hash())
     .bind(user.0)
     .bind(current_workspace.map(|w| w.0))
     .bind(now)
+    .bind(public_id)
+    .bind(clean(client.user_agent, USER_AGENT_MAX))
+    .bind(clean(client.address, 64))
     .execute(conn)
     .await?;
     Ok(token)

@@ -129,6 +129,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../../migrations/sqlite/0014_baselines.sql"),
         postgres: include_str!("../../migrations/postgres/0014_baselines.sql"),
     },
+    Migration {
+        version: 15,
+        name: "session_devices",
+        sqlite: include_str!("../../migrations/sqlite/0015_session_devices.sql"),
+        postgres: include_str!("../../migrations/postgres/0015_session_devices.sql"),
+    },
 ];
 
 /// Connections open and in use, open and idle, and the most there may be.

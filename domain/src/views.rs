@@ -228,6 +228,8 @@ pub enum AuditAction {
     ScheduleResumed,
     ScheduleDeleted,
     BulkStarted,
+    PasswordChanged,
+    SessionEnded,
     BaselineCaptured,
     BaselineEdited,
     BaselineAssigned,
@@ -248,7 +250,7 @@ pub enum AuditAction {
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 55] = [
+    pub const ALL: [AuditAction; 57] = [
         AuditAction::UserCreated,
         AuditAction::SignedIn,
         AuditAction::SignInFailed,
@@ -287,6 +289,8 @@ impl AuditAction {
         AuditAction::ScheduleResumed,
         AuditAction::ScheduleDeleted,
         AuditAction::BulkStarted,
+        AuditAction::PasswordChanged,
+        AuditAction::SessionEnded,
         AuditAction::BaselineCaptured,
         AuditAction::BaselineEdited,
         AuditAction::BaselineAssigned,
@@ -346,6 +350,8 @@ impl AuditAction {
             AuditAction::ScheduleResumed => "schedule.resumed",
             AuditAction::ScheduleDeleted => "schedule.deleted",
             AuditAction::BulkStarted => "bulk.started",
+            AuditAction::PasswordChanged => "account.password_changed",
+            AuditAction::SessionEnded => "session.ended",
             AuditAction::BaselineCaptured => "baseline.captured",
             AuditAction::BaselineEdited => "baseline.edited",
             AuditAction::BaselineAssigned => "baseline.assigned",
@@ -406,6 +412,8 @@ impl AuditAction {
             AuditAction::ScheduleResumed => "Schedule resumed",
             AuditAction::ScheduleDeleted => "Schedule deleted",
             AuditAction::BulkStarted => "Operation started on many tenants",
+            AuditAction::PasswordChanged => "Password changed",
+            AuditAction::SessionEnded => "Session ended from the account page",
             AuditAction::BaselineCaptured => "Baseline captured",
             AuditAction::BaselineEdited => "Baseline edited (new version)",
             AuditAction::BaselineAssigned => "Baseline assigned",
@@ -724,4 +732,84 @@ pub enum SystemRunList {
     All,
     Failures,
     Stuck,
+}
+
+/// One of the signed-in person's sessions, as their account page lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionView {
+    /// A public handle (never the session's secret or its hash).
+    pub id: String,
+    /// The session of this very page.
+    pub current: bool,
+    pub device: String,
+    pub address: Option<String>,
+    pub created_at: i64,
+    pub last_seen_at: i64,
+}
+
+/// `/admin/account`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountPage {
+    pub email: String,
+    pub sessions: Vec<SessionView>,
+    pub min_password: usize,
+}
+
+/// A short name for a user agent: `Firefox on Windows`, `Chrome on Android`.
+pub fn device_label(user_agent: Option<&str>) -> String {
+    let Some(ua) = user_agent.filter(|u| !u.trim().is_empty()) else {
+        return "Unknown device".into();
+    };
+    let browser = if ua.contains("Edg/") {
+        Some("Edge")
+    } else if ua.contains("Firefox/") {
+        Some("Firefox")
+    } else if ua.contains("Chrome/") || ua.contains("Chromium/") {
+        Some("Chrome")
+    } else if ua.contains("Safari/") {
+        Some("Safari")
+    } else {
+        None
+    };
+    let system = if ua.contains("Windows") {
+        Some("Windows")
+    } else if ua.contains("iPhone") || ua.contains("iPad") {
+        Some("iOS")
+    } else if ua.contains("Android") {
+        Some("Android")
+    } else if ua.contains("Mac OS X") || ua.contains("Macintosh") {
+        Some("macOS")
+    } else if ua.contains("Linux") {
+        Some("Linux")
+    } else {
+        None
+    };
+    match (browser, system) {
+        (Some(b), Some(s)) => format!("{b} on {s}"),
+        (Some(b), None) => b.to_string(),
+        (None, Some(s)) => format!("A browser on {s}"),
+        (None, None) => ua.chars().take(40).collect(),
+    }
+}
+
+#[cfg(test)]
+mod device_tests {
+    use super::device_label;
+
+    #[test]
+    fn user_agents_get_short_names() {
+        let firefox =
+            "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:120.0) Gecko/20100101 Firefox/120.0";
+        let chrome = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36";
+        let edge =
+            "Mozilla/5.0 (Windows NT 10.0) AppleWebKit/537.36 Chrome/120.0 Safari/537.36 Edg/120.0";
+        let safari = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 Version/17.0 Mobile/15E148 Safari/604.1";
+        assert_eq!(device_label(Some(firefox)), "Firefox on Windows");
+        assert_eq!(device_label(Some(chrome)), "Chrome on Linux");
+        assert_eq!(device_label(Some(edge)), "Edge on Windows");
+        assert_eq!(device_label(Some(safari)), "Safari on iOS");
+        assert_eq!(device_label(Some("curl/8.0")), "curl/8.0");
+        assert_eq!(device_label(None), "Unknown device");
+        assert_eq!(device_label(Some("  ")), "Unknown device");
+    }
 }

@@ -93,6 +93,12 @@ export async function startDemo(extraArgs = []) {
   child.stderr.on("data", (d) => (output += d));
   const url = `http://127.0.0.1:${port}`;
   await waitHealthy(url, child, () => output);
+  // The server answers before the demo has seeded and printed its banner
+  // (the simulators' addresses): wait for the banner's last line.
+  for (let i = 0; i < 300 && !output.includes("Press Ctrl-C"); i++) {
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  if (!output.includes("Press Ctrl-C")) throw new Error(`the demo printed no banner:\n${output}`);
   const sim = output.match(/Microsoft Graph simulator at (http:\/\/[^\s:]+:\d+)/)?.[1];
   /// Switches a demo tenant's simulated Graph behaviour (e.g. `{ kind: "slow", delay_ms: 5000 }`).
   const fault = async (entraTenantId, body) => {

@@ -22,13 +22,14 @@ pub mod tags;
 
 /// Operations a schedule may start: the read operations, and review packs
 /// (every section: the handler's default when a start names none).
-pub const SCHEDULABLE: [OperationType; 7] = [
+pub const SCHEDULABLE: [OperationType; 8] = [
     OperationType::InventorySync,
     OperationType::ComplianceSnapshot,
     OperationType::TenantVerification,
     OperationType::ConnectionCheck,
     OperationType::DirectoryGroupsSync,
     OperationType::RoleDefinitionsSync,
+    OperationType::BaselineCompare,
     OperationType::ReviewPackGenerate,
 ];
 
@@ -133,13 +134,14 @@ pub const LATE_AFTER_MS: i64 = 120_000;
 
 /// Operations a bulk start may start on many tenants: the read operations.
 /// (Review packs are limited per member; restore needs per-tenant choices.)
-pub const BULK_STARTABLE: [OperationType; 6] = [
+pub const BULK_STARTABLE: [OperationType; 7] = [
     OperationType::InventorySync,
     OperationType::ComplianceSnapshot,
     OperationType::TenantVerification,
     OperationType::ConnectionCheck,
     OperationType::DirectoryGroupsSync,
     OperationType::RoleDefinitionsSync,
+    OperationType::BaselineCompare,
 ];
 
 /// One start of an operation on many tenants and what the gate said for each.

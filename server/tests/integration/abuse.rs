@@ -16,6 +16,7 @@ fn tight() -> Settings {
             blocked_starts: 2,
             review_packs: 2,
             bulk_starts: 2,
+            password_checks: 2,
         },
         ..Settings::default()
     }

@@ -993,6 +993,58 @@ fn rows() -> Vec<Row> {
                 )
             },
         },
+        // ---- your account ---------------------------------------------------------------
+        Row {
+            path: "/admin/account",
+            kind: Kind::Page,
+            targets: NONE,
+            own: [303, 200, 200, 200, 200],
+            request: at_route,
+        },
+        Row {
+            path: "/api/account",
+            kind: Kind::Fn,
+            targets: NONE,
+            own: [401, 200, 200, 200, 200],
+            request: |_, _| ("/api/account".into(), vec![]),
+        },
+        Row {
+            // A wrong current password: refused with its field for everyone.
+            path: "/api/account/password",
+            kind: Kind::Fn,
+            targets: NONE,
+            own: [401, 400, 400, 400, 400],
+            request: |_, _| {
+                (
+                    "/api/account/password".into(),
+                    vec![
+                        ("current_password", "not the password at all".into()),
+                        ("new_password", "a brand new passphrase".into()),
+                        ("confirm_password", "a brand new passphrase".into()),
+                    ],
+                )
+            },
+        },
+        Row {
+            // Nobody's session handle: 404 for everyone signed in.
+            path: "/api/account/end_session",
+            kind: Kind::Fn,
+            targets: NONE,
+            own: [401, 404, 404, 404, 404],
+            request: |_, _| {
+                (
+                    "/api/account/end_session".into(),
+                    vec![("session", "00000000000000000000aaaa".into())],
+                )
+            },
+        },
+        Row {
+            path: "/api/account/end_others",
+            kind: Kind::Fn,
+            targets: NONE,
+            own: [401, 200, 200, 200, 200],
+            request: |_, _| ("/api/account/end_others".into(), vec![]),
+        },
         // ---- baselines -------------------------------------------------------------------
         Row {
             path: "/admin/baselines",
@@ -2260,6 +2312,7 @@ const READ_ONLY_FNS: &[&str] = &[
     "/api/drift/card",
     "/api/drift/history",
     "/api/fleet",
+    "/api/account",
     "/api/baselines",
     "/api/baselines/get",
     "/api/baselines/tenant",

@@ -691,6 +691,37 @@ async fn matrix_counts_versions_and_expiry(backend: Backend) {
     let p = service::page(svc, &w.readonly, id, "").await.unwrap();
     assert_eq!(p.tenants, 1);
     assert!(!p.can_manage && !p.can_align);
+    // Bulk starts and schedules offer the compare too.
+    let bulk = domain::schedules::bulk::start(
+        svc,
+        &w.owner,
+        w.ws,
+        "baseline_compare",
+        domain::schedules::bulk::Selection::Matching { tag: None },
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        bulk.queued + bulk.already_running + bulk.scope_busy,
+        w.tenants.len() as i64,
+        "{bulk:?}"
+    );
+    settle(&app).await;
+    domain::schedules::service::create(
+        svc,
+        &w.owner,
+        w.ws,
+        domain::schedules::service::ScheduleForm {
+            name: "Nightly compare".into(),
+            op_type: "baseline_compare".into(),
+            target: "all".into(),
+            cron: "0 4 * * *".into(),
+            time_zone: "UTC".into(),
+            spread_seconds: "60".into(),
+        },
+    )
+    .await
+    .unwrap();
     // Deleting needs the typed name; then everything of it is gone.
     assert!(
         service::delete(svc, &w.owner, id, "standard")

@@ -303,8 +303,17 @@ pub struct Reply {
 
 impl Browser {
     pub fn new(app: &TestApp) -> Browser {
+        Self::with_agent(app, "")
+    }
+
+    /// A browser sending `agent` as its User-Agent (none when empty).
+    pub fn with_agent(app: &TestApp, agent: &str) -> Browser {
+        let mut builder = reqwest::Client::builder();
+        if !agent.is_empty() {
+            builder = builder.user_agent(agent.to_string());
+        }
         Browser {
-            client: reqwest::Client::builder()
+            client: builder
                 .cookie_store(true)
                 .redirect(reqwest::redirect::Policy::none())
                 // A server that never answers fails the test with the request

@@ -6,6 +6,7 @@
 mod common;
 
 mod abuse;
+mod account;
 mod accounts;
 mod authz_matrix;
 mod baselines;
