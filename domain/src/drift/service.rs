@@ -18,6 +18,8 @@ use std::collections::HashMap;
 
 /// Entries per history page.
 const PAGE: i64 = 50;
+/// Drift entries per insert statement.
+const ENTRIES_PER_INSERT: usize = 200;
 
 fn settings_map(raw: Option<&str>) -> serde_json::Map<String, serde_json::Value> {
     raw.and_then(|s| serde_json::from_str::<serde_json::Value>(s).ok())
@@ -85,35 +87,40 @@ pub(crate) async fn record(
         })
         .collect();
     let found = changes(&before, &after);
-    for c in &found {
-        let before_item = match c.change {
-            ChangeKind::Added => None,
-            _ => before_ids
-                .get(&(c.kind.clone(), c.external_id.clone()))
-                .copied(),
-        };
-        let settings = serde_json::to_string(&c.settings).map_err(|_| AppError::Internal)?;
-        sqlx::query(
+    // Many entries per statement, like the snapshot's items.
+    for chunk in found.chunks(ENTRIES_PER_INSERT) {
+        let sql = format!(
             "INSERT INTO drift_entries (workspace_id, tenant_id, snapshot_id, previous_snapshot_id, run_id, attempt,
                 change, kind, external_id, display_name, search_name, before_item_id, settings, detected_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
-        )
-        .bind(workspace)
-        .bind(tenant.0)
-        .bind(snapshot)
-        .bind(previous)
-        .bind(run.0)
-        .bind(attempt)
-        .bind(c.change.as_str())
-        .bind(&c.kind)
-        .bind(&c.external_id)
-        .bind(&c.display_name)
-        .bind(c.display_name.to_lowercase())
-        .bind(before_item)
-        .bind(settings)
-        .bind(now)
-        .execute(&mut *conn)
-        .await?;
+             VALUES {}",
+            crate::store::value_rows(chunk.len(), 14)
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for c in chunk {
+            let before_item = match c.change {
+                ChangeKind::Added => None,
+                _ => before_ids
+                    .get(&(c.kind.clone(), c.external_id.clone()))
+                    .copied(),
+            };
+            let settings = serde_json::to_string(&c.settings).map_err(|_| AppError::Internal)?;
+            q = q
+                .bind(workspace)
+                .bind(tenant.0)
+                .bind(snapshot)
+                .bind(previous)
+                .bind(run.0)
+                .bind(attempt)
+                .bind(c.change.as_str())
+                .bind(c.kind.clone())
+                .bind(c.external_id.clone())
+                .bind(c.display_name.clone())
+                .bind(c.display_name.to_lowercase())
+                .bind(before_item)
+                .bind(settings)
+                .bind(now);
+        }
+        q.execute(&mut *conn).await?;
     }
     Ok(found.len())
 }
