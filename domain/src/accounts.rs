@@ -508,12 +508,7 @@ pub async fn change_password(
         .bind(new_hash)
         .execute(&mut **tx)
         .await?;
-    let ended = sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND id_hash <> $2")
-        .bind(actor.user_id.0)
-        .bind(&actor.session_id_hash)
-        .execute(&mut **tx)
-        .await?
-        .rows_affected();
+    let ended = end_others_in(&mut tx, actor).await?;
     audit::record(
         &mut tx,
         account_entry(
@@ -564,16 +559,26 @@ pub async fn end_session(
     Ok(())
 }
 
+/// Deletes every session of the person but this one; answers how many.
+async fn end_others_in(
+    conn: &mut sqlx::AnyConnection,
+    actor: &crate::access::Actor,
+) -> AppResult<u64> {
+    Ok(
+        sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND id_hash <> $2")
+            .bind(actor.user_id.0)
+            .bind(&actor.session_id_hash)
+            .execute(conn)
+            .await?
+            .rows_affected(),
+    )
+}
+
 /// Ends every session of the person but this one; answers how many.
 pub async fn end_other_sessions(svc: &Services, actor: &crate::access::Actor) -> AppResult<u64> {
     let now = svc.now();
     let mut tx = svc.store.begin().await?;
-    let ended = sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND id_hash <> $2")
-        .bind(actor.user_id.0)
-        .bind(&actor.session_id_hash)
-        .execute(&mut **tx)
-        .await?
-        .rows_affected();
+    let ended = end_others_in(&mut tx, actor).await?;
     audit::record(
         &mut tx,
         account_entry(

@@ -130,7 +130,7 @@ async fn run(ctx: &RunContext, tenant: TenantId) -> AppResult<Completion> {
     }
     tx.commit().await?;
 
-    let mut counts = [0i64; 5];
+    let mut counts = super::StateCounts::default();
     let mut extras = 0i64;
     for c in &compared {
         extras += c.extras.len() as i64;
@@ -140,16 +140,15 @@ async fn run(ctx: &RunContext, tenant: TenantId) -> AppResult<Completion> {
             } else {
                 o.state
             };
-            let at = CellState::ALL.iter().position(|s| *s == state).unwrap_or(4);
-            counts[at] += 1;
+            counts.add(state, 1);
         }
     }
     Ok(Completion::succeeded(SummaryCounts(vec![
         ("baselines".into(), compared.len() as i64),
-        ("aligned".into(), counts[0]),
-        ("different".into(), counts[1]),
-        ("missing".into(), counts[2]),
-        ("accepted".into(), counts[3]),
+        ("aligned".into(), counts.aligned),
+        ("different".into(), counts.different),
+        ("missing".into(), counts.missing),
+        ("accepted".into(), counts.accepted),
         ("extra".into(), extras),
     ])))
 }

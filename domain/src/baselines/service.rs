@@ -518,6 +518,20 @@ pub async fn drop_item(
     .await
 }
 
+/// Marks the baseline's assignments changed: its tenants are due a compare.
+async fn assignments_changed(
+    conn: &mut AnyConnection,
+    baseline: BaselineId,
+    now: i64,
+) -> AppResult<()> {
+    sqlx::query("UPDATE baselines SET changed_at = $2 WHERE id = $1")
+        .bind(baseline.0)
+        .bind(now)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
 /// Assigns the baseline to `target` (`all`, `tenant:ID`, `tag:ID` of this workspace).
 pub async fn assign(
     svc: &Services,
@@ -529,32 +543,35 @@ pub async fn assign(
         baseline_for_change(svc, actor, baseline, AuditAction::BaselineAssigned).await?;
     let refuse = || AppError::invalid("target", "Choose every tenant, a tenant or a tag.");
     let target = crate::schedules::Target::parse(target).ok_or_else(refuse)?;
-    let (kind, tenant, tag, label) = {
+    let (kind, tenant, tag) = crate::schedules::service::target_columns(target);
+    let label = {
         let mut conn = svc.store.read().await?;
-        match target {
-            crate::schedules::Target::AllActive => {
-                ("all", None, None, "every active tenant".to_string())
-            }
-            crate::schedules::Target::Tenant(t) => {
-                let row: Option<(String,)> = sqlx::query_as(
-                    "SELECT display_name FROM tenants WHERE id = $1 AND workspace_id = $2",
-                )
-                .bind(t.0)
+        let named = |sql: &'static str, id: i64| {
+            sqlx::query_as::<_, (String,)>(sql)
+                .bind(id)
                 .bind(access.id().0)
+        };
+        match target {
+            crate::schedules::Target::AllActive => "every active tenant".to_string(),
+            crate::schedules::Target::Tenant(t) => {
+                named(
+                    "SELECT display_name FROM tenants WHERE id = $1 AND workspace_id = $2",
+                    t.0,
+                )
                 .fetch_optional(&mut *conn)
-                .await?;
-                let (name,) = row.ok_or(AppError::NotFound)?;
-                ("tenant", Some(t.0), None, name)
+                .await?
+                .ok_or(AppError::NotFound)?
+                .0
             }
             crate::schedules::Target::Tag(g) => {
-                let row: Option<(String,)> =
-                    sqlx::query_as("SELECT name FROM tags WHERE id = $1 AND workspace_id = $2")
-                        .bind(g.0)
-                        .bind(access.id().0)
-                        .fetch_optional(&mut *conn)
-                        .await?;
-                let (name,) = row.ok_or(AppError::NotFound)?;
-                ("tag", None, Some(g.0), format!("Tag: {name}"))
+                let (name,) = named(
+                    "SELECT name FROM tags WHERE id = $1 AND workspace_id = $2",
+                    g.0,
+                )
+                .fetch_optional(&mut *conn)
+                .await?
+                .ok_or(AppError::NotFound)?;
+                format!("Tag: {name}")
             }
         }
     };
@@ -587,11 +604,7 @@ pub async fn assign(
     .bind(now)
     .execute(&mut **tx)
     .await?;
-    sqlx::query("UPDATE baselines SET changed_at = $2 WHERE id = $1")
-        .bind(baseline.0)
-        .bind(now)
-        .execute(&mut **tx)
-        .await?;
+    assignments_changed(&mut tx, baseline, now).await?;
     tx.commit(Entry::by_member(
         actor,
         access.id(),
@@ -625,11 +638,7 @@ pub async fn unassign(
     let Some((tenant,)) = gone else {
         return Err(AppError::NotFound);
     };
-    sqlx::query("UPDATE baselines SET changed_at = $2 WHERE id = $1")
-        .bind(baseline.0)
-        .bind(now)
-        .execute(&mut **tx)
-        .await?;
+    assignments_changed(&mut tx, baseline, now).await?;
     tx.commit(Entry::by_member(
         actor,
         access.id(),
@@ -1375,15 +1384,10 @@ pub async fn tenant_alignment(
 async fn align_plan(
     svc: &Services,
     actor: &Actor,
+    access: &WorkspaceAccess,
     baseline: BaselineId,
     cells: &str,
-) -> AppResult<(
-    WorkspaceAccess,
-    Head,
-    Vec<(TenantId, String, Vec<i64>)>,
-    i64,
-)> {
-    let (access, h) = baseline_access(svc, actor, baseline, Capability::RestoreExecute).await?;
+) -> AppResult<(Vec<(TenantId, String, Vec<i64>)>, i64)> {
     let cells = parse_cells(cells)?;
     let mut by_tenant: BTreeMap<TenantId, Vec<i64>> = BTreeMap::new();
     for (t, no) in cells {
@@ -1391,7 +1395,7 @@ async fn align_plan(
     }
     let visible_to = (!access.role().sees_all_tenants()).then_some(actor.user_id);
     let mut conn = svc.store.read().await?;
-    let tenants = matrix_tenants(&mut conn, baseline, h.ws, visible_to, None).await?;
+    let tenants = matrix_tenants(&mut conn, baseline, access.id(), visible_to, None).await?;
     let names: HashMap<i64, String> = tenants.into_iter().collect();
     if by_tenant.keys().any(|t| !names.contains_key(&t.0)) {
         return Err(AppError::NotFound);
@@ -1410,7 +1414,7 @@ async fn align_plan(
             plan.push((t, names.get(&t.0).cloned().unwrap_or_default(), deviating));
         }
     }
-    Ok((access, h, plan, skipped))
+    Ok((plan, skipped))
 }
 
 /// The preview of a *bring in line*: per tenant, what restore would write
@@ -1422,7 +1426,8 @@ pub async fn align_preview(
     baseline: BaselineId,
     cells: &str,
 ) -> AppResult<AlignPreview> {
-    let (access, h, plan, skipped) = align_plan(svc, actor, baseline, cells).await?;
+    let (access, h) = baseline_access(svc, actor, baseline, Capability::RestoreExecute).await?;
+    let (plan, skipped) = align_plan(svc, actor, &access, baseline, cells).await?;
     let items = items_of(&mut *svc.store.read().await?, h.version_id).await?;
     let mut tenants = Vec::with_capacity(plan.len());
     let mut cells_back = Vec::new();
@@ -1527,7 +1532,7 @@ pub async fn align(
         format!("Bring in line with baseline {}", h.name),
     )
     .await?;
-    let (_, h, plan, _) = align_plan(svc, actor, baseline, cells).await?;
+    let (plan, _) = align_plan(svc, actor, &access, baseline, cells).await?;
     if plan.is_empty() {
         return Err(AppError::invalid(
             "cells",

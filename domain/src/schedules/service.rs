@@ -117,7 +117,8 @@ async fn validate(svc: &Services, ws: WorkspaceId, form: &ScheduleForm) -> AppRe
     })
 }
 
-fn target_columns(t: Target) -> (&'static str, Option<i64>, Option<i64>) {
+/// The stored form of a target: its kind and its tenant or tag column.
+pub(crate) fn target_columns(t: Target) -> (&'static str, Option<i64>, Option<i64>) {
     match t {
         Target::Tenant(id) => ("tenant", Some(id.0), None),
         Target::Tag(id) => ("tag", None, Some(id.0)),
