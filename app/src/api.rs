@@ -23,13 +23,10 @@ use crate::ctx::{redirect, services, signed_in};
 #[server(prefix = "/api", endpoint = "session/sign_in")]
 pub async fn sign_in(email: String, password: String, next: Option<String>) -> ApiResult<()> {
     use crate::ctx::CookieSettings;
-    use domain::sessions::SessionToken;
     let svc = services()?;
     let cookies = use_context::<CookieSettings>().ok_or(ApiError(domain::AppError::Internal))?;
     let (address, agent) = crate::ctx::client_info();
-    let previous = use_context::<http::request::Parts>()
-        .and_then(|p| crate::ctx::read_cookie(&p.headers, cookies.name()))
-        .and_then(|raw| SessionToken::from_cookie(&raw));
+    let previous = presented_token(&cookies);
     let signed_in = domain::accounts::sign_in(
         &svc,
         &email,
@@ -39,13 +36,127 @@ pub async fn sign_in(email: String, password: String, next: Option<String>) -> A
         previous.as_ref(),
     )
     .await?;
+    set_session_cookie(&cookies, &signed_in.token);
+    let next = domain::validate::safe_next(next.as_deref());
+    if signed_in.needs_code {
+        redirect(&format!(
+            "/sign-in/code?next={}",
+            domain::validate::encode_query_value(&next)
+        ));
+    } else {
+        redirect(&next);
+    }
+    Ok(())
+}
+
+#[cfg(feature = "ssr")]
+fn set_session_cookie(
+    cookies: &crate::ctx::CookieSettings,
+    token: &domain::sessions::SessionToken,
+) {
     if let Some(res) = use_context::<leptos_axum::ResponseOptions>()
-        && let Ok(value) =
-            http::HeaderValue::from_str(&cookies.session_cookie(signed_in.token.expose()))
+        && let Ok(value) = http::HeaderValue::from_str(&cookies.session_cookie(token.expose()))
     {
         res.insert_header(http::header::SET_COOKIE, value);
     }
+}
+
+/// The session cookie this request carries (a full or a half sign-in).
+#[cfg(feature = "ssr")]
+fn presented_token(cookies: &crate::ctx::CookieSettings) -> Option<domain::sessions::SessionToken> {
+    use_context::<http::request::Parts>()
+        .and_then(|p| crate::ctx::read_cookie(&p.headers, cookies.name()))
+        .and_then(|raw| domain::sessions::SessionToken::from_cookie(&raw))
+}
+
+/// The second sign-in step's page (`None`: no sign-in waits for a code).
+#[server(prefix = "/api", endpoint = "session/code_page")]
+pub async fn load_sign_in_code() -> ApiResult<Option<domain::views::SignInCodePage>> {
+    use crate::ctx::CookieSettings;
+    let svc = services()?;
+    let cookies = use_context::<CookieSettings>().ok_or(ApiError(domain::AppError::Internal))?;
+    Ok(domain::accounts::sign_in_code_page(&svc, presented_token(&cookies).as_ref()).await?)
+}
+
+#[server(prefix = "/api", endpoint = "session/code")]
+pub async fn verify_sign_in_code(code: String, next: Option<String>) -> ApiResult<()> {
+    use crate::ctx::CookieSettings;
+    let svc = services()?;
+    let cookies = use_context::<CookieSettings>().ok_or(ApiError(domain::AppError::Internal))?;
+    let Some(waiting) = presented_token(&cookies) else {
+        return Err(domain::AppError::invalid(
+            "code",
+            "This sign-in has timed out or had too many wrong codes. Sign in again.",
+        )
+        .into());
+    };
+    let (address, agent) = crate::ctx::client_info();
+    let signed_in =
+        domain::accounts::verify_sign_in_code(&svc, &waiting, &code, &address, agent.as_deref())
+            .await?;
+    set_session_cookie(&cookies, &signed_in.token);
     redirect(&domain::validate::safe_next(next.as_deref()));
+    Ok(())
+}
+
+/// The two-step enrolment page (QR code, or the recovery codes once).
+#[server(prefix = "/api", endpoint = "account/two_step")]
+pub async fn load_two_step() -> ApiResult<domain::views::MfaEnrolPage> {
+    let (svc, actor) = signed_in()?;
+    Ok(domain::mfa::enrolment_page(&svc, &actor).await?)
+}
+
+#[server(prefix = "/api", endpoint = "account/two_step/begin")]
+pub async fn begin_two_step() -> ApiResult<()> {
+    let (svc, actor) = signed_in()?;
+    domain::mfa::begin_enrolment(&svc, &actor).await?;
+    redirect("/admin/account/two-step");
+    Ok(())
+}
+
+#[server(prefix = "/api", endpoint = "account/two_step/confirm")]
+pub async fn confirm_two_step(code: String) -> ApiResult<()> {
+    let (svc, actor) = signed_in()?;
+    domain::mfa::confirm_enrolment(&svc, &actor, &code).await?;
+    redirect("/admin/account/two-step?notice=two_step_on");
+    Ok(())
+}
+
+#[server(prefix = "/api", endpoint = "account/two_step/codes")]
+pub async fn renew_recovery_codes(current_password: String) -> ApiResult<()> {
+    let (svc, actor) = signed_in()?;
+    domain::mfa::renew_recovery_codes(&svc, &actor, &current_password).await?;
+    redirect("/admin/account/two-step?notice=codes_renewed");
+    Ok(())
+}
+
+#[server(prefix = "/api", endpoint = "account/two_step/off")]
+pub async fn turn_off_two_step(current_password: String) -> ApiResult<()> {
+    let (svc, actor) = signed_in()?;
+    domain::mfa::disable(&svc, &actor, &current_password).await?;
+    redirect("/admin/account?notice=two_step_off#two-step");
+    Ok(())
+}
+
+/// Owners require (or stop requiring) two-step sign-in of every member.
+#[server(prefix = "/api", endpoint = "members/require_two_step")]
+pub async fn set_require_two_step(workspace: WorkspaceId, required: String) -> ApiResult<()> {
+    let (svc, actor) = signed_in()?;
+    let required = match required.as_str() {
+        "on" | "true" => true,
+        "off" | "false" => false,
+        _ => {
+            return Err(
+                domain::AppError::invalid("required", "Choose required or optional.").into(),
+            );
+        }
+    };
+    domain::workspaces::set_require_mfa(&svc, &actor, workspace, required).await?;
+    redirect(if required {
+        "/admin/members?notice=two_step_required"
+    } else {
+        "/admin/members?notice=two_step_optional"
+    });
     Ok(())
 }
 

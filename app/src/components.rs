@@ -158,6 +158,15 @@ fn notice_text(key: &str) -> Option<&'static str> {
         "acceptance_revoked" => "Acceptance revoked: the cell shows its compared state again.",
         "password_changed" => "Password changed. Your other sessions were signed out.",
         "session_ended" => "That session is signed out.",
+        "two_step_on" => {
+            "Two-step sign-in is on: from now on, signing in asks for a code from your app."
+        }
+        "two_step_off" => "Two-step sign-in is off: signing in asks for your password only.",
+        "codes_renewed" => "New recovery codes made: the old ones no longer work.",
+        "two_step_required" => {
+            "Two-step sign-in is now required: members without it are sent to set it up before anything else."
+        }
+        "two_step_optional" => "Two-step sign-in is now each member's choice.",
         "sessions_ended" => "Every other session is signed out.",
         "member_removed" => "Member removed.",
         "assignment_changed" => "Tenant assignment saved.",

@@ -50,6 +50,7 @@ pub fn App() -> impl IntoView {
         <Router>
             <Routes fallback=|| view! { <NotFound/> }>
                 <Route path=path!("/sign-in") view=sign_in::SignIn ssr=SsrMode::Async/>
+                <Route path=path!("/sign-in/code") view=sign_in::SignInCode ssr=SsrMode::Async/>
                 <Route path=path!("/invite/:token") view=invitation::Invitation ssr=SsrMode::Async/>
                 <ParentRoute path=path!("/admin") view=AdminShell ssr=SsrMode::Async>
                     <Route path=path!("") view=overview::Overview ssr=SsrMode::Async/>
@@ -57,6 +58,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("tenants") view=tenants::Tenants ssr=SsrMode::Async/>
                     <Route path=path!("fleet") view=fleet::Fleet ssr=SsrMode::Async/>
                     <Route path=path!("account") view=account::Account ssr=SsrMode::Async/>
+                    <Route path=path!("account/two-step") view=account::TwoStep ssr=SsrMode::Async/>
                     <Route path=path!("baselines") view=baselines::Baselines ssr=SsrMode::Async/>
                     <Route path=path!("baselines/:baseline") view=baselines::BaselineMatrix ssr=SsrMode::Async/>
                     <Route path=path!("baselines/:baseline/edit") view=baselines::BaselineEdit ssr=SsrMode::Async/>

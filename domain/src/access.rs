@@ -18,6 +18,9 @@ pub struct Actor {
     pub is_platform_operator: bool,
     pub session_id_hash: String,
     pub current_workspace: Option<WorkspaceId>,
+    /// A workspace of theirs requires two-step sign-in and they have not set
+    /// it up: only their account page (to set it up) and signing out work.
+    pub mfa_owed: bool,
 }
 
 /// Proof that the actor is a member of a workspace, with their role.

@@ -106,6 +106,9 @@ pub async fn create_user(
 pub struct SignedIn {
     pub user: UserId,
     pub token: SessionToken,
+    /// The password was right and two-step sign-in is on: the token is only
+    /// good for giving the code (`verify_sign_in_code`).
+    pub needs_code: bool,
 }
 
 /// Signs in. `previous` is the session cookie the browser presented, if any:
@@ -199,40 +202,45 @@ pub async fn sign_in(
             .execute(&mut **tx)
             .await?;
             let user = UserId(user_id);
-            let current: Option<(i64,)> = sqlx::query_as(
-                "SELECT workspace_id FROM memberships WHERE user_id = $1 ORDER BY workspace_id LIMIT 1",
-            )
-            .bind(user.0)
-            .fetch_optional(&mut **tx)
-            .await?;
-            let token = sessions::insert(
+            if crate::mfa::enabled(&mut tx, user).await? {
+                // Half a sign-in: the code comes next (audited when it does).
+                let token = sessions::insert(
+                    &mut tx,
+                    user,
+                    None,
+                    now,
+                    sessions::Client {
+                        address: Some(address),
+                        user_agent,
+                    },
+                    sessions::Stage::AwaitingCode,
+                )
+                .await?;
+                tx.commit().await?;
+                return Ok(SignedIn {
+                    user,
+                    token,
+                    needs_code: true,
+                });
+            }
+            let token = open_session(
                 &mut tx,
                 user,
-                current.map(|c| crate::ids::WorkspaceId(c.0)),
                 now,
                 sessions::Client {
                     address: Some(address),
                     user_agent,
                 },
-            )
-            .await?;
-            audit::record(
-                &mut tx,
-                Entry {
-                    workspace: None,
-                    tenant: None,
-                    actor: Some(user),
-                    actor_label: email.as_ref().map(Email::as_str).unwrap_or(""),
-                    action: AuditAction::SignedIn,
-                    target: email.as_ref().map(Email::to_string).unwrap_or_default(),
-                    outcome: AuditOutcome::Succeeded,
-                    detail: None,
-                },
-                now,
+                email.as_ref().map(Email::as_str).unwrap_or(""),
+                None,
             )
             .await?;
             tx.commit().await?;
-            Ok(SignedIn { user, token })
+            Ok(SignedIn {
+                user,
+                token,
+                needs_code: false,
+            })
         }
         _ => {
             audit::record(
@@ -259,6 +267,204 @@ pub async fn sign_in(
             })
         }
     }
+}
+
+/// Opens a full session in the person's first workspace and audits the
+/// sign-in (`how`: the second step used, if any).
+async fn open_session(
+    conn: &mut sqlx::AnyConnection,
+    user: UserId,
+    now: i64,
+    client: sessions::Client<'_>,
+    email: &str,
+    how: Option<String>,
+) -> AppResult<SessionToken> {
+    let current: Option<(i64,)> = sqlx::query_as(
+        "SELECT workspace_id FROM memberships WHERE user_id = $1 ORDER BY workspace_id LIMIT 1",
+    )
+    .bind(user.0)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let token = sessions::insert(
+        &mut *conn,
+        user,
+        current.map(|c| crate::ids::WorkspaceId(c.0)),
+        now,
+        client,
+        sessions::Stage::Full,
+    )
+    .await?;
+    audit::record(
+        conn,
+        Entry {
+            workspace: None,
+            tenant: None,
+            actor: Some(user),
+            actor_label: email,
+            action: AuditAction::SignedIn,
+            target: email.to_string(),
+            outcome: AuditOutcome::Succeeded,
+            detail: how,
+        },
+        now,
+    )
+    .await?;
+    Ok(token)
+}
+
+/// The second step: the code from the authenticator app (or a recovery
+/// code) for a sign-in whose password was right. Throttled like passwords
+/// (per account and per address, before the code is checked), and each
+/// waiting sign-in gets `CODE_ATTEMPTS` tries before it must start over. On
+/// success the waiting session is replaced by a full one (a new id).
+pub async fn verify_sign_in_code(
+    svc: &Services,
+    waiting: &SessionToken,
+    code: &str,
+    address: &str,
+    user_agent: Option<&str>,
+) -> AppResult<SignedIn> {
+    let expired = || {
+        AppError::invalid(
+            "code",
+            "This sign-in has timed out or had too many wrong codes. Sign in again.",
+        )
+    };
+    let Some(pending) = sessions::awaiting_code(svc, waiting).await? else {
+        return Err(expired());
+    };
+    let now = svc.now();
+    let settings = &svc.settings;
+    let account_key = format!("code:{}", pending.user.0);
+    let address_key = format!("address:{address}");
+    let mut tx = svc.store.begin().await?;
+    let by_address = reserve_attempt(&mut tx, svc, &address_key, None, now).await?;
+    let by_account = reserve_attempt(
+        &mut tx,
+        svc,
+        &account_key,
+        Some(settings.account_failure_limit),
+        now,
+    )
+    .await?;
+    let (attempts,): (i64,) = sqlx::query_as(
+        "UPDATE sessions SET code_attempts = code_attempts + 1 WHERE id_hash = $1 RETURNING code_attempts",
+    )
+    .bind(&pending.id_hash)
+    .fetch_one(&mut **tx)
+    .await?;
+    tx.commit().await?;
+    if attempts > crate::mfa::CODE_ATTEMPTS {
+        sessions::revoke(svc, waiting).await?;
+        return Err(expired());
+    }
+    let address_locked = by_address.attempts > settings.address_failure_limit;
+    let wait_ms = by_account.wait_ms(now);
+    let checked = !address_locked && wait_ms <= settings.account_attempt_max_wait_ms;
+    if checked && wait_ms > 0 {
+        tokio::time::sleep(std::time::Duration::from_millis(wait_ms as u64)).await;
+    }
+    let now = svc.now();
+    let mut tx = svc.store.begin().await?;
+    let used = if checked {
+        crate::mfa::spend_code(&mut tx, svc, pending.user, &pending.email, code).await?
+    } else {
+        None
+    };
+    match used {
+        Some(how) => {
+            sqlx::query("DELETE FROM sign_in_throttle WHERE throttle_key = $1")
+                .bind(&account_key)
+                .execute(&mut **tx)
+                .await?;
+            sqlx::query(
+                "UPDATE sign_in_throttle SET failures = failures - 1 WHERE throttle_key = $1 AND failures > 0",
+            )
+            .bind(&address_key)
+            .execute(&mut **tx)
+            .await?;
+            let gone =
+                sqlx::query("DELETE FROM sessions WHERE id_hash = $1 AND awaiting_code <> 0")
+                    .bind(&pending.id_hash)
+                    .execute(&mut **tx)
+                    .await?
+                    .rows_affected();
+            if gone == 0 {
+                // A parallel request with another right code finished first.
+                return Err(expired());
+            }
+            let how = match how {
+                crate::mfa::CodeUsed::Authenticator => "with an authenticator code".to_string(),
+                crate::mfa::CodeUsed::Recovery { left } => {
+                    format!("with a recovery code ({left} left)")
+                }
+            };
+            let token = open_session(
+                &mut tx,
+                pending.user,
+                now,
+                sessions::Client {
+                    address: Some(address),
+                    user_agent,
+                },
+                &pending.email,
+                Some(how),
+            )
+            .await?;
+            tx.commit().await?;
+            Ok(SignedIn {
+                user: pending.user,
+                token,
+                needs_code: false,
+            })
+        }
+        None => {
+            audit::record(
+                &mut tx,
+                Entry {
+                    workspace: None,
+                    tenant: None,
+                    actor: Some(pending.user),
+                    actor_label: "anonymous",
+                    action: AuditAction::SignInFailed,
+                    target: pending.email.clone(),
+                    outcome: AuditOutcome::Denied,
+                    detail: Some(
+                        if checked {
+                            "wrong code"
+                        } else {
+                            "code throttled"
+                        }
+                        .into(),
+                    ),
+                },
+                now,
+            )
+            .await?;
+            tx.commit().await?;
+            if address_locked {
+                return Err(AppError::SignInFailed { throttled: true });
+            }
+            Err(AppError::invalid(
+                "code",
+                "That code is not right. Type the six digits the app shows now, or a recovery code.",
+            ))
+        }
+    }
+}
+
+/// What the second sign-in step's page needs (404 if there is no sign-in
+/// waiting for a code behind this cookie).
+pub async fn sign_in_code_page(
+    svc: &Services,
+    waiting: Option<&SessionToken>,
+) -> AppResult<Option<crate::views::SignInCodePage>> {
+    let Some(token) = waiting else {
+        return Ok(None);
+    };
+    Ok(sessions::awaiting_code(svc, token)
+        .await?
+        .map(|p| crate::views::SignInCodePage { email: p.email }))
 }
 
 /// One attempt counted on a throttle key.
@@ -418,6 +624,7 @@ pub async fn account_page(
         email: actor.email.clone(),
         sessions,
         min_password: NewPassword::MIN_LEN,
+        mfa: crate::mfa::status(svc, actor).await?,
     })
 }
 
@@ -450,42 +657,7 @@ pub async fn change_password(
     new: &str,
     confirm: &str,
 ) -> AppResult<u64> {
-    let now = svc.now();
-    let mut tx = svc.store.begin().await?;
-    crate::limits::take(
-        &mut tx,
-        &svc.settings.limits,
-        crate::limits::Limited::PasswordChecks,
-        actor.user_id,
-        now,
-    )
-    .await?;
-    let (hash,): (String,) = sqlx::query_as("SELECT password_hash FROM users WHERE id = $1")
-        .bind(actor.user_id.0)
-        .fetch_one(&mut **tx)
-        .await?;
-    tx.commit().await?;
-    let given = current.to_string();
-    let stored = hash.clone();
-    if !with_hashing(move || verify_password(&given, &stored)).await? {
-        let mut tx = svc.store.begin().await?;
-        audit::record(
-            &mut tx,
-            account_entry(
-                actor,
-                AuditAction::PasswordChanged,
-                AuditOutcome::Denied,
-                Some("the current password was wrong".into()),
-            ),
-            now,
-        )
-        .await?;
-        tx.commit().await?;
-        return Err(AppError::invalid(
-            "current_password",
-            "That is not your current password.",
-        ));
-    }
+    check_current_password(svc, actor, current, AuditAction::PasswordChanged).await?;
     let password =
         NewPassword::parse(new).map_err(|e| AppError::invalid("new_password", e.message))?;
     if confirm != new {
@@ -522,6 +694,53 @@ pub async fn change_password(
     .await?;
     tx.commit().await?;
     Ok(ended)
+}
+
+/// Checks the signed-in person's current password before a sensitive change
+/// (`action` names it in the audit): checks are limited per hour, a wrong
+/// one is audited as denied and refused on the `current_password` field.
+pub(crate) async fn check_current_password(
+    svc: &Services,
+    actor: &crate::access::Actor,
+    current: &str,
+    action: AuditAction,
+) -> AppResult<()> {
+    let now = svc.now();
+    let mut tx = svc.store.begin().await?;
+    crate::limits::take(
+        &mut tx,
+        &svc.settings.limits,
+        crate::limits::Limited::PasswordChecks,
+        actor.user_id,
+        now,
+    )
+    .await?;
+    let (hash,): (String,) = sqlx::query_as("SELECT password_hash FROM users WHERE id = $1")
+        .bind(actor.user_id.0)
+        .fetch_one(&mut **tx)
+        .await?;
+    tx.commit().await?;
+    let given = current.to_string();
+    if with_hashing(move || verify_password(&given, &hash)).await? {
+        return Ok(());
+    }
+    let mut tx = svc.store.begin().await?;
+    audit::record(
+        &mut tx,
+        account_entry(
+            actor,
+            action,
+            AuditOutcome::Denied,
+            Some("the current password was wrong".into()),
+        ),
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    Err(AppError::invalid(
+        "current_password",
+        "That is not your current password.",
+    ))
 }
 
 /// Ends one of the person's other sessions (404: not theirs, gone, or this one:

@@ -55,6 +55,7 @@ pub async fn seed(svc: &Services, tenants: &[DemoTenant]) -> AppResult<bool> {
         is_platform_operator: true,
         session_id_hash: String::new(),
         current_workspace: None,
+        mfa_owed: false,
     };
     let ws = crate::workspaces::create(svc, &actor, "Demo MSP").await?;
     actor.current_workspace = Some(ws);
@@ -137,6 +138,7 @@ pub async fn seed_baseline(svc: &Services, entra_tenant_id: &str) -> AppResult<b
         is_platform_operator: true,
         session_id_hash: String::new(),
         current_workspace: Some(crate::ids::WorkspaceId(ws)),
+        mfa_owed: false,
     };
     crate::baselines::service::capture(
         svc,

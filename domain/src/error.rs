@@ -28,6 +28,9 @@ pub enum AppError {
     /// Sign-in failed (bad credentials or throttled): one generic message.
     #[error("Sign-in failed. Check your email and password, or wait a few minutes and try again.")]
     SignInFailed { throttled: bool },
+    /// A workspace of theirs requires two-step sign-in and they have not set it up.
+    #[error("Your workspace requires two-step sign-in. Set it up on Your account to go on.")]
+    MfaRequired,
     /// A per-member limit is used up for now; try again after `retry_after_secs`.
     #[error("{}", too_many_words(*retry_after_secs))]
     TooManyRequests { retry_after_secs: u64 },
@@ -80,6 +83,7 @@ impl AppError {
             AppError::Unauthenticated => 401,
             AppError::NotFound => 404,
             AppError::Forbidden => 403,
+            AppError::MfaRequired => 403,
             AppError::Invalid { .. } => 400,
             AppError::Conflict { .. } => 409,
             AppError::SignInFailed { throttled: false } => 401,

@@ -443,7 +443,12 @@ pub async fn join_with_new_account(
         now,
     )
     .await?;
-    let token = sessions::insert(&mut tx, user, Some(ws), now, client).await?;
+    let token =
+        sessions::insert(&mut tx, user, Some(ws), now, client, sessions::Stage::Full).await?;
     tx.commit().await?;
-    Ok(SignedIn { user, token })
+    Ok(SignedIn {
+        user,
+        token,
+        needs_code: false,
+    })
 }

@@ -41,6 +41,8 @@ pub mod invitations;
 #[cfg(feature = "server")]
 pub mod limits;
 #[cfg(feature = "server")]
+pub mod mfa;
+#[cfg(feature = "server")]
 pub mod notifications;
 pub mod onboarding;
 #[cfg(feature = "server")]

@@ -60,12 +60,24 @@ fn clean(raw: Option<&str>, max: usize) -> Option<String> {
     (!s.is_empty()).then_some(s)
 }
 
+/// What a new session may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Stage {
+    /// Signed in.
+    Full,
+    /// The password was right; an authenticator code is still owed. Such a
+    /// session signs nothing in (`resolve` ignores it) and lives
+    /// `crate::mfa::CODE_WAIT_MS` at most.
+    AwaitingCode,
+}
+
 pub(crate) async fn insert(
     conn: &mut AnyConnection,
     user: UserId,
     current_workspace: Option<WorkspaceId>,
     now: i64,
     client: Client<'_>,
+    stage: Stage,
 ) -> AppResult<SessionToken> {
     let token = SessionToken::generate();
     // A public handle for the account page (the id hash never leaves the server).
@@ -75,8 +87,8 @@ pub(crate) async fn insert(
         hex::encode(b)
     };
     sqlx::query(
-        "INSERT INTO sessions (id_hash, user_id, current_workspace_id, created_at, last_seen_at, public_id, user_agent, address)
-         VALUES ($1, $2, $3, $4, $4, $5, $6, $7)",
+        "INSERT INTO sessions (id_hash, user_id, current_workspace_id, created_at, last_seen_at, public_id, user_agent, address, awaiting_code)
+         VALUES ($1, $2, $3, $4, $4, $5, $6, $7, $8)",
     )
     .bind(token.id_hash())
     .bind(user.0)
@@ -85,12 +97,13 @@ pub(crate) async fn insert(
     .bind(public_id)
     .bind(clean(client.user_agent, USER_AGENT_MAX))
     .bind(clean(client.address, 64))
+    .bind(i64::from(stage == Stage::AwaitingCode))
     .execute(conn)
     .await?;
     Ok(token)
 }
 
-type SessionRow = (i64, String, Option<i64>, i64, i64, Option<i64>);
+type SessionRow = (i64, String, Option<i64>, i64, i64, Option<i64>, i64, i64);
 
 /// Resolves a cookie token to the signed-in actor, enforcing the idle and
 /// absolute timeouts. An expired session is deleted on sight.
@@ -98,7 +111,13 @@ pub async fn resolve(svc: &Services, token: &SessionToken) -> AppResult<Option<A
     let now = svc.now();
     let id_hash = token.id_hash();
     let row: Option<SessionRow> = sqlx::query_as(
-        "SELECT s.user_id, u.email, s.current_workspace_id, s.created_at, s.last_seen_at, p.user_id
+        "SELECT s.user_id, u.email, s.current_workspace_id, s.created_at, s.last_seen_at, p.user_id,
+                s.awaiting_code,
+                CASE WHEN EXISTS (SELECT 1 FROM memberships m JOIN workspaces w ON w.id = m.workspace_id
+                                  WHERE m.user_id = s.user_id AND w.require_mfa <> 0)
+                      AND NOT EXISTS (SELECT 1 FROM user_totp t
+                                      WHERE t.user_id = s.user_id AND t.confirmed_at IS NOT NULL)
+                     THEN 1 ELSE 0 END
          FROM sessions s JOIN users u ON u.id = s.user_id
          LEFT JOIN platform_operators p ON p.user_id = s.user_id
          WHERE s.id_hash = $1",
@@ -106,9 +125,14 @@ pub async fn resolve(svc: &Services, token: &SessionToken) -> AppResult<Option<A
     .bind(&id_hash)
     .fetch_optional(&mut *svc.store.read().await?)
     .await?;
-    let Some((user_id, email, current, created_at, last_seen_at, operator)) = row else {
+    let Some((user_id, email, current, created_at, last_seen_at, operator, awaiting, owed)) = row
+    else {
         return Ok(None);
     };
+    if awaiting != 0 {
+        // Half a sign-in signs nothing in (see `awaiting_code`).
+        return Ok(None);
+    }
     let expired = now - created_at >= svc.settings.session_absolute_ms
         || now - last_seen_at >= svc.settings.session_idle_ms;
     if expired {
@@ -131,6 +155,45 @@ pub async fn resolve(svc: &Services, token: &SessionToken) -> AppResult<Option<A
         is_platform_operator: operator.is_some(),
         session_id_hash: id_hash,
         current_workspace: current.map(WorkspaceId),
+        mfa_owed: owed != 0,
+    }))
+}
+
+/// A sign-in waiting for its authenticator code.
+#[derive(Debug, Clone)]
+pub struct AwaitingCode {
+    pub user: UserId,
+    pub email: String,
+    pub id_hash: String,
+    pub attempts: i64,
+}
+
+/// Resolves a cookie token to a sign-in still owing its code (and not timed
+/// out: `crate::mfa::CODE_WAIT_MS`). A timed-out one is deleted on sight.
+pub async fn awaiting_code(
+    svc: &Services,
+    token: &SessionToken,
+) -> AppResult<Option<AwaitingCode>> {
+    let id_hash = token.id_hash();
+    let row: Option<(i64, String, i64, i64)> = sqlx::query_as(
+        "SELECT s.user_id, u.email, s.created_at, s.code_attempts FROM sessions s JOIN users u ON u.id = s.user_id
+         WHERE s.id_hash = $1 AND s.awaiting_code <> 0",
+    )
+    .bind(&id_hash)
+    .fetch_optional(&mut *svc.store.read().await?)
+    .await?;
+    let Some((user, email, created_at, attempts)) = row else {
+        return Ok(None);
+    };
+    if svc.now() - created_at >= crate::mfa::CODE_WAIT_MS {
+        revoke(svc, token).await?;
+        return Ok(None);
+    }
+    Ok(Some(AwaitingCode {
+        user: UserId(user),
+        email,
+        id_hash,
+        attempts,
     }))
 }
 

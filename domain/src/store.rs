@@ -135,6 +135,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../../migrations/sqlite/0015_session_devices.sql"),
         postgres: include_str!("../../migrations/postgres/0015_session_devices.sql"),
     },
+    Migration {
+        version: 16,
+        name: "mfa",
+        sqlite: include_str!("../../migrations/sqlite/0016_mfa.sql"),
+        postgres: include_str!("../../migrations/postgres/0016_mfa.sql"),
+    },
 ];
 
 /// Connections open and in use, open and idle, and the most there may be.

@@ -80,6 +80,12 @@ impl NewPassword {
                 format!("Use at most {} characters.", Self::MAX_LEN),
             ));
         }
+        if is_common_password(raw) {
+            return Err(ValidationError::new(
+                "password",
+                "This password is one of the most common ones: choose another.",
+            ));
+        }
         Ok(NewPassword(raw.to_string()))
     }
 
@@ -92,6 +98,18 @@ impl fmt::Debug for NewPassword {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("NewPassword(**redacted**)")
     }
+}
+
+/// The 100,000 most common passwords (lowercased; `scripts/common-passwords.sh`
+/// made the file from a registry package), shipped inside the binary.
+const COMMON_PASSWORDS: &str = include_str!("../data/common-passwords.txt");
+
+/// Whether a password is on the common list, in any letter case or with
+/// surrounding spaces (guessers try those variants first).
+pub fn is_common_password(raw: &str) -> bool {
+    static LIST: std::sync::LazyLock<std::collections::HashSet<&'static str>> =
+        std::sync::LazyLock::new(|| COMMON_PASSWORDS.lines().collect());
+    LIST.contains(raw.trim().to_lowercase().as_str())
 }
 
 /// Whether a text may span lines.
@@ -158,6 +176,20 @@ fn bounded_name(
     max: usize,
 ) -> Result<String, ValidationError> {
     text(field, &format!("a {what}"), raw, 1, max, Lines::One)
+}
+
+/// Percent-encodes a value for a query string (paths keep their slashes).
+pub fn encode_query_value(v: &str) -> String {
+    let mut out = String::with_capacity(v.len());
+    for b in v.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {
+                out.push(b as char)
+            }
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
 }
 
 /// Where to send the browser after signing in: a path in one of the app's
@@ -429,6 +461,16 @@ mod tests {
         assert!(NewPassword::parse("short").is_err());
         assert!(NewPassword::parse("long enough pass").is_ok());
         assert!(NewPassword::parse(&"p".repeat(257)).is_err());
+        // Long enough but among the most common: refused in any case, trimmed.
+        for common in ["password1234", "Qwertyuiopasdfgh", " 1qaz2wsx3edc "] {
+            let refused = NewPassword::parse(common).err();
+            assert_eq!(
+                refused.map(|e| e.message),
+                Some("This password is one of the most common ones: choose another.".into()),
+                "{common}"
+            );
+        }
+        assert!(!is_common_password("correct horse battery staple"));
         assert_eq!(
             format!("{:?}", NewPassword::parse("long enough pass").expect("ok")),
             "NewPassword(**redacted**)"

@@ -86,6 +86,8 @@ pub struct MemberView {
     pub joined_at: i64,
     /// Assigned tenants; meaningful for operator and readonly members.
     pub assigned_tenants: Vec<TenantId>,
+    /// Whether they sign in with an authenticator code too.
+    pub mfa: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -97,6 +99,9 @@ pub struct MembersPage {
     pub tenants: Vec<TenantView>,
     pub can_manage: bool,
     pub viewer: UserId,
+    /// Members must use two-step sign-in (only owners change it).
+    pub require_mfa: bool,
+    pub viewer_is_owner: bool,
 }
 
 /// A pending invitation as the members page lists it.
@@ -230,6 +235,10 @@ pub enum AuditAction {
     BulkStarted,
     PasswordChanged,
     SessionEnded,
+    MfaEnabled,
+    MfaDisabled,
+    RecoveryCodesRenewed,
+    MfaRequirementChanged,
     BaselineCaptured,
     BaselineEdited,
     BaselineAssigned,
@@ -250,7 +259,7 @@ pub enum AuditAction {
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 57] = [
+    pub const ALL: [AuditAction; 61] = [
         AuditAction::UserCreated,
         AuditAction::SignedIn,
         AuditAction::SignInFailed,
@@ -291,6 +300,10 @@ impl AuditAction {
         AuditAction::BulkStarted,
         AuditAction::PasswordChanged,
         AuditAction::SessionEnded,
+        AuditAction::MfaEnabled,
+        AuditAction::MfaDisabled,
+        AuditAction::RecoveryCodesRenewed,
+        AuditAction::MfaRequirementChanged,
         AuditAction::BaselineCaptured,
         AuditAction::BaselineEdited,
         AuditAction::BaselineAssigned,
@@ -352,6 +365,10 @@ impl AuditAction {
             AuditAction::BulkStarted => "bulk.started",
             AuditAction::PasswordChanged => "account.password_changed",
             AuditAction::SessionEnded => "session.ended",
+            AuditAction::MfaEnabled => "account.mfa_enabled",
+            AuditAction::MfaDisabled => "account.mfa_disabled",
+            AuditAction::RecoveryCodesRenewed => "account.recovery_codes_renewed",
+            AuditAction::MfaRequirementChanged => "workspace.mfa_requirement_changed",
             AuditAction::BaselineCaptured => "baseline.captured",
             AuditAction::BaselineEdited => "baseline.edited",
             AuditAction::BaselineAssigned => "baseline.assigned",
@@ -414,6 +431,10 @@ impl AuditAction {
             AuditAction::BulkStarted => "Operation started on many tenants",
             AuditAction::PasswordChanged => "Password changed",
             AuditAction::SessionEnded => "Session ended from the account page",
+            AuditAction::MfaEnabled => "Two-step sign-in turned on",
+            AuditAction::MfaDisabled => "Two-step sign-in turned off",
+            AuditAction::RecoveryCodesRenewed => "New recovery codes made",
+            AuditAction::MfaRequirementChanged => "Two-step sign-in requirement changed",
             AuditAction::BaselineCaptured => "Baseline captured",
             AuditAction::BaselineEdited => "Baseline edited (new version)",
             AuditAction::BaselineAssigned => "Baseline assigned",
@@ -753,6 +774,47 @@ pub struct AccountPage {
     pub email: String,
     pub sessions: Vec<SessionView>,
     pub min_password: usize,
+    pub mfa: MfaStatus,
+}
+
+/// Where a person's two-step sign-in stands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MfaStatus {
+    /// Since when an authenticator app's codes are asked at sign-in.
+    pub enabled_at: Option<i64>,
+    /// Enrolment started and not confirmed yet.
+    pub enrolling: bool,
+    /// Unused recovery codes.
+    pub recovery_left: i64,
+    /// Workspaces of theirs that require it (named, for the banner).
+    pub required_by: Vec<String>,
+}
+
+/// The enrolment page: what the authenticator app needs, or the recovery
+/// codes to write down (shown once).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum MfaEnrolPage {
+    /// Scan this (or type the key) and confirm with a code.
+    Scan {
+        /// The QR code of the `otpauth://` address, as an SVG document.
+        qr_svg: String,
+        /// The secret in groups of four, for typing in by hand.
+        key: String,
+        account: String,
+    },
+    /// Just confirmed: the ten recovery codes, shown this once.
+    RecoveryCodes(Vec<String>),
+    /// On already, codes shown before.
+    Enabled,
+    /// Not started (go back to the account page to start).
+    NotStarted,
+}
+
+/// The second sign-in step's page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignInCodePage {
+    /// Whose sign-in waits for a code (so they know which account).
+    pub email: String,
 }
 
 /// A short name for a user agent: `Firefox on Windows`, `Chrome on Android`.

@@ -36,6 +36,8 @@ pub async fn list_for_user(svc: &Services, user: UserId) -> AppResult<Vec<Worksp
 pub async fn shell(svc: &Services, actor: &Actor) -> AppResult<ShellView> {
     let current = access::current_workspace(svc, actor).await?;
     let active_runs = match &current {
+        // Until they set up two-step sign-in, only their account page works.
+        Some(_) if actor.mfa_owed => Default::default(),
         Some(ws) => {
             let access = access::WorkspaceAccess {
                 workspace: ws.clone(),
@@ -368,6 +370,54 @@ pub async fn remove_member(
     Ok(())
 }
 
+/// Requires (or stops requiring) two-step sign-in of every member: owners
+/// only, like granting ownership. Members without it are sent to set it up
+/// before anything else (`Actor::mfa_owed`).
+pub async fn set_require_mfa(
+    svc: &Services,
+    actor: &Actor,
+    workspace: WorkspaceId,
+    required: bool,
+) -> AppResult<()> {
+    let target = "two-step sign-in".to_string();
+    let action = AuditAction::MfaRequirementChanged;
+    let access = guard_members(svc, actor, workspace, action, &target).await?;
+    if access.role() != Role::Owner {
+        return Err(access::denied(
+            svc,
+            actor,
+            workspace,
+            None,
+            action,
+            target,
+            AppError::Forbidden,
+        )
+        .await);
+    }
+    let now = svc.now();
+    let mut tx = AuditedTx::begin(svc, now).await?;
+    let changed =
+        sqlx::query("UPDATE workspaces SET require_mfa = $2 WHERE id = $1 AND require_mfa <> $2")
+            .bind(workspace.0)
+            .bind(i64::from(required))
+            .execute(&mut **tx)
+            .await?
+            .rows_affected();
+    if changed == 0 {
+        return Ok(());
+    }
+    tx.commit(Entry::by_member(
+        actor,
+        workspace,
+        None,
+        action,
+        target,
+        Some(if required { "required" } else { "optional" }.to_string()),
+    ))
+    .await?;
+    Ok(())
+}
+
 /// The members page of the current workspace.
 pub async fn members_page(svc: &Services, actor: &Actor) -> AppResult<Option<MembersPage>> {
     let Some(access) =
@@ -376,8 +426,10 @@ pub async fn members_page(svc: &Services, actor: &Actor) -> AppResult<Option<Mem
         return Ok(None);
     };
     let ws = access.id();
-    let rows: Vec<(i64, String, String, i64)> = sqlx::query_as(
-        "SELECT u.id, u.email, m.role, m.created_at FROM memberships m JOIN users u ON u.id = m.user_id
+    let rows: Vec<(i64, String, String, i64, i64)> = sqlx::query_as(
+        "SELECT u.id, u.email, m.role, m.created_at,
+                (SELECT COUNT(*) FROM user_totp t WHERE t.user_id = u.id AND t.confirmed_at IS NOT NULL)
+         FROM memberships m JOIN users u ON u.id = m.user_id
          WHERE m.workspace_id = $1 ORDER BY u.email",
     )
     .bind(ws.0)
@@ -390,8 +442,9 @@ pub async fn members_page(svc: &Services, actor: &Actor) -> AppResult<Option<Mem
             .await?;
     let members = rows
         .into_iter()
-        .map(|(id, email, role, joined_at)| {
+        .map(|(id, email, role, joined_at, mfa)| {
             Ok(MemberView {
+                mfa: mfa > 0,
                 user_id: UserId(id),
                 email,
                 role: role.parse().map_err(|_| AppError::Internal)?,
@@ -406,7 +459,13 @@ pub async fn members_page(svc: &Services, actor: &Actor) -> AppResult<Option<Mem
         .collect::<AppResult<Vec<_>>>()?;
     let tenants = crate::tenants::list_visible(svc, actor, &access).await?;
     let invitations = crate::invitations::pending(svc, &access).await?;
+    let (require_mfa,): (i64,) = sqlx::query_as("SELECT require_mfa FROM workspaces WHERE id = $1")
+        .bind(ws.0)
+        .fetch_one(&mut *svc.store.read().await?)
+        .await?;
     Ok(Some(MembersPage {
+        require_mfa: require_mfa != 0,
+        viewer_is_owner: access.role() == Role::Owner,
         invitations,
         can_manage: access.role().can(Capability::MembersManage),
         workspace: access.workspace,

@@ -124,6 +124,7 @@ pub(crate) async fn fresh(
         is_platform_operator: false,
         session_id_hash: String::new(),
         current_workspace: None,
+        mfa_owed: false,
     };
     let ws = domain::workspaces::create(&svc, &owner, "Bench MSP")
         .await

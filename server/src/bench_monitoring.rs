@@ -266,5 +266,6 @@ async fn operator(f: &crate::bench::Fresh) -> Result<Actor, String> {
         is_platform_operator: false,
         session_id_hash: String::new(),
         current_workspace: None,
+        mfa_owed: false,
     })
 }

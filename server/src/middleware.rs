@@ -355,6 +355,18 @@ fn needs_sign_in(path: &str) -> bool {
         || path.starts_with("/system/")
 }
 
+/// What a member who owes two-step sign-in may still reach: their account
+/// (to set it up), the shell that frames it, and signing out.
+fn allowed_while_mfa_owed(path: &str) -> bool {
+    path == "/admin/account"
+        || path.starts_with("/admin/account/")
+        || path == "/api/account"
+        || path.starts_with("/api/account/")
+        || path == "/api/shell"
+        || path == "/api/session/sign_out"
+        || path.starts_with("/pkg/")
+}
+
 fn skips_session(path: &str) -> bool {
     path.starts_with("/pkg/") || path == "/favicon.ico" || path == "/healthz" || path == "/readyz"
 }
@@ -401,28 +413,25 @@ pub async fn resolve_session(
             .path_and_query()
             .map(|p| p.as_str())
             .unwrap_or("/admin");
-        return Redirect::to(&format!("/sign-in?next={}", encode_query_value(target)))
-            .into_response();
+        return Redirect::to(&format!(
+            "/sign-in?next={}",
+            domain::validate::encode_query_value(target)
+        ))
+        .into_response();
     }
     if actor.is_some() && path == "/sign-in" && req.method() == Method::GET {
         return Redirect::to("/admin").into_response();
     }
+    if actor.as_ref().is_some_and(|a| a.mfa_owed) && !allowed_while_mfa_owed(&path) {
+        // A workspace of theirs requires two-step sign-in: set it up first.
+        if is_safe_method(req.method()) && !path.starts_with("/api/") {
+            return Redirect::to("/admin/account/two-step?required=1").into_response();
+        }
+        return crate::error_page::json(&AppError::MfaRequired);
+    }
     req.extensions_mut().insert(CurrentActor(actor));
     req.extensions_mut().insert(ClientAddress(address));
     next.run(req).await
-}
-
-fn encode_query_value(v: &str) -> String {
-    let mut out = String::with_capacity(v.len());
-    for b in v.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {
-                out.push(b as char)
-            }
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
 }
 
 /// Server functions answer errors as 500 + a `serverfnerror` header; give them

@@ -41,6 +41,11 @@ fn member_row(p: &MembersPage, m: &MemberView) -> impl IntoView + use<> {
     view! {
         <tr>
             <td>{m.email.clone()}{is_self.then_some(" (you)")}</td>
+            <td>{if m.mfa {
+                view! { <span class="badge badge-ok">"On"</span> }.into_any()
+            } else {
+                view! { <span class="badge badge-muted">"Off"</span> }.into_any()
+            }}</td>
             <td>
                 {if can_manage {
                     view! {
@@ -103,6 +108,57 @@ fn member_row(p: &MembersPage, m: &MemberView) -> impl IntoView + use<> {
     }
 }
 
+/// Whether every member must use two-step sign-in: shown to those who manage
+/// members, changed by owners only.
+fn sign_in_security(p: &MembersPage) -> impl IntoView + use<> {
+    let ws = p.workspace.id;
+    let without = p.members.iter().filter(|m| !m.mfa).count();
+    let (state, next, label, confirm) = if p.require_mfa {
+        (
+            "Required: members without it are sent to set it up before anything else.",
+            "off",
+            "Make it optional",
+            None,
+        )
+    } else {
+        (
+            "Optional: each member chooses.",
+            "on",
+            "Require two-step sign-in",
+            Some(format!(
+                "Require two-step sign-in? {without} member(s) without it will be sent to set it up before they can do anything else."
+            )),
+        )
+    };
+    view! {
+        <section class="card mt-6" id="sign-in-security" aria-labelledby="security-title">
+            <h2 id="security-title" class="section-title">"Sign-in security"</h2>
+            <p data-testid="require-two-step" data-required=p.require_mfa.to_string()>{"Two-step sign-in: "}{state}</p>
+            <p class="muted text-sm">{format!("{without} of {} member(s) have it off.", p.members.len())}</p>
+            {if p.viewer_is_owner {
+                let fields = move || view! {
+                    <input type="hidden" name="workspace" value=ws.to_string()/>
+                    <input type="hidden" name="required" value=next/>
+                };
+                match confirm {
+                    Some(confirm) => view! {
+                        <ServerForm action={crate::forms::target::<crate::api::SetRequireTwoStep>()} submit_label=label.to_string() confirm=confirm>
+                            {fields()}
+                        </ServerForm>
+                    }.into_any(),
+                    None => view! {
+                        <ServerForm action={crate::forms::target::<crate::api::SetRequireTwoStep>()} submit_label=label.to_string()>
+                            {fields()}
+                        </ServerForm>
+                    }.into_any(),
+                }
+            } else {
+                view! { <p class="muted text-sm">"Only owners change this."</p> }.into_any()
+            }}
+        </section>
+    }
+}
+
 /// Pending invitations with their links (for the inviter to copy and send),
 /// renew and revoke.
 fn invitations(p: &MembersPage) -> impl IntoView + use<> {
@@ -117,7 +173,7 @@ fn invitations(p: &MembersPage) -> impl IntoView + use<> {
                 view! {
                     <table class="table">
                         <caption class="sr-only">"Pending invitations"</caption>
-                        <thead><tr><th scope="col">"Email"</th><th scope="col">"Role"</th><th scope="col">"Link to send"</th><th scope="col">"Expires"</th><th scope="col"><span class="sr-only">"Actions"</span></th></tr></thead>
+                        <thead><tr><th scope="col">"Email"</th><th scope="col">"Two-step sign-in"</th><th scope="col">"Role"</th><th scope="col">"Link to send"</th><th scope="col">"Expires"</th><th scope="col"><span class="sr-only">"Actions"</span></th></tr></thead>
                         <tbody>
                             {rows.into_iter().map(|i| {
                                 let id = i.id;
@@ -170,6 +226,7 @@ pub fn Members() -> impl IntoView {
                             <thead><tr><th scope="col">"Email"</th><th scope="col">"Role"</th><th scope="col">"Tenants"</th><th scope="col">"Joined"</th><th scope="col"><span class="sr-only">"Actions"</span></th></tr></thead>
                             <tbody>{p.members.iter().map(|m| member_row(&p, m)).collect_view()}</tbody>
                         </table>
+                        {p.can_manage.then(|| sign_in_security(&p))}
                         {p.can_manage.then(|| invitations(&p))}
                         {p.can_manage.then(|| view! {
                             <section class="card mt-6" aria-labelledby="invite-member">

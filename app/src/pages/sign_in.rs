@@ -31,3 +31,38 @@ pub fn SignIn() -> impl IntoView {
         </main>
     }
 }
+
+/// `/sign-in/code`: the second step for people with two-step sign-in on.
+#[component]
+pub fn SignInCode() -> impl IntoView {
+    let query = use_query_map();
+    let next = query.read_untracked().get("next").unwrap_or_default();
+    view! {
+        <Title text="Sign-in code · Tenantry"/>
+        <main id="main" class="auth-main">
+            <section class="auth-card" aria-labelledby="code-title">
+                <p class="brand">"Tenantry"</p>
+                <h1 id="code-title" class="page-title">"Two-step sign-in"</h1>
+                {crate::components::load(crate::api::load_sign_in_code(), move |page: Option<domain::views::SignInCodePage>| match page {
+                    Some(p) => view! {
+                        <p class="muted">{format!("Signing in as {}. Open your authenticator app and type the six digits it shows for Tenantry.", p.email)}</p>
+                        <ServerForm action={crate::forms::target::<crate::api::VerifySignInCode>()} submit_label="Sign in".to_string() pending_label="Checking…".to_string()>
+                            <input type="hidden" name="next" value=next.clone()/>
+                            <div class="field">
+                                <label for="code">"Code"</label>
+                                <input id="code" name="code" type="text" inputmode="numeric" autocomplete="one-time-code" required class="input" autofocus
+                                    aria-describedby="code-help" maxlength="20"/>
+                                <p id="code-help" class="muted text-sm">"No phone at hand? Type one of your recovery codes instead (like k7qm2-x9d4p); each works once."</p>
+                            </div>
+                        </ServerForm>
+                        <p class="muted text-sm mt-4"><a class="link" href="/sign-in">"Start again"</a></p>
+                    }.into_any(),
+                    None => view! {
+                        <p role="status">"This sign-in has timed out, or none is waiting for a code."</p>
+                        <p class="mt-4"><a class="link" href="/sign-in">"Sign in again"</a></p>
+                    }.into_any(),
+                })}
+            </section>
+        </main>
+    }
+}

@@ -1045,6 +1045,102 @@ fn rows() -> Vec<Row> {
             own: [401, 200, 200, 200, 200],
             request: |_, _| ("/api/account/end_others".into(), vec![]),
         },
+        // ---- two-step sign-in -------------------------------------------------------------
+        Row {
+            // No sign-in waits for a code: the page says so, for anyone.
+            path: "/sign-in/code",
+            kind: Kind::Page,
+            targets: NONE,
+            own: [200, 200, 200, 200, 200],
+            request: at_route,
+        },
+        Row {
+            path: "/api/session/code_page",
+            kind: Kind::Fn,
+            targets: NONE,
+            own: [200, 200, 200, 200, 200],
+            request: |_, _| ("/api/session/code_page".into(), vec![]),
+        },
+        Row {
+            // No sign-in waits for a code behind any of these cookies.
+            path: "/api/session/code",
+            kind: Kind::Fn,
+            targets: NONE,
+            own: [400, 400, 400, 400, 400],
+            request: |_, _| ("/api/session/code".into(), vec![("code", "123456".into())]),
+        },
+        Row {
+            path: "/admin/account/two-step",
+            kind: Kind::Page,
+            targets: NONE,
+            own: [303, 200, 200, 200, 200],
+            request: at_route,
+        },
+        Row {
+            path: "/api/account/two_step",
+            kind: Kind::Fn,
+            targets: NONE,
+            own: [401, 200, 200, 200, 200],
+            request: |_, _| ("/api/account/two_step".into(), vec![]),
+        },
+        Row {
+            path: "/api/account/two_step/begin",
+            kind: Kind::Fn,
+            targets: NONE,
+            own: [401, 200, 200, 200, 200],
+            request: |_, _| ("/api/account/two_step/begin".into(), vec![]),
+        },
+        Row {
+            // Not a code at all: refused on its field for everyone.
+            path: "/api/account/two_step/confirm",
+            kind: Kind::Fn,
+            targets: NONE,
+            own: [401, 400, 400, 400, 400],
+            request: |_, _| {
+                (
+                    "/api/account/two_step/confirm".into(),
+                    vec![("code", "12".into())],
+                )
+            },
+        },
+        Row {
+            path: "/api/account/two_step/codes",
+            kind: Kind::Fn,
+            targets: NONE,
+            own: [401, 400, 400, 400, 400],
+            request: |_, _| {
+                (
+                    "/api/account/two_step/codes".into(),
+                    vec![("current_password", "not the password at all".into())],
+                )
+            },
+        },
+        Row {
+            path: "/api/account/two_step/off",
+            kind: Kind::Fn,
+            targets: NONE,
+            own: [401, 400, 400, 400, 400],
+            request: |_, _| {
+                (
+                    "/api/account/two_step/off".into(),
+                    vec![("current_password", "not the password at all".into())],
+                )
+            },
+        },
+        Row {
+            // "off" while it is off: the owner's call changes nothing, so the
+            // rest of the matrix runs without the requirement.
+            path: "/api/members/require_two_step",
+            kind: Kind::Fn,
+            targets: OBJ,
+            own: [401, 404, 404, 403, 200],
+            request: |w, t| {
+                (
+                    "/api/members/require_two_step".into(),
+                    vec![("workspace", w.ws(t)), ("required", "off".into())],
+                )
+            },
+        },
         // ---- baselines -------------------------------------------------------------------
         Row {
             path: "/admin/baselines",
@@ -2313,6 +2409,8 @@ const READ_ONLY_FNS: &[&str] = &[
     "/api/drift/history",
     "/api/fleet",
     "/api/account",
+    "/api/account/two_step",
+    "/api/session/code_page",
     "/api/baselines",
     "/api/baselines/get",
     "/api/baselines/tenant",

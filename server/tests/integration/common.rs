@@ -411,6 +411,7 @@ impl TestApp {
             is_platform_operator: false,
             session_id_hash: "test-setup".into(),
             current_workspace: None,
+            mfa_owed: false,
         }
     }
 }

@@ -21,6 +21,7 @@ mod lifecycle_prop;
 mod logs;
 mod members_tenants;
 mod metrics;
+mod mfa;
 mod monitoring;
 mod onboarding;
 mod otlp;

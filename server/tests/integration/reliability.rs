@@ -251,6 +251,7 @@ fn actor(id: UserId, email: &str) -> Actor {
         is_platform_operator: false,
         session_id_hash: String::new(),
         current_workspace: None,
+        mfa_owed: false,
     }
 }
 
