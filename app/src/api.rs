@@ -186,6 +186,14 @@ pub async fn change_password(
     Ok(())
 }
 
+#[server(prefix = "/api", endpoint = "account/time_zone")]
+pub async fn set_time_zone(time_zone: String) -> ApiResult<()> {
+    let (svc, actor) = signed_in()?;
+    domain::time_zones::set(&svc, &actor, &time_zone).await?;
+    redirect("/admin/account?notice=time_zone_saved#time-zone");
+    Ok(())
+}
+
 #[server(prefix = "/api", endpoint = "account/end_session")]
 pub async fn end_session(session: String) -> ApiResult<()> {
     let (svc, actor) = signed_in()?;

@@ -161,6 +161,7 @@ fn notice_text(key: &str) -> Option<&'static str> {
         "two_step_on" => {
             "Two-step sign-in is on: from now on, signing in asks for a code from your app."
         }
+        "time_zone_saved" => "Time zone saved: times are shown in it (hover a time for UTC).",
         "two_step_off" => "Two-step sign-in is off: signing in asks for your password only.",
         "codes_renewed" => "New recovery codes made: the old ones no longer work.",
         "two_step_required" => {

@@ -11,6 +11,7 @@ pub mod forms;
 pub mod pages;
 pub mod provider_api;
 pub mod schedules_api;
+pub mod time;
 
 #[cfg(feature = "ssr")]
 pub mod ctx;

@@ -21,6 +21,8 @@ pub struct Actor {
     /// A workspace of theirs requires two-step sign-in and they have not set
     /// it up: only their account page (to set it up) and signing out work.
     pub mfa_owed: bool,
+    /// Their time zone for showing times (an IANA name; `None`: UTC).
+    pub time_zone: Option<String>,
 }
 
 /// Proof that the actor is a member of a workspace, with their role.

@@ -625,6 +625,8 @@ pub async fn account_page(
         sessions,
         min_password: NewPassword::MIN_LEN,
         mfa: crate::mfa::status(svc, actor).await?,
+        time_zone: actor.time_zone.clone(),
+        time_zones: crate::time_zones::available(),
     })
 }
 

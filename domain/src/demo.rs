@@ -56,6 +56,7 @@ pub async fn seed(svc: &Services, tenants: &[DemoTenant]) -> AppResult<bool> {
         session_id_hash: String::new(),
         current_workspace: None,
         mfa_owed: false,
+        time_zone: None,
     };
     let ws = crate::workspaces::create(svc, &actor, "Demo MSP").await?;
     actor.current_workspace = Some(ws);
@@ -139,6 +140,7 @@ pub async fn seed_baseline(svc: &Services, entra_tenant_id: &str) -> AppResult<b
         session_id_hash: String::new(),
         current_workspace: Some(crate::ids::WorkspaceId(ws)),
         mfa_owed: false,
+        time_zone: None,
     };
     crate::baselines::service::capture(
         svc,

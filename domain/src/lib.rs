@@ -58,6 +58,8 @@ pub mod store;
 #[cfg(feature = "server")]
 pub mod tenants;
 #[cfg(feature = "server")]
+pub mod time_zones;
+#[cfg(feature = "server")]
 pub mod workspaces;
 
 pub use error::{AppError, AppResult};

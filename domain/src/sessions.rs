@@ -103,7 +103,17 @@ pub(crate) async fn insert(
     Ok(token)
 }
 
-type SessionRow = (i64, String, Option<i64>, i64, i64, Option<i64>, i64, i64);
+type SessionRow = (
+    i64,
+    String,
+    Option<i64>,
+    i64,
+    i64,
+    Option<i64>,
+    i64,
+    i64,
+    Option<String>,
+);
 
 /// Resolves a cookie token to the signed-in actor, enforcing the idle and
 /// absolute timeouts. An expired session is deleted on sight.
@@ -117,7 +127,8 @@ pub async fn resolve(svc: &Services, token: &SessionToken) -> AppResult<Option<A
                                   WHERE m.user_id = s.user_id AND w.require_mfa <> 0)
                       AND NOT EXISTS (SELECT 1 FROM user_totp t
                                       WHERE t.user_id = s.user_id AND t.confirmed_at IS NOT NULL)
-                     THEN 1 ELSE 0 END
+                     THEN 1 ELSE 0 END,
+                u.time_zone
          FROM sessions s JOIN users u ON u.id = s.user_id
          LEFT JOIN platform_operators p ON p.user_id = s.user_id
          WHERE s.id_hash = $1",
@@ -125,7 +136,8 @@ pub async fn resolve(svc: &Services, token: &SessionToken) -> AppResult<Option<A
     .bind(&id_hash)
     .fetch_optional(&mut *svc.store.read().await?)
     .await?;
-    let Some((user_id, email, current, created_at, last_seen_at, operator, awaiting, owed)) = row
+    let Some((user_id, email, current, created_at, last_seen_at, operator, awaiting, owed, zone)) =
+        row
     else {
         return Ok(None);
     };
@@ -156,6 +168,7 @@ pub async fn resolve(svc: &Services, token: &SessionToken) -> AppResult<Option<A
         session_id_hash: id_hash,
         current_workspace: current.map(WorkspaceId),
         mfa_owed: owed != 0,
+        time_zone: zone,
     }))
 }
 

@@ -141,6 +141,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../../migrations/sqlite/0016_mfa.sql"),
         postgres: include_str!("../../migrations/postgres/0016_mfa.sql"),
     },
+    Migration {
+        version: 17,
+        name: "time_zone",
+        sqlite: include_str!("../../migrations/sqlite/0017_time_zone.sql"),
+        postgres: include_str!("../../migrations/postgres/0017_time_zone.sql"),
+    },
 ];
 
 /// Connections open and in use, open and idle, and the most there may be.

@@ -775,6 +775,9 @@ pub struct AccountPage {
     pub sessions: Vec<SessionView>,
     pub min_password: usize,
     pub mfa: MfaStatus,
+    /// Their time zone (`None`: UTC) and every zone they may choose.
+    pub time_zone: Option<String>,
+    pub time_zones: Vec<String>,
 }
 
 /// Where a person's two-step sign-in stands.

@@ -2,6 +2,7 @@
 // fresh SQLite database, drive Debian's Chromium, and fail on any console
 // error, hydration warning or failed request.
 import { spawn, spawnSync } from "node:child_process";
+import { createHmac } from "node:crypto";
 import { mkdirSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -218,4 +219,29 @@ export async function startVerification(page) {
   const title = await toast.locator(".toast-title").innerText();
   const href = await toast.getByRole("link").first().getAttribute("href");
   return { title, href };
+}
+
+/// Plays the authenticator app: the RFC 6238 code (SHA-1, six digits, 30 s)
+/// of a base32 key as Tenantry shows it (groups of four), at `atMs`.
+export function totp(key, atMs = Date.now()) {
+  const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+  let bits = 0;
+  let value = 0;
+  const bytes = [];
+  for (const c of key.replace(/[\s=]/g, "").toUpperCase()) {
+    const v = alphabet.indexOf(c);
+    if (v < 0) throw new Error(`not base32: ${c}`);
+    value = (value << 5) | v;
+    bits += 5;
+    if (bits >= 8) {
+      bytes.push((value >>> (bits - 8)) & 255);
+      bits -= 8;
+    }
+  }
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(Math.floor(atMs / 30000)));
+  const h = createHmac("sha1", Buffer.from(bytes)).update(counter).digest();
+  const o = h[h.length - 1] & 15;
+  const n = (((h[o] & 127) << 24) | (h[o + 1] << 16) | (h[o + 2] << 8) | h[o + 3]) % 1000000;
+  return String(n).padStart(6, "0");
 }

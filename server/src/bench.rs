@@ -125,6 +125,7 @@ pub(crate) async fn fresh(
         session_id_hash: String::new(),
         current_workspace: None,
         mfa_owed: false,
+        time_zone: None,
     };
     let ws = domain::workspaces::create(&svc, &owner, "Bench MSP")
         .await

@@ -267,5 +267,6 @@ async fn operator(f: &crate::bench::Fresh) -> Result<Actor, String> {
         session_id_hash: String::new(),
         current_workspace: None,
         mfa_owed: false,
+        time_zone: None,
     })
 }

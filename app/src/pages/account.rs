@@ -6,7 +6,7 @@
 use crate::api;
 use crate::components::load;
 use crate::forms::{ServerForm, target};
-use domain::views::{AccountPage, MfaEnrolPage, MfaStatus, format_utc};
+use domain::views::{AccountPage, MfaEnrolPage, MfaStatus};
 use leptos::prelude::*;
 use leptos_meta::Title;
 
@@ -26,7 +26,7 @@ fn two_step_section(m: MfaStatus) -> impl IntoView {
         Some(since) => view! {
             <p data-testid="two-step-state" data-state="on">
                 <span class="badge badge-ok">"On"</span>
-                {format!(" since {}. Signing in asks for a code from your authenticator app. {} of 10 recovery codes left.", format_utc(since), m.recovery_left)}
+                {format!(" since {}. Signing in asks for a code from your authenticator app. {} of 10 recovery codes left.", crate::time::when_text(since), m.recovery_left)}
             </p>
             {(m.recovery_left <= 3).then(|| view! {
                 <p class="notice notice-warn" role="status">"Few recovery codes are left: make new ones."</p>
@@ -73,12 +73,34 @@ fn two_step_section(m: MfaStatus) -> impl IntoView {
     }
 }
 
+fn time_zone_section(current: Option<String>, zones: Vec<String>) -> impl IntoView {
+    let chosen = current.unwrap_or_else(|| "UTC".into());
+    view! {
+        <section class="card mt-4" id="time-zone" aria-labelledby="time-zone-title">
+            <h2 id="time-zone-title" class="section-title">"Time zone"</h2>
+            <p class="muted text-sm">"Pages show times in it; hover a time to see it in UTC. Live progress shows UTC."</p>
+            <ServerForm action={target::<api::SetTimeZone>()} submit_label="Save time zone".to_string()>
+                <div class="field">
+                    <label for="time-zone-select">"Time zone"</label>
+                    <select id="time-zone-select" name="time_zone" class="input" data-testid="time-zone">
+                        {zones.into_iter().map(|z| {
+                            let selected = z == chosen;
+                            view! { <option value=z.clone() selected=selected>{z.replace('_', " ")}</option> }
+                        }).collect_view()}
+                    </select>
+                </div>
+            </ServerForm>
+        </section>
+    }
+}
+
 fn account(p: AccountPage) -> impl IntoView {
     let others = p.sessions.iter().filter(|s| !s.current).count();
     let count = p.sessions.len();
     view! {
         <p class="muted">{format!("Signed in as {}.", p.email)}</p>
         {two_step_section(p.mfa)}
+        {time_zone_section(p.time_zone, p.time_zones)}
         <section class="card mt-4" aria-labelledby="password-title">
             <h2 id="password-title" class="section-title">"Change your password"</h2>
             <p class="muted text-sm">{format!("At least {} characters; a phrase of several words is easy to remember and hard to guess. Your other sessions are signed out.", p.min_password)}</p>
@@ -113,8 +135,8 @@ fn account(p: AccountPage) -> impl IntoView {
                             <tr data-session=s.id.clone() data-current=s.current.to_string()>
                                 <th scope="row">{s.device.clone()}{s.current.then(|| view! { " " <span class="badge badge-ok">"This device"</span> })}</th>
                                 <td>{s.address.clone().unwrap_or_else(|| "unknown".into())}</td>
-                                <td>{format_utc(s.created_at)}</td>
-                                <td>{format_utc(s.last_seen_at)}</td>
+                                <td>{crate::time::when(s.created_at)}</td>
+                                <td>{crate::time::when(s.last_seen_at)}</td>
                                 <td>{(!s.current).then(|| view! {
                                     <ServerForm action={target::<api::EndSession>()} submit_label="Sign out".to_string() inline=true danger=true
                                         confirm=format!("Sign out the session on {device}? Whoever uses it must sign in again.")>

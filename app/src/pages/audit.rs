@@ -1,6 +1,6 @@
 use crate::api;
 use crate::components::{EmptyState, NoWorkspace, load};
-use domain::views::{AuditAction, AuditOutcome, AuditPage, format_utc};
+use domain::views::{AuditAction, AuditOutcome, AuditPage};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
@@ -64,7 +64,7 @@ pub fn Audit() -> impl IntoView {
                                     <tbody>
                                         {p.entries.iter().map(|e| view! {
                                             <tr>
-                                                <td>{format_utc(e.at)}</td>
+                                                <td>{crate::time::when(e.at)}</td>
                                                 <td>{e.actor.clone()}</td>
                                                 <td>{e.action.label()}</td>
                                                 <td>{e.target.clone()}</td>

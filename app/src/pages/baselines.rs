@@ -11,7 +11,6 @@ use domain::baselines::{
     TenantAlignment, kind_label, percent,
 };
 use domain::ids::{BaselineId, TenantId};
-use domain::views::format_utc;
 use leptos::prelude::*;
 use leptos_meta::Title;
 
@@ -92,7 +91,7 @@ fn list(p: BaselinesPage) -> impl IntoView {
                             <td data-alignment=b.aligned_percent.map(|p| p.to_string()).unwrap_or_default()>
                                 {b.aligned_percent.map(|p| format!("{p} % aligned")).unwrap_or_else(|| "not compared".into())}
                             </td>
-                            <td>{format_utc(b.changed_at)}</td>
+                            <td>{crate::time::when(b.changed_at)}</td>
                         </tr>
                     }).collect_view()}
                 </tbody>
@@ -351,7 +350,7 @@ fn baseline_page(p: BaselinePage) -> impl IntoView {
                 {versions.into_iter().map(|v| view! {
                     <li data-version=v.version>
                         <strong>{format!("v{}", v.version)}</strong> " · " {v.note.clone()}
-                        <span class="muted text-sm">{format!(" · {} policies · {} · {}", v.items, format_utc(v.created_at), v.created_by.clone().unwrap_or_else(|| "former member".into()))}</span>
+                        <span class="muted text-sm">{format!(" · {} policies · {} · {}", v.items, crate::time::when_text(v.created_at), v.created_by.clone().unwrap_or_else(|| "former member".into()))}</span>
                     </li>
                 }).collect_view()}
             </ol>
@@ -494,8 +493,8 @@ fn cell_view(c: CellView, can_manage: bool, baseline: BaselineId) -> impl IntoVi
             })}
             {c.acceptance.map(|a| view! {
                 <p class="text-sm mt-1" data-testid="acceptance">
-                    {format!("Accepted by {} on {}: “{}”", a.accepted_by.clone().unwrap_or_else(|| "a former member".into()), format_utc(a.accepted_at), a.note)}
-                    {match a.expires_at { Some(e) => format!(" · until {}", format_utc(e)), None => " · no expiry".to_string() }}
+                    {format!("Accepted by {} on {}: “{}”", a.accepted_by.clone().unwrap_or_else(|| "a former member".into()), crate::time::when_text(a.accepted_at), a.note)}
+                    {match a.expires_at { Some(e) => format!(" · until {}", crate::time::when_text(e)), None => " · no expiry".to_string() }}
                 </p>
                 {can_manage.then(|| view! {
                     <ServerForm action={target::<api::RevokeAcceptance>()} submit_label="Revoke acceptance".to_string() inline=true
@@ -521,7 +520,7 @@ fn tenant_view(a: TenantAlignment) -> impl IntoView {
         .collect();
     let compared = match (a.compared_at, a.compared_version, a.run) {
         (Some(at), Some(v), Some(run)) => view! {
-            <p class="muted">{format!("Compared with version {v} at {} · ", format_utc(at))}
+            <p class="muted">{format!("Compared with version {v} at {} · ", crate::time::when_text(at))}
                 <a class="link" href=domain::runs::presenter::run_link(run)>{format!("run #{run}")}</a>
                 {(v != a.version).then(|| format!(" · the baseline is at version {} now: a new comparison is due", a.version))}
             </p>

@@ -6,7 +6,6 @@ use crate::components::load;
 use crate::provider_api;
 use domain::drift::{ChangeKind, DriftCard, DriftEntryView, DriftHistory, SettingDelta};
 use domain::ids::TenantId;
-use domain::views::format_utc;
 use leptos::prelude::*;
 use leptos_meta::Title;
 
@@ -50,7 +49,7 @@ fn entry(e: DriftEntryView, tenant: TenantId, can_restore: bool, show_time: bool
                 <span class=change_badge(e.change)>{e.change.label()}</span>
                 " " <strong>{e.display_name.clone()}</strong>
                 <span class="muted text-sm">" · " {e.kind_label.clone()}</span>
-                {show_time.then(|| view! { <span class="muted text-sm">" · " {format_utc(e.detected_at)} " · "
+                {show_time.then(|| view! { <span class="muted text-sm">" · " {crate::time::when(e.detected_at)} " · "
                     <a class="link" href=domain::runs::presenter::run_link(e.run)>{format!("run #{}", e.run)}</a></span> })}
             </p>
             {settings_table(e.settings)}
@@ -69,7 +68,7 @@ pub fn drift_card(c: DriftCard) -> impl IntoView {
         (None, _) => view! { <p class="muted">"No inventory yet. Run an inventory sync; changes appear from the second one on."</p> }.into_any(),
         (Some(_), false) => view! { <p class="muted">"The first inventory is the starting point: changes appear from the next sync on."</p> }.into_any(),
         (Some(at), true) if c.entries.is_empty() => view! {
-            <p class="muted" data-testid="drift-none">{format!("Nothing changed in the policies at the sync of {}.", format_utc(at))}</p>
+            <p class="muted" data-testid="drift-none">{format!("Nothing changed in the policies at the sync of {}.", crate::time::when_text(at))}</p>
         }.into_any(),
         (Some(at), true) => {
             let total = c.added + c.removed + c.changed;
@@ -77,7 +76,7 @@ pub fn drift_card(c: DriftCard) -> impl IntoView {
             let can_restore = c.can_restore;
             view! {
                 <p data-testid="drift-counts" data-added=c.added data-removed=c.removed data-changed=c.changed>
-                    {format!("At the sync of {}: {} added · {} removed · {} changed.", format_utc(at), c.added, c.removed, c.changed)}
+                    {format!("At the sync of {}: {} added · {} removed · {} changed.", crate::time::when_text(at), c.added, c.removed, c.changed)}
                 </p>
                 <ul class="drift-list">
                     {c.entries.into_iter().map(|e| entry(e, tenant, can_restore, false)).collect_view()}

@@ -66,7 +66,7 @@ fn landing(i: InvitationLanding, token: String) -> impl IntoView {
                 <h2 class="section-title mt-4">"Already have a Tenantry account?"</h2>
                 <p><a class="btn" href=next>{format!("Sign in as {} to accept", i.email)}</a></p>
                 <h2 class="section-title mt-6">"New to Tenantry?"</h2>
-                <p class="muted text-sm">"Choose a password for " <strong>{i.email.clone()}</strong> ": at least 12 characters. Your account is created and you join at once."</p>
+                <p class="muted text-sm">"Choose a password for " <strong>{i.email.clone()}</strong> ": at least 12 characters, not one of the common ones. Your account is created and you join at once."</p>
                 <ServerForm action={crate::forms::target::<crate::api::JoinByInvitation>()} submit_label="Create account and join".to_string() pending_label="Creating…".to_string()>
                     <input type="hidden" name="token" value=token.clone()/>
                     <input type="hidden" name="email" value=i.email.clone() autocomplete="username"/>

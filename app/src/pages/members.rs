@@ -2,7 +2,7 @@ use crate::api;
 use crate::components::{NoWorkspace, load};
 use crate::forms::ServerForm;
 use domain::rbac::Role;
-use domain::views::{MemberView, MembersPage, format_utc};
+use domain::views::{MemberView, MembersPage};
 use leptos::prelude::*;
 use leptos_meta::Title;
 
@@ -93,7 +93,7 @@ fn member_row(p: &MembersPage, m: &MemberView) -> impl IntoView + use<> {
                     }.into_any()
                 }}
             </td>
-            <td>{format_utc(m.joined_at)}</td>
+            <td>{crate::time::when(m.joined_at)}</td>
             <td>
                 {can_manage.then(|| view! {
                     <ServerForm action={crate::forms::target::<crate::api::RemoveMember>()} submit_label="Remove".to_string() danger=true inline=true
@@ -115,14 +115,14 @@ fn sign_in_security(p: &MembersPage) -> impl IntoView + use<> {
     let without = p.members.iter().filter(|m| !m.mfa).count();
     let (state, next, label, confirm) = if p.require_mfa {
         (
-            "Required: members without it are sent to set it up before anything else.",
+            "Two-step sign-in is required: members without it are sent to set it up before anything else.",
             "off",
             "Make it optional",
             None,
         )
     } else {
         (
-            "Optional: each member chooses.",
+            "Two-step sign-in is optional: each member chooses.",
             "on",
             "Require two-step sign-in",
             Some(format!(
@@ -133,7 +133,7 @@ fn sign_in_security(p: &MembersPage) -> impl IntoView + use<> {
     view! {
         <section class="card mt-6" id="sign-in-security" aria-labelledby="security-title">
             <h2 id="security-title" class="section-title">"Sign-in security"</h2>
-            <p data-testid="require-two-step" data-required=p.require_mfa.to_string()>{"Two-step sign-in: "}{state}</p>
+            <p data-testid="require-two-step" data-required=p.require_mfa.to_string()>{state}</p>
             <p class="muted text-sm">{format!("{without} of {} member(s) have it off.", p.members.len())}</p>
             {if p.viewer_is_owner {
                 let fields = move || view! {
@@ -173,7 +173,7 @@ fn invitations(p: &MembersPage) -> impl IntoView + use<> {
                 view! {
                     <table class="table">
                         <caption class="sr-only">"Pending invitations"</caption>
-                        <thead><tr><th scope="col">"Email"</th><th scope="col">"Two-step sign-in"</th><th scope="col">"Role"</th><th scope="col">"Link to send"</th><th scope="col">"Expires"</th><th scope="col"><span class="sr-only">"Actions"</span></th></tr></thead>
+                        <thead><tr><th scope="col">"Email"</th><th scope="col">"Role"</th><th scope="col">"Link to send"</th><th scope="col">"Expires"</th><th scope="col"><span class="sr-only">"Actions"</span></th></tr></thead>
                         <tbody>
                             {rows.into_iter().map(|i| {
                                 let id = i.id;
@@ -187,7 +187,7 @@ fn invitations(p: &MembersPage) -> impl IntoView + use<> {
                                             <label class="sr-only" for=format!("invite-link-{id}")>{link_label}</label>
                                             <input id=format!("invite-link-{id}") class="input input-sm" readonly value=format!("{origin}{}", i.link)/>
                                         </td>
-                                        <td>{format_utc(i.expires_at)}</td>
+                                        <td>{crate::time::when(i.expires_at)}</td>
                                         <td>
                                             <ServerForm action={crate::forms::target::<crate::api::ResendInvitation>()} submit_label="New link".to_string() inline=true>
                                                 <input type="hidden" name="invitation" value=id.to_string()/>
@@ -223,7 +223,7 @@ pub fn Members() -> impl IntoView {
                         <p class="muted">"People in " {p.workspace.name.clone()} ". Operators and read-only members see only the tenants assigned to them."</p>
                         <table class="table">
                             <caption class="sr-only">"Members"</caption>
-                            <thead><tr><th scope="col">"Email"</th><th scope="col">"Role"</th><th scope="col">"Tenants"</th><th scope="col">"Joined"</th><th scope="col"><span class="sr-only">"Actions"</span></th></tr></thead>
+                            <thead><tr><th scope="col">"Email"</th><th scope="col">"Two-step sign-in"</th><th scope="col">"Role"</th><th scope="col">"Tenants"</th><th scope="col">"Joined"</th><th scope="col"><span class="sr-only">"Actions"</span></th></tr></thead>
                             <tbody>{p.members.iter().map(|m| member_row(&p, m)).collect_view()}</tbody>
                         </table>
                         {p.can_manage.then(|| sign_in_security(&p))}

@@ -1,7 +1,7 @@
 use crate::api;
 use crate::components::{EmptyState, NoWorkspace, load};
 use crate::forms::ServerForm;
-use domain::views::{NotificationsPage, format_utc};
+use domain::views::NotificationsPage;
 use leptos::prelude::*;
 use leptos_meta::Title;
 
@@ -33,7 +33,7 @@ pub fn Notifications() -> impl IntoView {
                                             </p>
                                             <p class="muted">{n.body.clone()}</p>
                                             {crate::components::next_steps_list(n.next_steps.clone(), "next-steps text-sm")}
-                                            <p class="muted text-sm">{format_utc(n.created_at)}</p>
+                                            <p class="muted text-sm">{crate::time::when(n.created_at)}</p>
                                         </div>
                                         {(!n.read).then(|| view! {
                                             <ServerForm action={crate::forms::target::<crate::api::MarkNotificationRead>()} submit_label="Mark read".to_string() inline=true>

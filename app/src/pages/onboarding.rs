@@ -8,7 +8,6 @@ use crate::forms::browser;
 use crate::forms::{GateForm, ServerForm};
 use domain::onboarding::{BOOTSTRAP_OPERATIONS, DraftView, OnboardingList, Step, StepRun};
 use domain::runs::presenter::run_link;
-use domain::views::format_utc;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
@@ -34,7 +33,7 @@ pub fn Onboarding() -> impl IntoView {
                                     {l.open.iter().map(|d| view! {
                                         <li>
                                             <a class="link" href=format!("/admin/onboarding/{}", d.id)>{d.tenant_name.clone().unwrap_or_else(|| format!("Draft #{}", d.id))}</a>
-                                            " · next: " {d.step.label()} " · " {format_utc(d.updated_at)}
+                                            " · next: " {d.step.label()} " · " {crate::time::when(d.updated_at)}
                                             {d.created_by.clone().map(|b| format!(" · by {b}"))}
                                         </li>
                                     }).collect_view()}
@@ -55,7 +54,7 @@ pub fn Onboarding() -> impl IntoView {
                             <ul class="data-list">
                                 {l.finished.iter().map(|d| view! {
                                     <li><a class="link" href=format!("/admin/onboarding/{}", d.id)>{d.tenant_name.clone().unwrap_or_default()}</a>
-                                        " · " {format_utc(d.updated_at)}</li>
+                                        " · " {crate::time::when(d.updated_at)}</li>
                                 }).collect_view()}
                             </ul>
                         </section>

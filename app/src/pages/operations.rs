@@ -37,8 +37,8 @@ pub fn run_table(
                             <span class=tone_class(r.headline.tone)>{r.headline.label.clone()}</span>
                             {run_badges(&r)}
                         </td>
-                        <td>{format_utc(r.created_at)}</td>
-                        <td>{r.completed_at.map(format_utc).unwrap_or_else(|| "—".into())}</td>
+                        <td>{crate::time::when(r.created_at)}</td>
+                        <td>{crate::time::when_or_dash(r.completed_at)}</td>
                         <td>{r.reason.clone().unwrap_or_default()}</td>
                     </tr>
                 }).collect_view()}

@@ -1,7 +1,7 @@
 //! Provider pages of a tenant: the dashboard's provider section (readiness and
 //! start buttons), connections, the verification report and the data browsers.
 
-use crate::components::{EmptyState, NotFound, load, next_steps_list, when};
+use crate::components::{EmptyState, NotFound, load, next_steps_list};
 use crate::forms::GateForm;
 use crate::forms::ServerForm;
 use crate::provider_api as api;
@@ -11,7 +11,6 @@ use domain::provider::{
     ProviderPanel, ReadinessState, VerificationPage,
 };
 use domain::runs::presenter::run_link;
-use domain::views::format_utc;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::{use_params_map, use_query_map};
@@ -107,7 +106,7 @@ pub fn ProviderSection(tenant: TenantId) -> impl IntoView {
                             Some(v) => {
                                 let passed = v.checks.iter().filter(|c| c.status == CheckStatus::Passed).count();
                                 view! {
-                                    <p>{format!("{passed} of {} checks passed", v.checks.len())} " · " {format_utc(v.checked_at)}</p>
+                                    <p>{format!("{passed} of {} checks passed", v.checks.len())} " · " {crate::time::when(v.checked_at)}</p>
                                     <p><a class="link" href=format!("/admin/t/{tenant}/verification")>"Read the verification report"</a></p>
                                 }.into_any()
                             }
@@ -123,7 +122,7 @@ pub fn ProviderSection(tenant: TenantId) -> impl IntoView {
                                         <a class="link" href=k.path(tenant)>{k.label()}</a>
                                         " "
                                         {match summary {
-                                            Some(d) => format!("{} · as of {}", d.count, format_utc(d.taken_at)),
+                                            Some(d) => format!("{} · as of {}", d.count, crate::time::when_text(d.taken_at)),
                                             None => format!("not synced yet ({})", k.source().label().to_lowercase()),
                                         }}
                                     </li>
@@ -204,7 +203,7 @@ pub fn Connections() -> impl IntoView {
                                             <td><a class="link" href=format!("/admin/t/{tenant}/connections/{}", c.id)>{c.display_name.clone()}</a></td>
                                             <td><code>{c.client_id.clone()}</code></td>
                                             <td>{connection_badges(c)}</td>
-                                            <td>{when(c.last_checked_at)}</td>
+                                            <td>{crate::time::when_or_dash(c.last_checked_at)}</td>
                                         </tr>
                                     }).collect_view()}
                                 </tbody>
@@ -257,9 +256,9 @@ pub fn ConnectionDetail() -> impl IntoView {
                     <dl class="facts mt-4">
                         <dt>"Entra tenant id"</dt><dd><code>{c.entra_tenant_id.clone()}</code></dd>
                         <dt>"Application (client) id"</dt><dd><code>{c.client_id.clone()}</code></dd>
-                        <dt>"Client secret"</dt><dd>{if c.has_secret { format!("Set {} (never shown)", when(c.secret_updated_at)) } else { "Not set".into() }}</dd>
-                        <dt>"Secret expires"</dt><dd>{c.credential_expires_at.map(format_utc).unwrap_or_else(|| "Not recorded".into())}</dd>
-                        <dt>"Last checked"</dt><dd>{when(c.last_checked_at)} {c.last_check_reason.map(|r| format!(" — {}", r.message()))}</dd>
+                        <dt>"Client secret"</dt><dd>{if c.has_secret { format!("Set {} (never shown)", c.secret_updated_at.map(crate::time::when_text).unwrap_or_else(|| "—".into())) } else { "Not set".into() }}</dd>
+                        <dt>"Secret expires"</dt><dd>{c.credential_expires_at.map(crate::time::when_text).unwrap_or_else(|| "Not recorded".into())}</dd>
+                        <dt>"Last checked"</dt><dd>{crate::time::when_or_dash(c.last_checked_at)} {c.last_check_reason.map(|r| format!(" — {}", r.message()))}</dd>
                         <dt>"Permissions"</dt><dd>{if c.last_checked_at.is_none() { "Not checked yet".to_string() } else if missing.is_empty() { "All required permissions granted".to_string() } else { format!("Missing: {}", missing.join(", ")) }}</dd>
                         <dt>"In use"</dt><dd>{match c.active_run { Some(r) => view! { <a class="link" href=run_link(r)>"An operation is running on it"</a> }.into_any(), None => view! { "No operation is running" }.into_any() }}</dd>
                     </dl>
@@ -372,7 +371,7 @@ pub fn Verification() -> impl IntoView {
                     {match p.report {
                         None => view! { <EmptyState title="Not verified yet">"Verification checks sign-in, the organization's identity and the permissions admin consent granted."</EmptyState> }.into_any(),
                         Some(r) => view! {
-                            <p class="muted">"Checked " {format_utc(r.checked_at)} " by " <a class="link" href=run_link(r.run_id)>{format!("run #{}", r.run_id)}</a></p>
+                            <p class="muted">"Checked " {crate::time::when(r.checked_at)} " by " <a class="link" href=run_link(r.run_id)>{format!("run #{}", r.run_id)}</a></p>
                             <table class="table mt-4">
                                 <caption class="sr-only">"Checks"</caption>
                                 <thead><tr><th scope="col">"Check"</th><th scope="col">"Result"</th><th scope="col">"Detail"</th></tr></thead>
@@ -482,7 +481,7 @@ fn Browse(kind: BrowseKind) -> impl IntoView {
                             </EmptyState>
                         }.into_any(),
                         Some(at) => view! {
-                            <p class="muted">"As of " {format_utc(at)} {p.run_id.map(|r| view! { " · " <a class="link" href=run_link(r)>{format!("run #{r}")}</a> })}</p>
+                            <p class="muted">"As of " {crate::time::when(at)} {p.run_id.map(|r| view! { " · " <a class="link" href=run_link(r)>{format!("run #{r}")}</a> })}</p>
                             <form method="get" action=action_path.clone() class="search-form" role="search">
                                 {kind_field.clone().map(|k| view! { <input type="hidden" name="kind" value=k/> })}
                                 {p.state.clone().map(|s| view! { <input type="hidden" name="state" value=s/> })}

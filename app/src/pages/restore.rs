@@ -9,7 +9,6 @@ use crate::forms::GateForm;
 use domain::ids::TenantId;
 use domain::restore::{PreviewAction, RestorePage};
 use domain::runs::presenter::run_link;
-use domain::views::format_utc;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
@@ -74,7 +73,7 @@ fn steps(tenant: TenantId, p: RestorePage) -> impl IntoView {
                     view! {
                         <li>
                             <a class="link" href=format!("{base}?snapshot={}", s.id) aria-current=current.then_some("step")>
-                                {format_utc(s.taken_at)}
+                                {crate::time::when(s.taken_at)}
                             </a>
                             " · " {format!("{} policies", s.policies)}
                             {(Some(s.id) == latest_id).then_some(" · latest")}
@@ -87,7 +86,7 @@ fn steps(tenant: TenantId, p: RestorePage) -> impl IntoView {
         {p.chosen.clone().map(|chosen| view! {
             <section class="card mt-4" aria-labelledby="step-policies">
                 <h2 id="step-policies" class="section-title">"2. Pick policies"</h2>
-                <p class="muted text-sm">{format!("From the snapshot of {}. At most {} per restore.", format_utc(chosen.taken_at), domain::restore::MAX_ITEMS)}</p>
+                <p class="muted text-sm">{format!("From the snapshot of {}. At most {} per restore.", crate::time::when_text(chosen.taken_at), domain::restore::MAX_ITEMS)}</p>
                 {if p.policies.is_empty() {
                     view! { <p class="muted">"This snapshot holds no policies."</p> }.into_any()
                 } else {
@@ -147,7 +146,7 @@ fn preview(tenant: TenantId, p: RestorePage) -> impl IntoView {
             <h2 id="step-preview" class="section-title">"3. Preview"</h2>
             <p class="muted text-sm">{match (&compared, same) {
                 (Some(_), true) => "This is the latest snapshot: compared with itself nothing differs. The restore reads the tenant again when it runs and writes only what changed since.".to_string(),
-                (Some(c), false) => format!("Compared with the tenant as the latest inventory sync saw it ({}). The restore reads the tenant again when it runs and writes only what differs.", format_utc(c.taken_at)),
+                (Some(c), false) => format!("Compared with the tenant as the latest inventory sync saw it ({}). The restore reads the tenant again when it runs and writes only what differs.", crate::time::when_text(c.taken_at)),
                 (None, _) => String::new(),
             }}</p>
             <p>{format!("{n} selected, {writes} would be written.")}</p>

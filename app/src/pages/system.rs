@@ -2,7 +2,7 @@ use crate::api;
 use crate::components::{EmptyState, load};
 use crate::forms::ServerForm;
 use crate::pages::operations::{ListData, current_query, run_list, system_filter_form};
-use domain::views::{SystemRunList, SystemRunsPage, SystemWorkspaceRow, format_utc};
+use domain::views::{SystemRunList, SystemRunsPage, SystemWorkspaceRow};
 use leptos::prelude::*;
 use leptos_meta::Title;
 
@@ -115,7 +115,7 @@ pub fn SystemWorkspaces() -> impl IntoView {
                             <caption class="sr-only">"All workspaces"</caption>
                             <thead><tr><th scope="col">"Name"</th><th scope="col">"Members"</th><th scope="col">"Tenants"</th><th scope="col">"Created"</th></tr></thead>
                             <tbody>{rows.iter().map(|w| view! {
-                                <tr><td>{w.name.clone()}</td><td>{w.member_count}</td><td>{w.tenant_count}</td><td>{format_utc(w.created_at)}</td></tr>
+                                <tr><td>{w.name.clone()}</td><td>{w.member_count}</td><td>{w.tenant_count}</td><td>{crate::time::when(w.created_at)}</td></tr>
                             }).collect_view()}</tbody>
                         </table>
                     }.into_any()

@@ -4,7 +4,7 @@ use crate::forms::ServerForm;
 use crate::schedules_api;
 use domain::ids::{TagId, TenantId};
 use domain::schedules::TagsPanel;
-use domain::views::{TenantPage, TenantStatus, TenantsPage, format_utc};
+use domain::views::{TenantPage, TenantStatus, TenantsPage};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::{use_params_map, use_query_map};
@@ -74,7 +74,7 @@ fn tenant_list(
                                             }).collect_view()}
                                         </ul>
                                     </td>
-                                    <td>{format_utc(t.created_at)}</td>
+                                    <td>{crate::time::when(t.created_at)}</td>
                                 </tr>
                             }
                         }).collect_view()}
@@ -266,7 +266,7 @@ pub fn TenantDashboard() -> impl IntoView {
                     </h1>
                     <dl class="facts">
                         <dt>"Microsoft tenant id"</dt><dd><code>{t.microsoft_tenant_id.clone()}</code></dd>
-                        <dt>"Added"</dt><dd>{format_utc(t.created_at)}</dd>
+                        <dt>"Added"</dt><dd>{crate::time::when(t.created_at)}</dd>
                         <dt>"Assigned members"</dt>
                         <dd>{if p.assigned_members.is_empty() { "None (owners and managers see every tenant)".to_string() } else { p.assigned_members.join(", ") }}</dd>
                     </dl>

@@ -170,4 +170,59 @@ async fn current_password_checks_are_limited(backend: Backend) {
     assert_eq!(r.status, 429, "even the right one waits: {}", r.body);
 }
 
-both_backends!(sessions_and_password, current_password_checks_are_limited);
+/// Times show in the person's time zone, with the UTC instant on hover.
+async fn times_show_in_the_chosen_zone(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let (_, b) = app.user_browser("alex@example.com", false).await;
+    let (_, page) = account(&b).await;
+    assert_eq!(page["time_zone"], Value::Null, "UTC until chosen");
+    let zones = page["time_zones"].as_array().unwrap();
+    assert_eq!(zones[0], "UTC");
+    assert!(zones.iter().any(|z| z == "Europe/Paris"));
+    let utc = domain::views::format_utc(crate::common::T0);
+    assert!(b.get("/admin/account").await.body.contains(&utc));
+    // Unknown zones are refused on their field and change nothing.
+    for bad in ["Europe/Atlantis", "<script>", &"A/".repeat(40)] {
+        let r = b
+            .call("/api/account/time_zone", &[("time_zone", bad.to_string())])
+            .await;
+        let e: Value = serde_json::from_str(&r.body).unwrap_or(Value::Null);
+        assert_eq!(
+            (r.status, e["field"].as_str()),
+            (400, Some("time_zone")),
+            "{bad}"
+        );
+    }
+    let r = b
+        .call(
+            "/api/account/time_zone",
+            &[("time_zone", "europe/paris".into())],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(account(&b).await.1["time_zone"], "Europe/Paris");
+    // The session list's times are in Paris, UTC in the hover.
+    let local = domain::time_zones::format(crate::common::T0, Some("Europe/Paris"));
+    assert_ne!(local, utc);
+    let html = b.get("/admin/account").await.body;
+    assert!(
+        html.contains(&format!("title=\"{utc}\">{local}</time>")),
+        "{local} with {utc} on hover"
+    );
+    // Another person still sees UTC.
+    let (_, other) = app.user_browser("sam@example.com", false).await;
+    let html = other.get("/admin/account").await.body;
+    assert!(html.contains(&format!(">{utc}</time>")));
+    // Back to UTC.
+    let r = b
+        .call("/api/account/time_zone", &[("time_zone", "UTC".into())])
+        .await;
+    assert_eq!(r.status, 200);
+    assert_eq!(account(&b).await.1["time_zone"], Value::Null);
+}
+
+both_backends!(
+    sessions_and_password,
+    current_password_checks_are_limited,
+    times_show_in_the_chosen_zone
+);

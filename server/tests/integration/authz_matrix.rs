@@ -1045,6 +1045,18 @@ fn rows() -> Vec<Row> {
             own: [401, 200, 200, 200, 200],
             request: |_, _| ("/api/account/end_others".into(), vec![]),
         },
+        Row {
+            path: "/api/account/time_zone",
+            kind: Kind::Fn,
+            targets: NONE,
+            own: [401, 200, 200, 200, 200],
+            request: |_, _| {
+                (
+                    "/api/account/time_zone".into(),
+                    vec![("time_zone", "UTC".into())],
+                )
+            },
+        },
         // ---- two-step sign-in -------------------------------------------------------------
         Row {
             // No sign-in waits for a code: the page says so, for anyone.

@@ -412,6 +412,7 @@ impl TestApp {
             session_id_hash: "test-setup".into(),
             current_workspace: None,
             mfa_owed: false,
+            time_zone: None,
         }
     }
 }

@@ -323,6 +323,10 @@ async fn owners_require_it(backend: Backend) {
     assert_eq!(require(&owner, ws, "on").await, 200);
     let members = owner.get("/admin/members").await;
     assert!(members.body.contains("data-required=\"true\""));
+    assert!(
+        members.body.contains(">Two-step sign-in</th>"),
+        "the members' column"
+    );
 
     // The technician is sent to set it up before anything else.
     let r = tech.get("/admin/tenants").await;

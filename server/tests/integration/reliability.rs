@@ -252,6 +252,7 @@ fn actor(id: UserId, email: &str) -> Actor {
         session_id_hash: String::new(),
         current_workspace: None,
         mfa_owed: false,
+        time_zone: None,
     }
 }
 
