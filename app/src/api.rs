@@ -69,6 +69,47 @@ fn presented_token(cookies: &crate::ctx::CookieSettings) -> Option<domain::sessi
         .and_then(|raw| domain::sessions::SessionToken::from_cookie(&raw))
 }
 
+/// The first-run setup page (`None` once an account exists: a 404).
+#[server(prefix = "/api", endpoint = "setup/page")]
+pub async fn load_setup() -> ApiResult<Option<domain::views::SetupPage>> {
+    let svc = services()?;
+    Ok(domain::setup::page(&svc).await?)
+}
+
+/// Creates the first owner and their workspace, signed in (404 once any
+/// account exists).
+#[server(prefix = "/api", endpoint = "setup")]
+pub async fn complete_setup(
+    code: String,
+    email: String,
+    password: String,
+    confirm_password: String,
+    workspace: String,
+) -> ApiResult<()> {
+    use crate::ctx::CookieSettings;
+    let svc = services()?;
+    let cookies = use_context::<CookieSettings>().ok_or(ApiError(domain::AppError::Internal))?;
+    let (address, agent) = crate::ctx::client_info();
+    let signed_in = domain::setup::complete(
+        &svc,
+        domain::setup::FirstOwner {
+            code: &code,
+            email: &email,
+            password: &password,
+            confirm_password: &confirm_password,
+            workspace: &workspace,
+        },
+        domain::sessions::Client {
+            address: Some(&address),
+            user_agent: agent.as_deref(),
+        },
+    )
+    .await?;
+    set_session_cookie(&cookies, &signed_in.token);
+    redirect("/admin?notice=setup_done");
+    Ok(())
+}
+
 /// The second sign-in step's page (`None`: no sign-in waits for a code).
 #[server(prefix = "/api", endpoint = "session/code_page")]
 pub async fn load_sign_in_code() -> ApiResult<Option<domain::views::SignInCodePage>> {
@@ -305,7 +346,11 @@ pub async fn switch_workspace(workspace: WorkspaceId) -> ApiResult<()> {
 pub async fn invite_member(workspace: WorkspaceId, email: String, role: Role) -> ApiResult<()> {
     let (svc, actor) = signed_in()?;
     domain::invitations::invite(&svc, &actor, workspace, &email, role).await?;
-    redirect("/admin/members?notice=invitation_created#invitations");
+    redirect(if svc.mail.is_some() {
+        "/admin/members?notice=invitation_mailed#invitations"
+    } else {
+        "/admin/members?notice=invitation_created#invitations"
+    });
     Ok(())
 }
 
@@ -313,7 +358,11 @@ pub async fn invite_member(workspace: WorkspaceId, email: String, role: Role) ->
 pub async fn resend_invitation(invitation: domain::ids::InvitationId) -> ApiResult<()> {
     let (svc, actor) = signed_in()?;
     domain::invitations::resend(&svc, &actor, invitation).await?;
-    redirect("/admin/members?notice=invitation_renewed#invitations");
+    redirect(if svc.mail.is_some() {
+        "/admin/members?notice=invitation_remailed#invitations"
+    } else {
+        "/admin/members?notice=invitation_renewed#invitations"
+    });
     Ok(())
 }
 

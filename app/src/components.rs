@@ -125,10 +125,19 @@ pub fn NotFound() -> impl IntoView {
 fn notice_text(key: &str) -> Option<&'static str> {
     Some(match key {
         "workspace_created" => "Workspace created. You are its owner.",
+        "setup_done" => {
+            "Tenantry is set up: you own this workspace and operate the platform. Invite your team from Members."
+        }
         "invitation_created" => {
             "Invitation created. Copy its link below and send it to the person: they join when they accept it."
         }
         "invitation_renewed" => "A new link was made; the old one no longer works.",
+        "invitation_mailed" => {
+            "Invitation created and being mailed (its delivery shows below). The link below works too: they join when they accept it."
+        }
+        "invitation_remailed" => {
+            "A new link was made and is being mailed; the old one no longer works."
+        }
         "invitation_revoked" => "Invitation revoked: its link no longer works.",
         "invitation_accepted" => "Welcome: you joined the workspace.",
         "role_changed" => "Role changed.",

@@ -52,6 +52,7 @@ pub fn App() -> impl IntoView {
             <Routes fallback=|| view! { <NotFound/> }>
                 <Route path=path!("/sign-in") view=sign_in::SignIn ssr=SsrMode::Async/>
                 <Route path=path!("/sign-in/code") view=sign_in::SignInCode ssr=SsrMode::Async/>
+                <Route path=path!("/setup") view=sign_in::Setup ssr=SsrMode::Async/>
                 <Route path=path!("/invite/:token") view=invitation::Invitation ssr=SsrMode::Async/>
                 <ParentRoute path=path!("/admin") view=AdminShell ssr=SsrMode::Async>
                     <Route path=path!("") view=overview::Overview ssr=SsrMode::Async/>

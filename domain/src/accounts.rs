@@ -467,6 +467,17 @@ pub async fn sign_in_code_page(
         .map(|p| crate::views::SignInCodePage { email: p.email }))
 }
 
+/// Counts an attempt on `key` (no spacing); answers the attempts in the
+/// current window, this one included.
+pub(crate) async fn count_attempt(
+    conn: &mut sqlx::AnyConnection,
+    svc: &Services,
+    key: &str,
+    now: i64,
+) -> AppResult<i64> {
+    Ok(reserve_attempt(conn, svc, key, None, now).await?.attempts)
+}
+
 /// One attempt counted on a throttle key.
 #[derive(Debug, Clone, Copy)]
 struct Attempt {

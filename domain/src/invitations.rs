@@ -24,6 +24,7 @@ use sha2::{Digest, Sha256};
 pub const VALID_FOR_MS: i64 = 7 * 24 * 60 * 60 * 1000;
 
 /// The token in an invitation link. Never printed.
+#[derive(Clone)]
 pub struct InvitationToken(String);
 
 impl std::fmt::Debug for InvitationToken {
@@ -149,6 +150,7 @@ pub async fn invite(
     .bind(now + VALID_FOR_MS)
     .fetch_one(&mut **tx)
     .await?;
+    queue_mail(&mut tx, svc, InvitationId(id), &token, actor, now).await?;
     tx.commit(entry(
         Some((actor.user_id, &actor.email)),
         workspace,
@@ -157,7 +159,50 @@ pub async fn invite(
         Some(format!("role {role}")),
     ))
     .await?;
+    mail_queued(svc);
     Ok(InvitationId(id))
+}
+
+/// Queues the invitation's mail in the caller's transaction when mail is
+/// configured (without it the inviter copies the link from the page).
+async fn queue_mail(
+    conn: &mut sqlx::AnyConnection,
+    svc: &Services,
+    invitation: InvitationId,
+    token: &InvitationToken,
+    actor: &Actor,
+    now: i64,
+) -> AppResult<()> {
+    if svc.mail.is_none() {
+        return Ok(());
+    }
+    let (workspace, email, role, expires_at): (String, String, String, i64) = sqlx::query_as(
+        "SELECT w.name, i.email, i.role, i.expires_at FROM invitations i JOIN workspaces w ON w.id = i.workspace_id
+         WHERE i.id = $1",
+    )
+    .bind(invitation.0)
+    .fetch_one(&mut *conn)
+    .await?;
+    let base = svc.public_url.as_deref().unwrap_or("");
+    let role_label = role
+        .parse::<Role>()
+        .map(|r| r.label().to_lowercase())
+        .unwrap_or(role);
+    let (subject, body) = crate::mail::invitation_message(
+        &workspace,
+        &actor.email,
+        &role_label,
+        &format!("{base}{}", token.link()),
+        &crate::views::format_utc(expires_at),
+    );
+    crate::mail::enqueue(conn, svc, Some(invitation), &email, &subject, &body, now).await
+}
+
+/// Wakes this process's mail sender after a commit that queued mail.
+fn mail_queued(svc: &Services) {
+    if svc.mail.is_some() {
+        svc.run_signal.notify();
+    }
 }
 
 /// A pending invitation of a workspace the actor manages (404 otherwise).
@@ -192,6 +237,7 @@ pub async fn resend(svc: &Services, actor: &Actor, invitation: InvitationId) -> 
         PendingChange::NewLink {
             hash: token.hash(),
             sealed,
+            token: token.clone(),
         },
     )
     .await
@@ -210,7 +256,11 @@ pub async fn revoke(svc: &Services, actor: &Actor, invitation: InvitationId) -> 
 }
 
 enum PendingChange {
-    NewLink { hash: String, sealed: String },
+    NewLink {
+        hash: String,
+        sealed: String,
+        token: InvitationToken,
+    },
     Revoke,
 }
 
@@ -226,8 +276,12 @@ async fn change_pending(
     let (ws, email) = pending_of(svc, actor, invitation, action).await?;
     let now = svc.now();
     let mut tx = AuditedTx::begin(svc, now).await?;
+    let new_token = match &change {
+        PendingChange::NewLink { token, .. } => Some(token.clone()),
+        PendingChange::Revoke => None,
+    };
     let update = match change {
-        PendingChange::NewLink { hash, sealed } => sqlx::query(
+        PendingChange::NewLink { hash, sealed, .. } => sqlx::query(
             "UPDATE invitations SET token_hash = $2, token_sealed = $3, created_at = $4, expires_at = $5
              WHERE id = $1 AND accepted_at IS NULL AND revoked_at IS NULL",
         )
@@ -245,6 +299,9 @@ async fn change_pending(
     if update.execute(&mut **tx).await?.rows_affected() == 0 {
         return Err(AppError::NotFound);
     }
+    if let Some(token) = new_token {
+        queue_mail(&mut tx, svc, invitation, &token, actor, now).await?;
+    }
     tx.commit(entry(
         Some((actor.user_id, &actor.email)),
         ws,
@@ -252,7 +309,9 @@ async fn change_pending(
         &email,
         None,
     ))
-    .await
+    .await?;
+    mail_queued(svc);
+    Ok(())
 }
 
 /// Pending, unexpired invitations of a workspace, for those who manage members.
@@ -274,6 +333,8 @@ pub async fn pending(
     .bind(svc.now())
     .fetch_all(&mut *svc.store.read().await?)
     .await?;
+    let ids: Vec<i64> = rows.iter().map(|r| r.0).collect();
+    let mut deliveries = crate::mail::delivery_of(&mut *svc.store.read().await?, &ids).await?;
     rows.into_iter()
         .map(
             |(id, email, role, invited_by, created_at, expires_at, sealed)| {
@@ -290,6 +351,7 @@ pub async fn pending(
                     created_at,
                     expires_at,
                     link: InvitationToken(token.expose().to_string()).link(),
+                    mail: deliveries.remove(&id),
                 })
             },
         )

@@ -41,6 +41,8 @@ pub mod invitations;
 #[cfg(feature = "server")]
 pub mod limits;
 #[cfg(feature = "server")]
+pub mod mail;
+#[cfg(feature = "server")]
 pub mod mfa;
 #[cfg(feature = "server")]
 pub mod notifications;
@@ -53,6 +55,8 @@ pub mod secrets;
 pub mod services;
 #[cfg(feature = "server")]
 pub mod sessions;
+#[cfg(feature = "server")]
+pub mod setup;
 #[cfg(feature = "server")]
 pub mod store;
 #[cfg(feature = "server")]

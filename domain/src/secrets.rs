@@ -40,9 +40,20 @@ impl std::fmt::Debug for Secret {
     }
 }
 
+fn derive_key(key: &[u8]) -> [u8; 32] {
+    use sha2::Digest;
+    let mut h = sha2::Sha256::new();
+    h.update(b"tenantry derived values v1");
+    h.update(key);
+    h.finalize().into()
+}
+
 #[derive(Clone)]
 pub struct SecretBox {
     cipher: XChaCha20Poly1305,
+    /// A subkey for deriving values every process with this key agrees on
+    /// (the first-run setup code); never the key itself.
+    derive_key: [u8; 32],
 }
 
 impl std::fmt::Debug for SecretBox {
@@ -58,14 +69,29 @@ impl SecretBox {
             return Err(SecretError::BadKey);
         }
         let cipher = XChaCha20Poly1305::new_from_slice(&bytes).map_err(|_| SecretError::BadKey)?;
-        Ok(SecretBox { cipher })
+        Ok(SecretBox {
+            cipher,
+            derive_key: derive_key(&bytes),
+        })
     }
 
     /// A fresh key that lives only in this process.
     pub fn random() -> SecretBox {
+        let key = XChaCha20Poly1305::generate_key(&mut OsRng);
         SecretBox {
-            cipher: XChaCha20Poly1305::new(&XChaCha20Poly1305::generate_key(&mut OsRng)),
+            cipher: XChaCha20Poly1305::new(&key),
+            derive_key: derive_key(&key),
         }
+    }
+
+    /// A value derived from the key for `purpose`: the same in every process
+    /// holding this key, unguessable without it.
+    pub fn derive(&self, purpose: &str) -> [u8; 32] {
+        use sha2::Digest;
+        let mut h = sha2::Sha256::new();
+        h.update(self.derive_key);
+        h.update(purpose.as_bytes());
+        h.finalize().into()
     }
 
     /// The configured key, else the key in `dir/secret.key`, created (0600)

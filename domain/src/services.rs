@@ -71,6 +71,8 @@ pub struct Services {
     /// The address people open (`--public-url`, else the bound address), for
     /// links that leave Tenantry (desk tickets). `None` outside `serve`.
     pub public_url: Option<Arc<str>>,
+    /// Outgoing mail (`--smtp-url`); without it invitations are not mailed.
+    pub mail: Option<Arc<crate::mail::MailConfig>>,
 }
 
 impl Services {
@@ -85,6 +87,7 @@ impl Services {
             data_dir: Arc::new(std::path::PathBuf::from(".")),
             catalogue: Arc::new(crate::operations::catalogue()),
             public_url: None,
+            mail: None,
         }
     }
 
@@ -106,6 +109,11 @@ impl Services {
     /// Replaces the catalogue (benchmarks run their own handlers).
     pub fn with_catalogue(mut self, catalogue: crate::runs::catalogue::Catalogue) -> Self {
         self.catalogue = Arc::new(catalogue);
+        self
+    }
+
+    pub fn with_mail(mut self, mail: Option<crate::mail::MailConfig>) -> Self {
+        self.mail = mail.map(Arc::new);
         self
     }
 

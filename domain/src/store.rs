@@ -147,6 +147,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../../migrations/sqlite/0017_time_zone.sql"),
         postgres: include_str!("../../migrations/postgres/0017_time_zone.sql"),
     },
+    Migration {
+        version: 18,
+        name: "mail_outbox",
+        sqlite: include_str!("../../migrations/sqlite/0018_mail_outbox.sql"),
+        postgres: include_str!("../../migrations/postgres/0018_mail_outbox.sql"),
+    },
 ];
 
 /// Connections open and in use, open and idle, and the most there may be.

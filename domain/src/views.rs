@@ -115,6 +115,83 @@ pub struct InvitationView {
     pub expires_at: i64,
     /// The path of the invitation link (`/invite/…`), for the inviter to copy.
     pub link: String,
+    /// Its mail's delivery, when mail is configured.
+    pub mail: Option<Delivery>,
+}
+
+// ----- mail delivery (the outbox in `crate::mail`) -----
+
+/// Why a send did not succeed, in our words (the server's never shown).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Reason {
+    /// Connection refused, reset or the name did not resolve.
+    Unreachable,
+    /// No answer within the deadline.
+    TimedOut,
+    /// TLS could not be set up.
+    Tls,
+    /// The server asked to try again later (4xx).
+    Deferred,
+    /// The server refused for good (5xx): sender, recipient or message.
+    Refused,
+    /// Our settings are wrong (URL, sender).
+    Misconfigured,
+}
+
+impl Reason {
+    pub fn words(self) -> &'static str {
+        match self {
+            Reason::Unreachable => "Could not reach the mail server.",
+            Reason::TimedOut => "The mail server did not answer in time.",
+            Reason::Tls => "A secure connection to the mail server could not be set up.",
+            Reason::Deferred => "The mail server asked to try again later.",
+            Reason::Refused => "The mail server refused the message.",
+            Reason::Misconfigured => "Tenantry's mail settings are not valid.",
+        }
+    }
+}
+
+/// A message's delivery as the page shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum Delivery {
+    /// Waiting for its first attempt.
+    Queued,
+    Sent {
+        at: i64,
+    },
+    /// Failed `attempts` times; tries again at `next_at`.
+    Retrying {
+        attempts: i64,
+        next_at: i64,
+        reason: Reason,
+    },
+    /// Given up: copy the link instead.
+    Failed {
+        attempts: i64,
+        reason: Reason,
+    },
+}
+
+impl Delivery {
+    /// The members page's words.
+    pub fn words(&self) -> String {
+        match self {
+            Delivery::Queued => "Mail queued.".into(),
+            Delivery::Sent { .. } => "Mail sent.".into(),
+            Delivery::Retrying {
+                attempts, reason, ..
+            } => format!(
+                "Mail not sent yet: {} Trying again shortly ({attempts} attempt(s) so far).",
+                reason.words()
+            ),
+            Delivery::Failed { reason, .. } => format!(
+                "Mail could not be sent: {} Copy the link and send it yourself.",
+                reason.words()
+            ),
+        }
+    }
 }
 
 /// What the person holding an invitation link sees.
@@ -811,6 +888,12 @@ pub enum MfaEnrolPage {
     Enabled,
     /// Not started (go back to the account page to start).
     NotStarted,
+}
+
+/// The first-run setup page (only while no account exists).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SetupPage {
+    pub min_password: usize,
 }
 
 /// The second sign-in step's page.

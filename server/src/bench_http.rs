@@ -209,6 +209,7 @@ async fn measure(opts: &HttpBenchOptions, f: &crate::bench::Fresh) -> Result<(),
         reconcile_every_ms: 0,
         provider: Default::default(),
         support_desk: Default::default(),
+        mail: None,
         web: crate::web::WebConfig {
             limits: crate::shedding::LoadLimits {
                 max_in_flight: opts.max_in_flight.max(1),

@@ -87,6 +87,8 @@ enum Command {
         provider: ProviderArgs,
         #[command(flatten)]
         desk: DeskArgs,
+        #[command(flatten)]
+        mail: MailArgs,
     },
     /// Run operation workers only (scale out next to `serve` on PostgreSQL).
     Worker {
@@ -94,6 +96,8 @@ enum Command {
         work: WorkArgs,
         #[command(flatten)]
         provider: ProviderArgs,
+        #[command(flatten)]
+        mail: MailArgs,
     },
     /// Serve a demo: its own SQLite database and an in-process Microsoft Graph
     /// simulator, seeded with accounts, a workspace, three tenants (healthy,
@@ -172,6 +176,47 @@ impl ProviderArgs {
                 graph: self.graph_url.clone(),
             },
         })
+    }
+}
+
+/// Outgoing mail (invitations).
+#[derive(clap::Args, Clone)]
+struct MailArgs {
+    /// The SMTP server: smtps://user:password@host:465 (TLS),
+    /// smtp://user:password@host:587?tls=required (STARTTLS) or
+    /// smtp://host:25 (plain, a relay on this host). Without it invitations
+    /// are not mailed: the inviter copies the link. (Or --smtp-url-file.)
+    #[arg(long, env = "TENANTRY_SMTP_URL", hide_env_values = true)]
+    smtp_url: Option<String>,
+    /// A file holding the SMTP URL (it carries the password), mode 0600.
+    #[arg(long, env = "TENANTRY_SMTP_URL_FILE")]
+    smtp_url_file: Option<PathBuf>,
+    /// Who mail comes from.
+    #[arg(
+        long,
+        env = "TENANTRY_MAIL_FROM",
+        default_value = "Tenantry <tenantry@localhost>"
+    )]
+    mail_from: String,
+    /// Longest one SMTP exchange may take.
+    #[arg(long, env = "TENANTRY_SMTP_TIMEOUT_SECS", default_value_t = 15)]
+    smtp_timeout_secs: u64,
+}
+
+impl MailArgs {
+    fn config(&self) -> Result<Option<domain::mail::MailConfig>, String> {
+        let url = match &self.smtp_url_file {
+            Some(path) => Some(domain::secrets::read_secret_file(path).map_err(|e| e.to_string())?),
+            None => self.smtp_url.clone().filter(|u| !u.trim().is_empty()),
+        };
+        url.map(|u| {
+            domain::mail::MailConfig::parse(
+                &u,
+                &self.mail_from,
+                std::time::Duration::from_secs(self.smtp_timeout_secs.clamp(1, 300)),
+            )
+        })
+        .transpose()
     }
 }
 
@@ -425,8 +470,10 @@ pub async fn run(cli: Cli) -> Result<(), String> {
             work,
             provider,
             desk,
+            mail,
         } => {
             let config = Config {
+                mail: mail.config()?,
                 web: web.config(secure_cookies)?,
                 database_url: cli.database_url,
                 bind,
@@ -464,11 +511,24 @@ pub async fn run(cli: Cli) -> Result<(), String> {
             }
             let url = format!("http://127.0.0.1:{}", app.port());
             println!("Tenantry is listening on {url} (sign in at {url}/sign-in)");
+            if domain::setup::is_open(app.services())
+                .await
+                .unwrap_or(false)
+            {
+                println!(
+                    "No account yet: open {url}/setup and enter the setup code {} (or run `tenantry user create`).",
+                    domain::setup::code(app.services())
+                );
+            }
             app.run_until(shutdown_signal())
                 .await
                 .map_err(|e| e.to_string())
         }
-        Command::Worker { work, provider } => {
+        Command::Worker {
+            work,
+            provider,
+            mail,
+        } => {
             let store = open_store(&cli.database_url).await?;
             let settings = Settings {
                 review_pack_ttl_ms: work.review_pack_ttl_ms(),
@@ -476,7 +536,8 @@ pub async fn run(cli: Cli) -> Result<(), String> {
             };
             let services = Services::new(store, settings)
                 .with_data_dir(provider.data_dir.clone())
-                .with_provider(provider.config()?.runtime()?);
+                .with_provider(provider.config()?.runtime()?)
+                .with_mail(mail.config()?);
             if let Some(bind) = work.metrics_bind {
                 crate::metrics::serve(bind, services.clone()).await?;
             }

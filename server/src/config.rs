@@ -29,6 +29,8 @@ pub struct Config {
     pub support_desk: domain::support::desk::DeskConfig,
     /// Public URL and trusted proxies.
     pub web: crate::web::WebConfig,
+    /// Outgoing mail (`--smtp-url`; none: invitations are not mailed).
+    pub mail: Option<domain::mail::MailConfig>,
 }
 
 /// Where provider secrets are sealed with and where Graph lives.
@@ -104,8 +106,16 @@ mod tests {
                 queue: "General".into(),
             },
             web: Default::default(),
+            mail: domain::mail::MailConfig::parse(
+                "smtps://tenantry:mail-password-value@mail.example.com",
+                "Tenantry <tenantry@example.com>",
+                std::time::Duration::from_secs(5),
+            )
+            .ok(),
         };
         let printed = format!("{config:?}");
+        assert!(config.mail.is_some());
+        assert!(!printed.contains("mail-password-value"), "{printed}");
         assert!(!printed.contains("a1a1a1"), "{printed}");
         assert!(!printed.contains("rt-token-value"), "{printed}");
         assert!(printed.contains("redacted"));

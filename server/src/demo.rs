@@ -118,7 +118,20 @@ pub async fn run(args: DemoArgs) -> Result<(), String> {
     let desk = simulators::halopsa::HaloSimulator::start(DEMO_DESK_CLIENT, DEMO_DESK_SECRET)
         .await
         .map_err(|e| format!("cannot start the HaloPSA simulator: {e}"))?;
+    // A local SMTP server whose mailbox page shows what the demo mails.
+    let mut smtp = simulators::smtp::SmtpSimulator::start(Some(("demo", "demo-smtp-password")))
+        .await
+        .map_err(|e| format!("cannot start the mail simulator: {e}"))?;
+    let mailbox = smtp
+        .serve_mailbox_page()
+        .await
+        .map_err(|e| format!("cannot start the mailbox page: {e}"))?;
     let config = Config {
+        mail: Some(domain::mail::MailConfig::parse(
+            &smtp.url(),
+            "Tenantry demo <tenantry@demo.local>",
+            std::time::Duration::from_secs(10),
+        )?),
         database_url: demo_database_url,
         bind,
         site_root: site_root.unwrap_or_else(Config::default_site_root),
@@ -202,6 +215,7 @@ pub async fn run(args: DemoArgs) -> Result<(), String> {
     println!(
         "  Its first inventory also becomes the baseline \"Contoso standard\" (Baselines): assign it to every tenant."
     );
+    println!("  Invitations are mailed through a local SMTP server: sent mail at {mailbox}");
     println!("  Start with tenant verification on each tenant's dashboard.");
     tokio::spawn(demo_drift(app.services().clone(), sim.clone()));
     if !seeded {
@@ -209,7 +223,8 @@ pub async fn run(args: DemoArgs) -> Result<(), String> {
     }
     println!("  Press Ctrl-C to stop.");
     println!();
-    app.run_until(shutdown_signal())
-        .await
-        .map_err(|e| e.to_string())
+    let served = app.run_until(shutdown_signal()).await;
+    // The mail simulator serves until the console stops.
+    drop(smtp);
+    served.map_err(|e| e.to_string())
 }

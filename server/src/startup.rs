@@ -128,6 +128,14 @@ pub fn start_background(
             tracing::info!(worker = %id, ?report, "worker stopped");
         }));
     }
+    // Mail goes out from processes that run work (a `serve --workers 0`
+    // leaves it to its `tenantry worker` processes).
+    if services.mail.is_some() && workers > 0 {
+        tasks.push(tokio::spawn(domain::mail::run_periodically(
+            services.clone(),
+            stop.clone(),
+        )));
+    }
     if reconcile_every_ms > 0 {
         let svc = services.clone();
         tasks.push(tokio::spawn(reconciler::run_periodically(
@@ -158,7 +166,8 @@ impl Application {
         let services = Services::new(store, config.settings.clone())
             .with_data_dir(config.provider.data_dir.clone())
             .with_provider(provider)
-            .with_support_desk(config.support_desk.clone());
+            .with_support_desk(config.support_desk.clone())
+            .with_mail(config.mail.clone());
         Self::build_with(config, services).await
     }
 

@@ -186,6 +186,24 @@ fn invitations(p: &MembersPage) -> impl IntoView + use<> {
                                         <td>
                                             <label class="sr-only" for=format!("invite-link-{id}")>{link_label}</label>
                                             <input id=format!("invite-link-{id}") class="input input-sm" readonly value=format!("{origin}{}", i.link)/>
+                                            {i.mail.as_ref().map(|d| {
+                                                let failed = matches!(d, domain::views::Delivery::Failed { .. });
+                                                let state = match d {
+                                                    domain::views::Delivery::Queued => "queued",
+                                                    domain::views::Delivery::Sent { .. } => "sent",
+                                                    domain::views::Delivery::Retrying { .. } => "retrying",
+                                                    domain::views::Delivery::Failed { .. } => "failed",
+                                                };
+                                                view! {
+                                                    <p class=if failed { "text-sm text-red-800" } else { "muted text-sm" } data-mail=state>
+                                                        {d.words()}
+                                                        {match d {
+                                                            domain::views::Delivery::Sent { at } => view! { " " {crate::time::when(*at)} }.into_any(),
+                                                            _ => ().into_any(),
+                                                        }}
+                                                    </p>
+                                                }
+                                            })}
                                         </td>
                                         <td>{crate::time::when(i.expires_at)}</td>
                                         <td>

@@ -66,3 +66,48 @@ pub fn SignInCode() -> impl IntoView {
         </main>
     }
 }
+
+/// `/setup`: the first owner, only while no account exists (then 404). The
+/// setup code is printed where `tenantry serve` started.
+#[component]
+pub fn Setup() -> impl IntoView {
+    view! {
+        <Title text="Set up Tenantry"/>
+        {crate::components::load(crate::api::load_setup(), |page: Option<domain::views::SetupPage>| match page {
+            None => view! { <main id="main" class="main"><crate::components::NotFound/></main> }.into_any(),
+            Some(p) => view! {
+                <main id="main" class="auth-main">
+                    <section class="auth-card" aria-labelledby="setup-title">
+                        <p class="brand">"Tenantry"</p>
+                        <h1 id="setup-title" class="page-title">"Set up Tenantry"</h1>
+                        <p class="muted">"No account exists yet. Create the first one: it owns your MSP's workspace and operates the platform. This page closes once it exists."</p>
+                        <ServerForm action={crate::forms::target::<crate::api::CompleteSetup>()} submit_label="Create account and workspace".to_string() pending_label="Setting up…".to_string()>
+                            <div class="field">
+                                <label for="setup-code">"Setup code"</label>
+                                <input id="setup-code" name="code" type="text" autocomplete="off" required class="input" aria-describedby="setup-code-help" maxlength="40"/>
+                                <p id="setup-code-help" class="muted text-sm">"Printed where " <code>"tenantry serve"</code> " started (its log), like ABCD-EFGH-JKMN."</p>
+                            </div>
+                            <div class="field">
+                                <label for="setup-email">"Your email"</label>
+                                <input id="setup-email" name="email" type="email" autocomplete="username" required maxlength="254" class="input"/>
+                            </div>
+                            <div class="field">
+                                <label for="setup-password">"Password"</label>
+                                <input id="setup-password" name="password" type="password" autocomplete="new-password" required minlength=p.min_password.to_string() maxlength="256" class="input" aria-describedby="setup-password-help"/>
+                                <p id="setup-password-help" class="muted text-sm">{format!("At least {} characters, not one of the common ones.", p.min_password)}</p>
+                            </div>
+                            <div class="field">
+                                <label for="setup-confirm">"Password again"</label>
+                                <input id="setup-confirm" name="confirm_password" type="password" autocomplete="new-password" required class="input"/>
+                            </div>
+                            <div class="field">
+                                <label for="setup-workspace">"Workspace name"</label>
+                                <input id="setup-workspace" name="workspace" type="text" required maxlength="80" class="input" placeholder="Contoso Managed Services"/>
+                            </div>
+                        </ServerForm>
+                    </section>
+                </main>
+            }.into_any(),
+        })}
+    }
+}

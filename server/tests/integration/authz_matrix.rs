@@ -1057,6 +1057,39 @@ fn rows() -> Vec<Row> {
                 )
             },
         },
+        // ---- first-run setup: closed once any account exists ------------------------------
+        Row {
+            path: "/setup",
+            kind: Kind::Page,
+            targets: NONE,
+            own: [404, 404, 404, 404, 404],
+            request: at_route,
+        },
+        Row {
+            path: "/api/setup/page",
+            kind: Kind::Fn,
+            targets: NONE,
+            own: [200, 200, 200, 200, 200],
+            request: |_, _| ("/api/setup/page".into(), vec![]),
+        },
+        Row {
+            path: "/api/setup",
+            kind: Kind::Fn,
+            targets: NONE,
+            own: [404, 404, 404, 404, 404],
+            request: |_, _| {
+                (
+                    "/api/setup".into(),
+                    vec![
+                        ("code", "AAAA-BBBB-CCCC".into()),
+                        ("email", "late@example.com".into()),
+                        ("password", "a long enough passphrase".into()),
+                        ("confirm_password", "a long enough passphrase".into()),
+                        ("workspace", "Late MSP".into()),
+                    ],
+                )
+            },
+        },
         // ---- two-step sign-in -------------------------------------------------------------
         Row {
             // No sign-in waits for a code: the page says so, for anyone.
@@ -2423,6 +2456,7 @@ const READ_ONLY_FNS: &[&str] = &[
     "/api/account",
     "/api/account/two_step",
     "/api/session/code_page",
+    "/api/setup/page",
     "/api/baselines",
     "/api/baselines/get",
     "/api/baselines/tenant",

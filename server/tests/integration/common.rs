@@ -242,6 +242,22 @@ pub async fn spawn_app_with_web(
     serve_with_web(db, store, settings, None, web).await
 }
 
+/// An app that mails invitations through `mail` (no background sender:
+/// tests send with `domain::mail::send_due`).
+pub async fn spawn_app_with_mail(backend: Backend, mail: domain::mail::MailConfig) -> TestApp {
+    let db = TestDatabase::create(backend).await;
+    let store = open_store(&db.url).await;
+    serve_full(
+        db,
+        store,
+        Settings::default(),
+        None,
+        Default::default(),
+        Some(mail),
+    )
+    .await
+}
+
 async fn serve_with_web(
     db: TestDatabase,
     store: Store,
@@ -249,10 +265,22 @@ async fn serve_with_web(
     provider: Option<domain::provider::ProviderRuntime>,
     web: server::web::WebConfig,
 ) -> TestApp {
+    serve_full(db, store, settings, provider, web, None).await
+}
+
+async fn serve_full(
+    db: TestDatabase,
+    store: Store,
+    settings: Settings,
+    provider: Option<domain::provider::ProviderRuntime>,
+    web: server::web::WebConfig,
+    mail: Option<domain::mail::MailConfig>,
+) -> TestApp {
     let clock = ManualClock::new(T0);
     let mut services = Services::new(store, settings.clone())
         .with_clock(Arc::new(clock.clone()))
-        .with_data_dir(db.data_dir());
+        .with_data_dir(db.data_dir())
+        .with_mail(mail);
     if let Some(p) = provider {
         services = services.with_provider(p);
     }
@@ -268,6 +296,7 @@ async fn serve_with_web(
         reconcile_every_ms: 0,
         provider: Default::default(),
         support_desk: Default::default(),
+        mail: None,
         web,
     };
     let app = Application::build_with(config, services.clone())

@@ -134,6 +134,7 @@ async fn sessions_survive_a_restart(backend: Backend) {
         reconcile_every_ms: 0,
         provider: Default::default(),
         support_desk: Default::default(),
+        mail: None,
         web: Default::default(),
     };
     let store = crate::common::open_store(app.db_url()).await;
