@@ -69,6 +69,13 @@ fn presented_token(cookies: &crate::ctx::CookieSettings) -> Option<domain::sessi
         .and_then(|raw| domain::sessions::SessionToken::from_cookie(&raw))
 }
 
+/// What the sign-in page offers besides the password (setup, single sign-on).
+#[server(prefix = "/api", endpoint = "session/options")]
+pub async fn load_sign_in_options() -> ApiResult<domain::views::SignInOptions> {
+    let svc = services()?;
+    Ok(domain::setup::sign_in_options(&svc).await?)
+}
+
 /// The first-run setup page (`None` once an account exists: a 404).
 #[server(prefix = "/api", endpoint = "setup/page")]
 pub async fn load_setup() -> ApiResult<Option<domain::views::SetupPage>> {

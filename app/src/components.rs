@@ -183,6 +183,25 @@ fn notice_text(key: &str) -> Option<&'static str> {
         "tenant_created" => "Tenant added.",
         "tenant_updated" => "Tenant saved.",
         "signed_out" => "You are signed out.",
+        "sso_expired" => {
+            "That single sign-on took too long, was already used or was started in another browser. Start again."
+        }
+        "sso_unavailable" => {
+            "The identity provider could not be reached. Try again in a moment, or sign in with your password."
+        }
+        "sso_untrusted" => {
+            "The identity provider's answer did not pass Tenantry's checks, so nobody was signed in. Start again."
+        }
+        "sso_cancelled" => "Single sign-on was cancelled at the identity provider.",
+        "sso_no_account" => {
+            "No Tenantry account uses that sign-in. Ask an owner of your MSP's workspace to invite you, then accept the invitation with single sign-on."
+        }
+        "sso_wrong_person" => {
+            "That invitation is for another email address than the account you signed in with at the identity provider."
+        }
+        "sso_account_exists" => {
+            "An account already uses the invitation's address: sign in with it (password) to accept the invitation."
+        }
         "run_cancelled" => "Run cancelled.",
         "cancel_requested" => "Cancellation requested: the run stops at its next check.",
         "already_finished" => "The run had already finished; nothing was cancelled.",

@@ -187,20 +187,7 @@ pub async fn sign_in(
     }
     match user {
         Some((user_id, _)) if password_ok => {
-            // A success clears the account's count and gives the address its
-            // attempt back (an office behind one address signs in all day).
-            if let Some(k) = &account_key {
-                sqlx::query("DELETE FROM sign_in_throttle WHERE throttle_key = $1")
-                    .bind(k)
-                    .execute(&mut **tx)
-                    .await?;
-            }
-            sqlx::query(
-                "UPDATE sign_in_throttle SET failures = failures - 1 WHERE throttle_key = $1 AND failures > 0",
-            )
-            .bind(&address_key)
-            .execute(&mut **tx)
-            .await?;
+            succeeded(&mut tx, account_key.as_deref(), &address_key).await?;
             let user = UserId(user_id);
             if crate::mfa::enabled(&mut tx, user).await? {
                 // Half a sign-in: the code comes next (audited when it does).
@@ -269,6 +256,26 @@ pub async fn sign_in(
     }
 }
 
+/// Opens a session for a single sign-on identity's account, audited.
+pub(crate) async fn open_sso_session(
+    conn: &mut sqlx::AnyConnection,
+    user: UserId,
+    now: i64,
+    client: sessions::Client<'_>,
+    email: &str,
+) -> AppResult<SessionToken> {
+    open_session_as(
+        conn,
+        user,
+        now,
+        client,
+        email,
+        Some("with single sign-on".into()),
+        sessions::Stage::Sso,
+    )
+    .await
+}
+
 /// Opens a full session in the person's first workspace and audits the
 /// sign-in (`how`: the second step used, if any).
 async fn open_session(
@@ -278,6 +285,18 @@ async fn open_session(
     client: sessions::Client<'_>,
     email: &str,
     how: Option<String>,
+) -> AppResult<SessionToken> {
+    open_session_as(conn, user, now, client, email, how, sessions::Stage::Full).await
+}
+
+async fn open_session_as(
+    conn: &mut sqlx::AnyConnection,
+    user: UserId,
+    now: i64,
+    client: sessions::Client<'_>,
+    email: &str,
+    how: Option<String>,
+    stage: sessions::Stage,
 ) -> AppResult<SessionToken> {
     let current: Option<(i64,)> = sqlx::query_as(
         "SELECT workspace_id FROM memberships WHERE user_id = $1 ORDER BY workspace_id LIMIT 1",
@@ -291,7 +310,7 @@ async fn open_session(
         current.map(|c| crate::ids::WorkspaceId(c.0)),
         now,
         client,
-        sessions::Stage::Full,
+        stage,
     )
     .await?;
     audit::record(
@@ -373,16 +392,7 @@ pub async fn verify_sign_in_code(
     };
     match used {
         Some(how) => {
-            sqlx::query("DELETE FROM sign_in_throttle WHERE throttle_key = $1")
-                .bind(&account_key)
-                .execute(&mut **tx)
-                .await?;
-            sqlx::query(
-                "UPDATE sign_in_throttle SET failures = failures - 1 WHERE throttle_key = $1 AND failures > 0",
-            )
-            .bind(&address_key)
-            .execute(&mut **tx)
-            .await?;
+            succeeded(&mut tx, Some(&account_key), &address_key).await?;
             let gone =
                 sqlx::query("DELETE FROM sessions WHERE id_hash = $1 AND awaiting_code <> 0")
                     .bind(&pending.id_hash)
@@ -465,6 +475,28 @@ pub async fn sign_in_code_page(
     Ok(sessions::awaiting_code(svc, token)
         .await?
         .map(|p| crate::views::SignInCodePage { email: p.email }))
+}
+
+/// A success clears the account's count and gives the address its attempt
+/// back (an office behind one address signs in all day).
+async fn succeeded(
+    conn: &mut sqlx::AnyConnection,
+    account_key: Option<&str>,
+    address_key: &str,
+) -> AppResult<()> {
+    if let Some(k) = account_key {
+        sqlx::query("DELETE FROM sign_in_throttle WHERE throttle_key = $1")
+            .bind(k)
+            .execute(&mut *conn)
+            .await?;
+    }
+    sqlx::query(
+        "UPDATE sign_in_throttle SET failures = failures - 1 WHERE throttle_key = $1 AND failures > 0",
+    )
+    .bind(address_key)
+    .execute(conn)
+    .await?;
+    Ok(())
 }
 
 /// Counts an attempt on `key` (no spacing); answers the attempts in the
@@ -641,7 +673,7 @@ pub async fn account_page(
     })
 }
 
-fn account_entry<'a>(
+pub(crate) fn account_entry<'a>(
     actor: &'a crate::access::Actor,
     action: AuditAction,
     outcome: AuditOutcome,

@@ -390,6 +390,7 @@ pub async fn landing(
         invited_by,
         expires_at,
         signed_in_as: actor.map(|a| a.email.clone()),
+        sso: svc.sso.as_ref().map(|c| c.name.clone()),
     })
 }
 
@@ -489,28 +490,118 @@ pub async fn join_with_new_account(
         }
         Err(e) => return Err(e.into()),
     };
-    let (ws, _) = claim(&mut tx, svc, &token, user, &email, now).await?;
-    audit::record(
+    let signed_in = join_as_new(
         &mut tx,
+        svc,
+        &token,
+        (user, &email),
+        "from an invitation",
+        client,
+        sessions::Stage::Full,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(signed_in)
+}
+
+/// A new account joins through the invitation (in the caller's
+/// transaction): the claim, the audit of its creation, its first session.
+async fn join_as_new(
+    conn: &mut sqlx::AnyConnection,
+    svc: &Services,
+    token: &InvitationToken,
+    (user, email): (UserId, &str),
+    how: &str,
+    client: crate::sessions::Client<'_>,
+    stage: sessions::Stage,
+) -> AppResult<SignedIn> {
+    let now = svc.now();
+    let (ws, _) = claim(&mut *conn, svc, token, user, email, now).await?;
+    audit::record(
+        &mut *conn,
         Entry {
             workspace: Some(ws),
             tenant: None,
             actor: Some(user),
-            actor_label: &email,
+            actor_label: email,
             action: AuditAction::UserCreated,
-            target: email.clone(),
+            target: email.to_string(),
             outcome: AuditOutcome::Succeeded,
-            detail: Some("from an invitation".into()),
+            detail: Some(how.into()),
         },
         now,
     )
     .await?;
-    let token =
-        sessions::insert(&mut tx, user, Some(ws), now, client, sessions::Stage::Full).await?;
-    tx.commit().await?;
+    let token = sessions::insert(conn, user, Some(ws), now, client, stage).await?;
     Ok(SignedIn {
         user,
         token,
         needs_code: false,
     })
+}
+
+/// Accepts an invitation with a single sign-on identity that no account
+/// uses yet: the identity's verified email must be the invitation's; the
+/// account is created (with no usable password), linked to the identity,
+/// joins the workspace and is signed in. An address that already has an
+/// account must sign in with it and accept (linking is never by email).
+pub(crate) async fn join_with_identity(
+    svc: &Services,
+    token: &str,
+    identity: &crate::sso::Identity,
+    client: crate::sessions::Client<'_>,
+) -> AppResult<Result<SignedIn, crate::sso::SsoRefusal>> {
+    use crate::sso::SsoRefusal;
+    let Some(token) = InvitationToken::from_link(token) else {
+        return Ok(Err(SsoRefusal::Expired));
+    };
+    let email = match valid(svc, &token).await {
+        Ok((_, _, email, _, _, _)) => email,
+        Err(AppError::NotFound) => return Ok(Err(SsoRefusal::Expired)),
+        Err(e) => return Err(e),
+    };
+    if identity.email.as_deref() != Some(email.as_str()) {
+        return Ok(Err(SsoRefusal::WrongPerson));
+    }
+    // No password will ever match this hash: they sign in with single sign-on.
+    let mut unusable = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut unusable);
+    let hash = hash_new_password(&NewPassword::unusable(&hex::encode(unusable))).await?;
+    let now = svc.now();
+    let mut tx = svc.store.begin().await?;
+    let created: Result<(i64,), sqlx::Error> = sqlx::query_as(
+        "INSERT INTO users (email, password_hash, created_at) VALUES ($1, $2, $3) RETURNING id",
+    )
+    .bind(&email)
+    .bind(hash)
+    .bind(now)
+    .fetch_one(&mut **tx)
+    .await;
+    let user = match created {
+        Ok((id,)) => UserId(id),
+        Err(e) if is_unique_violation(&e) => return Ok(Err(SsoRefusal::AccountExists)),
+        Err(e) => return Err(e.into()),
+    };
+    sqlx::query(
+        "INSERT INTO user_identities (issuer, subject, user_id, email, created_at, last_used_at) VALUES ($1, $2, $3, $4, $5, $5)",
+    )
+    .bind(&identity.issuer)
+    .bind(&identity.subject)
+    .bind(user.0)
+    .bind(&email)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    let signed_in = join_as_new(
+        &mut tx,
+        svc,
+        &token,
+        (user, &email),
+        "from an invitation, with single sign-on",
+        client,
+        sessions::Stage::Sso,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Ok(signed_in))
 }

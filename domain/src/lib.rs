@@ -58,6 +58,8 @@ pub mod sessions;
 #[cfg(feature = "server")]
 pub mod setup;
 #[cfg(feature = "server")]
+pub mod sso;
+#[cfg(feature = "server")]
 pub mod store;
 #[cfg(feature = "server")]
 pub mod tenants;

@@ -73,6 +73,8 @@ pub struct Services {
     pub public_url: Option<Arc<str>>,
     /// Outgoing mail (`--smtp-url`); without it invitations are not mailed.
     pub mail: Option<Arc<crate::mail::MailConfig>>,
+    /// Single sign-on (`--oidc-issuer`); without it, passwords only.
+    pub sso: Option<Arc<crate::sso::SsoConfig>>,
 }
 
 impl Services {
@@ -88,6 +90,7 @@ impl Services {
             catalogue: Arc::new(crate::operations::catalogue()),
             public_url: None,
             mail: None,
+            sso: None,
         }
     }
 
@@ -109,6 +112,11 @@ impl Services {
     /// Replaces the catalogue (benchmarks run their own handlers).
     pub fn with_catalogue(mut self, catalogue: crate::runs::catalogue::Catalogue) -> Self {
         self.catalogue = Arc::new(catalogue);
+        self
+    }
+
+    pub fn with_sso(mut self, sso: Option<crate::sso::SsoConfig>) -> Self {
+        self.sso = sso.map(Arc::new);
         self
     }
 

@@ -69,6 +69,9 @@ pub(crate) enum Stage {
     /// session signs nothing in (`resolve` ignores it) and lives
     /// `crate::mfa::CODE_WAIT_MS` at most.
     AwaitingCode,
+    /// Signed in with single sign-on: the identity provider asked for its
+    /// own factors, so a workspace's two-step requirement is met.
+    Sso,
 }
 
 pub(crate) async fn insert(
@@ -87,8 +90,8 @@ pub(crate) async fn insert(
         hex::encode(b)
     };
     sqlx::query(
-        "INSERT INTO sessions (id_hash, user_id, current_workspace_id, created_at, last_seen_at, public_id, user_agent, address, awaiting_code)
-         VALUES ($1, $2, $3, $4, $4, $5, $6, $7, $8)",
+        "INSERT INTO sessions (id_hash, user_id, current_workspace_id, created_at, last_seen_at, public_id, user_agent, address, awaiting_code, via_sso)
+         VALUES ($1, $2, $3, $4, $4, $5, $6, $7, $8, $9)",
     )
     .bind(token.id_hash())
     .bind(user.0)
@@ -98,6 +101,7 @@ pub(crate) async fn insert(
     .bind(clean(client.user_agent, USER_AGENT_MAX))
     .bind(clean(client.address, 64))
     .bind(i64::from(stage == Stage::AwaitingCode))
+    .bind(i64::from(stage == Stage::Sso))
     .execute(conn)
     .await?;
     Ok(token)
@@ -123,7 +127,7 @@ pub async fn resolve(svc: &Services, token: &SessionToken) -> AppResult<Option<A
     let row: Option<SessionRow> = sqlx::query_as(
         "SELECT s.user_id, u.email, s.current_workspace_id, s.created_at, s.last_seen_at, p.user_id,
                 s.awaiting_code,
-                CASE WHEN EXISTS (SELECT 1 FROM memberships m JOIN workspaces w ON w.id = m.workspace_id
+                CASE WHEN s.via_sso = 0 AND EXISTS (SELECT 1 FROM memberships m JOIN workspaces w ON w.id = m.workspace_id
                                   WHERE m.user_id = s.user_id AND w.require_mfa <> 0)
                       AND NOT EXISTS (SELECT 1 FROM user_totp t
                                       WHERE t.user_id = s.user_id AND t.confirmed_at IS NOT NULL)

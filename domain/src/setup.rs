@@ -48,10 +48,10 @@ fn normalise(raw: &str) -> String {
 
 /// Whether setup is open: no account exists yet.
 pub async fn is_open(svc: &Services) -> AppResult<bool> {
-    let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM users")
-        .fetch_one(&mut *svc.store.read().await?)
+    let any: Option<(i64,)> = sqlx::query_as("SELECT id FROM users LIMIT 1")
+        .fetch_optional(&mut *svc.store.read().await?)
         .await?;
-    Ok(n == 0)
+    Ok(any.is_none())
 }
 
 /// What `/setup` needs: `None` once an account exists (then it is a 404).
@@ -59,6 +59,14 @@ pub async fn page(svc: &Services) -> AppResult<Option<crate::views::SetupPage>> 
     Ok(is_open(svc).await?.then_some(crate::views::SetupPage {
         min_password: NewPassword::MIN_LEN,
     }))
+}
+
+/// What the sign-in page offers besides the password.
+pub async fn sign_in_options(svc: &Services) -> AppResult<crate::views::SignInOptions> {
+    Ok(crate::views::SignInOptions {
+        setup_open: is_open(svc).await?,
+        sso: svc.sso.as_ref().map(|c| c.name.clone()),
+    })
 }
 
 /// The first owner's details, as typed.
@@ -94,13 +102,7 @@ pub async fn complete(
     }
     let expected = normalise(&code(svc));
     let typed = normalise(given.code);
-    let same = typed.len() == expected.len()
-        && typed
-            .bytes()
-            .zip(expected.bytes())
-            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-            == 0;
-    if !same {
+    if !crate::secrets::same_secret(typed.as_bytes(), expected.as_bytes()) {
         return Err(AppError::invalid(
             "code",
             "That is not the setup code. It is printed where `tenantry serve` started (its log).",

@@ -153,6 +153,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../../migrations/sqlite/0018_mail_outbox.sql"),
         postgres: include_str!("../../migrations/postgres/0018_mail_outbox.sql"),
     },
+    Migration {
+        version: 19,
+        name: "sso",
+        sqlite: include_str!("../../migrations/sqlite/0019_sso.sql"),
+        postgres: include_str!("../../migrations/postgres/0019_sso.sql"),
+    },
 ];
 
 /// Connections open and in use, open and idle, and the most there may be.

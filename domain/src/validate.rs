@@ -92,6 +92,12 @@ impl NewPassword {
     pub fn expose(&self) -> &str {
         &self.0
     }
+
+    /// A random password nobody is told (accounts that sign in with single
+    /// sign-on only); skips the rules, it is never typed.
+    pub fn unusable(random: &str) -> Self {
+        NewPassword(random.to_string())
+    }
 }
 
 impl fmt::Debug for NewPassword {

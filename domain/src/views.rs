@@ -88,6 +88,8 @@ pub struct MemberView {
     pub assigned_tenants: Vec<TenantId>,
     /// Whether they sign in with an authenticator code too.
     pub mfa: bool,
+    /// Whether they sign in with single sign-on (their provider's factors).
+    pub sso: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -204,6 +206,17 @@ pub struct InvitationLanding {
     pub expires_at: i64,
     /// The signed-in account's email, when someone is signed in.
     pub signed_in_as: Option<String>,
+    /// Single sign-on's name when configured (*Join with Microsoft*).
+    pub sso: Option<String>,
+}
+
+/// What the sign-in page offers besides the password.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignInOptions {
+    /// No account exists yet: point at `/setup`.
+    pub setup_open: bool,
+    /// Single sign-on's name when configured.
+    pub sso: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -426,9 +426,10 @@ pub async fn members_page(svc: &Services, actor: &Actor) -> AppResult<Option<Mem
         return Ok(None);
     };
     let ws = access.id();
-    let rows: Vec<(i64, String, String, i64, i64)> = sqlx::query_as(
+    let rows: Vec<(i64, String, String, i64, i64, i64)> = sqlx::query_as(
         "SELECT u.id, u.email, m.role, m.created_at,
-                (SELECT COUNT(*) FROM user_totp t WHERE t.user_id = u.id AND t.confirmed_at IS NOT NULL)
+                (SELECT COUNT(*) FROM user_totp t WHERE t.user_id = u.id AND t.confirmed_at IS NOT NULL),
+                (SELECT COUNT(*) FROM user_identities i WHERE i.user_id = u.id)
          FROM memberships m JOIN users u ON u.id = m.user_id
          WHERE m.workspace_id = $1 ORDER BY u.email",
     )
@@ -442,9 +443,10 @@ pub async fn members_page(svc: &Services, actor: &Actor) -> AppResult<Option<Mem
             .await?;
     let members = rows
         .into_iter()
-        .map(|(id, email, role, joined_at, mfa)| {
+        .map(|(id, email, role, joined_at, mfa, sso)| {
             Ok(MemberView {
                 mfa: mfa > 0,
+                sso: sso > 0,
                 user_id: UserId(id),
                 email,
                 role: role.parse().map_err(|_| AppError::Internal)?,

@@ -15,7 +15,7 @@ export const ARTIFACTS = join(ROOT, "end2end", "artifacts");
 export const PASSWORD = "correct horse battery staple";
 const BIN = process.env.TENANTRY_BIN ?? join(ROOT, "target", "debug", "tenantry");
 
-function freePort() {
+export function freePort() {
   return new Promise((ok, fail) => {
     const srv = net.createServer();
     srv.listen(0, "127.0.0.1", () => {
@@ -26,11 +26,11 @@ function freePort() {
   });
 }
 
-export async function startServer() {
+export async function startServer({ extraArgs = [], extraEnv = {}, port: fixedPort } = {}) {
   const dir = mkdtempSync(join(tmpdir(), "tenantry-e2e-"));
   const databaseUrl = `sqlite://${join(dir, "e2e.db")}`;
-  const port = await freePort();
-  const env = { ...process.env, DATABASE_URL: databaseUrl, TENANTRY_DATA_DIR: dir, RUST_LOG: "warn" };
+  const port = fixedPort ?? (await freePort());
+  const env = { ...process.env, DATABASE_URL: databaseUrl, TENANTRY_DATA_DIR: dir, RUST_LOG: "warn", ...extraEnv };
   const createUser = (email, extra = []) => {
     const r = spawnSync(BIN, ["user", "create", "--email", email, "--password-stdin", ...extra], {
       input: PASSWORD + "\n",
@@ -39,7 +39,7 @@ export async function startServer() {
     });
     if (r.status !== 0) throw new Error(`user create ${email} failed: ${r.stderr}`);
   };
-  const child = spawn(BIN, ["serve", "--bind", `127.0.0.1:${port}`, "--site-root", join(ROOT, "target", "site")], {
+  const child = spawn(BIN, ["serve", "--bind", `127.0.0.1:${port}`, "--site-root", join(ROOT, "target", "site"), ...extraArgs], {
     env,
     stdio: ["ignore", "pipe", "pipe"],
   });
@@ -244,4 +244,23 @@ export function totp(key, atMs = Date.now()) {
   const o = h[h.length - 1] & 15;
   const n = (((h[o] & 127) << 24) | (h[o + 1] << 16) | (h[o + 2] << 8) | h[o + 3]) % 1000000;
   return String(n).padStart(6, "0");
+}
+
+/// The suite's OpenID Provider (`end2end/oidc-provider.mjs`) on `port`, for
+/// a Tenantry whose callback is `redirectUri`. Answers `stop()`.
+export async function startOpenIdProvider(port, redirectUri, clientSecret) {
+  const child = spawn(
+    process.execPath,
+    [join(ROOT, "end2end", "oidc-provider.mjs"), "--port", String(port), "--client-id", "tenantry", "--client-secret", clientSecret, "--redirect-uri", redirectUri],
+    { cwd: join(ROOT, "end2end"), stdio: ["ignore", "pipe", "pipe"] },
+  );
+  let output = "";
+  child.stdout.on("data", (d) => (output += d));
+  child.stderr.on("data", (d) => (output += d));
+  for (let i = 0; i < 200 && !output.includes("OpenID Provider at"); i++) {
+    if (child.exitCode !== null) throw new Error(`the OpenID Provider exited: ${output}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  if (!output.includes("OpenID Provider at")) throw new Error(`the OpenID Provider did not start: ${output}`);
+  return { url: `http://127.0.0.1:${port}`, stop: () => child.kill("SIGTERM") };
 }

@@ -210,6 +210,7 @@ async fn measure(opts: &HttpBenchOptions, f: &crate::bench::Fresh) -> Result<(),
         provider: Default::default(),
         support_desk: Default::default(),
         mail: None,
+        sso: None,
         web: crate::web::WebConfig {
             limits: crate::shedding::LoadLimits {
                 max_in_flight: opts.max_in_flight.max(1),

@@ -89,6 +89,8 @@ enum Command {
         desk: DeskArgs,
         #[command(flatten)]
         mail: MailArgs,
+        #[command(flatten)]
+        sso: SsoArgs,
     },
     /// Run operation workers only (scale out next to `serve` on PostgreSQL).
     Worker {
@@ -176,6 +178,47 @@ impl ProviderArgs {
                 graph: self.graph_url.clone(),
             },
         })
+    }
+}
+
+/// Single sign-on with OpenID Connect.
+#[derive(clap::Args, Clone)]
+struct SsoArgs {
+    /// The OpenID issuer: Microsoft Entra ID multi-tenant
+    /// https://login.microsoftonline.com/organizations/v2.0, single-tenant
+    /// https://login.microsoftonline.com/{tenant-id}/v2.0, or any
+    /// standards-compliant issuer. Without it, passwords only.
+    #[arg(long, env = "TENANTRY_OIDC_ISSUER")]
+    oidc_issuer: Option<String>,
+    /// The application (client) id registered at the issuer; register
+    /// PUBLIC_URL/sign-in/sso/callback as its redirect URI.
+    #[arg(long, env = "TENANTRY_OIDC_CLIENT_ID")]
+    oidc_client_id: Option<String>,
+    /// A file holding the client secret (0600), or set TENANTRY_OIDC_CLIENT_SECRET.
+    #[arg(long, env = "TENANTRY_OIDC_CLIENT_SECRET_FILE")]
+    oidc_client_secret_file: Option<PathBuf>,
+    /// The name on the sign-in button (default: Microsoft for Entra).
+    #[arg(long, env = "TENANTRY_OIDC_NAME", default_value = "")]
+    oidc_name: String,
+}
+
+impl SsoArgs {
+    fn config(&self) -> Result<Option<domain::sso::SsoConfig>, String> {
+        let Some(issuer) = self.oidc_issuer.as_deref().filter(|i| !i.trim().is_empty()) else {
+            return Ok(None);
+        };
+        let secret = secret_from(
+            "TENANTRY_OIDC_CLIENT_SECRET",
+            self.oidc_client_secret_file.as_ref(),
+        )?
+        .ok_or("single sign-on needs TENANTRY_OIDC_CLIENT_SECRET or --oidc-client-secret-file")?;
+        domain::sso::SsoConfig::parse(
+            issuer,
+            self.oidc_client_id.as_deref().unwrap_or(""),
+            secret,
+            &self.oidc_name,
+        )
+        .map(Some)
     }
 }
 
@@ -423,6 +466,13 @@ enum UserCommand {
         #[arg(long)]
         platform_operator: bool,
     },
+    /// Turn off someone's two-step sign-in (they lost their phone and their
+    /// recovery codes): their sessions end; a workspace that requires it
+    /// sends them to set it up again after signing in with the password.
+    ResetTwoStep {
+        #[arg(long)]
+        email: String,
+    },
 }
 
 /// Resolves on Ctrl-C or SIGTERM.
@@ -471,9 +521,11 @@ pub async fn run(cli: Cli) -> Result<(), String> {
             provider,
             desk,
             mail,
+            sso,
         } => {
             let config = Config {
                 mail: mail.config()?,
+                sso: sso.config()?,
                 web: web.config(secure_cookies)?,
                 database_url: cli.database_url,
                 bind,
@@ -634,6 +686,18 @@ pub async fn run(cli: Cli) -> Result<(), String> {
                     ""
                 }
             );
+            Ok(())
+        }
+        Command::User {
+            command: UserCommand::ResetTwoStep { email },
+        } => {
+            let email = Email::parse(&email).map_err(|e| e.to_string())?;
+            let store = open_store(&cli.database_url).await?;
+            let services = Services::new(store, Settings::default());
+            let ended = domain::mfa::reset_by_operator(&services, &email)
+                .await
+                .map_err(|e| e.to_string())?;
+            println!("Two-step sign-in of {email} is off; {ended} session(s) ended.");
             Ok(())
         }
     }

@@ -31,6 +31,8 @@ pub struct Config {
     pub web: crate::web::WebConfig,
     /// Outgoing mail (`--smtp-url`; none: invitations are not mailed).
     pub mail: Option<domain::mail::MailConfig>,
+    /// Single sign-on (`--oidc-issuer`; none: passwords only).
+    pub sso: Option<domain::sso::SsoConfig>,
 }
 
 /// Where provider secrets are sealed with and where Graph lives.
@@ -112,6 +114,7 @@ mod tests {
                 std::time::Duration::from_secs(5),
             )
             .ok(),
+            sso: None,
         };
         let printed = format!("{config:?}");
         assert!(config.mail.is_some());

@@ -127,6 +127,7 @@ pub async fn run(args: DemoArgs) -> Result<(), String> {
         .await
         .map_err(|e| format!("cannot start the mailbox page: {e}"))?;
     let config = Config {
+        sso: None,
         mail: Some(domain::mail::MailConfig::parse(
             &smtp.url(),
             "Tenantry demo <tenantry@demo.local>",

@@ -28,6 +28,7 @@ pub mod metrics;
 pub mod middleware;
 pub mod serving;
 pub mod shedding;
+pub mod sso;
 pub mod startup;
 pub mod web;
 

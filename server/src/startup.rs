@@ -167,7 +167,8 @@ impl Application {
             .with_data_dir(config.provider.data_dir.clone())
             .with_provider(provider)
             .with_support_desk(config.support_desk.clone())
-            .with_mail(config.mail.clone());
+            .with_mail(config.mail.clone())
+            .with_sso(config.sso.clone());
         Self::build_with(config, services).await
     }
 
@@ -227,6 +228,8 @@ impl Application {
                 domain::provider::consent::CALLBACK_PATH,
                 get(crate::consent::callback),
             )
+            .route("/sign-in/sso", get(crate::sso::start))
+            .route(domain::sso::CALLBACK_PATH, get(crate::sso::callback))
             .route("/", get(|| async { Redirect::to("/admin") }))
             .leptos_routes_with_context(&state, routes, page_context(&state), move || {
                 shell(shell_options.clone())

@@ -65,6 +65,14 @@ fn landing(i: InvitationLanding, token: String) -> impl IntoView {
             view! {
                 <h2 class="section-title mt-4">"Already have a Tenantry account?"</h2>
                 <p><a class="btn" href=next>{format!("Sign in as {} to accept", i.email)}</a></p>
+                {i.sso.clone().map(|name| {
+                    let href = format!("/sign-in/sso?invite={token}");
+                    view! {
+                        <h2 class="section-title mt-6">{format!("Use your {name} account")}</h2>
+                        <p class="muted text-sm">{format!("Sign in at {name} as {} and join at once; you then sign in to Tenantry with {name}.", i.email)}</p>
+                        <p><a class="btn btn-secondary" href=href>{format!("Join with {name}")}</a></p>
+                    }
+                })}
                 <h2 class="section-title mt-6">"New to Tenantry?"</h2>
                 <p class="muted text-sm">"Choose a password for " <strong>{i.email.clone()}</strong> ": at least 12 characters, not one of the common ones. Your account is created and you join at once."</p>
                 <ServerForm action={crate::forms::target::<crate::api::JoinByInvitation>()} submit_label="Create account and join".to_string() pending_label="Creating…".to_string()>

@@ -43,6 +43,8 @@ fn member_row(p: &MembersPage, m: &MemberView) -> impl IntoView + use<> {
             <td>{m.email.clone()}{is_self.then_some(" (you)")}</td>
             <td>{if m.mfa {
                 view! { <span class="badge badge-ok">"On"</span> }.into_any()
+            } else if m.sso {
+                view! { <span class="badge badge-info" title="Signs in at their identity provider, which asks for its own factors">"Single sign-on"</span> }.into_any()
             } else {
                 view! { <span class="badge badge-muted">"Off"</span> }.into_any()
             }}</td>
@@ -112,7 +114,7 @@ fn member_row(p: &MembersPage, m: &MemberView) -> impl IntoView + use<> {
 /// members, changed by owners only.
 fn sign_in_security(p: &MembersPage) -> impl IntoView + use<> {
     let ws = p.workspace.id;
-    let without = p.members.iter().filter(|m| !m.mfa).count();
+    let without = p.members.iter().filter(|m| !m.mfa && !m.sso).count();
     let (state, next, label, confirm) = if p.require_mfa {
         (
             "Two-step sign-in is required: members without it are sent to set it up before anything else.",

@@ -8,6 +8,7 @@ use leptos_router::hooks::use_query_map;
 pub fn SignIn() -> impl IntoView {
     let query = use_query_map();
     let next = query.read_untracked().get("next").unwrap_or_default();
+    let sso_next = next.clone();
     view! {
         <Title text="Sign in · Tenantry"/>
         <main id="main" class="auth-main">
@@ -27,6 +28,16 @@ pub fn SignIn() -> impl IntoView {
                     </div>
                 </ServerForm>
                 <p class="muted text-sm mt-4">"No account? Ask an owner of your MSP's workspace to invite you."</p>
+                {crate::components::load(crate::api::load_sign_in_options(), move |o: domain::views::SignInOptions| view! {
+                    {o.sso.map(|name| {
+                        let href = format!("/sign-in/sso?next={}", domain::validate::encode_query_value(&domain::validate::safe_next(Some(&sso_next))));
+                        view! { <p class="mt-4"><a class="btn btn-secondary" href=href>{format!("Sign in with {name}")}</a></p> }
+                    })}
+                    // A fresh server: point whoever installed it at the setup page.
+                    {o.setup_open.then(|| view! {
+                        <p class="notice mt-4" role="status">"This server has no account yet. " <a class="link" href="/setup">"Set up Tenantry"</a> " with the setup code it printed."</p>
+                    })}
+                })}
             </section>
         </main>
     }

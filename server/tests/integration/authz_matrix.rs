@@ -1057,6 +1057,14 @@ fn rows() -> Vec<Row> {
                 )
             },
         },
+        // ---- sign-in options (single sign-on's own routes: sso.rs) ---------------------------
+        Row {
+            path: "/api/session/options",
+            kind: Kind::Fn,
+            targets: NONE,
+            own: [200, 200, 200, 200, 200],
+            request: |_, _| ("/api/session/options".into(), vec![]),
+        },
         // ---- first-run setup: closed once any account exists ------------------------------
         Row {
             path: "/setup",
@@ -2457,6 +2465,7 @@ const READ_ONLY_FNS: &[&str] = &[
     "/api/account/two_step",
     "/api/session/code_page",
     "/api/setup/page",
+    "/api/session/options",
     "/api/baselines",
     "/api/baselines/get",
     "/api/baselines/tenant",

@@ -254,6 +254,24 @@ pub async fn spawn_app_with_mail(backend: Backend, mail: domain::mail::MailConfi
         None,
         Default::default(),
         Some(mail),
+        None,
+    )
+    .await
+}
+
+/// An app with single sign-on against `issuer` (discovery happens at the
+/// first sign-in, so the provider may start after the app).
+pub async fn spawn_app_with_sso(backend: Backend, sso: domain::sso::SsoConfig) -> TestApp {
+    let db = TestDatabase::create(backend).await;
+    let store = open_store(&db.url).await;
+    serve_full(
+        db,
+        store,
+        Settings::default(),
+        None,
+        Default::default(),
+        None,
+        Some(sso),
     )
     .await
 }
@@ -265,7 +283,7 @@ async fn serve_with_web(
     provider: Option<domain::provider::ProviderRuntime>,
     web: server::web::WebConfig,
 ) -> TestApp {
-    serve_full(db, store, settings, provider, web, None).await
+    serve_full(db, store, settings, provider, web, None, None).await
 }
 
 async fn serve_full(
@@ -275,12 +293,14 @@ async fn serve_full(
     provider: Option<domain::provider::ProviderRuntime>,
     web: server::web::WebConfig,
     mail: Option<domain::mail::MailConfig>,
+    sso: Option<domain::sso::SsoConfig>,
 ) -> TestApp {
     let clock = ManualClock::new(T0);
     let mut services = Services::new(store, settings.clone())
         .with_clock(Arc::new(clock.clone()))
         .with_data_dir(db.data_dir())
-        .with_mail(mail);
+        .with_mail(mail)
+        .with_sso(sso);
     if let Some(p) = provider {
         services = services.with_provider(p);
     }
@@ -297,6 +317,7 @@ async fn serve_full(
         provider: Default::default(),
         support_desk: Default::default(),
         mail: None,
+        sso: None,
         web,
     };
     let app = Application::build_with(config, services.clone())

@@ -39,6 +39,7 @@ mod schedules;
 mod security;
 mod sessions;
 mod setup;
+mod sso;
 mod store;
 mod support;
 mod support_rt;

@@ -273,6 +273,22 @@ async fn recovery_codes_renew(backend: Backend) {
     let half = password_step(&app, "alex@example.com").await;
     assert_eq!(give_code(&half, &old[0]).await.0, 400, "old codes stop");
     assert_eq!(give_code(&half, &new[0]).await.0, 200);
+
+    // Phone and codes lost: the server's operator resets it from the command
+    // line; every session ends and the password alone signs in again.
+    let email = domain::validate::Email::parse("alex@example.com").unwrap();
+    let ended = domain::mfa::reset_by_operator(&app.services, &email)
+        .await
+        .unwrap();
+    assert!(ended >= 2, "{ended}");
+    assert!(!signed_in(&half).await);
+    let plain = password_step(&app, "alex@example.com").await;
+    assert!(signed_in(&plain).await);
+    let nobody = domain::validate::Email::parse("nobody@example.com").unwrap();
+    assert_eq!(
+        domain::mfa::reset_by_operator(&app.services, &nobody).await,
+        Err(domain::AppError::NotFound)
+    );
 }
 
 /// Owners require two-step sign-in; members without it can reach only their

@@ -135,6 +135,7 @@ async fn sessions_survive_a_restart(backend: Backend) {
         provider: Default::default(),
         support_desk: Default::default(),
         mail: None,
+        sso: None,
         web: Default::default(),
     };
     let store = crate::common::open_store(app.db_url()).await;
