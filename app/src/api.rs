@@ -186,6 +186,28 @@ pub async fn turn_off_two_step(current_password: String) -> ApiResult<()> {
     Ok(())
 }
 
+/// Owners require (or stop requiring) single sign-on of every member.
+#[server(prefix = "/api", endpoint = "members/require_sso")]
+pub async fn set_require_sso(workspace: WorkspaceId, required: String) -> ApiResult<()> {
+    let (svc, actor) = signed_in()?;
+    let required = match required.as_str() {
+        "on" | "true" => true,
+        "off" | "false" => false,
+        _ => {
+            return Err(
+                domain::AppError::invalid("required", "Choose required or optional.").into(),
+            );
+        }
+    };
+    domain::workspaces::set_require_sso(&svc, &actor, workspace, required).await?;
+    redirect(if required {
+        "/admin/members?notice=sso_required"
+    } else {
+        "/admin/members?notice=sso_optional"
+    });
+    Ok(())
+}
+
 /// Owners require (or stop requiring) two-step sign-in of every member.
 #[server(prefix = "/api", endpoint = "members/require_two_step")]
 pub async fn set_require_two_step(workspace: WorkspaceId, required: String) -> ApiResult<()> {
@@ -239,6 +261,15 @@ pub async fn set_time_zone(time_zone: String) -> ApiResult<()> {
     let (svc, actor) = signed_in()?;
     domain::time_zones::set(&svc, &actor, &time_zone).await?;
     redirect("/admin/account?notice=time_zone_saved#time-zone");
+    Ok(())
+}
+
+/// Unlinks one of the person's single sign-on identities (the password first).
+#[server(prefix = "/api", endpoint = "account/sso/unlink")]
+pub async fn unlink_sso(identity: String, current_password: String) -> ApiResult<()> {
+    let (svc, actor) = signed_in()?;
+    domain::sso::unlink(&svc, &actor, &identity, &current_password).await?;
+    redirect("/admin/account?notice=sso_unlinked#sso");
     Ok(())
 }
 
@@ -350,9 +381,15 @@ pub async fn switch_workspace(workspace: WorkspaceId) -> ApiResult<()> {
 /// Invites someone by email. The answer is the same whether or not an
 /// account uses the address; they join when they accept the link.
 #[server(prefix = "/api", endpoint = "members/invite")]
-pub async fn invite_member(workspace: WorkspaceId, email: String, role: Role) -> ApiResult<()> {
+pub async fn invite_member(
+    workspace: WorkspaceId,
+    email: String,
+    role: Role,
+    tenants: Option<Vec<TenantId>>,
+) -> ApiResult<()> {
     let (svc, actor) = signed_in()?;
-    domain::invitations::invite(&svc, &actor, workspace, &email, role).await?;
+    let tenants = tenants.unwrap_or_default();
+    domain::invitations::invite(&svc, &actor, workspace, &email, role, &tenants).await?;
     redirect(if svc.mail.is_some() {
         "/admin/members?notice=invitation_mailed#invitations"
     } else {

@@ -192,6 +192,15 @@ fn notice_text(key: &str) -> Option<&'static str> {
         "sso_untrusted" => {
             "The identity provider's answer did not pass Tenantry's checks, so nobody was signed in. Start again."
         }
+        "sso_linked" => "Linked: you can sign in with single sign-on from now on.",
+        "sso_unlinked" => "Unlinked: that single sign-on account no longer signs you in.",
+        "sso_linked_elsewhere" => {
+            "That single sign-on account is already linked to another Tenantry account, so nothing changed."
+        }
+        "sso_required" => {
+            "Single sign-on is now required: members' passwords no longer sign them in, and their password sessions ended."
+        }
+        "sso_optional" => "Single sign-on is now each member's choice; passwords sign in again.",
         "sso_cancelled" => "Single sign-on was cancelled at the identity provider.",
         "sso_no_account" => {
             "No Tenantry account uses that sign-in. Ask an owner of your MSP's workspace to invite you, then accept the invitation with single sign-on."

@@ -189,6 +189,13 @@ pub async fn sign_in(
         Some((user_id, _)) if password_ok => {
             succeeded(&mut tx, account_key.as_deref(), &address_key).await?;
             let user = UserId(user_id);
+            if let Some(name) = crate::sso::required_for(&mut tx, svc, user).await? {
+                // The password was right, but this workspace signs in elsewhere.
+                tx.commit().await?;
+                return Err(AppError::conflict(format!(
+                    "Your workspace signs in with {name} only: use Sign in with {name}."
+                )));
+            }
             if crate::mfa::enabled(&mut tx, user).await? {
                 // Half a sign-in: the code comes next (audited when it does).
                 let token = sessions::insert(
@@ -670,6 +677,7 @@ pub async fn account_page(
         mfa: crate::mfa::status(svc, actor).await?,
         time_zone: actor.time_zone.clone(),
         time_zones: crate::time_zones::available(),
+        sso: crate::sso::identities(svc, actor).await?,
     })
 }
 

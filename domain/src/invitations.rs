@@ -86,6 +86,7 @@ pub async fn invite(
     workspace: WorkspaceId,
     email: &str,
     role: Role,
+    tenants: &[crate::ids::TenantId],
 ) -> AppResult<InvitationId> {
     let access = crate::workspaces::guard_members(
         svc,
@@ -150,13 +151,41 @@ pub async fn invite(
     .bind(now + VALID_FOR_MS)
     .fetch_one(&mut **tx)
     .await?;
+    // Operators and read-only members see only assigned tenants: the ones
+    // chosen here, once they accept (owners and managers see every tenant).
+    let mut chosen: Vec<i64> = tenants.iter().map(|t| t.0).collect();
+    chosen.sort_unstable();
+    chosen.dedup();
+    if role.sees_all_tenants() {
+        chosen.clear();
+    }
+    for tenant in &chosen {
+        let inserted = sqlx::query(
+            "INSERT INTO invitation_tenants (invitation_id, tenant_id)
+             SELECT $1, id FROM tenants WHERE id = $2 AND workspace_id = $3",
+        )
+        .bind(id)
+        .bind(*tenant)
+        .bind(workspace.0)
+        .execute(&mut **tx)
+        .await?
+        .rows_affected();
+        if inserted == 0 {
+            // Not a tenant of this workspace: nothing is created.
+            return Err(AppError::NotFound);
+        }
+    }
     queue_mail(&mut tx, svc, InvitationId(id), &token, actor, now).await?;
     tx.commit(entry(
         Some((actor.user_id, &actor.email)),
         workspace,
         AuditAction::InvitationCreated,
         email.as_str(),
-        Some(format!("role {role}")),
+        Some(if chosen.is_empty() {
+            format!("role {role}")
+        } else {
+            format!("role {role}, {} tenant(s)", chosen.len())
+        }),
     ))
     .await?;
     mail_queued(svc);
@@ -335,6 +364,15 @@ pub async fn pending(
     .await?;
     let ids: Vec<i64> = rows.iter().map(|r| r.0).collect();
     let mut deliveries = crate::mail::delivery_of(&mut *svc.store.read().await?, &ids).await?;
+    let named: Vec<(i64, String)> = sqlx::query_as(
+        "SELECT it.invitation_id, t.display_name FROM invitation_tenants it
+         JOIN tenants t ON t.id = it.tenant_id JOIN invitations i ON i.id = it.invitation_id
+         WHERE i.workspace_id = $1 AND i.accepted_at IS NULL AND i.revoked_at IS NULL
+         ORDER BY t.display_name",
+    )
+    .bind(access.id().0)
+    .fetch_all(&mut *svc.store.read().await?)
+    .await?;
     rows.into_iter()
         .map(
             |(id, email, role, invited_by, created_at, expires_at, sealed)| {
@@ -352,6 +390,11 @@ pub async fn pending(
                     expires_at,
                     link: InvitationToken(token.expose().to_string()).link(),
                     mail: deliveries.remove(&id),
+                    tenants: named
+                        .iter()
+                        .filter(|(i, _)| *i == id)
+                        .map(|(_, n)| n.clone())
+                        .collect(),
                 })
             },
         )
@@ -404,17 +447,17 @@ async fn claim(
     email: &str,
     now: i64,
 ) -> AppResult<(WorkspaceId, Role)> {
-    let row: Option<(i64, String, String)> = sqlx::query_as(
+    let row: Option<(i64, String, String, i64)> = sqlx::query_as(
         "UPDATE invitations SET accepted_at = $2, accepted_by = $3
          WHERE token_hash = $1 AND accepted_at IS NULL AND revoked_at IS NULL AND expires_at > $2
-         RETURNING workspace_id, email, role",
+         RETURNING workspace_id, email, role, id",
     )
     .bind(token.hash())
     .bind(now)
     .bind(user.0)
     .fetch_optional(&mut *conn)
     .await?;
-    let (ws, invited, role) = row.ok_or(AppError::NotFound)?;
+    let (ws, invited, role, invitation) = row.ok_or(AppError::NotFound)?;
     if !invited.eq_ignore_ascii_case(email) {
         return Err(AppError::conflict(format!(
             "This invitation is for {invited}. Sign in with that account to accept it."
@@ -433,6 +476,21 @@ async fn claim(
     .bind(now)
     .execute(&mut *conn)
     .await?;
+    if !role.sees_all_tenants() {
+        sqlx::query(
+            "INSERT INTO tenant_assignments (tenant_id, user_id, workspace_id, created_at)
+             SELECT it.tenant_id, $2, $3, $4 FROM invitation_tenants it
+             JOIN tenants t ON t.id = it.tenant_id AND t.workspace_id = $3
+             WHERE it.invitation_id = $1
+             ON CONFLICT (tenant_id, user_id) DO NOTHING",
+        )
+        .bind(invitation)
+        .bind(user.0)
+        .bind(ws.0)
+        .bind(now)
+        .execute(&mut *conn)
+        .await?;
+    }
     audit::record(
         conn,
         entry(
@@ -468,7 +526,19 @@ pub async fn join_with_new_account(
     client: crate::sessions::Client<'_>,
 ) -> AppResult<SignedIn> {
     let token = InvitationToken::from_link(token).ok_or(AppError::NotFound)?;
-    let (_, _, email, _, _, _) = valid(svc, &token).await?;
+    let (ws, _, email, _, _, _) = valid(svc, &token).await?;
+    if let Some(config) = svc.sso.as_ref() {
+        let (sso_only,): (i64,) = sqlx::query_as("SELECT sso_only FROM workspaces WHERE id = $1")
+            .bind(ws)
+            .fetch_one(&mut *svc.store.read().await?)
+            .await?;
+        if sso_only != 0 {
+            return Err(AppError::conflict(format!(
+                "This workspace signs in with {} only: use Join with {}.",
+                config.name, config.name
+            )));
+        }
+    }
     let password = NewPassword::parse(password)?;
     let hash = hash_new_password(&password).await?;
     let now = svc.now();

@@ -117,6 +117,7 @@ type SessionRow = (
     i64,
     i64,
     Option<String>,
+    i64,
 );
 
 /// Resolves a cookie token to the signed-in actor, enforcing the idle and
@@ -132,7 +133,10 @@ pub async fn resolve(svc: &Services, token: &SessionToken) -> AppResult<Option<A
                       AND NOT EXISTS (SELECT 1 FROM user_totp t
                                       WHERE t.user_id = s.user_id AND t.confirmed_at IS NOT NULL)
                      THEN 1 ELSE 0 END,
-                u.time_zone
+                u.time_zone,
+                CASE WHEN s.via_sso = 0 AND EXISTS (SELECT 1 FROM memberships m JOIN workspaces w ON w.id = m.workspace_id
+                                                    WHERE m.user_id = s.user_id AND w.sso_only <> 0)
+                     THEN 1 ELSE 0 END
          FROM sessions s JOIN users u ON u.id = s.user_id
          LEFT JOIN platform_operators p ON p.user_id = s.user_id
          WHERE s.id_hash = $1",
@@ -140,8 +144,18 @@ pub async fn resolve(svc: &Services, token: &SessionToken) -> AppResult<Option<A
     .bind(&id_hash)
     .fetch_optional(&mut *svc.store.read().await?)
     .await?;
-    let Some((user_id, email, current, created_at, last_seen_at, operator, awaiting, owed, zone)) =
-        row
+    let Some((
+        user_id,
+        email,
+        current,
+        created_at,
+        last_seen_at,
+        operator,
+        awaiting,
+        owed,
+        zone,
+        password_session_in_sso_workspace,
+    )) = row
     else {
         return Ok(None);
     };
@@ -149,8 +163,11 @@ pub async fn resolve(svc: &Services, token: &SessionToken) -> AppResult<Option<A
         // Half a sign-in signs nothing in (see `awaiting_code`).
         return Ok(None);
     }
+    // A password session of someone whose workspace now signs in with single
+    // sign-on only ends like an expired one.
     let expired = now - created_at >= svc.settings.session_absolute_ms
-        || now - last_seen_at >= svc.settings.session_idle_ms;
+        || now - last_seen_at >= svc.settings.session_idle_ms
+        || password_session_in_sso_workspace != 0;
     if expired {
         sqlx::query("DELETE FROM sessions WHERE id_hash = $1")
             .bind(&id_hash)

@@ -142,6 +142,8 @@ pub enum SsoRefusal {
     WrongPerson,
     /// The invitation's address has an account: sign in with it to accept.
     AccountExists,
+    /// Linking: another account already uses this identity.
+    LinkedElsewhere,
 }
 
 impl SsoRefusal {
@@ -155,6 +157,7 @@ impl SsoRefusal {
             SsoRefusal::NoAccount => "sso_no_account",
             SsoRefusal::WrongPerson => "sso_wrong_person",
             SsoRefusal::AccountExists => "sso_account_exists",
+            SsoRefusal::LinkedElsewhere => "sso_linked_elsewhere",
         }
     }
 }
@@ -165,6 +168,8 @@ pub enum SsoOutcome {
     SignedIn(crate::accounts::SignedIn, String),
     /// Joined a workspace through an invitation (a new account).
     Joined(crate::accounts::SignedIn),
+    /// Linked to the signed-in account (Your account).
+    Linked,
     Refused(SsoRefusal),
 }
 
@@ -291,6 +296,7 @@ pub async fn start(
     origin: &str,
     next: &str,
     invitation: Option<&str>,
+    link_to: Option<UserId>,
 ) -> AppResult<Result<Started, SsoRefusal>> {
     let Some(config) = svc.sso.clone() else {
         return Err(AppError::NotFound);
@@ -327,8 +333,8 @@ pub async fn start(
         .execute(&mut **tx)
         .await?;
     sqlx::query(
-        "INSERT INTO sso_logins (state_hash, binding_hash, verifier_sealed, nonce_sealed, next_path, invitation_sealed, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        "INSERT INTO sso_logins (state_hash, binding_hash, verifier_sealed, nonce_sealed, next_path, invitation_sealed, created_at, link_user_id)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
     )
     .bind(hash(state.secret()))
     .bind(hash(&binding))
@@ -337,6 +343,7 @@ pub async fn start(
     .bind(crate::validate::safe_next(Some(next)))
     .bind(invitation.map(&seal))
     .bind(now)
+    .bind(link_to.map(|u| u.0))
     .execute(&mut **tx)
     .await?;
     tx.commit().await?;
@@ -411,7 +418,15 @@ fn identity_of(
     }
 }
 
-type LoginRow = (String, String, String, String, Option<String>, i64);
+type LoginRow = (
+    String,
+    String,
+    String,
+    String,
+    Option<String>,
+    i64,
+    Option<i64>,
+);
 
 /// Finishes a login at the callback: the state row is taken (single use)
 /// and must belong to this browser (`binding`, the cookie), the code is
@@ -423,6 +438,7 @@ pub async fn finish(
     code: &str,
     state: &str,
     binding: Option<&str>,
+    signed_in: Option<&crate::access::Actor>,
     client_info: crate::sessions::Client<'_>,
 ) -> AppResult<SsoOutcome> {
     let Some(config) = svc.sso.clone() else {
@@ -433,7 +449,7 @@ pub async fn finish(
     let row: Option<LoginRow> = {
         let mut tx = svc.store.begin().await?;
         let row: Option<LoginRow> = sqlx::query_as(
-            "SELECT binding_hash, verifier_sealed, nonce_sealed, next_path, invitation_sealed, created_at
+            "SELECT binding_hash, verifier_sealed, nonce_sealed, next_path, invitation_sealed, created_at, link_user_id
              FROM sso_logins WHERE state_hash = $1",
         )
         .bind(hash(state))
@@ -446,7 +462,7 @@ pub async fn finish(
         tx.commit().await?;
         row
     };
-    let Some((binding_hash, verifier, nonce, next, invitation, created_at)) = row else {
+    let Some((binding_hash, verifier, nonce, next, invitation, created_at, link_to)) = row else {
         return refused(SsoRefusal::Expired);
     };
     let same_browser = binding
@@ -454,6 +470,12 @@ pub async fn finish(
     if !same_browser || now - created_at >= LOGIN_TTL_MS {
         return refused(SsoRefusal::Expired);
     }
+    // Linking is for the account that started it, still signed in here.
+    let link_to = match link_to {
+        Some(user) if signed_in.map(|a| a.user_id.0) == Some(user) => signed_in,
+        Some(_) => return refused(SsoRefusal::Expired),
+        None => None,
+    };
     let open = |sealed: &str| {
         svc.provider
             .secrets
@@ -530,7 +552,156 @@ pub async fn finish(
         Ok(i) => i,
         Err(r) => return refused(r),
     };
+    if let Some(actor) = link_to {
+        return link(svc, actor, &identity).await;
+    }
     settle(svc, &identity, invitation.as_deref(), next, client_info).await
+}
+
+/// Links the identity to the signed-in account (unless another account has it).
+async fn link(
+    svc: &Services,
+    actor: &crate::access::Actor,
+    identity: &Identity,
+) -> AppResult<SsoOutcome> {
+    let now = svc.now();
+    let mut tx = svc.store.begin().await?;
+    let owner: Option<(i64,)> =
+        sqlx::query_as("SELECT user_id FROM user_identities WHERE issuer = $1 AND subject = $2")
+            .bind(&identity.issuer)
+            .bind(&identity.subject)
+            .fetch_optional(&mut **tx)
+            .await?;
+    match owner {
+        Some((user,)) if user != actor.user_id.0 => {
+            return Ok(SsoOutcome::Refused(SsoRefusal::LinkedElsewhere));
+        }
+        Some(_) => return Ok(SsoOutcome::Linked),
+        None => {}
+    }
+    sqlx::query(
+        "INSERT INTO user_identities (issuer, subject, user_id, email, created_at) VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(&identity.issuer)
+    .bind(&identity.subject)
+    .bind(actor.user_id.0)
+    .bind(&identity.email)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    crate::audit::record(
+        &mut tx,
+        crate::accounts::account_entry(
+            actor,
+            crate::views::AuditAction::SsoLinked,
+            crate::views::AuditOutcome::Succeeded,
+            identity.email.clone(),
+        ),
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(SsoOutcome::Linked)
+}
+
+/// The provider's name when the person belongs to a workspace that signs in
+/// with single sign-on only (their password is refused).
+pub(crate) async fn required_for(
+    conn: &mut sqlx::AnyConnection,
+    svc: &Services,
+    user: UserId,
+) -> AppResult<Option<String>> {
+    let Some(config) = svc.sso.as_ref() else {
+        return Ok(None);
+    };
+    let row: Option<(i64,)> = sqlx::query_as(
+        "SELECT w.id FROM memberships m JOIN workspaces w ON w.id = m.workspace_id
+         WHERE m.user_id = $1 AND w.sso_only <> 0 LIMIT 1",
+    )
+    .bind(user.0)
+    .fetch_optional(conn)
+    .await?;
+    Ok(row.map(|_| config.name.clone()))
+}
+
+/// The person's linked identities (Your account).
+pub async fn identities(
+    svc: &Services,
+    actor: &crate::access::Actor,
+) -> AppResult<Option<crate::views::SsoAccount>> {
+    let Some(config) = svc.sso.clone() else {
+        return Ok(None);
+    };
+    type Row = (String, String, Option<String>, i64, Option<i64>);
+    let rows: Vec<Row> = sqlx::query_as(
+        "SELECT issuer, subject, email, created_at, last_used_at FROM user_identities WHERE user_id = $1 ORDER BY created_at",
+    )
+    .bind(actor.user_id.0)
+    .fetch_all(&mut *svc.store.read().await?)
+    .await?;
+    Ok(Some(crate::views::SsoAccount {
+        name: config.name.clone(),
+        identities: rows
+            .into_iter()
+            .map(
+                |(issuer, subject, email, linked_at, last_used_at)| crate::views::IdentityView {
+                    id: hash(&format!("{issuer}\n{subject}"))[..16].to_string(),
+                    email,
+                    linked_at,
+                    last_used_at,
+                },
+            )
+            .collect(),
+    }))
+}
+
+/// Unlinks one of the person's identities (the password first: it is the
+/// way back in, and accounts made by single sign-on have none).
+pub async fn unlink(
+    svc: &Services,
+    actor: &crate::access::Actor,
+    id: &str,
+    current_password: &str,
+) -> AppResult<()> {
+    let rows: Vec<(String, String)> =
+        sqlx::query_as("SELECT issuer, subject FROM user_identities WHERE user_id = $1")
+            .bind(actor.user_id.0)
+            .fetch_all(&mut *svc.store.read().await?)
+            .await?;
+    let Some((issuer, subject)) = rows
+        .into_iter()
+        .find(|(i, s)| hash(&format!("{i}\n{s}"))[..16] == *id.trim())
+    else {
+        return Err(AppError::NotFound);
+    };
+    crate::accounts::check_current_password(
+        svc,
+        actor,
+        current_password,
+        crate::views::AuditAction::SsoUnlinked,
+    )
+    .await?;
+    let now = svc.now();
+    let mut tx = svc.store.begin().await?;
+    sqlx::query("DELETE FROM user_identities WHERE issuer = $1 AND subject = $2 AND user_id = $3")
+        .bind(&issuer)
+        .bind(&subject)
+        .bind(actor.user_id.0)
+        .execute(&mut **tx)
+        .await?;
+    crate::audit::record(
+        &mut tx,
+        crate::accounts::account_entry(
+            actor,
+            crate::views::AuditAction::SsoUnlinked,
+            crate::views::AuditOutcome::Succeeded,
+            None,
+        ),
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
 }
 
 fn token_error_kind<RE: std::error::Error + 'static, T: openidconnect::ErrorResponse + 'static>(

@@ -159,6 +159,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../../migrations/sqlite/0019_sso.sql"),
         postgres: include_str!("../../migrations/postgres/0019_sso.sql"),
     },
+    Migration {
+        version: 20,
+        name: "sso_linking_invited_tenants",
+        sqlite: include_str!("../../migrations/sqlite/0020_sso_linking_invited_tenants.sql"),
+        postgres: include_str!("../../migrations/postgres/0020_sso_linking_invited_tenants.sql"),
+    },
 ];
 
 /// Connections open and in use, open and idle, and the most there may be.

@@ -103,6 +103,10 @@ pub struct MembersPage {
     pub viewer: UserId,
     /// Members must use two-step sign-in (only owners change it).
     pub require_mfa: bool,
+    /// Members must sign in with single sign-on (`None`: not configured).
+    pub require_sso: Option<bool>,
+    /// The provider's name when single sign-on is configured.
+    pub sso_name: Option<String>,
     pub viewer_is_owner: bool,
 }
 
@@ -119,6 +123,8 @@ pub struct InvitationView {
     pub link: String,
     /// Its mail's delivery, when mail is configured.
     pub mail: Option<Delivery>,
+    /// The tenants they will see (operators and read-only members).
+    pub tenants: Vec<String>,
 }
 
 // ----- mail delivery (the outbox in `crate::mail`) -----
@@ -329,6 +335,9 @@ pub enum AuditAction {
     MfaDisabled,
     RecoveryCodesRenewed,
     MfaRequirementChanged,
+    SsoLinked,
+    SsoUnlinked,
+    SsoRequirementChanged,
     BaselineCaptured,
     BaselineEdited,
     BaselineAssigned,
@@ -349,7 +358,7 @@ pub enum AuditAction {
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 61] = [
+    pub const ALL: [AuditAction; 64] = [
         AuditAction::UserCreated,
         AuditAction::SignedIn,
         AuditAction::SignInFailed,
@@ -394,6 +403,9 @@ impl AuditAction {
         AuditAction::MfaDisabled,
         AuditAction::RecoveryCodesRenewed,
         AuditAction::MfaRequirementChanged,
+        AuditAction::SsoLinked,
+        AuditAction::SsoUnlinked,
+        AuditAction::SsoRequirementChanged,
         AuditAction::BaselineCaptured,
         AuditAction::BaselineEdited,
         AuditAction::BaselineAssigned,
@@ -459,6 +471,9 @@ impl AuditAction {
             AuditAction::MfaDisabled => "account.mfa_disabled",
             AuditAction::RecoveryCodesRenewed => "account.recovery_codes_renewed",
             AuditAction::MfaRequirementChanged => "workspace.mfa_requirement_changed",
+            AuditAction::SsoLinked => "account.sso_linked",
+            AuditAction::SsoUnlinked => "account.sso_unlinked",
+            AuditAction::SsoRequirementChanged => "workspace.sso_requirement_changed",
             AuditAction::BaselineCaptured => "baseline.captured",
             AuditAction::BaselineEdited => "baseline.edited",
             AuditAction::BaselineAssigned => "baseline.assigned",
@@ -525,6 +540,9 @@ impl AuditAction {
             AuditAction::MfaDisabled => "Two-step sign-in turned off",
             AuditAction::RecoveryCodesRenewed => "New recovery codes made",
             AuditAction::MfaRequirementChanged => "Two-step sign-in requirement changed",
+            AuditAction::SsoLinked => "Single sign-on linked",
+            AuditAction::SsoUnlinked => "Single sign-on unlinked",
+            AuditAction::SsoRequirementChanged => "Single sign-on requirement changed",
             AuditAction::BaselineCaptured => "Baseline captured",
             AuditAction::BaselineEdited => "Baseline edited (new version)",
             AuditAction::BaselineAssigned => "Baseline assigned",
@@ -868,6 +886,25 @@ pub struct AccountPage {
     /// Their time zone (`None`: UTC) and every zone they may choose.
     pub time_zone: Option<String>,
     pub time_zones: Vec<String>,
+    /// Single sign-on, when configured: the linked identities.
+    pub sso: Option<SsoAccount>,
+}
+
+/// Your account's single sign-on card.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SsoAccount {
+    /// The provider's name (`Microsoft`).
+    pub name: String,
+    pub identities: Vec<IdentityView>,
+}
+
+/// One linked identity, named by a handle (its subject stays private).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IdentityView {
+    pub id: String,
+    pub email: Option<String>,
+    pub linked_at: i64,
+    pub last_used_at: Option<i64>,
 }
 
 /// Where a person's two-step sign-in stands.

@@ -418,6 +418,70 @@ pub async fn set_require_mfa(
     Ok(())
 }
 
+/// Requires (or stops requiring) single sign-on of every member: owners
+/// only, from a session opened with single sign-on (so they cannot lock
+/// themselves out). Members' password sessions end; their passwords are
+/// refused while it holds.
+pub async fn set_require_sso(
+    svc: &Services,
+    actor: &Actor,
+    workspace: WorkspaceId,
+    required: bool,
+) -> AppResult<()> {
+    let target = "single sign-on".to_string();
+    let action = AuditAction::SsoRequirementChanged;
+    let access = guard_members(svc, actor, workspace, action, &target).await?;
+    if access.role() != Role::Owner {
+        return Err(access::denied(
+            svc,
+            actor,
+            workspace,
+            None,
+            action,
+            target,
+            AppError::Forbidden,
+        )
+        .await);
+    }
+    let Some(config) = svc.sso.as_ref() else {
+        return Err(AppError::NotFound);
+    };
+    if required {
+        let (via_sso,): (i64,) = sqlx::query_as("SELECT via_sso FROM sessions WHERE id_hash = $1")
+            .bind(&actor.session_id_hash)
+            .fetch_one(&mut *svc.store.read().await?)
+            .await?;
+        if via_sso == 0 {
+            return Err(AppError::conflict(format!(
+                "Sign in with {} first (link it on Your account if needed): requiring it from a password session would sign you out for good.",
+                config.name
+            )));
+        }
+    }
+    let now = svc.now();
+    let mut tx = AuditedTx::begin(svc, now).await?;
+    let changed =
+        sqlx::query("UPDATE workspaces SET sso_only = $2 WHERE id = $1 AND sso_only <> $2")
+            .bind(workspace.0)
+            .bind(i64::from(required))
+            .execute(&mut **tx)
+            .await?
+            .rows_affected();
+    if changed == 0 {
+        return Ok(());
+    }
+    tx.commit(Entry::by_member(
+        actor,
+        workspace,
+        None,
+        action,
+        target,
+        Some(if required { "required" } else { "optional" }.to_string()),
+    ))
+    .await?;
+    Ok(())
+}
+
 /// The members page of the current workspace.
 pub async fn members_page(svc: &Services, actor: &Actor) -> AppResult<Option<MembersPage>> {
     let Some(access) =
@@ -461,12 +525,15 @@ pub async fn members_page(svc: &Services, actor: &Actor) -> AppResult<Option<Mem
         .collect::<AppResult<Vec<_>>>()?;
     let tenants = crate::tenants::list_visible(svc, actor, &access).await?;
     let invitations = crate::invitations::pending(svc, &access).await?;
-    let (require_mfa,): (i64,) = sqlx::query_as("SELECT require_mfa FROM workspaces WHERE id = $1")
-        .bind(ws.0)
-        .fetch_one(&mut *svc.store.read().await?)
-        .await?;
+    let (require_mfa, sso_only): (i64, i64) =
+        sqlx::query_as("SELECT require_mfa, sso_only FROM workspaces WHERE id = $1")
+            .bind(ws.0)
+            .fetch_one(&mut *svc.store.read().await?)
+            .await?;
     Ok(Some(MembersPage {
         require_mfa: require_mfa != 0,
+        require_sso: svc.sso.as_ref().map(|_| sso_only != 0),
+        sso_name: svc.sso.as_ref().map(|c| c.name.clone()),
         viewer_is_owner: access.role() == Role::Owner,
         invitations,
         can_manage: access.role().can(Capability::MembersManage),

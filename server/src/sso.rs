@@ -3,7 +3,7 @@
 //! everything; these set and read the cookies.
 
 use crate::startup::AppState;
-use app::ctx::{ClientAddress, SiteOrigin};
+use app::ctx::{ClientAddress, CurrentActor, SiteOrigin};
 use axum::Extension;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, header};
@@ -17,6 +17,8 @@ pub struct StartQuery {
     next: Option<String>,
     /// The token of the invitation being accepted with single sign-on.
     invite: Option<String>,
+    /// Link the identity to the signed-in account (Your account).
+    link: Option<String>,
 }
 
 fn binding_cookie(value: &str, max_age: i64, secure: bool) -> Option<HeaderValue> {
@@ -35,10 +37,24 @@ fn refused(r: SsoRefusal) -> Response {
 pub async fn start(
     State(state): State<AppState>,
     Extension(origin): Extension<SiteOrigin>,
+    Extension(actor): Extension<CurrentActor>,
     Query(q): Query<StartQuery>,
 ) -> Response {
     let next = q.next.unwrap_or_else(|| "/admin".into());
-    match domain::sso::start(&state.services, &origin.0, &next, q.invite.as_deref()).await {
+    let link_to = match (q.link.is_some(), actor.0) {
+        (false, _) => None,
+        (true, Some(a)) => Some(a.user_id),
+        (true, None) => return Redirect::to("/sign-in?next=/admin/account").into_response(),
+    };
+    match domain::sso::start(
+        &state.services,
+        &origin.0,
+        &next,
+        q.invite.as_deref(),
+        link_to,
+    )
+    .await
+    {
         Ok(Ok(started)) => {
             let mut res = Redirect::to(&started.authorize_url).into_response();
             let max_age = domain::sso::LOGIN_TTL_MS / 1000;
@@ -65,6 +81,7 @@ pub async fn callback(
     State(state): State<AppState>,
     Extension(origin): Extension<SiteOrigin>,
     Extension(address): Extension<ClientAddress>,
+    Extension(actor): Extension<CurrentActor>,
     headers: HeaderMap,
     Query(q): Query<CallbackQuery>,
 ) -> Response {
@@ -93,13 +110,25 @@ pub async fn callback(
         code,
         login,
         binding.as_deref(),
+        actor.0.as_ref(),
         client,
     )
     .await;
     let (signed_in, to) = match outcome {
         Ok(SsoOutcome::SignedIn(s, next)) => (s, next),
         Ok(SsoOutcome::Joined(s)) => (s, "/admin?notice=invitation_accepted".to_string()),
+        // Someone signed in (linking): the refusal belongs on their account page.
+        Ok(SsoOutcome::Refused(r)) if actor.0.is_some() => {
+            return Redirect::to(&format!("/admin/account?notice={}#sso", r.key())).into_response();
+        }
         Ok(SsoOutcome::Refused(r)) => return refused(r),
+        Ok(SsoOutcome::Linked) => {
+            let mut res = Redirect::to("/admin/account?notice=sso_linked#sso").into_response();
+            if let Some(v) = binding_cookie("", 0, state.cookies.secure) {
+                res.headers_mut().append(header::SET_COOKIE, v);
+            }
+            return res;
+        }
         Err(AppError::NotFound) => return crate::error_page::for_error(&AppError::NotFound),
         Err(e) => return crate::error_page::for_error(&e),
     };

@@ -73,6 +73,43 @@ fn two_step_section(m: MfaStatus) -> impl IntoView {
     }
 }
 
+fn sso_section(sso: domain::views::SsoAccount) -> impl IntoView {
+    let name = sso.name.clone();
+    let link_label = format!("Link your {name} account");
+    view! {
+        <section class="card mt-4" id="sso" aria-labelledby="sso-title">
+            <h2 id="sso-title" class="section-title">"Single sign-on"</h2>
+            {if sso.identities.is_empty() {
+                view! { <p class="muted" data-testid="sso-identities" data-count="0">{format!("No {name} account is linked: you sign in with your password.")}</p> }.into_any()
+            } else {
+                let count = sso.identities.len();
+                view! {
+                    <ul class="notification-list" data-testid="sso-identities" data-count=count>
+                        {sso.identities.into_iter().map(|i| {
+                            let id = i.id.clone();
+                            let who = i.email.clone().unwrap_or_else(|| format!("a {name} account"));
+                            view! {
+                                <li>
+                                    {format!("{who} · linked ")}{crate::time::when(i.linked_at)}
+                                    {i.last_used_at.map(|t| view! { " · last used " {crate::time::when(t)} })}
+                                    <details class="mt-2">
+                                        <summary>"Unlink"</summary>
+                                        <ServerForm action={target::<api::UnlinkSso>()} submit_label="Unlink".to_string() danger=true>
+                                            <input type="hidden" name="identity" value=id/>
+                                            {password_field("unlink-password")}
+                                        </ServerForm>
+                                    </details>
+                                </li>
+                            }
+                        }).collect_view()}
+                    </ul>
+                }.into_any()
+            }}
+            <p class="mt-2"><a class="btn btn-secondary" href="/sign-in/sso?link=1">{link_label}</a></p>
+        </section>
+    }
+}
+
 fn time_zone_section(current: Option<String>, zones: Vec<String>) -> impl IntoView {
     let chosen = current.unwrap_or_else(|| "UTC".into());
     view! {
@@ -100,6 +137,7 @@ fn account(p: AccountPage) -> impl IntoView {
     view! {
         <p class="muted">{format!("Signed in as {}.", p.email)}</p>
         {two_step_section(p.mfa)}
+        {p.sso.map(sso_section)}
         {time_zone_section(p.time_zone, p.time_zones)}
         <section class="card mt-4" aria-labelledby="password-title">
             <h2 id="password-title" class="section-title">"Change your password"</h2>

@@ -157,8 +157,45 @@ fn sign_in_security(p: &MembersPage) -> impl IntoView + use<> {
             } else {
                 view! { <p class="muted text-sm">"Only owners change this."</p> }.into_any()
             }}
+            {sso_requirement(p)}
         </section>
     }
+}
+
+/// Whether members must sign in with single sign-on (owners change it).
+fn sso_requirement(p: &MembersPage) -> impl IntoView + use<> {
+    let (Some(required), Some(name)) = (p.require_sso, p.sso_name.clone()) else {
+        return ().into_any();
+    };
+    let ws = p.workspace.id;
+    let state = if required {
+        format!("{name} sign-in is required: passwords do not sign members in.")
+    } else {
+        format!("Members may sign in with {name} or a password.")
+    };
+    let control = if !p.viewer_is_owner {
+        view! { <p class="muted text-sm">"Only owners change this."</p> }.into_any()
+    } else if required {
+        view! {
+            <ServerForm action={crate::forms::target::<crate::api::SetRequireSso>()} submit_label="Allow passwords again".to_string()>
+                <input type="hidden" name="workspace" value=ws.to_string()/>
+                <input type="hidden" name="required" value="off"/>
+            </ServerForm>
+        }.into_any()
+    } else {
+        view! {
+            <ServerForm action={crate::forms::target::<crate::api::SetRequireSso>()} submit_label=format!("Require {name} sign-in")
+                confirm=format!("Require {name} sign-in? Members' passwords stop working and their password sessions end; members without a linked {name} account must link one first (Your account) or be invited again.")>
+                <input type="hidden" name="workspace" value=ws.to_string()/>
+                <input type="hidden" name="required" value="on"/>
+            </ServerForm>
+        }.into_any()
+    };
+    view! {
+        <p class="mt-4" data-testid="require-sso" data-required=required.to_string()>{state}</p>
+        {control}
+    }
+    .into_any()
 }
 
 /// Pending invitations with their links (for the inviter to copy and send),
@@ -184,7 +221,9 @@ fn invitations(p: &MembersPage) -> impl IntoView + use<> {
                                 view! {
                                     <tr>
                                         <td>{i.email.clone()}</td>
-                                        <td>{i.role.label()}</td>
+                                        <td>{i.role.label()}{(!i.tenants.is_empty()).then(|| view! {
+                                            <span class="muted text-sm">{format!(" · {}", i.tenants.join(", "))}</span>
+                                        })}</td>
                                         <td>
                                             <label class="sr-only" for=format!("invite-link-{id}")>{link_label}</label>
                                             <input id=format!("invite-link-{id}") class="input input-sm" readonly value=format!("{origin}{}", i.link)/>
@@ -262,6 +301,23 @@ pub fn Members() -> impl IntoView {
                                         <label for="member-role">"Role"</label>
                                         <select id="member-role" name="role" class="input">{role_options(Role::Operator)}</select>
                                     </div>
+                                    {(!p.tenants.is_empty()).then(|| view! {
+                                        <fieldset class="field">
+                                            <legend>"Tenants they see"</legend>
+                                            <p class="muted text-sm">"For operators and read-only members, who see only their assigned tenants (owners and managers see every tenant). You can change this later."</p>
+                                            <ul class="chips">
+                                                {p.tenants.iter().enumerate().map(|(i, t)| {
+                                                    let id = format!("invite-tenant-{}", t.id);
+                                                    view! {
+                                                        <li class="chip">
+                                                            <input type="checkbox" class="checkbox" id=id.clone() name=format!("tenants[{i}]") value=t.id.to_string()/>
+                                                            <label for=id>{t.display_name.clone()}</label>
+                                                        </li>
+                                                    }
+                                                }).collect_view()}
+                                            </ul>
+                                        </fieldset>
+                                    })}
                                 </ServerForm>
                             </section>
                         })}

@@ -1065,6 +1065,35 @@ fn rows() -> Vec<Row> {
             own: [200, 200, 200, 200, 200],
             request: |_, _| ("/api/session/options".into(), vec![]),
         },
+        Row {
+            // Single sign-on is not configured in this world: nothing to unlink.
+            path: "/api/account/sso/unlink",
+            kind: Kind::Fn,
+            targets: NONE,
+            own: [401, 404, 404, 404, 404],
+            request: |_, _| {
+                (
+                    "/api/account/sso/unlink".into(),
+                    vec![
+                        ("identity", "0000000000000000".into()),
+                        ("current_password", "not the password at all".into()),
+                    ],
+                )
+            },
+        },
+        Row {
+            // Members-managers pass the guard; single sign-on is not configured: 404.
+            path: "/api/members/require_sso",
+            kind: Kind::Fn,
+            targets: OBJ,
+            own: [401, 404, 404, 403, 404],
+            request: |w, t| {
+                (
+                    "/api/members/require_sso".into(),
+                    vec![("workspace", w.ws(t)), ("required", "off".into())],
+                )
+            },
+        },
         // ---- first-run setup: closed once any account exists ------------------------------
         Row {
             path: "/setup",
@@ -2158,11 +2187,11 @@ pub(crate) async fn world(app: &TestApp) -> World {
     .await
     .unwrap();
     let invitation_a =
-        domain::invitations::invite(svc, &a, ws_a, "invited.a@example.com", Role::Operator)
+        domain::invitations::invite(svc, &a, ws_a, "invited.a@example.com", Role::Operator, &[])
             .await
             .unwrap();
     let invitation_b =
-        domain::invitations::invite(svc, &b, ws_b, "invited.b@example.com", Role::Operator)
+        domain::invitations::invite(svc, &b, ws_b, "invited.b@example.com", Role::Operator, &[])
             .await
             .unwrap();
     let support = |actor: domain::access::Actor, tenant: TenantId| async move {

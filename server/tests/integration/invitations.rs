@@ -282,4 +282,124 @@ both_backends!(
     an_existing_account_joins_by_accepting,
     someone_new_creates_their_account_from_the_link,
     links_are_for_their_address_expire_and_can_be_revoked,
+    invited_tenants_are_assigned_on_accepting,
 );
+
+/// Operators and read-only members are invited with the tenants they will
+/// see: assigned when they accept; another workspace's tenant is refused.
+async fn invited_tenants_are_assigned_on_accepting(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let (owner, ws) = owner_with_workspace(&app).await;
+    let mut tenants = Vec::new();
+    for (name, guid) in [
+        ("Fabrikam", "72f988bf-86f1-41af-91ab-2d7cd011db47"),
+        ("Contoso", "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"),
+    ] {
+        let r = owner
+            .call(
+                "/api/tenants/create",
+                &[
+                    ("workspace", ws.clone()),
+                    ("display_name", name.into()),
+                    ("microsoft_tenant_id", guid.into()),
+                ],
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        let (id,): (i64,) = sqlx::query_as("SELECT id FROM tenants WHERE display_name = $1")
+            .bind(name)
+            .fetch_one(app.services.store.unguarded_pool())
+            .await
+            .unwrap();
+        tenants.push(id);
+    }
+    // Another workspace's tenant: 404, nothing created.
+    let (other_owner, other_ws) = {
+        let (id, b) = app.user_browser("other@example.com", false).await;
+        let r = b
+            .call("/api/workspaces/create", &[("name", "Other MSP".into())])
+            .await;
+        assert_eq!(r.status, 200);
+        let ws = domain::workspaces::list_for_user(&app.services, id)
+            .await
+            .unwrap()[0]
+            .id
+            .to_string();
+        (b, ws)
+    };
+    let r = other_owner
+        .call(
+            "/api/tenants/create",
+            &[
+                ("workspace", other_ws),
+                ("display_name", "Elsewhere".into()),
+                (
+                    "microsoft_tenant_id",
+                    "11111111-2222-4333-8444-555555555555".into(),
+                ),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    let (elsewhere,): (i64,) =
+        sqlx::query_as("SELECT id FROM tenants WHERE display_name = 'Elsewhere'")
+            .fetch_one(app.services.store.unguarded_pool())
+            .await
+            .unwrap();
+    let form = |email: &str, chosen: &[i64]| {
+        let mut f = vec![
+            ("workspace".to_string(), ws.clone()),
+            ("email".to_string(), email.to_string()),
+            ("role".to_string(), "operator".to_string()),
+        ];
+        for (i, t) in chosen.iter().enumerate() {
+            f.push((format!("tenants[{i}]"), t.to_string()));
+        }
+        f
+    };
+    let call = |f: Vec<(String, String)>| {
+        let owner = &owner;
+        async move {
+            let f: Vec<(&str, String)> = f.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
+            owner.call("/api/members/invite", &f).await.status
+        }
+    };
+    assert_eq!(
+        call(form("tech@example.com", &[tenants[0], elsewhere])).await,
+        404
+    );
+    assert_eq!(
+        sqlx::query_as::<_, (i64,)>("SELECT COUNT(*) FROM invitations")
+            .fetch_one(app.services.store.unguarded_pool())
+            .await
+            .unwrap()
+            .0,
+        0,
+        "nothing created"
+    );
+    assert_eq!(call(form("tech@example.com", &[tenants[1]])).await, 200);
+    let page = owner.get("/admin/members").await.body;
+    assert!(page.contains("Contoso"), "the invitation names its tenants");
+    // The technician joins and sees exactly that tenant.
+    let token = app.invitation_token("tech@example.com").await;
+    let tech = app.browser();
+    let r = tech
+        .call(
+            "/api/invitations/join",
+            &[
+                ("token", token),
+                ("password", crate::common::PASSWORD.into()),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let listed: serde_json::Value =
+        serde_json::from_str(&tech.call("/api/tenants", &[]).await.body).unwrap();
+    let names: Vec<&str> = listed["tenants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|t| t["display_name"].as_str())
+        .collect();
+    assert_eq!(names, vec!["Contoso"]);
+}

@@ -480,4 +480,160 @@ async fn without_it_nothing_offers_it(backend: Backend) {
     assert!(!b.get("/sign-in").await.body.contains("Sign in with"));
 }
 
-both_backends!(single_sign_on_end_to_end, without_it_nothing_offers_it);
+/// An existing password account links single sign-on from Your account;
+/// an owner then requires single sign-on: passwords stop working and
+/// password sessions end, until it is optional again.
+async fn linking_and_requiring_it(backend: Backend) {
+    let (app, _provider, _proxy) = world(backend).await;
+    let (owner_id, owner) = app.user_browser("owner@example.com", false).await;
+    let r = owner
+        .call("/api/workspaces/create", &[("name", "Acme MSP".into())])
+        .await;
+    assert_eq!(r.status, 200);
+    let ws = domain::workspaces::list_for_user(&app.services, owner_id)
+        .await
+        .expect("workspaces")[0]
+        .id;
+    let (_, tech) = app.user_browser("tech@example.com", false).await;
+    let owner_actor = app.actor(owner_id, "owner@example.com");
+    domain::workspaces::add_member_directly(
+        &app.services,
+        &owner_actor,
+        ws,
+        "tech@example.com",
+        domain::rbac::Role::Operator,
+    )
+    .await
+    .expect("member");
+
+    // Linking starts from a signed-in session and comes back to the account.
+    async fn account(b: &Browser) -> serde_json::Value {
+        serde_json::from_str(&b.call("/api/account", &[]).await.body).expect("account")
+    }
+    assert_eq!(
+        account(&owner).await["sso"]["identities"]
+            .as_array()
+            .map(Vec::len),
+        Some(0)
+    );
+    let authorize = begin(&owner, "?link=1").await;
+    let callback = at_provider(&authorize, "owner.idp", &app).await;
+    let r = owner.get(&path_of(&app, &callback)).await;
+    assert_eq!(
+        r.location.as_deref(),
+        Some("/admin/account?notice=sso_linked#sso")
+    );
+    let ids = account(&owner).await["sso"]["identities"].clone();
+    assert_eq!(ids.as_array().map(Vec::len), Some(1), "{ids}");
+    assert_eq!(ids[0]["email"], "owner.idp@example.com");
+    // Anonymous visitors cannot link; another account cannot take the identity.
+    let r = app.browser().get("/sign-in/sso?link=1").await;
+    assert_eq!(r.location.as_deref(), Some("/sign-in?next=/admin/account"));
+    let authorize = begin(&tech, "?link=1").await;
+    let callback = at_provider(&authorize, "owner.idp", &app).await;
+    let r = tech.get(&path_of(&app, &callback)).await;
+    assert_eq!(
+        r.location.as_deref(),
+        Some("/admin/account?notice=sso_linked_elsewhere#sso")
+    );
+
+    // Requiring single sign-on takes an owner signed in with it.
+    async fn require(b: &Browser, ws: domain::ids::WorkspaceId, on: &str) -> u16 {
+        let form = [("workspace", ws.to_string()), ("required", on.to_string())];
+        b.call("/api/members/require_sso", &form).await.status
+    }
+    assert_eq!(require(&tech, ws, "on").await, 403, "owners only");
+    assert_eq!(
+        require(&owner, ws, "on").await,
+        409,
+        "not from a password session"
+    );
+    let owner_sso = app.browser();
+    let authorize = begin(&owner_sso, "").await;
+    let callback = at_provider(&authorize, "owner.idp", &app).await;
+    let r = owner_sso.get(&path_of(&app, &callback)).await;
+    assert_eq!(r.location.as_deref(), Some("/admin"));
+    assert_eq!(require(&owner_sso, ws, "on").await, 200);
+    // Password sessions end; passwords are refused with the way in.
+    assert_eq!(signed_in_as(&tech).await, None);
+    assert_eq!(signed_in_as(&owner).await, None);
+    assert_eq!(
+        signed_in_as(&owner_sso).await.as_deref(),
+        Some("owner@example.com")
+    );
+    let r = app.browser().sign_in("tech@example.com").await;
+    assert_eq!(r.status, 409, "{}", r.body);
+    assert!(r.body.contains("signs in with Test IdP only"), "{}", r.body);
+    let members: serde_json::Value =
+        serde_json::from_str(&owner_sso.call("/api/members", &[]).await.body).expect("members");
+    assert_eq!(members["require_sso"], true);
+    // Optional again: the password works.
+    assert_eq!(require(&owner_sso, ws, "off").await, 200);
+    assert_eq!(app.browser().sign_in("tech@example.com").await.status, 200);
+
+    // Unlinking takes the password; then the identity signs nobody in.
+    let id = account(&owner_sso).await["sso"]["identities"][0]["id"]
+        .as_str()
+        .expect("handle")
+        .to_string();
+    let r = owner_sso
+        .call(
+            "/api/account/sso/unlink",
+            &[
+                ("identity", id.clone()),
+                ("current_password", "wrong password here".into()),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 400);
+    let r = owner_sso
+        .call(
+            "/api/account/sso/unlink",
+            &[
+                ("identity", "0000000000000000".into()),
+                ("current_password", crate::common::PASSWORD.into()),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 404, "not one of theirs");
+    let r = owner_sso
+        .call(
+            "/api/account/sso/unlink",
+            &[
+                ("identity", id),
+                ("current_password", crate::common::PASSWORD.into()),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let b = app.browser();
+    let authorize = begin(&b, "").await;
+    let callback = at_provider(&authorize, "owner.idp", &app).await;
+    let r = b.get(&path_of(&app, &callback)).await;
+    assert_eq!(
+        r.location.as_deref(),
+        Some("/sign-in?notice=sso_no_account")
+    );
+    let actions: Vec<(String,)> = sqlx::query_as(
+        "SELECT action FROM audit_log WHERE action LIKE '%sso%' AND outcome = 'succeeded' ORDER BY id",
+    )
+    .fetch_all(app.services.store.unguarded_pool())
+    .await
+    .expect("audit");
+    let actions: Vec<&str> = actions.iter().map(|(a,)| a.as_str()).collect();
+    assert_eq!(
+        actions,
+        vec![
+            "account.sso_linked",
+            "workspace.sso_requirement_changed",
+            "workspace.sso_requirement_changed",
+            "account.sso_unlinked",
+        ]
+    );
+}
+
+both_backends!(
+    single_sign_on_end_to_end,
+    without_it_nothing_offers_it,
+    linking_and_requiring_it
+);
