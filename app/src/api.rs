@@ -5,7 +5,7 @@
 #[cfg(feature = "ssr")]
 use crate::error::ApiError;
 use crate::error::ApiResult;
-use domain::ids::{TenantId, UserId, WorkspaceId};
+use domain::ids::{TagId, TenantId, UserId, WorkspaceId};
 use domain::rbac::Role;
 #[cfg(feature = "ssr")]
 use domain::views::AuditFilter;
@@ -27,6 +27,7 @@ pub async fn sign_in(email: String, password: String, next: Option<String>) -> A
     let cookies = use_context::<CookieSettings>().ok_or(ApiError(domain::AppError::Internal))?;
     let (address, agent) = crate::ctx::client_info();
     let previous = presented_token(&cookies);
+    let device = presented_device(&cookies);
     let signed_in = domain::accounts::sign_in(
         &svc,
         &email,
@@ -34,9 +35,11 @@ pub async fn sign_in(email: String, password: String, next: Option<String>) -> A
         &address,
         agent.as_deref(),
         previous.as_ref(),
+        device.as_deref(),
     )
     .await?;
     set_session_cookie(&cookies, &signed_in.token);
+    set_device_cookie(&cookies, signed_in.device_cookie.as_deref());
     let next = domain::validate::safe_next(next.as_deref());
     if signed_in.needs_code {
         redirect(&format!(
@@ -59,6 +62,24 @@ fn set_session_cookie(
     {
         res.insert_header(http::header::SET_COOKIE, value);
     }
+}
+
+/// Remembers, in this browser, the account it just signed in to.
+#[cfg(feature = "ssr")]
+fn set_device_cookie(cookies: &crate::ctx::CookieSettings, value: Option<&str>) {
+    if let Some(value) = value
+        && let Some(res) = use_context::<leptos_axum::ResponseOptions>()
+        && let Ok(value) = http::HeaderValue::from_str(&cookies.device_cookie(value))
+    {
+        res.append_header(http::header::SET_COOKIE, value);
+    }
+}
+
+/// The device cookie this request carries, if any.
+#[cfg(feature = "ssr")]
+fn presented_device(cookies: &crate::ctx::CookieSettings) -> Option<String> {
+    use_context::<http::request::Parts>()
+        .and_then(|p| crate::ctx::read_cookie(&p.headers, cookies.device_name()))
 }
 
 /// The session cookie this request carries (a full or a half sign-in).
@@ -139,10 +160,18 @@ pub async fn verify_sign_in_code(code: String, next: Option<String>) -> ApiResul
         .into());
     };
     let (address, agent) = crate::ctx::client_info();
-    let signed_in =
-        domain::accounts::verify_sign_in_code(&svc, &waiting, &code, &address, agent.as_deref())
-            .await?;
+    let device = presented_device(&cookies);
+    let signed_in = domain::accounts::verify_sign_in_code(
+        &svc,
+        &waiting,
+        &code,
+        &address,
+        agent.as_deref(),
+        device.as_deref(),
+    )
+    .await?;
     set_session_cookie(&cookies, &signed_in.token);
+    set_device_cookie(&cookies, signed_in.device_cookie.as_deref());
     redirect(&domain::validate::safe_next(next.as_deref()));
     Ok(())
 }
@@ -320,9 +349,9 @@ pub async fn load_overview() -> ApiResult<Option<OverviewPage>> {
 }
 
 #[server(prefix = "/api", endpoint = "tenants")]
-pub async fn load_tenants() -> ApiResult<Option<TenantsPage>> {
+pub async fn load_tenants(tag: Option<TagId>) -> ApiResult<Option<TenantsPage>> {
     let (svc, actor) = signed_in()?;
-    Ok(domain::tenants::tenants_page(&svc, &actor).await?)
+    Ok(domain::tenants::tenants_page(&svc, &actor, tag).await?)
 }
 
 #[server(prefix = "/api", endpoint = "tenant")]
@@ -471,6 +500,15 @@ pub async fn change_member_role(
     Ok(())
 }
 
+/// Turns a member's two-step codes on again after too many wrong ones (owners).
+#[server(prefix = "/api", endpoint = "members/allow_codes")]
+pub async fn allow_member_codes(workspace: WorkspaceId, member: UserId) -> ApiResult<()> {
+    let (svc, actor) = signed_in()?;
+    domain::workspaces::allow_codes_again(&svc, &actor, workspace, member).await?;
+    redirect("/admin/members?notice=codes_allowed");
+    Ok(())
+}
+
 #[server(prefix = "/api", endpoint = "members/remove")]
 pub async fn remove_member(workspace: WorkspaceId, member: UserId) -> ApiResult<()> {
     let (svc, actor) = signed_in()?;
@@ -599,7 +637,7 @@ pub async fn poll_run(run: domain::ids::RunId) -> ApiResult<domain::views::RunPu
 #[server(prefix = "/api", endpoint = "runs/active")]
 pub async fn poll_active_runs() -> ApiResult<domain::views::ActiveRuns> {
     let (svc, actor) = signed_in()?;
-    Ok(domain::runs::monitoring::active_runs(&svc, &actor).await?)
+    Ok(domain::schedules::bulk::overlay(&svc, &actor).await?)
 }
 
 #[server(prefix = "/api", endpoint = "system/runs")]

@@ -179,6 +179,7 @@ fn notice_text(key: &str) -> Option<&'static str> {
         "two_step_optional" => "Two-step sign-in is now each member's choice.",
         "sessions_ended" => "Every other session is signed out.",
         "member_removed" => "Member removed.",
+        "codes_allowed" => "Two-step codes work for them again.",
         "assignment_changed" => "Tenant assignment saved.",
         "tenant_created" => "Tenant added.",
         "tenant_updated" => "Tenant saved.",
@@ -313,6 +314,32 @@ pub fn next_steps_list(
             <ul class=class data-testid="next-steps">
                 {steps.into_iter().map(|s| view! {
                     <li>{s.text} {s.link.map(|l| view! { " " <a class="link" href=l.href>{l.label}</a> })}</li>
+                }).collect_view()}
+            </ul>
+        }
+    })
+}
+
+/// Next steps on a server-rendered page (never inside another form): a
+/// step that starts an operation is a one-click button through the gate
+/// when the member may start it, else its link.
+pub fn next_steps_startable(
+    steps: Vec<domain::runs::next_steps::NextStep>,
+    class: &'static str,
+    can_start: bool,
+) -> impl IntoView {
+    (!steps.is_empty()).then(|| {
+        view! {
+            <ul class=class data-testid="next-steps">
+                {steps.into_iter().map(|s| match (s.start, can_start) {
+                    (Some(start), true) => view! {
+                        <li>{s.text} " "
+                            <crate::pages::provider::StartOperation tenant=start.tenant op_type=start.op_type label=start.label/>
+                        </li>
+                    }.into_any(),
+                    _ => view! {
+                        <li>{s.text} {s.link.map(|l| view! { " " <a class="link" href=l.href>{l.label}</a> })}</li>
+                    }.into_any(),
                 }).collect_view()}
             </ul>
         }

@@ -36,6 +36,25 @@ impl CookieSettings {
         )
     }
 
+    /// The device cookie: which accounts this browser has signed in to
+    /// (signed tokens; sign-in throttling trusts them). Sent with every
+    /// request, read only by sign-in; a year long, renewed at each sign-in.
+    pub fn device_name(&self) -> &'static str {
+        if self.secure {
+            "__Host-tenantry_device"
+        } else {
+            "tenantry_device"
+        }
+    }
+
+    pub fn device_cookie(&self, value: &str) -> String {
+        let secure = if self.secure { "; Secure" } else { "" };
+        format!(
+            "{}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age=31536000{secure}",
+            self.device_name()
+        )
+    }
+
     pub fn clearing_cookie(&self) -> String {
         let secure = if self.secure { "; Secure" } else { "" };
         format!(

@@ -216,7 +216,7 @@ pub fn GateForm(
                 </dialog>
             })}
             <div role="status" aria-live="polite" data-testid="gate-toast">
-                {move || toast.get().map(toast_view)}
+                {move || toast.get().map(|t| toast_view(t, toast))}
             </div>
         </form>
     }
@@ -263,15 +263,81 @@ pub(crate) fn submit_for_json<T: serde::de::DeserializeOwned + 'static>(
     true
 }
 
-/// The presenter's toast: the public word, what happened, next steps, the run.
-pub(crate) fn toast_view(t: domain::runs::presenter::Toast) -> impl IntoView {
+/// The presenter's toast: the public word, what happened, next steps, the
+/// run. A step that starts an operation ("Verify now") is a button that
+/// starts it through the gate in one click; its toast replaces this one.
+pub(crate) fn toast_view(
+    t: domain::runs::presenter::Toast,
+    toast: RwSignal<Option<domain::runs::presenter::Toast>>,
+) -> impl IntoView {
+    let steps = (!t.next_steps.is_empty()).then(|| {
+        view! {
+            <ul class="next-steps" data-testid="next-steps">
+                {t.next_steps.into_iter().map(|s| match s.start {
+                    Some(start) => view! {
+                        <li>{s.text} " " <StepStartButton start=start toast=toast/></li>
+                    }.into_any(),
+                    None => view! {
+                        <li>{s.text} {s.link.map(|l| view! { " " <a class="link" href=l.href>{l.label}</a> })}</li>
+                    }.into_any(),
+                }).collect_view()}
+            </ul>
+        }
+    });
     view! {
         <div class=toast_class(t.tone)>
             <p class="toast-title">{t.title}</p>
             <p>{t.body}</p>
-            {crate::components::next_steps_list(t.next_steps, "next-steps")}
+            {steps}
             <a class="link" href=t.link>{t.link_label}</a>
         </div>
+    }
+}
+
+/// One click: starts the step's operation and shows the gate's answer in
+/// place of the toast it sits in (a plain button: toasts live inside forms).
+#[component]
+fn StepStartButton(
+    start: domain::runs::next_steps::StepStart,
+    toast: RwSignal<Option<domain::runs::presenter::Toast>>,
+) -> impl IntoView {
+    let pending = RwSignal::new(false);
+    let failed = RwSignal::new(None::<String>);
+    let label = start.label.clone();
+    let on_click = move |_| {
+        if pending.get_untracked() {
+            return;
+        }
+        pending.set(true);
+        let fields = vec![
+            ("tenant", start.tenant.to_string()),
+            ("op_type", start.op_type.as_str().to_string()),
+        ];
+        leptos::task::spawn_local(async move {
+            let url = target::<crate::provider_api::StartOperation>();
+            let answer = browser::post_fields_for_body(&url, &fields).await;
+            pending.set(false);
+            match answer {
+                Ok((_, Some(body))) => {
+                    match serde_json::from_str::<domain::runs::presenter::Toast>(&body) {
+                        Ok(t) => {
+                            toast.set(Some(t));
+                            browser::announce_run_started();
+                        }
+                        Err(_) => failed.set(Some(AppError::Internal.operator_message())),
+                    }
+                }
+                Ok((_, None)) => failed.set(Some(AppError::Internal.operator_message())),
+                Err(e) => failed.set(Some(e.operator_message())),
+            }
+        });
+    };
+    view! {
+        <button type="button" class="btn btn-secondary btn-sm" data-testid="step-start"
+            on:click=on_click disabled=move || pending.get() aria-busy=move || pending.get().to_string()>
+            {move || if pending.get() { "Starting…".to_string() } else { label.clone() }}
+        </button>
+        <span class="form-error" role="alert" hidden=move || failed.get().is_none()>{move || failed.get()}</span>
     }
 }
 
@@ -307,19 +373,48 @@ pub(crate) mod browser {
         url: &str,
         form: &web_sys::HtmlFormElement,
     ) -> Result<(Option<String>, Option<String>), AppError> {
-        use wasm_bindgen::JsCast;
-        use wasm_bindgen_futures::JsFuture;
-        let unavailable = || AppError::Unavailable;
         let data = web_sys::FormData::new_with_form(form).map_err(|_| AppError::Internal)?;
         let params = web_sys::UrlSearchParams::new_with_str_sequence_sequence(&data)
             .map_err(|_| AppError::Internal)?;
+        post_params(url, &params).await
+    }
+
+    /// Posts these fields as a form; on success, the redirect and the body.
+    #[cfg(feature = "hydrate")]
+    pub async fn post_fields_for_body(
+        url: &str,
+        fields: &[(&str, String)],
+    ) -> Result<(Option<String>, Option<String>), AppError> {
+        let params = web_sys::UrlSearchParams::new().map_err(|_| AppError::Internal)?;
+        for (k, v) in fields {
+            params.append(k, v);
+        }
+        post_params(url, &params).await
+    }
+
+    #[cfg(not(feature = "hydrate"))]
+    pub async fn post_fields_for_body(
+        _url: &str,
+        _fields: &[(&str, String)],
+    ) -> Result<(Option<String>, Option<String>), AppError> {
+        Err(AppError::Internal)
+    }
+
+    #[cfg(feature = "hydrate")]
+    async fn post_params(
+        url: &str,
+        params: &web_sys::UrlSearchParams,
+    ) -> Result<(Option<String>, Option<String>), AppError> {
+        use wasm_bindgen::JsCast;
+        use wasm_bindgen_futures::JsFuture;
+        let unavailable = || AppError::Unavailable;
         let headers = web_sys::Headers::new().map_err(|_| AppError::Internal)?;
         let _ = headers.set("Accept", "application/json");
         let _ = headers.set("Content-Type", "application/x-www-form-urlencoded");
         let init = web_sys::RequestInit::new();
         init.set_method("POST");
         init.set_headers(&headers);
-        init.set_body(&params);
+        init.set_body(params);
         let window = web_sys::window().ok_or(AppError::Internal)?;
         let response = JsFuture::from(window.fetch_with_str_and_init(url, &init))
             .await

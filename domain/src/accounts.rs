@@ -109,20 +109,20 @@ pub struct SignedIn {
     /// The password was right and two-step sign-in is on: the token is only
     /// good for giving the code (`verify_sign_in_code`).
     pub needs_code: bool,
+    /// The browser's device cookie after a full sign-in (this account's
+    /// fresh token and its others), to set.
+    pub device_cookie: Option<String>,
 }
 
 /// Signs in. `previous` is the session cookie the browser presented, if any:
-/// it is revoked so the session id always rotates at sign-in.
+/// it is revoked so the session id always rotates at sign-in. `device` is
+/// the browser's device cookie, if any.
 ///
-/// Throttling: the attempt is counted on the client address and on the
-/// account *before* the password is checked, in one atomic statement each,
-/// so parallel guesses all count. An address over its limit is refused (429:
-/// that is the guesser's own address). An account over its limit is slowed,
-/// not locked: its attempts get slots `account_attempt_spacing_ms` apart and
-/// wait for them; one that would wait longer than
-/// `account_attempt_max_wait_ms` is answered like a wrong password without
-/// checking it. Its owner is never told (same words, same status) and gets
-/// in as soon as the guessing stops.
+/// Throttling (`sign_in_throttle`): a browser holding this account's device
+/// cookie is limited on its own token only; any other client is limited per
+/// address (429) and per account (past the limit answered like a wrong
+/// password without the password being checked, and the owner told once).
+/// Every attempt is counted before the password is checked.
 pub async fn sign_in(
     svc: &Services,
     email_raw: &str,
@@ -130,22 +130,16 @@ pub async fn sign_in(
     address: &str,
     user_agent: Option<&str>,
     previous: Option<&SessionToken>,
+    device: Option<&str>,
 ) -> AppResult<SignedIn> {
+    use crate::sign_in_throttle as throttle;
     let now = svc.now();
     let settings = &svc.settings;
     // An unparseable email still costs a hash and counts against the address.
     let email = Email::parse(email_raw).ok();
-    let account_key = email.as_ref().map(|e| format!("account:{e}"));
     let address_key = format!("address:{address}");
 
     let mut tx = svc.store.begin().await?;
-    let by_address = reserve_attempt(&mut tx, svc, &address_key, None, now).await?;
-    let by_account = match &account_key {
-        Some(k) => {
-            Some(reserve_attempt(&mut tx, svc, k, Some(settings.account_failure_limit), now).await?)
-        }
-        None => None,
-    };
     let user: Option<(i64, String)> = match &email {
         Some(e) => {
             sqlx::query_as("SELECT id, password_hash FROM users WHERE email = $1")
@@ -155,16 +149,67 @@ pub async fn sign_in(
         }
         None => None,
     };
+    let trusted = user
+        .as_ref()
+        .and_then(|(id, _)| throttle::trusted_device(&svc.provider.secrets, device, UserId(*id)));
+    let gate = match &trusted {
+        Some(device_key) => {
+            match throttle::reserve_if_open(
+                &mut tx,
+                svc,
+                device_key,
+                settings.device_failure_limit,
+                now,
+            )
+            .await?
+            {
+                Some(_) => Gate::Check {
+                    clear: Some(device_key.clone()),
+                    refund_address: false,
+                    engages: false,
+                },
+                None => Gate::Refused { status_429: true },
+            }
+        }
+        None => {
+            match throttle::reserve_if_open(
+                &mut tx,
+                svc,
+                &address_key,
+                settings.address_failure_limit,
+                now,
+            )
+            .await?
+            {
+                None => Gate::Refused { status_429: true },
+                Some(_) => match &email {
+                    None => Gate::Check {
+                        clear: None,
+                        refund_address: true,
+                        engages: false,
+                    },
+                    Some(e) => {
+                        let account_key = format!("account:{e}");
+                        let limit = settings.account_failure_limit;
+                        match throttle::reserve_if_open(&mut tx, svc, &account_key, limit, now)
+                            .await?
+                        {
+                            None => Gate::Refused { status_429: false },
+                            Some(n) => Gate::Check {
+                                clear: Some(account_key),
+                                refund_address: true,
+                                engages: n == limit,
+                            },
+                        }
+                    }
+                },
+            }
+        }
+    };
     tx.commit().await?;
 
-    let address_locked = by_address.attempts > settings.address_failure_limit;
-    let wait_ms = by_account.map(|a| a.wait_ms(now)).unwrap_or(0);
-    let too_long = wait_ms > settings.account_attempt_max_wait_ms;
-    let checked = !address_locked && !too_long;
+    let checked = matches!(gate, Gate::Check { .. });
     let password_ok = if checked {
-        if wait_ms > 0 {
-            tokio::time::sleep(std::time::Duration::from_millis(wait_ms as u64)).await;
-        }
         let hash = user.as_ref().map(|(_, h)| h.clone());
         let pw = password.to_string();
         // Unknown accounts cost one verification too (against the decoy).
@@ -185,9 +230,21 @@ pub async fn sign_in(
             .execute(&mut **tx)
             .await?;
     }
-    match user {
-        Some((user_id, _)) if password_ok => {
-            succeeded(&mut tx, account_key.as_deref(), &address_key).await?;
+    match (user, gate) {
+        (
+            Some((user_id, _)),
+            Gate::Check {
+                clear,
+                refund_address,
+                ..
+            },
+        ) if password_ok => {
+            throttle::succeeded(
+                &mut tx,
+                clear.as_deref(),
+                if refund_address { &address_key } else { "" },
+            )
+            .await?;
             let user = UserId(user_id);
             if let Some(name) = crate::sso::required_for(&mut tx, svc, user).await? {
                 // The password was right, but this workspace signs in elsewhere.
@@ -196,17 +253,19 @@ pub async fn sign_in(
                     "Your workspace signs in with {name} only: use Sign in with {name}."
                 )));
             }
+            let client = sessions::Client {
+                address: Some(address),
+                user_agent,
+            };
             if crate::mfa::enabled(&mut tx, user).await? {
-                // Half a sign-in: the code comes next (audited when it does).
+                // Half a sign-in: the code comes next (audited when it does);
+                // the device cookie comes with the full sign-in.
                 let token = sessions::insert(
                     &mut tx,
                     user,
                     None,
                     now,
-                    sessions::Client {
-                        address: Some(address),
-                        user_agent,
-                    },
+                    client,
                     sessions::Stage::AwaitingCode,
                 )
                 .await?;
@@ -215,16 +274,14 @@ pub async fn sign_in(
                     user,
                     token,
                     needs_code: true,
+                    device_cookie: None,
                 });
             }
             let token = open_session(
                 &mut tx,
                 user,
                 now,
-                sessions::Client {
-                    address: Some(address),
-                    user_agent,
-                },
+                client,
                 email.as_ref().map(Email::as_str).unwrap_or(""),
                 None,
             )
@@ -234,9 +291,18 @@ pub async fn sign_in(
                 user,
                 token,
                 needs_code: false,
+                device_cookie: Some(throttle::device_cookie_value(
+                    &svc.provider.secrets,
+                    device,
+                    user,
+                )),
             })
         }
-        _ => {
+        (user, gate) => {
+            let target = email
+                .as_ref()
+                .map(Email::to_string)
+                .unwrap_or_else(|| "(invalid email)".into());
             audit::record(
                 &mut tx,
                 Entry {
@@ -245,22 +311,41 @@ pub async fn sign_in(
                     actor: user.as_ref().map(|(id, _)| UserId(*id)),
                     actor_label: "anonymous",
                     action: AuditAction::SignInFailed,
-                    target: email
-                        .as_ref()
-                        .map(Email::to_string)
-                        .unwrap_or_else(|| "(invalid email)".into()),
+                    target: target.clone(),
                     outcome: AuditOutcome::Denied,
                     detail: (!checked).then(|| "throttled".to_string()),
                 },
                 now,
             )
             .await?;
+            if let (Some((id, _)), Gate::Check { engages: true, .. }) = (&user, &gate) {
+                throttle::tell_owner_locked(&mut tx, svc, UserId(*id), &target, now).await?;
+            }
             tx.commit().await?;
+            if matches!(gate, Gate::Check { engages: true, .. }) {
+                // Wake this process's mail sender.
+                svc.run_signal.notify();
+            }
             Err(AppError::SignInFailed {
-                throttled: address_locked,
+                throttled: matches!(gate, Gate::Refused { status_429: true }),
             })
         }
     }
+}
+
+/// What the throttle decided for one attempt, before the password.
+enum Gate {
+    /// Check the password; on success clear `clear` (the device's or the
+    /// account's count) and give the address its attempt back; `engages`:
+    /// a failure now fills the account's limit.
+    Check {
+        clear: Option<String>,
+        refund_address: bool,
+        engages: bool,
+    },
+    /// Not checked: a limit is reached (429 for the address or the device,
+    /// the wrong-password answer for the account).
+    Refused { status_429: bool },
 }
 
 /// Opens a session for a single sign-on identity's account, audited.
@@ -349,7 +434,9 @@ pub async fn verify_sign_in_code(
     code: &str,
     address: &str,
     user_agent: Option<&str>,
+    device: Option<&str>,
 ) -> AppResult<SignedIn> {
+    use crate::sign_in_throttle as throttle;
     let expired = || {
         AppError::invalid(
             "code",
@@ -364,8 +451,15 @@ pub async fn verify_sign_in_code(
     let account_key = format!("code:{}", pending.user.0);
     let address_key = format!("address:{address}");
     let mut tx = svc.store.begin().await?;
-    let by_address = reserve_attempt(&mut tx, svc, &address_key, None, now).await?;
-    let by_account = reserve_attempt(
+    let by_address = throttle::reserve_if_open(
+        &mut tx,
+        svc,
+        &address_key,
+        settings.address_failure_limit,
+        now,
+    )
+    .await?;
+    let by_account = throttle::reserve_attempt(
         &mut tx,
         svc,
         &account_key,
@@ -379,12 +473,26 @@ pub async fn verify_sign_in_code(
     .bind(&pending.id_hash)
     .fetch_one(&mut **tx)
     .await?;
+    // The hard cap: authenticator codes count against the account across
+    // sessions and addresses until one is right or a recovery code is used.
+    let cap = if crate::mfa::is_recovery_code(code) {
+        CodeCap::NotCounted
+    } else {
+        match crate::mfa::count_code_failure(&mut tx, pending.user).await? {
+            None => CodeCap::Stopped,
+            Some(n) if n >= crate::mfa::CODE_FAILURE_CAP => CodeCap::LastTry,
+            Some(_) => CodeCap::Counted,
+        }
+    };
     tx.commit().await?;
     if attempts > crate::mfa::CODE_ATTEMPTS {
         sessions::revoke(svc, waiting).await?;
         return Err(expired());
     }
-    let address_locked = by_address.attempts > settings.address_failure_limit;
+    if cap == CodeCap::Stopped {
+        return Err(AppError::invalid("code", crate::mfa::CODES_STOPPED_WORDS));
+    }
+    let address_locked = by_address.is_none();
     let wait_ms = by_account.wait_ms(now);
     let checked = !address_locked && wait_ms <= settings.account_attempt_max_wait_ms;
     if checked && wait_ms > 0 {
@@ -399,7 +507,8 @@ pub async fn verify_sign_in_code(
     };
     match used {
         Some(how) => {
-            succeeded(&mut tx, Some(&account_key), &address_key).await?;
+            throttle::succeeded(&mut tx, Some(&account_key), &address_key).await?;
+            crate::mfa::clear_code_failures(&mut tx, pending.user).await?;
             let gone =
                 sqlx::query("DELETE FROM sessions WHERE id_hash = $1 AND awaiting_code <> 0")
                     .bind(&pending.id_hash)
@@ -433,6 +542,11 @@ pub async fn verify_sign_in_code(
                 user: pending.user,
                 token,
                 needs_code: false,
+                device_cookie: Some(throttle::device_cookie_value(
+                    &svc.provider.secrets,
+                    device,
+                    pending.user,
+                )),
             })
         }
         None => {
@@ -458,7 +572,16 @@ pub async fn verify_sign_in_code(
                 now,
             )
             .await?;
+            let stopped_now = cap == CodeCap::LastTry;
+            if stopped_now {
+                crate::mfa::tell_codes_stopped(&mut tx, svc, pending.user, &pending.email, now)
+                    .await?;
+            }
             tx.commit().await?;
+            if stopped_now {
+                svc.run_signal.notify();
+                return Err(AppError::invalid("code", crate::mfa::CODES_STOPPED_WORDS));
+            }
             if address_locked {
                 return Err(AppError::SignInFailed { throttled: true });
             }
@@ -468,6 +591,18 @@ pub async fn verify_sign_in_code(
             ))
         }
     }
+}
+
+/// Where a code attempt stands against the account's hard cap.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum CodeCap {
+    /// A recovery code: never stopped.
+    NotCounted,
+    Counted,
+    /// The attempt that fills the cap: wrong, and codes stop.
+    LastTry,
+    /// Codes are stopped: not checked.
+    Stopped,
 }
 
 /// What the second sign-in step's page needs (404 if there is no sign-in
@@ -482,96 +617,6 @@ pub async fn sign_in_code_page(
     Ok(sessions::awaiting_code(svc, token)
         .await?
         .map(|p| crate::views::SignInCodePage { email: p.email }))
-}
-
-/// A success clears the account's count and gives the address its attempt
-/// back (an office behind one address signs in all day).
-async fn succeeded(
-    conn: &mut sqlx::AnyConnection,
-    account_key: Option<&str>,
-    address_key: &str,
-) -> AppResult<()> {
-    if let Some(k) = account_key {
-        sqlx::query("DELETE FROM sign_in_throttle WHERE throttle_key = $1")
-            .bind(k)
-            .execute(&mut *conn)
-            .await?;
-    }
-    sqlx::query(
-        "UPDATE sign_in_throttle SET failures = failures - 1 WHERE throttle_key = $1 AND failures > 0",
-    )
-    .bind(address_key)
-    .execute(conn)
-    .await?;
-    Ok(())
-}
-
-/// Counts an attempt on `key` (no spacing); answers the attempts in the
-/// current window, this one included.
-pub(crate) async fn count_attempt(
-    conn: &mut sqlx::AnyConnection,
-    svc: &Services,
-    key: &str,
-    now: i64,
-) -> AppResult<i64> {
-    Ok(reserve_attempt(conn, svc, key, None, now).await?.attempts)
-}
-
-/// One attempt counted on a throttle key.
-#[derive(Debug, Clone, Copy)]
-struct Attempt {
-    /// Attempts in the current window, this one included.
-    attempts: i64,
-    /// When this attempt may be checked (0: at once).
-    slot_at: i64,
-}
-
-impl Attempt {
-    fn wait_ms(&self, now: i64) -> i64 {
-        (self.slot_at - now).max(0)
-    }
-}
-
-/// Counts an attempt on `key` atomically and, past `spaced_after` attempts,
-/// reserves the next slot for it. One statement, so concurrent attempts on
-/// PostgreSQL each see their own count (no read-then-write).
-async fn reserve_attempt(
-    conn: &mut sqlx::AnyConnection,
-    svc: &Services,
-    key: &str,
-    spaced_after: Option<i64>,
-    now: i64,
-) -> AppResult<Attempt> {
-    let greatest = match svc.store.backend() {
-        crate::store::Backend::Postgres => "GREATEST",
-        crate::store::Backend::Sqlite => "MAX",
-    };
-    let sql = format!(
-        "INSERT INTO sign_in_throttle (throttle_key, failures, window_started_at, locked_until, next_attempt_at)
-         VALUES ($1, 1, $2, 0, 0)
-         ON CONFLICT (throttle_key) DO UPDATE SET
-            failures = CASE WHEN sign_in_throttle.window_started_at <= $2 - $3 THEN 1 ELSE sign_in_throttle.failures + 1 END,
-            window_started_at = CASE WHEN sign_in_throttle.window_started_at <= $2 - $3 THEN $2 ELSE sign_in_throttle.window_started_at END,
-            next_attempt_at = CASE
-                WHEN sign_in_throttle.window_started_at > $2 - $3 AND sign_in_throttle.failures + 1 > $4
-                THEN {greatest}(sign_in_throttle.next_attempt_at, $2) + $5
-                ELSE sign_in_throttle.next_attempt_at END
-         RETURNING failures, next_attempt_at"
-    );
-    let spacing = svc.settings.account_attempt_spacing_ms;
-    let (attempts, next_at): (i64, i64) = sqlx::query_as(sqlx::AssertSqlSafe(&*sql))
-        .bind(key)
-        .bind(now)
-        .bind(svc.settings.throttle_window_ms)
-        .bind(spaced_after.unwrap_or(i64::MAX))
-        .bind(spacing)
-        .fetch_one(conn)
-        .await?;
-    let spaced = spaced_after.is_some_and(|limit| attempts > limit);
-    Ok(Attempt {
-        attempts,
-        slot_at: if spaced { next_at - spacing } else { 0 },
-    })
 }
 
 // Password hashing is deliberately expensive (argon2id: 19 MiB and tens of

@@ -607,6 +607,7 @@ async fn join_as_new(
         user,
         token,
         needs_code: false,
+        device_cookie: None,
     })
 }
 

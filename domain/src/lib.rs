@@ -37,6 +37,8 @@ pub mod clock;
 #[cfg(feature = "server")]
 pub mod demo;
 #[cfg(feature = "server")]
+pub mod failpoints;
+#[cfg(feature = "server")]
 pub mod invitations;
 #[cfg(feature = "server")]
 pub mod limits;
@@ -57,6 +59,8 @@ pub mod services;
 pub mod sessions;
 #[cfg(feature = "server")]
 pub mod setup;
+#[cfg(feature = "server")]
+pub mod sign_in_throttle;
 #[cfg(feature = "server")]
 pub mod sso;
 #[cfg(feature = "server")]

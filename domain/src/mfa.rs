@@ -24,6 +24,96 @@ use totp_rs::{Algorithm, TOTP};
 pub const CODE_WAIT_MS: i64 = 5 * 60_000;
 /// Wrong codes one waiting sign-in may try before it must start over.
 pub const CODE_ATTEMPTS: i64 = 5;
+
+/// Wrong authenticator codes in a row (across sign-ins and addresses)
+/// after which codes are not checked for the account any more, until a
+/// recovery code is used or two-step sign-in is reset.
+pub const CODE_FAILURE_CAP: i64 = 10;
+
+/// The sign-in page's words once codes are stopped.
+pub const CODES_STOPPED_WORDS: &str = "Too many wrong codes: codes from the app are not accepted for this account any more. \
+Sign in with one of your recovery codes, or ask an owner of your workspace (or the server's operator) to reset your two-step sign-in.";
+
+/// Whether `raw` has the shape of a recovery code (those are never stopped).
+pub(crate) fn is_recovery_code(raw: &str) -> bool {
+    matches!(parse_code(raw), Some(Typed::Recovery(_)))
+}
+
+/// Counts a code attempt against the account's cap before it is checked;
+/// `None` when the cap is already reached (not checked, not counted).
+pub(crate) async fn count_code_failure(
+    conn: &mut sqlx::AnyConnection,
+    user: UserId,
+) -> AppResult<Option<i64>> {
+    let row: Option<(i64,)> = sqlx::query_as(
+        "UPDATE users SET code_failures = code_failures + 1 WHERE id = $1 AND code_failures < $2 RETURNING code_failures",
+    )
+    .bind(user.0)
+    .bind(CODE_FAILURE_CAP)
+    .fetch_optional(conn)
+    .await?;
+    Ok(row.map(|r| r.0))
+}
+
+/// A right code (or a reset) starts the count again.
+pub(crate) async fn clear_code_failures(
+    conn: &mut sqlx::AnyConnection,
+    user: UserId,
+) -> AppResult<()> {
+    sqlx::query("UPDATE users SET code_failures = 0 WHERE id = $1")
+        .bind(user.0)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Codes just stopped for this account: an audit entry and, when mail is
+/// configured, a mail to its owner (sent after commit).
+pub(crate) async fn tell_codes_stopped(
+    conn: &mut sqlx::AnyConnection,
+    svc: &Services,
+    user: UserId,
+    email: &str,
+    now: i64,
+) -> AppResult<()> {
+    audit::record(
+        &mut *conn,
+        Entry {
+            workspace: None,
+            tenant: None,
+            actor: Some(user),
+            actor_label: "anonymous",
+            action: AuditAction::CodesLimited,
+            target: email.to_string(),
+            outcome: AuditOutcome::Denied,
+            detail: Some(format!(
+                "{CODE_FAILURE_CAP} wrong codes in a row: only recovery codes are accepted"
+            )),
+        },
+        now,
+    )
+    .await?;
+    if svc.mail.is_some() {
+        let body = format!(
+            "Someone who knew the password of your Tenantry account {email} typed {CODE_FAILURE_CAP} \
+             wrong two-step codes in a row.\n\nCodes from your authenticator app are no longer \
+             accepted for your account. Sign in with one of your recovery codes (it turns codes on \
+             again), or ask an owner of your workspace to reset your two-step sign-in. If this was \
+             not you, change your password now: someone knows it.\n"
+        );
+        crate::mail::enqueue(
+            conn,
+            svc,
+            None,
+            email,
+            "Tenantry: two-step codes stopped for your account",
+            &body,
+            now,
+        )
+        .await?;
+    }
+    Ok(())
+}
 /// Recovery codes made at a time.
 pub const RECOVERY_CODES: usize = 10;
 
@@ -455,6 +545,7 @@ pub async fn disable(svc: &Services, actor: &Actor, current_password: &str) -> A
         .bind(actor.user_id.0)
         .execute(&mut **tx)
         .await?;
+    clear_code_failures(&mut tx, actor.user_id).await?;
     audit::record(&mut tx, entry(actor, AuditAction::MfaDisabled, None), now).await?;
     tx.commit().await?;
     Ok(())
@@ -480,6 +571,7 @@ pub async fn reset_by_operator(svc: &Services, email: &crate::validate::Email) -
         .bind(user)
         .execute(&mut **tx)
         .await?;
+    clear_code_failures(&mut tx, UserId(user)).await?;
     let ended = sqlx::query("DELETE FROM sessions WHERE user_id = $1")
         .bind(user)
         .execute(&mut **tx)

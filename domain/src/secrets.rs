@@ -99,6 +99,19 @@ impl SecretBox {
         h.finalize().into()
     }
 
+    /// HMAC-SHA256 of `message` under a key derived for `purpose`: a
+    /// signature only a process holding this key can make or check.
+    pub fn mac(&self, purpose: &str, message: &[u8]) -> [u8; 32] {
+        use hmac::Mac;
+        let key = self.derive(purpose);
+        // HMAC takes a key of any length: this cannot fail.
+        let Ok(mut mac) = <hmac::Hmac<sha2::Sha256> as Mac>::new_from_slice(&key) else {
+            return [0; 32];
+        };
+        mac.update(message);
+        mac.finalize().into_bytes().into()
+    }
+
     /// The configured key, else the key in `dir/secret.key`, created (0600)
     /// on first use. An existing key file that other users can read is
     /// refused (with how to fix it): whoever reads it opens every secret.

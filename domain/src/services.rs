@@ -12,10 +12,15 @@ pub struct Settings {
     pub session_idle_ms: i64,
     /// A session is over this long after sign-in, used or not.
     pub session_absolute_ms: i64,
-    /// Failed sign-ins per account within the window before it is locked.
+    /// Sign-in attempts per account from browsers without its device cookie
+    /// within the window; past it they are not checked until the window ends.
     pub account_failure_limit: i64,
     /// Failed sign-ins per client address within the window before it is locked.
     pub address_failure_limit: i64,
+    /// Sign-in attempts per device cookie (a browser that signed in to the
+    /// account before) within the window; such a browser is held by this
+    /// limit only, never by the account's or the address's.
+    pub device_failure_limit: i64,
     pub throttle_window_ms: i64,
     pub throttle_lockout_ms: i64,
     /// How long a generated review pack stays downloadable.
@@ -41,6 +46,7 @@ impl Default for Settings {
             session_absolute_ms: 12 * 60 * 60 * 1000,
             account_failure_limit: 5,
             address_failure_limit: 20,
+            device_failure_limit: 10,
             throttle_window_ms: 15 * 60 * 1000,
             throttle_lockout_ms: 15 * 60 * 1000,
             review_pack_ttl_ms: 30 * 24 * 60 * 60 * 1000,
@@ -75,6 +81,9 @@ pub struct Services {
     pub mail: Option<Arc<crate::mail::MailConfig>>,
     /// Single sign-on (`--oidc-issuer`); without it, passwords only.
     pub sso: Option<Arc<crate::sso::SsoConfig>>,
+    /// Points between writes where tests crash this process (none armed in
+    /// a real one).
+    pub failpoints: Arc<crate::failpoints::Failpoints>,
 }
 
 impl Services {
@@ -91,6 +100,7 @@ impl Services {
             public_url: None,
             mail: None,
             sso: None,
+            failpoints: Arc::default(),
         }
     }
 
@@ -138,6 +148,16 @@ impl Services {
     pub fn with_data_dir(mut self, dir: impl Into<std::path::PathBuf>) -> Self {
         self.data_dir = Arc::new(dir.into());
         self
+    }
+
+    pub fn with_failpoints(mut self, failpoints: crate::failpoints::Failpoints) -> Self {
+        self.failpoints = Arc::new(failpoints);
+        self
+    }
+
+    /// A point between two writes (see [`crate::failpoints`]).
+    pub fn failpoint(&self, name: &str) -> crate::error::AppResult<()> {
+        self.failpoints.hit(name)
     }
 
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {

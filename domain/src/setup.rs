@@ -93,7 +93,7 @@ pub async fn complete(
     let address = format!("setup:{}", client.address.unwrap_or("unknown"));
     let now = svc.now();
     let mut tx = svc.store.begin().await?;
-    let attempt = crate::accounts::count_attempt(&mut tx, svc, &address, now).await?;
+    let attempt = crate::sign_in_throttle::count_attempt(&mut tx, svc, &address, now).await?;
     tx.commit().await?;
     if attempt > ATTEMPTS {
         return Err(AppError::TooManyRequests {
@@ -181,6 +181,7 @@ pub async fn complete(
         user,
         token,
         needs_code: false,
+        device_cookie: None,
     })
 }
 

@@ -751,6 +751,7 @@ async fn settle(
                 user: UserId(user),
                 token,
                 needs_code: false,
+                device_cookie: None,
             },
             next,
         ));

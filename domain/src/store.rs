@@ -165,6 +165,18 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../../migrations/sqlite/0020_sso_linking_invited_tenants.sql"),
         postgres: include_str!("../../migrations/postgres/0020_sso_linking_invited_tenants.sql"),
     },
+    Migration {
+        version: 21,
+        name: "run_origin",
+        sqlite: include_str!("../../migrations/sqlite/0021_run_origin.sql"),
+        postgres: include_str!("../../migrations/postgres/0021_run_origin.sql"),
+    },
+    Migration {
+        version: 22,
+        name: "sign_in_limits",
+        sqlite: include_str!("../../migrations/sqlite/0022_sign_in_limits.sql"),
+        postgres: include_str!("../../migrations/postgres/0022_sign_in_limits.sql"),
+    },
 ];
 
 /// Connections open and in use, open and idle, and the most there may be.

@@ -41,13 +41,37 @@ pub async fn list_visible(
         .collect()
 }
 
-pub async fn tenants_page(svc: &Services, actor: &Actor) -> AppResult<Option<TenantsPage>> {
+/// The tenant list of the member's current workspace, filtered by `tag`
+/// when given (404 for a tag that is not this workspace's).
+pub async fn tenants_page(
+    svc: &Services,
+    actor: &Actor,
+    tag: Option<crate::ids::TagId>,
+) -> AppResult<Option<TenantsPage>> {
     let Some(access) = access::current_workspace_with(svc, actor, Capability::TenantView).await?
     else {
-        return Ok(None);
+        return match tag {
+            Some(_) => Err(AppError::NotFound),
+            None => Ok(None),
+        };
     };
-    let tenants = list_visible(svc, actor, &access).await?;
+    let mut tenants = list_visible(svc, actor, &access).await?;
+    let any_tenants = !tenants.is_empty();
+    let tag = match tag {
+        Some(tag) => {
+            let (name, carrying) = crate::schedules::tags::carrying(svc, access.id(), tag).await?;
+            tenants.retain(|t| carrying.contains(&t.id));
+            Some(crate::schedules::TagView {
+                id: tag,
+                name,
+                tenants: tenants.len() as i64,
+            })
+        }
+        None => None,
+    };
     Ok(Some(TenantsPage {
+        tag,
+        any_tenants,
         can_manage: access.role().can(Capability::TenantManage),
         can_bulk_start: crate::schedules::BULK_STARTABLE
             .iter()

@@ -90,6 +90,8 @@ pub struct MemberView {
     pub mfa: bool,
     /// Whether they sign in with single sign-on (their provider's factors).
     pub sso: bool,
+    /// Too many wrong two-step codes: only recovery codes work for them.
+    pub codes_stopped: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -228,7 +230,12 @@ pub struct SignInOptions {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TenantsPage {
     pub workspace: WorkspaceRef,
+    /// The tenants listed (only those carrying `tag` when filtered).
     pub tenants: Vec<TenantView>,
+    /// The tag the list is filtered by (`?tag=`), when it is.
+    pub tag: Option<crate::schedules::TagView>,
+    /// Whether the member sees any tenant at all (filtered or not).
+    pub any_tenants: bool,
     pub can_manage: bool,
     /// May start an operation on many tenants at once.
     pub can_bulk_start: bool,
@@ -294,6 +301,12 @@ pub enum AuditAction {
     UserCreated,
     SignedIn,
     SignInFailed,
+    /// Wrong passwords from unknown browsers reached the account's limit.
+    SignInLimited,
+    /// Wrong two-step codes reached the account's hard cap.
+    CodesLimited,
+    /// An owner turned a member's two-step codes on again.
+    CodesAllowedAgain,
     SignedOut,
     WorkspaceCreated,
     MemberAdded,
@@ -358,10 +371,13 @@ pub enum AuditAction {
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 64] = [
+    pub const ALL: [AuditAction; 67] = [
         AuditAction::UserCreated,
         AuditAction::SignedIn,
         AuditAction::SignInFailed,
+        AuditAction::SignInLimited,
+        AuditAction::CodesLimited,
+        AuditAction::CodesAllowedAgain,
         AuditAction::SignedOut,
         AuditAction::WorkspaceCreated,
         AuditAction::MemberAdded,
@@ -430,6 +446,9 @@ impl AuditAction {
             AuditAction::UserCreated => "user.created",
             AuditAction::SignedIn => "session.signed_in",
             AuditAction::SignInFailed => "session.sign_in_failed",
+            AuditAction::SignInLimited => "session.sign_in_limited",
+            AuditAction::CodesLimited => "session.codes_limited",
+            AuditAction::CodesAllowedAgain => "member.codes_allowed",
             AuditAction::SignedOut => "session.signed_out",
             AuditAction::WorkspaceCreated => "workspace.created",
             AuditAction::MemberAdded => "member.added",
@@ -499,6 +518,9 @@ impl AuditAction {
             AuditAction::UserCreated => "Account created",
             AuditAction::SignedIn => "Signed in",
             AuditAction::SignInFailed => "Sign-in failed",
+            AuditAction::SignInLimited => "Sign-ins from new browsers paused",
+            AuditAction::CodesLimited => "Two-step codes stopped",
+            AuditAction::CodesAllowedAgain => "Two-step codes allowed again",
             AuditAction::SignedOut => "Signed out",
             AuditAction::WorkspaceCreated => "Workspace created",
             AuditAction::MemberAdded => "Member added",

@@ -42,7 +42,7 @@ pub async fn shell(svc: &Services, actor: &Actor) -> AppResult<ShellView> {
             let access = access::WorkspaceAccess {
                 workspace: ws.clone(),
             };
-            crate::runs::monitoring::active_runs_in(svc, &access, actor).await?
+            crate::schedules::bulk::overlay_in(svc, &access, actor).await?
         }
         None => Default::default(),
     };
@@ -418,6 +418,53 @@ pub async fn set_require_mfa(
     Ok(())
 }
 
+/// Turns two-step codes on again for a member whose wrong codes reached
+/// the cap (they lost their recovery codes too): owners only, audited.
+/// Nothing else of their two-step sign-in changes.
+pub async fn allow_codes_again(
+    svc: &Services,
+    actor: &Actor,
+    workspace: WorkspaceId,
+    member: UserId,
+) -> AppResult<()> {
+    let target = format!("user {member}");
+    let action = AuditAction::CodesAllowedAgain;
+    let access = guard_members(svc, actor, workspace, action, &target).await?;
+    if access.role() != Role::Owner {
+        return Err(access::denied(
+            svc,
+            actor,
+            workspace,
+            None,
+            action,
+            target,
+            AppError::Forbidden,
+        )
+        .await);
+    }
+    let now = svc.now();
+    let mut tx = AuditedTx::begin(svc, now).await?;
+    let (_, email) = member_role(&mut tx, workspace, member)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let changed =
+        sqlx::query("UPDATE users SET code_failures = 0 WHERE id = $1 AND code_failures > 0")
+            .bind(member.0)
+            .execute(&mut **tx)
+            .await?
+            .rows_affected();
+    if changed == 0 {
+        return Err(AppError::conflict(
+            "Their two-step codes are not stopped: nothing to allow.",
+        ));
+    }
+    tx.commit(Entry::by_member(
+        actor, workspace, None, action, email, None,
+    ))
+    .await?;
+    Ok(())
+}
+
 /// Requires (or stops requiring) single sign-on of every member: owners
 /// only, from a session opened with single sign-on (so they cannot lock
 /// themselves out). Members' password sessions end; their passwords are
@@ -490,10 +537,11 @@ pub async fn members_page(svc: &Services, actor: &Actor) -> AppResult<Option<Mem
         return Ok(None);
     };
     let ws = access.id();
-    let rows: Vec<(i64, String, String, i64, i64, i64)> = sqlx::query_as(
+    let rows: Vec<(i64, String, String, i64, i64, i64, i64)> = sqlx::query_as(
         "SELECT u.id, u.email, m.role, m.created_at,
                 (SELECT COUNT(*) FROM user_totp t WHERE t.user_id = u.id AND t.confirmed_at IS NOT NULL),
-                (SELECT COUNT(*) FROM user_identities i WHERE i.user_id = u.id)
+                (SELECT COUNT(*) FROM user_identities i WHERE i.user_id = u.id),
+                u.code_failures
          FROM memberships m JOIN users u ON u.id = m.user_id
          WHERE m.workspace_id = $1 ORDER BY u.email",
     )
@@ -507,8 +555,9 @@ pub async fn members_page(svc: &Services, actor: &Actor) -> AppResult<Option<Mem
             .await?;
     let members = rows
         .into_iter()
-        .map(|(id, email, role, joined_at, mfa, sso)| {
+        .map(|(id, email, role, joined_at, mfa, sso, code_failures)| {
             Ok(MemberView {
+                codes_stopped: mfa > 0 && code_failures >= crate::mfa::CODE_FAILURE_CAP,
                 mfa: mfa > 0,
                 sso: sso > 0,
                 user_id: UserId(id),

@@ -196,7 +196,7 @@ async fn drain(f: &Fresh, op: OperationType) -> Result<f64, String> {
     let now = svc.now();
     for chunk in f.tenants.chunks(100) {
         let batch: Vec<(TenantId, i64)> = chunk.iter().map(|t| (*t, now)).collect();
-        StartGate::start_many(&svc, Initiator::System, op, &json!({}), &batch)
+        StartGate::start_many(&svc, Initiator::System, op, &json!({}), &batch, None)
             .await
             .map_err(|e| e.to_string())?;
     }

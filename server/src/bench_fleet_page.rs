@@ -159,7 +159,7 @@ pub async fn run(opts: FleetPageBenchOptions) -> Result<(), String> {
                         return Err(format!("{} rows, expected {}", p.rows.len(), opts.tenants));
                     }
                 } else {
-                    domain::tenants::tenants_page(&f.svc, &f.owner)
+                    domain::tenants::tenants_page(&f.svc, &f.owner, None)
                         .await
                         .map_err(|e| e.to_string())?;
                 }

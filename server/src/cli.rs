@@ -590,6 +590,7 @@ pub async fn run(cli: Cli) -> Result<(), String> {
                 .with_data_dir(provider.data_dir.clone())
                 .with_provider(provider.config()?.runtime()?)
                 .with_mail(mail.config()?);
+            let services = crate::startup::with_test_failpoints(services);
             if let Some(bind) = work.metrics_bind {
                 crate::metrics::serve(bind, services.clone()).await?;
             }

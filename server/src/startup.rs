@@ -147,6 +147,27 @@ pub fn start_background(
     tasks
 }
 
+/// `TENANTRY_FAILPOINTS` (builds with the demo feature only: the suite's
+/// crash tests run `tenantry` processes that abort between two writes).
+#[cfg(feature = "demo")]
+pub(crate) fn with_test_failpoints(services: Services) -> Services {
+    match std::env::var("TENANTRY_FAILPOINTS") {
+        Ok(spec) => match domain::failpoints::Failpoints::from_spec(&spec) {
+            Ok(points) => services.with_failpoints(points),
+            Err(e) => {
+                tracing::error!(error = %e, "TENANTRY_FAILPOINTS ignored");
+                services
+            }
+        },
+        Err(_) => services,
+    }
+}
+
+#[cfg(not(feature = "demo"))]
+pub(crate) fn with_test_failpoints(services: Services) -> Services {
+    services
+}
+
 impl Application {
     /// Connects and migrates the database, then builds the app.
     pub async fn build(config: Config) -> Result<Application, AppError> {
@@ -169,6 +190,7 @@ impl Application {
             .with_support_desk(config.support_desk.clone())
             .with_mail(config.mail.clone())
             .with_sso(config.sso.clone());
+        let services = with_test_failpoints(services);
         Self::build_with(config, services).await
     }
 

@@ -41,7 +41,19 @@ fn member_row(p: &MembersPage, m: &MemberView) -> impl IntoView + use<> {
     view! {
         <tr>
             <td>{m.email.clone()}{is_self.then_some(" (you)")}</td>
-            <td>{if m.mfa {
+            <td>{if m.codes_stopped {
+                view! {
+                    <span class="badge badge-bad" title="Too many wrong codes: only recovery codes work for them">"Codes stopped"</span>
+                    {p.viewer_is_owner.then(|| view! {
+                        <ServerForm action={crate::forms::target::<crate::api::AllowMemberCodes>()} submit_label="Allow codes again".to_string() inline=true
+                            confirm=format!("Allow two-step codes for {} again? Do this only after you have checked with them that the wrong codes were theirs.", m.email)
+                            confirm_label="Allow codes again".to_string()>
+                            <input type="hidden" name="workspace" value=ws.to_string()/>
+                            <input type="hidden" name="member" value=uid.to_string()/>
+                        </ServerForm>
+                    })}
+                }.into_any()
+            } else if m.mfa {
                 view! { <span class="badge badge-ok">"On"</span> }.into_any()
             } else if m.sso {
                 view! { <span class="badge badge-info" title="Signs in at their identity provider, which asks for its own factors">"Single sign-on"</span> }.into_any()

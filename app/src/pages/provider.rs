@@ -1,7 +1,7 @@
 //! Provider pages of a tenant: the dashboard's provider section (readiness and
 //! start buttons), connections, the verification report and the data browsers.
 
-use crate::components::{EmptyState, NotFound, load, next_steps_list};
+use crate::components::{EmptyState, NotFound, load, next_steps_startable};
 use crate::forms::GateForm;
 use crate::forms::ServerForm;
 use crate::provider_api as api;
@@ -41,6 +41,12 @@ fn connection_badges(c: &ConnectionView) -> impl IntoView + use<> {
 pub fn ProviderSection(tenant: TenantId) -> impl IntoView {
     view! {
         {load(api::load_provider_panel(tenant), move |p: ProviderPanel| {
+            // Verify now is offered where the member may start verification
+            // and there is a connection to verify.
+            let may_verify = p.connection.is_some()
+                && p.readiness.iter().any(|r| {
+                    r.op_type == domain::runs::OperationType::TenantVerification && r.allowed
+                });
             view! {
                 <section class="card mt-6" aria-labelledby="provider-ops">
                     <h2 id="provider-ops" class="section-title">"Provider operations"</h2>
@@ -68,10 +74,14 @@ pub fn ProviderSection(tenant: TenantId) -> impl IntoView {
                                 let label = r.op_type.label();
                                 let state = match &r.state {
                                     ReadinessState::Ready => view! { <span class="badge badge-ok">{r.state.label()}</span> }.into_any(),
+                                    ReadinessState::NotVerified => view! {
+                                        <span class="badge badge-warn" data-testid="not-verified">{r.state.label()}</span>
+                                        {next_steps_startable(r.next_steps.clone(), "next-steps muted", may_verify)}
+                                    }.into_any(),
                                     ReadinessState::Blocked { reason } => view! {
                                         <span class="badge badge-bad">{r.state.label()}</span>
                                         " " <span>{reason.message()}</span>
-                                        {next_steps_list(r.next_steps.clone(), "next-steps muted")}
+                                        {next_steps_startable(r.next_steps.clone(), "next-steps muted", may_verify)}
                                     }.into_any(),
                                     ReadinessState::Running { run } => view! {
                                         <span class="badge badge-info">{r.state.label()}</span>
@@ -102,7 +112,12 @@ pub fn ProviderSection(tenant: TenantId) -> impl IntoView {
                     <section class="card" aria-labelledby="verification">
                         <h2 id="verification" class="section-title">"Verification"</h2>
                         {match p.verification.clone() {
-                            None => view! { <p class="muted">"Not verified yet. Start tenant verification to check sign-in, identity and permissions."</p> }.into_any(),
+                            None => view! {
+                                <p class="muted" data-testid="verification-missing">"Not verified yet. Tenant verification checks sign-in, identity and permissions before anything else runs."</p>
+                                {may_verify.then(|| view! {
+                                    <StartOperation tenant=tenant op_type=domain::runs::OperationType::TenantVerification label="Verify now".to_string()/>
+                                })}
+                            }.into_any(),
                             Some(v) => {
                                 let passed = v.checks.iter().filter(|c| c.status == CheckStatus::Passed).count();
                                 view! {

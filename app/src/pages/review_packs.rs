@@ -119,7 +119,7 @@ pub fn ReviewPackPanel(initial: domain::review_packs::ReviewPackCard) -> impl In
                 </form>
             })}
             <div role="status" aria-live="polite">
-                {move || toast.get().map(toast_view)}
+                {move || toast.get().map(|t| toast_view(t, toast))}
             </div>
         </section>
     }

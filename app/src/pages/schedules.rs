@@ -92,13 +92,16 @@ fn last_fire(s: &ScheduleView) -> impl IntoView + use<> {
             let all = fire.hub_link();
             // Queued and blocked runs are the fire's own; "already running"
             // and "scope busy" name the runs that were there first.
+            let d = f.progress.decided;
             let counts = view! {
-                <a class="link" href=created>{format!("{} queued", f.queued)}</a>
-                " · " <a class="link" href=all.clone()>{format!("{} already running", f.already_running)}</a>
-                " · " <a class="link" href=all.clone()>{format!("{} scope busy", f.scope_busy)}</a>
-                " · " <a class="link" href=blocked>{format!("{} blocked", f.blocked)}</a>
+                <a class="link" href=created>{format!("{} queued", d.queued)}</a>
+                " · " <a class="link" href=all.clone()>{format!("{} already running", d.already_running)}</a>
+                " · " <a class="link" href=all.clone()>{format!("{} scope busy", d.scope_busy)}</a>
+                " · " <a class="link" href=blocked>{format!("{} blocked", d.blocked)}</a>
+                {(d.skipped > 0).then(|| format!(" · {} skipped (no longer there)", d.skipped))}
                 " · " <a class="link" href=all>"all its runs"</a>
             };
+            let results = f.progress.tally();
             let when = format_utc(f.slot_at);
             view! {
                 <div>
@@ -109,6 +112,7 @@ fn last_fire(s: &ScheduleView) -> impl IntoView + use<> {
                     <div class="muted text-sm">{counts}
                         {(!f.finished).then_some(" · starting…")}
                     </div>
+                    <div class="muted text-sm" data-testid="fire-results">{results}</div>
                 </div>
             }.into_any()
         }
@@ -257,21 +261,21 @@ fn bulk_view(p: domain::schedules::BulkPage) -> impl IntoView {
     use domain::schedules::decision_label;
     let b = p.bulk;
     let hub = b.hub_link();
+    let d = b.progress.decided;
     let counts = [
-        (b.queued, "Queued", hub.clone()),
+        (d.queued, "Queued", hub.clone()),
         (
-            b.already_running,
+            d.already_running,
             "Already running",
             format!("{hub}&tab=active"),
         ),
-        (b.scope_busy, "Scope busy", format!("{hub}&tab=active")),
-        (b.blocked, "Blocked", format!("{hub}&outcome=blocked")),
+        (d.scope_busy, "Scope busy", format!("{hub}&tab=active")),
+        (d.blocked, "Blocked", format!("{hub}&outcome=blocked")),
     ];
     let active = b.active();
-    let progress_label = format!(
-        "{} of {} runs ended · {} succeeded",
-        b.done, b.queued, b.succeeded
-    );
+    let done = b.progress.ended();
+    let total = b.progress.targets.max(b.progress.decided_total());
+    let progress_label = format!("{} · {}", b.progress.bar_label(), b.progress.tally());
     view! {
         <dl class="facts">
             <dt>"Tenants"</dt><dd>{b.selection.clone()} " · " {b.targets}</dd>
@@ -282,15 +286,13 @@ fn bulk_view(p: domain::schedules::BulkPage) -> impl IntoView {
             {counts.into_iter().map(|(n, word, href)| view! {
                 <li class="chip" data-decision=word data-count=n><a class="link" href=href>{format!("{n} {}", word.to_lowercase())}</a></li>
             }).collect_view()}
-            {(b.skipped > 0).then(|| view! { <li class="chip" data-decision="Skipped" data-count=b.skipped>{format!("{} skipped (no longer there)", b.skipped)}</li> })}
+            {(d.skipped > 0).then(|| view! { <li class="chip" data-decision="Skipped" data-count=d.skipped>{format!("{} skipped (no longer there)", d.skipped)}</li> })}
         </ul>
-        {(b.queued > 0).then(|| view! {
-            <div class="mt-4" data-testid="bulk-progress" data-done=b.done data-total=b.queued>
-                <label for="bulk-bar">{progress_label.clone()}</label>
-                <progress id="bulk-bar" class="progress" max=b.queued value=b.done>{progress_label.clone()}</progress>
-                <p class="muted text-sm">{if active { "This page refreshes while runs are active." } else { "Every run it started has ended." }}</p>
-            </div>
-        })}
+        <div class="mt-4" data-testid="bulk-progress" data-done=done data-total=total>
+            <label for="bulk-bar">{progress_label.clone()}</label>
+            <progress id="bulk-bar" class="progress" max=total value=done>{progress_label.clone()}</progress>
+            <p class="muted text-sm">{if active { "This page refreshes while tenants are still in progress." } else { "Every tenant of this start has ended." }}</p>
+        </div>
         {(!b.admitted).then(|| view! {
             <p class="notice notice-warn" role="status">"Not every tenant was decided: the start was interrupted. The tenants listed are the ones it reached."</p>
         })}

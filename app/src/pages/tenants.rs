@@ -19,13 +19,9 @@ fn tenant_list(
     let members: Vec<(TagId, TenantId)> = panel.map(|x| x.members.clone()).unwrap_or_default();
     let tags = panel.map(|x| x.tags.clone()).unwrap_or_default();
     let can_tag = panel.is_some_and(|x| x.can_manage);
-    let shown: Vec<_> = p
-        .tenants
-        .iter()
-        .filter(|t| tag.is_none_or(|g| members.contains(&(g, t.id))))
-        .cloned()
-        .collect();
-    let filter_name = tag.and_then(|g| tags.iter().find(|x| x.id == g).map(|x| x.name.clone()));
+    // The server filtered the list by the tag (404 for one not ours).
+    let shown = p.tenants.clone();
+    let filter_name = p.tag.as_ref().map(|g| g.name.clone());
     view! {
         {(!tags.is_empty()).then(|| view! {
             <nav class="filters" aria-label="Filter tenants by tag">
@@ -95,12 +91,10 @@ fn bulk_section(
     use domain::schedules::BULK_STARTABLE;
     let ws = p.workspace.id;
     let tags = panel.map(|x| x.tags.clone()).unwrap_or_default();
-    let members: Vec<(TagId, TenantId)> = panel.map(|x| x.members.clone()).unwrap_or_default();
     let listed = p
         .tenants
         .iter()
         .filter(|t| t.status == TenantStatus::Active)
-        .filter(|t| tag.is_none_or(|g| members.contains(&(g, t.id))))
         .count();
     let filter_value = match tag {
         Some(g) => format!("filter:tag={g}"),
@@ -187,18 +181,24 @@ fn tag_section(p: &TenantsPage, panel: &TagsPanel, tag: Option<TagId>) -> impl I
 
 #[component]
 pub fn Tenants() -> impl IntoView {
-    let tag: Option<TagId> = use_query_map()
-        .read_untracked()
-        .get("tag")
-        .and_then(|t| t.parse().ok());
+    // A tag that is not a number names nothing of ours: 404, like one of
+    // another workspace.
+    let tag: Result<Option<TagId>, ()> = match use_query_map().read_untracked().get("tag") {
+        None => Ok(None),
+        Some(t) if t.is_empty() => Ok(None),
+        Some(t) => t.parse().map(Some).map_err(|_| ()),
+    };
+    let Ok(tag) = tag else {
+        return view! { <crate::components::NotFound/> }.into_any();
+    };
     view! {
         <Title text="Tenants · Tenantry"/>
-        {load(api::load_tenants(), move |page: Option<TenantsPage>| match page {
+        {load(api::load_tenants(tag), move |page: Option<TenantsPage>| match page {
             None => view! { <section class="page"><h1 class="page-title">"Tenants"</h1><NoWorkspace/></section> }.into_any(),
             Some(p) => {
                 let ws = p.workspace.id;
                 let can_manage = p.can_manage;
-                let empty = p.tenants.is_empty();
+                let empty = !p.any_tenants;
                 view! {
                     <section class="page">
                         <h1 class="page-title">"Tenants"</h1>
@@ -235,6 +235,7 @@ pub fn Tenants() -> impl IntoView {
             }
         })}
     }
+    .into_any()
 }
 
 #[component]

@@ -728,6 +728,37 @@ pub async fn verification_page(
     })
 }
 
+/// A provider operation that would start on a tenant never verified says
+/// so ("Not verified yet", with a one-click *Verify now*) instead of
+/// "Ready", matching the verification card beside it.
+fn not_verified(
+    tenant: TenantId,
+    r: crate::runs::model::Readiness,
+) -> crate::runs::model::Readiness {
+    use crate::runs::model::{ReadinessState, ScopeKind};
+    use crate::runs::next_steps::{NextAction, NextStep, StepContext};
+    let provider_work = r.op_type.spec().scope == ScopeKind::ProviderConnection;
+    if r.state != ReadinessState::Ready
+        || !provider_work
+        || r.op_type == crate::runs::OperationType::TenantVerification
+    {
+        return r;
+    }
+    let ctx = StepContext {
+        tenant: Some(tenant),
+        ..StepContext::default()
+    };
+    crate::runs::model::Readiness {
+        state: ReadinessState::NotVerified,
+        next_steps: vec![NextStep {
+            text: "Tenant verification has not run for this tenant yet: verify first, so this does not fail on sign-in or permissions.".into(),
+            link: NextAction::VerifyNow.link(&ctx),
+            start: NextAction::VerifyNow.start(&ctx),
+        }],
+        ..r
+    }
+}
+
 /// The provider part of the tenant dashboard: default connection, readiness
 /// of each operation (database only), the latest verification, and what data
 /// is stored.
@@ -803,11 +834,20 @@ pub async fn provider_panel(
         }
     }
     drop(conn);
+    let verification = latest_verification(svc, tenant).await?;
+    let readiness = if verification.is_none() {
+        readiness
+            .into_iter()
+            .map(|r| not_verified(tenant, r))
+            .collect()
+    } else {
+        readiness
+    };
     Ok(ProviderPanel {
         connection_count: connections.len() as i64,
         connection: connections.into_iter().find(|c| c.is_default),
         readiness,
-        verification: latest_verification(svc, tenant).await?,
+        verification,
         data,
         can_manage: access.workspace.role().can(Capability::ProviderManage),
     })

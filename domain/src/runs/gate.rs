@@ -4,8 +4,8 @@
 //! scope and admits the run. No remote call happens here.
 
 use super::model::{
-    InitiatorKind, OperationType, Prerequisite, ReasonCode, ScopeKind, StartDecision, StartResult,
-    scope_key,
+    InitiatorKind, OperationType, Origin, Prerequisite, ReasonCode, ScopeKind, StartDecision,
+    StartResult, scope_key,
 };
 use crate::access::{self, Actor};
 use crate::audit::{self, Entry};
@@ -290,15 +290,17 @@ async fn active_on_scope(
 
 const INSERT_QUEUED: &str =
     "INSERT INTO operation_runs (workspace_id, tenant_id, op_type, status, outcome, initiator_kind,
-        initiator_user_id, provider_connection_id, scope_key, context, created_at, available_at, rerun_of)
-     VALUES ($1, $2, $3, 'queued', 'pending', $4, $5, $6, $7, $8, $9, $11, $10)
+        initiator_user_id, provider_connection_id, scope_key, context, created_at, available_at, rerun_of,
+        origin_kind, origin_id)
+     VALUES ($1, $2, $3, 'queued', 'pending', $4, $5, $6, $7, $8, $9, $11, $10, $12, $13)
      ON CONFLICT DO NOTHING RETURNING id";
 
 /// PostgreSQL: the run and its audit entry in one statement.
 const INSERT_QUEUED_PG: &str = "WITH run AS (
         INSERT INTO operation_runs (workspace_id, tenant_id, op_type, status, outcome, initiator_kind,
-            initiator_user_id, provider_connection_id, scope_key, context, created_at, available_at, rerun_of)
-        VALUES ($1, $2, $3, 'queued', 'pending', $4, $5, $6, $7, $8, $9, $14, $13)
+            initiator_user_id, provider_connection_id, scope_key, context, created_at, available_at, rerun_of,
+            origin_kind, origin_id)
+        VALUES ($1, $2, $3, 'queued', 'pending', $4, $5, $6, $7, $8, $9, $14, $13, $15, $16)
         ON CONFLICT DO NOTHING RETURNING id
      ), audit AS (
         INSERT INTO audit_log (workspace_id, tenant_id, actor_user_id, actor_label, action, target, outcome, detail, created_at)
@@ -348,9 +350,25 @@ impl StartGate {
         initiator: Initiator<'_>,
         request: StartRequest,
     ) -> AppResult<StartResult> {
+        Self::start_from(svc, initiator, request, None).await
+    }
+
+    /// [`StartGate::start`] for a run admitted as part of `origin` (written
+    /// with the run, in the same statement).
+    async fn start_from(
+        svc: &Services,
+        initiator: Initiator<'_>,
+        request: StartRequest,
+        origin: Option<Origin>,
+    ) -> AppResult<StartResult> {
         let op = request.op_type;
-        let result = Self::decide(svc, initiator, request).await;
+        let result = Self::decide(svc, initiator, request, origin).await;
         count_start(op, &result);
+        if matches!(&result, Ok(r) if matches!(r.decision, StartDecision::Accepted | StartDecision::Blocked))
+        {
+            // A crash here leaves a committed run its origin has not recorded.
+            svc.failpoint("gate.after_admission")?;
+        }
         result
     }
 
@@ -358,6 +376,7 @@ impl StartGate {
         svc: &Services,
         initiator: Initiator<'_>,
         request: StartRequest,
+        origin: Option<Origin>,
     ) -> AppResult<StartResult> {
         let spec = request.op_type.spec();
         let now = svc.now();
@@ -427,8 +446,8 @@ impl StartGate {
                 let (id,): (i64,) = sqlx::query_as(
                     "INSERT INTO operation_runs (workspace_id, tenant_id, op_type, status, outcome, initiator_kind,
                         initiator_user_id, provider_connection_id, scope_key, context, reason_code,
-                        created_at, completed_at, available_at, rerun_of)
-                     VALUES ($1, $2, $3, 'completed', 'blocked', $4, $5, $6, $7, $8, $9, $10, $10, $10, $11) RETURNING id",
+                        created_at, completed_at, available_at, rerun_of, origin_kind, origin_id)
+                     VALUES ($1, $2, $3, 'completed', 'blocked', $4, $5, $6, $7, $8, $9, $10, $10, $10, $11, $12, $13) RETURNING id",
                 )
                 .bind(snap.tenant.workspace.0)
                 .bind(request.tenant.0)
@@ -441,6 +460,8 @@ impl StartGate {
                 .bind(reason.as_str())
                 .bind(now)
                 .bind(initiator.rerun_of().map(|r| r.0))
+                .bind(origin.map(|o| o.kind))
+                .bind(origin.map(|o| o.id))
                 .fetch_one(&mut **tx)
                 .await?;
                 audit_start(
@@ -499,7 +520,9 @@ impl StartGate {
             };
             let insert = insert
                 .bind(initiator.rerun_of().map(|r| r.0))
-                .bind(not_before(&request.args, now));
+                .bind(not_before(&request.args, now))
+                .bind(origin.map(|o| o.kind))
+                .bind(origin.map(|o| o.id));
             let inserted: Option<(i64,)> = insert.fetch_optional(session.conn()).await?;
             let Some((id,)) = inserted else {
                 // Another start won the scope between our read and insert.
@@ -681,6 +704,17 @@ impl StartGate {
     }
 }
 
+/// A tenant's start in a batch: decided (started, joined, blocked) or gone
+/// (404/403: nothing started, the caller records it), else the batch stops
+/// there, as a crash would (the store is down, a failpoint was reached).
+fn stop_unless_settled(result: AppResult<StartResult>) -> AppResult<AppResult<StartResult>> {
+    match result {
+        Ok(r) => Ok(Ok(r)),
+        Err(e @ (AppError::NotFound | AppError::Forbidden)) => Ok(Err(e)),
+        Err(e) => Err(e),
+    }
+}
+
 /// Per-row parameters of [`START_MANY`]'s VALUES list.
 const MANY_PER_ROW: usize = 6;
 
@@ -699,6 +733,7 @@ impl StartGate {
         op_type: OperationType,
         args: &serde_json::Value,
         tenants: &[(TenantId, i64)],
+        origin: Option<Origin>,
     ) -> AppResult<Vec<(TenantId, AppResult<StartResult>)>> {
         let request = |tenant: TenantId, not_before: i64| {
             let mut args = args.clone();
@@ -715,7 +750,8 @@ impl StartGate {
         if svc.store.backend() != Backend::Postgres || tenants.is_empty() {
             let mut out = Vec::with_capacity(tenants.len());
             for (t, nb) in tenants {
-                out.push((*t, Self::start(svc, initiator, request(*t, *nb)).await));
+                let result = Self::start_from(svc, initiator, request(*t, *nb), origin).await;
+                out.push((*t, stop_unless_settled(result)?));
             }
             return Ok(out);
         }
@@ -813,9 +849,9 @@ impl StartGate {
         if !admit.is_empty() {
             let values: Vec<String> = (0..admit.len())
                 .map(|i| {
-                    let p = |k: usize| format!("${}", 8 + i * MANY_PER_ROW + k);
+                    let p = |k: usize| format!("${}", 10 + i * MANY_PER_ROW + k);
                     format!(
-                        "({}, {}, $1, 'queued', 'pending', $2, $3, {}, {}, {}, $4, {}, $5)",
+                        "({}, {}, $1, 'queued', 'pending', $2, $3, {}, {}, {}, $4, {}, $5, $8, $9)",
                         p(0),
                         p(1),
                         p(2),
@@ -828,7 +864,8 @@ impl StartGate {
             let sql = format!(
                 "WITH run AS (
                     INSERT INTO operation_runs (workspace_id, tenant_id, op_type, status, outcome, initiator_kind,
-                        initiator_user_id, provider_connection_id, scope_key, context, created_at, available_at, rerun_of)
+                        initiator_user_id, provider_connection_id, scope_key, context, created_at, available_at, rerun_of,
+                        origin_kind, origin_id)
                     VALUES {}
                     ON CONFLICT DO NOTHING RETURNING id, tenant_id, workspace_id
                  ), audit AS (
@@ -846,7 +883,9 @@ impl StartGate {
                 .bind(now)
                 .bind(initiator.rerun_of().map(|r| r.0))
                 .bind(initiator.label().to_string())
-                .bind(op_type.label());
+                .bind(op_type.label())
+                .bind(origin.map(|o| o.kind))
+                .bind(origin.map(|o| o.id));
             for (tenant, ws, connection, scope, context, available_at) in &admit {
                 q = q
                     .bind(ws.0)
@@ -883,6 +922,8 @@ impl StartGate {
             }
             if !inserted.is_empty() {
                 svc.run_signal.notify();
+                // A crash here leaves committed runs their origin has not recorded.
+                svc.failpoint("gate.after_admission")?;
             }
         }
         drop(conn);
@@ -890,7 +931,8 @@ impl StartGate {
             count_start(op_type, result);
         }
         for (t, nb) in alone {
-            settled.push((t, Self::start(svc, initiator, request(t, nb)).await));
+            let result = Self::start_from(svc, initiator, request(t, nb), origin).await;
+            settled.push((t, stop_unless_settled(result)?));
         }
         Ok(settled)
     }

@@ -132,6 +132,9 @@ pub enum StartedFrom {
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum ReadinessState {
     Ready,
+    /// It would start, but tenant verification has never finished for this
+    /// tenant: sign-in, identity and permissions are unchecked.
+    NotVerified,
     Blocked {
         reason: ReasonCode,
     },
@@ -151,6 +154,7 @@ impl ReadinessState {
     pub fn label(&self) -> &'static str {
         match self {
             ReadinessState::Ready => "Ready",
+            ReadinessState::NotVerified => "Not verified yet",
             ReadinessState::Blocked { .. } => "Blocked",
             ReadinessState::Running { .. } => "Already running",
             ReadinessState::Busy { .. } => "Scope busy",
@@ -451,6 +455,17 @@ impl StartDecision {
             StartDecision::Blocked => "blocked",
         }
     }
+}
+
+/// Where a run came from when a feature admitted it as part of something
+/// larger (a schedule's fire, a bulk start): the feature's key and its row.
+/// The engine writes it in the run's own INSERT and knows nothing else of
+/// it, so the feature can find every run it admitted, even after a crash
+/// between the admission and its own bookkeeping.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Origin {
+    pub kind: &'static str,
+    pub id: i64,
 }
 
 /// A start result as the presenter needs it.

@@ -534,9 +534,9 @@ pub async fn active_runs_in(
     } else {
         count(svc, &viewer, &filter, now).await?.value
     };
-    let bulks = active_bulks(svc, access, actor).await?;
     Ok(ActiveRuns {
-        bulks,
+        // Bulk starts add their own entries (`schedules::bulk::overlay_in`).
+        bulks: Vec::new(),
         runs: rows
             .into_iter()
             .map(|r| ActiveRun {
@@ -549,51 +549,6 @@ pub async fn active_runs_in(
         total,
         link: RunFilter::tab(Tab::Active).hub_link(),
     })
-}
-
-/// Bulk starts with a run still active, each as one overlay entry counting
-/// the runs it started that this member may see (done of total).
-async fn active_bulks(
-    svc: &Services,
-    access: &WorkspaceAccess,
-    actor: &Actor,
-) -> AppResult<Vec<crate::views::ActiveBulk>> {
-    let mine = if access.role().sees_all_tenants() {
-        ""
-    } else {
-        " AND r.tenant_id IN (SELECT a.tenant_id FROM tenant_assignments a WHERE a.user_id = $2)"
-    };
-    let sql = format!(
-        "SELECT b.id, b.op_type, b.selection, COUNT(*) AS total,
-                SUM(CASE WHEN {ACTIVE} THEN 0 ELSE 1 END) AS done
-         FROM bulk_starts b
-         JOIN bulk_start_targets bt ON bt.bulk_id = b.id AND bt.decision = 'queued'
-         JOIN operation_runs r ON r.id = bt.run_id
-         WHERE b.workspace_id = $1 AND b.notified_at IS NULL{mine}
-         GROUP BY b.id, b.op_type, b.selection
-         HAVING SUM(CASE WHEN {ACTIVE} THEN 1 ELSE 0 END) > 0
-         ORDER BY b.id DESC LIMIT {OVERLAY_SIZE}"
-    );
-    let mut q = sqlx::query_as::<_, (i64, String, String, i64, i64)>(sqlx::AssertSqlSafe(sql))
-        .bind(access.id().0);
-    if !access.role().sees_all_tenants() {
-        q = q.bind(actor.user_id.0);
-    }
-    let rows = q.fetch_all(&mut *svc.store.read().await?).await?;
-    Ok(rows
-        .into_iter()
-        .filter_map(|(id, op, selection, total, done)| {
-            let op: OperationType = op.parse().ok()?;
-            Some(crate::views::ActiveBulk {
-                id: crate::ids::BulkStartId(id),
-                operation: op.label().to_string(),
-                selection,
-                done,
-                total,
-                link: format!("/admin/bulk/{id}"),
-            })
-        })
-        .collect())
 }
 
 /// What the run-detail island polls: one primary-key read joined only to the

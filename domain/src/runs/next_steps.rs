@@ -147,6 +147,19 @@ pub struct StepContext {
 pub struct NextStep {
     pub text: String,
     pub link: Option<StepLink>,
+    /// An operation the step starts in one click where the surface can
+    /// (a button through the gate); `link` stays for where it cannot.
+    #[serde(default)]
+    pub start: Option<StepStart>,
+}
+
+/// A start a next step offers: this operation on this tenant.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StepStart {
+    pub tenant: TenantId,
+    pub op_type: super::model::OperationType,
+    /// The button's words ("Verify now").
+    pub label: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -156,6 +169,18 @@ pub struct StepLink {
 }
 
 impl NextAction {
+    /// The start this action makes in one click, when it is one.
+    pub fn start(self, ctx: &StepContext) -> Option<StepStart> {
+        match (self, ctx.tenant) {
+            (NextAction::VerifyNow, Some(tenant)) => Some(StepStart {
+                tenant,
+                op_type: super::model::OperationType::TenantVerification,
+                label: "Verify now".into(),
+            }),
+            _ => None,
+        }
+    }
+
     /// The link for this action, when the context names what it needs.
     pub fn link(self, ctx: &StepContext) -> Option<StepLink> {
         use NextAction::*;
@@ -203,6 +228,7 @@ pub fn resolve(reason: ReasonCode, ctx: &StepContext) -> Vec<NextStep> {
         .map(|s| NextStep {
             text: s.text.to_string(),
             link: s.action.and_then(|a| a.link(ctx)),
+            start: s.action.and_then(|a| a.start(ctx)),
         })
         .collect()
 }

@@ -126,6 +126,7 @@ pub fn present_start(result: &StartResult) -> Toast {
                         holder.to_lowercase()
                     ),
                     link: NextAction::OpenRunningOperation.link(&ctx),
+                    start: None,
                 }],
             }
         }

@@ -5,15 +5,19 @@
 //! several batches at once); each batch's decisions are recorded in the
 //! ledger (the fire's or the bulk's target rows) in one statement.
 //!
-//! Recording in batches means a crash can lose the last batch's rows while
-//! their runs exist: the retry (a fire's takeover) asks the gate again, which
-//! answers *already running* for those tenants, so nothing starts twice.
+//! Exactly once across a crash: every run the gate admits carries its origin
+//! (the fire or the bulk) in its own INSERT, so a crash between a batch's
+//! admission and its ledger rows leaves runs that say where they came from.
+//! Whoever finishes the fire or settles the bulk first records those runs
+//! in the ledger ([`Ledger::recorded`]), and only then asks the gate about
+//! the targets still missing: a target whose run already ended is not
+//! started a second time.
 
 use crate::access::Actor;
 use crate::error::{AppError, AppResult};
 use crate::ids::{BulkStartId, ScheduleFireId, TenantId};
-use crate::runs::OperationType;
 use crate::runs::gate::{FLOW_NOTIFIES, Initiator, StartGate};
+use crate::runs::{OperationType, Origin};
 use crate::services::Services;
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -30,17 +34,63 @@ pub(crate) enum Ledger {
     Bulk(BulkStartId),
 }
 
+/// The origin keys runs carry (`operation_runs.origin_kind`).
+pub(crate) const FIRE_ORIGIN: &str = "schedule_fire";
+pub(crate) const BULK_ORIGIN: &str = "bulk_start";
+
 impl Ledger {
-    fn table(self) -> (&'static str, &'static str, i64) {
+    pub(crate) fn table(self) -> (&'static str, &'static str, i64) {
         match self {
             Ledger::Fire(f) => ("schedule_fire_targets", "fire_id", f.0),
             Ledger::Bulk(b) => ("bulk_start_targets", "bulk_id", b.0),
         }
     }
 
-    /// Tenants already recorded (a taken-over fire starts only the rest).
+    /// What the runs admitted for this ledger carry.
+    pub(crate) fn origin(self) -> Origin {
+        match self {
+            Ledger::Fire(f) => Origin {
+                kind: FIRE_ORIGIN,
+                id: f.0,
+            },
+            Ledger::Bulk(b) => Origin {
+                kind: BULK_ORIGIN,
+                id: b.0,
+            },
+        }
+    }
+
+    /// Records the runs admitted for this ledger that a crash left without
+    /// their target row (decision from the run: a run the gate wrote already
+    /// blocked is *blocked*, any other *queued*), then answers every tenant
+    /// recorded: a taken-over fire starts only the rest.
     pub(crate) async fn recorded(self, svc: &Services) -> AppResult<HashSet<i64>> {
         let (table, key, id) = self.table();
+        let origin = self.origin();
+        let repaired = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "INSERT INTO {table} ({key}, tenant_id, decision, run_id)
+             SELECT $1, r.tenant_id,
+                    CASE WHEN r.outcome = 'blocked' AND r.started_at IS NULL AND r.completed_at = r.created_at
+                         THEN 'blocked' ELSE 'queued' END,
+                    r.id
+             FROM operation_runs r
+             WHERE r.origin_kind = $2 AND r.origin_id = $1 AND r.tenant_id IS NOT NULL
+               AND NOT EXISTS (SELECT 1 FROM {table} x WHERE x.{key} = $1 AND x.tenant_id = r.tenant_id)
+             ON CONFLICT DO NOTHING"
+        )))
+        .bind(id)
+        .bind(origin.kind)
+        .execute(&mut *svc.store.write().await?)
+        .await?
+        .rows_affected();
+        if repaired > 0 {
+            tracing::warn!(
+                origin = origin.kind,
+                id,
+                repaired,
+                "recorded runs an interrupted admission had started"
+            );
+        }
         let rows: Vec<(i64,)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "SELECT tenant_id FROM {table} WHERE {key} = $1"
         )))
@@ -145,8 +195,11 @@ pub(crate) async fn admit(
         let batch = batch.to_vec();
         admitting.spawn(crate::store::one_unit(async move {
             let _slot = slot;
-            let decided = admit_batch(&task_svc, &task_starter, plan.op_type, &batch).await?;
-            ledger.record(&task_svc, &decided).await
+            let decided =
+                admit_batch(&task_svc, &task_starter, ledger, plan.op_type, &batch).await?;
+            task_svc.failpoint("admission.before_record")?;
+            ledger.record(&task_svc, &decided).await?;
+            task_svc.failpoint("admission.after_record")
         }));
         while let Some(joined) = admitting.try_join_next() {
             joined.map_err(|_| AppError::Internal)??;
@@ -163,6 +216,7 @@ pub(crate) async fn admit(
 async fn admit_batch(
     svc: &Services,
     starter: &Starter,
+    ledger: Ledger,
     op_type: OperationType,
     batch: &[(TenantId, i64)],
 ) -> AppResult<Vec<Decided>> {
@@ -178,7 +232,8 @@ async fn admit_batch(
             (Initiator::Bulk(actor), args)
         }
     };
-    let results = StartGate::start_many(svc, initiator, op_type, &args, batch).await?;
+    let results =
+        StartGate::start_many(svc, initiator, op_type, &args, batch, Some(ledger.origin())).await?;
     let mut decided = Vec::with_capacity(results.len());
     for (tenant, result) in results {
         let (decision, run) = match result {

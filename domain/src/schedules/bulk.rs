@@ -276,16 +276,18 @@ pub(crate) async fn start_admitted(
         AppResult::Ok(())
     }));
     admitting.await.map_err(|_| AppError::Internal)??;
-    view_of(svc, access.id(), bulk)
+    view_of(svc, access.id(), bulk, None)
         .await?
         .ok_or(AppError::Internal)
 }
 
-/// The bulk with its counts (None: not in this workspace).
+/// The bulk with its progress (None: not in this workspace); with
+/// `visible_to`, over the targets that member may see.
 async fn view_of(
     svc: &Services,
     ws: WorkspaceId,
     bulk: BulkStartId,
+    visible_to: Option<UserId>,
 ) -> AppResult<Option<BulkView>> {
     let mut conn = svc.store.read().await?;
     type Row = (String, String, Option<String>, i64, i64, Option<i64>);
@@ -302,22 +304,18 @@ async fn view_of(
         return Ok(None);
     };
     let op_type: OperationType = op.parse().map_err(|_| AppError::Internal)?;
-    let counts: Vec<(String, i64)> = sqlx::query_as(
-        "SELECT decision, COUNT(*) FROM bulk_start_targets WHERE bulk_id = $1 GROUP BY decision",
-    )
-    .bind(bulk.0)
-    .fetch_all(&mut *conn)
-    .await?;
-    let (done, succeeded): (i64, i64) = sqlx::query_as(
-        "SELECT COALESCE(SUM(CASE WHEN r.status = 'completed' THEN 1 ELSE 0 END), 0),
-                COALESCE(SUM(CASE WHEN r.outcome = 'succeeded' THEN 1 ELSE 0 END), 0)
-         FROM bulk_start_targets bt JOIN operation_runs r ON r.id = bt.run_id
-         WHERE bt.bulk_id = $1 AND bt.decision = 'queued'",
-    )
-    .bind(bulk.0)
-    .fetch_one(&mut *conn)
-    .await?;
-    let count = |d: &str| counts.iter().find(|c| c.0 == d).map_or(0, |c| c.1);
+    let mut progress = super::progress::of_ledger(&mut conn, Ledger::Bulk(bulk), None).await?;
+    progress.targets = targets;
+    if let Some(user) = visible_to {
+        // The member's share: their tenants only (the others are counted
+        // as "not assigned to you" on the page).
+        let mine = super::progress::of_ledger(&mut conn, Ledger::Bulk(bulk), Some(user)).await?;
+        let hidden = progress.decided_total() - mine.decided_total();
+        progress = super::progress::Progress {
+            targets: (targets - hidden).max(mine.decided_total()),
+            ..mine
+        };
+    }
     Ok(Some(BulkView {
         id: bulk,
         op_label: op_type.label().to_string(),
@@ -326,13 +324,7 @@ async fn view_of(
         started_by: email,
         created_at,
         targets,
-        queued: count("queued"),
-        already_running: count("already_running"),
-        scope_busy: count("scope_busy"),
-        blocked: count("blocked"),
-        skipped: count("skipped"),
-        done,
-        succeeded,
+        progress,
         admitted: admitted.is_some(),
     }))
 }
@@ -355,7 +347,16 @@ pub async fn page(svc: &Services, actor: &Actor, bulk: BulkStartId) -> AppResult
                 AppError::NotFound
             }
         })?;
-    let view = view_of(svc, ws, bulk).await?.ok_or(AppError::NotFound)?;
+    let everyone = view_of(svc, ws, bulk, None)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let visible_to = (!access.role().sees_all_tenants()).then_some(actor.user_id);
+    let view = match visible_to {
+        Some(_) => view_of(svc, ws, bulk, visible_to)
+            .await?
+            .ok_or(AppError::NotFound)?,
+        None => everyone.clone(),
+    };
     let viewer = Viewer::member(&access, actor);
     let filter = RunFilter {
         bulk: Some(bulk),
@@ -382,9 +383,7 @@ pub async fn page(svc: &Services, actor: &Actor, bulk: BulkStartId) -> AppResult
         }
         q.fetch_all(&mut *svc.store.read().await?).await?
     };
-    let recorded =
-        view.queued + view.already_running + view.scope_busy + view.blocked + view.skipped;
-    let hidden = recorded - rows.len() as i64;
+    let hidden = everyone.progress.decided_total() - rows.len() as i64;
     let children = rows
         .into_iter()
         .map(|(tenant, name, decision, run)| BulkChild {
@@ -404,6 +403,7 @@ pub async fn page(svc: &Services, actor: &Actor, bulk: BulkStartId) -> AppResult
 /// The toast of a bulk start: the public words with their counts, a link
 /// to the bulk and one to each kind of tenant that did not start.
 pub fn present(bulk: &BulkView) -> Toast {
+    let d = bulk.progress.decided;
     let tenants = |n: i64| {
         if n == 1 {
             "1 tenant".to_string()
@@ -413,14 +413,14 @@ pub fn present(bulk: &BulkView) -> Toast {
     };
     // "Started on 0 tenants" says nothing: the counts that are there say it all.
     let mut parts = Vec::new();
-    if bulk.queued > 0 {
-        parts.push(format!("Started on {}", tenants(bulk.queued)));
+    if d.queued > 0 {
+        parts.push(format!("Started on {}", tenants(d.queued)));
     }
     for (n, word) in [
-        (bulk.already_running, "already running"),
-        (bulk.scope_busy, "scope busy"),
-        (bulk.blocked, "blocked"),
-        (bulk.skipped, "skipped (no longer there)"),
+        (d.already_running, "already running"),
+        (d.scope_busy, "scope busy"),
+        (d.blocked, "blocked"),
+        (d.skipped, "skipped (no longer there)"),
     ] {
         if n > 0 {
             parts.push(format!("{n} {word}"));
@@ -428,29 +428,31 @@ pub fn present(bulk: &BulkView) -> Toast {
     }
     let mut next_steps = Vec::new();
     let hub = bulk.hub_link();
-    if bulk.already_running + bulk.scope_busy > 0 {
+    if d.already_running + d.scope_busy > 0 {
         next_steps.push(NextStep {
             text: "Tenants already busy keep the run they had; see them in the list.".into(),
             link: Some(StepLink {
                 label: "See the runs that were already there".into(),
                 href: format!("{hub}&tab=active"),
             }),
+            start: None,
         });
     }
-    if bulk.blocked > 0 {
+    if d.blocked > 0 {
         next_steps.push(NextStep {
             text: "Blocked tenants need their connection fixed first; each blocked run says what to do.".into(),
             link: Some(StepLink {
                 label: "See the blocked tenants".into(),
                 href: format!("{hub}&outcome=blocked"),
             }),
+            start: None,
         });
     }
-    let (title, tone) = if bulk.queued > 0 {
+    let (title, tone) = if d.queued > 0 {
         ("Queued", Tone::Info)
-    } else if bulk.already_running > 0 {
+    } else if d.already_running > 0 {
         ("Already running", Tone::Neutral)
-    } else if bulk.scope_busy > 0 {
+    } else if d.scope_busy > 0 {
         ("Scope busy", Tone::Warning)
     } else {
         ("Blocked", Tone::Danger)
@@ -465,14 +467,17 @@ pub fn present(bulk: &BulkView) -> Toast {
     }
 }
 
-/// The sweep: for each admitted bulk not yet reported whose runs have all
-/// ended, one notification to its member (then it is reported, once).
+/// The sweep: for each bulk not yet reported whose every target has ended
+/// (its run, the run it joined or the run holding its scope; and its
+/// admission, or the admission was cut short), one notification to its
+/// member with every target's result, then it is reported, once. A bulk
+/// whose starts were all blocked is reported too.
 pub async fn notify_finished(svc: Services) -> AppResult<u64> {
-    let candidates: Vec<(i64, i64, Option<i64>)> = sqlx::query_as(concat!(
-        "SELECT b.id, b.workspace_id, b.initiator_user_id FROM bulk_starts b
+    let candidates: Vec<(i64, i64, Option<i64>, Option<i64>)> = sqlx::query_as(concat!(
+        "SELECT b.id, b.workspace_id, b.initiator_user_id, b.admitted_at FROM bulk_starts b
          WHERE b.notified_at IS NULL AND (b.admitted_at IS NOT NULL OR b.created_at < $1)
            AND NOT EXISTS (SELECT 1 FROM bulk_start_targets bt JOIN operation_runs r ON r.id = bt.run_id
-                           WHERE bt.bulk_id = b.id AND bt.decision = 'queued' AND ",
+                           WHERE bt.bulk_id = b.id AND bt.decision <> 'blocked' AND ",
         crate::runs::sql::active_run!("r"),
         ")
          ORDER BY b.id LIMIT 50"
@@ -483,10 +488,18 @@ pub async fn notify_finished(svc: Services) -> AppResult<u64> {
     .fetch_all(&mut *svc.store.read().await?)
     .await?;
     let mut sent = 0;
-    for (id, ws, user) in candidates {
-        let Some(view) = view_of(&svc, WorkspaceId(ws), BulkStartId(id)).await? else {
+    for (id, ws, user, admitted) in candidates {
+        if admitted.is_none() {
+            // Runs its admission started but never recorded count too.
+            Ledger::Bulk(BulkStartId(id)).recorded(&svc).await?;
+        }
+        let Some(view) = view_of(&svc, WorkspaceId(ws), BulkStartId(id), None).await? else {
             continue;
         };
+        if view.progress.running > 0 {
+            // A recovered run is still going: next beat.
+            continue;
+        }
         let now = svc.now();
         let mut tx = svc.store.begin().await?;
         // One reporter, whichever process sweeps first.
@@ -498,49 +511,155 @@ pub async fn notify_finished(svc: Services) -> AppResult<u64> {
         .execute(&mut **tx)
         .await?
         .rows_affected();
-        if claimed == 1
-            && view.queued > 0
-            && let Some(user) = user
-        {
-            let failed = view.done - view.succeeded;
-            let (tone, title) = if failed == 0 {
-                (Tone::Success, "Succeeded")
-            } else {
-                (Tone::Warning, "Finished with failures")
-            };
-            let body = format!(
-                "{} on {}: {} of {} runs succeeded{}.",
-                view.op_label,
-                view.selection,
-                view.succeeded,
-                view.queued,
-                if failed > 0 {
-                    format!(", {failed} did not")
+        if claimed == 1 {
+            let p = view.progress;
+            if let Some(user) = user {
+                let tone = if p.headline() == "Succeeded" {
+                    Tone::Success
                 } else {
-                    String::new()
-                }
-            );
-            let link = view.link();
-            crate::notifications::insert(
-                &mut tx,
-                crate::notifications::NewNotification {
-                    user: UserId(user),
-                    workspace: WorkspaceId(ws),
-                    run: None,
-                    tone,
-                    title,
-                    body: &body,
-                    link: &link,
-                    next_steps: &[],
-                },
-                now,
-            )
-            .await?;
-            sent += 1;
+                    Tone::Warning
+                };
+                let body = format!(
+                    "{} on {}: {}.{}",
+                    view.op_label,
+                    view.selection,
+                    p.tally(),
+                    if view.admitted {
+                        ""
+                    } else {
+                        " The start was interrupted: the tenants it did not reach were not started."
+                    }
+                );
+                let link = view.link();
+                crate::notifications::insert(
+                    &mut tx,
+                    crate::notifications::NewNotification {
+                        user: UserId(user),
+                        workspace: WorkspaceId(ws),
+                        run: None,
+                        tone,
+                        title: p.headline(),
+                        body: &body,
+                        link: &link,
+                        next_steps: &[],
+                    },
+                    now,
+                )
+                .await?;
+                sent += 1;
+            }
+            tx.commit().await?;
+            count_finished(&p);
+        } else {
+            tx.commit().await?;
         }
-        tx.commit().await?;
     }
     Ok(sent)
+}
+
+/// `tenantry_bulk_targets_finished_total` by result, once per finished bulk
+/// (the same [`super::progress::Progress`] the notification words).
+fn count_finished(p: &super::progress::Progress) {
+    for (result, n) in [
+        ("succeeded", p.succeeded),
+        ("partially_succeeded", p.partially_succeeded),
+        ("failed", p.failed),
+        ("cancelled", p.cancelled),
+        ("blocked", p.blocked),
+        ("not_started", p.not_started),
+        ("skipped", p.skipped),
+    ] {
+        if n > 0 {
+            metrics::counter!("tenantry_bulk_targets_finished_total", "result" => result)
+                .increment(n as u64);
+        }
+    }
+}
+
+/// The progress overlay: the member's active runs, with each bulk start
+/// still moving as one entry (its bar: targets ended of targets, from the
+/// same [`super::progress::Progress`] as its page and notification).
+pub async fn overlay(svc: &Services, actor: &Actor) -> AppResult<crate::views::ActiveRuns> {
+    match access::current_workspace_with(svc, actor, Capability::OperationsView).await? {
+        Some(access) => overlay_in(svc, &access, actor).await,
+        None => Ok(Default::default()),
+    }
+}
+
+/// [`overlay`] in a workspace the caller already resolved.
+pub async fn overlay_in(
+    svc: &Services,
+    access: &access::WorkspaceAccess,
+    actor: &Actor,
+) -> AppResult<crate::views::ActiveRuns> {
+    let mut overlay = crate::runs::monitoring::active_runs_in(svc, access, actor).await?;
+    overlay.bulks = moving_bulks(svc, access, actor).await?;
+    Ok(overlay)
+}
+
+/// Bulk starts not yet reported that are still moving, newest first.
+async fn moving_bulks(
+    svc: &Services,
+    access: &access::WorkspaceAccess,
+    actor: &Actor,
+) -> AppResult<Vec<crate::views::ActiveBulk>> {
+    const SHOWN: usize = 5;
+    let sees_all = access.role().sees_all_tenants();
+    let mut conn = svc.store.read().await?;
+    let bulks: Vec<(i64, String, String, i64, Option<i64>)> = sqlx::query_as(
+        "SELECT id, op_type, selection, targets, admitted_at FROM bulk_starts
+         WHERE workspace_id = $1 AND notified_at IS NULL ORDER BY id DESC LIMIT 50",
+    )
+    .bind(access.id().0)
+    .fetch_all(&mut *conn)
+    .await?;
+    if bulks.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut sql = String::from(
+        "SELECT b.id, bt.decision, r.status, r.outcome, COUNT(*)
+         FROM bulk_starts b JOIN bulk_start_targets bt ON bt.bulk_id = b.id
+         LEFT JOIN operation_runs r ON r.id = bt.run_id
+         WHERE b.workspace_id = $1 AND b.notified_at IS NULL",
+    );
+    if !sees_all {
+        sql.push_str(
+            " AND bt.tenant_id IN (SELECT a.tenant_id FROM tenant_assignments a WHERE a.user_id = $2)",
+        );
+    }
+    sql.push_str(" GROUP BY b.id, bt.decision, r.status, r.outcome");
+    let mut q = sqlx::query_as::<_, super::progress::Row<i64>>(sqlx::AssertSqlSafe(sql))
+        .bind(access.id().0);
+    if !sees_all {
+        q = q.bind(actor.user_id.0);
+    }
+    let rows = q.fetch_all(&mut *conn).await?;
+    let mut progress = super::progress::fold_rows(&rows);
+    let mut out = Vec::new();
+    for (id, op, selection, targets, admitted) in bulks {
+        let Ok(op) = op.parse::<OperationType>() else {
+            continue;
+        };
+        let mut p = progress.remove(&id).unwrap_or_default();
+        // Members who see every tenant see the whole bulk (tenants not
+        // decided yet included); others their own tenants of it.
+        p.targets = if sees_all { targets } else { p.decided_total() };
+        if !p.moving(admitted.is_some()) || p.targets == 0 {
+            continue;
+        }
+        out.push(crate::views::ActiveBulk {
+            id: BulkStartId(id),
+            operation: op.label().to_string(),
+            selection,
+            done: p.ended(),
+            total: p.targets.max(p.decided_total()),
+            link: format!("/admin/bulk/{id}"),
+        });
+        if out.len() == SHOWN {
+            break;
+        }
+    }
+    Ok(out)
 }
 
 /// Registers the sweep with the engine.

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 pub(crate) mod admission;
 #[cfg(feature = "server")]
 pub mod bulk;
+pub mod progress;
 #[cfg(feature = "server")]
 pub mod recurrence;
 #[cfg(feature = "server")]
@@ -81,10 +82,8 @@ pub struct FireView {
     /// Fired more than two minutes after its slot.
     pub late: bool,
     pub targets: i64,
-    pub queued: i64,
-    pub already_running: i64,
-    pub scope_busy: i64,
-    pub blocked: i64,
+    /// Every target by decision and by its run (the one definition).
+    pub progress: progress::Progress,
     pub finished: bool,
 }
 
@@ -155,22 +154,17 @@ pub struct BulkView {
     pub started_by: Option<String>,
     pub created_at: i64,
     pub targets: i64,
-    pub queued: i64,
-    pub already_running: i64,
-    pub scope_busy: i64,
-    pub blocked: i64,
-    /// Tenants gone (or no longer yours) between the choice and the start.
-    pub skipped: i64,
-    /// Of the runs it queued: how many ended, how many succeeded.
-    pub done: i64,
-    pub succeeded: i64,
+    /// Every target by decision and by its run (the one definition, also
+    /// behind the toast, the overlay and the notification).
+    pub progress: progress::Progress,
     pub admitted: bool,
 }
 
 impl BulkView {
-    /// Whether any run it started is still queued or running.
+    /// Whether any target is still moving (its run, the run holding its
+    /// scope, or its admission).
     pub fn active(&self) -> bool {
-        self.done < self.queued
+        self.progress.moving(self.admitted)
     }
 
     /// The hub filtered to this bulk's runs (those it started and those it found running).

@@ -5,10 +5,11 @@
 //! Exactly once: a fire is the row (schedule, slot) under a unique index, so
 //! of any number of sweeping processes one inserts it. Missed slots (nothing
 //! ran for a while) fold into one fire of the latest slot, which records how
-//! many it stands for and says it was late. Targets are admitted one by one
-//! through the gate as `Initiator::Schedule` and recorded per tenant, so a
-//! fire interrupted by a crash is finished by a later sweep (after its lease)
-//! without starting anyone twice. Starts are admitted at once (every gate
+//! many it stands for and says it was late. Targets are admitted through the
+//! gate as `Initiator::Schedule`, each run carrying the fire as its origin,
+//! and recorded per tenant, so a fire interrupted by a crash (between any two
+//! of its writes) is finished by a later sweep after its lease without
+//! starting anyone twice. Starts are admitted at once (every gate
 //! rule checked at fire time, the scope held) and spread over the
 //! schedule's window with the gate's `not_before`.
 
@@ -26,7 +27,7 @@ use crate::views::AuditAction;
 use std::collections::BTreeMap;
 
 /// A fire's lease: a sweep that finds a fire unfinished past this takes it over.
-pub(crate) const FIRE_LEASE_MS: i64 = 120_000;
+pub const FIRE_LEASE_MS: i64 = 120_000;
 /// Schedules fired per sweep (the rest on the next beat).
 const DUE_PER_SWEEP: i64 = 100;
 
@@ -67,30 +68,42 @@ async fn validate(svc: &Services, ws: WorkspaceId, form: &ScheduleForm) -> AppRe
     let target = Target::parse(&form.target).ok_or_else(|| {
         AppError::invalid("target", "Choose a tenant, a tag, or every active tenant.")
     })?;
+    // Another workspace's tenant or tag does not exist here (404, as
+    // everywhere); one of ours that cannot be targeted is the form's error.
     {
         let mut conn = svc.store.read().await?;
-        let found: Option<(i64,)> = match target {
-            Target::AllActive => Some((1,)),
-            Target::Tenant(t) => sqlx::query_as(
-                "SELECT id FROM tenants WHERE id = $1 AND workspace_id = $2 AND status = 'active'",
-            )
-            .bind(t.0)
-            .bind(ws.0)
-            .fetch_optional(&mut *conn)
-            .await?,
-            Target::Tag(t) => {
-                sqlx::query_as("SELECT id FROM tags WHERE id = $1 AND workspace_id = $2")
-                    .bind(t.0)
-                    .bind(ws.0)
-                    .fetch_optional(&mut *conn)
-                    .await?
+        match target {
+            Target::AllActive => {}
+            Target::Tenant(t) => {
+                let status: Option<(String,)> = sqlx::query_as(
+                    "SELECT status FROM tenants WHERE id = $1 AND workspace_id = $2",
+                )
+                .bind(t.0)
+                .bind(ws.0)
+                .fetch_optional(&mut *conn)
+                .await?;
+                match status {
+                    None => return Err(AppError::NotFound),
+                    Some((s,)) if s != "active" => {
+                        return Err(AppError::invalid(
+                            "target",
+                            "That tenant is not active: activate it or choose another.",
+                        ));
+                    }
+                    Some(_) => {}
+                }
             }
-        };
-        if found.is_none() {
-            return Err(AppError::invalid(
-                "target",
-                "That tenant or tag is not in this workspace any more. Choose another.",
-            ));
+            Target::Tag(t) => {
+                let found: Option<(i64,)> =
+                    sqlx::query_as("SELECT id FROM tags WHERE id = $1 AND workspace_id = $2")
+                        .bind(t.0)
+                        .bind(ws.0)
+                        .fetch_optional(&mut *conn)
+                        .await?;
+                if found.is_none() {
+                    return Err(AppError::NotFound);
+                }
+            }
         }
     }
     let recurrence = Recurrence::parse(&form.cron, &form.time_zone)?;
@@ -493,13 +506,8 @@ async fn fire_view(
     let Some((slot_at, fired_at, missed, targets, finished)) = row else {
         return Ok(None);
     };
-    let counts: Vec<(String, i64)> = sqlx::query_as(
-        "SELECT decision, COUNT(*) FROM schedule_fire_targets WHERE fire_id = $1 GROUP BY decision",
-    )
-    .bind(fire.0)
-    .fetch_all(&mut *conn)
-    .await?;
-    let count = |d: &str| counts.iter().find(|c| c.0 == d).map_or(0, |c| c.1);
+    let mut progress = super::progress::of_ledger(conn, Ledger::Fire(fire), None).await?;
+    progress.targets = targets;
     Ok(Some(FireView {
         id: fire,
         slot_at,
@@ -507,10 +515,7 @@ async fn fire_view(
         missed,
         late: fired_at - slot_at > LATE_AFTER_MS,
         targets,
-        queued: count("queued"),
-        already_running: count("already_running"),
-        scope_busy: count("scope_busy"),
-        blocked: count("blocked"),
+        progress,
         finished: finished.is_some(),
     }))
 }
@@ -587,6 +592,7 @@ pub async fn fire_due(svc: Services) -> AppResult<u64> {
         tx.commit().await?;
         if let Some((fire,)) = inserted {
             fired += 1;
+            svc.failpoint("fire.after_create")?;
             metrics::counter!("tenantry_schedule_fires_total", "late" => if now - slot > LATE_AFTER_MS { "true" } else { "false" }).increment(1);
             admit(&svc, ScheduleFireId(fire)).await?;
         }
@@ -655,6 +661,7 @@ async fn admit(svc: &Services, fire: ScheduleFireId) -> AppResult<()> {
             .execute(&mut *conn)
             .await?;
     }
+    svc.failpoint("fire.after_targets")?;
     admission::admit(
         svc,
         ledger,
@@ -668,6 +675,7 @@ async fn admit(svc: &Services, fire: ScheduleFireId) -> AppResult<()> {
         &done,
     )
     .await?;
+    svc.failpoint("fire.before_finish")?;
     let mut conn = svc.store.write().await?;
     sqlx::query("UPDATE schedule_fires SET finished_at = $2 WHERE id = $1")
         .bind(fire.0)

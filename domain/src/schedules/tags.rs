@@ -102,6 +102,21 @@ async fn name_of(svc: &Services, ws: WorkspaceId, tag: TagId) -> AppResult<Strin
     row.map(|r| r.0).ok_or(AppError::NotFound)
 }
 
+/// The tag's name and the tenants carrying it, if it belongs to `ws`
+/// (else 404).
+pub(crate) async fn carrying(
+    svc: &Services,
+    ws: WorkspaceId,
+    tag: TagId,
+) -> AppResult<(String, std::collections::HashSet<TenantId>)> {
+    let name = name_of(svc, ws, tag).await?;
+    let rows: Vec<(i64,)> = sqlx::query_as("SELECT tenant_id FROM tenant_tags WHERE tag_id = $1")
+        .bind(tag.0)
+        .fetch_all(&mut *svc.store.read().await?)
+        .await?;
+    Ok((name, rows.into_iter().map(|r| TenantId(r.0)).collect()))
+}
+
 /// Deletes a tag; schedules that target it are deleted with it (said in the confirmation).
 pub async fn delete(svc: &Services, actor: &Actor, ws: WorkspaceId, tag: TagId) -> AppResult<()> {
     let access = access::workspace(svc, actor, ws, Capability::WorkspaceView).await?;
@@ -207,7 +222,7 @@ pub async fn panel(svc: &Services, actor: &Actor) -> AppResult<Option<TagsPanel>
     };
     let ws = access.id();
     let tags = list(svc, actor, ws).await?;
-    let visible: std::collections::HashSet<i64> = crate::tenants::tenants_page(svc, actor)
+    let visible: std::collections::HashSet<i64> = crate::tenants::tenants_page(svc, actor, None)
         .await?
         .map(|p| p.tenants.into_iter().map(|t| t.id.0).collect())
         .unwrap_or_default();

@@ -1223,6 +1223,20 @@ fn rows() -> Vec<Row> {
                 )
             },
         },
+        Row {
+            // Victim A's codes are not stopped: the owner's call is a 409,
+            // everyone else is refused before that.
+            path: "/api/members/allow_codes",
+            kind: Kind::Fn,
+            targets: OBJ,
+            own: [401, 404, 404, 403, 409],
+            request: |w, t| {
+                (
+                    "/api/members/allow_codes".into(),
+                    vec![("workspace", w.ws(t)), ("member", w.victim(t))],
+                )
+            },
+        },
         // ---- baselines -------------------------------------------------------------------
         Row {
             path: "/admin/baselines",

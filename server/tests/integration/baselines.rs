@@ -702,7 +702,9 @@ async fn matrix_counts_versions_and_expiry(backend: Backend) {
     .await
     .unwrap();
     assert_eq!(
-        bulk.queued + bulk.already_running + bulk.scope_busy,
+        bulk.progress.decided.queued
+            + bulk.progress.decided.already_running
+            + bulk.progress.decided.scope_busy,
         w.tenants.len() as i64,
         "{bulk:?}"
     );

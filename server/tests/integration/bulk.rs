@@ -118,11 +118,11 @@ async fn five_hundred_tenants_give_exact_counts(backend: Backend) {
     assert_eq!(view.targets, 498);
     assert_eq!(
         (
-            view.queued,
-            view.already_running,
-            view.scope_busy,
-            view.blocked,
-            view.skipped
+            view.progress.decided.queued,
+            view.progress.decided.already_running,
+            view.progress.decided.scope_busy,
+            view.progress.decided.blocked,
+            view.progress.decided.skipped
         ),
         (475, 11, 5, 7, 0)
     );
@@ -183,13 +183,12 @@ async fn five_hundred_tenants_give_exact_counts(backend: Backend) {
             .all(|c| c.run.as_ref().is_some_and(|r| r.headline.label == "Queued"))
     );
     assert_eq!(page.hidden, 0);
-    // The overlay: the bulk is one entry (0 of 475), the 16 runs that were
-    // there first are listed as runs.
-    let overlay = domain::runs::monitoring::active_runs(svc, &w.owner)
-        .await
-        .unwrap();
+    // The overlay: the bulk is one entry over all 498 targets (the 7
+    // blocked are done; the 16 already running or busy wait for the runs
+    // that were there first, which are also listed as runs).
+    let overlay = bulk::overlay(svc, &w.owner).await.unwrap();
     assert_eq!(overlay.bulks.len(), 1);
-    assert_eq!((overlay.bulks[0].done, overlay.bulks[0].total), (0, 475));
+    assert_eq!((overlay.bulks[0].done, overlay.bulks[0].total), (7, 498));
     assert_eq!(overlay.total, 16);
 
     // Work it off: every run succeeds except two of the bulk's.
@@ -211,23 +210,16 @@ async fn five_hundred_tenants_give_exact_counts(backend: Backend) {
             finished += 1;
         }
         if finished == 100 {
-            let mid = domain::runs::monitoring::active_runs(svc, &w.owner)
-                .await
-                .unwrap();
+            let mid = bulk::overlay(svc, &w.owner).await.unwrap();
             assert_eq!(mid.bulks.len(), 1);
-            assert_eq!(mid.bulks[0].total, 475);
-            // The first 100 claimed may include the 16 earlier runs.
-            assert!(
-                mid.bulks[0].done >= 84 && mid.bulks[0].done <= 100,
-                "{:?}",
-                mid.bulks
-            );
+            assert_eq!(mid.bulks[0].total, 498);
+            // Each ended run ends one target (its own, or the one that
+            // joined it or waited for its scope), plus the 7 blocked.
+            assert_eq!(mid.bulks[0].done, 107, "{:?}", mid.bulks);
         }
     }
     assert_eq!(finished, 475 + 16);
-    let overlay = domain::runs::monitoring::active_runs(svc, &w.owner)
-        .await
-        .unwrap();
+    let overlay = bulk::overlay(svc, &w.owner).await.unwrap();
     assert!(overlay.bulks.is_empty() && overlay.runs.is_empty());
     // One notification for the bulk (the 16 single starts notify as before),
     // none per bulk run; a second sweep sends nothing.
@@ -247,15 +239,21 @@ async fn five_hundred_tenants_give_exact_counts(backend: Backend) {
     .fetch_one(app.services.store.unguarded_pool())
     .await
     .unwrap();
-    assert_eq!(title, "Finished with failures");
+    // Every target, by the run it created or joined: 473 of its own and
+    // the 11 it found running succeeded; the 5 busy ones never started.
+    assert_eq!(title, "Finished with problems");
     assert_eq!(
         body,
-        "Inventory sync on Tag: Fleet: 473 of 475 runs succeeded, 2 did not."
+        "Inventory sync on Tag: Fleet: 484 succeeded, 2 failed, 7 blocked, 5 not started (scope busy)."
     );
     let done = bulk::page(svc, &w.owner, id).await.unwrap().bulk;
     assert_eq!(
-        (done.done, done.succeeded, done.active()),
-        (475, 473, false)
+        (
+            done.progress.ended(),
+            done.progress.succeeded,
+            done.active()
+        ),
+        (498, 484, false)
     );
 }
 
@@ -339,7 +337,7 @@ async fn who_may_start_and_see_a_bulk(backend: Backend) {
     )
     .await
     .unwrap();
-    assert_eq!((mine.targets, mine.queued), (2, 2));
+    assert_eq!((mine.targets, mine.progress.decided.queued), (2, 2));
     assert_eq!(mine.selection, "Every tenant listed");
     // A checked row that is not theirs (unassigned, or another workspace's)
     // makes the request 404; nothing is started.
@@ -402,7 +400,7 @@ async fn who_may_start_and_see_a_bulk(backend: Backend) {
     )
     .await
     .unwrap();
-    assert_eq!((checked.targets, checked.queued), (2, 2));
+    assert_eq!((checked.targets, checked.progress.decided.queued), (2, 2));
     assert_eq!(checked.selection, "2 checked tenants");
     // The owner's bulk seen by the operator: only their tenants, the rest counted as hidden.
     let all = bulk::start(
@@ -417,22 +415,21 @@ async fn who_may_start_and_see_a_bulk(backend: Backend) {
     assert_eq!(all.targets, 5);
     let seen = bulk::page(svc, &operator, all.id).await.unwrap();
     assert_eq!((seen.children.len(), seen.hidden), (2, 3));
-    let overlay = domain::runs::monitoring::active_runs(svc, &operator)
-        .await
-        .unwrap();
-    // Their own bulk is one entry; in the owner's, their two tenants were
-    // busy with it (scope busy), so nothing of it is active for them.
+    let overlay = bulk::overlay(svc, &operator).await.unwrap();
+    // Their own bulk is one entry; in the owner's, their two tenants wait
+    // for their busy scope (their own bulk's runs), so it is in progress
+    // for them too, over their two tenants only.
     let entry = overlay.bulks.iter().find(|b| b.id == mine.id).unwrap();
     assert_eq!((entry.done, entry.total), (0, 2));
-    assert!(overlay.bulks.iter().all(|b| b.id != all.id));
+    let theirs = overlay.bulks.iter().find(|b| b.id == all.id).unwrap();
+    assert_eq!((theirs.done, theirs.total), (0, 2));
     assert!(seen.children.iter().all(|c| c.decision == "scope_busy"));
-    let owner_view = domain::runs::monitoring::active_runs(svc, &w.owner)
-        .await
-        .unwrap();
+    let owner_view = bulk::overlay(svc, &w.owner).await.unwrap();
     let entry = owner_view.bulks.iter().find(|b| b.id == all.id).unwrap();
     assert_eq!(
-        entry.total, 1,
-        "of 5: 2 busy with the operator's bulk, 2 with the checked one"
+        (entry.done, entry.total),
+        (0, 5),
+        "1 queued, 2 busy with the operator's bulk, 2 with the checked one: none ended"
     );
     // Another workspace's member: 404.
     assert_eq!(
@@ -589,7 +586,7 @@ async fn a_bulk_and_a_scheduled_pack_run_for_real(backend: Backend) {
         );
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     };
-    assert_eq!(view.done, 2);
+    assert_eq!(view.progress.ended(), 2);
     // The runs themselves told nobody; the bulk tells its member once.
     let per_run: i64 = scalar(&w.app, &format!("SELECT COUNT(*) FROM notifications n JOIN bulk_start_targets bt ON bt.run_id = n.run_id WHERE bt.bulk_id = {id}")).await;
     assert_eq!(per_run, 0);
@@ -600,22 +597,19 @@ async fn a_bulk_and_a_scheduled_pack_run_for_real(backend: Backend) {
     .fetch_one(svc.store.unguarded_pool())
     .await
     .unwrap();
-    let failed = view.done - view.succeeded;
-    assert!(view.succeeded >= 1, "Contoso verifies: {view:?}");
+    let p = view.progress;
+    assert!(p.succeeded >= 1, "Contoso verifies: {view:?}");
     assert_eq!(
         title,
-        if failed == 0 {
+        if p.problems() == 0 {
             "Succeeded"
         } else {
-            "Finished with failures"
+            "Finished with problems"
         }
     );
-    assert!(
-        body.starts_with(&format!(
-            "Tenant verification on Every tenant listed: {} of 2 runs succeeded",
-            view.succeeded
-        )),
-        "{body}"
+    assert_eq!(
+        body,
+        format!("Tenant verification on Every tenant listed: {}.", p.tally()),
     );
 
     // A review pack on a schedule: every section, nobody notified.
@@ -674,7 +668,170 @@ async fn a_bulk_and_a_scheduled_pack_run_for_real(backend: Backend) {
     let _ = w.stop.send(true);
 }
 
+/// Ends every active run of these tenants with `completion`.
+async fn end_runs_of(app: &TestApp, tenants: &[TenantId], succeeded: bool) {
+    let svc = &app.services;
+    loop {
+        let claimed = RunService::claim(svc, "w1", 100, 60_000).await.unwrap();
+        if claimed.is_empty() {
+            break;
+        }
+        for c in &claimed {
+            let completion = if succeeded || !tenants.contains(&c.tenant_id.unwrap()) {
+                Completion::succeeded(SummaryCounts::default())
+            } else {
+                Completion::failed(ReasonCode::ProviderUnavailable, "Graph said no")
+            };
+            RunService::complete(svc, c, completion).await.unwrap();
+        }
+    }
+}
+
+async fn bulk_note(app: &TestApp, bulk: domain::ids::BulkStartId) -> (String, String) {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT title, body FROM notifications WHERE link = '/admin/bulk/{bulk}'"
+    )))
+    .fetch_one(app.services.store.unguarded_pool())
+    .await
+    .unwrap()
+}
+
+/// Issue 30.4: the toast, the page, the overlay's bar and the notification
+/// count every target the same way: by decision, and by the run it created
+/// or joined.
+async fn one_truth_for_a_bulks_progress(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let w = world(&app, 9).await;
+    let svc = &app.services;
+    let t = &w.tenants;
+    // 3 can start, 7 are blocked (connection disabled).
+    exec(
+        &app,
+        &format!(
+            "UPDATE provider_connections SET status = 'disabled' WHERE tenant_id IN ({})",
+            ids(&t[3..10])
+        ),
+    )
+    .await;
+    let view = bulk::start(
+        svc,
+        &w.owner,
+        w.ws,
+        "inventory_sync",
+        Selection::Matching { tag: None },
+    )
+    .await
+    .unwrap();
+    let toast = bulk::present(&view);
+    assert_eq!(
+        toast.body,
+        "Inventory sync · Started on 3 tenants · 7 blocked."
+    );
+    // The bar counts all 10: the 7 blocked are done at once.
+    let overlay = bulk::overlay(svc, &w.owner).await.unwrap();
+    let entry = overlay.bulks.iter().find(|b| b.id == view.id).unwrap();
+    assert_eq!((entry.done, entry.total), (7, 10));
+    let page = bulk::page(svc, &w.owner, view.id).await.unwrap().bulk;
+    assert_eq!(
+        (page.progress.ended(), page.progress.targets),
+        (7, 10),
+        "the page and the overlay agree"
+    );
+    end_runs_of(&app, &[], true).await;
+    assert!(bulk::overlay(svc, &w.owner).await.unwrap().bulks.is_empty());
+    assert_eq!(bulk::notify_finished(svc.clone()).await.unwrap(), 1);
+    assert_eq!(
+        bulk_note(&app, view.id).await,
+        (
+            "Finished with problems".to_string(),
+            "Inventory sync on Every tenant listed: 3 succeeded, 7 blocked.".to_string()
+        )
+    );
+
+    // Everything blocked: its member is still told when it has ended.
+    let blocked = bulk::start(
+        svc,
+        &w.owner,
+        w.ws,
+        "compliance_snapshot",
+        Selection::Checked(t[3..6].to_vec()),
+    )
+    .await
+    .unwrap();
+    assert_eq!(bulk::present(&blocked).title, "Blocked");
+    assert!(bulk::overlay(svc, &w.owner).await.unwrap().bulks.is_empty());
+    assert_eq!(bulk::notify_finished(svc.clone()).await.unwrap(), 1);
+    assert_eq!(
+        bulk_note(&app, blocked.id).await.1,
+        "Compliance snapshot on 3 checked tenants: 3 blocked."
+    );
+
+    // A target found already running keeps the entry until that run ends.
+    assert_eq!(
+        start_one(&app, &w.owner, t[0], OperationType::InventorySync).await,
+        StartDecision::Accepted
+    );
+    let joined = bulk::start(
+        svc,
+        &w.owner,
+        w.ws,
+        "inventory_sync",
+        Selection::Checked(vec![t[0], t[1]]),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        (
+            joined.progress.decided.already_running,
+            joined.progress.decided.queued
+        ),
+        (1, 1)
+    );
+    // End only the bulk's own run: the joined one still runs.
+    let own: i64 = scalar(
+        &app,
+        &format!(
+            "SELECT run_id FROM bulk_start_targets WHERE bulk_id = {} AND decision = 'queued'",
+            joined.id
+        ),
+    )
+    .await;
+    let claimed = RunService::claim(svc, "w1", 100, 60_000).await.unwrap();
+    for c in &claimed {
+        if c.id.0 == own {
+            RunService::complete(svc, c, Completion::succeeded(SummaryCounts::default()))
+                .await
+                .unwrap();
+        }
+    }
+    let entry = bulk::overlay(svc, &w.owner).await.unwrap().bulks;
+    assert_eq!(entry.len(), 1, "{entry:?}");
+    assert_eq!((entry[0].done, entry[0].total), (1, 2));
+    assert_eq!(bulk::notify_finished(svc.clone()).await.unwrap(), 0);
+    for c in &claimed {
+        if c.id.0 != own {
+            RunService::complete(
+                svc,
+                c,
+                Completion::failed(ReasonCode::ProviderUnavailable, "no"),
+            )
+            .await
+            .unwrap();
+        }
+    }
+    assert!(bulk::overlay(svc, &w.owner).await.unwrap().bulks.is_empty());
+    assert_eq!(bulk::notify_finished(svc.clone()).await.unwrap(), 1);
+    assert_eq!(
+        bulk_note(&app, joined.id).await,
+        (
+            "Finished with problems".to_string(),
+            "Inventory sync on 2 checked tenants: 1 succeeded, 1 failed.".to_string()
+        )
+    );
+}
+
 both_backends!(
+    one_truth_for_a_bulks_progress,
     five_hundred_tenants_give_exact_counts,
     who_may_start_and_see_a_bulk,
     bulk_start_through_http,

@@ -242,6 +242,18 @@ pub async fn spawn_app_with_web(
     serve_with_web(db, store, settings, None, web).await
 }
 
+/// An app with web settings and mail (no background sender).
+pub async fn spawn_app_with_web_and_mail(
+    backend: Backend,
+    settings: Settings,
+    web: server::web::WebConfig,
+    mail: domain::mail::MailConfig,
+) -> TestApp {
+    let db = TestDatabase::create(backend).await;
+    let store = open_store(&db.url).await;
+    serve_full(db, store, settings, None, web, Some(mail), None).await
+}
+
 /// An app that mails invitations through `mail` (no background sender:
 /// tests send with `domain::mail::send_due`).
 pub async fn spawn_app_with_mail(backend: Backend, mail: domain::mail::MailConfig) -> TestApp {

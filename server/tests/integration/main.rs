@@ -8,6 +8,7 @@ mod common;
 mod abuse;
 mod account;
 mod accounts;
+mod admission_crash;
 mod authz_matrix;
 mod baselines;
 mod bulk;

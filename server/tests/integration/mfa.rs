@@ -415,7 +415,148 @@ async fn owners_require_it(backend: Backend) {
     );
 }
 
+/// Issue 30.3: wrong authenticator codes have a hard cap per account,
+/// across sign-ins (and addresses): after ten in a row, codes are not
+/// checked until a recovery code is used; the person is told once.
+async fn wrong_codes_have_a_hard_cap(backend: Backend) {
+    let app = crate::common::spawn_app_with_web_and_mail(
+        backend,
+        // Every attempt here comes from 127.0.0.1; the cap is the account's.
+        domain::services::Settings {
+            address_failure_limit: 1_000,
+            ..Default::default()
+        },
+        Default::default(),
+        domain::mail::MailConfig::parse(
+            "smtp://127.0.0.1:9",
+            "tenantry@example.com",
+            std::time::Duration::from_secs(1),
+        )
+        .unwrap(),
+    )
+    .await;
+    let (user, b) = app.user_browser("alex@example.com", false).await;
+    let (key, recovery) = enrol(&app, &b).await;
+    let failures = || async {
+        sqlx::query_as::<_, (i64,)>("SELECT code_failures FROM users WHERE id = $1")
+            .bind(user.0)
+            .fetch_one(app.services.store.unguarded_pool())
+            .await
+            .unwrap()
+            .0
+    };
+    let wrong = |app: &TestApp| {
+        let right = code(app, &key);
+        if right == "000000" {
+            "111111"
+        } else {
+            "000000"
+        }
+        .to_string()
+    };
+    // Ten wrong codes over three sign-ins (four per sign-in here).
+    let stop_codes = || async {
+        let mut given = 0;
+        let mut last = Value::Null;
+        while given < domain::mfa::CODE_FAILURE_CAP {
+            let half = password_step(&app, "alex@example.com").await;
+            for _ in 0..4 {
+                if given == domain::mfa::CODE_FAILURE_CAP {
+                    break;
+                }
+                app.clock.advance_ms(2_000);
+                let (s, e) = give_code(&half, &wrong(&app)).await;
+                assert_eq!(s, 400, "{e}");
+                last = e;
+                given += 1;
+            }
+        }
+        last
+    };
+    let last = stop_codes().await;
+    assert_eq!(failures().await, domain::mfa::CODE_FAILURE_CAP);
+    assert_eq!(
+        last["message"],
+        domain::mfa::CODES_STOPPED_WORDS,
+        "said at once"
+    );
+    // Now even the right code from the app is not checked (nor counted).
+    let half = password_step(&app, "alex@example.com").await;
+    app.clock.advance_ms(30_000);
+    let (s, e) = give_code(&half, &code(&app, &key)).await;
+    assert_eq!(s, 400);
+    assert_eq!(e["message"], domain::mfa::CODES_STOPPED_WORDS);
+    assert!(!signed_in(&half).await);
+    assert_eq!(failures().await, domain::mfa::CODE_FAILURE_CAP);
+    let (told,): (i64,) =
+        sqlx::query_as("SELECT COUNT(*) FROM audit_log WHERE action = 'session.codes_limited'")
+            .fetch_one(app.services.store.unguarded_pool())
+            .await
+            .unwrap();
+    assert_eq!(told, 1, "audited once");
+    let (mails,): (i64,) = sqlx::query_as(
+        "SELECT COUNT(*) FROM mail_outbox WHERE recipient = 'alex@example.com' AND subject LIKE '%two-step codes stopped%'",
+    )
+    .fetch_one(app.services.store.unguarded_pool())
+    .await
+    .unwrap();
+    assert_eq!(mails, 1, "mailed once");
+    // A recovery code still works, and turns codes on again.
+    let (s, e) = give_code(&half, &recovery[0]).await;
+    assert_eq!(s, 200, "{e}");
+    assert_eq!(failures().await, 0);
+    let again = password_step(&app, "alex@example.com").await;
+    app.clock.advance_ms(30_000);
+    let (s, e) = give_code(&again, &code(&app, &key)).await;
+    assert_eq!(s, 200, "{e}");
+
+    // Stopped again, recovery codes lost: an owner of their workspace turns
+    // codes on again (managers may not; the members page shows it).
+    let (owner_id, owner) = app.user_browser("owner@example.com", false).await;
+    let owner_actor = app.actor(owner_id, "owner@example.com");
+    let ws = domain::workspaces::create(&app.services, &owner_actor, "MSP")
+        .await
+        .unwrap();
+    sqlx::query("INSERT INTO memberships (workspace_id, user_id, role, created_at) VALUES ($1, $2, 'manager', 0)")
+        .bind(ws.0)
+        .bind(user.0)
+        .execute(app.services.store.unguarded_pool())
+        .await
+        .unwrap();
+    stop_codes().await;
+    let (_, members) = json(&owner, "/api/members", &[]).await;
+    let alex = members["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["email"] == "alex@example.com")
+        .unwrap()
+        .clone();
+    assert_eq!(alex["codes_stopped"], true);
+    let allow = [("workspace", ws.to_string()), ("member", user.to_string())];
+    assert_eq!(
+        again.call("/api/members/allow_codes", &allow).await.status,
+        403,
+        "a manager (even the member) may not"
+    );
+    assert_eq!(
+        owner.call("/api/members/allow_codes", &allow).await.status,
+        200
+    );
+    assert_eq!(failures().await, 0);
+    assert_eq!(
+        owner.call("/api/members/allow_codes", &allow).await.status,
+        409,
+        "nothing stopped any more"
+    );
+    let back = password_step(&app, "alex@example.com").await;
+    app.clock.advance_ms(30_000);
+    let (s, e) = give_code(&back, &code(&app, &key)).await;
+    assert_eq!(s, 200, "{e}");
+}
+
 both_backends!(
+    wrong_codes_have_a_hard_cap,
     enrol_and_sign_in_with_codes,
     recovery_codes_renew,
     owners_require_it

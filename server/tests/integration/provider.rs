@@ -587,7 +587,82 @@ async fn connections_are_managed_and_audited(backend: Backend) {
     let _ = w.stop.send(true);
 }
 
+/// Issue 30.6: a tenant never verified does not read "Ready": its provider
+/// rows say "Not verified yet" (like its verification card) and offer
+/// *Verify now* as a one-click start, as does the card; once verified, the
+/// rows read "Ready".
+async fn ready_means_verified(backend: Backend) {
+    let w = provider_world(backend).await;
+    let tenant = w.tenant("Contoso", HEALTHY).await;
+    let conn = w.connect(tenant, HEALTHY).await;
+    // Consent confirmed by a connection check, verification never run.
+    sqlx::query("UPDATE provider_connections SET consent = 'granted' WHERE id = $1")
+        .bind(conn.0)
+        .execute(w.app.services.store.unguarded_pool())
+        .await
+        .unwrap();
+    let page = w.owner.get(&format!("/admin/t/{tenant}")).await;
+    assert_eq!(page.status, 200);
+    let provider_rows = domain::provider::TENANT_OPERATIONS
+        .iter()
+        .filter(|op| {
+            op.spec().scope == domain::runs::ScopeKind::ProviderConnection
+                && **op != domain::runs::OperationType::TenantVerification
+        })
+        .count();
+    assert!(provider_rows >= 4);
+    assert_eq!(
+        page.body.matches("data-testid=\"not-verified\"").count(),
+        provider_rows,
+        "every provider row but verification says so"
+    );
+    assert!(page.body.contains("data-testid=\"verification-missing\""));
+    // Each of those rows and the card carry a one-click start of verification.
+    let verify_buttons = page
+        .body
+        .matches("name=\"op_type\" value=\"tenant_verification\"")
+        .count();
+    assert!(
+        verify_buttons >= provider_rows + 2,
+        "rows, the card and the verification row itself: {verify_buttons}"
+    );
+    assert!(page.body.contains(">Verify now<"));
+    // A blocked start's toast offers the same one-click step.
+    sqlx::query("UPDATE provider_connections SET consent = 'missing', consent_answered_at = 1 WHERE id = $1")
+        .bind(conn.0)
+        .execute(w.app.services.store.unguarded_pool())
+        .await
+        .unwrap();
+    let (toast, _) = w.start(tenant, "inventory_sync").await;
+    assert_eq!(toast["title"], "Blocked");
+    let steps = toast["next_steps"].as_array().unwrap();
+    assert!(
+        steps
+            .iter()
+            .any(|s| s["start"]["op_type"] == "tenant_verification"
+                && s["start"]["label"] == "Verify now"),
+        "{toast}"
+    );
+    sqlx::query("UPDATE provider_connections SET consent = 'granted', consent_answered_at = NULL WHERE id = $1")
+        .bind(conn.0)
+        .execute(w.app.services.store.unguarded_pool())
+        .await
+        .unwrap();
+    // Verified: the rows are ready.
+    let verified = w.run_to_end(tenant, "tenant_verification").await;
+    assert_eq!(
+        verified.truth.outcome,
+        RunOutcome::Succeeded,
+        "{verified:?}"
+    );
+    let page = w.owner.get(&format!("/admin/t/{tenant}")).await;
+    assert_eq!(page.body.matches("data-testid=\"not-verified\"").count(), 0);
+    assert!(!page.body.contains("data-testid=\"verification-missing\""));
+    assert!(page.body.contains(">Ready<"));
+}
+
 both_backends!(
+    ready_means_verified,
     every_operation_on_a_healthy_tenant,
     provider_failures_become_reason_codes,
     connections_are_managed_and_audited,

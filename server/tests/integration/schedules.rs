@@ -108,14 +108,19 @@ async fn forms_are_checked_field_by_field(backend: Backend) {
     for (target, cron, zone, f) in [
         ("all", "0 3 * *", "UTC", "cron"),
         ("all", "0 3 * * *", "Atlantis/Capital", "time_zone"),
-        ("tenant:999999", "0 3 * * *", "UTC", "target"),
-        ("tag:1", "0 3 * * *", "UTC", "target"),
         ("everyone", "0 3 * * *", "UTC", "target"),
     ] {
         let e = service::create(svc, &w.owner, w.ws, form(target, cron, zone))
             .await
             .unwrap_err();
         assert_eq!(field(e).as_deref(), Some(f), "{target} {cron} {zone}");
+    }
+    // A tenant or tag that is not this workspace's does not exist here: 404.
+    for target in ["tenant:999999", "tag:1"] {
+        let e = service::create(svc, &w.owner, w.ws, form(target, "0 3 * * *", "UTC"))
+            .await
+            .unwrap_err();
+        assert_eq!(e, AppError::NotFound, "{target}");
     }
     let mut spread = form("all", "0 3 * * *", "UTC");
     spread.spread_seconds = "99999".into();
@@ -200,19 +205,17 @@ async fn tags_group_tenants(backend: Backend) {
             .unwrap_err(),
         AppError::NotFound
     );
+    // …not even as a schedule's target: 404, not a form error (issue 30.9).
     assert_eq!(
-        field(
-            service::create(
-                svc,
-                &other,
-                other_ws,
-                form(&format!("tag:{finance}"), "0 3 * * *", "UTC")
-            )
-            .await
-            .unwrap_err()
+        service::create(
+            svc,
+            &other,
+            other_ws,
+            form(&format!("tag:{finance}"), "0 3 * * *", "UTC")
         )
-        .as_deref(),
-        Some("target")
+        .await
+        .unwrap_err(),
+        AppError::NotFound
     );
     let audited: (i64,) = sqlx::query_as(
         "SELECT COUNT(*) FROM audit_log WHERE action IN ('tag.created', 'tenant.tagged', 'tenant.untagged') AND outcome = 'succeeded'",
@@ -251,7 +254,14 @@ async fn a_slot_fires_once_and_missed_slots_fold_into_one_late_fire(backend: Bac
     );
     let page = service::page(svc, &w.owner, w.ws).await.unwrap();
     let last = page.schedules[0].last_fire.clone().unwrap();
-    assert_eq!((last.targets, last.queued, last.blocked), (5, 5, 0));
+    assert_eq!(
+        (
+            last.targets,
+            last.progress.decided.queued,
+            last.progress.decided.blocked
+        ),
+        (5, 5, 0)
+    );
     assert!(!last.late);
     assert_eq!(page.schedules[0].next_fire_at, Some(T0 + 30 * MINUTE));
     assert_eq!(active_runs(&app).await, 5);
@@ -286,8 +296,8 @@ async fn a_slot_fires_once_and_missed_slots_fold_into_one_late_fire(backend: Bac
     assert_eq!(
         (
             first.slot_at,
-            first.queued,
-            first.already_running,
+            first.progress.decided.queued,
+            first.progress.decided.already_running,
             first.late
         ),
         (T0 + 15 * MINUTE, 5, 0, false)
@@ -298,7 +308,13 @@ async fn a_slot_fires_once_and_missed_slots_fold_into_one_late_fire(backend: Bac
         .unwrap();
     assert!(last.late);
     // The first fire's runs are still queued: the gate says already running.
-    assert_eq!((last.queued, last.already_running), (0, 5));
+    assert_eq!(
+        (
+            last.progress.decided.queued,
+            last.progress.decided.already_running
+        ),
+        (0, 5)
+    );
     assert_eq!(active_runs(&app).await, 5, "nobody started twice");
 
     // Paused: never fires; resumed: from the next slot, nothing made up.
@@ -390,7 +406,14 @@ async fn an_interrupted_fire_is_finished_without_starting_anyone_twice(backend: 
         .await
         .unwrap()
         .unwrap();
-    assert_eq!((f.targets, f.queued, f.already_running), (4, 4, 0));
+    assert_eq!(
+        (
+            f.targets,
+            f.progress.decided.queued,
+            f.progress.decided.already_running
+        ),
+        (4, 4, 0)
+    );
     assert!(f.finished);
     assert_eq!(active_runs(&app).await, 4);
 }
@@ -536,6 +559,29 @@ async fn the_pages_show_schedules_and_tags(backend: Backend) {
         "filtered out: {tagged}"
     );
     assert!(all.contains(&row(w.tenants[0])));
+    // Another workspace's tag names nothing here: 404 on the list's filter
+    // and as a schedule's target, like a tag that does not exist at all.
+    let other_owner = app.create_user("elsewhere@example.com", false).await;
+    let other_actor = app.actor(other_owner, "elsewhere@example.com");
+    let other_ws = domain::workspaces::create(&app.services, &other_actor, "Elsewhere")
+        .await
+        .unwrap();
+    let foreign = tags::create(&app.services, &other_actor, other_ws, "Theirs")
+        .await
+        .unwrap();
+    for path in [
+        format!("/admin/tenants?tag={foreign}"),
+        "/admin/tenants?tag=999999".to_string(),
+        "/admin/tenants?tag=abc".to_string(),
+    ] {
+        let r = b.get(&path).await;
+        assert_eq!(r.status, 404, "{path}: {}", r.body);
+        assert!(!r.body.contains("Theirs"), "{path}");
+    }
+    let mut foreign_target = fields("30 6 * * 1-5");
+    foreign_target[3].1 = format!("tag:{foreign}");
+    let r = b.call("/api/schedules/create", &foreign_target).await;
+    assert_eq!(r.status, 404, "{}", r.body);
 
     // A fire's counts link to the hub filtered to it; the hub filters by tag.
     app.clock.set_ms(T0 + 24 * 60 * MINUTE);
