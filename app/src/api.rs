@@ -626,11 +626,21 @@ pub async fn load_workspace_runs() -> ApiResult<Option<domain::views::RunSummary
     Ok(domain::runs::monitoring::workspace_summary(&svc, &actor).await?)
 }
 
-/// The run-detail island's poll: one run's changing fields, by primary key.
+/// The run-detail island's poll: one run's changing fields, by primary
+/// key; with `overlay`, also the progress overlay's list (the page's one
+/// poll feeds both).
 #[server(prefix = "/api", endpoint = "runs/poll")]
-pub async fn poll_run(run: domain::ids::RunId) -> ApiResult<domain::views::RunPulse> {
+pub async fn poll_run(
+    run: domain::ids::RunId,
+    overlay: Option<bool>,
+) -> ApiResult<domain::views::RunPoll> {
     let (svc, actor) = signed_in()?;
-    Ok(domain::runs::monitoring::pulse(&svc, &actor, run).await?)
+    let pulse = domain::runs::monitoring::pulse(&svc, &actor, run).await?;
+    let overlay = match overlay {
+        Some(true) => Some(domain::schedules::bulk::overlay(&svc, &actor).await?),
+        _ => None,
+    };
+    Ok(domain::views::RunPoll { pulse, overlay })
 }
 
 /// The progress overlay's poll: active runs of the current workspace.

@@ -8,6 +8,7 @@ pub mod baselines_api;
 pub mod components;
 pub mod error;
 pub mod forms;
+pub mod live;
 pub mod pages;
 pub mod provider_api;
 pub mod schedules_api;

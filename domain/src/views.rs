@@ -842,6 +842,14 @@ pub struct ActiveRuns {
     pub link: String,
 }
 
+/// The run page's poll: its run's pulse and, when asked (every 10 s), the
+/// overlay's list, so one page makes one stream of polls.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunPoll {
+    pub pulse: RunPulse,
+    pub overlay: Option<ActiveRuns>,
+}
+
 /// What the run-detail island polls: the changing fields of one run, read
 /// by primary key without joins, with the presenter's headline.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

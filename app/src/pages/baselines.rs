@@ -25,6 +25,15 @@ fn badge(state: CellState) -> impl IntoView {
     view! { <span class=state.badge() data-state=state.as_str()>{state.label()}</span> }
 }
 
+/// A cell a bring in line is working on (its restore, then the re-read).
+fn aligning_badge() -> impl IntoView {
+    view! {
+        <span class="badge badge-info" data-testid="aligning" title="A bring in line is restoring this policy; the cell is compared again right after">
+            "Being brought in line"
+        </span>
+    }
+}
+
 fn breadcrumb(id: BaselineId, name: String) -> impl IntoView {
     view! {
         <p class="breadcrumb"><a class="link" href="/admin/baselines">"Baselines"</a> " › "
@@ -156,7 +165,12 @@ fn matrix(p: &BaselinePage) -> impl IntoView + use<> {
     let row_count = rows.len();
     let columns = p.columns.clone();
     let version = p.version;
-    let deviating = rows.iter().any(|r| r.cells.iter().any(|c| c.deviates()));
+    let deviating = rows.iter().any(|r| {
+        r.cells
+            .iter()
+            .zip(&r.aligning)
+            .any(|(c, busy)| c.deviates() && !busy)
+    });
     view! {
         <div class="table-scroll mt-4">
             <table class="table matrix" data-testid="matrix" data-rows=row_count data-tenants=p.tenants>
@@ -177,7 +191,8 @@ fn matrix(p: &BaselinePage) -> impl IntoView + use<> {
                         let t = r.tenant;
                         let stale = r.compared_version.is_some_and(|v| v != version);
                         let tenant_name = r.name.clone();
-                        let cells = r.cells.clone();
+                        let cells: Vec<(CellState, bool)> =
+                            r.cells.iter().copied().zip(r.aligning.iter().copied()).collect();
                         let items = items.clone();
                         view! {
                             <tr data-tenant=t.to_string()>
@@ -189,16 +204,17 @@ fn matrix(p: &BaselinePage) -> impl IntoView + use<> {
                                     {r.counts.words()}
                                     {(r.extras > 0).then(|| format!(" · {} extra", r.extras))}
                                 </td>
-                                {cells.into_iter().zip(items).map(|(c, i)| {
+                                {cells.into_iter().zip(items).map(|((c, busy), i)| {
                                     let href = format!("/admin/baselines/{id}/t/{t}#item-{}", i.no);
                                     let label = format!("Bring {} in line on {}", i.display_name, tenant_name);
                                     view! {
-                                        <td data-item=i.no data-state=c.as_str()>
+                                        <td data-item=i.no data-state=c.as_str() data-aligning=busy.to_string()>
                                             <span class="cell">
-                                                {(can_align && c.deviates()).then(|| view! {
+                                                {(can_align && c.deviates() && !busy).then(|| view! {
                                                     <input type="checkbox" class="checkbox" form="align-form" name="cells" value=format!("{t}:{}", i.no) aria-label=label/>
                                                 })}
                                                 <a href=href class="link">{badge(c)}</a>
+                                                {busy.then(aligning_badge)}
                                             </span>
                                         </td>
                                     }
@@ -470,6 +486,7 @@ fn cell_view(c: CellView, can_manage: bool, baseline: BaselineId) -> impl IntoVi
     view! {
         <article class="card mt-3" id=format!("item-{no}") data-item=no data-state=c.state.as_str()>
             <h3 class="font-medium">{c.display_name.clone()} " " {badge(c.state)}
+                {c.aligning.then(|| view! { " " {aligning_badge()} })}
                 <span class="muted text-sm">" · " {kind_label(&c.kind)}</span></h3>
             {match c.compared_state {
                 CellState::Missing => Some(view! { <p class="muted text-sm">"The tenant has no policy of this kind with this name."</p> }.into_any()),
@@ -515,7 +532,7 @@ fn tenant_view(a: TenantAlignment) -> impl IntoView {
     let open: Vec<(i64, String)> = a
         .cells
         .iter()
-        .filter(|c| c.state.deviates())
+        .filter(|c| c.state.deviates() && !c.aligning)
         .map(|c| (c.no, c.display_name.clone()))
         .collect();
     let compared = match (a.compared_at, a.compared_version, a.run) {

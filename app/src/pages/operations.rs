@@ -386,25 +386,55 @@ fn run_summary(summary: RunSummary) -> impl IntoView {
 pub fn ProgressOverlay(initial: domain::views::ActiveRuns) -> impl IntoView {
     let state = RwSignal::new(initial);
     let polling = StoredValue::new(false);
+    let shows = |a: &domain::views::ActiveRuns| !a.runs.is_empty() || !a.bulks.is_empty();
+    let apply = move |runs: domain::views::ActiveRuns| {
+        let active = shows(&runs);
+        if state.get_untracked() != runs {
+            state.set(runs);
+        }
+        active
+    };
     let watch = move |immediately: bool| {
         refresh_while_active(
             polling,
             immediately,
-            crate::api::poll_active_runs,
-            move |runs| {
-                let active = !runs.runs.is_empty() || !runs.bulks.is_empty();
-                if state.get_untracked() != runs {
-                    state.set(runs);
+            // While the run page polls, its poll brings this list: no
+            // second stream (`crate::live`).
+            move || async move {
+                while crate::live::feeding() {
+                    browser::sleep(250).await;
                 }
-                active
+                let now = state.get_untracked();
+                if !shows(&now) {
+                    // The page dropped the last entry as it ended: nothing
+                    // to ask (and the loop ends).
+                    return Ok(now);
+                }
+                crate::api::poll_active_runs().await
             },
+            apply,
         );
     };
     Effect::new(move |_| {
         let now = state.get_untracked();
-        if !now.runs.is_empty() || !now.bulks.is_empty() {
+        if shows(&now) {
             watch(false);
         }
+        crate::live::listen(move |news| match news {
+            crate::live::News::Runs(runs) => {
+                apply(runs);
+            }
+            crate::live::News::Ended(run) => {
+                // The page saw it end: drop it now, not at the next poll.
+                let mut now = state.get_untracked();
+                let before = now.runs.len();
+                now.runs.retain(|r| r.id != run);
+                if now.runs.len() < before {
+                    now.total = (now.total - 1).max(0);
+                    state.set(now);
+                }
+            }
+        });
         browser::on_run_started(move || watch(true));
         browser::on_return(move || watch(true));
     });

@@ -91,11 +91,16 @@ pub fn RunLive(page: RunPage) -> impl IntoView {
         }
         let run = state.get_untracked().run.id;
         leptos::task::spawn_local(async move {
+            use domain::runs::presenter::ACTIVE_LIST_POLL_MS;
             let mut retry_ms = 1_000;
+            // This page's poll feeds the overlay too (one stream of polls).
+            crate::live::set_feeding(true);
+            let mut since_overlay: u32 = 0;
             loop {
                 let current = state.get_untracked();
                 let Some(delay) = poll_delay_ms(&current.run.truth, current.now) else {
                     live.set(Live::Finished);
+                    crate::live::tell(crate::live::News::Ended(run));
                     break;
                 };
                 let delay = if live.get_untracked() == Live::Retrying {
@@ -104,12 +109,19 @@ pub fn RunLive(page: RunPage) -> impl IntoView {
                     delay
                 };
                 browser::sleep(delay).await;
+                since_overlay = since_overlay.saturating_add(delay);
                 while browser::paused() {
                     live.set(Live::Paused);
                     browser::sleep(250).await;
                 }
-                match api::poll_run(run).await {
-                    Ok(pulse) => {
+                let with_overlay = since_overlay >= ACTIVE_LIST_POLL_MS;
+                match api::poll_run(run, Some(with_overlay)).await {
+                    Ok(poll) => {
+                        if let Some(overlay) = poll.overlay {
+                            since_overlay = 0;
+                            crate::live::tell(crate::live::News::Runs(overlay));
+                        }
+                        let pulse = poll.pulse;
                         retry_ms = 1_000;
                         let before = state.get_untracked();
                         let mut next = before.clone();
@@ -134,6 +146,7 @@ pub fn RunLive(page: RunPage) -> impl IntoView {
                     }
                 }
             }
+            crate::live::set_feeding(false);
         });
     });
     move || run_sections(state.get(), Some((live, checked)), "/admin/t")

@@ -19,6 +19,8 @@ use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 
 #[cfg(feature = "server")]
+pub mod aligning;
+#[cfg(feature = "server")]
 pub mod handler;
 #[cfg(feature = "server")]
 pub mod service;
@@ -52,6 +54,9 @@ pub fn register(c: &mut crate::runs::catalogue::Catalogue) {
     )
     .with_after_run("baseline compare after inventory", |svc, run| {
         Box::pin(async move { service::after_run(&svc, &run).await })
+    })
+    .with_after_run("re-read after bring in line", |svc, run| {
+        Box::pin(async move { aligning::after_run(&svc, &run).await })
     })
     .with_sweep("baseline compares due", |svc| {
         Box::pin(async move { service::compare_due(&svc).await })
@@ -420,6 +425,8 @@ pub struct MatrixRow {
     pub run: Option<RunId>,
     /// One per column, in the columns' order.
     pub cells: Vec<CellState>,
+    /// Per column: a bring in line is working on the cell.
+    pub aligning: Vec<bool>,
     pub counts: StateCounts,
     pub extras: i64,
 }
@@ -563,6 +570,9 @@ pub struct CellView {
     pub compared_state: CellState,
     pub settings: Vec<SettingDelta>,
     pub acceptance: Option<AcceptanceView>,
+    /// A bring in line is working on it (its restore, then the re-read and
+    /// compare): not offered for another.
+    pub aligning: bool,
 }
 
 /// `/admin/baselines/:baseline/t/:tenant`: one matrix row, in full.

@@ -1088,6 +1088,14 @@ pub async fn page(
     let items = items_of(&mut conn, h.version_id).await?;
     let tenants = matrix_tenants(&mut conn, baseline, h.ws, visible_to, filter.tag).await?;
     let (states, heads) = matrix_cells(&mut conn, baseline, svc.now()).await?;
+    let aligning = super::aligning::cells(
+        &mut conn,
+        baseline,
+        h.ws,
+        &heads.iter().map(|(t, h)| (*t, h.1)).collect(),
+        svc.now(),
+    )
+    .await?;
     let mut columns = vec![StateCounts::default(); items.len()];
     let mut totals = StateCounts::default();
     let mut kept: Vec<MatrixRow> = Vec::new();
@@ -1114,6 +1122,10 @@ pub async fn page(
         }
         let head = heads.get(&t);
         kept.push(MatrixRow {
+            aligning: items
+                .iter()
+                .map(|i| aligning.contains(&(t, i.no)))
+                .collect(),
             tenant: TenantId(t),
             name,
             compared_at: head.map(|h| h.1),
@@ -1318,6 +1330,18 @@ pub async fn tenant_alignment(
     .bind(now)
     .fetch_all(&mut *conn)
     .await?;
+    let aligning = super::aligning::cells(
+        &mut conn,
+        baseline,
+        h.ws,
+        &latest
+            .as_ref()
+            .map(|l| (tenant.0, l.compared_at))
+            .into_iter()
+            .collect(),
+        now,
+    )
+    .await?;
     let mut counts = StateCounts::default();
     let cells: Vec<CellView> = items
         .into_iter()
@@ -1346,6 +1370,7 @@ pub async fn tenant_alignment(
             };
             counts.add(state, 1);
             CellView {
+                aligning: aligning.contains(&(tenant.0, i.no)),
                 no: i.no,
                 kind: i.kind,
                 display_name: i.display_name,
@@ -1400,14 +1425,26 @@ async fn align_plan(
     if by_tenant.keys().any(|t| !names.contains_key(&t.0)) {
         return Err(AppError::NotFound);
     }
-    let (states, _) = matrix_cells(&mut conn, baseline, svc.now()).await?;
+    let (states, heads) = matrix_cells(&mut conn, baseline, svc.now()).await?;
+    // Cells a bring in line is already working on are not chosen twice.
+    let aligning = super::aligning::cells(
+        &mut conn,
+        baseline,
+        access.id(),
+        &heads.iter().map(|(t, h)| (*t, h.1)).collect(),
+        svc.now(),
+    )
+    .await?;
     let mut skipped = 0;
     let mut plan = Vec::new();
     for (t, nos) in by_tenant {
         let deviating: Vec<i64> = nos
             .iter()
             .copied()
-            .filter(|no| states.get(&(t.0, *no)).is_some_and(|s| s.deviates()))
+            .filter(|no| {
+                states.get(&(t.0, *no)).is_some_and(|s| s.deviates())
+                    && !aligning.contains(&(t.0, *no))
+            })
             .collect();
         skipped += (nos.len() - deviating.len()) as i64;
         if !deviating.is_empty() {

@@ -236,6 +236,64 @@ pub async fn save_inventory(
     Ok(snapshot)
 }
 
+/// Every item of the tenant's newest published inventory snapshot (None:
+/// no snapshot yet): the base a re-read of a few policies starts from.
+pub async fn latest_items(
+    svc: &Services,
+    tenant: TenantId,
+) -> AppResult<Option<Vec<InventoryItem>>> {
+    let mut conn = svc.store.read().await?;
+    let latest: Option<(i64,)> = sqlx::query_as(sqlx::AssertSqlSafe(&*format!(
+        "SELECT id FROM inventory_snapshots s WHERE tenant_id = $1 AND {} ORDER BY id DESC LIMIT 1",
+        published("s")
+    )))
+    .bind(tenant.0)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some((snapshot,)) = latest else {
+        return Ok(None);
+    };
+    type Row = (
+        String,
+        String,
+        String,
+        String,
+        String,
+        Option<String>,
+        Option<String>,
+    );
+    let rows: Vec<Row> = sqlx::query_as(
+        "SELECT kind, external_id, display_name, platform, detail, modified, settings
+         FROM inventory_items WHERE snapshot_id = $1 ORDER BY id",
+    )
+    .bind(snapshot)
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(Some(
+        rows.into_iter()
+            .filter_map(
+                |(kind, external_id, display_name, platform, detail, modified, settings)| {
+                    let kind = match kind.as_str() {
+                        "device_configuration" => "device_configuration",
+                        "compliance_policy" => "compliance_policy",
+                        "managed_device" => "managed_device",
+                        _ => return None,
+                    };
+                    Some(InventoryItem {
+                        kind,
+                        external_id,
+                        display_name,
+                        platform,
+                        detail,
+                        modified,
+                        settings,
+                    })
+                },
+            )
+            .collect(),
+    ))
+}
+
 /// One device's compliance state.
 #[derive(Debug, Clone)]
 pub struct DeviceState {

@@ -109,6 +109,9 @@ pub enum GraphError {
     Unreachable,
     #[error("Microsoft Graph sent an unexpected response ({what})")]
     UnexpectedResponse { what: &'static str },
+    /// The object asked for by id does not exist (deleted in the tenant).
+    #[error("the object does not exist in the tenant")]
+    NotFound,
 }
 
 impl GraphError {
@@ -123,7 +126,9 @@ impl GraphError {
             GraphError::Unavailable { .. } | GraphError::Unreachable => {
                 ReasonCode::ProviderUnavailable
             }
-            GraphError::UnexpectedResponse { .. } => ReasonCode::ProviderUnexpectedResponse,
+            GraphError::UnexpectedResponse { .. } | GraphError::NotFound => {
+                ReasonCode::ProviderUnexpectedResponse
+            }
         }
     }
 
@@ -592,9 +597,7 @@ fn classify_graph_error(status: StatusCode, body: &[u8]) -> GraphError {
     match status {
         StatusCode::FORBIDDEN => GraphError::ConsentMissing,
         StatusCode::UNAUTHORIZED => GraphError::CredentialsInvalid,
-        StatusCode::NOT_FOUND => GraphError::UnexpectedResponse {
-            what: "resource not found",
-        },
+        StatusCode::NOT_FOUND => GraphError::NotFound,
         s if s.is_server_error() => GraphError::Unavailable { status: s.as_u16() },
         _ if code == "Authorization_RequestDenied" => GraphError::ConsentMissing,
         _ => GraphError::UnexpectedResponse {

@@ -129,7 +129,8 @@ pub async fn run(
                         action: ItemAction::Unchanged,
                         detail: "The tenant already has these settings; nothing was written."
                             .into(),
-                        written_id: None,
+                        // The tenant's object, so a bring in line reads it again.
+                        written_id: Some(id),
                     }
                 } else {
                     let mut body = Map::new();

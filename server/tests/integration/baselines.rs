@@ -325,11 +325,14 @@ async fn a_baseline_from_contoso_end_to_end(backend: Backend) {
     )
     .await;
     assert_eq!((s, e["field"].as_str()), (400, Some("confirm_name")));
+    // Workers paused: the restore waits in the queue while we look.
+    w.stop.send(true).ok();
+    let before = compares(app).await;
     let (s, toast, _) = call(
         "/api/baselines/align",
         vec![
             ("baseline", id.to_string()),
-            ("cells", cells),
+            ("cells", cells.clone()),
             ("confirm_name", "Managed standard".into()),
         ],
     )
@@ -339,6 +342,45 @@ async fn a_baseline_from_contoso_end_to_end(backend: Backend) {
         (200, Some("Queued")),
         "{toast}"
     );
+    // Issue 30.5: its cells read "being brought in line" and are not
+    // offered again.
+    let p = page("").await;
+    let row = p.rows.iter().find(|r| r.tenant == tenant).unwrap();
+    let marked: Vec<bool> = p
+        .items
+        .iter()
+        .zip(&row.aligning)
+        .filter(|(i, _)| i.no == diff_no || i.no == missing_no)
+        .map(|(_, a)| *a)
+        .collect();
+    assert_eq!(marked, vec![true, true], "{:?}", row.aligning);
+    assert_eq!(row.aligning.iter().filter(|a| **a).count(), 2);
+    let (s, e, _) = call(
+        "/api/baselines/align",
+        vec![
+            ("baseline", id.to_string()),
+            ("cells", cells),
+            ("confirm_name", "Managed standard".into()),
+        ],
+    )
+    .await;
+    assert_eq!((s, e["field"].as_str()), (400, Some("cells")), "{e}");
+    let page_html = w.owner.get(&format!("/admin/baselines/{id}")).await.body;
+    assert_eq!(page_html.matches("data-testid=\"aligning\"").count(), 2);
+    // Workers again: the restore, then exactly the restored policies read
+    // again (as the system) and compared, with no sync by anyone.
+    let (stop, rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(
+        domain::runs::worker::Worker::new(
+            app.services.clone(),
+            domain::runs::worker::WorkerConfig {
+                concurrency: 2,
+                ..Default::default()
+            },
+        )
+        .run(rx),
+    );
+    next_compare(app, before).await;
     settle(app).await;
     assert_eq!(
         count(app, "SELECT COUNT(*) FROM operation_runs WHERE op_type = 'restore_execute' AND outcome = 'succeeded'").await,
@@ -349,13 +391,21 @@ async fn a_baseline_from_contoso_end_to_end(backend: Backend) {
         .object(HEALTHY, CONFIGS, &changed.external_id)
         .unwrap();
     assert_eq!(restored["passwordMinimumLength"], length);
-    // The next sync finds everything aligned.
-    let before = compares(app).await;
-    w.run_to_end(tenant, "inventory_sync").await;
-    next_compare(app, before).await;
+    let (initiator, summary): (String, String) = sqlx::query_as(
+        "SELECT initiator_kind, summary FROM operation_runs WHERE op_type = 'inventory_sync' ORDER BY id DESC LIMIT 1",
+    )
+    .fetch_one(app.services.store.unguarded_pool())
+    .await
+    .unwrap();
+    assert_eq!(initiator, "system");
+    assert!(
+        summary.contains("\"policies_read_again\",2"),
+        "the two restored policies, nothing else: {summary}"
+    );
     let p = page("").await;
     assert_eq!(p.totals.aligned, policies as i64, "{:?}", p.totals);
-    w.stop.send(true).ok();
+    assert!(p.rows.iter().all(|r| r.aligning.iter().all(|a| !a)));
+    stop.send(true).ok();
 }
 
 /// What the designed data holds for tenant `i` and item `j` (1-based): the

@@ -17,6 +17,7 @@ mod consent;
 mod drift;
 mod faults;
 mod fleet;
+mod fuzz;
 mod invitations;
 mod lifecycle_prop;
 mod logs;

@@ -9,8 +9,8 @@
 //!   twice, and every re-execution is an attempt.
 //! * database outage: the processes reach PostgreSQL through a proxy the
 //!   test cuts; readiness, pages and recovery without a restart.
-//! * server-function fuzzing: generated bodies for every registered server
-//!   function; never a 500, a dropped connection or a panic.
+//! * server-function and route fuzzing: `fuzz.rs` (every role, both
+//!   backends, and the routes that are not server functions).
 //! * slow clients: headers or bodies sent a byte at a time hold no request
 //!   slot and are cut off; everyone else is served.
 
@@ -32,7 +32,7 @@ const CLIENT: &str = "6c0a7d7e-8b1f-4a8e-9e0a-3d2f1c5b7a90";
 const SECRET: &str = "reliability-client-secret-1234567890";
 const KEY: &str = "5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e";
 
-fn full() -> bool {
+pub(crate) fn full() -> bool {
     std::env::var("TENANTRY_RELIABILITY").as_deref() == Ok("full")
 }
 
@@ -773,174 +773,6 @@ async fn database_outage_under_processes() {
     );
     drop(procs);
     svc.store.close().await;
-}
-
-/// Generated bodies for every registered server function, signed in as an
-/// owner with data to hit: wrong types, huge numbers, unicode, nested and
-/// duplicate keys, invalid percent-encoding, wrong content types. Never a
-/// 500, never a dropped connection, never a panic.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn server_functions_survive_fuzzing() {
-    use proptest::prelude::*;
-    use proptest::strategy::ValueTree;
-    use proptest::test_runner::TestRunner;
-
-    let per_function = if full() { 300 } else { 12 };
-    let panics = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let counted = panics.clone();
-    let previous = std::panic::take_hook();
-    std::panic::set_hook(Box::new(move |info| {
-        counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        previous(info);
-    }));
-
-    let app = crate::common::spawn_app(Backend::Sqlite).await;
-    let w = crate::runs::run_world(&app).await;
-    let b = app.browser();
-    assert_eq!(b.sign_in("owner@example.com").await.status, 200);
-    let ids = [
-        w.tenant.to_string(),
-        w.connection.to_string(),
-        "1".into(),
-        "0".into(),
-    ];
-
-    let names = prop_oneof![
-        Just("tenant".to_string()),
-        Just("workspace".to_string()),
-        Just("run".to_string()),
-        Just("connection".to_string()),
-        Just("draft".to_string()),
-        Just("name".to_string()),
-        Just("display_name".to_string()),
-        Just("email".to_string()),
-        Just("role".to_string()),
-        Just("op_type".to_string()),
-        Just("items".to_string()),
-        Just("snapshot".to_string()),
-        Just("confirm_name".to_string()),
-        Just("query".to_string()),
-        Just("list[tab]".to_string()),
-        Just("subject".to_string()),
-        Just("description".to_string()),
-        Just("reference".to_string()),
-        Just("password".to_string()),
-        Just("a[b][c][d]".to_string()),
-        "[a-z_\\[\\]]{1,24}",
-        "\\PC{1,12}",
-    ];
-    let values = prop_oneof![
-        Just(ids[0].clone()),
-        Just(ids[1].clone()),
-        Just("-1".to_string()),
-        Just("99999999999999999999999999".to_string()),
-        Just("9223372036854775807".to_string()),
-        Just("1e308".to_string()),
-        Just("NaN".to_string()),
-        Just("true".to_string()),
-        Just("null".to_string()),
-        Just("[]".to_string()),
-        Just("{\"a\":1}".to_string()),
-        Just("tenant_verification".to_string()),
-        Just(String::new()),
-        Just("ʻŌlelo 日本語 🚀 \u{202e}rtl".to_string()),
-        Just("x".repeat(20_000)),
-        any::<i64>().prop_map(|n| n.to_string()),
-        "\\PC{0,64}",
-    ];
-    // A body: pairs, percent-encoded, sometimes with raw junk spliced in.
-    let body = (
-        proptest::collection::vec((names, values), 0..8),
-        prop_oneof![
-            Just(""),
-            Just("&"),
-            Just("%"),
-            Just("%zz"),
-            Just("%E0%A4%A"),
-            Just("%FF%FE"),
-            Just("=&=&"),
-            Just("a=1&a=2&a=3"),
-            Just("+%2B%00"),
-        ],
-        0usize..3,
-    )
-        .prop_map(|(pairs, junk, at)| {
-            let mut encoded = form_urlencoded::Serializer::new(String::new());
-            for (k, v) in &pairs {
-                encoded.append_pair(k, v);
-            }
-            let mut s = encoded.finish();
-            match at {
-                0 => s.push_str(junk),
-                1 => s.insert_str(0, junk),
-                _ => {}
-            }
-            s
-        });
-    let content_type = prop_oneof![
-        6 => Just(Some("application/x-www-form-urlencoded")),
-        1 => Just(Some("application/x-www-form-urlencoded; charset=latin1")),
-        1 => Just(Some("application/json")),
-        1 => Just(Some("multipart/form-data; boundary=x")),
-        1 => Just(Some("text/plain")),
-        1 => Just(None),
-    ];
-    let case = (body, content_type);
-    let mut runner = TestRunner::deterministic();
-    let mut paths: Vec<String> = leptos::server_fn::axum::server_fn_paths()
-        .map(|(p, _)| p.to_string())
-        .collect();
-    paths.sort();
-    // Signing out ends the session the rest use: fuzz it last.
-    paths.sort_by_key(|p| p.contains("sign_out"));
-    let mut sent = 0usize;
-    let mut statuses: BTreeMap<u16, usize> = BTreeMap::new();
-    let started = Instant::now();
-    for path in &paths {
-        for _ in 0..per_function {
-            let (body, ct) = case.new_tree(&mut runner).unwrap().current();
-            let mut req = b
-                .client
-                .post(format!("{}{path}", b.base))
-                .header("sec-fetch-site", "same-origin")
-                .body(body.clone());
-            if let Some(ct) = ct {
-                req = req.header("content-type", ct);
-            }
-            let res = req
-                .send()
-                .await
-                .unwrap_or_else(|e| panic!("{path}: the connection dropped ({e}) for {body:?}"));
-            let status = res.status().as_u16();
-            let text = res.text().await.unwrap_or_default();
-            assert!(
-                status < 500 || status == 503,
-                "{path} answered {status} for {ct:?} {body:?}: {text}"
-            );
-            assert!(!text.contains("panicked"), "{path}: {text}");
-            *statuses.entry(status).or_default() += 1;
-            sent += 1;
-        }
-        // A function may have signed us out or switched workspace: start fresh.
-        if path.contains("session") || path.contains("workspaces") {
-            let _ = b.sign_in("owner@example.com").await;
-        }
-    }
-    assert_eq!(
-        panics.load(std::sync::atomic::Ordering::SeqCst),
-        0,
-        "a request panicked"
-    );
-    assert_eq!(
-        b.get("/healthz").await.status,
-        200,
-        "still serving after the fuzzing"
-    );
-    println!(
-        "server-function fuzzing: {} functions × {per_function} bodies = {sent} requests in {:.1} s; statuses {statuses:?}; 0 × 500, 0 dropped connections, 0 panics",
-        paths.len(),
-        started.elapsed().as_secs_f64()
-    );
 }
 
 /// Clients that send their headers or their form a byte at a time: they hold
