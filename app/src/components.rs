@@ -300,8 +300,7 @@ pub fn tone_class(tone: domain::runs::presenter::Tone) -> &'static str {
 
 /// A time, or a dash when there is none.
 pub fn when(ms: Option<i64>) -> String {
-    ms.map(domain::views::format_utc)
-        .unwrap_or_else(|| "—".into())
+    ms.map(crate::time::when_text).unwrap_or_else(|| "—".into())
 }
 
 /// Next steps from the registry: the words, and a link where one does it.
@@ -448,6 +447,7 @@ pub fn AdminShell() -> impl IntoView {
     view! {
         <a href="#main" class="skip-link">"Skip to content"</a>
         {load(api::load_shell(), |shell: ShellView| view! {
+            <crate::time::ZoneMeta rules=shell.zone_rules.clone()/>
             <header class="topbar">
                 <a href="/admin" class="brand">"Tenantry"</a>
                 {workspace_switcher(&shell)}
@@ -484,6 +484,7 @@ pub fn SystemShell() -> impl IntoView {
                 return view! { <main id="main" class="main"><NotFound/></main> }.into_any();
             }
             view! {
+                <crate::time::ZoneMeta rules=shell.zone_rules.clone()/>
                 <a href="#main" class="skip-link">"Skip to content"</a>
                 <header class="topbar topbar-system">
                     <a href="/system" class="brand">"Tenantry · System"</a>

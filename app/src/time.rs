@@ -1,22 +1,40 @@
 //! Times on pages: in the signed-in person's time zone, with UTC on hover
-//! (`<time datetime=… title="… UTC">`). Pages are rendered on the server,
-//! where the zone is known; live islands re-render in the browser and show
-//! UTC, saying so.
+//! (`<time datetime=… title="… UTC">`). On the server the zone comes from
+//! the session; live islands in the browser read the zone's rules the shell
+//! put in the page (`<meta name="tenantry-zone">`, `domain::views::ZoneRules`),
+//! so a re-rendered island shows the same words as the server did.
 
 use leptos::prelude::*;
 
+/// The name of the page's meta element carrying the person's zone rules.
+pub const ZONE_META: &str = "tenantry-zone";
+
 /// The person's zone for this request (server only; `None` is UTC).
+#[cfg(feature = "ssr")]
 fn zone() -> Option<String> {
-    #[cfg(feature = "ssr")]
-    {
-        use_context::<crate::ctx::CurrentActor>()
-            .and_then(|c| c.0)
-            .and_then(|a| a.time_zone)
+    use_context::<crate::ctx::CurrentActor>()
+        .and_then(|c| c.0)
+        .and_then(|a| a.time_zone)
+}
+
+/// The zone rules the shell put in the page, read once (browser only).
+#[cfg(not(feature = "ssr"))]
+fn page_rules() -> Option<domain::views::ZoneRules> {
+    thread_local! {
+        static RULES: std::cell::OnceCell<Option<domain::views::ZoneRules>> =
+            const { std::cell::OnceCell::new() };
     }
-    #[cfg(not(feature = "ssr"))]
-    {
-        None
-    }
+    RULES.with(|r| {
+        r.get_or_init(|| {
+            web_sys::window()?
+                .document()?
+                .query_selector(&format!("meta[name='{ZONE_META}']"))
+                .ok()??
+                .get_attribute("content")
+                .and_then(|c| serde_json::from_str(&c).ok())
+        })
+        .clone()
+    })
 }
 
 /// A time as text in the person's zone (`2026-12-01 11:00 CET`).
@@ -27,18 +45,14 @@ pub fn when_text(ms: i64) -> String {
     }
     #[cfg(not(feature = "ssr"))]
     {
-        domain::views::format_utc(ms)
+        domain::views::format_in(ms, page_rules().as_ref())
     }
 }
 
 /// A time in the person's zone, marked up with its UTC instant on hover.
 pub fn when(ms: i64) -> impl IntoView {
     let utc = domain::views::format_utc(ms);
-    let shown = if zone().is_some() {
-        when_text(ms)
-    } else {
-        utc.clone()
-    };
+    let shown = when_text(ms);
     let iso = format!("{}Z", utc.trim_end_matches(" UTC").replace(' ', "T"));
     view! { <time datetime=iso title=utc>{shown}</time> }
 }
@@ -49,4 +63,12 @@ pub fn when_or_dash(ms: Option<i64>) -> AnyView {
         Some(ms) => when(ms).into_any(),
         None => "—".into_any(),
     }
+}
+
+/// The person's zone rules as the shell puts them in the page.
+#[component]
+pub fn ZoneMeta(rules: Option<domain::views::ZoneRules>) -> impl IntoView {
+    rules
+        .and_then(|r| serde_json::to_string(&r).ok())
+        .map(|json| view! { <leptos_meta::Meta name=ZONE_META content=json/> })
 }

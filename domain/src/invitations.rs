@@ -222,7 +222,7 @@ async fn queue_mail(
         &actor.email,
         &role_label,
         &format!("{base}{}", token.link()),
-        &crate::views::format_utc(expires_at),
+        &crate::time_zones::format_with_utc(expires_at, actor.time_zone.as_deref()),
     );
     crate::mail::enqueue(conn, svc, Some(invitation), &email, &subject, &body, now).await
 }

@@ -46,6 +46,47 @@ pub fn format(ms: i64, zone: Option<&str>) -> String {
     ts.to_zoned(tz).strftime("%Y-%m-%d %H:%M %Z").to_string()
 }
 
+/// The offsets of `zone` from three years before `around` to two after
+/// (every transition in between, with its abbreviation), for pages to hand
+/// their islands; `None` for UTC or an unknown zone.
+pub fn rules(zone: Option<&str>, around: i64) -> Option<crate::views::ZoneRules> {
+    const YEAR_MS: i64 = 366 * 24 * 3_600_000;
+    let name = zone?;
+    let tz = jiff::tz::db().get(name).ok()?;
+    let from = jiff::Timestamp::from_millisecond(around - 3 * YEAR_MS).ok()?;
+    let until = around + 2 * YEAR_MS;
+    let info = tz.to_offset_info(from);
+    let mut spans = vec![(
+        i64::MIN / 2,
+        info.offset().seconds(),
+        info.abbreviation().to_string(),
+    )];
+    for t in tz.following(from) {
+        let at = t.timestamp().as_millisecond();
+        if at > until || spans.len() >= 64 {
+            break;
+        }
+        spans.push((at, t.offset().seconds(), t.abbreviation().to_string()));
+    }
+    Some(crate::views::ZoneRules {
+        name: name.to_string(),
+        spans,
+    })
+}
+
+/// `ms` in `zone`, and the UTC instant after it when the zone is not UTC:
+/// `2026-12-01 11:00 CET (10:00 UTC)` — for text that leaves Tenantry
+/// (files, mail, audit details), read later by others.
+pub fn format_with_utc(ms: i64, zone: Option<&str>) -> String {
+    let local = format(ms, zone);
+    let utc = crate::views::format_utc(ms);
+    if local == utc {
+        utc
+    } else {
+        format!("{local} ({})", utc.get(11..).unwrap_or(&utc))
+    }
+}
+
 /// Saves the signed-in person's time zone.
 pub async fn set(svc: &Services, actor: &Actor, raw: &str) -> AppResult<()> {
     let zone = parse(raw)?;
@@ -58,6 +99,7 @@ pub async fn set(svc: &Services, actor: &Actor, raw: &str) -> AppResult<()> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -77,6 +119,35 @@ mod tests {
             "2026-12-01 05:00 EST"
         );
         assert_eq!(format(winter, Some("No/Such_Zone")), "2026-12-01 10:00 UTC");
+        assert_eq!(
+            format_with_utc(winter, Some("Europe/Paris")),
+            "2026-12-01 11:00 CET (10:00 UTC)"
+        );
+        assert_eq!(format_with_utc(winter, None), "2026-12-01 10:00 UTC");
+    }
+
+    #[test]
+    fn the_islands_rules_format_exactly_like_the_server() {
+        let now = 1_796_119_200_000; // 2026-12-01
+        for zone in [
+            "Europe/Paris",
+            "America/New_York",
+            "Asia/Tokyo",
+            "Australia/Lord_Howe",
+            "Asia/Kolkata",
+            "America/St_Johns",
+            "Pacific/Chatham",
+        ] {
+            let rules = rules(Some(zone), now).unwrap();
+            // Every six hours for two years around now, transitions included.
+            let mut ms = now - 365 * 86_400_000;
+            while ms < now + 365 * 86_400_000 {
+                assert_eq!(rules.format(ms), format(ms, Some(zone)), "{zone} at {ms}");
+                ms += 6 * 3_600_000 + 60_000;
+            }
+        }
+        assert!(rules(None, now).is_none());
+        assert!(rules(Some("No/Such_Zone"), now).is_none());
     }
 
     #[test]

@@ -58,6 +58,8 @@ pub struct ShellView {
     pub active_runs: ActiveRuns,
     /// Whether this account may create a workspace (configuration).
     pub can_create_workspace: bool,
+    /// The person's zone, for the page's live islands (None: UTC).
+    pub zone_rules: Option<ZoneRules>,
 }
 
 impl ShellView {
@@ -636,6 +638,45 @@ pub struct SystemWorkspaceRow {
 
 /// Formats UTC unix milliseconds as `YYYY-MM-DD HH:MM UTC` without a date library,
 /// so the same code runs in the browser.
+/// A zone's UTC offsets over a span of time: enough to show any instant of
+/// that span in the zone without a time zone database (the browser's
+/// islands read it from the page). Built on the server from the bundled
+/// tzdb (`time_zones::rules`); formats exactly as the server does.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ZoneRules {
+    pub name: String,
+    /// (from ms, offset in seconds, abbreviation), ascending; the first
+    /// applies before its start too.
+    pub spans: Vec<(i64, i32, String)>,
+}
+
+impl ZoneRules {
+    /// `2026-12-01 11:00 CET`.
+    pub fn format(&self, ms: i64) -> String {
+        let span = self
+            .spans
+            .iter()
+            .rev()
+            .find(|s| s.0 <= ms)
+            .or_else(|| self.spans.first());
+        match span {
+            Some((_, offset, abbr)) => {
+                let local = format_utc(ms + i64::from(*offset) * 1000);
+                format!("{} {abbr}", local.trim_end_matches(" UTC"))
+            }
+            None => format_utc(ms),
+        }
+    }
+}
+
+/// `ms` in the zone of `rules`, or UTC without one.
+pub fn format_in(ms: i64, rules: Option<&ZoneRules>) -> String {
+    match rules {
+        Some(r) => r.format(ms),
+        None => format_utc(ms),
+    }
+}
+
 pub fn format_utc(ms: i64) -> String {
     let secs = ms.div_euclid(1000);
     let days = secs.div_euclid(86_400);

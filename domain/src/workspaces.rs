@@ -54,6 +54,7 @@ pub async fn shell(svc: &Services, actor: &Actor) -> AppResult<ShellView> {
         unread_notifications: crate::notifications::unread_count(svc, actor).await?,
         active_runs,
         can_create_workspace: may_create(svc, actor),
+        zone_rules: crate::time_zones::rules(actor.time_zone.as_deref(), svc.now()),
     })
 }
 

@@ -70,7 +70,7 @@ pub async fn review_pack_file(
             title: "Review pack expired",
             text: &format!(
                 "This review pack expired on {} and its files were deleted. Generate a new one from the tenant dashboard.",
-                domain::views::format_utc(expired_on)
+                domain::time_zones::format(expired_on, actor.time_zone.as_deref())
             ),
             back: Some((&format!("/admin/t/{tenant}"), "Back to the tenant")),
             retry: false,

@@ -115,7 +115,7 @@ fn time_zone_section(current: Option<String>, zones: Vec<String>) -> impl IntoVi
     view! {
         <section class="card mt-4" id="time-zone" aria-labelledby="time-zone-title">
             <h2 id="time-zone-title" class="section-title">"Time zone"</h2>
-            <p class="muted text-sm">"Pages show times in it; hover a time to see it in UTC. Live progress shows UTC."</p>
+            <p class="muted text-sm">"Pages, live progress and review packs show times in it; hover a time to see it in UTC."</p>
             <ServerForm action={target::<api::SetTimeZone>()} submit_label="Save time zone".to_string()>
                 <div class="field">
                     <label for="time-zone-select">"Time zone"</label>

@@ -5,7 +5,7 @@ use crate::forms::browser;
 use domain::runs::OperationType;
 use domain::runs::filter::{HubQuery, InitiatorFilter, Range, RunFilter, Tab};
 use domain::runs::{RunOutcome, RunStatus};
-use domain::views::{HubPage, RunRow, RunShortList, RunSummary, format_utc};
+use domain::views::{HubPage, RunRow, RunShortList, RunSummary};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_location;
@@ -291,7 +291,7 @@ fn short_list(list: RunShortList, empty: &'static str) -> impl IntoView {
                                 {r.tenant_name.clone().map(|t| view! { <span class="muted">" · " {t}</span> })}
                                 " " <span class=tone_class(r.headline.tone)>{r.headline.label.clone()}</span>
                                 {run_badges(&r)}
-                                <span class="muted text-sm">" " {format_utc(r.created_at)}</span>
+                                <span class="muted text-sm">" " {crate::time::when_text(r.created_at)}</span>
                             </li>
                         }).collect_view()}
                     </ul>

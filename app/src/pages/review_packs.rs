@@ -75,11 +75,11 @@ pub fn ReviewPackPanel(initial: domain::review_packs::ReviewPackCard) -> impl In
                             view! {
                                 <p>
                                     <span class=pack_badge(p.status) data-testid="review-pack-status">{p.status.label()}</span>
-                                    " " <span aria-busy=busy.to_string()>{p.status_sentence()}</span>
+                                    " " <span aria-busy=busy.to_string()>{p.status_sentence(crate::time::when_text)}</span>
                                 </p>
                                 <p class="muted text-sm">
                                     {p.sections.iter().map(|s| s.label()).collect::<Vec<_>>().join(" · ")}
-                                    " — requested " {domain::views::format_utc(p.created_at)}
+                                    " — requested " {crate::time::when_text(p.created_at)}
                                     {p.requested_by.clone().map(|by| format!(" by {by}"))}
                                     " · " <a class="link" href=domain::runs::presenter::run_link(p.run)>"Open the run"</a>
                                 </p>

@@ -3,7 +3,7 @@ use crate::components::{NotFound, load, tone_class, when};
 use crate::forms::{GateForm, ServerForm};
 use domain::ids::RunId;
 use domain::runs::presenter::{movement, poll_delay_ms, run_link};
-use domain::views::{RunPage, format_utc};
+use domain::views::RunPage;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
@@ -171,11 +171,11 @@ fn run_sections(
             <p data-testid="run-movement">{moving}</p>
             {live.map(|(l, at)| view! {
                 <p class="muted text-sm" data-testid="live-status" data-live=move || format!("{:?}", l.get()).to_lowercase()>
-                    {move || l.get().text()} " Last checked " {move || format_utc(at.get())} "."
+                    {move || l.get().text()} " Last checked " {move || crate::time::when_text(at.get())} "."
                 </p>
             })}
             {h.problem.map(|c| view! { <p><span class="badge badge-warn">{c.label()}</span></p> })}
-            {domain::runs::presenter::stuck_guidance(&r.truth, p.now).map(|g| view! { <p class="notice notice-warn mt-2" data-testid="stuck-guidance">{g}</p> })}
+            {domain::runs::presenter::stuck_guidance(&r.truth, p.now, crate::time::when_text).map(|g| view! { <p class="notice notice-warn mt-2" data-testid="stuck-guidance">{g}</p> })}
             {r.reason.map(|c| view! { <p class="mt-2">{c.message()}</p> })}
             {(!next_steps.is_empty()).then(|| view! {
                 <h3 class="font-medium mt-3">"What to do next"</h3>
@@ -220,7 +220,7 @@ fn run_sections(
                         view! { <dt>"Started again from"</dt><dd><a class="link" href=href>{format!("run #{orig}")}</a></dd> }
                     })}
                     <dt>"Provider connection"</dt><dd>{r.provider_connection_id.map(|c| format!("#{c}")).unwrap_or_else(|| "—".into())}</dd>
-                    <dt>"Created"</dt><dd>{format_utc(r.truth.created_at)}</dd>
+                    <dt>"Created"</dt><dd>{crate::time::when(r.truth.created_at)}</dd>
                     <dt>"Started"</dt><dd>{when(r.truth.started_at)}</dd>
                     <dt>"Finished"</dt><dd>{when(r.completed_at)}</dd>
                     <dt>"Attempts"</dt><dd>{r.attempts}</dd>
@@ -232,7 +232,7 @@ fn run_sections(
                 <h2 id="lineage" class="section-title">"Lineage"</h2>
                 <p>{rec.why.clone()}</p>
                 <dl class="facts mt-2">
-                    <dt>"Seen by the reconciler"</dt><dd>{format_utc(rec.seen_at)}</dd>
+                    <dt>"Seen by the reconciler"</dt><dd>{crate::time::when(rec.seen_at)}</dd>
                     <dt>"What it saw"</dt><dd>{rec.status_seen.as_str()}</dd>
                     <dt>"What it did"</dt><dd>{rec.action.clone()}</dd>
                     <dt>"Worker"</dt><dd>{rec.lease_owner.clone().unwrap_or_default()}</dd>

@@ -3,7 +3,6 @@ use crate::forms::ServerForm;
 use crate::schedules_api;
 use domain::ids::WorkspaceId;
 use domain::schedules::{SCHEDULABLE, ScheduleView, SchedulesPage, Target};
-use domain::views::format_utc;
 use leptos::prelude::*;
 use leptos_meta::Title;
 
@@ -102,7 +101,7 @@ fn last_fire(s: &ScheduleView) -> impl IntoView + use<> {
                 " · " <a class="link" href=all>"all its runs"</a>
             };
             let results = f.progress.tally();
-            let when = format_utc(f.slot_at);
+            let when = crate::time::when(f.slot_at);
             view! {
                 <div>
                     <div>{when}
@@ -119,6 +118,17 @@ fn last_fire(s: &ScheduleView) -> impl IntoView + use<> {
     }
 }
 
+/// A fire in the schedule's zone, and in the reader's when that differs:
+/// `2026-12-02 03:00 CET (2026-12-02 11:00 JST for you)`.
+fn in_both_zones(at: i64, schedule_local: &str) -> String {
+    let mine = crate::time::when_text(at);
+    if mine == schedule_local {
+        mine
+    } else {
+        format!("{schedule_local} ({mine} for you)")
+    }
+}
+
 fn schedule_row(p: &SchedulesPage, s: &ScheduleView, ws: WorkspaceId) -> impl IntoView + use<> {
     let id = s.id;
     let can_manage = p.can_manage;
@@ -130,7 +140,7 @@ fn schedule_row(p: &SchedulesPage, s: &ScheduleView, ws: WorkspaceId) -> impl In
     let upcoming = s.upcoming.clone();
     let next = match (&s.next_fire_local, s.next_fire_at, s.enabled) {
         (_, _, false) => "Paused".to_string(),
-        (Some(local), Some(at), true) => format!("{local} ({})", format_utc(at)),
+        (Some(local), Some(at), true) => in_both_zones(at, local),
         _ => "—".to_string(),
     };
     view! {
@@ -175,7 +185,7 @@ fn schedule_row(p: &SchedulesPage, s: &ScheduleView, ws: WorkspaceId) -> impl In
                     } else {
                         view! {
                             <ol class="text-sm" aria-label="Next five fires">
-                                {upcoming.into_iter().map(|u| view! { <li>{u}</li> }).collect_view()}
+                                {upcoming.into_iter().map(|(at, local)| view! { <li>{in_both_zones(at, &local)}</li> }).collect_view()}
                             </ol>
                         }.into_any()
                     }}
@@ -280,7 +290,7 @@ fn bulk_view(p: domain::schedules::BulkPage) -> impl IntoView {
         <dl class="facts">
             <dt>"Tenants"</dt><dd>{b.selection.clone()} " · " {b.targets}</dd>
             <dt>"Started by"</dt><dd>{b.started_by.clone().unwrap_or_else(|| "a former member".into())}</dd>
-            <dt>"Started"</dt><dd>{format_utc(b.created_at)}</dd>
+            <dt>"Started"</dt><dd>{crate::time::when_text(b.created_at)}</dd>
         </dl>
         <ul class="chips mt-2" aria-label="What the start gate said">
             {counts.into_iter().map(|(n, word, href)| view! {

@@ -93,7 +93,7 @@ pub fn RequestSupport(
                                 <p class="font-medium">"Latest request: " {l.reference.clone()} " · " {l.subject.clone()}</p>
                                 <p class="text-sm">{l.outcome_sentence()}</p>
                                 {l.desk_url.clone().map(|u| view! { <a class="link text-sm" href=u target="_blank" rel="noopener">"Open the ticket at the desk"</a> })}
-                                <p class="muted text-sm">"By " {l.requested_by.clone()} ", " {domain::views::format_utc(l.created_at)}</p>
+                                <p class="muted text-sm">"By " {l.requested_by.clone()} ", " {crate::time::when_text(l.created_at)}</p>
                                 {(l.can_retry || l.can_link).then(|| view! { <FollowUp latest=l.clone() panel=panel result=result field_prefix=follow_prefix.clone()/> })}
                             </section>
                         })}

@@ -52,12 +52,13 @@ pub(crate) async fn cells(
     compared_at: &HashMap<i64, i64>,
     now: i64,
 ) -> AppResult<HashSet<(i64, i64)>> {
-    let rows: Vec<(Option<i64>, String, String, Option<i64>)> = sqlx::query_as(
-        "SELECT tenant_id, context, status, completed_at FROM operation_runs
-         WHERE workspace_id = $1 AND op_type = 'restore_execute' AND created_at > $2
-           AND (status IN ('queued', 'running')
-                OR (outcome IN ('succeeded', 'partially_succeeded') AND completed_at > $3))",
-    )
+    let rows: Vec<(Option<i64>, String, String, Option<i64>)> = sqlx::query_as(concat!(
+        "SELECT r.tenant_id, r.context, r.status, r.completed_at FROM operation_runs r
+         WHERE r.workspace_id = $1 AND r.op_type = 'restore_execute' AND r.created_at > $2
+           AND (",
+        crate::runs::sql::active_run!("r"),
+        " OR (r.outcome IN ('succeeded', 'partially_succeeded') AND r.completed_at > $3))"
+    ))
     .bind(ws.0)
     .bind(now - 24 * 60 * 60_000)
     .bind(now - WAIT_FOR_COMPARE_MS)

@@ -822,7 +822,9 @@ pub async fn accept(
                 .map(|n| format!("#{n}"))
                 .collect::<Vec<_>>()
                 .join(", "),
-            expires_at.map_or("revoked".to_string(), crate::views::format_utc)
+            expires_at.map_or("revoked".to_string(), |at| {
+                crate::time_zones::format_with_utc(at, actor.time_zone.as_deref())
+            })
         )),
     ))
     .await?;

@@ -12,7 +12,6 @@ use crate::runs::model::{ReasonCode, SummaryCounts};
 use crate::runs::presenter;
 use crate::runs::service::{Completion, truth_of_row};
 use crate::services::Services;
-use crate::views::format_utc;
 use sqlx::Row;
 use std::path::{Path, PathBuf};
 
@@ -87,7 +86,21 @@ async fn produce(
     .await
     .map_err(|e| stored(e.into()))?;
 
-    let data = gather(svc, tenant, sections).await.map_err(stored)?;
+    // Times in the requester's zone (scheduled packs: UTC).
+    let zone: Option<String> = match ctx.run.initiator_user {
+        Some(user) => {
+            sqlx::query_as::<_, (Option<String>,)>("SELECT time_zone FROM users WHERE id = $1")
+                .bind(user.0)
+                .fetch_optional(&mut *svc.store.read().await.map_err(stored)?)
+                .await
+                .map_err(|e| stored(e.into()))?
+                .and_then(|r| r.0)
+        }
+        None => None,
+    };
+    let data = gather(svc, tenant, sections, zone.as_deref())
+        .await
+        .map_err(stored)?;
     if ctx.cancel_requested() {
         return Ok(ctx.cancelled(SummaryCounts::default()));
     }
@@ -161,12 +174,23 @@ async fn write_file(root: &Path, rel: &Path, bytes: &[u8]) -> std::io::Result<()
     tokio::fs::rename(&tmp, &path).await
 }
 
+/// A time in the requester's zone with its UTC instant (packs leave
+/// Tenantry and are read later, by others).
+fn shown(ms: i64, zone: Option<&str>) -> String {
+    crate::time_zones::format_with_utc(ms, zone)
+}
+
 fn yes_no(b: bool) -> String {
     if b { "yes" } else { "no" }.into()
 }
 
 /// Everything the chosen sections show, read from what Tenantry stored.
-async fn gather(svc: &Services, tenant: TenantId, sections: &[Section]) -> AppResult<PackData> {
+async fn gather(
+    svc: &Services,
+    tenant: TenantId,
+    sections: &[Section],
+    zone: Option<&str>,
+) -> AppResult<PackData> {
     let (name, ms_id, ws_name): (String, String, String) = sqlx::query_as(
         "SELECT t.display_name, t.microsoft_tenant_id, w.name FROM tenants t
          JOIN workspaces w ON w.id = t.workspace_id WHERE t.id = $1",
@@ -178,12 +202,12 @@ async fn gather(svc: &Services, tenant: TenantId, sections: &[Section]) -> AppRe
     let mut out = Vec::new();
     for section in sections {
         let data = match section {
-            Section::Verification => verification(svc, tenant).await?,
-            Section::Inventory => inventory(svc, tenant).await?,
-            Section::Compliance => compliance(svc, tenant).await?,
-            Section::Directory => directory(svc, tenant).await?,
-            Section::Operations => operations(svc, tenant).await?,
-            Section::Changes => changes(svc, tenant).await?,
+            Section::Verification => verification(svc, tenant, zone).await?,
+            Section::Inventory => inventory(svc, tenant, zone).await?,
+            Section::Compliance => compliance(svc, tenant, zone).await?,
+            Section::Directory => directory(svc, tenant, zone).await?,
+            Section::Operations => operations(svc, tenant, zone).await?,
+            Section::Changes => changes(svc, tenant, zone).await?,
         };
         out.push(data);
     }
@@ -192,6 +216,7 @@ async fn gather(svc: &Services, tenant: TenantId, sections: &[Section]) -> AppRe
         microsoft_tenant_id: ms_id,
         workspace_name: ws_name,
         generated_at: svc.now(),
+        zone: zone.map(str::to_string),
         sections: out,
     })
 }
@@ -205,7 +230,11 @@ fn section(section: Section) -> SectionData {
     }
 }
 
-async fn verification(svc: &Services, tenant: TenantId) -> AppResult<SectionData> {
+async fn verification(
+    svc: &Services,
+    tenant: TenantId,
+    zone: Option<&str>,
+) -> AppResult<SectionData> {
     let mut s = section(Section::Verification);
     let row: Option<(i64, i64, String, String)> = sqlx::query_as(sqlx::AssertSqlSafe(&*format!(
         "SELECT run_id, checked_at, outcome, report FROM verification_reports v
@@ -222,7 +251,7 @@ async fn verification(svc: &Services, tenant: TenantId) -> AppResult<SectionData
     let checks: Vec<crate::provider::Check> =
         serde_json::from_str(&report).map_err(|_| AppError::Internal)?;
     s.facts = vec![
-        ("Checked".into(), format_utc(at)),
+        ("Checked".into(), shown(at, zone)),
         ("Outcome".into(), outcome.replace('_', " ")),
         ("Run".into(), format!("#{run}")),
     ];
@@ -238,7 +267,7 @@ async fn verification(svc: &Services, tenant: TenantId) -> AppResult<SectionData
     Ok(s)
 }
 
-async fn inventory(svc: &Services, tenant: TenantId) -> AppResult<SectionData> {
+async fn inventory(svc: &Services, tenant: TenantId, zone: Option<&str>) -> AppResult<SectionData> {
     let mut s = section(Section::Inventory);
     let snap: Option<(i64, i64, i64, i64, i64, i64)> =
         sqlx::query_as(sqlx::AssertSqlSafe(&*format!(
@@ -254,7 +283,7 @@ async fn inventory(svc: &Services, tenant: TenantId) -> AppResult<SectionData> {
         return Ok(s);
     };
     s.facts = vec![
-        ("As of".into(), format_utc(at)),
+        ("As of".into(), shown(at, zone)),
         ("Inventory run".into(), format!("#{run}")),
         ("Device configurations".into(), configs.to_string()),
         ("Compliance policies".into(), policies.to_string()),
@@ -292,7 +321,11 @@ async fn inventory(svc: &Services, tenant: TenantId) -> AppResult<SectionData> {
     Ok(s)
 }
 
-async fn compliance(svc: &Services, tenant: TenantId) -> AppResult<SectionData> {
+async fn compliance(
+    svc: &Services,
+    tenant: TenantId,
+    zone: Option<&str>,
+) -> AppResult<SectionData> {
     let mut s = section(Section::Compliance);
     let snap: Option<(i64, i64, i64, i64, i64, i64)> =
         sqlx::query_as(sqlx::AssertSqlSafe(&*format!(
@@ -308,7 +341,7 @@ async fn compliance(svc: &Services, tenant: TenantId) -> AppResult<SectionData> 
         return Ok(s);
     };
     s.facts = vec![
-        ("As of".into(), format_utc(at)),
+        ("As of".into(), shown(at, zone)),
         ("Compliant".into(), ok.to_string()),
         ("Not compliant".into(), bad.to_string()),
         ("In grace period".into(), grace.to_string()),
@@ -334,7 +367,11 @@ async fn compliance(svc: &Services, tenant: TenantId) -> AppResult<SectionData> 
     Ok(s)
 }
 
-async fn directory(svc: &Services, tenant: TenantId) -> AppResult<SectionData> {
+async fn directory(
+    svc: &Services,
+    tenant: TenantId,
+    _zone: Option<&str>,
+) -> AppResult<SectionData> {
     let mut s = section(Section::Directory);
     use crate::provider::data::latest_published_run;
     use crate::runs::sql::published;
@@ -387,7 +424,7 @@ async fn directory(svc: &Services, tenant: TenantId) -> AppResult<SectionData> {
 
 /// What the inventory syncs of the last 30 days found changed: one row per
 /// setting of a changed policy, one per added or removed policy.
-async fn changes(svc: &Services, tenant: TenantId) -> AppResult<SectionData> {
+async fn changes(svc: &Services, tenant: TenantId, zone: Option<&str>) -> AppResult<SectionData> {
     let mut s = section(Section::Changes);
     let since = svc.now() - 30 * 24 * 60 * 60 * 1000;
     let rows: Vec<(i64, String, String, String, String, String)> =
@@ -419,7 +456,7 @@ async fn changes(svc: &Services, tenant: TenantId) -> AppResult<SectionData> {
             serde_json::from_str(&settings).unwrap_or_default();
         let base = |setting: String, before: String, after: String| {
             vec![
-                format_utc(at),
+                shown(at, zone),
                 change.clone(),
                 kind.replace('_', " "),
                 id.clone(),
@@ -451,7 +488,11 @@ async fn changes(svc: &Services, tenant: TenantId) -> AppResult<SectionData> {
     Ok(s)
 }
 
-async fn operations(svc: &Services, tenant: TenantId) -> AppResult<SectionData> {
+async fn operations(
+    svc: &Services,
+    tenant: TenantId,
+    zone: Option<&str>,
+) -> AppResult<SectionData> {
     let mut s = section(Section::Operations);
     let now = svc.now();
     let since = now - 30 * 24 * 60 * 60 * 1000;
@@ -485,7 +526,7 @@ async fn operations(svc: &Services, tenant: TenantId) -> AppResult<SectionData> 
             format!("#{}", r.try_get::<i64, _>("id")?),
             truth.op_type.label().to_string(),
             headline.label,
-            format_utc(truth.created_at),
+            shown(truth.created_at, zone),
             by,
             reason,
         ]);

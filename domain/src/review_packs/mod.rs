@@ -219,14 +219,13 @@ pub struct ReviewPackView {
 }
 
 impl ReviewPackView {
-    /// One sentence for the card.
-    pub fn status_sentence(&self) -> String {
-        use crate::views::format_utc;
+    /// One sentence for the card; `when` words a time in the reader's zone.
+    pub fn status_sentence(&self, when: impl Fn(i64) -> String) -> String {
         match self.status {
             PackStatus::Queued => "Queued: it starts when a worker is free.".into(),
             PackStatus::Generating => "Generating the report and the data files…".into(),
             PackStatus::Ready => match self.expires_at {
-                Some(at) => format!("Ready. Available until {}.", format_utc(at)),
+                Some(at) => format!("Ready. Available until {}.", when(at)),
                 None => "Ready.".into(),
             },
             PackStatus::Failed => format!(
@@ -238,7 +237,7 @@ impl ReviewPackView {
             PackStatus::Expired => match self.expires_at {
                 Some(at) => format!(
                     "Expired on {}; its files were deleted. Generate a new pack.",
-                    format_utc(at)
+                    when(at)
                 ),
                 None => "Expired; generate a new pack.".into(),
             },

@@ -3,7 +3,6 @@
 //! every table as CSV and JSON plus a manifest. Pure: no database, no disk.
 
 use super::Section;
-use crate::views::format_utc;
 use std::io::Write;
 
 /// The HTML report lists at most this many rows per table; the ZIP has all.
@@ -14,6 +13,8 @@ pub struct PackData {
     pub microsoft_tenant_id: String,
     pub workspace_name: String,
     pub generated_at: i64,
+    /// The requester's time zone (None: UTC); times are in it, with UTC.
+    pub zone: Option<String>,
     pub sections: Vec<SectionData>,
 }
 
@@ -70,7 +71,7 @@ pub fn html(data: &PackData) -> String {
         esc(&data.tenant_name),
         esc(&data.microsoft_tenant_id),
         esc(&data.workspace_name),
-        esc(&format_utc(data.generated_at)),
+        esc(&crate::time_zones::format_with_utc(data.generated_at, data.zone.as_deref())),
     ));
     h.push_str("<nav aria-label=\"Sections\"><ul>");
     for s in &data.sections {
@@ -190,7 +191,8 @@ pub fn zip(data: &PackData) -> std::io::Result<Vec<u8>> {
         "tenant": data.tenant_name,
         "microsoft_tenant_id": data.microsoft_tenant_id,
         "workspace": data.workspace_name,
-        "generated_at": format_utc(data.generated_at),
+        "generated_at": crate::time_zones::format_with_utc(data.generated_at, data.zone.as_deref()),
+        "time_zone": data.zone.as_deref().unwrap_or("UTC"),
         "sections": data.sections.iter().map(|s| serde_json::json!({
             "section": s.section.as_str(),
             "facts": s.facts.iter().map(|(k, v)| serde_json::json!({"name": k, "value": v})).collect::<Vec<_>>(),
@@ -231,6 +233,7 @@ mod tests {
             microsoft_tenant_id: "t".into(),
             workspace_name: "Acme".into(),
             generated_at: 0,
+            zone: None,
             sections: vec![SectionData {
                 section: Section::Inventory,
                 facts: vec![("Policies".into(), "2".into())],

@@ -237,7 +237,11 @@ pub async fn download(
         svc.now(),
     )
     .await?;
-    let date = crate::views::format_utc(view.generated_at.unwrap_or(view.created_at));
+    // The date in the downloader's zone.
+    let date = crate::time_zones::format(
+        view.generated_at.unwrap_or(view.created_at),
+        actor.time_zone.as_deref(),
+    );
     let day = date.get(..10).unwrap_or("report").to_string();
     Ok(Download::File {
         path: svc.data_dir.join(relative),

@@ -224,7 +224,8 @@ pub fn movement(truth: &RunTruth, headline: &RunHeadline) -> &'static str {
 
 /// While a run only *looks* stuck: what the operator can do, and when the
 /// reconciler will end it if nothing changes (its type's time limit).
-pub fn stuck_guidance(truth: &RunTruth, now: i64) -> Option<String> {
+/// `when` words a time in the reader's zone.
+pub fn stuck_guidance(truth: &RunTruth, now: i64, when: impl Fn(i64) -> String) -> Option<String> {
     if !truth.is_active() || truth.freshness(now) != Freshness::LikelyStale {
         return None;
     }
@@ -233,7 +234,7 @@ pub fn stuck_guidance(truth: &RunTruth, now: i64) -> Option<String> {
     Some(match truth.time_limit() {
         Some(at) if at > now => format!(
             "{cancel}, or wait: if it does not finish, Tenantry ends it as failed at {}.",
-            crate::views::format_utc(at)
+            when(at)
         ),
         Some(_) => format!("{cancel}, or wait: Tenantry ends it as failed at its next check."),
         // A requeued run waits for a worker again; its limit runs from the requeue.
@@ -403,12 +404,12 @@ mod tests {
             reconciled: false,
         };
         assert_eq!(
-            stuck_guidance(&t, 1_000),
+            stuck_guidance(&t, 1_000, crate::views::format_utc),
             None,
             "moving runs need no advice"
         );
         let late = spec.expected_duration_ms * 2;
-        let said = stuck_guidance(&t, late).expect("stuck");
+        let said = stuck_guidance(&t, late, crate::views::format_utc).expect("stuck");
         assert!(
             said.starts_with("Cancel it to free this provider connection now"),
             "{said}"
@@ -422,7 +423,7 @@ mod tests {
             outcome: RunOutcome::Failed,
             ..t
         };
-        assert_eq!(stuck_guidance(&done, late), None);
+        assert_eq!(stuck_guidance(&done, late, crate::views::format_utc), None);
     }
 
     #[test]

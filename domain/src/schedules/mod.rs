@@ -102,8 +102,8 @@ pub struct ScheduleView {
     pub next_fire_at: Option<i64>,
     /// Next fire in the schedule's zone, e.g. `2026-03-29 03:00 CEST`.
     pub next_fire_local: Option<String>,
-    /// The next five fires in the schedule's zone (the preview).
-    pub upcoming: Vec<String>,
+    /// The next five fires: the instant, and in the schedule's zone.
+    pub upcoming: Vec<(i64, String)>,
     pub last_fire: Option<FireView>,
 }
 

@@ -442,7 +442,7 @@ pub async fn page(svc: &Services, actor: &Actor, ws: WorkspaceId) -> AppResult<S
             (Some(r), true) => r
                 .preview(svc.now(), 5)
                 .into_iter()
-                .map(|t| r.local(t))
+                .map(|t| (t, r.local(t)))
                 .collect(),
             _ => Vec::new(),
         };

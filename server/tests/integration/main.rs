@@ -47,3 +47,4 @@ mod support;
 mod support_rt;
 mod tcp_proxy;
 mod triage;
+mod zones;

@@ -748,7 +748,9 @@ async fn a_run_no_worker_picks_up_ends_and_frees_its_scope(backend: Backend) {
         (RunStatus::Queued, RunOutcome::Pending)
     );
     let v = RunService::load(svc, r.run).await.unwrap().unwrap();
-    let said = domain::runs::presenter::stuck_guidance(&v.truth, svc.now()).expect("looks stuck");
+    let said =
+        domain::runs::presenter::stuck_guidance(&v.truth, svc.now(), domain::views::format_utc)
+            .expect("looks stuck");
     assert!(
         said.contains("Cancel it to free this provider connection now"),
         "{said}"
