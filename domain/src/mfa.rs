@@ -67,8 +67,8 @@ pub(crate) async fn clear_code_failures(
     Ok(())
 }
 
-/// Codes just stopped for this account: an audit entry and, when mail is
-/// configured, a mail to its owner (sent after commit).
+/// Codes just stopped for this account: its owner is told (audit entry,
+/// and a mail when mail is configured).
 pub(crate) async fn tell_codes_stopped(
     conn: &mut sqlx::AnyConnection,
     svc: &Services,
@@ -76,44 +76,30 @@ pub(crate) async fn tell_codes_stopped(
     email: &str,
     now: i64,
 ) -> AppResult<()> {
-    audit::record(
-        &mut *conn,
-        Entry {
-            workspace: None,
-            tenant: None,
-            actor: Some(user),
-            actor_label: "anonymous",
+    crate::sign_in_throttle::tell_account_owner(
+        conn,
+        svc,
+        crate::sign_in_throttle::Telling {
+            user,
+            email,
             action: AuditAction::CodesLimited,
-            target: email.to_string(),
-            outcome: AuditOutcome::Denied,
-            detail: Some(format!(
+            detail: format!(
                 "{CODE_FAILURE_CAP} wrong codes in a row: only recovery codes are accepted"
-            )),
+            ),
+            subject: "Tenantry: two-step codes stopped for your account",
+            body: format!(
+                "Someone who knew the password of your Tenantry account {email} typed {CODE_FAILURE_CAP} \
+                 wrong two-step codes in a row.\n\nCodes from your authenticator app are no longer \
+                 accepted for your account. Sign in with one of your recovery codes (it turns codes on \
+                 again), or ask an owner of your workspace to reset your two-step sign-in. If this was \
+                 not you, change your password now: someone knows it.\n"
+            ),
         },
         now,
     )
-    .await?;
-    if svc.mail.is_some() {
-        let body = format!(
-            "Someone who knew the password of your Tenantry account {email} typed {CODE_FAILURE_CAP} \
-             wrong two-step codes in a row.\n\nCodes from your authenticator app are no longer \
-             accepted for your account. Sign in with one of your recovery codes (it turns codes on \
-             again), or ask an owner of your workspace to reset your two-step sign-in. If this was \
-             not you, change your password now: someone knows it.\n"
-        );
-        crate::mail::enqueue(
-            conn,
-            svc,
-            None,
-            email,
-            "Tenantry: two-step codes stopped for your account",
-            &body,
-            now,
-        )
-        .await?;
-    }
-    Ok(())
+    .await
 }
+
 /// Recovery codes made at a time.
 pub const RECOVERY_CODES: usize = 10;
 

@@ -204,9 +204,46 @@ pub fn device_cookie_value(secrets: &SecretBox, cookie: Option<&str>, user: User
     tokens.join("~")
 }
 
-/// Tells an account's owner that unknown clients are refused for now: an
-/// audit entry, and a mail when mail is configured (in the caller's
-/// transaction, sent after commit).
+/// What an account's owner is told when a limit engages on it.
+pub(crate) struct Telling<'a> {
+    pub user: UserId,
+    pub email: &'a str,
+    pub action: crate::views::AuditAction,
+    pub detail: String,
+    pub subject: &'a str,
+    pub body: String,
+}
+
+/// Tells an account's owner: an audit entry, and a mail when mail is
+/// configured (in the caller's transaction, sent after commit).
+pub(crate) async fn tell_account_owner(
+    conn: &mut sqlx::AnyConnection,
+    svc: &Services,
+    t: Telling<'_>,
+    now: i64,
+) -> AppResult<()> {
+    crate::audit::record(
+        &mut *conn,
+        crate::audit::Entry {
+            workspace: None,
+            tenant: None,
+            actor: Some(t.user),
+            actor_label: "anonymous",
+            action: t.action,
+            target: t.email.to_string(),
+            outcome: crate::views::AuditOutcome::Denied,
+            detail: Some(t.detail),
+        },
+        now,
+    )
+    .await?;
+    if svc.mail.is_some() {
+        crate::mail::enqueue(conn, svc, None, t.email, t.subject, &t.body, now).await?;
+    }
+    Ok(())
+}
+
+/// Tells an account's owner that unknown clients are refused for now.
 pub(crate) async fn tell_owner_locked(
     conn: &mut sqlx::AnyConnection,
     svc: &Services,
@@ -215,46 +252,30 @@ pub(crate) async fn tell_owner_locked(
     now: i64,
 ) -> AppResult<()> {
     let minutes = svc.settings.throttle_window_ms / 60_000;
-    crate::audit::record(
-        &mut *conn,
-        crate::audit::Entry {
-            workspace: None,
-            tenant: None,
-            actor: Some(user),
-            actor_label: "anonymous",
+    let limit = svc.settings.account_failure_limit;
+    tell_account_owner(
+        conn,
+        svc,
+        Telling {
+            user,
+            email,
             action: crate::views::AuditAction::SignInLimited,
-            target: email.to_string(),
-            outcome: crate::views::AuditOutcome::Denied,
-            detail: Some(format!(
-                "{} wrong passwords: new browsers refused for up to {minutes} minutes",
-                svc.settings.account_failure_limit
-            )),
+            detail: format!(
+                "{limit} wrong passwords: new browsers refused for up to {minutes} minutes"
+            ),
+            subject: "Tenantry: wrong passwords for your account",
+            body: format!(
+                "Someone typed a wrong password for your Tenantry account {email} {limit} times within \
+                 {minutes} minutes.\n\nFor up to {minutes} minutes, sign-ins to your account are only \
+                 checked from browsers you have signed in with before; your own browser still gets in. \
+                 If this was not you, nothing else is needed: the password was not accepted. If you \
+                 think someone knows your password, change it on Your account and turn on two-step \
+                 sign-in.\n"
+            ),
         },
         now,
     )
-    .await?;
-    if svc.mail.is_some() {
-        let body = format!(
-            "Someone typed a wrong password for your Tenantry account {email} {} times within \
-             {minutes} minutes.\n\nFor up to {minutes} minutes, sign-ins to your account are only \
-             checked from browsers you have signed in with before; your own browser still gets in. \
-             If this was not you, nothing else is needed: the password was not accepted. If you \
-             think someone knows your password, change it on Your account and turn on two-step \
-             sign-in.\n",
-            svc.settings.account_failure_limit
-        );
-        crate::mail::enqueue(
-            conn,
-            svc,
-            None,
-            email,
-            "Tenantry: wrong passwords for your account",
-            &body,
-            now,
-        )
-        .await?;
-    }
-    Ok(())
+    .await
 }
 
 #[cfg(test)]

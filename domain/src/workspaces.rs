@@ -136,6 +136,30 @@ pub(crate) async fn guard_members(
     }
 }
 
+/// [`guard_members`], and the member must be an owner (else 403, audited).
+async fn guard_owner(
+    svc: &Services,
+    actor: &Actor,
+    workspace: WorkspaceId,
+    action: AuditAction,
+    target: &str,
+) -> AppResult<WorkspaceAccess> {
+    let access = guard_members(svc, actor, workspace, action, target).await?;
+    if access.role() != Role::Owner {
+        return Err(access::denied(
+            svc,
+            actor,
+            workspace,
+            None,
+            action,
+            target.to_string(),
+            AppError::Forbidden,
+        )
+        .await);
+    }
+    Ok(access)
+}
+
 async fn owner_count(conn: &mut sqlx::AnyConnection, workspace: WorkspaceId) -> AppResult<i64> {
     let (n,): (i64,) = sqlx::query_as(
         "SELECT COUNT(*) FROM memberships WHERE workspace_id = $1 AND role = 'owner'",
@@ -382,19 +406,7 @@ pub async fn set_require_mfa(
 ) -> AppResult<()> {
     let target = "two-step sign-in".to_string();
     let action = AuditAction::MfaRequirementChanged;
-    let access = guard_members(svc, actor, workspace, action, &target).await?;
-    if access.role() != Role::Owner {
-        return Err(access::denied(
-            svc,
-            actor,
-            workspace,
-            None,
-            action,
-            target,
-            AppError::Forbidden,
-        )
-        .await);
-    }
+    guard_owner(svc, actor, workspace, action, &target).await?;
     let now = svc.now();
     let mut tx = AuditedTx::begin(svc, now).await?;
     let changed =
@@ -430,19 +442,7 @@ pub async fn allow_codes_again(
 ) -> AppResult<()> {
     let target = format!("user {member}");
     let action = AuditAction::CodesAllowedAgain;
-    let access = guard_members(svc, actor, workspace, action, &target).await?;
-    if access.role() != Role::Owner {
-        return Err(access::denied(
-            svc,
-            actor,
-            workspace,
-            None,
-            action,
-            target,
-            AppError::Forbidden,
-        )
-        .await);
-    }
+    guard_owner(svc, actor, workspace, action, &target).await?;
     let now = svc.now();
     let mut tx = AuditedTx::begin(svc, now).await?;
     let (_, email) = member_role(&mut tx, workspace, member)
@@ -478,19 +478,7 @@ pub async fn set_require_sso(
 ) -> AppResult<()> {
     let target = "single sign-on".to_string();
     let action = AuditAction::SsoRequirementChanged;
-    let access = guard_members(svc, actor, workspace, action, &target).await?;
-    if access.role() != Role::Owner {
-        return Err(access::denied(
-            svc,
-            actor,
-            workspace,
-            None,
-            action,
-            target,
-            AppError::Forbidden,
-        )
-        .await);
-    }
+    guard_owner(svc, actor, workspace, action, &target).await?;
     let Some(config) = svc.sso.as_ref() else {
         return Err(AppError::NotFound);
     };

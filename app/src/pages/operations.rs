@@ -387,6 +387,8 @@ pub fn ProgressOverlay(initial: domain::views::ActiveRuns) -> impl IntoView {
     let state = RwSignal::new(initial);
     let polling = StoredValue::new(false);
     let shows = |a: &domain::views::ActiveRuns| !a.runs.is_empty() || !a.bulks.is_empty();
+    // Set when the page's own poll saw the last entry end (`crate::live`).
+    let dropped = StoredValue::new(false);
     let apply = move |runs: domain::views::ActiveRuns| {
         let active = shows(&runs);
         if state.get_untracked() != runs {
@@ -405,9 +407,10 @@ pub fn ProgressOverlay(initial: domain::views::ActiveRuns) -> impl IntoView {
                     browser::sleep(250).await;
                 }
                 let now = state.get_untracked();
-                if !shows(&now) {
-                    // The page dropped the last entry as it ended: nothing
-                    // to ask (and the loop ends).
+                if dropped.get_value() && !shows(&now) {
+                    // The page saw the last entry end and dropped it:
+                    // nothing to ask (and the loop ends).
+                    dropped.set_value(false);
                     return Ok(now);
                 }
                 crate::api::poll_active_runs().await
@@ -431,11 +434,15 @@ pub fn ProgressOverlay(initial: domain::views::ActiveRuns) -> impl IntoView {
                 now.runs.retain(|r| r.id != run);
                 if now.runs.len() < before {
                     now.total = (now.total - 1).max(0);
+                    dropped.set_value(!shows(&now));
                     state.set(now);
                 }
             }
         });
-        browser::on_run_started(move || watch(true));
+        browser::on_run_started(move || {
+            dropped.set_value(false);
+            watch(true)
+        });
         browser::on_return(move || watch(true));
     });
     view! {

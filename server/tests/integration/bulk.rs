@@ -830,7 +830,62 @@ async fn one_truth_for_a_bulks_progress(backend: Backend) {
     );
 }
 
+/// Issue 30.1 for bulks: a member's bulk cut short after its runs were
+/// committed and before their rows were recorded is settled (after 10
+/// minutes) with every run it started counted, and nothing started twice.
+async fn a_bulk_cut_short_counts_every_run_it_started(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let w = world(&app, 3).await;
+    let svc = &app.services;
+    svc.failpoints.arm(
+        "admission.before_record",
+        0,
+        domain::failpoints::Crash::Fail,
+    );
+    let e = bulk::start(
+        svc,
+        &w.owner,
+        w.ws,
+        "inventory_sync",
+        Selection::Matching { tag: None },
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(e, AppError::Internal, "the admission died after its runs");
+    assert_eq!(
+        scalar(&app, "SELECT COUNT(*) FROM bulk_start_targets").await,
+        0
+    );
+    let started = scalar(&app, "SELECT COUNT(*) FROM operation_runs").await;
+    assert_eq!(started, 4, "the batch's runs were committed");
+    end_runs_of(&app, &[], true).await;
+    // Not settled while it may still be going on; then settled once.
+    assert_eq!(bulk::notify_finished(svc.clone()).await.unwrap(), 0);
+    app.clock.advance_ms(11 * 60_000);
+    assert_eq!(bulk::notify_finished(svc.clone()).await.unwrap(), 1);
+    assert_eq!(
+        scalar(
+            &app,
+            "SELECT COUNT(*) FROM bulk_start_targets WHERE decision = 'queued'"
+        )
+        .await,
+        4
+    );
+    assert_eq!(
+        scalar(&app, "SELECT COUNT(*) FROM operation_runs").await,
+        started
+    );
+    let (id,): (i64,) = sqlx::query_as("SELECT id FROM bulk_starts")
+        .fetch_one(svc.store.unguarded_pool())
+        .await
+        .unwrap();
+    let (_, body) = bulk_note(&app, domain::ids::BulkStartId(id)).await;
+    assert!(body.contains("4 succeeded"), "{body}");
+    assert!(body.contains("interrupted"), "{body}");
+}
+
 both_backends!(
+    a_bulk_cut_short_counts_every_run_it_started,
     one_truth_for_a_bulks_progress,
     five_hundred_tenants_give_exact_counts,
     who_may_start_and_see_a_bulk,
