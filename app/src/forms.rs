@@ -314,7 +314,7 @@ fn StepStartButton(
             ("op_type", start.op_type.as_str().to_string()),
         ];
         leptos::task::spawn_local(async move {
-            let url = target::<crate::provider_api::StartOperation>();
+            let url = target::<crate::api::provider::StartOperation>();
             let answer = browser::post_fields_for_body(&url, &fields).await;
             pending.set(false);
             match answer {

@@ -4,14 +4,11 @@
 //! page) are the only code shipped to the browser.
 
 pub mod api;
-pub mod baselines_api;
 pub mod components;
 pub mod error;
 pub mod forms;
 pub mod live;
 pub mod pages;
-pub mod provider_api;
-pub mod schedules_api;
 pub mod time;
 
 #[cfg(feature = "ssr")]

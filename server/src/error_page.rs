@@ -101,7 +101,7 @@ pub fn json(e: &AppError) -> Response {
 /// True for a browser navigating to a page (as opposed to a server function,
 /// a poll or a script): it gets HTML, everyone else JSON.
 pub fn wants_page(method: &Method, path: &str, headers: &HeaderMap) -> bool {
-    if !(method == Method::GET || method == Method::HEAD) || path.starts_with("/api/") {
+    if !(method == Method::GET || method == Method::HEAD) || path.starts_with(app::api::PREFIX) {
         return false;
     }
     match headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()) {

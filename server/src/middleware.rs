@@ -96,7 +96,7 @@ pub async fn bounded_forms(
     req: Request,
     next: Next,
 ) -> Response {
-    if req.method() != Method::POST || !req.uri().path().starts_with("/api/") {
+    if req.method() != Method::POST || !req.uri().path().starts_with(app::api::PREFIX) {
         return next.run(req).await;
     }
     let is_form = req
@@ -358,12 +358,16 @@ fn needs_sign_in(path: &str) -> bool {
 /// What a member who owes two-step sign-in may still reach: their account
 /// (to set it up), the shell that frames it, and signing out.
 fn allowed_while_mfa_owed(path: &str) -> bool {
+    use app::api::{self, LoadAccount, LoadShell, SignOut};
+    let account = api::path_of::<LoadAccount>();
     path == "/admin/account"
         || path.starts_with("/admin/account/")
-        || path == "/api/account"
-        || path.starts_with("/api/account/")
-        || path == "/api/shell"
-        || path == "/api/session/sign_out"
+        || path == account
+        || path
+            .strip_prefix(account)
+            .is_some_and(|rest| rest.starts_with('/'))
+        || path == api::path_of::<LoadShell>()
+        || path == api::path_of::<SignOut>()
         || path.starts_with("/pkg/")
 }
 
@@ -424,7 +428,7 @@ pub async fn resolve_session(
     }
     if actor.as_ref().is_some_and(|a| a.mfa_owed) && !allowed_while_mfa_owed(&path) {
         // A workspace of theirs requires two-step sign-in: set it up first.
-        if is_safe_method(req.method()) && !path.starts_with("/api/") {
+        if is_safe_method(req.method()) && !path.starts_with(app::api::PREFIX) {
             return Redirect::to("/admin/account/two-step?required=1").into_response();
         }
         return crate::error_page::json(&AppError::MfaRequired);

@@ -3,7 +3,7 @@
 //! with accepted deviations, and *bring in line*'s preview and typed
 //! confirmation. Server-rendered; only the forms are islands.
 
-use crate::baselines_api as api;
+use crate::api::baselines as api;
 use crate::components::{EmptyState, NoWorkspace, NotFound, load};
 use crate::forms::{GateForm, ServerForm, target};
 use domain::baselines::{

@@ -3,7 +3,6 @@
 //! and the run's own live view covers the wait for it.
 
 use crate::components::load;
-use crate::provider_api;
 use domain::drift::{ChangeKind, DriftCard, DriftEntryView, DriftHistory, SettingDelta};
 use domain::ids::TenantId;
 use leptos::prelude::*;
@@ -161,7 +160,7 @@ pub fn Changes() -> impl IntoView {
     };
     let query = crate::pages::operations::current_query();
     view! {
-        {load(provider_api::load_drift_history(tenant, query), move |h: DriftHistory| {
+        {load(crate::api::provider::load_drift_history(tenant, query), move |h: DriftHistory| {
             let name = h.tenant_name.clone();
             view! {
                 <Title text=format!("Changes · {name} · Tenantry")/>

@@ -1,10 +1,10 @@
 //! Provider pages of a tenant: the dashboard's provider section (readiness and
 //! start buttons), connections, the verification report and the data browsers.
 
+use crate::api::provider as api;
 use crate::components::{EmptyState, NotFound, load, next_steps_startable};
 use crate::forms::GateForm;
 use crate::forms::ServerForm;
-use crate::provider_api as api;
 use domain::ids::{ProviderConnectionId, TenantId};
 use domain::provider::{
     BrowseKind, BrowsePage, CheckStatus, ConnectionPage, ConnectionView, ConnectionsPage,
@@ -228,7 +228,7 @@ pub fn Connections() -> impl IntoView {
                     {p.can_manage.then(|| view! {
                         <section class="card mt-6" aria-labelledby="add-connection">
                             <h2 id="add-connection" class="section-title">"Add a provider connection"</h2>
-                            <ServerForm action={crate::forms::target::<crate::provider_api::CreateConnection>()} submit_label="Add connection".to_string() pending_label="Adding…".to_string()>
+                            <ServerForm action={crate::forms::target::<crate::api::provider::CreateConnection>()} submit_label="Add connection".to_string() pending_label="Adding…".to_string()>
                                 <input type="hidden" name="tenant" value=tenant.to_string()/>
                                 {connection_fields(None, t.microsoft_tenant_id.clone())}
                                 {secret_fields()}
@@ -307,7 +307,7 @@ pub fn ConnectionDetail() -> impl IntoView {
                             <section class="card" aria-labelledby="edit-connection">
                                 <h2 id="edit-connection" class="section-title">"Edit"</h2>
                                 <p class="help">"Changing the tenant or client id means consent must be verified again."</p>
-                                <ServerForm action={crate::forms::target::<crate::provider_api::UpdateConnection>()} submit_label="Save".to_string()>
+                                <ServerForm action={crate::forms::target::<crate::api::provider::UpdateConnection>()} submit_label="Save".to_string()>
                                     <input type="hidden" name="tenant" value=tenant.to_string()/>
                                     <input type="hidden" name="connection" value=connection.to_string()/>
                                     {edit_fields}
@@ -315,7 +315,7 @@ pub fn ConnectionDetail() -> impl IntoView {
                             </section>
                             <section class="card" aria-labelledby="rotate-secret">
                                 <h2 id="rotate-secret" class="section-title">"Rotate the client secret"</h2>
-                                <ServerForm action={crate::forms::target::<crate::provider_api::RotateConnectionSecret>()} submit_label="Replace secret".to_string()>
+                                <ServerForm action={crate::forms::target::<crate::api::provider::RotateConnectionSecret>()} submit_label="Replace secret".to_string()>
                                     <input type="hidden" name="tenant" value=tenant.to_string()/>
                                     <input type="hidden" name="connection" value=connection.to_string()/>
                                     {secret_fields()}
@@ -325,7 +325,7 @@ pub fn ConnectionDetail() -> impl IntoView {
                                 <h2 id="connection-state" class="section-title">"State"</h2>
                                 {if enabled {
                                     view! {
-                                        <ServerForm action={crate::forms::target::<crate::provider_api::SetConnectionStatus>()} submit_label="Disable connection".to_string() danger=true confirm=confirm_disable.clone() confirm_label="Disable".to_string()>
+                                        <ServerForm action={crate::forms::target::<crate::api::provider::SetConnectionStatus>()} submit_label="Disable connection".to_string() danger=true confirm=confirm_disable.clone() confirm_label="Disable".to_string()>
                                             <input type="hidden" name="tenant" value=tenant.to_string()/>
                                             <input type="hidden" name="connection" value=connection.to_string()/>
                                             <input type="hidden" name="enabled" value="false"/>
@@ -333,7 +333,7 @@ pub fn ConnectionDetail() -> impl IntoView {
                                     }.into_any()
                                 } else {
                                     view! {
-                                        <ServerForm action={crate::forms::target::<crate::provider_api::SetConnectionStatus>()} submit_label="Enable connection".to_string()>
+                                        <ServerForm action={crate::forms::target::<crate::api::provider::SetConnectionStatus>()} submit_label="Enable connection".to_string()>
                                             <input type="hidden" name="tenant" value=tenant.to_string()/>
                                             <input type="hidden" name="connection" value=connection.to_string()/>
                                             <input type="hidden" name="enabled" value="true"/>
@@ -342,7 +342,7 @@ pub fn ConnectionDetail() -> impl IntoView {
                                 }}
                                 {(!is_default).then(|| view! {
                                     <div class="mt-4">
-                                        <ServerForm action={crate::forms::target::<crate::provider_api::MakeDefaultConnection>()} submit_label="Make default".to_string()>
+                                        <ServerForm action={crate::forms::target::<crate::api::provider::MakeDefaultConnection>()} submit_label="Make default".to_string()>
                                             <input type="hidden" name="tenant" value=tenant.to_string()/>
                                             <input type="hidden" name="connection" value=connection.to_string()/>
                                         </ServerForm>
@@ -352,7 +352,7 @@ pub fn ConnectionDetail() -> impl IntoView {
                             <section class="card" aria-labelledby="delete-connection">
                                 <h2 id="delete-connection" class="section-title">"Delete"</h2>
                                 <p class="muted">"Removes the connection and its stored secret. Runs keep their history."</p>
-                                <ServerForm action={crate::forms::target::<crate::provider_api::DeleteConnection>()} submit_label="Delete connection".to_string() danger=true confirm=confirm_delete.clone() confirm_label="Delete".to_string()>
+                                <ServerForm action={crate::forms::target::<crate::api::provider::DeleteConnection>()} submit_label="Delete connection".to_string() danger=true confirm=confirm_delete.clone() confirm_label="Delete".to_string()>
                                     <input type="hidden" name="tenant" value=tenant.to_string()/>
                                     <input type="hidden" name="connection" value=connection.to_string()/>
                                 </ServerForm>
@@ -576,7 +576,7 @@ pub fn StartOperation(
     let pending_label = format!("Starting {}…", label.to_lowercase());
     view! {
         <div class="start-operation">
-            <GateForm action={crate::forms::target::<crate::provider_api::StartOperation>()} submit_label=label pending_label=pending_label secondary=true>
+            <GateForm action={crate::forms::target::<crate::api::provider::StartOperation>()} submit_label=label pending_label=pending_label secondary=true>
                 <input type="hidden" name="tenant" value=tenant.to_string()/>
                 <input type="hidden" name="op_type" value=op_type.as_str()/>
                 {connection.map(|c| view! { <input type="hidden" name="connection" value=c.to_string()/> })}

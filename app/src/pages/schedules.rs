@@ -1,6 +1,5 @@
 use crate::components::{EmptyState, NoWorkspace, load};
 use crate::forms::ServerForm;
-use crate::schedules_api;
 use domain::ids::WorkspaceId;
 use domain::schedules::{SCHEDULABLE, ScheduleView, SchedulesPage, Target};
 use leptos::prelude::*;
@@ -159,20 +158,20 @@ fn schedule_row(p: &SchedulesPage, s: &ScheduleView, ws: WorkspaceId) -> impl In
                 {can_manage.then(|| view! {
                     {if s.enabled {
                         view! {
-                            <ServerForm action={crate::forms::target::<schedules_api::PauseSchedule>()} submit_label="Pause".to_string() inline=true>
+                            <ServerForm action={crate::forms::target::<crate::api::schedules::PauseSchedule>()} submit_label="Pause".to_string() inline=true>
                                 <input type="hidden" name="workspace" value=ws.to_string()/>
                                 <input type="hidden" name="schedule" value=id.to_string()/>
                             </ServerForm>
                         }.into_any()
                     } else {
                         view! {
-                            <ServerForm action={crate::forms::target::<schedules_api::ResumeSchedule>()} submit_label="Resume".to_string() inline=true>
+                            <ServerForm action={crate::forms::target::<crate::api::schedules::ResumeSchedule>()} submit_label="Resume".to_string() inline=true>
                                 <input type="hidden" name="workspace" value=ws.to_string()/>
                                 <input type="hidden" name="schedule" value=id.to_string()/>
                             </ServerForm>
                         }.into_any()
                     }}
-                    <ServerForm action={crate::forms::target::<schedules_api::DeleteSchedule>()} submit_label="Delete".to_string() danger=true inline=true
+                    <ServerForm action={crate::forms::target::<crate::api::schedules::DeleteSchedule>()} submit_label="Delete".to_string() danger=true inline=true
                         confirm=confirm.clone() confirm_label="Delete schedule".to_string()>
                         <input type="hidden" name="workspace" value=ws.to_string()/>
                         <input type="hidden" name="schedule" value=id.to_string()/>
@@ -190,7 +189,7 @@ fn schedule_row(p: &SchedulesPage, s: &ScheduleView, ws: WorkspaceId) -> impl In
                         }.into_any()
                     }}
                     {can_manage.then(|| view! {
-                        <ServerForm action={crate::forms::target::<schedules_api::UpdateSchedule>()} submit_label="Save changes".to_string() pending_label="Saving…".to_string()>
+                        <ServerForm action={crate::forms::target::<crate::api::schedules::UpdateSchedule>()} submit_label="Save changes".to_string() pending_label="Saving…".to_string()>
                             <input type="hidden" name="workspace" value=ws.to_string()/>
                             <input type="hidden" name="schedule" value=id.to_string()/>
                             {fields}
@@ -224,7 +223,7 @@ const ZONES: [&str; 14] = [
 pub fn Schedules() -> impl IntoView {
     view! {
         <Title text="Schedules · Tenantry"/>
-        {load(schedules_api::load_schedules(), |page: Option<SchedulesPage>| match page {
+        {load(crate::api::schedules::load_schedules(), |page: Option<SchedulesPage>| match page {
             None => view! { <section class="page"><h1 class="page-title">"Schedules"</h1><NoWorkspace/></section> }.into_any(),
             Some(p) => {
                 let ws = p.workspace;
@@ -252,7 +251,7 @@ pub fn Schedules() -> impl IntoView {
                         {p.can_manage.then(|| view! {
                             <section class="card mt-6" aria-labelledby="new-schedule">
                                 <h2 id="new-schedule" class="section-title">"New schedule"</h2>
-                                <ServerForm action={crate::forms::target::<schedules_api::CreateSchedule>()} submit_label="Create schedule".to_string() pending_label="Creating…".to_string()>
+                                <ServerForm action={crate::forms::target::<crate::api::schedules::CreateSchedule>()} submit_label="Create schedule".to_string() pending_label="Creating…".to_string()>
                                     <input type="hidden" name="workspace" value=ws.to_string()/>
                                     {new_fields}
                                 </ServerForm>
@@ -338,7 +337,7 @@ pub fn LiveBulk(initial: domain::schedules::BulkPage) -> impl IntoView {
         crate::pages::operations::refresh_while_active(
             polling,
             immediately,
-            move || schedules_api::load_bulk(id),
+            move || crate::api::schedules::load_bulk(id),
             move |fresh: domain::schedules::BulkPage| {
                 let active = fresh.bulk.active();
                 if state.get_untracked() != fresh {
@@ -367,7 +366,7 @@ pub fn BulkStart() -> impl IntoView {
         return view! { <crate::components::NotFound/> }.into_any();
     };
     view! {
-        {load(schedules_api::load_bulk(bulk), |p: domain::schedules::BulkPage| {
+        {load(crate::api::schedules::load_bulk(bulk), |p: domain::schedules::BulkPage| {
             let title = format!("{} on many tenants", p.bulk.op_label);
             view! {
                 <Title text=format!("{title} · Tenantry")/>

@@ -1,7 +1,6 @@
 use crate::api;
 use crate::components::{EmptyState, NoWorkspace, TenantIdentityFields, load};
 use crate::forms::ServerForm;
-use crate::schedules_api;
 use domain::ids::{TagId, TenantId};
 use domain::schedules::TagsPanel;
 use domain::views::{TenantPage, TenantStatus, TenantsPage};
@@ -61,7 +60,7 @@ fn tenant_list(
                                             {own.into_iter().map(|g| view! {
                                                 <li class="chip">{g.name.clone()}
                                                     {can_tag.then(|| view! {
-                                                        <ServerForm action={crate::forms::target::<schedules_api::UntagTenant>()} submit_label="Remove".to_string() inline=true>
+                                                        <ServerForm action={crate::forms::target::<crate::api::schedules::UntagTenant>()} submit_label="Remove".to_string() inline=true>
                                                             <input type="hidden" name="tenant" value=tid.to_string()/>
                                                             <input type="hidden" name="tag" value=g.id.to_string()/>
                                                         </ServerForm>
@@ -104,7 +103,7 @@ fn bulk_section(
         <section class="card mt-6" id="bulk" aria-labelledby="bulk-title">
             <h2 id="bulk-title" class="section-title">"Start on many tenants"</h2>
             <p class="muted text-sm">"Each tenant goes through the start gate on its own: tenants already running it, busy, or blocked are counted, never started twice."</p>
-            <crate::forms::GateForm action={crate::forms::target::<schedules_api::StartBulk>()} id="bulk-start".to_string()
+            <crate::forms::GateForm action={crate::forms::target::<crate::api::schedules::StartBulk>()} id="bulk-start".to_string()
                 submit_label="Start".to_string() pending_label="Starting…".to_string()
                 confirm="Start this operation on every tenant you chose? Each one is checked by the start gate; blocked tenants are recorded and nothing else changes.".to_string()
                 confirm_label="Start on these tenants".to_string()>
@@ -145,7 +144,7 @@ fn tag_section(p: &TenantsPage, panel: &TagsPanel, tag: Option<TagId>) -> impl I
             <h2 id="tags-title" class="section-title">"Tags"</h2>
             <p class="muted text-sm">"Group tenants (e.g. by customer tier or region) to filter this list and to target schedules."</p>
             {(!choices.is_empty() && !tenants.is_empty()).then(|| view! {
-                <ServerForm action={crate::forms::target::<schedules_api::TagTenant>()} submit_label="Add to tag".to_string() inline=true>
+                <ServerForm action={crate::forms::target::<crate::api::schedules::TagTenant>()} submit_label="Add to tag".to_string() inline=true>
                     <label class="sr-only" for="tag-tenant">"Tenant"</label>
                     <select id="tag-tenant" name="tenant" class="input input-sm">
                         {tenants.iter().map(|t| view! { <option value=t.id.to_string()>{t.display_name.clone()}</option> }).collect_view()}
@@ -161,7 +160,7 @@ fn tag_section(p: &TenantsPage, panel: &TagsPanel, tag: Option<TagId>) -> impl I
                     let confirm = format!("Delete the tag {}? Tenants keep everything else; schedules that target this tag are deleted with it.", g.name);
                     view! {
                         <li>{g.name.clone()}
-                            <ServerForm action={crate::forms::target::<schedules_api::DeleteTag>()} submit_label="Delete".to_string() danger=true inline=true
+                            <ServerForm action={crate::forms::target::<crate::api::schedules::DeleteTag>()} submit_label="Delete".to_string() danger=true inline=true
                                 confirm=confirm confirm_label="Delete tag".to_string()>
                                 <input type="hidden" name="workspace" value=ws.to_string()/>
                                 <input type="hidden" name="tag" value=g.id.to_string()/>
@@ -170,7 +169,7 @@ fn tag_section(p: &TenantsPage, panel: &TagsPanel, tag: Option<TagId>) -> impl I
                     }
                 }).collect_view()}
             </ul>
-            <ServerForm action={crate::forms::target::<schedules_api::CreateTag>()} submit_label="Create tag".to_string() inline=true>
+            <ServerForm action={crate::forms::target::<crate::api::schedules::CreateTag>()} submit_label="Create tag".to_string() inline=true>
                 <input type="hidden" name="workspace" value=ws.to_string()/>
                 <label for="new-tag">"New tag"</label>
                 <input id="new-tag" name="name" class="input input-sm" required maxlength="40" placeholder="Tier 1"/>
@@ -215,7 +214,7 @@ pub fn Tenants() -> impl IntoView {
                             }.into_any()
                         } else {
                             let p = p.clone();
-                            load(schedules_api::load_tags(), move |panel: Option<TagsPanel>| view! {
+                            load(crate::api::schedules::load_tags(), move |panel: Option<TagsPanel>| view! {
                                 {tenant_list(&p, panel.as_ref(), tag)}
                                 {p.can_bulk_start.then(|| bulk_section(&p, panel.as_ref(), tag))}
                                 {panel.filter(|x| x.can_manage).map(|x| tag_section(&p, &x, tag))}
@@ -277,7 +276,7 @@ pub fn TenantDashboard() -> impl IntoView {
                     })}
                     {load(api::load_tenant_runs(id), move |s| view! { <crate::pages::operations::LiveRunSummary initial=s tenant=id/> })}
                     <crate::pages::provider::ProviderSection tenant=id/>
-                    {load(crate::provider_api::load_drift_card(id), crate::pages::drift::drift_card)}
+                    {load(crate::api::provider::load_drift_card(id), crate::pages::drift::drift_card)}
                     {p.can_restore.then(|| view! {
                         <p class="mt-3"><a class="link" href=format!("/admin/t/{id}/restore")>"Restore policies from an inventory snapshot"</a></p>
                     })}
