@@ -29,8 +29,6 @@ pub mod views;
 #[cfg(feature = "server")]
 pub mod access;
 #[cfg(feature = "server")]
-pub mod accounts;
-#[cfg(feature = "server")]
 pub mod audit;
 #[cfg(feature = "server")]
 pub mod clock;
@@ -39,13 +37,15 @@ pub mod demo;
 #[cfg(feature = "server")]
 pub mod failpoints;
 #[cfg(feature = "server")]
-pub mod invitations;
+pub mod identity;
+#[cfg(feature = "server")]
+pub use identity::throttle as sign_in_throttle;
+#[cfg(feature = "server")]
+pub use identity::{accounts, invitations, mfa, sessions, setup, sso};
 #[cfg(feature = "server")]
 pub mod limits;
 #[cfg(feature = "server")]
 pub mod mail;
-#[cfg(feature = "server")]
-pub mod mfa;
 #[cfg(feature = "server")]
 pub mod notifications;
 pub mod onboarding;
@@ -55,14 +55,6 @@ pub mod outbound;
 pub mod secrets;
 #[cfg(feature = "server")]
 pub mod services;
-#[cfg(feature = "server")]
-pub mod sessions;
-#[cfg(feature = "server")]
-pub mod setup;
-#[cfg(feature = "server")]
-pub mod sign_in_throttle;
-#[cfg(feature = "server")]
-pub mod sso;
 #[cfg(feature = "server")]
 pub mod store;
 #[cfg(feature = "server")]
