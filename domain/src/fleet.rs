@@ -248,6 +248,13 @@ mod service {
 
     const DAY: i64 = 86_400_000;
 
+    /// (tenant, name, status) of the tenants the page lists.
+    type TenantRow = (i64, String, String);
+    /// Per tenant: the latest (compliant, total) and the trend in per cent.
+    type Trend = (Option<(i64, i64)>, Vec<i64>);
+    /// Per tenant: the default connection's id, consent, status, expiry.
+    type ConnectionRow = (i64, String, String, Option<i64>);
+
     /// The fleet page of the member's current workspace (None: no workspace).
     pub async fn page(svc: &Services, actor: &Actor, query: &str) -> AppResult<Option<FleetPage>> {
         let query = FleetQuery::parse(query)?;
@@ -258,6 +265,7 @@ mod service {
         };
         let ws = access.id().0;
         let now = svc.now();
+        let since = now - 7 * DAY;
         let mut conn = svc.store.read().await?;
         let tags: Vec<(i64, String)> =
             sqlx::query_as("SELECT id, name FROM tags WHERE workspace_id = $1 ORDER BY name")
@@ -270,170 +278,59 @@ mod service {
         {
             return Err(crate::AppError::NotFound);
         }
-        // The tenants: the member's own (operators, read-only: assigned), in the tag.
-        let mut sql = String::from(
-            "SELECT t.id, t.display_name, t.status FROM tenants t WHERE t.workspace_id = $1",
-        );
-        let mut binds = vec![ws];
-        if !access.role().sees_all_tenants() {
-            binds.push(actor.user_id.0);
-            sql.push_str(&format!(
-                " AND t.id IN (SELECT a.tenant_id FROM tenant_assignments a WHERE a.user_id = ${})",
-                binds.len()
-            ));
-        }
-        if let Some(t) = query.tag {
-            binds.push(t.0);
-            sql.push_str(&format!(
-                " AND t.id IN (SELECT tt.tenant_id FROM tenant_tags tt WHERE tt.tag_id = ${})",
-                binds.len()
-            ));
-        }
-        let mut q = sqlx::query_as::<_, (i64, String, String)>(sqlx::AssertSqlSafe(sql));
-        for b in &binds {
-            q = q.bind(*b);
-        }
-        let tenants = q.fetch_all(&mut *conn).await?;
-
+        let visible_to = (!access.role().sees_all_tenants()).then_some(actor.user_id);
+        let tenants = listed_tenants(&mut conn, ws, visible_to, query.tag).await?;
         // Each column: one grouped query over the workspace.
-        let inventory: HashMap<i64, i64> = sqlx::query_as::<_, (i64, i64)>(sqlx::AssertSqlSafe(format!(
-            "SELECT s.tenant_id, MAX(s.taken_at) FROM inventory_snapshots s JOIN tenants t ON t.id = s.tenant_id
-             WHERE t.workspace_id = $1 AND {} GROUP BY s.tenant_id",
-            published("s")
-        )))
-        .bind(ws)
-        .fetch_all(&mut *conn)
-        .await?
-        .into_iter()
-        .collect();
-        let compliance: Vec<(i64, i64, i64, i64, i64, i64)> =
-            sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                "SELECT tenant_id, rn, compliant, noncompliant, in_grace_period, other FROM (
-                SELECT s.tenant_id, s.compliant, s.noncompliant, s.in_grace_period, s.other,
-                       ROW_NUMBER() OVER (PARTITION BY s.tenant_id ORDER BY s.id DESC) AS rn
-                FROM compliance_snapshots s JOIN tenants t ON t.id = s.tenant_id
-                WHERE t.workspace_id = $1 AND {}
-             ) x WHERE rn <= {TREND_POINTS} ORDER BY tenant_id, rn DESC",
+        let inventory = per_tenant(
+            &mut conn,
+            &format!(
+                "SELECT s.tenant_id, MAX(s.taken_at) FROM inventory_snapshots s JOIN tenants t ON t.id = s.tenant_id
+                 WHERE t.workspace_id = $1 AND {} GROUP BY s.tenant_id",
                 published("s")
-            )))
-            .bind(ws)
-            .fetch_all(&mut *conn)
-            .await?;
-        // Per tenant: the latest (compliant, total) and the trend in per cent.
-        type Trend = (Option<(i64, i64)>, Vec<i64>);
-        let mut trends: HashMap<i64, Trend> = HashMap::new();
-        for (tenant, rn, ok, bad, grace, other) in compliance {
-            let total = ok + bad + grace + other;
-            let e = trends.entry(tenant).or_default();
-            if total > 0 {
-                e.1.push(ok * 100 / total);
-            }
-            if rn == 1 {
-                e.0 = Some((ok, total));
-            }
-        }
-        let since = now - 7 * DAY;
-        let drift: HashMap<i64, i64> =
-            sqlx::query_as::<_, (i64, i64)>(sqlx::AssertSqlSafe(format!(
-                "SELECT d.tenant_id, COUNT(*) FROM drift_entries d
-             WHERE d.workspace_id = $1 AND d.detected_at >= $2 AND {} GROUP BY d.tenant_id",
-                published("d")
-            )))
-            .bind(ws)
-            .bind(since)
-            .fetch_all(&mut *conn)
-            .await?
-            .into_iter()
-            .collect();
-        let connections: Vec<(i64, i64, String, String, Option<i64>)> = sqlx::query_as(
-            "SELECT c.tenant_id, c.id, c.consent, c.status, c.credential_expires_at
-             FROM provider_connections c WHERE c.workspace_id = $1 AND c.is_default = 1",
+            ),
+            ws,
+            None,
         )
-        .bind(ws)
-        .fetch_all(&mut *conn)
         .await?;
-        let connections: HashMap<i64, (i64, String, String, Option<i64>)> = connections
-            .into_iter()
-            .map(|(t, id, consent, status, exp)| (t, (id, consent, status, exp)))
-            .collect();
-        let active: HashMap<i64, i64> = sqlx::query_as::<_, (i64, i64)>(concat!(
-            "SELECT r.tenant_id, COUNT(*) FROM operation_runs r
-             WHERE r.workspace_id = $1 AND r.tenant_id IS NOT NULL AND ",
-            crate::runs::sql::active_run!("r"),
-            " GROUP BY r.tenant_id"
-        ))
-        .bind(ws)
-        .fetch_all(&mut *conn)
-        .await?
-        .into_iter()
-        .collect();
-        let failed: HashMap<i64, i64> = sqlx::query_as::<_, (i64, i64)>(
+        let mut trends = compliance_trends(&mut conn, ws).await?;
+        let drift = per_tenant(
+            &mut conn,
+            &format!(
+                "SELECT d.tenant_id, COUNT(*) FROM drift_entries d
+                 WHERE d.workspace_id = $1 AND d.detected_at >= $2 AND {} GROUP BY d.tenant_id",
+                published("d")
+            ),
+            ws,
+            Some(since),
+        )
+        .await?;
+        let connections = default_connections(&mut conn, ws).await?;
+        let active = per_tenant(
+            &mut conn,
+            concat!(
+                "SELECT r.tenant_id, COUNT(*) FROM operation_runs r
+                 WHERE r.workspace_id = $1 AND r.tenant_id IS NOT NULL AND ",
+                crate::runs::sql::active_run!("r"),
+                " GROUP BY r.tenant_id"
+            ),
+            ws,
+            None,
+        )
+        .await?;
+        let failed = per_tenant(
+            &mut conn,
             "SELECT r.tenant_id, COUNT(*) FROM operation_runs r
              WHERE r.workspace_id = $1 AND r.tenant_id IS NOT NULL AND r.outcome = 'failed' AND r.created_at >= $2
              GROUP BY r.tenant_id",
+            ws,
+            Some(since),
         )
-        .bind(ws)
-        .bind(since)
-        .fetch_all(&mut *conn)
-        .await?
-        .into_iter()
-        .collect();
-        // The fleet's drift per day (the member's tenants only).
-        // The last bar ends now (inclusive).
-        let chart_from = now - CHART_DAYS as i64 * DAY + 1;
-        let per_day: Vec<(i64, i64, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "SELECT d.tenant_id, (d.detected_at - $2) / {DAY} AS day, COUNT(*) FROM drift_entries d
-             WHERE d.workspace_id = $1 AND d.detected_at >= $2 AND {}
-             GROUP BY 1, 2",
-            published("d")
-        )))
-        .bind(ws)
-        .bind(chart_from)
-        .fetch_all(&mut *conn)
         .await?;
         let shown: std::collections::HashSet<i64> = tenants.iter().map(|t| t.0).collect();
-        let mut drift_by_day = vec![0i64; CHART_DAYS];
-        for (tenant, day, n) in per_day {
-            if shown.contains(&tenant)
-                && let Some(slot) = usize::try_from(day)
-                    .ok()
-                    .and_then(|d| drift_by_day.get_mut(d))
-            {
-                *slot += n;
-            }
-        }
+        let drift_by_day = drift_chart(&mut conn, ws, now, &shown).await?;
+        let alignment_by_day = alignment_chart(&mut conn, ws, now, &shown).await?;
         let alignment =
             crate::baselines::service::alignment_by_tenant(&mut conn, access.id()).await?;
-        let per_day: Vec<(i64, i64, i64, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "SELECT r.tenant_id, (r.compared_at - $2) / {DAY} AS day, CAST(SUM(r.aligned) AS BIGINT), CAST(SUM(r.aligned + r.different + r.missing) AS BIGINT)
-             FROM baseline_results r
-             WHERE r.workspace_id = $1 AND r.compared_at >= $2 AND r.id IN (
-                 SELECT MAX(r2.id) FROM baseline_results r2
-                 WHERE r2.workspace_id = $1 AND r2.compared_at >= $2 AND {}
-                 GROUP BY r2.tenant_id, r2.baseline_id, (r2.compared_at - $2) / {DAY})
-             GROUP BY 1, 2",
-            published("r2")
-        )))
-        .bind(ws)
-        .bind(chart_from)
-        .fetch_all(&mut *conn)
-        .await?;
-        let mut aligned_by_day = vec![(0i64, 0i64); CHART_DAYS];
-        for (tenant, day, aligned, total) in per_day {
-            if shown.contains(&tenant)
-                && let Some(slot) = usize::try_from(day)
-                    .ok()
-                    .and_then(|d| aligned_by_day.get_mut(d))
-            {
-                slot.0 += aligned;
-                slot.1 += total;
-            }
-        }
-        let alignment_by_day = aligned_by_day
-            .into_iter()
-            .map(|(a, n)| crate::baselines::percent(a, n))
-            .collect();
-
         let mut rows: Vec<FleetRow> = tenants
             .into_iter()
             .map(|(id, name, status)| {
@@ -466,6 +363,171 @@ mod service {
             drift_by_day,
             alignment_by_day,
         }))
+    }
+
+    /// The tenants the member may see (operators, read-only: assigned), in the tag.
+    async fn listed_tenants(
+        conn: &mut sqlx::AnyConnection,
+        ws: i64,
+        visible_to: Option<crate::ids::UserId>,
+        tag: Option<TagId>,
+    ) -> AppResult<Vec<TenantRow>> {
+        let mut sql = String::from(
+            "SELECT t.id, t.display_name, t.status FROM tenants t WHERE t.workspace_id = $1",
+        );
+        let mut binds = vec![ws];
+        if let Some(user) = visible_to {
+            binds.push(user.0);
+            sql.push_str(&format!(
+                " AND t.id IN (SELECT a.tenant_id FROM tenant_assignments a WHERE a.user_id = ${})",
+                binds.len()
+            ));
+        }
+        if let Some(t) = tag {
+            binds.push(t.0);
+            sql.push_str(&format!(
+                " AND t.id IN (SELECT tt.tenant_id FROM tenant_tags tt WHERE tt.tag_id = ${})",
+                binds.len()
+            ));
+        }
+        let mut q = sqlx::query_as::<_, TenantRow>(sqlx::AssertSqlSafe(sql));
+        for b in &binds {
+            q = q.bind(*b);
+        }
+        Ok(q.fetch_all(conn).await?)
+    }
+
+    /// One grouped (tenant, number) query over the workspace (`$1`), with
+    /// `$2` when given.
+    async fn per_tenant(
+        conn: &mut sqlx::AnyConnection,
+        sql: &str,
+        ws: i64,
+        since: Option<i64>,
+    ) -> AppResult<HashMap<i64, i64>> {
+        let mut q = sqlx::query_as::<_, (i64, i64)>(sqlx::AssertSqlSafe(sql.to_string())).bind(ws);
+        if let Some(s) = since {
+            q = q.bind(s);
+        }
+        Ok(q.fetch_all(conn).await?.into_iter().collect())
+    }
+
+    /// Each tenant's latest compliance and its trend (newest last).
+    async fn compliance_trends(
+        conn: &mut sqlx::AnyConnection,
+        ws: i64,
+    ) -> AppResult<HashMap<i64, Trend>> {
+        let compliance: Vec<(i64, i64, i64, i64, i64, i64)> =
+            sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "SELECT tenant_id, rn, compliant, noncompliant, in_grace_period, other FROM (
+                SELECT s.tenant_id, s.compliant, s.noncompliant, s.in_grace_period, s.other,
+                       ROW_NUMBER() OVER (PARTITION BY s.tenant_id ORDER BY s.id DESC) AS rn
+                FROM compliance_snapshots s JOIN tenants t ON t.id = s.tenant_id
+                WHERE t.workspace_id = $1 AND {}
+             ) x WHERE rn <= {TREND_POINTS} ORDER BY tenant_id, rn DESC",
+                published("s")
+            )))
+            .bind(ws)
+            .fetch_all(conn)
+            .await?;
+        let mut trends: HashMap<i64, Trend> = HashMap::new();
+        for (tenant, rn, ok, bad, grace, other) in compliance {
+            let total = ok + bad + grace + other;
+            let e = trends.entry(tenant).or_default();
+            if total > 0 {
+                e.1.push(ok * 100 / total);
+            }
+            if rn == 1 {
+                e.0 = Some((ok, total));
+            }
+        }
+        Ok(trends)
+    }
+
+    async fn default_connections(
+        conn: &mut sqlx::AnyConnection,
+        ws: i64,
+    ) -> AppResult<HashMap<i64, ConnectionRow>> {
+        let rows: Vec<(i64, i64, String, String, Option<i64>)> = sqlx::query_as(
+            "SELECT c.tenant_id, c.id, c.consent, c.status, c.credential_expires_at
+             FROM provider_connections c WHERE c.workspace_id = $1 AND c.is_default = 1",
+        )
+        .bind(ws)
+        .fetch_all(conn)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(t, id, consent, status, exp)| (t, (id, consent, status, exp)))
+            .collect())
+    }
+
+    /// The first day of the charts (the last bar ends now, inclusive).
+    fn chart_from(now: i64) -> i64 {
+        now - CHART_DAYS as i64 * DAY + 1
+    }
+
+    /// The fleet's drift per day, over the listed tenants.
+    async fn drift_chart(
+        conn: &mut sqlx::AnyConnection,
+        ws: i64,
+        now: i64,
+        shown: &std::collections::HashSet<i64>,
+    ) -> AppResult<Vec<i64>> {
+        let per_day: Vec<(i64, i64, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT d.tenant_id, (d.detected_at - $2) / {DAY} AS day, COUNT(*) FROM drift_entries d
+             WHERE d.workspace_id = $1 AND d.detected_at >= $2 AND {}
+             GROUP BY 1, 2",
+            published("d")
+        )))
+        .bind(ws)
+        .bind(chart_from(now))
+        .fetch_all(conn)
+        .await?;
+        let mut by_day = vec![0i64; CHART_DAYS];
+        for (tenant, day, n) in per_day {
+            if shown.contains(&tenant)
+                && let Some(slot) = usize::try_from(day).ok().and_then(|d| by_day.get_mut(d))
+            {
+                *slot += n;
+            }
+        }
+        Ok(by_day)
+    }
+
+    /// The fleet's alignment per day in per cent, over the listed tenants.
+    async fn alignment_chart(
+        conn: &mut sqlx::AnyConnection,
+        ws: i64,
+        now: i64,
+        shown: &std::collections::HashSet<i64>,
+    ) -> AppResult<Vec<Option<i64>>> {
+        let per_day: Vec<(i64, i64, i64, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT r.tenant_id, (r.compared_at - $2) / {DAY} AS day, CAST(SUM(r.aligned) AS BIGINT), CAST(SUM(r.aligned + r.different + r.missing) AS BIGINT)
+             FROM baseline_results r
+             WHERE r.workspace_id = $1 AND r.compared_at >= $2 AND r.id IN (
+                 SELECT MAX(r2.id) FROM baseline_results r2
+                 WHERE r2.workspace_id = $1 AND r2.compared_at >= $2 AND {}
+                 GROUP BY r2.tenant_id, r2.baseline_id, (r2.compared_at - $2) / {DAY})
+             GROUP BY 1, 2",
+            published("r2")
+        )))
+        .bind(ws)
+        .bind(chart_from(now))
+        .fetch_all(conn)
+        .await?;
+        let mut by_day = vec![(0i64, 0i64); CHART_DAYS];
+        for (tenant, day, aligned, total) in per_day {
+            if shown.contains(&tenant)
+                && let Some(slot) = usize::try_from(day).ok().and_then(|d| by_day.get_mut(d))
+            {
+                slot.0 += aligned;
+                slot.1 += total;
+            }
+        }
+        Ok(by_day
+            .into_iter()
+            .map(|(a, n)| crate::baselines::percent(a, n))
+            .collect())
     }
 }
 

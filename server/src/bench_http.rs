@@ -185,8 +185,18 @@ pub async fn run(opts: HttpBenchOptions) -> Result<(), String> {
     result
 }
 
-async fn measure(opts: &HttpBenchOptions, f: &crate::bench::Fresh) -> Result<(), String> {
-    // The server gets its own pool of serve's default size, like production.
+/// The console under test on its own pool of serve's default size.
+async fn start_server(
+    opts: &HttpBenchOptions,
+    f: &crate::bench::Fresh,
+) -> Result<
+    (
+        String,
+        tokio::sync::oneshot::Sender<()>,
+        tokio::task::JoinHandle<std::io::Result<()>>,
+    ),
+    String,
+> {
     let store = Store::connect(
         &f.url(),
         StoreOptions {
@@ -228,6 +238,11 @@ async fn measure(opts: &HttpBenchOptions, f: &crate::bench::Fresh) -> Result<(),
         let _ = stopped.await;
     }));
 
+    Ok((base, stop, server))
+}
+
+/// A client signed in as the benchmark's member.
+async fn signed_in_client(base: &str) -> Result<reqwest::Client, String> {
     let client = reqwest::Client::builder()
         .cookie_store(true)
         .pool_max_idle_per_host(1024)
@@ -248,6 +263,12 @@ async fn measure(opts: &HttpBenchOptions, f: &crate::bench::Fresh) -> Result<(),
     if !signed_in.status().is_success() {
         return Err(format!("sign-in answered {}", signed_in.status()));
     }
+    Ok(client)
+}
+
+async fn measure(opts: &HttpBenchOptions, f: &crate::bench::Fresh) -> Result<(), String> {
+    let (base, stop, server) = start_server(opts, f).await?;
+    let client = signed_in_client(&base).await?;
     let tenant = f.tenants.get(7).copied().unwrap_or(f.tenants[0]);
     let (max_run,): (i64,) = sqlx::query_as("SELECT MAX(id) FROM operation_runs")
         .fetch_one(f.svc.store.unguarded_pool())

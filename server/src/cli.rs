@@ -62,45 +62,9 @@ impl Cli {
 #[allow(clippy::large_enum_variant)]
 enum Command {
     /// Serve the web console (migrates the database first).
-    Serve {
-        #[arg(long, env = "TENANTRY_BIND", default_value = "127.0.0.1:3000")]
-        bind: SocketAddr,
-        /// Built site (wasm, JS, CSS); defaults to ./target/site.
-        #[arg(long, env = "TENANTRY_SITE_ROOT")]
-        site_root: Option<PathBuf>,
-        /// Set when served over https: cookies become `__Host-` + Secure.
-        #[arg(long, env = "TENANTRY_SECURE_COOKIES")]
-        secure_cookies: bool,
-        /// Minutes a session may stay unused.
-        #[arg(long, env = "TENANTRY_SESSION_IDLE_MINUTES", default_value_t = 30)]
-        session_idle_minutes: i64,
-        /// Hours a session lives at most.
-        #[arg(long, env = "TENANTRY_SESSION_ABSOLUTE_HOURS", default_value_t = 12)]
-        session_absolute_hours: i64,
-        #[arg(long, env = "TENANTRY_DB_MAX_CONNECTIONS", default_value_t = 16)]
-        db_max_connections: u32,
-        #[command(flatten)]
-        web: WebArgs,
-        #[command(flatten)]
-        work: WorkArgs,
-        #[command(flatten)]
-        provider: ProviderArgs,
-        #[command(flatten)]
-        desk: DeskArgs,
-        #[command(flatten)]
-        mail: MailArgs,
-        #[command(flatten)]
-        sso: SsoArgs,
-    },
+    Serve(ServeArgs),
     /// Run operation workers only (scale out next to `serve` on PostgreSQL).
-    Worker {
-        #[command(flatten)]
-        work: WorkArgs,
-        #[command(flatten)]
-        provider: ProviderArgs,
-        #[command(flatten)]
-        mail: MailArgs,
-    },
+    Worker(WorkerArgs),
     /// Serve a demo: its own SQLite database and an in-process Microsoft Graph
     /// simulator, seeded with accounts, a workspace, three tenants (healthy,
     /// consent missing, throttled) and their provider connections on first start.
@@ -119,6 +83,48 @@ enum Command {
         #[command(subcommand)]
         command: UserCommand,
     },
+}
+
+#[derive(clap::Args, Clone)]
+struct ServeArgs {
+    #[arg(long, env = "TENANTRY_BIND", default_value = "127.0.0.1:3000")]
+    bind: SocketAddr,
+    /// Built site (wasm, JS, CSS); defaults to ./target/site.
+    #[arg(long, env = "TENANTRY_SITE_ROOT")]
+    site_root: Option<PathBuf>,
+    /// Set when served over https: cookies become `__Host-` + Secure.
+    #[arg(long, env = "TENANTRY_SECURE_COOKIES")]
+    secure_cookies: bool,
+    /// Minutes a session may stay unused.
+    #[arg(long, env = "TENANTRY_SESSION_IDLE_MINUTES", default_value_t = 30)]
+    session_idle_minutes: i64,
+    /// Hours a session lives at most.
+    #[arg(long, env = "TENANTRY_SESSION_ABSOLUTE_HOURS", default_value_t = 12)]
+    session_absolute_hours: i64,
+    #[arg(long, env = "TENANTRY_DB_MAX_CONNECTIONS", default_value_t = 16)]
+    db_max_connections: u32,
+    #[command(flatten)]
+    web: WebArgs,
+    #[command(flatten)]
+    work: WorkArgs,
+    #[command(flatten)]
+    provider: ProviderArgs,
+    #[command(flatten)]
+    desk: DeskArgs,
+    #[command(flatten)]
+    mail: MailArgs,
+    #[command(flatten)]
+    sso: SsoArgs,
+}
+
+#[derive(clap::Args, Clone)]
+struct WorkerArgs {
+    #[command(flatten)]
+    work: WorkArgs,
+    #[command(flatten)]
+    provider: ProviderArgs,
+    #[command(flatten)]
+    mail: MailArgs,
 }
 
 #[derive(clap::Args, Clone)]
@@ -508,157 +514,15 @@ async fn open_store(url: &str) -> Result<Store, String> {
 
 /// Runs one command.
 pub async fn run(cli: Cli) -> Result<(), String> {
+    let url = cli.database_url;
     match cli.command {
-        Command::Serve {
-            bind,
-            site_root,
-            secure_cookies,
-            session_idle_minutes,
-            session_absolute_hours,
-            db_max_connections,
-            web,
-            work,
-            provider,
-            desk,
-            mail,
-            sso,
-        } => {
-            let config = Config {
-                mail: mail.config()?,
-                sso: sso.config()?,
-                web: web.config(secure_cookies)?,
-                database_url: cli.database_url,
-                bind,
-                site_root: site_root.unwrap_or_else(Config::default_site_root),
-                secure_cookies,
-                db_max_connections,
-                settings: Settings {
-                    session_idle_ms: session_idle_minutes * 60_000,
-                    session_absolute_ms: session_absolute_hours * 3_600_000,
-                    review_pack_ttl_ms: work.review_pack_ttl_ms(),
-                    allow_workspace_creation: web.allow_workspace_creation,
-                    limits: domain::limits::AbuseLimits {
-                        window_ms: 60 * 60 * 1000,
-                        support_requests: web.limit_support_requests.max(1),
-                        blocked_starts: web.limit_blocked_starts.max(1),
-                        review_packs: web.limit_review_packs.max(1),
-                        ..domain::limits::AbuseLimits::default()
-                    },
-                    ..Settings::default()
-                },
-                workers: work.workers,
-                worker: work.worker_config(),
-                reconcile_every_ms: work.reconcile_seconds * 1000,
-                provider: provider.config()?,
-                support_desk: desk.config()?,
-            };
-            if !config.site_root.join("pkg").join("tenantry.js").exists() {
-                tracing::warn!(site_root = %config.site_root.display(), "no built site found: pages render without styles and islands; run scripts/build.sh");
-            }
-            let app = Application::build(config)
-                .await
-                .map_err(|e| format!("cannot start: {e}"))?;
-            if let Some(bind) = work.metrics_bind {
-                crate::metrics::serve(bind, app.services().clone()).await?;
-            }
-            let url = format!("http://127.0.0.1:{}", app.port());
-            println!("Tenantry is listening on {url} (sign in at {url}/sign-in)");
-            if domain::setup::is_open(app.services())
-                .await
-                .unwrap_or(false)
-            {
-                println!(
-                    "No account yet: open {url}/setup and enter the setup code {} (or run `tenantry user create`).",
-                    domain::setup::code(app.services())
-                );
-            }
-            app.run_until(shutdown_signal())
-                .await
-                .map_err(|e| e.to_string())
-        }
-        Command::Worker {
-            work,
-            provider,
-            mail,
-        } => {
-            let store = open_store(&cli.database_url).await?;
-            let settings = Settings {
-                review_pack_ttl_ms: work.review_pack_ttl_ms(),
-                ..Settings::default()
-            };
-            let services = Services::new(store, settings)
-                .with_data_dir(provider.data_dir.clone())
-                .with_provider(provider.config()?.runtime()?)
-                .with_mail(mail.config()?);
-            let services = crate::startup::with_test_failpoints(services);
-            if let Some(bind) = work.metrics_bind {
-                crate::metrics::serve(bind, services.clone()).await?;
-            }
-            let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-            let tasks = crate::startup::start_background(
-                &services,
-                work.workers.max(1),
-                &work.worker_config(),
-                work.reconcile_seconds * 1000,
-                stop_rx,
-            );
-            println!(
-                "tenantry worker ready: {} worker(s) × {} concurrent runs",
-                work.workers.max(1),
-                work.concurrency.max(1)
-            );
-            shutdown_signal().await;
-            let _ = stop_tx.send(true);
-            for t in tasks {
-                let _ = t.await;
-            }
-            Ok(())
-        }
+        Command::Serve(args) => serve(url, args).await,
+        Command::Worker(args) => worker(url, args).await,
         #[cfg(feature = "demo")]
         Command::Demo(args) => crate::demo::run(args).await,
         #[cfg(feature = "demo")]
-        Command::Bench {
-            command: BenchCommand::Runs(options),
-        } => crate::bench::run(options).await,
-        #[cfg(feature = "demo")]
-        Command::Bench {
-            command: BenchCommand::FleetStart(options),
-        } => crate::bench_fleet::run(options).await,
-        #[cfg(feature = "demo")]
-        Command::Bench {
-            command: BenchCommand::Http(options),
-        } => crate::bench_http::run(options).await,
-        #[cfg(feature = "demo")]
-        Command::Bench {
-            command: BenchCommand::Drift(options),
-        } => crate::bench_drift::run(options).await,
-        #[cfg(feature = "demo")]
-        Command::Bench {
-            command: BenchCommand::FleetPage(options),
-        } => crate::bench_fleet_page::run(options).await,
-        #[cfg(feature = "demo")]
-        Command::Bench {
-            command: BenchCommand::BaselineCompare(options),
-        } => crate::bench_baselines::run(options).await,
-        #[cfg(feature = "demo")]
-        Command::Bench {
-            command: BenchCommand::Monitoring(options),
-        } => crate::bench_monitoring::run(options).await,
-        Command::Migrate => {
-            let store = Store::connect(&cli.database_url, StoreOptions::default())
-                .await
-                .map_err(|e| format!("cannot open the database: {e}"))?;
-            let applied = store
-                .migrate()
-                .await
-                .map_err(|e| format!("cannot migrate: {e}"))?;
-            if applied.is_empty() {
-                println!("The database is up to date.");
-            } else {
-                println!("Applied migrations: {applied:?}");
-            }
-            Ok(())
-        }
+        Command::Bench { command } => bench(command).await,
+        Command::Migrate => migrate(url).await,
         Command::User {
             command:
                 UserCommand::Create {
@@ -666,42 +530,194 @@ pub async fn run(cli: Cli) -> Result<(), String> {
                     password_stdin: _,
                     platform_operator,
                 },
-        } => {
-            let email = Email::parse(&email).map_err(|e| e.to_string())?;
-            let mut raw = String::new();
-            std::io::stdin()
-                .read_to_string(&mut raw)
-                .map_err(|e| format!("cannot read the password from standard input: {e}"))?;
-            let password = NewPassword::parse(raw.trim_end_matches(['\r', '\n']))
-                .map_err(|e| e.to_string())?;
-            let store = open_store(&cli.database_url).await?;
-            let services = Services::new(store, Settings::default());
-            domain::accounts::create_user(&services, &email, &password, platform_operator)
-                .await
-                .map_err(|e| e.to_string())?;
-            println!(
-                "Created {email}{}.",
-                if platform_operator {
-                    " (platform operator)"
-                } else {
-                    ""
-                }
-            );
-            Ok(())
-        }
+        } => create_user(url, email, platform_operator).await,
         Command::User {
             command: UserCommand::ResetTwoStep { email },
-        } => {
-            let email = Email::parse(&email).map_err(|e| e.to_string())?;
-            let store = open_store(&cli.database_url).await?;
-            let services = Services::new(store, Settings::default());
-            let ended = domain::mfa::reset_by_operator(&services, &email)
-                .await
-                .map_err(|e| e.to_string())?;
-            println!("Two-step sign-in of {email} is off; {ended} session(s) ended.");
-            Ok(())
-        }
+        } => reset_two_step(url, email).await,
     }
+}
+
+/// `tenantry serve`.
+async fn serve(database_url: String, args: ServeArgs) -> Result<(), String> {
+    let ServeArgs {
+        bind,
+        site_root,
+        secure_cookies,
+        session_idle_minutes,
+        session_absolute_hours,
+        db_max_connections,
+        web,
+        work,
+        provider,
+        desk,
+        mail,
+        sso,
+    } = args;
+    let config = Config {
+        mail: mail.config()?,
+        sso: sso.config()?,
+        web: web.config(secure_cookies)?,
+        database_url,
+        bind,
+        site_root: site_root.unwrap_or_else(Config::default_site_root),
+        secure_cookies,
+        db_max_connections,
+        settings: Settings {
+            session_idle_ms: session_idle_minutes * 60_000,
+            session_absolute_ms: session_absolute_hours * 3_600_000,
+            review_pack_ttl_ms: work.review_pack_ttl_ms(),
+            allow_workspace_creation: web.allow_workspace_creation,
+            limits: domain::limits::AbuseLimits {
+                window_ms: 60 * 60 * 1000,
+                support_requests: web.limit_support_requests.max(1),
+                blocked_starts: web.limit_blocked_starts.max(1),
+                review_packs: web.limit_review_packs.max(1),
+                ..domain::limits::AbuseLimits::default()
+            },
+            ..Settings::default()
+        },
+        workers: work.workers,
+        worker: work.worker_config(),
+        reconcile_every_ms: work.reconcile_seconds * 1000,
+        provider: provider.config()?,
+        support_desk: desk.config()?,
+    };
+    if !config.site_root.join("pkg").join("tenantry.js").exists() {
+        tracing::warn!(site_root = %config.site_root.display(), "no built site found: pages render without styles and islands; run scripts/build.sh");
+    }
+    let app = Application::build(config)
+        .await
+        .map_err(|e| format!("cannot start: {e}"))?;
+    if let Some(bind) = work.metrics_bind {
+        crate::metrics::serve(bind, app.services().clone()).await?;
+    }
+    let url = format!("http://127.0.0.1:{}", app.port());
+    println!("Tenantry is listening on {url} (sign in at {url}/sign-in)");
+    if domain::setup::is_open(app.services())
+        .await
+        .unwrap_or(false)
+    {
+        println!(
+            "No account yet: open {url}/setup and enter the setup code {} (or run `tenantry user create`).",
+            domain::setup::code(app.services())
+        );
+    }
+    app.run_until(shutdown_signal())
+        .await
+        .map_err(|e| e.to_string())
+}
+
+/// `tenantry worker`.
+async fn worker(database_url: String, args: WorkerArgs) -> Result<(), String> {
+    let WorkerArgs {
+        work,
+        provider,
+        mail,
+    } = args;
+    let store = open_store(&database_url).await?;
+    let settings = Settings {
+        review_pack_ttl_ms: work.review_pack_ttl_ms(),
+        ..Settings::default()
+    };
+    let services = Services::new(store, settings)
+        .with_data_dir(provider.data_dir.clone())
+        .with_provider(provider.config()?.runtime()?)
+        .with_mail(mail.config()?);
+    let services = crate::startup::with_test_failpoints(services);
+    if let Some(bind) = work.metrics_bind {
+        crate::metrics::serve(bind, services.clone()).await?;
+    }
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let tasks = crate::startup::start_background(
+        &services,
+        work.workers.max(1),
+        &work.worker_config(),
+        work.reconcile_seconds * 1000,
+        stop_rx,
+    );
+    println!(
+        "tenantry worker ready: {} worker(s) × {} concurrent runs",
+        work.workers.max(1),
+        work.concurrency.max(1)
+    );
+    shutdown_signal().await;
+    let _ = stop_tx.send(true);
+    for t in tasks {
+        let _ = t.await;
+    }
+    Ok(())
+}
+
+/// `tenantry bench …`.
+#[cfg(feature = "demo")]
+async fn bench(command: BenchCommand) -> Result<(), String> {
+    match command {
+        BenchCommand::Runs(options) => crate::bench::run(options).await,
+        BenchCommand::FleetStart(options) => crate::bench_fleet::run(options).await,
+        BenchCommand::Http(options) => crate::bench_http::run(options).await,
+        BenchCommand::Drift(options) => crate::bench_drift::run(options).await,
+        BenchCommand::FleetPage(options) => crate::bench_fleet_page::run(options).await,
+        BenchCommand::BaselineCompare(options) => crate::bench_baselines::run(options).await,
+        BenchCommand::Monitoring(options) => crate::bench_monitoring::run(options).await,
+    }
+}
+
+/// `tenantry migrate`.
+async fn migrate(database_url: String) -> Result<(), String> {
+    let store = Store::connect(&database_url, StoreOptions::default())
+        .await
+        .map_err(|e| format!("cannot open the database: {e}"))?;
+    let applied = store
+        .migrate()
+        .await
+        .map_err(|e| format!("cannot migrate: {e}"))?;
+    if applied.is_empty() {
+        println!("The database is up to date.");
+    } else {
+        println!("Applied migrations: {applied:?}");
+    }
+    Ok(())
+}
+
+/// `tenantry user create` (the password on standard input).
+async fn create_user(
+    database_url: String,
+    email: String,
+    platform_operator: bool,
+) -> Result<(), String> {
+    let email = Email::parse(&email).map_err(|e| e.to_string())?;
+    let mut raw = String::new();
+    std::io::stdin()
+        .read_to_string(&mut raw)
+        .map_err(|e| format!("cannot read the password from standard input: {e}"))?;
+    let password =
+        NewPassword::parse(raw.trim_end_matches(['\r', '\n'])).map_err(|e| e.to_string())?;
+    let store = open_store(&database_url).await?;
+    let services = Services::new(store, Settings::default());
+    domain::accounts::create_user(&services, &email, &password, platform_operator)
+        .await
+        .map_err(|e| e.to_string())?;
+    println!(
+        "Created {email}{}.",
+        if platform_operator {
+            " (platform operator)"
+        } else {
+            ""
+        }
+    );
+    Ok(())
+}
+
+/// `tenantry user reset-two-step`.
+async fn reset_two_step(database_url: String, email: String) -> Result<(), String> {
+    let email = Email::parse(&email).map_err(|e| e.to_string())?;
+    let store = open_store(&database_url).await?;
+    let services = Services::new(store, Settings::default());
+    let ended = domain::mfa::reset_by_operator(&services, &email)
+        .await
+        .map_err(|e| e.to_string())?;
+    println!("Two-step sign-in of {email} is off; {ended} session(s) ended.");
+    Ok(())
 }
 
 #[cfg(test)]

@@ -98,6 +98,52 @@ async fn demo_drift(svc: Services, sim: std::sync::Arc<simulators::graph::GraphS
 
 /// Starts the simulators, the app and the seeding, prints how to sign in,
 /// and serves until Ctrl-C.
+/// What the demo prints: where it runs, who to sign in as, what each
+/// simulated tenant does.
+fn print_banner(
+    url: &str,
+    graph: &str,
+    demo_tenants: &[domain::demo::DemoTenant],
+    desk: &str,
+    mailbox: &str,
+) {
+    println!();
+    println!("  Tenantry demo is running at {url}");
+    println!(
+        "  Sign in at {url}/sign-in as {} (owner, platform operator)",
+        domain::demo::DEMO_OWNER
+    );
+    println!(
+        "  or as {} (operator, one assigned tenant)",
+        domain::demo::DEMO_OPERATOR
+    );
+    println!("  password: {}", domain::demo::DEMO_PASSWORD);
+    println!("  Microsoft Graph simulator at {}:", graph);
+    for t in demo_tenants {
+        println!("    {} — {}", t.name, t.behaviour);
+    }
+    println!(
+        "  HaloPSA simulator (support desk) at {}; \"Request support\" hands tickets to it.",
+        desk
+    );
+    let (woodgrove, name) = simulators::graph::DEMO_ONBOARDING_TENANT;
+    println!("    {name} — healthy, not onboarded yet: Onboarding › tenant id {woodgrove},");
+    println!(
+        "      client id {}, secret {}",
+        simulators::graph::DEMO_CLIENT_ID,
+        simulators::graph::DEMO_CLIENT_SECRET
+    );
+    println!(
+        "  After Contoso's first inventory sync, an \"admin\" changes two of its policies and deletes one:"
+    );
+    println!("    sync again, then Restore shows the difference and puts them back.");
+    println!(
+        "  Its first inventory also becomes the baseline \"Contoso standard\" (Baselines): assign it to every tenant."
+    );
+    println!("  Invitations are mailed through a local SMTP server: sent mail at {mailbox}");
+    println!("  Start with tenant verification on each tenant's dashboard.");
+}
+
 pub async fn run(args: DemoArgs) -> Result<(), String> {
     let DemoArgs {
         bind,
@@ -183,41 +229,13 @@ pub async fn run(args: DemoArgs) -> Result<(), String> {
         .await
         .map_err(|e| format!("cannot seed the demo: {e}"))?;
     let url = format!("http://127.0.0.1:{}", app.port());
-    println!();
-    println!("  Tenantry demo is running at {url}");
-    println!(
-        "  Sign in at {url}/sign-in as {} (owner, platform operator)",
-        domain::demo::DEMO_OWNER
+    print_banner(
+        &url,
+        &sim.base_url(),
+        &demo_tenants,
+        &desk.base_url(),
+        &mailbox,
     );
-    println!(
-        "  or as {} (operator, one assigned tenant)",
-        domain::demo::DEMO_OPERATOR
-    );
-    println!("  password: {}", domain::demo::DEMO_PASSWORD);
-    println!("  Microsoft Graph simulator at {}:", sim.base_url());
-    for t in &demo_tenants {
-        println!("    {} — {}", t.name, t.behaviour);
-    }
-    println!(
-        "  HaloPSA simulator (support desk) at {}; \"Request support\" hands tickets to it.",
-        desk.base_url()
-    );
-    let (woodgrove, name) = simulators::graph::DEMO_ONBOARDING_TENANT;
-    println!("    {name} — healthy, not onboarded yet: Onboarding › tenant id {woodgrove},");
-    println!(
-        "      client id {}, secret {}",
-        simulators::graph::DEMO_CLIENT_ID,
-        simulators::graph::DEMO_CLIENT_SECRET
-    );
-    println!(
-        "  After Contoso's first inventory sync, an \"admin\" changes two of its policies and deletes one:"
-    );
-    println!("    sync again, then Restore shows the difference and puts them back.");
-    println!(
-        "  Its first inventory also becomes the baseline \"Contoso standard\" (Baselines): assign it to every tenant."
-    );
-    println!("  Invitations are mailed through a local SMTP server: sent mail at {mailbox}");
-    println!("  Start with tenant verification on each tenant's dashboard.");
     tokio::spawn(demo_drift(app.services().clone(), sim.clone()));
     if !seeded {
         println!("  (existing demo database kept; delete tenantry-demo.db to start over)");

@@ -8,12 +8,45 @@ use leptos::prelude::*;
 /// slide-over that shows the latest request of exactly this context, then a
 /// form whose answer says plainly whether the desk took it, with the `SR-`
 /// reference either way. While it is open, live polling on the page pauses.
+/// The request's fields (ids under `id`, unique on the page).
+fn request_fields(id: &str) -> impl IntoView + use<> {
+    use domain::support::Severity;
+    let field = |name: &str| format!("{id}-{name}");
+    view! {
+        <div class="field w-full">
+            <label for=field("subject")>"Subject"</label>
+            <input id=field("subject") name="subject" required minlength="3" maxlength="200" class="input"/>
+        </div>
+        <div class="field w-full">
+            <label for=field("description")>"What happened"</label>
+            <textarea id=field("description") name="description" required maxlength="5000" rows="5" class="input"></textarea>
+        </div>
+        <div class="field w-full">
+            <label for=field("severity")>"Severity"</label>
+            <select id=field("severity") name="severity" class="input">
+                {Severity::ALL.into_iter().map(|s| view! {
+                    <option value=s.as_str() selected=s == Severity::Normal>{s.label()}</option>
+                }).collect_view()}
+            </select>
+        </div>
+        <div class="field w-full">
+            <label for=field("contact")>"Contact (optional)"</label>
+            <input id=field("contact") name="contact" maxlength="200" class="input" placeholder="Phone or email for the desk"/>
+        </div>
+        <div class="field w-full">
+            <label for=field("existing")>"Already have a ticket? Its reference (optional)"</label>
+            <input id=field("existing") name="existing_ticket" maxlength="40" class="input" placeholder="e.g. RT #12345"/>
+            <p class="help">"Links that ticket instead of creating a new one."</p>
+        </div>
+    }
+}
+
 #[island]
 pub fn RequestSupport(
     #[prop(optional)] tenant: Option<i64>,
     #[prop(optional)] run: Option<i64>,
 ) -> impl IntoView {
-    use domain::support::{Severity, SupportPanel, SupportRequestView};
+    use domain::support::{SupportPanel, SupportRequestView};
     let dialog_ref = NodeRef::<leptos::html::Dialog>::new();
     let form_ref = NodeRef::<leptos::html::Form>::new();
     let panel = RwSignal::new(None::<SupportPanel>);
@@ -70,7 +103,7 @@ pub fn RequestSupport(
         (Some(t), None) => format!("support-tenant-{t}"),
         (None, None) => "support".to_string(),
     };
-    let field = move |name: &str| format!("{id}-{name}");
+    let field = |name: &str| format!("{id}-{name}");
     let follow_prefix = field("follow");
     view! {
         <div class="request-support">
@@ -108,31 +141,7 @@ pub fn RequestSupport(
                     <p class="form-error" role="alert" hidden=move || error.get().is_none()>{move || error.get()}</p>
                     {tenant.map(|t| view! { <input type="hidden" name="tenant" value=t.to_string()/> })}
                     {run.map(|r| view! { <input type="hidden" name="run" value=r.to_string()/> })}
-                    <div class="field w-full">
-                        <label for=field("subject")>"Subject"</label>
-                        <input id=field("subject") name="subject" required minlength="3" maxlength="200" class="input"/>
-                    </div>
-                    <div class="field w-full">
-                        <label for=field("description")>"What happened"</label>
-                        <textarea id=field("description") name="description" required maxlength="5000" rows="5" class="input"></textarea>
-                    </div>
-                    <div class="field w-full">
-                        <label for=field("severity")>"Severity"</label>
-                        <select id=field("severity") name="severity" class="input">
-                            {Severity::ALL.into_iter().map(|s| view! {
-                                <option value=s.as_str() selected=s == Severity::Normal>{s.label()}</option>
-                            }).collect_view()}
-                        </select>
-                    </div>
-                    <div class="field w-full">
-                        <label for=field("contact")>"Contact (optional)"</label>
-                        <input id=field("contact") name="contact" maxlength="200" class="input" placeholder="Phone or email for the desk"/>
-                    </div>
-                    <div class="field w-full">
-                        <label for=field("existing")>"Already have a ticket? Its reference (optional)"</label>
-                        <input id=field("existing") name="existing_ticket" maxlength="40" class="input" placeholder="e.g. RT #12345"/>
-                        <p class="help">"Links that ticket instead of creating a new one."</p>
-                    </div>
+                    {request_fields(&id)}
                     <button type="submit" class="btn btn-primary" disabled=move || pending.get() aria-busy=move || pending.get().to_string()>
                         {move || if pending.get() { "Sending…" } else { "Send request" }}
                     </button>

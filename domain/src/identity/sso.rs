@@ -432,6 +432,42 @@ type LoginRow = (
 /// and must belong to this browser (`binding`, the cookie), the code is
 /// exchanged with the PKCE verifier, the ID token checked, and then the
 /// identity signs in its account or accepts the invitation being accepted.
+/// The login a callback names, taken once (read and deleted together).
+async fn take_login(svc: &Services, state: &str) -> AppResult<Option<LoginRow>> {
+    let mut tx = svc.store.begin().await?;
+    let row: Option<LoginRow> = sqlx::query_as(
+        "SELECT binding_hash, verifier_sealed, nonce_sealed, next_path, invitation_sealed, created_at, link_user_id
+         FROM sso_logins WHERE state_hash = $1",
+    )
+    .bind(hash(state))
+    .fetch_optional(&mut **tx)
+    .await?;
+    sqlx::query("DELETE FROM sso_logins WHERE state_hash = $1")
+        .bind(hash(state))
+        .execute(&mut **tx)
+        .await?;
+    tx.commit().await?;
+    Ok(row)
+}
+
+/// The email an ID token vouches for: a verified one, or (Entra, whose
+/// tokens carry no `email_verified`) the email or the preferred username.
+fn claimed_email(
+    config: &SsoConfig,
+    claims: &openidconnect::core::CoreIdTokenClaims,
+) -> Option<String> {
+    claims
+        .email()
+        .filter(|_| claims.email_verified().unwrap_or(false) || config.entra().is_some())
+        .map(|e| e.as_str().to_string())
+        .or_else(|| {
+            config
+                .entra()
+                .and(claims.preferred_username().map(|u| u.as_str().to_string()))
+        })
+        .map(|e| e.trim().to_lowercase())
+}
+
 pub async fn finish(
     svc: &Services,
     origin: &str,
@@ -446,23 +482,9 @@ pub async fn finish(
     };
     let refused = |r| Ok(SsoOutcome::Refused(r));
     let now = svc.now();
-    let row: Option<LoginRow> = {
-        let mut tx = svc.store.begin().await?;
-        let row: Option<LoginRow> = sqlx::query_as(
-            "SELECT binding_hash, verifier_sealed, nonce_sealed, next_path, invitation_sealed, created_at, link_user_id
-             FROM sso_logins WHERE state_hash = $1",
-        )
-        .bind(hash(state))
-        .fetch_optional(&mut **tx)
-        .await?;
-        sqlx::query("DELETE FROM sso_logins WHERE state_hash = $1")
-            .bind(hash(state))
-            .execute(&mut **tx)
-            .await?;
-        tx.commit().await?;
-        row
-    };
-    let Some((binding_hash, verifier, nonce, next, invitation, created_at, link_to)) = row else {
+    let Some((binding_hash, verifier, nonce, next, invitation, created_at, link_to)) =
+        take_login(svc, state).await?
+    else {
         return refused(SsoRefusal::Expired);
     };
     let same_browser = binding
@@ -532,16 +554,7 @@ pub async fn finish(
             return refused(SsoRefusal::Untrusted);
         }
     };
-    let email = claims
-        .email()
-        .filter(|_| claims.email_verified().unwrap_or(false) || config.entra().is_some())
-        .map(|e| e.as_str().to_string())
-        .or_else(|| {
-            config
-                .entra()
-                .and(claims.preferred_username().map(|u| u.as_str().to_string()))
-        })
-        .map(|e| e.trim().to_lowercase());
+    let email = claimed_email(&config, claims);
     let identity = match identity_of(
         &config,
         claims.issuer().as_str(),

@@ -139,6 +139,37 @@ async fn fetch(
 
 /// Tenant verification (with a stored report) or connection check: token,
 /// organization identity, granted permissions; updates consent on the connection.
+/// Whether Microsoft answered for the tenant the connection names; the
+/// check (with the organization's name and default domain) is added.
+fn identity_check(checks: &mut Vec<Check>, org: &[Value], entra_tenant_id: &str) -> bool {
+    let first = org.first().cloned().unwrap_or(Value::Null);
+    let org_id = data::text(&first, "id").to_ascii_lowercase();
+    let identity_ok = org_id == entra_tenant_id.to_ascii_lowercase();
+    let domain = first
+        .get("verifiedDomains")
+        .and_then(Value::as_array)
+        .and_then(|d| {
+            d.iter()
+                .find(|x| x.get("isDefault").and_then(Value::as_bool) == Some(true))
+        })
+        .map(|d| data::text(d, "name"))
+        .unwrap_or_default();
+    checks.push(Check {
+        name: "Tenant identity".into(),
+        status: if identity_ok {
+            CheckStatus::Passed
+        } else {
+            CheckStatus::Failed
+        },
+        detail: if identity_ok {
+            format!("{} ({domain})", data::text(&first, "displayName"))
+        } else {
+            "Microsoft answered for a different tenant than the connection names.".into()
+        },
+    });
+    identity_ok
+}
+
 async fn verify(ctx: &RunContext, t: &Target, report: bool) -> Result<Completion, Step> {
     let graph = &ctx.svc.provider.graph;
     let mut checks = Vec::new();
@@ -190,31 +221,7 @@ async fn verify(ctx: &RunContext, t: &Target, report: bool) -> Result<Completion
             return Err(Step::Graph("Organization", e));
         }
     };
-    let first = org.first().cloned().unwrap_or(Value::Null);
-    let org_id = data::text(&first, "id").to_ascii_lowercase();
-    let identity_ok = org_id == t.creds.entra_tenant_id.to_ascii_lowercase();
-    let domain = first
-        .get("verifiedDomains")
-        .and_then(Value::as_array)
-        .and_then(|d| {
-            d.iter()
-                .find(|x| x.get("isDefault").and_then(Value::as_bool) == Some(true))
-        })
-        .map(|d| data::text(d, "name"))
-        .unwrap_or_default();
-    checks.push(Check {
-        name: "Tenant identity".into(),
-        status: if identity_ok {
-            CheckStatus::Passed
-        } else {
-            CheckStatus::Failed
-        },
-        detail: if identity_ok {
-            format!("{} ({domain})", data::text(&first, "displayName"))
-        } else {
-            "Microsoft answered for a different tenant than the connection names.".into()
-        },
-    });
+    let identity_ok = identity_check(&mut checks, &org, &t.creds.entra_tenant_id);
     let missing = permission_checks(&mut checks, &token.roles);
     let granted = REQUIRED_PERMISSIONS.len() as i64 - missing;
     let (outcome, reason) = if !identity_ok {

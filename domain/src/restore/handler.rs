@@ -94,93 +94,7 @@ pub async fn run(
             .find(|(k, _)| *k == policy.kind)
             .map(|(_, r)| r.as_slice())
             .unwrap_or_default();
-        let odata = policy
-            .settings
-            .get("@odata.type")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_string();
-        let current = rows
-            .iter()
-            .find(|o| text(o, "id") == policy.external_id)
-            .or_else(|| {
-                // Matched by name the way baselines match (trimmed, any case).
-                let name = policy.display_name.trim().to_lowercase();
-                rows.iter().find(|o| {
-                    text(o, "displayName").trim().to_lowercase() == name
-                        && text(o, "@odata.type") == odata
-                })
-            });
-        let outcome = match current {
-            Some(object) => {
-                let id = text(object, "id");
-                let now = object.as_object().cloned().unwrap_or_default();
-                // A must-exist setting the tenant has (any value) is kept.
-                let mut policy = policy;
-                for k in std::mem::take(&mut policy.exist_only) {
-                    if now.get(&k).is_some_and(|v| !v.is_null()) {
-                        policy.settings.remove(&k);
-                    }
-                }
-                let changes = diff(&policy.settings, &now);
-                if changes.is_empty() {
-                    Outcome {
-                        policy,
-                        action: ItemAction::Unchanged,
-                        detail: "The tenant already has these settings; nothing was written."
-                            .into(),
-                        // The tenant's object, so a bring in line reads it again.
-                        written_id: Some(id),
-                    }
-                } else {
-                    let mut body = Map::new();
-                    body.insert("@odata.type".into(), Value::String(odata.clone()));
-                    for c in &changes {
-                        if let Some(v) = policy.settings.get(&c.setting) {
-                            body.insert(c.setting.clone(), v.clone());
-                        }
-                    }
-                    let path = format!("{}/{id}", policy.kind.collection());
-                    match graph
-                        .update(creds, version(policy.kind), &path, &Value::Object(body))
-                        .await
-                    {
-                        Ok(()) => Outcome {
-                            detail: format!(
-                                "Restored {} setting(s): {}.",
-                                changes.len(),
-                                changes
-                                    .iter()
-                                    .map(|c| c.setting.as_str())
-                                    .collect::<Vec<_>>()
-                                    .join(", ")
-                            ),
-                            policy,
-                            action: ItemAction::Updated,
-                            written_id: Some(id),
-                        },
-                        Err(e) => failed(policy, e),
-                    }
-                }
-            }
-            None => {
-                let body = Value::Object(policy.settings.clone());
-                match graph
-                    .create(creds, version(policy.kind), policy.kind.collection(), &body)
-                    .await
-                {
-                    Ok(created) => Outcome {
-                        detail: "The policy was missing from the tenant and was created again."
-                            .into(),
-                        written_id: Some(text(&created, "id")).filter(|s| !s.is_empty()),
-                        policy,
-                        action: ItemAction::Created,
-                    },
-                    Err(e) => failed(policy, e),
-                }
-            }
-        };
-        outcomes.push(outcome);
+        outcomes.push(restore_one(graph, creds, policy, rows).await);
     }
     save(ctx, &outcomes).await;
     let summary = counts(&outcomes);
@@ -204,6 +118,101 @@ pub async fn run(
             reason: Some(ReasonCode::HandlerFailed),
         }
     })
+}
+
+/// Writes one policy back: changes the settings that differ on the
+/// tenant's policy of the same id (or kind and name), or creates it when
+/// it is missing; the tenant's object id is kept either way.
+async fn restore_one(
+    graph: &crate::provider::graph::GraphClient,
+    creds: &AppCredentials,
+    policy: StoredPolicy,
+    rows: &[Value],
+) -> Outcome {
+    let odata = policy
+        .settings
+        .get("@odata.type")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
+    let current = rows
+        .iter()
+        .find(|o| text(o, "id") == policy.external_id)
+        .or_else(|| {
+            // Matched by name the way baselines match (trimmed, any case).
+            let name = policy.display_name.trim().to_lowercase();
+            rows.iter().find(|o| {
+                text(o, "displayName").trim().to_lowercase() == name
+                    && text(o, "@odata.type") == odata
+            })
+        });
+    match current {
+        Some(object) => {
+            let id = text(object, "id");
+            let now = object.as_object().cloned().unwrap_or_default();
+            // A must-exist setting the tenant has (any value) is kept.
+            let mut policy = policy;
+            for k in std::mem::take(&mut policy.exist_only) {
+                if now.get(&k).is_some_and(|v| !v.is_null()) {
+                    policy.settings.remove(&k);
+                }
+            }
+            let changes = diff(&policy.settings, &now);
+            if changes.is_empty() {
+                Outcome {
+                    policy,
+                    action: ItemAction::Unchanged,
+                    detail: "The tenant already has these settings; nothing was written.".into(),
+                    // The tenant's object, so a bring in line reads it again.
+                    written_id: Some(id),
+                }
+            } else {
+                let mut body = Map::new();
+                body.insert("@odata.type".into(), Value::String(odata.clone()));
+                for c in &changes {
+                    if let Some(v) = policy.settings.get(&c.setting) {
+                        body.insert(c.setting.clone(), v.clone());
+                    }
+                }
+                let path = format!("{}/{id}", policy.kind.collection());
+                match graph
+                    .update(creds, version(policy.kind), &path, &Value::Object(body))
+                    .await
+                {
+                    Ok(()) => Outcome {
+                        detail: format!(
+                            "Restored {} setting(s): {}.",
+                            changes.len(),
+                            changes
+                                .iter()
+                                .map(|c| c.setting.as_str())
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ),
+                        policy,
+                        action: ItemAction::Updated,
+                        written_id: Some(id),
+                    },
+                    Err(e) => failed(policy, e),
+                }
+            }
+        }
+        None => {
+            let body = Value::Object(policy.settings.clone());
+            match graph
+                .create(creds, version(policy.kind), policy.kind.collection(), &body)
+                .await
+            {
+                Ok(created) => Outcome {
+                    detail: "The policy was missing from the tenant and was created again.".into(),
+                    written_id: Some(text(&created, "id")).filter(|s| !s.is_empty()),
+                    policy,
+                    action: ItemAction::Created,
+                },
+                Err(e) => failed(policy, e),
+            }
+        }
+    }
 }
 
 /// What the run writes: the chosen policies of a tenant's snapshot, or a

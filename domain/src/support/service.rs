@@ -161,24 +161,15 @@ async fn load(svc: &Services, id: SupportRequestId) -> AppResult<SupportRequestV
     view_of(svc, &row)
 }
 
-/// Saves a support request and hands it to the configured desk (or links an
-/// existing ticket). The saved request survives every desk failure; the
-/// returned view says which outcome happened.
-#[tracing::instrument(name = "support.request", skip_all, fields(user_id = actor.user_id.0))]
-pub async fn request(
-    svc: &Services,
-    actor: &Actor,
-    ctx: SupportContext,
-    form: NewSupportRequest,
-) -> AppResult<SupportRequestView> {
-    let at = resolve(
-        svc,
-        actor,
-        ctx,
-        Capability::SupportRequest,
-        Some(AuditAction::SupportRequested),
-    )
-    .await?;
+/// A request's fields as checked (each error names its field).
+struct Checked {
+    subject: String,
+    description: String,
+    contact: Option<String>,
+    existing: Option<String>,
+}
+
+fn checked(form: &NewSupportRequest) -> AppResult<Checked> {
     let subject = text(
         "subject",
         &form.subject,
@@ -203,6 +194,38 @@ pub async fn request(
         Some(t) if !t.is_empty() => Some(ticket_reference(t)?),
         _ => None,
     };
+    Ok(Checked {
+        subject,
+        description,
+        contact,
+        existing,
+    })
+}
+
+/// Saves a support request and hands it to the configured desk (or links an
+/// existing ticket). The saved request survives every desk failure; the
+/// returned view says which outcome happened.
+#[tracing::instrument(name = "support.request", skip_all, fields(user_id = actor.user_id.0))]
+pub async fn request(
+    svc: &Services,
+    actor: &Actor,
+    ctx: SupportContext,
+    form: NewSupportRequest,
+) -> AppResult<SupportRequestView> {
+    let at = resolve(
+        svc,
+        actor,
+        ctx,
+        Capability::SupportRequest,
+        Some(AuditAction::SupportRequested),
+    )
+    .await?;
+    let Checked {
+        subject,
+        description,
+        contact,
+        existing,
+    } = checked(&form)?;
     let handoff = match (&existing, svc.support_desk.kind()) {
         (Some(_), _) => Handoff::Linked,
         (None, None) => Handoff::NotConfigured,

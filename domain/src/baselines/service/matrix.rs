@@ -224,36 +224,88 @@ pub async fn page(
         svc.now(),
     )
     .await?;
-    let mut columns = vec![StateCounts::default(); items.len()];
-    let mut totals = StateCounts::default();
-    let mut kept: Vec<MatrixRow> = Vec::new();
+    let nos: Vec<i64> = items.iter().map(|i| i.no).collect();
+    let m = matrix(&nos, tenants, &states, &heads, &aligning, filter.state);
+    let total_rows = m.rows.len() as i64;
+    let (rows, next) = one_page(m.rows, &filter)?;
+    let can_manage = access.require(Capability::BaselinesManage).is_ok();
+    let about = about(&mut conn, baseline, h.ws, can_manage).await?;
+    Ok(BaselinePage {
+        id: baseline,
+        workspace: h.ws,
+        name: h.name,
+        version: h.version,
+        can_manage,
+        can_align: access.require(Capability::RestoreExecute).is_ok(),
+        can_compare: access.require(Capability::ProviderRun).is_ok(),
+        items: items
+            .into_iter()
+            .map(|i| ItemHead {
+                no: i.no,
+                kind: i.kind,
+                display_name: i.display_name,
+            })
+            .collect(),
+        rows,
+        columns: m.columns,
+        totals: m.totals,
+        tenants: total_rows,
+        filter,
+        next,
+        tags: about.tags,
+        assignments: about.assignments,
+        targets: about.targets,
+        versions: about.versions,
+    })
+}
+
+/// Every row the filter keeps, with counts per row, per column and in all.
+struct Matrix {
+    rows: Vec<MatrixRow>,
+    columns: Vec<StateCounts>,
+    totals: StateCounts,
+}
+
+/// (version, compared at, run, extras) of each tenant's latest comparison.
+type Heads = HashMap<i64, (i64, i64, i64, i64)>;
+
+fn matrix(
+    nos: &[i64],
+    tenants: Vec<(i64, String)>,
+    states: &HashMap<(i64, i64), CellState>,
+    heads: &Heads,
+    aligning: &std::collections::HashSet<(i64, i64)>,
+    only: Option<CellState>,
+) -> Matrix {
+    let mut m = Matrix {
+        rows: Vec::new(),
+        columns: vec![StateCounts::default(); nos.len()],
+        totals: StateCounts::default(),
+    };
     for (t, name) in tenants {
-        let cells: Vec<CellState> = items
+        let cells: Vec<CellState> = nos
             .iter()
-            .map(|i| {
+            .map(|no| {
                 states
-                    .get(&(t, i.no))
+                    .get(&(t, *no))
                     .copied()
                     .unwrap_or(CellState::NotCompared)
             })
             .collect();
-        if let Some(s) = filter.state
+        if let Some(s) = only
             && !cells.contains(&s)
         {
             continue;
         }
         let mut counts = StateCounts::default();
-        for (c, col) in cells.iter().zip(columns.iter_mut()) {
+        for (c, col) in cells.iter().zip(m.columns.iter_mut()) {
             counts.add(*c, 1);
             col.add(*c, 1);
-            totals.add(*c, 1);
+            m.totals.add(*c, 1);
         }
         let head = heads.get(&t);
-        kept.push(MatrixRow {
-            aligning: items
-                .iter()
-                .map(|i| aligning.contains(&(t, i.no)))
-                .collect(),
+        m.rows.push(MatrixRow {
+            aligning: nos.iter().map(|no| aligning.contains(&(t, *no))).collect(),
             tenant: TenantId(t),
             name,
             compared_at: head.map(|h| h.1),
@@ -264,7 +316,14 @@ pub async fn page(
             extras: head.map_or(0, |h| h.3),
         });
     }
-    let total_rows = kept.len() as i64;
+    m
+}
+
+/// The filter's page of rows (keyset on the tenant), and the next page's query.
+fn one_page(
+    kept: Vec<MatrixRow>,
+    filter: &MatrixFilter,
+) -> AppResult<(Vec<MatrixRow>, Option<String>)> {
     let start = match filter.after {
         Some(after) => kept
             .iter()
@@ -283,9 +342,26 @@ pub async fn page(
         rows.truncate(MATRIX_PAGE);
         filter.to_query(rows.last().map(|r| r.tenant))
     });
+    Ok((rows, next))
+}
+
+/// What the page shows about the baseline besides the matrix.
+struct About {
+    tags: Vec<(TagId, String)>,
+    assignments: Vec<AssignmentView>,
+    targets: Vec<(String, String)>,
+    versions: Vec<VersionView>,
+}
+
+async fn about(
+    conn: &mut AnyConnection,
+    baseline: BaselineId,
+    ws: WorkspaceId,
+    can_manage: bool,
+) -> AppResult<About> {
     let tags: Vec<(i64, String)> =
         sqlx::query_as("SELECT id, name FROM tags WHERE workspace_id = $1 ORDER BY name, id")
-            .bind(h.ws.0)
+            .bind(ws.0)
             .fetch_all(&mut *conn)
             .await?;
     let assignments: Vec<(i64, String, Option<String>, Option<String>)> = sqlx::query_as(
@@ -305,7 +381,6 @@ pub async fn page(
     .bind(baseline.0)
     .fetch_all(&mut *conn)
     .await?;
-    let can_manage = access.require(Capability::BaselinesManage).is_ok();
     let mut targets = Vec::new();
     if can_manage {
         targets.push(("all".to_string(), "Every active tenant".to_string()));
@@ -315,35 +390,14 @@ pub async fn page(
         let all: Vec<(i64, String)> = sqlx::query_as(
             "SELECT id, display_name FROM tenants WHERE workspace_id = $1 AND status = 'active' ORDER BY display_name, id",
         )
-        .bind(h.ws.0)
+        .bind(ws.0)
         .fetch_all(&mut *conn)
         .await?;
         for (id, name) in all {
             targets.push((format!("tenant:{id}"), name));
         }
     }
-    Ok(BaselinePage {
-        id: baseline,
-        workspace: h.ws,
-        name: h.name,
-        version: h.version,
-        can_manage,
-        can_align: access.require(Capability::RestoreExecute).is_ok(),
-        can_compare: access.require(Capability::ProviderRun).is_ok(),
-        items: items
-            .into_iter()
-            .map(|i| ItemHead {
-                no: i.no,
-                kind: i.kind,
-                display_name: i.display_name,
-            })
-            .collect(),
-        rows,
-        columns,
-        totals,
-        tenants: total_rows,
-        filter,
-        next,
+    Ok(About {
         tags: tags.into_iter().map(|(id, n)| (TagId(id), n)).collect(),
         assignments: assignments
             .into_iter()
@@ -375,6 +429,23 @@ pub async fn page(
 
 /// One tenant's row of the matrix in full: each item's state, the settings
 /// that differ, acceptances, the extra policies.
+/// A comparison's cells: item number → (state, setting deltas as stored).
+async fn result_items(
+    conn: &mut AnyConnection,
+    result: i64,
+) -> AppResult<HashMap<i64, (CellState, String)>> {
+    let rows: Vec<(i64, String, String)> = sqlx::query_as(
+        "SELECT item_no, state, settings FROM baseline_result_items WHERE result_id = $1",
+    )
+    .bind(result)
+    .fetch_all(conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(no, state, settings)| Some((no, (CellState::parse(&state)?, settings))))
+        .collect())
+}
+
 pub async fn tenant_alignment(
     svc: &Services,
     actor: &Actor,
@@ -398,20 +469,10 @@ pub async fn tenant_alignment(
     .await?;
     let items = items_of(&mut conn, h.version_id).await?;
     let latest = latest_result(&mut conn, baseline, tenant).await?;
-    let mut stored: HashMap<i64, (CellState, String)> = HashMap::new();
-    if let Some(l) = &latest {
-        let rows: Vec<(i64, String, String)> = sqlx::query_as(
-            "SELECT item_no, state, settings FROM baseline_result_items WHERE result_id = $1",
-        )
-        .bind(l.id)
-        .fetch_all(&mut *conn)
-        .await?;
-        for (no, state, settings) in rows {
-            if let Some(s) = CellState::parse(&state) {
-                stored.insert(no, (s, settings));
-            }
-        }
-    }
+    let stored = match &latest {
+        Some(l) => result_items(&mut conn, l.id).await?,
+        None => HashMap::new(),
+    };
     let acceptances: Vec<AcceptanceRow> = sqlx::query_as(
         "SELECT a.id, a.item_no, a.note, a.expires_at, u.email, a.accepted_at
          FROM baseline_acceptances a LEFT JOIN users u ON u.id = a.accepted_by

@@ -16,6 +16,52 @@ use super::common::*;
 /// Captures a new baseline from the template tenant's latest published
 /// snapshot: every device configuration and compliance policy, each setting
 /// *must equal* except the description (text each tenant words its own way).
+/// The template tenant's latest published snapshot and its policies as the
+/// first version's items (every setting must equal, but the description).
+async fn template_items(svc: &Services, template: TenantId) -> AppResult<(i64, Vec<BaselineItem>)> {
+    let Some((snapshot, policies)) =
+        latest_policies(&mut *svc.store.read().await?, template).await?
+    else {
+        return Err(AppError::invalid(
+            "template",
+            "This tenant has no inventory yet: run an inventory sync on it first.",
+        ));
+    };
+    if policies.is_empty() {
+        return Err(AppError::invalid(
+            "template",
+            "This tenant's latest inventory has no policies to capture.",
+        ));
+    }
+    if policies.len() > MAX_ITEMS {
+        return Err(AppError::invalid(
+            "template",
+            format!(
+                "This tenant has {} policies; a baseline holds at most {MAX_ITEMS}.",
+                policies.len()
+            ),
+        ));
+    }
+    let items = policies
+        .into_iter()
+        .enumerate()
+        .map(|(i, p)| {
+            let mut rules = BTreeMap::new();
+            if p.settings.contains_key("description") {
+                rules.insert("description".to_string(), Rule::Excluded);
+            }
+            BaselineItem {
+                no: i as i64 + 1,
+                kind: p.kind,
+                display_name: p.display_name,
+                settings: p.settings,
+                rules,
+            }
+        })
+        .collect();
+    Ok((snapshot, items))
+}
+
 pub async fn capture(
     svc: &Services,
     actor: &Actor,
@@ -46,46 +92,7 @@ pub async fn capture(
     let Some((template_name,)) = template_name else {
         return Err(AppError::NotFound);
     };
-    let Some((snapshot, policies)) =
-        latest_policies(&mut *svc.store.read().await?, template).await?
-    else {
-        return Err(AppError::invalid(
-            "template",
-            "This tenant has no inventory yet: run an inventory sync on it first.",
-        ));
-    };
-    if policies.is_empty() {
-        return Err(AppError::invalid(
-            "template",
-            "This tenant's latest inventory has no policies to capture.",
-        ));
-    }
-    if policies.len() > MAX_ITEMS {
-        return Err(AppError::invalid(
-            "template",
-            format!(
-                "This tenant has {} policies; a baseline holds at most {MAX_ITEMS}.",
-                policies.len()
-            ),
-        ));
-    }
-    let items: Vec<BaselineItem> = policies
-        .into_iter()
-        .enumerate()
-        .map(|(i, p)| {
-            let mut rules = BTreeMap::new();
-            if p.settings.contains_key("description") {
-                rules.insert("description".to_string(), Rule::Excluded);
-            }
-            BaselineItem {
-                no: i as i64 + 1,
-                kind: p.kind,
-                display_name: p.display_name,
-                settings: p.settings,
-                rules,
-            }
-        })
-        .collect();
+    let (snapshot, items) = template_items(svc, template).await?;
     let now = svc.now();
     let mut tx = AuditedTx::begin(svc, now).await?;
     let taken: Option<(i64,)> =
