@@ -319,9 +319,12 @@ mod service {
         .await?;
         let failed = per_tenant(
             &mut conn,
-            "SELECT r.tenant_id, COUNT(*) FROM operation_runs r
-             WHERE r.workspace_id = $1 AND r.tenant_id IS NOT NULL AND r.outcome = 'failed' AND r.created_at >= $2
-             GROUP BY r.tenant_id",
+            concat!(
+                "SELECT r.tenant_id, COUNT(*) FROM operation_runs r
+                 WHERE r.workspace_id = $1 AND r.tenant_id IS NOT NULL AND ",
+                crate::runs::sql::ended_failed!("r"),
+                " AND r.created_at >= $2 GROUP BY r.tenant_id"
+            ),
             ws,
             Some(since),
         )

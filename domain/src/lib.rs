@@ -58,6 +58,8 @@ pub mod services;
 #[cfg(feature = "server")]
 pub mod store;
 #[cfg(feature = "server")]
+pub mod telemetry;
+#[cfg(feature = "server")]
 pub mod tenants;
 #[cfg(feature = "server")]
 pub mod time_zones;

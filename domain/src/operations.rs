@@ -83,20 +83,68 @@ mod tests {
 /// the engine through [`catalogue`]; the engine calls what they registered.
 #[cfg(test)]
 mod engine_imports {
-    const FEATURES: &[&str] = &[
-        "provider",
-        "restore",
-        "review_packs",
-        "onboarding",
-        "support",
-        "tenants",
-        "workspaces",
-        "invitations",
-        "notifications",
-        "demo",
-        "baselines",
-        "drift",
+    /// What the engine may name: the bottom layer it stands on and the
+    /// operation list it is keyed by. Every other module of the crate is a
+    /// feature (derived from `lib.rs`, so a new feature is covered at once).
+    const BELOW_THE_ENGINE: &[&str] = &[
+        "runs",
+        "ids",
+        "views",
+        "error",
+        "services",
+        "store",
+        "rbac",
+        "access",
+        "audit",
+        "limits",
+        "telemetry",
+        "failpoints",
+        "clock",
+        "secrets",
+        "validate",
+        "enums",
+        "operations",
+        "catalogue",
     ];
+
+    /// Every module `lib.rs` declares (`pub mod x;` / `mod x;`), comments ignored.
+    fn crate_modules() -> Vec<String> {
+        let lib = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/lib.rs");
+        let text = std::fs::read_to_string(lib).unwrap_or_default();
+        text.lines()
+            .map(|l| l.split("//").next().unwrap_or_default().trim())
+            .filter_map(|l| {
+                l.strip_prefix("pub mod ")
+                    .or_else(|| l.strip_prefix("mod "))
+                    .map(|m| m.trim_end_matches(';').trim().to_string())
+            })
+            .collect()
+    }
+
+    fn features() -> Vec<String> {
+        crate_modules()
+            .into_iter()
+            .filter(|m| !BELOW_THE_ENGINE.contains(&m.as_str()))
+            .collect()
+    }
+
+    #[test]
+    fn the_feature_list_is_derived_from_the_crate() {
+        let f = features();
+        for expected in [
+            "schedules",
+            "identity",
+            "mail",
+            "fleet",
+            "baselines",
+            "provider",
+        ] {
+            assert!(
+                f.iter().any(|m| m == expected),
+                "{expected} is a feature: {f:?}"
+            );
+        }
+    }
 
     #[test]
     fn the_run_engine_imports_no_feature_module() {
@@ -113,9 +161,10 @@ mod engine_imports {
                 let Ok(text) = std::fs::read_to_string(&p) else {
                     continue;
                 };
+                let features = features();
                 for (n, line) in text.lines().enumerate() {
                     let code = line.split("//").next().unwrap_or_default();
-                    for feature in FEATURES {
+                    for feature in &features {
                         let named = code.contains(&format!("crate::{feature}"))
                             || code.contains(&format!("super::super::{feature}"))
                             || (code.contains("use crate::{") && code.contains(feature));
@@ -152,14 +201,24 @@ mod engine_imports {
                     continue;
                 }
                 let text = std::fs::read_to_string(&p).unwrap_or_default();
+                // Code only: what a comment says is not knowledge.
+                let code: String = text
+                    .lines()
+                    .map(|l| l.split("//").next().unwrap_or_default())
+                    .collect::<Vec<_>>()
+                    .join("\n");
                 // Spelled in pieces so this test does not find itself.
                 let patterns = [
                     format!("'queued',{}'running'", " "),
                     format!("'queued',{}", "'running'"),
                     format!("provider_{}:", "connection"),
+                    format!("outcome IN ({}", "'succeeded'"),
+                    format!("outcome = {}", "'failed'"),
+                    format!("outcome = {}", "'blocked'"),
+                    format!("outcome = {}", "'succeeded'"),
                 ];
                 for pattern in &patterns {
-                    if text.contains(pattern.as_str()) {
+                    if code.contains(pattern.as_str()) {
                         offenders.push(format!("{}: {pattern}", p.display()));
                     }
                 }

@@ -36,7 +36,16 @@ pub fn install() -> Option<&'static PrometheusHandle> {
                 .ok()?
                 .install_recorder()
                 .ok()?;
-            metrics::gauge!("tenantry_build_info", "version" => env!("CARGO_PKG_VERSION")).set(1.0);
+            for (name, kind, help) in domain::telemetry::ALL {
+                use domain::telemetry::Kind;
+                match kind {
+                    Kind::Counter => metrics::describe_counter!(*name, *help),
+                    Kind::Gauge => metrics::describe_gauge!(*name, *help),
+                    Kind::Histogram => metrics::describe_histogram!(*name, *help),
+                }
+            }
+            metrics::gauge!(domain::telemetry::BUILD_INFO, "version" => env!("CARGO_PKG_VERSION"))
+                .set(1.0);
             Some(handle)
         })
         .as_ref()
@@ -54,19 +63,23 @@ pub async fn render(svc: &Services) -> String {
 async fn read_gauges(svc: &Services) {
     match domain::runs::service::RunService::queue_state(svc).await {
         Ok(q) => {
-            metrics::gauge!("tenantry_runs_active", "status" => "queued").set(q.queued as f64);
-            metrics::gauge!("tenantry_runs_active", "status" => "running").set(q.running as f64);
-            metrics::gauge!("tenantry_queue_oldest_age_seconds")
+            metrics::gauge!(domain::telemetry::RUNS_ACTIVE, "status" => "queued")
+                .set(q.queued as f64);
+            metrics::gauge!(domain::telemetry::RUNS_ACTIVE, "status" => "running")
+                .set(q.running as f64);
+            metrics::gauge!(domain::telemetry::QUEUE_OLDEST_AGE)
                 .set(q.oldest_wait_ms as f64 / 1000.0);
-            metrics::gauge!("tenantry_metrics_database_up").set(1.0);
+            metrics::gauge!(domain::telemetry::METRICS_DATABASE_UP).set(1.0);
         }
-        Err(_) => metrics::gauge!("tenantry_metrics_database_up").set(0.0),
+        Err(_) => metrics::gauge!(domain::telemetry::METRICS_DATABASE_UP).set(0.0),
     }
     let pool = svc.store.pool_stats();
-    metrics::gauge!("tenantry_db_pool_connections", "state" => "in_use").set(pool.in_use as f64);
-    metrics::gauge!("tenantry_db_pool_connections", "state" => "idle").set(pool.idle as f64);
-    metrics::gauge!("tenantry_db_pool_waiters").set(pool.waiting as f64);
-    metrics::gauge!("tenantry_db_pool_max_connections").set(pool.max as f64);
+    metrics::gauge!(domain::telemetry::DB_POOL_CONNECTIONS, "state" => "in_use")
+        .set(pool.in_use as f64);
+    metrics::gauge!(domain::telemetry::DB_POOL_CONNECTIONS, "state" => "idle")
+        .set(pool.idle as f64);
+    metrics::gauge!(domain::telemetry::DB_POOL_WAITERS).set(pool.waiting as f64);
+    metrics::gauge!(domain::telemetry::DB_POOL_MAX).set(pool.max as f64);
 }
 
 /// Records one answered request (called by the request-id layer).
@@ -74,14 +87,14 @@ pub fn record_request(route: &str, method: &http::Method, status: u16, seconds: 
     let route = route.to_string();
     let method = method.as_str().to_string();
     metrics::counter!(
-        "tenantry_http_requests_total",
+        domain::telemetry::HTTP_REQUESTS,
         "route" => route.clone(),
         "method" => method.clone(),
         "status" => status.to_string(),
     )
     .increment(1);
     metrics::histogram!(
-        "tenantry_http_request_duration_seconds",
+        domain::telemetry::HTTP_DURATION,
         "route" => route,
         "method" => method,
     )

@@ -57,7 +57,9 @@ pub(crate) async fn cells(
          WHERE r.workspace_id = $1 AND r.op_type = 'restore_execute' AND r.created_at > $2
            AND (",
         crate::runs::sql::active_run!("r"),
-        " OR (r.outcome IN ('succeeded', 'partially_succeeded') AND r.completed_at > $3))"
+        " OR (",
+        crate::runs::sql::ended_well!("r"),
+        " AND r.completed_at > $3))"
     ))
     .bind(ws.0)
     .bind(now - 24 * 60 * 60_000)
@@ -104,11 +106,12 @@ pub async fn after_run(svc: &Services, run: &ClaimedRun) {
 }
 
 async fn read_again(svc: &Services, run: &ClaimedRun, tenant: TenantId) -> AppResult<()> {
-    let written: Vec<(String, String)> = sqlx::query_as(
+    let written: Vec<(String, String)> = sqlx::query_as(concat!(
         "SELECT x.kind, x.written_id FROM restore_results x JOIN operation_runs r ON r.id = x.run_id
          WHERE x.run_id = $1 AND x.written_id IS NOT NULL AND x.action IN ('created', 'updated', 'unchanged')
-           AND r.outcome IN ('succeeded', 'partially_succeeded')",
-    )
+           AND ",
+        crate::runs::sql::ended_well!("r")
+    ))
     .bind(run.id.0)
     .fetch_all(&mut *svc.store.read().await?)
     .await?;

@@ -263,7 +263,7 @@ impl GraphClient {
 
     #[tracing::instrument(name = "graph.token", skip_all, fields(entra_tenant = %creds.entra_tenant_id))]
     async fn fetch_token(&self, creds: &AppCredentials) -> Result<AccessToken, GraphError> {
-        metrics::counter!("tenantry_graph_token_fetches_total").increment(1);
+        metrics::counter!(crate::telemetry::GRAPH_TOKEN_FETCHES).increment(1);
         let url = format!(
             "{}/{}/oauth2/v2.0/token",
             self.endpoints.authority.trim_end_matches('/'),
@@ -511,7 +511,7 @@ impl GraphClient {
                 })?;
             let status = response.status();
             metrics::counter!(
-                "tenantry_graph_responses_total",
+                crate::telemetry::GRAPH_RESPONSES,
                 "class" => status_class(status),
             )
             .increment(1);
@@ -541,7 +541,7 @@ impl GraphClient {
                 wait_ms = wait.as_millis() as u64,
                 "graph asked to retry later"
             );
-            metrics::counter!("tenantry_graph_retries_total", "status" => status.as_str().to_string())
+            metrics::counter!(crate::telemetry::GRAPH_RETRIES, "status" => status.as_str().to_string())
                 .increment(1);
             tokio::time::sleep(wait).await;
             retries += 1;

@@ -66,7 +66,7 @@ pub async fn sweep(svc: &Services) -> AppResult<SweepReport> {
                 report.failed += 1;
             }
             metrics::counter!(
-                "tenantry_reconciler_actions_total",
+                crate::telemetry::RECONCILER_ACTIONS,
                 "action" => if retry { "requeued_lost_lease" } else { "failed_lost_lease" },
             )
             .increment(1);
@@ -158,7 +158,7 @@ async fn end_overdue(svc: &Services, now: i64) -> AppResult<u64> {
         if done {
             ended += 1;
             metrics::counter!(
-                "tenantry_reconciler_actions_total",
+                crate::telemetry::RECONCILER_ACTIONS,
                 "action" => if status == "queued" { "ended_never_started" } else { "ended_time_limit" },
             )
             .increment(1);

@@ -204,23 +204,26 @@ impl RunService {
         };
         let mut claimed: Vec<ClaimedRun> = rows
             .into_iter()
-            .filter_map(|(id, attempt, op, ws, tenant, conn, context, user, available_at)| {
-                let context: serde_json::Value = serde_json::from_str(&context).unwrap_or_default();
-                let op_type: OperationType = op.parse().ok()?;
-                metrics::histogram!("tenantry_run_pickup_seconds", "op_type" => op_type.as_str())
+            .filter_map(
+                |(id, attempt, op, ws, tenant, conn, context, user, available_at)| {
+                    let context: serde_json::Value =
+                        serde_json::from_str(&context).unwrap_or_default();
+                    let op_type: OperationType = op.parse().ok()?;
+                    metrics::histogram!(crate::telemetry::RUN_PICKUP, "op_type" => op_type.as_str())
                     .record(now.saturating_sub(available_at).max(0) as f64 / 1000.0);
-                Some(ClaimedRun {
-                    id: RunId(id),
-                    attempt,
-                    op_type,
-                    workspace_id: WorkspaceId(ws),
-                    tenant_id: tenant.map(TenantId),
-                    provider_connection_id: conn.map(ProviderConnectionId),
-                    args: context.get("args").cloned().unwrap_or_default(),
-                    worker: worker.to_string(),
-                    initiator_user: user.map(UserId),
-                })
-            })
+                    Some(ClaimedRun {
+                        id: RunId(id),
+                        attempt,
+                        op_type,
+                        workspace_id: WorkspaceId(ws),
+                        tenant_id: tenant.map(TenantId),
+                        provider_connection_id: conn.map(ProviderConnectionId),
+                        args: context.get("args").cloned().unwrap_or_default(),
+                        worker: worker.to_string(),
+                        initiator_user: user.map(UserId),
+                    })
+                },
+            )
             .collect();
         claimed.sort_by_key(|c| c.id);
         Ok(claimed)

@@ -10,6 +10,39 @@ macro_rules! active_run {
 }
 pub(crate) use active_run;
 
+/// SQL: run `{alias}` ended and did its work (succeeded, or partly).
+macro_rules! ended_well {
+    ($alias:literal) => {
+        concat!($alias, ".outcome IN ('succeeded', 'partially_succeeded')")
+    };
+}
+pub(crate) use ended_well;
+
+/// SQL: run `{alias}` ended failed.
+macro_rules! ended_failed {
+    ($alias:literal) => {
+        concat!($alias, ".outcome = 'failed'")
+    };
+}
+pub(crate) use ended_failed;
+
+/// SQL: run `{alias}` is one the gate wrote already blocked (never queued).
+macro_rules! written_blocked {
+    ($alias:literal) => {
+        concat!(
+            $alias,
+            ".outcome = 'blocked' AND ",
+            $alias,
+            ".started_at IS NULL AND ",
+            $alias,
+            ".completed_at = ",
+            $alias,
+            ".created_at"
+        )
+    };
+}
+pub(crate) use written_blocked;
+
 /// The protected scope key of a provider connection, as SQL over an id
 /// column (`'provider_connection:' || c.id`); the same key as
 /// [`super::model::connection_scope_key`].

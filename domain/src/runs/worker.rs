@@ -242,7 +242,7 @@ async fn execute(
     };
     if let Some(completion) = completion {
         metrics::histogram!(
-            "tenantry_run_duration_seconds",
+            crate::telemetry::RUN_DURATION,
             "op_type" => run.op_type.as_str(),
             "outcome" => completion.outcome.as_str(),
         )

@@ -67,11 +67,11 @@ impl Ledger {
     pub(crate) async fn recorded(self, svc: &Services) -> AppResult<HashSet<i64>> {
         let (table, key, id) = self.table();
         let origin = self.origin();
+        let blocked = crate::runs::sql::written_blocked!("r");
         let repaired = sqlx::query(sqlx::AssertSqlSafe(format!(
             "INSERT INTO {table} ({key}, tenant_id, decision, run_id)
              SELECT $1, r.tenant_id,
-                    CASE WHEN r.outcome = 'blocked' AND r.started_at IS NULL AND r.completed_at = r.created_at
-                         THEN 'blocked' ELSE 'queued' END,
+                    CASE WHEN {blocked} THEN 'blocked' ELSE 'queued' END,
                     r.id
              FROM operation_runs r
              WHERE r.origin_kind = $2 AND r.origin_id = $1 AND r.tenant_id IS NOT NULL

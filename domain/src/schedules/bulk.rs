@@ -570,7 +570,7 @@ fn count_finished(p: &super::progress::Progress) {
         ("skipped", p.skipped),
     ] {
         if n > 0 {
-            metrics::counter!("tenantry_bulk_targets_finished_total", "result" => result)
+            metrics::counter!(crate::telemetry::BULK_TARGETS_FINISHED, "result" => result)
                 .increment(n as u64);
         }
     }

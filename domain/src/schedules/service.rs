@@ -593,7 +593,7 @@ pub async fn fire_due(svc: Services) -> AppResult<u64> {
         if let Some((fire,)) = inserted {
             fired += 1;
             svc.failpoint("fire.after_create")?;
-            metrics::counter!("tenantry_schedule_fires_total", "late" => if now - slot > LATE_AFTER_MS { "true" } else { "false" }).increment(1);
+            metrics::counter!(crate::telemetry::SCHEDULE_FIRES, "late" => if now - slot > LATE_AFTER_MS { "true" } else { "false" }).increment(1);
             admit(&svc, ScheduleFireId(fire)).await?;
         }
     }

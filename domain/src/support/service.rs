@@ -443,7 +443,7 @@ async fn finalize(
         }
     };
     metrics::counter!(
-        "tenantry_support_handoffs_total",
+        crate::telemetry::SUPPORT_HANDOFFS,
         "outcome" => if action == AuditAction::SupportHandedOff { "created" } else { "failed" },
     )
     .increment(1);

@@ -55,9 +55,10 @@ pub async fn after_run(svc: &Services, run: &ClaimedRun) {
     };
     let result = async {
         let mut conn = svc.store.read().await?;
-        let ok: Option<(i64,)> = sqlx::query_as(
-            "SELECT id FROM operation_runs WHERE id = $1 AND outcome IN ('succeeded', 'partially_succeeded')",
-        )
+        let ok: Option<(i64,)> = sqlx::query_as(concat!(
+            "SELECT r.id FROM operation_runs r WHERE r.id = $1 AND ",
+            crate::runs::sql::ended_well!("r")
+        ))
         .bind(run.id.0)
         .fetch_optional(&mut *conn)
         .await?;

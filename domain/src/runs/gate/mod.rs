@@ -211,7 +211,7 @@ fn count_start(op: OperationType, result: &AppResult<StartResult>) {
         Err(AppError::Forbidden | AppError::NotFound) => "refused",
         Err(_) => "error",
     };
-    metrics::counter!("tenantry_runs_started_total", "op_type" => op.as_str(), "result" => decision)
+    metrics::counter!(crate::telemetry::RUNS_STARTED, "op_type" => op.as_str(), "result" => decision)
         .increment(1);
 }
 
