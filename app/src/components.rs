@@ -1,14 +1,10 @@
 //! Shared layout pieces: the `/admin` and `/system` shells, page loading with
 //! truthful error states, notices and empty states.
 
-use crate::api;
 use crate::error::ApiError;
-use crate::forms::ServerForm;
 use domain::AppError;
-use domain::views::ShellView;
 use leptos::prelude::*;
-use leptos_router::components::Outlet;
-use leptos_router::hooks::{use_location, use_query_map};
+use leptos_router::hooks::use_query_map;
 use std::future::Future;
 
 /// Renders `render(data)` once the loader resolves, or the matching error
@@ -319,32 +315,6 @@ pub fn next_steps_list(
     })
 }
 
-/// Next steps on a server-rendered page (never inside another form): a
-/// step that starts an operation is a one-click button through the gate
-/// when the member may start it, else its link.
-pub fn next_steps_startable(
-    steps: Vec<domain::runs::next_steps::NextStep>,
-    class: &'static str,
-    can_start: bool,
-) -> impl IntoView {
-    (!steps.is_empty()).then(|| {
-        view! {
-            <ul class=class data-testid="next-steps">
-                {steps.into_iter().map(|s| match (s.start, can_start) {
-                    (Some(start), true) => view! {
-                        <li>{s.text} " "
-                            <crate::pages::provider::StartOperation tenant=start.tenant op_type=start.op_type label=start.label/>
-                        </li>
-                    }.into_any(),
-                    _ => view! {
-                        <li>{s.text} {s.link.map(|l| view! { " " <a class="link" href=l.href>{l.label}</a> })}</li>
-                    }.into_any(),
-                }).collect_view()}
-            </ul>
-        }
-    })
-}
-
 #[component]
 pub fn EmptyState(title: &'static str, children: Children) -> impl IntoView {
     view! {
@@ -364,142 +334,6 @@ pub fn NoWorkspace() -> impl IntoView {
             <p class="mt-3"><a href="/admin/workspaces/new" class="btn btn-primary">"Create a workspace"</a></p>
             <p class="mt-2">"Or ask an owner of an existing workspace to add you."</p>
         </EmptyState>
-    }
-}
-
-#[component]
-fn NavLink(href: &'static str, label: &'static str) -> impl IntoView {
-    let location = use_location();
-    let current = move || {
-        let path = location.pathname.get();
-        let active = if href == "/admin" || href == "/system" {
-            path == href
-        } else {
-            path == href || path.starts_with(&format!("{href}/"))
-        };
-        active.then_some("page")
-    };
-    view! { <a href=href class="nav-link" aria-current=current>{label}</a> }
-}
-
-fn user_menu(shell: &ShellView) -> impl IntoView + use<> {
-    let email = shell.user_email.clone();
-    let operator = shell.is_platform_operator;
-    view! {
-        <details class="user-menu">
-            <summary class="nav-link" aria-label="Account menu">{email}</summary>
-            <div class="menu-panel">
-                <a href="/admin/account" class="menu-item">"Your account"</a>
-                {operator.then(|| view! { <a href="/system" class="menu-item">"System plane"</a> })}
-                <ServerForm action={crate::forms::target::<crate::api::SignOut>()} submit_label="Sign out".to_string()>
-                    <span class="sr-only">"Sign out of Tenantry"</span>
-                </ServerForm>
-            </div>
-        </details>
-    }
-}
-
-fn bell(shell: &ShellView) -> impl IntoView + use<> {
-    let unread = shell.unread_notifications;
-    let label = match unread {
-        0 => "Notifications, none unread".to_string(),
-        1 => "Notifications, 1 unread".to_string(),
-        n => format!("Notifications, {n} unread"),
-    };
-    view! {
-        <a href="/admin/notifications" class="nav-link bell" aria-label=label>
-            <span aria-hidden="true">"🔔"</span>
-            {(unread > 0).then(|| view! { <span class="bell-count" aria-hidden="true">{unread}</span> })}
-        </a>
-    }
-}
-
-fn workspace_switcher(shell: &ShellView) -> impl IntoView + use<> {
-    let shell = shell.clone();
-    let current = shell.current.clone();
-    let options = shell.workspaces.clone();
-    let current_id = current.as_ref().map(|c| c.id);
-    view! {
-        <div class="switcher">
-            {match current {
-                Some(c) => view! { <span class="ws-name" title="Current workspace">{c.name}</span> }.into_any(),
-                None => view! { <span class="muted">"No workspace"</span> }.into_any(),
-            }}
-            {(options.len() > 1).then(|| view! {
-                <ServerForm action={crate::forms::target::<crate::api::SwitchWorkspace>()} submit_label="Switch".to_string() inline=true>
-                    <label class="sr-only" for="workspace-switch">"Switch workspace"</label>
-                    <select id="workspace-switch" name="workspace" class="input input-sm">
-                        {options.iter().map(|w| {
-                            let selected = Some(w.id) == current_id;
-                            view! { <option value=w.id.to_string() selected=selected>{w.name.clone()}</option> }
-                        }).collect_view()}
-                    </select>
-                </ServerForm>
-            })}
-            {shell.can_create_workspace.then(|| view! { <a href="/admin/workspaces/new" class="link text-sm">"New workspace"</a> })}
-        </div>
-    }
-}
-
-/// The `/admin` plane: navigation, workspace switcher, user menu.
-#[component]
-pub fn AdminShell() -> impl IntoView {
-    view! {
-        <a href="#main" class="skip-link">"Skip to content"</a>
-        {load(api::load_shell(), |shell: ShellView| view! {
-            <crate::time::ZoneMeta rules=shell.zone_rules.clone()/>
-            <header class="topbar">
-                <a href="/admin" class="brand">"Tenantry"</a>
-                {workspace_switcher(&shell)}
-                <nav aria-label="Workspace" class="nav">
-                    <NavLink href="/admin" label="Overview"/>
-                    <NavLink href="/admin/tenants" label="Tenants"/>
-                    <NavLink href="/admin/fleet" label="Fleet"/>
-                    <NavLink href="/admin/baselines" label="Baselines"/>
-                    {shell.can(domain::rbac::Capability::TenantManage).then(|| view! { <NavLink href="/admin/onboarding" label="Onboarding"/> })}
-                    <NavLink href="/admin/operations" label="Operations"/>
-                    <NavLink href="/admin/schedules" label="Schedules"/>
-                    <NavLink href="/admin/members" label="Members"/>
-                    <NavLink href="/admin/audit" label="Audit"/>
-                </nav>
-                {bell(&shell)}
-                {user_menu(&shell)}
-            </header>
-            <main id="main" class="main" tabindex="-1">
-                <Notice/>
-                <Outlet/>
-            </main>
-            <crate::pages::operations::ProgressOverlay initial=shell.active_runs.clone()/>
-        })}
-    }
-}
-
-/// The `/system` plane: platform operators only; everyone else gets the same
-/// 404 as a missing page.
-#[component]
-pub fn SystemShell() -> impl IntoView {
-    view! {
-        {load(api::load_shell(), |shell: ShellView| {
-            if !shell.is_platform_operator {
-                return view! { <main id="main" class="main"><NotFound/></main> }.into_any();
-            }
-            view! {
-                <crate::time::ZoneMeta rules=shell.zone_rules.clone()/>
-                <a href="#main" class="skip-link">"Skip to content"</a>
-                <header class="topbar topbar-system">
-                    <a href="/system" class="brand">"Tenantry · System"</a>
-                    <nav aria-label="System" class="nav">
-                        <NavLink href="/system/ops/runs" label="Runs"/>
-                        <NavLink href="/system/ops/failures" label="Failures"/>
-                        <NavLink href="/system/ops/stuck" label="Stuck"/>
-                        <NavLink href="/system/workspaces" label="Workspaces"/>
-                    </nav>
-                    {user_menu(&shell)}
-                </header>
-                <main id="main" class="main" tabindex="-1"><Notice/><Outlet/></main>
-            }
-            .into_any()
-        })}
     }
 }
 

@@ -41,7 +41,8 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 
 #[component]
 pub fn App() -> impl IntoView {
-    use components::{AdminShell, NotFound, SystemShell};
+    use components::NotFound;
+    use pages::shell::{AdminShell, SystemShell};
     use pages::*;
     provide_meta_context();
     view! {

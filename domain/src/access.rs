@@ -10,20 +10,7 @@ use crate::services::Services;
 use crate::views::{AuditAction, AuditOutcome, TenantStatus, TenantView, WorkspaceRef};
 use sqlx::AnyConnection;
 
-/// The signed-in user of one request.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Actor {
-    pub user_id: UserId,
-    pub email: String,
-    pub is_platform_operator: bool,
-    pub session_id_hash: String,
-    pub current_workspace: Option<WorkspaceId>,
-    /// A workspace of theirs requires two-step sign-in and they have not set
-    /// it up: only their account page (to set it up) and signing out work.
-    pub mfa_owed: bool,
-    /// Their time zone for showing times (an IANA name; `None`: UTC).
-    pub time_zone: Option<String>,
-}
+pub use crate::actor::Actor;
 
 /// Proof that the actor is a member of a workspace, with their role.
 #[derive(Debug, Clone)]

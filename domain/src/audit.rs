@@ -23,7 +23,7 @@ pub struct Entry<'a> {
 impl<'a> Entry<'a> {
     /// A succeeded change made by a signed-in member.
     pub fn by_member(
-        actor: &'a crate::access::Actor,
+        actor: &'a crate::actor::Actor,
         workspace: WorkspaceId,
         tenant: Option<TenantId>,
         action: AuditAction,

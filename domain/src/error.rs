@@ -116,11 +116,34 @@ impl From<crate::validate::ValidationError> for AppError {
     }
 }
 
+/// Connection-level database errors, process-wide (the store reads them to
+/// know the database is down; see `store.rs`, "Knowing the database is down").
+#[cfg(feature = "server")]
+pub(crate) mod connection_errors {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::time::Instant;
+
+    pub(crate) static CONNECTION_ERRORS: AtomicU64 = AtomicU64::new(0);
+    pub(crate) static LAST_CONNECTION_ERROR_MS: AtomicU64 = AtomicU64::new(0);
+
+    pub(crate) fn process_clock_ms() -> u64 {
+        static START: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+        // +1 so that 0 keeps meaning "never".
+        START.get_or_init(Instant::now).elapsed().as_millis() as u64 + 1
+    }
+
+    /// Records a connection-level database error.
+    pub(crate) fn note() {
+        LAST_CONNECTION_ERROR_MS.store(process_clock_ms(), Ordering::Release);
+        CONNECTION_ERRORS.fetch_add(1, Ordering::AcqRel);
+    }
+}
+
 #[cfg(feature = "server")]
 impl From<sqlx::Error> for AppError {
     fn from(e: sqlx::Error) -> Self {
         if e.is_connection_level() {
-            crate::store::note_connection_error();
+            connection_errors::note();
             tracing::warn!(error = %e, "database unavailable");
             return AppError::Unavailable;
         }

@@ -15,6 +15,7 @@ pub mod drift;
 pub mod error;
 pub mod fleet;
 pub mod ids;
+pub mod inventory;
 pub mod operations;
 pub mod provider;
 pub mod rbac;
@@ -29,6 +30,8 @@ pub mod views;
 #[cfg(feature = "server")]
 pub mod access;
 #[cfg(feature = "server")]
+pub mod actor;
+#[cfg(feature = "server")]
 pub mod audit;
 #[cfg(feature = "server")]
 pub mod clock;
@@ -41,7 +44,9 @@ pub mod identity;
 #[cfg(feature = "server")]
 pub use identity::throttle as sign_in_throttle;
 #[cfg(feature = "server")]
-pub use identity::{accounts, invitations, mfa, sessions, setup, sso};
+pub use identity::{accounts, invitations, mfa, sessions, sso};
+#[cfg(feature = "server")]
+pub use workspaces::setup;
 #[cfg(feature = "server")]
 pub mod limits;
 #[cfg(feature = "server")]
@@ -56,10 +61,11 @@ pub mod secrets;
 #[cfg(feature = "server")]
 pub mod services;
 #[cfg(feature = "server")]
+pub mod signal;
+#[cfg(feature = "server")]
 pub mod store;
 #[cfg(feature = "server")]
 pub mod telemetry;
-#[cfg(feature = "server")]
 pub mod tenants;
 #[cfg(feature = "server")]
 pub mod time_zones;

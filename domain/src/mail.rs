@@ -155,7 +155,7 @@ pub(crate) async fn enqueue(
     .bind(invitation.map(|i| i.0))
     .bind(to)
     .bind(subject)
-    .bind(svc.provider.secrets.seal(&Secret::new(body)))
+    .bind(svc.secrets.seal(&Secret::new(body)))
     .bind(now)
     .execute(conn)
     .await?;
@@ -217,7 +217,7 @@ fn reason_text(r: Reason) -> String {
 /// Sends what is due (up to `batch`), each claimed first so two senders
 /// never send one message twice at once; answers how many were attempted.
 pub async fn send_due(svc: &Services, batch: i64) -> AppResult<usize> {
-    let Some(config) = svc.mail.clone() else {
+    let Some(config) = svc.port::<crate::mail::MailConfig>().clone() else {
         return Ok(0);
     };
     let now = svc.now();
@@ -271,7 +271,7 @@ pub async fn send_due(svc: &Services, batch: i64) -> AppResult<usize> {
                 continue;
             }
         }
-        let outcome = match svc.provider.secrets.open(&sealed) {
+        let outcome = match svc.secrets.open(&sealed) {
             Ok(body) => deliver(&config, &to, &subject, body.expose().to_string()).await,
             Err(_) => Attempt::Failed(Reason::Misconfigured),
         };
@@ -329,7 +329,7 @@ pub async fn send_due(svc: &Services, batch: i64) -> AppResult<usize> {
 /// this process), else every few seconds (mail queued by other processes,
 /// retries coming due).
 pub async fn run_periodically(svc: Services, mut stop: tokio::sync::watch::Receiver<bool>) {
-    if svc.mail.is_none() {
+    if svc.port::<crate::mail::MailConfig>().is_none() {
         return;
     }
     let mut wake = svc.run_signal.subscribe();

@@ -61,6 +61,17 @@ pub fn catalogue() -> crate::runs::catalogue::Catalogue {
     c
 }
 
+/// A service handle with every feature's catalogue installed: what
+/// `tenantry serve`/`worker`, the command line and the tests start from
+/// (ports for Graph, the desk, mail and single sign-on are added by them).
+#[cfg(feature = "server")]
+pub fn services(
+    store: crate::store::Store,
+    settings: crate::services::Settings,
+) -> crate::services::Services {
+    crate::services::Services::new(store, settings).with_port(catalogue())
+}
+
 #[cfg(all(test, feature = "server"))]
 mod tests {
     use super::*;
@@ -100,6 +111,8 @@ mod engine_imports {
         "telemetry",
         "failpoints",
         "clock",
+        "signal",
+        "actor",
         "secrets",
         "validate",
         "enums",

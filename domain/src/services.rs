@@ -1,9 +1,17 @@
-//! The handle every domain call takes: storage, clock and policy settings.
+//! The handle every domain call takes: storage, clock, the secret box,
+//! policy settings, and the ports features install (the Graph client, the
+//! support desk, mail, single sign-on, the engine's catalogue).
+//!
+//! Below every feature: this module names none. A feature owns its port's
+//! type and reads it back by type (`svc.port::<DeskConfig>()`); the
+//! composition root (`operations::services`, `tenantry serve`) installs them.
 
 use crate::clock::{Clock, SystemClock};
-use crate::provider::ProviderRuntime;
-use crate::runs::wake::RunSignal;
+use crate::secrets::SecretBox;
+use crate::signal::RunSignal;
 use crate::store::Store;
+use std::any::{Any, TypeId};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 #[derive(Debug, Clone)]
@@ -65,43 +73,68 @@ pub struct Services {
     pub settings: Arc<Settings>,
     /// Wakes this process's workers when runs are admitted.
     pub run_signal: RunSignal,
-    /// Secret sealing and the Graph client for provider work.
-    pub provider: ProviderRuntime,
-    /// The one configured support desk (or none).
-    pub support_desk: std::sync::Arc<crate::support::desk::DeskConfig>,
+    /// Seals what is stored secret (client secrets, two-step keys, mail bodies).
+    pub secrets: Arc<SecretBox>,
     /// Where generated files (review packs) live; paths in rows are relative to it.
     pub data_dir: Arc<std::path::PathBuf>,
-    /// What the run engine runs: handlers, run-page items, after-run hooks,
-    /// sweeps (`crate::operations::catalogue`, unless replaced).
-    pub catalogue: Arc<crate::runs::catalogue::Catalogue>,
     /// The address people open (`--public-url`, else the bound address), for
     /// links that leave Tenantry (desk tickets). `None` outside `serve`.
     pub public_url: Option<Arc<str>>,
-    /// Outgoing mail (`--smtp-url`); without it invitations are not mailed.
-    pub mail: Option<Arc<crate::mail::MailConfig>>,
-    /// Single sign-on (`--oidc-issuer`); without it, passwords only.
-    pub sso: Option<Arc<crate::sso::SsoConfig>>,
     /// Points between writes where tests crash this process (none armed in
     /// a real one).
     pub failpoints: Arc<crate::failpoints::Failpoints>,
+    /// What features installed, one value per type.
+    ports: Ports,
 }
 
+/// Values features install in the handle, keyed by their type. Cloning the
+/// handle shares them; `with_port` on a clone changes only that clone.
+#[derive(Clone, Default)]
+struct Ports(Arc<HashMap<TypeId, Arc<dyn Any + Send + Sync>>>);
+
 impl Services {
+    /// A handle with no ports installed and a throwaway secret key (the
+    /// composition root, `operations::services`, installs the catalogue).
     pub fn new(store: Store, settings: Settings) -> Self {
         Services {
             store,
             clock: Arc::new(SystemClock),
             settings: Arc::new(settings),
             run_signal: RunSignal::default(),
-            provider: ProviderRuntime::ephemeral(),
-            support_desk: Default::default(),
+            secrets: Arc::new(SecretBox::random()),
             data_dir: Arc::new(std::path::PathBuf::from(".")),
-            catalogue: Arc::new(crate::operations::catalogue()),
             public_url: None,
-            mail: None,
-            sso: None,
             failpoints: Arc::default(),
+            ports: Ports::default(),
         }
+    }
+
+    /// Installs (or replaces) the port of type `T`.
+    pub fn with_port<T: Any + Send + Sync>(mut self, port: T) -> Self {
+        Arc::make_mut(&mut self.ports.0).insert(TypeId::of::<T>(), Arc::new(port));
+        self
+    }
+
+    /// Installs `port` when there is one, removes the type's port otherwise.
+    pub fn with_optional_port<T: Any + Send + Sync>(mut self, port: Option<T>) -> Self {
+        match port {
+            Some(port) => self.with_port(port),
+            None => {
+                Arc::make_mut(&mut self.ports.0).remove(&TypeId::of::<T>());
+                self
+            }
+        }
+    }
+
+    /// The installed port of type `T`, if any.
+    pub fn port<T: Any + Send + Sync>(&self) -> Option<Arc<T>> {
+        let port = self.ports.0.get(&TypeId::of::<T>())?.clone();
+        port.downcast::<T>().ok()
+    }
+
+    pub fn with_secrets(mut self, secrets: Arc<SecretBox>) -> Self {
+        self.secrets = secrets;
+        self
     }
 
     /// `origin` is scheme and host (`https://tenantry.example.com`), no path.
@@ -117,32 +150,6 @@ impl Services {
             Some(origin) => format!("{}{path}", origin.trim_end_matches('/')),
             None => path.to_string(),
         }
-    }
-
-    /// Replaces the catalogue (benchmarks run their own handlers).
-    pub fn with_catalogue(mut self, catalogue: crate::runs::catalogue::Catalogue) -> Self {
-        self.catalogue = Arc::new(catalogue);
-        self
-    }
-
-    pub fn with_sso(mut self, sso: Option<crate::sso::SsoConfig>) -> Self {
-        self.sso = sso.map(Arc::new);
-        self
-    }
-
-    pub fn with_mail(mut self, mail: Option<crate::mail::MailConfig>) -> Self {
-        self.mail = mail.map(Arc::new);
-        self
-    }
-
-    pub fn with_support_desk(mut self, desk: crate::support::desk::DeskConfig) -> Self {
-        self.support_desk = std::sync::Arc::new(desk);
-        self
-    }
-
-    pub fn with_provider(mut self, provider: ProviderRuntime) -> Self {
-        self.provider = provider;
-        self
     }
 
     pub fn with_data_dir(mut self, dir: impl Into<std::path::PathBuf>) -> Self {

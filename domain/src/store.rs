@@ -385,7 +385,7 @@ impl Store {
     /// so the next caller probes before waiting the full timeout again.
     fn failed(&self, e: sqlx::Error) -> AppError {
         if matches!(e, sqlx::Error::PoolTimedOut) {
-            note_connection_error();
+            crate::error::connection_errors::note();
         }
         e.into()
     }
@@ -400,7 +400,7 @@ impl Store {
             Ok(Ok(_)) => Ok(()),
             Ok(Err(e)) => Err(e.into()),
             Err(_) => {
-                note_connection_error();
+                crate::error::connection_errors::note();
                 Err(AppError::Unavailable)
             }
         }
@@ -630,20 +630,9 @@ fn hold_and_wait(at: &Location<'_>, first: &str) {
 // `From<sqlx::Error>`, far from the store; a store that did not cause it only
 // pays one successful probe.
 
-static CONNECTION_ERRORS: AtomicU64 = AtomicU64::new(0);
-static LAST_CONNECTION_ERROR_MS: AtomicU64 = AtomicU64::new(0);
-
-fn process_clock_ms() -> u64 {
-    static START: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
-    // +1 so that 0 keeps meaning "never".
-    START.get_or_init(Instant::now).elapsed().as_millis() as u64 + 1
-}
-
-/// Records a connection-level database error (see the section above).
-pub(crate) fn note_connection_error() {
-    LAST_CONNECTION_ERROR_MS.store(process_clock_ms(), Ordering::Release);
-    CONNECTION_ERRORS.fetch_add(1, Ordering::AcqRel);
-}
+use crate::error::connection_errors::{
+    CONNECTION_ERRORS, LAST_CONNECTION_ERROR_MS, process_clock_ms,
+};
 
 /// True when a connection went idle before the last connection error (so it
 /// may be one the server closed meanwhile).

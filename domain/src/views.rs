@@ -235,7 +235,7 @@ pub struct TenantsPage {
     /// The tenants listed (only those carrying `tag` when filtered).
     pub tenants: Vec<TenantView>,
     /// The tag the list is filtered by (`?tag=`), when it is.
-    pub tag: Option<crate::schedules::TagView>,
+    pub tag: Option<TagView>,
     /// Whether the member sees any tenant at all (filtered or not).
     pub any_tenants: bool,
     pub can_manage: bool,
@@ -294,6 +294,15 @@ impl FromStr for AuditOutcome {
             _ => Err(()),
         }
     }
+}
+
+/// A tenant group (tag) as pages show it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TagView {
+    pub id: crate::ids::TagId,
+    pub name: String,
+    /// Active tenants carrying it (0 where not counted).
+    pub tenants: i64,
 }
 
 /// Every action the audit log knows. Closed, so the audit filter is a select.

@@ -109,7 +109,7 @@ pub(crate) async fn fresh(
     .await
     .map_err(|e| e.to_string())?;
     store.migrate().await.map_err(|e| e.to_string())?;
-    let svc = Services::new(store, Settings::default());
+    let svc = domain::operations::services(store, Settings::default());
     if wake_workers {
         domain::runs::wake::start_cross_process(&svc);
     }
@@ -273,7 +273,7 @@ fn workers(
     // The benchmark's own catalogue: only a stopwatch for the probe.
     let mut catalogue = Catalogue::default();
     catalogue.with_handler(OperationType::MachineryProbe, Arc::new(Stopwatch(seen)));
-    let svc = f.svc.clone().with_catalogue(catalogue);
+    let svc = f.svc.clone().with_port(catalogue);
     let handles = (0..count)
         .map(|_| {
             let w = Worker::new(

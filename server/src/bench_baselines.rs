@@ -181,7 +181,7 @@ async fn drain(f: &Fresh, op: OperationType) -> Result<f64, String> {
             OperationType::BaselineCompare,
             Arc::new(domain::baselines::handler::BaselineCompare),
         );
-    let svc = f.svc.clone().with_catalogue(catalogue);
+    let svc = f.svc.clone().with_port(catalogue);
     let (stop, rx) = tokio::sync::watch::channel(false);
     let worker = Worker::new(
         svc.clone(),

@@ -206,7 +206,7 @@ async fn start_server(
     )
     .await
     .map_err(|e| e.to_string())?;
-    let services = domain::services::Services::new(store, domain::services::Settings::default());
+    let services = domain::operations::services(store, domain::services::Settings::default());
     let config = crate::Config {
         database_url: f.url(),
         bind: "127.0.0.1:0".parse().map_err(|_| "address")?,

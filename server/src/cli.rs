@@ -6,7 +6,7 @@ use crate::{Application, Config, ProviderConfig};
 use clap::{Parser, Subcommand};
 use domain::provider::graph::GraphEndpoints;
 use domain::runs::worker::WorkerConfig;
-use domain::services::{Services, Settings};
+use domain::services::Settings;
 use domain::store::{Store, StoreOptions};
 use domain::validate::{Email, NewPassword};
 use std::io::Read;
@@ -481,26 +481,6 @@ enum UserCommand {
     },
 }
 
-/// Resolves on Ctrl-C or SIGTERM.
-pub async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
-    tracing::info!("shutting down");
-}
-
 async fn open_store(url: &str) -> Result<Store, String> {
     let store = Store::connect(url, StoreOptions::default())
         .await
@@ -602,7 +582,7 @@ async fn serve(database_url: String, args: ServeArgs) -> Result<(), String> {
             domain::setup::code(app.services())
         );
     }
-    app.run_until(shutdown_signal())
+    app.run_until(crate::serving::shutdown_signal())
         .await
         .map_err(|e| e.to_string())
 }
@@ -619,10 +599,11 @@ async fn worker(database_url: String, args: WorkerArgs) -> Result<(), String> {
         review_pack_ttl_ms: work.review_pack_ttl_ms(),
         ..Settings::default()
     };
-    let services = Services::new(store, settings)
-        .with_data_dir(provider.data_dir.clone())
-        .with_provider(provider.config()?.runtime()?)
-        .with_mail(mail.config()?);
+    let services = provider.config()?.runtime()?.installed_in(
+        domain::operations::services(store, settings)
+            .with_data_dir(provider.data_dir.clone())
+            .with_optional_port(mail.config()?),
+    );
     let services = crate::startup::with_test_failpoints(services);
     if let Some(bind) = work.metrics_bind {
         crate::metrics::serve(bind, services.clone()).await?;
@@ -640,7 +621,7 @@ async fn worker(database_url: String, args: WorkerArgs) -> Result<(), String> {
         work.workers.max(1),
         work.concurrency.max(1)
     );
-    shutdown_signal().await;
+    crate::serving::shutdown_signal().await;
     let _ = stop_tx.send(true);
     for t in tasks {
         let _ = t.await;
@@ -693,7 +674,7 @@ async fn create_user(
     let password =
         NewPassword::parse(raw.trim_end_matches(['\r', '\n'])).map_err(|e| e.to_string())?;
     let store = open_store(&database_url).await?;
-    let services = Services::new(store, Settings::default());
+    let services = domain::operations::services(store, Settings::default());
     domain::accounts::create_user(&services, &email, &password, platform_operator)
         .await
         .map_err(|e| e.to_string())?;
@@ -712,7 +693,7 @@ async fn create_user(
 async fn reset_two_step(database_url: String, email: String) -> Result<(), String> {
     let email = Email::parse(&email).map_err(|e| e.to_string())?;
     let store = open_store(&database_url).await?;
-    let services = Services::new(store, Settings::default());
+    let services = domain::operations::services(store, Settings::default());
     let ended = domain::mfa::reset_by_operator(&services, &email)
         .await
         .map_err(|e| e.to_string())?;

@@ -3,7 +3,7 @@
 //! middleware signed the member in (or sent them to sign in and back); the
 //! domain guards, seals and audits.
 
-use crate::startup::AppState;
+use crate::state::AppState;
 use app::ctx::{CurrentActor, SiteOrigin};
 use axum::Extension;
 use axum::extract::{Path, Query, State};

@@ -4,7 +4,7 @@
 //! restore have something to show). Compiled in with the default `demo`
 //! feature; `--no-default-features` builds a production binary without it.
 
-use crate::cli::shutdown_signal;
+use crate::serving::shutdown_signal;
 use crate::{Application, Config, ProviderConfig};
 use domain::provider::graph::GraphEndpoints;
 use domain::runs::worker::WorkerConfig;

@@ -4,7 +4,7 @@
 //! a report never runs under this origin.
 
 use crate::error_page::ErrorPage;
-use crate::startup::AppState;
+use crate::state::AppState;
 use app::ctx::CurrentActor;
 use axum::Extension;
 use axum::extract::{Path, State};

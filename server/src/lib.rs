@@ -30,6 +30,7 @@ pub mod serving;
 pub mod shedding;
 pub mod sso;
 pub mod startup;
+pub mod state;
 pub mod web;
 
 pub use config::{Config, ProviderConfig};

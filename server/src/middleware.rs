@@ -4,7 +4,7 @@
 //! (with the sign-in redirect for the planes), and the one place where
 //! server-function errors get their HTTP status.
 
-use crate::startup::AppState;
+use crate::state::AppState;
 use app::ctx::{ClientAddress, CurrentActor, read_cookie};
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Request, State};

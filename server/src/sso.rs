@@ -2,7 +2,7 @@
 //! provider, the other takes its redirect back). The domain checks
 //! everything; these set and read the cookies.
 
-use crate::startup::AppState;
+use crate::state::AppState;
 use app::ctx::{ClientAddress, CurrentActor, SiteOrigin};
 use axum::Extension;
 use axum::extract::{Query, State};
@@ -85,7 +85,7 @@ pub async fn callback(
     headers: HeaderMap,
     Query(q): Query<CallbackQuery>,
 ) -> Response {
-    if state.services.sso.is_none() {
+    if state.services.port::<domain::sso::SsoConfig>().is_none() {
         return crate::error_page::for_error(&AppError::NotFound);
     }
     let (Some(code), Some(login)) = (q.code.as_deref(), q.state.as_deref()) else {

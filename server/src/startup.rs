@@ -6,7 +6,7 @@ use crate::middleware;
 use app::ctx::{ClientAddress, CookieSettings, CurrentActor};
 use app::{App, shell};
 use axum::Router;
-use axum::extract::{FromRef, State};
+use axum::extract::State;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use domain::AppError;
@@ -22,20 +22,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tower_http::services::ServeDir;
 
-#[derive(Clone)]
-pub struct AppState {
-    pub services: Services,
-    pub leptos_options: LeptosOptions,
-    pub cookies: Arc<CookieSettings>,
-    /// Hosts, origins and proxies the router accepts (from config and the bound port).
-    pub allowed: Arc<crate::web::Allowed>,
-}
-
-impl FromRef<AppState> for LeptosOptions {
-    fn from_ref(state: &AppState) -> Self {
-        state.leptos_options.clone()
-    }
-}
+pub use crate::state::AppState;
 
 pub struct Application {
     /// How long in-flight requests may finish after shutdown is asked.
@@ -130,7 +117,7 @@ pub fn start_background(
     }
     // Mail goes out from processes that run work (a `serve --workers 0`
     // leaves it to its `tenantry worker` processes).
-    if services.mail.is_some() && workers > 0 {
+    if services.port::<domain::mail::MailConfig>().is_some() && workers > 0 {
         tasks.push(tokio::spawn(domain::mail::run_periodically(
             services.clone(),
             stop.clone(),
@@ -184,12 +171,12 @@ impl Application {
             tracing::error!(error = %e, "provider runtime");
             AppError::Internal
         })?;
-        let services = Services::new(store, config.settings.clone())
+        let services = provider
+            .installed_in(domain::operations::services(store, config.settings.clone()))
             .with_data_dir(config.provider.data_dir.clone())
-            .with_provider(provider)
-            .with_support_desk(config.support_desk.clone())
-            .with_mail(config.mail.clone())
-            .with_sso(config.sso.clone());
+            .with_port(config.support_desk.clone())
+            .with_optional_port(config.mail.clone())
+            .with_optional_port(config.sso.clone());
         let services = with_test_failpoints(services);
         Self::build_with(config, services).await
     }

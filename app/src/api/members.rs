@@ -73,7 +73,7 @@ pub async fn invite_member(
     let (svc, actor) = signed_in()?;
     let tenants = tenants.unwrap_or_default();
     domain::invitations::invite(&svc, &actor, workspace, &email, role, &tenants).await?;
-    redirect(if svc.mail.is_some() {
+    redirect(if svc.port::<domain::mail::MailConfig>().is_some() {
         "/admin/members?notice=invitation_mailed#invitations"
     } else {
         "/admin/members?notice=invitation_created#invitations"
@@ -85,7 +85,7 @@ pub async fn invite_member(
 pub async fn resend_invitation(invitation: domain::ids::InvitationId) -> ApiResult<()> {
     let (svc, actor) = signed_in()?;
     domain::invitations::resend(&svc, &actor, invitation).await?;
-    redirect(if svc.mail.is_some() {
+    redirect(if svc.port::<domain::mail::MailConfig>().is_some() {
         "/admin/members?notice=invitation_remailed#invitations"
     } else {
         "/admin/members?notice=invitation_renewed#invitations"

@@ -2,7 +2,7 @@
 //! start buttons), connections, the verification report and the data browsers.
 
 use crate::api::provider as api;
-use crate::components::{EmptyState, NotFound, load, next_steps_startable};
+use crate::components::{EmptyState, NotFound, load};
 use crate::forms::GateForm;
 use crate::forms::ServerForm;
 use domain::ids::{ProviderConnectionId, TenantId};
@@ -583,4 +583,30 @@ pub fn StartOperation(
             </GateForm>
         </div>
     }
+}
+
+/// Next steps on a server-rendered page (never inside another form): a
+/// step that starts an operation is a one-click button through the gate
+/// when the member may start it, else its link.
+pub fn next_steps_startable(
+    steps: Vec<domain::runs::next_steps::NextStep>,
+    class: &'static str,
+    can_start: bool,
+) -> impl IntoView {
+    (!steps.is_empty()).then(|| {
+        view! {
+            <ul class=class data-testid="next-steps">
+                {steps.into_iter().map(|s| match (s.start, can_start) {
+                    (Some(start), true) => view! {
+                        <li>{s.text} " "
+                            <StartOperation tenant=start.tenant op_type=start.op_type label=start.label/>
+                        </li>
+                    }.into_any(),
+                    _ => view! {
+                        <li>{s.text} {s.link.map(|l| view! { " " <a class="link" href=l.href>{l.label}</a> })}</li>
+                    }.into_any(),
+                }).collect_view()}
+            </ul>
+        }
+    })
 }

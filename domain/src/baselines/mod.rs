@@ -601,8 +601,8 @@ pub struct AlignItem {
     pub no: i64,
     pub display_name: String,
     pub kind: String,
-    pub action: crate::restore::PreviewAction,
-    pub changes: Vec<crate::restore::SettingChange>,
+    pub action: crate::inventory::PreviewAction,
+    pub changes: Vec<crate::inventory::SettingChange>,
 }
 
 /// One tenant of a *bring in line* preview.

@@ -10,90 +10,13 @@
 
 use crate::ids::{InventoryItemId, RunId, SnapshotId, TenantId};
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
 
 #[cfg(feature = "server")]
 pub mod service;
 
-/// Keys that are an object's type, identity or bookkeeping, not a setting:
-/// never compared, never drift.
-pub const IGNORED: [&str; 6] = [
-    "@odata.type",
-    "@odata.context",
-    "id",
-    "createdDateTime",
-    "lastModifiedDateTime",
-    "version",
-];
-
-/// A value in a form where equal settings compare equal: arrays are sets
-/// (Graph returns lists in no promised order), objects by key.
-fn canonical(v: &Value) -> Value {
-    match v {
-        Value::Array(items) => {
-            let mut items: Vec<Value> = items.iter().map(canonical).collect();
-            items.sort_by_cached_key(|i| i.to_string());
-            Value::Array(items)
-        }
-        Value::Object(map) => Value::Object(
-            map.iter()
-                .filter(|(k, _)| !IGNORED.contains(&k.as_str()))
-                .map(|(k, v)| (k.clone(), canonical(v)))
-                .collect(),
-        ),
-        other => other.clone(),
-    }
-}
-
-/// Whether two setting values mean the same.
-pub fn same_setting(a: &Value, b: &Value) -> bool {
-    canonical(a) == canonical(b)
-}
-
-/// A value as the pages show it.
-pub fn shown(v: &Value) -> String {
-    match v {
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
-    }
-}
-
-/// One setting that differs between two versions of a policy.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SettingDelta {
-    pub setting: String,
-    /// `None`: the earlier version did not have it.
-    pub before: Option<String>,
-    /// `None`: the later version does not have it.
-    pub after: Option<String>,
-}
-
-/// The settings that differ from `before` to `after`, by name; ignored keys
-/// and values that only differ in order are not differences.
-pub fn setting_deltas(
-    before: &Map<String, Value>,
-    after: &Map<String, Value>,
-) -> Vec<SettingDelta> {
-    let mut keys: Vec<&String> = before.keys().chain(after.keys()).collect();
-    keys.sort();
-    keys.dedup();
-    keys.into_iter()
-        .filter(|k| !IGNORED.contains(&k.as_str()))
-        .filter_map(|k| {
-            let (b, a) = (before.get(k), after.get(k));
-            let differs = match (b, a) {
-                (Some(b), Some(a)) => !same_setting(b, a),
-                (None, None) => false,
-                _ => true,
-            };
-            differs.then(|| SettingDelta {
-                setting: k.clone(),
-                before: b.map(shown),
-                after: a.map(shown),
-            })
-        })
-        .collect()
-}
+pub use crate::inventory::{
+    IGNORED, PolicyVersion, SettingDelta, same_setting, setting_deltas, shown,
+};
 
 /// What happened to a policy between two snapshots.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -126,16 +49,6 @@ impl ChangeKind {
             ChangeKind::Changed => "Changed",
         }
     }
-}
-
-/// One policy as a snapshot holds it (what the comparison reads).
-#[derive(Debug, Clone, PartialEq)]
-pub struct PolicyVersion {
-    /// `device_configuration` or `compliance_policy`.
-    pub kind: String,
-    pub external_id: String,
-    pub display_name: String,
-    pub settings: Map<String, Value>,
 }
 
 /// One change the comparison found.
@@ -392,7 +305,7 @@ pub struct DriftHistory {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use serde_json::{Value, json};
 
     fn policy(id: &str, name: &str, settings: Value) -> PolicyVersion {
         PolicyVersion {

@@ -9,7 +9,7 @@ use super::{
 use crate::access::{self, Actor};
 use crate::error::{AppError, AppResult};
 use crate::ids::{InventoryItemId, RunId, SnapshotId, TenantId};
-use crate::provider::data::InventoryItem;
+use crate::inventory::InventoryItem;
 use crate::rbac::Capability;
 use crate::runs::sql::published;
 use crate::services::Services;
@@ -135,7 +135,7 @@ fn entry_of(row: &sqlx::any::AnyRow) -> AppResult<DriftEntryView> {
         id: row.try_get("id")?,
         change: ChangeKind::parse(&row.try_get::<String, _>("change")?)
             .ok_or(AppError::Internal)?,
-        kind_label: crate::restore::PolicyKind::parse(&kind)
+        kind_label: crate::inventory::PolicyKind::parse(&kind)
             .map_or("Policy", |k| k.label())
             .to_string(),
         external_id: row.try_get("external_id")?,

@@ -112,7 +112,7 @@ pub async fn verify_sign_in_code(
         token,
         needs_code: false,
         device_cookie: Some(throttle::device_cookie_value(
-            &svc.provider.secrets,
+            &svc.secrets,
             device,
             pending.user,
         )),

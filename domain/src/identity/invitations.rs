@@ -88,15 +88,10 @@ pub async fn invite(
     role: Role,
     tenants: &[crate::ids::TenantId],
 ) -> AppResult<InvitationId> {
-    let access = crate::workspaces::guard_members(
-        svc,
-        actor,
-        workspace,
-        AuditAction::InvitationCreated,
-        email,
-    )
-    .await?;
-    if let Err(e) = crate::workspaces::only_owners_touch_owners(&access, &[role]) {
+    let access =
+        super::members::guard_members(svc, actor, workspace, AuditAction::InvitationCreated, email)
+            .await?;
+    if let Err(e) = super::members::only_owners_touch_owners(&access, &[role]) {
         return Err(access::denied(
             svc,
             actor,
@@ -110,7 +105,7 @@ pub async fn invite(
     }
     let email = Email::parse(email)?;
     let token = InvitationToken::generate();
-    let sealed = svc.provider.secrets.seal(&Secret::new(token.0.clone()));
+    let sealed = svc.secrets.seal(&Secret::new(token.0.clone()));
     let now = svc.now();
     let mut tx = AuditedTx::begin(svc, now).await?;
     // Membership of *this* workspace is no secret to someone who manages it.
@@ -202,7 +197,7 @@ async fn queue_mail(
     actor: &Actor,
     now: i64,
 ) -> AppResult<()> {
-    if svc.mail.is_none() {
+    if svc.port::<crate::mail::MailConfig>().is_none() {
         return Ok(());
     }
     let (workspace, email, role, expires_at): (String, String, String, i64) = sqlx::query_as(
@@ -229,7 +224,7 @@ async fn queue_mail(
 
 /// Wakes this process's mail sender after a commit that queued mail.
 fn mail_queued(svc: &Services) {
-    if svc.mail.is_some() {
+    if svc.port::<crate::mail::MailConfig>().is_some() {
         svc.run_signal.notify();
     }
 }
@@ -250,14 +245,14 @@ async fn pending_of(
     .await?;
     let (ws, email) = row.ok_or(AppError::NotFound)?;
     let ws = WorkspaceId(ws);
-    crate::workspaces::guard_members(svc, actor, ws, action, &email).await?;
+    super::members::guard_members(svc, actor, ws, action, &email).await?;
     Ok((ws, email))
 }
 
 /// A new link (the old one stops working) valid for another seven days.
 pub async fn resend(svc: &Services, actor: &Actor, invitation: InvitationId) -> AppResult<()> {
     let token = InvitationToken::generate();
-    let sealed = svc.provider.secrets.seal(&Secret::new(token.0.clone()));
+    let sealed = svc.secrets.seal(&Secret::new(token.0.clone()));
     change_pending(
         svc,
         actor,
@@ -376,11 +371,7 @@ pub async fn pending(
     rows.into_iter()
         .map(
             |(id, email, role, invited_by, created_at, expires_at, sealed)| {
-                let token = svc
-                    .provider
-                    .secrets
-                    .open(&sealed)
-                    .map_err(|_| AppError::Internal)?;
+                let token = svc.secrets.open(&sealed).map_err(|_| AppError::Internal)?;
                 Ok(InvitationView {
                     id: InvitationId(id),
                     email,
@@ -433,7 +424,7 @@ pub async fn landing(
         invited_by,
         expires_at,
         signed_in_as: actor.map(|a| a.email.clone()),
-        sso: svc.sso.as_ref().map(|c| c.name.clone()),
+        sso: svc.port::<crate::sso::SsoConfig>().map(|c| c.name.clone()),
     })
 }
 
@@ -465,7 +456,7 @@ async fn claim(
     }
     let ws = WorkspaceId(ws);
     let role: Role = role.parse().map_err(|_| AppError::Internal)?;
-    crate::workspaces::lock_members(conn, svc, ws).await?;
+    super::members::lock_members(conn, svc, ws).await?;
     sqlx::query(
         "INSERT INTO memberships (workspace_id, user_id, role, created_at) VALUES ($1, $2, $3, $4)
          ON CONFLICT (workspace_id, user_id) DO NOTHING",
@@ -527,7 +518,7 @@ pub async fn join_with_new_account(
 ) -> AppResult<SignedIn> {
     let token = InvitationToken::from_link(token).ok_or(AppError::NotFound)?;
     let (ws, _, email, _, _, _) = valid(svc, &token).await?;
-    if let Some(config) = svc.sso.as_ref() {
+    if let Some(config) = svc.port::<crate::sso::SsoConfig>() {
         let (sso_only,): (i64,) = sqlx::query_as("SELECT sso_only FROM workspaces WHERE id = $1")
             .bind(ws)
             .fetch_one(&mut *svc.store.read().await?)

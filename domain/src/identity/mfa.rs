@@ -260,7 +260,7 @@ pub(crate) async fn spend_code(
 }
 
 fn open_secret(svc: &Services, sealed: &str) -> AppResult<Vec<u8>> {
-    let secret = svc.provider.secrets.open(sealed).map_err(|_| {
+    let secret = svc.secrets.open(sealed).map_err(|_| {
         tracing::error!("an authenticator secret could not be opened (was the key changed?)");
         AppError::Internal
     })?;
@@ -321,7 +321,7 @@ fn entry<'a>(actor: &'a Actor, action: AuditAction, detail: Option<String>) -> E
 pub async fn begin_enrolment(svc: &Services, actor: &Actor) -> AppResult<()> {
     let mut bytes = [0u8; 20];
     rand::rngs::OsRng.fill_bytes(&mut bytes);
-    let sealed = svc.provider.secrets.seal(&Secret::new(hex::encode(bytes)));
+    let sealed = svc.secrets.seal(&Secret::new(hex::encode(bytes)));
     let now = svc.now();
     let mut tx = svc.store.begin().await?;
     if enabled(&mut tx, actor.user_id).await? {
@@ -386,7 +386,6 @@ pub async fn enrolment_page(svc: &Services, actor: &Actor) -> AppResult<MfaEnrol
                 .execute(&mut **tx)
                 .await?;
             let codes = svc
-                .provider
                 .secrets
                 .open(&sealed_codes)
                 .map_err(|_| AppError::Internal)?;
@@ -421,7 +420,7 @@ async fn replace_recovery_codes(
     }
     sqlx::query("UPDATE user_totp SET codes_to_show = $2 WHERE user_id = $1")
         .bind(user.0)
-        .bind(svc.provider.secrets.seal(&Secret::new(codes.join(" "))))
+        .bind(svc.secrets.seal(&Secret::new(codes.join(" "))))
         .execute(&mut *conn)
         .await?;
     Ok(())

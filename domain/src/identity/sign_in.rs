@@ -143,7 +143,7 @@ async fn admit_attempt(
     };
     let trusted = account
         .as_ref()
-        .and_then(|(id, _)| throttle::trusted_device(&svc.provider.secrets, device, UserId(*id)));
+        .and_then(|(id, _)| throttle::trusted_device(&svc.secrets, device, UserId(*id)));
     let gate = match &trusted {
         Some(device_key) => {
             let limit = settings.device_failure_limit;
@@ -243,11 +243,7 @@ async fn password_accepted(
         user,
         token,
         needs_code: false,
-        device_cookie: Some(throttle::device_cookie_value(
-            &svc.provider.secrets,
-            device,
-            user,
-        )),
+        device_cookie: Some(throttle::device_cookie_value(&svc.secrets, device, user)),
     })
 }
 

@@ -298,7 +298,7 @@ pub async fn start(
     invitation: Option<&str>,
     link_to: Option<UserId>,
 ) -> AppResult<Result<Started, SsoRefusal>> {
-    let Some(config) = svc.sso.clone() else {
+    let Some(config) = svc.port::<crate::sso::SsoConfig>() else {
         return Err(AppError::NotFound);
     };
     let meta = match metadata(&config).await {
@@ -325,7 +325,7 @@ pub async fn start(
     let mut bytes = [0u8; 32];
     rand::rngs::OsRng.fill_bytes(&mut bytes);
     let binding = hex::encode(bytes);
-    let seal = |s: &str| svc.provider.secrets.seal(&Secret::new(s));
+    let seal = |s: &str| svc.secrets.seal(&Secret::new(s));
     let now = svc.now();
     let mut tx = svc.store.begin().await?;
     sqlx::query("DELETE FROM sso_logins WHERE created_at < $1")
@@ -477,7 +477,7 @@ pub async fn finish(
     signed_in: Option<&crate::access::Actor>,
     client_info: crate::sessions::Client<'_>,
 ) -> AppResult<SsoOutcome> {
-    let Some(config) = svc.sso.clone() else {
+    let Some(config) = svc.port::<crate::sso::SsoConfig>() else {
         return Err(AppError::NotFound);
     };
     let refused = |r| Ok(SsoOutcome::Refused(r));
@@ -499,8 +499,7 @@ pub async fn finish(
         None => None,
     };
     let open = |sealed: &str| {
-        svc.provider
-            .secrets
+        svc.secrets
             .open(sealed)
             .map(|s| s.expose().to_string())
             .map_err(|_| AppError::Internal)
@@ -624,7 +623,7 @@ pub(crate) async fn required_for(
     svc: &Services,
     user: UserId,
 ) -> AppResult<Option<String>> {
-    let Some(config) = svc.sso.as_ref() else {
+    let Some(config) = svc.port::<crate::sso::SsoConfig>() else {
         return Ok(None);
     };
     let row: Option<(i64,)> = sqlx::query_as(
@@ -642,7 +641,7 @@ pub async fn identities(
     svc: &Services,
     actor: &crate::access::Actor,
 ) -> AppResult<Option<crate::views::SsoAccount>> {
-    let Some(config) = svc.sso.clone() else {
+    let Some(config) = svc.port::<crate::sso::SsoConfig>() else {
         return Ok(None);
     };
     type Row = (String, String, Option<String>, i64, Option<i64>);

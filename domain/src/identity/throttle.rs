@@ -237,7 +237,7 @@ pub(crate) async fn tell_account_owner(
         now,
     )
     .await?;
-    if svc.mail.is_some() {
+    if svc.port::<crate::mail::MailConfig>().is_some() {
         crate::mail::enqueue(conn, svc, None, t.email, t.subject, &t.body, now).await?;
     }
     Ok(())

@@ -160,10 +160,7 @@ pub async fn create(
     let secret = ClientSecretInput::parse(input.client_secret)?;
     let now = svc.now();
     let expires = parse_expiry_date(input.expires_on, now)?;
-    let sealed = svc
-        .provider
-        .secrets
-        .seal(&Secret::new(secret.expose().to_string()));
+    let sealed = svc.secrets.seal(&Secret::new(secret.expose().to_string()));
     let mut tx = AuditedTx::begin(svc, now).await?;
     let (existing,): (i64,) =
         sqlx::query_as("SELECT COUNT(*) FROM provider_connections WHERE tenant_id = $1")
@@ -296,10 +293,7 @@ pub async fn rotate_secret(
     let secret = ClientSecretInput::parse(client_secret)?;
     let now = svc.now();
     let expires = parse_expiry_date(expires_on, now)?;
-    let sealed = svc
-        .provider
-        .secrets
-        .seal(&Secret::new(secret.expose().to_string()));
+    let sealed = svc.secrets.seal(&Secret::new(secret.expose().to_string()));
     let mut tx = AuditedTx::begin(svc, now).await?;
     sqlx::query(
         "UPDATE provider_connections SET client_secret_sealed = $2, has_credentials = 1,
@@ -470,7 +464,7 @@ pub async fn credentials_for_run(
     let Some((entra_tenant_id, client_id, Some(sealed))) = row else {
         return Ok(None);
     };
-    let client_secret = svc.provider.secrets.open(&sealed).map_err(|_| {
+    let client_secret = svc.secrets.open(&sealed).map_err(|_| {
         tracing::warn!(
             connection = connection.0,
             "a client secret could not be opened with this key"

@@ -80,15 +80,11 @@ pub async fn begin(
         connection: connection.0,
         expires_at: svc.now() + STATE_TTL_MS,
     };
-    let sealed = svc.provider.secrets.seal(&Secret::new(
+    let sealed = svc.secrets.seal(&Secret::new(
         serde_json::to_string(&state).map_err(|_| AppError::Internal)?,
     ));
-    let authority = svc
-        .provider
-        .graph
-        .endpoints()
-        .authority
-        .trim_end_matches('/');
+    let graph = crate::provider::graph_client(svc);
+    let authority = graph.endpoints().authority.trim_end_matches('/');
     // The Entra tenant id and client id were validated as GUIDs when saved.
     reqwest::Url::parse_with_params(
         &format!("{authority}/{}/v2.0/adminconsent", c.entra_tenant_id),
@@ -115,7 +111,7 @@ pub async fn finish(
         .state
         .as_deref()
         .filter(|s| s.len() <= 2048)
-        .and_then(|s| svc.provider.secrets.open(s).ok())
+        .and_then(|s| svc.secrets.open(s).ok())
         .and_then(|s| serde_json::from_str(s.expose()).ok())
         .ok_or_else(expired_answer)?;
     if state.user != actor.user_id.0 || state.expires_at < now {

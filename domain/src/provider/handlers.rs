@@ -129,9 +129,7 @@ async fn fetch(
     if ctx.cancel_requested() {
         return Err(Step::Failed(ctx.cancelled(SummaryCounts::default())));
     }
-    ctx.svc
-        .provider
-        .graph
+    crate::provider::graph_client(&ctx.svc)
         .get_all(&t.creds, version, path)
         .await
         .map_err(|e| Step::Graph(step, e))
@@ -171,7 +169,7 @@ fn identity_check(checks: &mut Vec<Check>, org: &[Value], entra_tenant_id: &str)
 }
 
 async fn verify(ctx: &RunContext, t: &Target, report: bool) -> Result<Completion, Step> {
-    let graph = &ctx.svc.provider.graph;
+    let graph = &crate::provider::graph_client(&ctx.svc);
     let mut checks = Vec::new();
     // The report states what is granted now: never a token cached from before a grant.
     let token = if report {
@@ -429,10 +427,7 @@ async fn inventory_reread(
             {
                 continue;
             }
-            let fresh = match ctx
-                .svc
-                .provider
-                .graph
+            let fresh = match crate::provider::graph_client(&ctx.svc)
                 .get(&t.creds, version, &format!("{collection}/{id}"))
                 .await
             {

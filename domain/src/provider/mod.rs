@@ -315,13 +315,14 @@ pub struct VerificationPage {
 }
 
 #[cfg(feature = "server")]
-pub use runtime::ProviderRuntime;
+pub use runtime::{ProviderRuntime, graph_client};
 
 #[cfg(feature = "server")]
 mod runtime {
     use super::graph::{GraphClient, GraphEndpoints, GraphPolicy};
     use crate::secrets::SecretBox;
-    use std::sync::Arc;
+    use crate::services::Services;
+    use std::sync::{Arc, OnceLock};
 
     /// What provider work needs at run time: the key that opens client secrets
     /// and the Graph client (with its token cache).
@@ -348,5 +349,26 @@ mod runtime {
                 GraphPolicy::default(),
             )
         }
+
+        /// The handle with this key and this Graph client installed.
+        pub fn installed_in(self, svc: Services) -> Services {
+            svc.with_secrets(self.secrets).with_port(self.graph)
+        }
+    }
+
+    /// The Graph client installed in the handle; Microsoft's endpoints with
+    /// the default policy where none was (tools, tests that never call Graph).
+    pub fn graph_client(svc: &Services) -> Arc<GraphClient> {
+        static FALLBACK: OnceLock<Arc<GraphClient>> = OnceLock::new();
+        svc.port::<GraphClient>().unwrap_or_else(|| {
+            FALLBACK
+                .get_or_init(|| {
+                    Arc::new(GraphClient::new(
+                        GraphEndpoints::default(),
+                        GraphPolicy::default(),
+                    ))
+                })
+                .clone()
+        })
     }
 }

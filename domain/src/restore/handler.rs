@@ -68,7 +68,7 @@ pub async fn run(
         Ok(c) => c,
         Err(words) => return Ok(Completion::failed(ReasonCode::HandlerFailed, words)),
     };
-    let graph = &ctx.svc.provider.graph;
+    let graph = &crate::provider::graph_client(&ctx.svc);
     let mut live: Vec<(PolicyKind, Vec<Value>)> = Vec::new();
     for kind in [
         PolicyKind::DeviceConfiguration,

@@ -6,7 +6,6 @@
 
 use crate::ids::{InventoryItemId, RunId, SnapshotId, TenantId};
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
 
 /// The catalogue entry: a provider write on the pinned connection, for
 /// owners and managers, started from the restore page (it names the items).
@@ -37,67 +36,10 @@ mod service;
 #[cfg(feature = "server")]
 pub use service::{execute, item_results, page};
 
+pub use crate::inventory::{PolicyKind, PreviewAction, SettingChange, diff};
+
 /// At most this many policies per restore run.
 pub const MAX_ITEMS: usize = 50;
-
-/// The policy kinds restore writes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum PolicyKind {
-    DeviceConfiguration,
-    CompliancePolicy,
-}
-
-impl PolicyKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            PolicyKind::DeviceConfiguration => "device_configuration",
-            PolicyKind::CompliancePolicy => "compliance_policy",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<PolicyKind> {
-        match s {
-            "device_configuration" => Some(PolicyKind::DeviceConfiguration),
-            "compliance_policy" => Some(PolicyKind::CompliancePolicy),
-            _ => None,
-        }
-    }
-
-    pub fn label(self) -> &'static str {
-        match self {
-            PolicyKind::DeviceConfiguration => "Device configuration",
-            PolicyKind::CompliancePolicy => "Compliance policy",
-        }
-    }
-
-    /// The Graph collection the kind lives in.
-    pub fn collection(self) -> &'static str {
-        match self {
-            PolicyKind::DeviceConfiguration => "deviceManagement/deviceConfigurations",
-            PolicyKind::CompliancePolicy => "deviceManagement/deviceCompliancePolicies",
-        }
-    }
-}
-
-/// What the preview expects for one item.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum PreviewAction {
-    Create,
-    Update,
-    Unchanged,
-}
-
-impl PreviewAction {
-    pub fn label(self) -> &'static str {
-        match self {
-            PreviewAction::Create => "Will be created",
-            PreviewAction::Update => "Will be changed",
-            PreviewAction::Unchanged => "No change",
-        }
-    }
-}
 
 /// What a restore run did for one item.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -138,32 +80,6 @@ impl ItemAction {
             ItemAction::Failed => "Failed",
         }
     }
-}
-
-/// One setting that differs: what the tenant has now, what restore writes.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SettingChange {
-    pub setting: String,
-    /// `None`: the tenant does not have the setting.
-    pub current: Option<String>,
-    pub restored: String,
-}
-
-/// The settings of `desired` that `current` lacks or holds differently: the
-/// drift comparison read from current to desired, keeping what restore
-/// writes (`@odata.type`, ids and bookkeeping are not settings; a list in
-/// another order is the same list).
-pub fn diff(desired: &Map<String, Value>, current: &Map<String, Value>) -> Vec<SettingChange> {
-    crate::drift::setting_deltas(current, desired)
-        .into_iter()
-        .filter_map(|d| {
-            d.after.map(|restored| SettingChange {
-                setting: d.setting,
-                current: d.before,
-                restored,
-            })
-        })
-        .collect()
 }
 
 /// A snapshot to restore from.
@@ -323,7 +239,7 @@ mod item_tests {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use serde_json::{Map, Value, json};
 
     fn map(v: Value) -> Map<String, Value> {
         v.as_object().cloned().unwrap_or_default()

@@ -28,6 +28,14 @@ pub struct Catalogue {
     sweeps: Vec<(&'static str, SweepFn)>,
 }
 
+/// The catalogue installed in the handle (by `operations::services` or a
+/// benchmark); an empty one where none was, so nothing runs by accident.
+pub fn of(svc: &Services) -> Arc<Catalogue> {
+    static EMPTY: std::sync::OnceLock<Arc<Catalogue>> = std::sync::OnceLock::new();
+    svc.port::<Catalogue>()
+        .unwrap_or_else(|| EMPTY.get_or_init(Arc::default).clone())
+}
+
 impl std::fmt::Debug for Catalogue {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let mut ops: Vec<&str> = self.handlers.keys().map(|o| o.as_str()).collect();

@@ -690,7 +690,9 @@ pub async fn system_run(svc: &Services, actor: &Actor, run: RunId) -> AppResult<
         .await?
         .ok_or(AppError::NotFound)?;
     let now = svc.now();
-    let items = svc.catalogue.items(svc, view.truth.op_type, run).await?;
+    let items = crate::runs::catalogue::of(svc)
+        .items(svc, view.truth.op_type, run)
+        .await?;
     Ok(RunPage {
         headline: presenter::headline(&view, now),
         can_cancel: view.truth.is_active(),

@@ -180,7 +180,7 @@ async fn sweep_periodically(svc: Services, every: Duration, mut shutdown: watch:
             tracing::warn!(error = %e, "reconciliation sweep failed");
         }
         // The features' sweeps (review pack expiry, onboarding follow-ups…).
-        svc.catalogue.sweep(&svc).await;
+        crate::runs::catalogue::of(&svc).sweep(&svc).await;
         tokio::select! {
             _ = tokio::time::sleep(every) => {}
             _ = shutdown.changed() => return,

@@ -582,7 +582,9 @@ impl RunService {
         let can_request_support =
             role.is_some_and(|r| r.can(crate::rbac::Capability::SupportRequest));
         let now = svc.now();
-        let items = svc.catalogue.items(svc, view.truth.op_type, run).await?;
+        let items = crate::runs::catalogue::of(svc)
+            .items(svc, view.truth.op_type, run)
+            .await?;
         Ok(crate::views::RunPage {
             headline: presenter::headline(&view, now),
             run: view,

@@ -8,58 +8,10 @@
 use crate::services::Services;
 use crate::store::Backend;
 use sqlx::postgres::PgListener;
-use std::sync::Arc;
-use tokio::sync::watch;
 
 pub const CHANNEL: &str = "tenantry_runs";
 
-#[derive(Clone)]
-pub struct RunSignal {
-    local: Arc<watch::Sender<u64>>,
-    remote: Arc<watch::Sender<u64>>,
-}
-
-impl Default for RunSignal {
-    fn default() -> Self {
-        RunSignal {
-            local: Arc::new(watch::channel(0).0),
-            remote: Arc::new(watch::channel(0).0),
-        }
-    }
-}
-
-/// What a worker waits on: work admitted here or announced by another process.
-pub struct Wakeups {
-    local: watch::Receiver<u64>,
-    remote: watch::Receiver<u64>,
-}
-
-impl Wakeups {
-    pub async fn changed(&mut self) {
-        tokio::select! {
-            r = self.local.changed() => { if r.is_err() { std::future::pending::<()>().await } }
-            r = self.remote.changed() => { if r.is_err() { std::future::pending::<()>().await } }
-        }
-    }
-}
-
-impl RunSignal {
-    /// Work became available in this process (admitted, released, re-queued).
-    pub fn notify(&self) {
-        self.local.send_modify(|n| *n = n.wrapping_add(1));
-    }
-
-    fn notify_remote(&self) {
-        self.remote.send_modify(|n| *n = n.wrapping_add(1));
-    }
-
-    pub fn subscribe(&self) -> Wakeups {
-        Wakeups {
-            local: self.local.subscribe(),
-            remote: self.remote.subscribe(),
-        }
-    }
-}
+pub use crate::signal::{RunSignal, Wakeups};
 
 /// PostgreSQL only: announce local admissions to other processes, and listen
 /// for theirs. Call once per process (serve, worker).
@@ -69,7 +21,7 @@ pub fn start_cross_process(svc: &Services) {
     }
     // Notifier: one NOTIFY per burst of local admissions.
     let pool = svc.store.unguarded_pool().clone();
-    let mut local = svc.run_signal.local.subscribe();
+    let mut local = svc.run_signal.subscribe_local();
     tokio::spawn(async move {
         while local.changed().await.is_ok() {
             local.mark_unchanged();

@@ -202,7 +202,7 @@ async fn execute(
     counters: Arc<Counters>,
 ) {
     let started = std::time::Instant::now();
-    let completion = match svc.catalogue.handler(run.op_type) {
+    let completion = match crate::runs::catalogue::of(&svc).handler(run.op_type) {
         None => Some(Completion::failed(
             ReasonCode::OperationUnavailable,
             "No worker in this version can run this operation.",
@@ -251,7 +251,7 @@ async fn execute(
             Ok(()) => {
                 counters.completed.fetch_add(1, Ordering::SeqCst);
                 // Side effect after the outcome is committed.
-                svc.catalogue.after_run(&svc, &run).await;
+                crate::runs::catalogue::of(&svc).after_run(&svc, &run).await;
             }
             Err(AppError::Conflict { .. }) => {
                 counters.fenced_out.fetch_add(1, Ordering::SeqCst);

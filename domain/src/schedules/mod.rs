@@ -19,7 +19,7 @@ pub mod recurrence;
 #[cfg(feature = "server")]
 pub mod service;
 #[cfg(feature = "server")]
-pub mod tags;
+pub use crate::tenants::tags;
 
 /// Operations a schedule may start: the read operations, and review packs
 /// (every section: the handler's default when a start names none).
@@ -63,13 +63,9 @@ impl Target {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TagView {
-    pub id: TagId,
-    pub name: String,
-    /// Active tenants carrying it (0 where not counted).
-    pub tenants: i64,
-}
+/// A tag as pages show it (declared with the view types every page shares).
+pub use crate::tenants::{BULK_STARTABLE, TagsPanel};
+pub use crate::views::TagView;
 
 /// One fired slot and what its starts did.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -118,30 +114,8 @@ pub struct SchedulesPage {
     pub tenants: Vec<(TenantId, String)>,
 }
 
-/// The tenants page's tag panel: the tags, who carries them, what may change.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TagsPanel {
-    pub workspace: crate::ids::WorkspaceId,
-    pub tags: Vec<TagView>,
-    /// (tag, tenant) pairs, for the filter and the chips.
-    pub members: Vec<(TagId, TenantId)>,
-    pub can_manage: bool,
-}
-
 /// Milliseconds after its slot past which a fire is called late.
 pub const LATE_AFTER_MS: i64 = 120_000;
-
-/// Operations a bulk start may start on many tenants: the read operations.
-/// (Review packs are limited per member; restore needs per-tenant choices.)
-pub const BULK_STARTABLE: [OperationType; 7] = [
-    OperationType::InventorySync,
-    OperationType::ComplianceSnapshot,
-    OperationType::TenantVerification,
-    OperationType::ConnectionCheck,
-    OperationType::DirectoryGroupsSync,
-    OperationType::RoleDefinitionsSync,
-    OperationType::BaselineCompare,
-];
 
 /// One start of an operation on many tenants and what the gate said for each.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

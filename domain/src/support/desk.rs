@@ -27,6 +27,11 @@ pub enum DeskConfig {
     },
 }
 
+/// The desk installed in the handle (`NotConfigured` where none was).
+pub fn configured(svc: &crate::services::Services) -> std::sync::Arc<DeskConfig> {
+    svc.port::<DeskConfig>().unwrap_or_default()
+}
+
 impl std::fmt::Debug for DeskConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {

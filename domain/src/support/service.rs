@@ -134,7 +134,7 @@ fn view_of(svc: &Services, r: &sqlx::any::AnyRow) -> AppResult<SupportRequestVie
         Handoff::Created | Handoff::Linked => false,
     };
     Ok(SupportRequestView {
-        can_retry: open && svc.support_desk.kind().is_some(),
+        can_retry: open && crate::support::desk::configured(svc).kind().is_some(),
         can_link: open,
         reference: r.try_get("reference")?,
         subject: r.try_get("subject")?,
@@ -226,7 +226,7 @@ pub async fn request(
         contact,
         existing,
     } = checked(&form)?;
-    let handoff = match (&existing, svc.support_desk.kind()) {
+    let handoff = match (&existing, crate::support::desk::configured(svc).kind()) {
         (Some(_), _) => Handoff::Linked,
         (None, None) => Handoff::NotConfigured,
         (None, Some(_)) => Handoff::Pending,
@@ -272,7 +272,7 @@ pub async fn request(
     .bind(contact.as_deref())
     .bind(actor.user_id.0)
     .bind(handoff.as_str())
-    .bind(svc.support_desk.kind())
+    .bind(crate::support::desk::configured(svc).kind())
     .bind(existing.as_deref())
     .bind(now)
     .bind((handoff != Handoff::Pending).then_some(now))
@@ -517,7 +517,7 @@ async fn claim(svc: &Services, id: SupportRequestId, now: i64) -> AppResult<Opti
          WHERE id = $3 AND {OPEN_FOR_FOLLOW_UP}"
     )))
     .bind(now)
-    .bind(svc.support_desk.kind())
+    .bind(crate::support::desk::configured(svc).kind())
     .bind(id.0)
     .bind(now - PENDING_ABANDONED_AFTER_MS)
     .execute(&mut *svc.store.write().await?)
@@ -555,7 +555,11 @@ async fn hand_off(
     subject: &str,
     body: &str,
 ) -> AppResult<()> {
-    let result = desk::create_ticket(&svc.support_desk, TicketRequest { subject, body }).await;
+    let result = desk::create_ticket(
+        &crate::support::desk::configured(svc),
+        TicketRequest { subject, body },
+    )
+    .await;
     finalize(svc, actor, at, id, stamp, result).await
 }
 
@@ -575,7 +579,7 @@ pub async fn retry(
     reference: &str,
 ) -> AppResult<SupportRequestView> {
     let (id, at) = by_reference(svc, actor, reference, AuditAction::SupportRequested).await?;
-    if svc.support_desk.kind().is_none() {
+    if crate::support::desk::configured(svc).kind().is_none() {
         return Err(AppError::Conflict {
             message: "No support desk is configured, so there is nothing to hand it to.".into(),
         });
@@ -633,7 +637,7 @@ pub async fn link_existing(
 /// is claimed (so a concurrent retry or another process's sweep skips it) and
 /// handed off as the system, with the same 5 s limit. Bounded per beat.
 pub async fn sweep_abandoned(svc: &Services) -> AppResult<u64> {
-    if svc.support_desk.kind().is_none() {
+    if crate::support::desk::configured(svc).kind().is_none() {
         return Ok(0);
     }
     let now = svc.now();
@@ -703,7 +707,7 @@ pub async fn panel(
 ) -> AppResult<super::SupportPanel> {
     Ok(super::SupportPanel {
         latest: latest(svc, actor, ctx).await?,
-        desk: match svc.support_desk.kind() {
+        desk: match crate::support::desk::configured(svc).kind() {
             Some("halopsa") => Some("HaloPSA".into()),
             Some(_) => Some("Request Tracker".into()),
             None => None,

@@ -3,7 +3,7 @@
 //! last-owner rules hold when two owners demote each other at once.
 
 use crate::both_backends;
-use crate::common::{Backend, spawn_app, spawn_app_with};
+use crate::common::{Backend, spawn_app};
 use domain::limits::AbuseLimits;
 use domain::rbac::Role;
 use domain::services::Settings;
@@ -31,7 +31,7 @@ async fn count(app: &crate::common::TestApp, sql: &str) -> i64 {
 }
 
 async fn members_are_limited_per_window(backend: Backend) {
-    let app = spawn_app_with(backend, tight()).await;
+    let app = crate::common::app(backend).settings(tight()).spawn().await;
     let w = crate::runs::run_world(&app).await;
     // A tenant without a provider connection: every provider start is blocked.
     let bare = domain::tenants::create(

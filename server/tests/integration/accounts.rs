@@ -1,7 +1,7 @@
 //! Accounts: creation, sign-in failures, throttling, audit of sign-ins.
 
 use crate::both_backends;
-use crate::common::{Backend, PASSWORD, spawn_app, spawn_app_with_web};
+use crate::common::{Backend, PASSWORD, spawn_app};
 use domain::services::Settings;
 
 async fn wrong_password_and_unknown_account_look_the_same(backend: Backend) {
@@ -84,21 +84,21 @@ async fn count(app: &crate::common::TestApp, sql: &str) -> i64 {
 /// account does not know get `account_failure_limit` checked guesses per
 /// window, refused guesses extend nothing, and the owner is told once.
 async fn nobody_can_lock_a_member_out_of_their_own_browser(backend: Backend) {
-    let app = crate::common::spawn_app_with_web_and_mail(
-        backend,
-        Settings::default(),
-        server::web::WebConfig {
+    let app = crate::common::app(backend)
+        .web(server::web::WebConfig {
             trusted_proxies: server::web::parse_trusted_proxies("127.0.0.1").unwrap(),
             ..Default::default()
-        },
-        domain::mail::MailConfig::parse(
-            "smtp://127.0.0.1:9",
-            "tenantry@example.com",
-            std::time::Duration::from_secs(1),
+        })
+        .mail(
+            domain::mail::MailConfig::parse(
+                "smtp://127.0.0.1:9",
+                "tenantry@example.com",
+                std::time::Duration::from_secs(1),
+            )
+            .unwrap(),
         )
-        .unwrap(),
-    )
-    .await;
+        .spawn()
+        .await;
     app.create_user("ada@example.com", false).await;
     // Ada's own browser signs in once (and gets the device cookie).
     let own = app.browser();
@@ -299,15 +299,13 @@ async fn forwarded_addresses_only_from_trusted_proxies(backend: Backend) {
     let statuses = spray(&app, "198.51.100.").await;
     assert_eq!(statuses[20], 429, "{statuses:?}");
     // Trusted proxy: each forwarded client has its own count.
-    let app = spawn_app_with_web(
-        backend,
-        Settings::default(),
-        server::web::WebConfig {
+    let app = crate::common::app(backend)
+        .web(server::web::WebConfig {
             trusted_proxies: server::web::parse_trusted_proxies("127.0.0.1").unwrap(),
             ..Default::default()
-        },
-    )
-    .await;
+        })
+        .spawn()
+        .await;
     let statuses = spray(&app, "198.51.100.").await;
     assert!(statuses.iter().all(|s| *s == 401), "{statuses:?}");
     let (addresses,): (i64,) = sqlx::query_as(

@@ -352,11 +352,7 @@ async fn who_may_start_and_see_a_bulk(backend: Backend) {
     .await
     .unwrap_err();
     assert_eq!(e, AppError::NotFound);
-    let other_owner = app.create_user("other@example.com", false).await;
-    let other = app.actor(other_owner, "other@example.com");
-    let ws_b = domain::workspaces::create(svc, &other, "Other MSP")
-        .await
-        .unwrap();
+    let (other, ws_b) = app.owner_of("other@example.com", "Other MSP").await;
     let foreign = domain::tenants::create(
         svc,
         &other,
@@ -526,11 +522,7 @@ async fn bulk_start_through_http(backend: Backend) {
     assert_eq!(r.status, 403, "{}", r.body);
     let (_, stranger) = app.user_browser("stranger@example.com", false).await;
     assert_eq!(stranger.get(&link).await.status, 404);
-    let other_owner = app.create_user("other@example.com", false).await;
-    let other = app.actor(other_owner, "other@example.com");
-    domain::workspaces::create(&app.services, &other, "Other MSP")
-        .await
-        .unwrap();
+    app.owner_of("other@example.com", "Other MSP").await;
     let ob = app.browser();
     ob.sign_in("other@example.com").await;
     assert_eq!(

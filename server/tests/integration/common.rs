@@ -4,7 +4,7 @@
 
 use domain::access::Actor;
 use domain::clock::ManualClock;
-use domain::ids::UserId;
+use domain::ids::{UserId, WorkspaceId};
 use domain::services::{Services, Settings};
 use domain::store::{Store, StoreOptions};
 use domain::validate::{Email, NewPassword};
@@ -156,196 +156,144 @@ pub async fn open_store_with(url: &str, options: StoreOptions) -> Store {
 }
 
 pub async fn spawn_app(backend: Backend) -> TestApp {
-    spawn_app_with(backend, Settings::default()).await
+    app(backend).spawn().await
 }
 
-pub async fn spawn_app_with(backend: Backend, settings: Settings) -> TestApp {
-    spawn_app_full(backend, settings, None).await
-}
-
-/// An app whose provider work talks to the given Graph (a simulator).
-pub async fn spawn_app_with_provider(
-    backend: Backend,
-    provider: domain::provider::ProviderRuntime,
-) -> TestApp {
-    spawn_app_full(backend, Settings::default(), Some(provider)).await
-}
-
-/// An app whose database pool has the given options (the concurrency test
-/// uses `tenantry serve`'s defaults).
-pub async fn spawn_app_with_pool(backend: Backend, options: StoreOptions) -> TestApp {
-    spawn_app_full_with(backend, Settings::default(), None, options).await
-}
-
-async fn spawn_app_full(
-    backend: Backend,
-    settings: Settings,
-    provider: Option<domain::provider::ProviderRuntime>,
-) -> TestApp {
-    spawn_app_full_with(
+/// The one way tests build an app: a fresh database on `backend`, a manual
+/// clock at [`T0`], no workers or reconciler (tests drive them), and what the
+/// test adds: settings, a Graph, mail, single sign-on, web settings, pool
+/// options, or a database reached through a proxy the test controls.
+pub fn app(backend: Backend) -> AppBuilder {
+    AppBuilder {
         backend,
-        settings,
-        provider,
-        StoreOptions {
+        settings: Settings::default(),
+        provider: None,
+        web: Default::default(),
+        mail: None,
+        sso: None,
+        pool: StoreOptions {
             max_connections: 8,
             ..StoreOptions::default()
         },
-    )
-    .await
+    }
 }
 
-/// A PostgreSQL-backed app that reaches its database through a TCP proxy the
-/// test controls (to stop and restart "the database" under a running app).
-pub async fn spawn_app_via_proxy() -> (TestApp, crate::tcp_proxy::TcpProxy) {
-    let db = TestDatabase::create(Backend::Postgres).await;
-    // Migrate directly, then let the app connect through the proxy.
-    drop(open_store(&db.url).await);
-    let upstream: std::net::SocketAddr = "127.0.0.1:5432".parse().expect("addr");
-    let proxy = crate::tcp_proxy::TcpProxy::start(upstream).await;
-    let via = db
-        .url
-        .replacen("127.0.0.1:5432", &proxy.addr.to_string(), 1);
-    assert_ne!(via, db.url, "the test database URL names 127.0.0.1:5432");
-    let store = open_store_with(&via, StoreOptions::default()).await;
-    let app = serve(db, store, Settings::default(), None).await;
-    (app, proxy)
-}
-
-async fn spawn_app_full_with(
+pub struct AppBuilder {
     backend: Backend,
-    settings: Settings,
-    provider: Option<domain::provider::ProviderRuntime>,
-    options: StoreOptions,
-) -> TestApp {
-    let db = TestDatabase::create(backend).await;
-    let store = open_store_with(&db.url, options).await;
-    serve(db, store, settings, provider).await
-}
-
-async fn serve(
-    db: TestDatabase,
-    store: Store,
-    settings: Settings,
-    provider: Option<domain::provider::ProviderRuntime>,
-) -> TestApp {
-    serve_with_web(db, store, settings, provider, Default::default()).await
-}
-
-/// An app with web settings (public URL, trusted proxies).
-pub async fn spawn_app_with_web(
-    backend: Backend,
-    settings: Settings,
-    web: server::web::WebConfig,
-) -> TestApp {
-    let db = TestDatabase::create(backend).await;
-    let store = open_store(&db.url).await;
-    serve_with_web(db, store, settings, None, web).await
-}
-
-/// An app with web settings and mail (no background sender).
-pub async fn spawn_app_with_web_and_mail(
-    backend: Backend,
-    settings: Settings,
-    web: server::web::WebConfig,
-    mail: domain::mail::MailConfig,
-) -> TestApp {
-    let db = TestDatabase::create(backend).await;
-    let store = open_store(&db.url).await;
-    serve_full(db, store, settings, None, web, Some(mail), None).await
-}
-
-/// An app that mails invitations through `mail` (no background sender:
-/// tests send with `domain::mail::send_due`).
-pub async fn spawn_app_with_mail(backend: Backend, mail: domain::mail::MailConfig) -> TestApp {
-    let db = TestDatabase::create(backend).await;
-    let store = open_store(&db.url).await;
-    serve_full(
-        db,
-        store,
-        Settings::default(),
-        None,
-        Default::default(),
-        Some(mail),
-        None,
-    )
-    .await
-}
-
-/// An app with single sign-on against `issuer` (discovery happens at the
-/// first sign-in, so the provider may start after the app).
-pub async fn spawn_app_with_sso(backend: Backend, sso: domain::sso::SsoConfig) -> TestApp {
-    let db = TestDatabase::create(backend).await;
-    let store = open_store(&db.url).await;
-    serve_full(
-        db,
-        store,
-        Settings::default(),
-        None,
-        Default::default(),
-        None,
-        Some(sso),
-    )
-    .await
-}
-
-async fn serve_with_web(
-    db: TestDatabase,
-    store: Store,
-    settings: Settings,
-    provider: Option<domain::provider::ProviderRuntime>,
-    web: server::web::WebConfig,
-) -> TestApp {
-    serve_full(db, store, settings, provider, web, None, None).await
-}
-
-async fn serve_full(
-    db: TestDatabase,
-    store: Store,
     settings: Settings,
     provider: Option<domain::provider::ProviderRuntime>,
     web: server::web::WebConfig,
     mail: Option<domain::mail::MailConfig>,
     sso: Option<domain::sso::SsoConfig>,
-) -> TestApp {
-    let clock = ManualClock::new(T0);
-    let mut services = Services::new(store, settings.clone())
-        .with_clock(Arc::new(clock.clone()))
-        .with_data_dir(db.data_dir())
-        .with_mail(mail)
-        .with_sso(sso);
-    if let Some(p) = provider {
-        services = services.with_provider(p);
+    pool: StoreOptions,
+}
+
+impl AppBuilder {
+    pub fn settings(mut self, settings: Settings) -> Self {
+        self.settings = settings;
+        self
     }
-    let config = Config {
-        database_url: db.url.clone(),
-        bind: "127.0.0.1:0".parse().expect("addr"),
-        site_root: PathBuf::from("target/site"),
-        secure_cookies: false,
-        db_max_connections: 8,
-        settings,
-        workers: 0,
-        worker: Default::default(),
-        reconcile_every_ms: 0,
-        provider: Default::default(),
-        support_desk: Default::default(),
-        mail: None,
-        sso: None,
-        web,
-    };
-    let app = Application::build_with(config, services.clone())
-        .await
-        .expect("build app");
-    let address = format!("http://127.0.0.1:{}", app.port());
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(app.run_until(async move {
-        let _ = rx.await;
-    }));
-    TestApp {
-        address,
-        services,
-        clock,
-        shutdown: Some(tx),
-        _db: db,
+
+    /// Provider work talks to this Graph (a simulator) with this key.
+    pub fn provider(mut self, provider: domain::provider::ProviderRuntime) -> Self {
+        self.provider = Some(provider);
+        self
+    }
+
+    /// Public URL, trusted proxies.
+    pub fn web(mut self, web: server::web::WebConfig) -> Self {
+        self.web = web;
+        self
+    }
+
+    /// Invitations are mailed through this server (no background sender:
+    /// tests send with `domain::mail::send_due`).
+    pub fn mail(mut self, mail: domain::mail::MailConfig) -> Self {
+        self.mail = Some(mail);
+        self
+    }
+
+    /// Single sign-on against this issuer (discovery happens at the first
+    /// sign-in, so the provider may start after the app).
+    pub fn sso(mut self, sso: domain::sso::SsoConfig) -> Self {
+        self.sso = Some(sso);
+        self
+    }
+
+    /// The database pool's options (the concurrency test uses `serve`'s).
+    pub fn pool(mut self, options: StoreOptions) -> Self {
+        self.pool = options;
+        self
+    }
+
+    pub async fn spawn(self) -> TestApp {
+        let db = TestDatabase::create(self.backend).await;
+        let store = open_store_with(&db.url, self.pool.clone()).await;
+        self.serve(db, store).await
+    }
+
+    /// On PostgreSQL, with the app reaching its database through a TCP proxy
+    /// the test controls (to stop and restart "the database" under it).
+    pub async fn spawn_via_proxy(self) -> (TestApp, crate::tcp_proxy::TcpProxy) {
+        assert_eq!(
+            self.backend,
+            Backend::Postgres,
+            "a proxy stands before PostgreSQL"
+        );
+        let db = TestDatabase::create(Backend::Postgres).await;
+        // Migrate directly, then let the app connect through the proxy.
+        drop(open_store(&db.url).await);
+        let upstream: std::net::SocketAddr = "127.0.0.1:5432".parse().expect("addr");
+        let proxy = crate::tcp_proxy::TcpProxy::start(upstream).await;
+        let via = db
+            .url
+            .replacen("127.0.0.1:5432", &proxy.addr.to_string(), 1);
+        assert_ne!(via, db.url, "the test database URL names 127.0.0.1:5432");
+        let store = open_store_with(&via, StoreOptions::default()).await;
+        (self.serve(db, store).await, proxy)
+    }
+
+    async fn serve(self, db: TestDatabase, store: Store) -> TestApp {
+        let clock = ManualClock::new(T0);
+        let mut services = domain::operations::services(store, self.settings.clone())
+            .with_clock(Arc::new(clock.clone()))
+            .with_data_dir(db.data_dir())
+            .with_optional_port(self.mail)
+            .with_optional_port(self.sso);
+        if let Some(p) = self.provider {
+            services = p.installed_in(services);
+        }
+        let config = Config {
+            database_url: db.url.clone(),
+            bind: "127.0.0.1:0".parse().expect("addr"),
+            site_root: PathBuf::from("target/site"),
+            secure_cookies: false,
+            db_max_connections: 8,
+            settings: self.settings,
+            workers: 0,
+            worker: Default::default(),
+            reconcile_every_ms: 0,
+            provider: Default::default(),
+            support_desk: Default::default(),
+            mail: None,
+            sso: None,
+            web: self.web,
+        };
+        let app = Application::build_with(config, services.clone())
+            .await
+            .expect("build app");
+        let address = format!("http://127.0.0.1:{}", app.port());
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(app.run_until(async move {
+            let _ = rx.await;
+        }));
+        TestApp {
+            address,
+            services,
+            clock,
+            shutdown: Some(tx),
+            _db: db,
+        }
     }
 }
 
@@ -467,15 +415,61 @@ impl TestApp {
 
     /// An actor for calling the domain directly in test setup (no session).
     pub fn actor(&self, user: UserId, email: &str) -> Actor {
-        Actor {
-            user_id: user,
-            email: email.to_string(),
-            is_platform_operator: false,
-            session_id_hash: "test-setup".into(),
-            current_workspace: None,
-            mfa_owed: false,
-            time_zone: None,
-        }
+        setup_actor(user, email)
+    }
+
+    /// A new account owning a new workspace, both made through the domain.
+    pub async fn owner_of(&self, email: &str, workspace: &str) -> (Actor, WorkspaceId) {
+        let id = self.create_user(email, false).await;
+        let owner = self.actor(id, email);
+        let ws = domain::workspaces::create(&self.services, &owner, workspace)
+            .await
+            .expect("create workspace");
+        (owner, ws)
+    }
+
+    /// The same, with the owner signed in through HTTP in a browser of their own.
+    pub async fn signed_in_owner_of(
+        &self,
+        email: &str,
+        workspace: &str,
+    ) -> (Actor, Browser, WorkspaceId) {
+        let (owner, ws) = self.owner_of(email, workspace).await;
+        let b = self.browser();
+        let r = b.sign_in(email).await;
+        assert_eq!(r.status, 200, "sign in {email}: {}", r.body);
+        (owner, b, ws)
+    }
+}
+
+/// An owner signed in through HTTP who made a workspace through HTTP (the
+/// invitation and mail suites): their browser and the workspace id as a
+/// form value.
+pub async fn owner_with_workspace(app: &TestApp) -> (Browser, String) {
+    let (owner, b) = app.user_browser("owner@example.com", false).await;
+    let r = b
+        .call("/api/workspaces/create", &[("name", "Acme MSP".into())])
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let ws = domain::workspaces::list_for_user(&app.services, owner)
+        .await
+        .expect("workspaces")[0]
+        .id
+        .to_string();
+    (b, ws)
+}
+
+/// An actor for calling the domain directly (no session): test setup here
+/// and in the multi-process suites, which have no `TestApp`.
+pub fn setup_actor(user: UserId, email: &str) -> Actor {
+    Actor {
+        user_id: user,
+        email: email.to_string(),
+        is_platform_operator: false,
+        session_id_hash: "test-setup".into(),
+        current_workspace: None,
+        mfa_owed: false,
+        time_zone: None,
     }
 }
 
@@ -526,7 +520,6 @@ impl TestApp {
         .await
         .expect("a pending invitation");
         self.services
-            .provider
             .secrets
             .open(&sealed)
             .expect("open the invitation token")

@@ -5,7 +5,7 @@
 
 use crate::authz_matrix::{PageVisitor, page_visits, world};
 use crate::both_backends;
-use crate::common::{Backend, Browser, spawn_app_with_pool};
+use crate::common::{Backend, Browser};
 use domain::store::StoreOptions;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -16,7 +16,9 @@ const RUN_FOR: Duration = Duration::from_secs(4);
 async fn every_page_under_sixteen_clients(backend: Backend) {
     let app = phase(
         "start the app",
-        spawn_app_with_pool(backend, StoreOptions::default()),
+        crate::common::app(backend)
+            .pool(StoreOptions::default())
+            .spawn(),
     )
     .await;
     let w = phase("build the world", world(&app)).await;

@@ -3,7 +3,7 @@
 //! database that stops and comes back under a running app (#14).
 
 use crate::both_backends;
-use crate::common::{Backend, spawn_app, spawn_app_via_proxy};
+use crate::common::{Backend, spawn_app};
 use std::time::{Duration, Instant};
 
 fn field_of(body: &str) -> Option<String> {
@@ -293,7 +293,9 @@ async fn terminated_connections_answer_503_never_500() {
 /// again after it returns, without a restart.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stopped_database_answers_503_fast_and_recovers() {
-    let (app, proxy) = spawn_app_via_proxy().await;
+    let (app, proxy) = crate::common::app(Backend::Postgres)
+        .spawn_via_proxy()
+        .await;
     let (_, b) = app.user_browser("ada@example.com", false).await;
     assert_eq!(b.get("/admin").await.status, 200);
 

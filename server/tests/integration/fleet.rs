@@ -213,11 +213,7 @@ async fn every_column_counts_what_is_stored(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(order(svc, &w.owner, &format!("tag={tag}")).await, vec![b]);
-    let other_id = app.create_user("other@example.com", false).await;
-    let other = app.actor(other_id, "other@example.com");
-    let ws_b = domain::workspaces::create(svc, &other, "Other MSP")
-        .await
-        .unwrap();
+    let (other, ws_b) = app.owner_of("other@example.com", "Other MSP").await;
     let theirs = domain::schedules::tags::create(svc, &other, ws_b, "Theirs")
         .await
         .unwrap();

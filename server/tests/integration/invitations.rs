@@ -3,23 +3,7 @@
 //! from the link (#15 item 4).
 
 use crate::both_backends;
-use crate::common::{Backend, TestApp, spawn_app};
-
-async fn owner_with_workspace(app: &TestApp) -> (crate::common::Browser, String) {
-    let (owner, b) = app.user_browser("owner@example.com", false).await;
-    assert_eq!(
-        b.call("/api/workspaces/create", &[("name", "Acme MSP".into())])
-            .await
-            .status,
-        200
-    );
-    let ws = domain::workspaces::list_for_user(&app.services, owner)
-        .await
-        .unwrap()[0]
-        .id
-        .to_string();
-    (b, ws)
-}
+use crate::common::{Backend, TestApp, owner_with_workspace, spawn_app};
 
 async fn invite(b: &crate::common::Browser, ws: &str, email: &str, role: &str) -> u16 {
     b.call(

@@ -208,7 +208,7 @@ async fn no_secret_reaches_a_log_line() {
     let svc = app
         .services
         .clone()
-        .with_support_desk(domain::support::desk::DeskConfig::HaloPsa {
+        .with_port(domain::support::desk::DeskConfig::HaloPsa {
             base_url: desk.base_url(),
             client_id: "canary-client".into(),
             client_secret: domain::secrets::Secret::new(DESK_SECRET),

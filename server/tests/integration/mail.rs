@@ -5,25 +5,11 @@
 //! delivery shown on the members page in our words, never the server's.
 
 use crate::both_backends;
-use crate::common::{Backend, Browser, TestApp, spawn_app, spawn_app_with_mail};
+use crate::common::{Backend, Browser, TestApp, owner_with_workspace, spawn_app};
 use domain::mail::MailConfig;
 use serde_json::Value;
 use simulators::smtp::{SmtpFault, SmtpSimulator};
 use std::time::Duration;
-
-async fn owner_with_workspace(app: &TestApp) -> (Browser, String) {
-    let (owner, b) = app.user_browser("owner@example.com", false).await;
-    let r = b
-        .call("/api/workspaces/create", &[("name", "Acme MSP".into())])
-        .await;
-    assert_eq!(r.status, 200);
-    let ws = domain::workspaces::list_for_user(&app.services, owner)
-        .await
-        .unwrap()[0]
-        .id
-        .to_string();
-    (b, ws)
-}
 
 async fn invite(b: &Browser, ws: &str, email: &str) {
     let r = b
@@ -76,7 +62,7 @@ async fn invitations_are_mailed_and_retried(backend: Backend) {
         Duration::from_secs(1),
     )
     .unwrap();
-    let app = spawn_app_with_mail(backend, config).await;
+    let app = crate::common::app(backend).mail(config).spawn().await;
     let (owner, ws) = owner_with_workspace(&app).await;
 
     // Queued with the invitation; nothing leaves before a sender runs.
@@ -272,7 +258,7 @@ async fn wrong_credentials_are_refused(backend: Backend) {
         .unwrap();
     let url = smtp.url().replace("right-password", "wrong-password");
     let config = MailConfig::parse(&url, "tenantry@example.com", Duration::from_secs(1)).unwrap();
-    let app = spawn_app_with_mail(backend, config).await;
+    let app = crate::common::app(backend).mail(config).spawn().await;
     let (owner, ws) = owner_with_workspace(&app).await;
     invite(&owner, &ws, "tech@example.com").await;
     assert_eq!(send(&app).await, 1);

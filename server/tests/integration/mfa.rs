@@ -419,22 +419,22 @@ async fn owners_require_it(backend: Backend) {
 /// across sign-ins (and addresses): after ten in a row, codes are not
 /// checked until a recovery code is used; the person is told once.
 async fn wrong_codes_have_a_hard_cap(backend: Backend) {
-    let app = crate::common::spawn_app_with_web_and_mail(
-        backend,
-        // Every attempt here comes from 127.0.0.1; the cap is the account's.
-        domain::services::Settings {
+    // Every attempt here comes from 127.0.0.1; the cap is the account's.
+    let app = crate::common::app(backend)
+        .settings(domain::services::Settings {
             address_failure_limit: 1_000,
             ..Default::default()
-        },
-        Default::default(),
-        domain::mail::MailConfig::parse(
-            "smtp://127.0.0.1:9",
-            "tenantry@example.com",
-            std::time::Duration::from_secs(1),
+        })
+        .mail(
+            domain::mail::MailConfig::parse(
+                "smtp://127.0.0.1:9",
+                "tenantry@example.com",
+                std::time::Duration::from_secs(1),
+            )
+            .unwrap(),
         )
-        .unwrap(),
-    )
-    .await;
+        .spawn()
+        .await;
     let (user, b) = app.user_browser("alex@example.com", false).await;
     let (key, recovery) = enrol(&app, &b).await;
     let failures = || async {
@@ -512,11 +512,7 @@ async fn wrong_codes_have_a_hard_cap(backend: Backend) {
 
     // Stopped again, recovery codes lost: an owner of their workspace turns
     // codes on again (managers may not; the members page shows it).
-    let (owner_id, owner) = app.user_browser("owner@example.com", false).await;
-    let owner_actor = app.actor(owner_id, "owner@example.com");
-    let ws = domain::workspaces::create(&app.services, &owner_actor, "MSP")
-        .await
-        .unwrap();
+    let (_, owner, ws) = app.signed_in_owner_of("owner@example.com", "MSP").await;
     sqlx::query("INSERT INTO memberships (workspace_id, user_id, role, created_at) VALUES ($1, $2, 'manager', 0)")
         .bind(ws.0)
         .bind(user.0)

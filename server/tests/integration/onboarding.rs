@@ -265,12 +265,13 @@ async fn the_next_starts_after_a_restart(backend: Backend) {
     .unwrap();
     assert_eq!(active_on_connection(&w).await, 0);
     // A new process: its own services on the same database.
-    let restarted = domain::services::Services::new(
+    let restarted = domain::operations::services(
         open_store(w.app.db_url()).await,
         domain::services::Settings::default(),
     )
     .with_clock(w.app.services.clock.clone())
-    .with_provider(w.app.services.provider.clone());
+    .with_secrets(w.app.services.secrets.clone())
+    .with_port((*domain::provider::graph_client(&w.app.services)).clone());
     assert_eq!(
         domain::onboarding::advance_due(&restarted).await.unwrap(),
         1

@@ -2,7 +2,7 @@
 //! the app, the start gate, a worker, and the Graph simulator over HTTP.
 
 use crate::both_backends;
-use crate::common::{Backend, Browser, TestApp, spawn_app_with_provider};
+use crate::common::{Backend, Browser, TestApp};
 use crate::runs::wait_terminal;
 use domain::ids::{ProviderConnectionId, RunId, TenantId, WorkspaceId};
 use domain::provider::ProviderRuntime;
@@ -59,12 +59,10 @@ pub(crate) async fn provider_world(backend: Backend) -> ProviderWorld {
             ..GraphPolicy::default()
         },
     );
-    let app = spawn_app_with_provider(backend, runtime).await;
-    let (owner_id, owner) = app.user_browser("owner@example.com", false).await;
-    let actor = app.actor(owner_id, "owner@example.com");
-    let ws = domain::workspaces::create(&app.services, &actor, "Acme MSP")
-        .await
-        .unwrap();
+    let app = crate::common::app(backend).provider(runtime).spawn().await;
+    let (_, owner, ws) = app
+        .signed_in_owner_of("owner@example.com", "Acme MSP")
+        .await;
     let (stop, rx) = tokio::sync::watch::channel(false);
     let worker = Worker::new(
         app.services.clone(),

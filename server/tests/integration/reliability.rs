@@ -14,10 +14,10 @@
 //! * slow clients: headers or bodies sent a byte at a time hold no request
 //!   slot and are cut off; everyone else is served.
 
-use crate::common::{Backend, PASSWORD, TestDatabase, open_store, spawn_app_with_web};
+use crate::common::{Backend, PASSWORD, TestDatabase, open_store};
 use crate::tcp_proxy::TcpProxy;
 use domain::access::Actor;
-use domain::ids::{RunId, TenantId, UserId};
+use domain::ids::{RunId, TenantId};
 use domain::runs::gate::{Initiator, StartGate, StartRequest};
 use domain::runs::{OperationType, StartDecision};
 use domain::services::{Services, Settings};
@@ -229,7 +229,7 @@ impl Client {
 
 /// The test process's own view of the database (real clock).
 async fn services(url: &str) -> Services {
-    Services::new(open_store(url).await, Settings::default())
+    domain::operations::services(open_store(url).await, Settings::default())
 }
 
 async fn owner(svc: &Services, email: &str) -> Actor {
@@ -241,19 +241,7 @@ async fn owner(svc: &Services, email: &str) -> Actor {
     )
     .await
     .unwrap();
-    actor(id, email)
-}
-
-fn actor(id: UserId, email: &str) -> Actor {
-    Actor {
-        user_id: id,
-        email: email.into(),
-        is_platform_operator: false,
-        session_id_hash: String::new(),
-        current_workspace: None,
-        mfa_owed: false,
-        time_zone: None,
-    }
+    crate::common::setup_actor(id, email)
 }
 
 /// Signs in, creates a workspace and `n` tenants with a connection each to
@@ -783,10 +771,8 @@ async fn database_outage_under_processes() {
 async fn slow_clients_hold_no_request_slots() {
     let (slow_headers, slow_bodies) = if full() { (400, 200) } else { (60, 30) };
     let timeout = Duration::from_secs(2);
-    let app = spawn_app_with_web(
-        Backend::Sqlite,
-        Settings::default(),
-        server::web::WebConfig {
+    let app = crate::common::app(Backend::Sqlite)
+        .web(server::web::WebConfig {
             limits: server::shedding::LoadLimits {
                 max_in_flight: 8,
                 body_timeout: timeout,
@@ -797,9 +783,9 @@ async fn slow_clients_hold_no_request_slots() {
                 max_connections: slow_headers + slow_bodies + 40,
             },
             ..Default::default()
-        },
-    )
-    .await;
+        })
+        .spawn()
+        .await;
     app.create_user("ada@example.com", false).await;
     let b = app.browser();
     assert_eq!(b.sign_in("ada@example.com").await.status, 200);

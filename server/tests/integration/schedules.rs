@@ -194,11 +194,7 @@ async fn tags_group_tenants(backend: Backend) {
         .unwrap();
     assert_eq!(tags::list(svc, &w.owner, w.ws).await.unwrap()[0].tenants, 1);
     // Another workspace's member cannot see or use the tag.
-    let other_id = app.create_user("other@example.com", false).await;
-    let other = app.actor(other_id, "other@example.com");
-    let other_ws = domain::workspaces::create(svc, &other, "Other MSP")
-        .await
-        .unwrap();
+    let (other, other_ws) = app.owner_of("other@example.com", "Other MSP").await;
     assert_eq!(
         tags::delete(svc, &other, other_ws, finance)
             .await
@@ -436,7 +432,7 @@ async fn two_processes_fire_each_of_200_slots_once() {
     service::create(svc, &w.owner, w.ws, form("all", "* * * * *", "UTC"))
         .await
         .unwrap();
-    let other = domain::services::Services::new(
+    let other = domain::operations::services(
         open_store(app.db_url()).await,
         domain::services::Settings::default(),
     )
@@ -561,11 +557,7 @@ async fn the_pages_show_schedules_and_tags(backend: Backend) {
     assert!(all.contains(&row(w.tenants[0])));
     // Another workspace's tag names nothing here: 404 on the list's filter
     // and as a schedule's target, like a tag that does not exist at all.
-    let other_owner = app.create_user("elsewhere@example.com", false).await;
-    let other_actor = app.actor(other_owner, "elsewhere@example.com");
-    let other_ws = domain::workspaces::create(&app.services, &other_actor, "Elsewhere")
-        .await
-        .unwrap();
+    let (other_actor, other_ws) = app.owner_of("elsewhere@example.com", "Elsewhere").await;
     let foreign = tags::create(&app.services, &other_actor, other_ws, "Theirs")
         .await
         .unwrap();

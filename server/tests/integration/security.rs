@@ -2,7 +2,7 @@
 //! methods, health and readiness.
 
 use crate::both_backends;
-use crate::common::{Backend, spawn_app, spawn_app_with_web};
+use crate::common::{Backend, spawn_app};
 
 async fn cross_site_mutations_are_refused(backend: Backend) {
     let app = spawn_app(backend).await;
@@ -170,17 +170,15 @@ async fn unknown_paths_are_404_pages(backend: Backend) {
 /// server sends its own name in `Host`. Refused before anything runs, even
 /// with a correct password; the configured public URL is answered.
 async fn other_hosts_are_refused(backend: Backend) {
-    let app = spawn_app_with_web(
-        backend,
-        Default::default(),
-        server::web::WebConfig {
+    let app = crate::common::app(backend)
+        .web(server::web::WebConfig {
             public_url: Some(
                 server::web::PublicUrl::parse("https://tenantry.example.com").unwrap(),
             ),
             ..Default::default()
-        },
-    )
-    .await;
+        })
+        .spawn()
+        .await;
     app.create_user("ada@example.com", false).await;
     let port = app.address.rsplit(':').next().unwrap().to_string();
     let client = reqwest::Client::builder()

@@ -139,7 +139,7 @@ async fn sessions_survive_a_restart(backend: Backend) {
         web: Default::default(),
     };
     let store = crate::common::open_store(app.db_url()).await;
-    let services = domain::services::Services::new(store, Default::default())
+    let services = domain::operations::services(store, Default::default())
         .with_clock(std::sync::Arc::new(app.clock.clone()));
     let second = server::Application::build_with(config, services)
         .await

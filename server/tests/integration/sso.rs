@@ -6,7 +6,7 @@
 //! tampered ID token.
 
 use crate::both_backends;
-use crate::common::{Backend, Browser, TestApp, spawn_app_with_sso};
+use crate::common::{Backend, Browser, TestApp};
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::response::Response;
@@ -172,7 +172,7 @@ async fn world(backend: Backend) -> (TestApp, Provider, Proxy) {
         "Test IdP",
     )
     .expect("settings");
-    let app = spawn_app_with_sso(backend, config).await;
+    let app = crate::common::app(backend).sso(config).spawn().await;
     let callback = format!("{}{}", app.address, domain::sso::CALLBACK_PATH);
     let provider = start_provider(op_port, &issuer, &callback).await;
     let proxy = start_proxy(proxy_port, format!("http://127.0.0.1:{op_port}")).await;
@@ -409,7 +409,6 @@ async fn single_sign_on_end_to_end(backend: Backend) {
     let authorize = begin(&b, "").await;
     let forged = app
         .services
-        .provider
         .secrets
         .seal(&domain::secrets::Secret::new("not-the-nonce-sent"));
     sqlx::query("UPDATE sso_logins SET nonce_sealed = $1")

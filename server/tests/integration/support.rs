@@ -31,7 +31,7 @@ fn form(subject: &str) -> NewSupportRequest {
 
 async fn with_halo(app: &TestApp) -> (Services, HaloSimulator) {
     let sim = HaloSimulator::start(CLIENT, SECRET).await.unwrap();
-    let svc = app.services.clone().with_support_desk(DeskConfig::HaloPsa {
+    let svc = app.services.clone().with_port(DeskConfig::HaloPsa {
         base_url: sim.base_url(),
         client_id: CLIENT.into(),
         client_secret: Secret::new(SECRET),
@@ -467,7 +467,7 @@ async fn tickets_carry_their_context_and_failed_handoffs_can_be_followed_up(back
     // A crash left one pending: not retryable within the minute, then the
     // sweep finishes it as the system.
     let pending = domain::support::request(
-        &app.services.clone().with_support_desk(DeskConfig::HaloPsa {
+        &app.services.clone().with_port(DeskConfig::HaloPsa {
             base_url: "http://127.0.0.1:9".into(),
             client_id: CLIENT.into(),
             client_secret: Secret::new(SECRET),

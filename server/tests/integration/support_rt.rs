@@ -95,14 +95,11 @@ async fn a_request_becomes_a_ticket_in_request_tracker() {
 
     let app = spawn_app(Backend::Sqlite).await;
     let w = run_world(&app).await;
-    let svc = app
-        .services
-        .clone()
-        .with_support_desk(DeskConfig::RequestTracker {
-            base_url: base.clone(),
-            token: Secret::new(token.clone()),
-            queue: "General".into(),
-        });
+    let svc = app.services.clone().with_port(DeskConfig::RequestTracker {
+        base_url: base.clone(),
+        token: Secret::new(token.clone()),
+        queue: "General".into(),
+    });
     let v = domain::support::request(
         &svc,
         &w.owner,

@@ -110,8 +110,8 @@ pub async fn align_preview(
             let desired = item.desired_settings();
             let (action, changes) = match current {
                 None => (
-                    crate::restore::PreviewAction::Create,
-                    crate::restore::diff(&desired, &Map::new()),
+                    crate::inventory::PreviewAction::Create,
+                    crate::inventory::diff(&desired, &Map::new()),
                 ),
                 Some(p) => {
                     let mut desired = desired;
@@ -120,11 +120,11 @@ pub async fn align_preview(
                             desired.remove(&k);
                         }
                     }
-                    let changes = crate::restore::diff(&desired, &p.settings);
+                    let changes = crate::inventory::diff(&desired, &p.settings);
                     if changes.is_empty() {
-                        (crate::restore::PreviewAction::Unchanged, changes)
+                        (crate::inventory::PreviewAction::Unchanged, changes)
                     } else {
-                        (crate::restore::PreviewAction::Update, changes)
+                        (crate::inventory::PreviewAction::Update, changes)
                     }
                 }
             };

@@ -27,18 +27,7 @@ pub fn text(v: &Value, key: &str) -> String {
     s
 }
 
-/// One inventory row.
-#[derive(Debug, Clone)]
-pub struct InventoryItem {
-    pub kind: &'static str,
-    pub external_id: String,
-    pub display_name: String,
-    pub platform: String,
-    pub detail: String,
-    pub modified: Option<String>,
-    /// Policies only: their scalar settings (what restore writes back).
-    pub settings: Option<String>,
-}
+pub use crate::inventory::InventoryItem;
 
 /// The platform a Graph `@odata.type` names.
 pub fn platform_of(odata_type: &str) -> &'static str {

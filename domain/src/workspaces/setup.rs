@@ -26,7 +26,7 @@ const ATTEMPTS: i64 = 10;
 
 /// The setup code, `XXXX-XXXX-XXXX` (about 59 bits).
 pub fn code(svc: &Services) -> String {
-    let bytes = svc.provider.secrets.derive("first-run setup code");
+    let bytes = svc.secrets.derive("first-run setup code");
     let chars: Vec<char> = bytes
         .iter()
         .take(12)
@@ -65,7 +65,7 @@ pub async fn page(svc: &Services) -> AppResult<Option<crate::views::SetupPage>> 
 pub async fn sign_in_options(svc: &Services) -> AppResult<crate::views::SignInOptions> {
     Ok(crate::views::SignInOptions {
         setup_open: is_open(svc).await?,
-        sso: svc.sso.as_ref().map(|c| c.name.clone()),
+        sso: svc.port::<crate::sso::SsoConfig>().map(|c| c.name.clone()),
     })
 }
 

@@ -59,9 +59,9 @@ pub async fn tenants_page(
     let any_tenants = !tenants.is_empty();
     let tag = match tag {
         Some(tag) => {
-            let (name, carrying) = crate::schedules::tags::carrying(svc, access.id(), tag).await?;
+            let (name, carrying) = super::tags::carrying(svc, access.id(), tag).await?;
             tenants.retain(|t| carrying.contains(&t.id));
-            Some(crate::schedules::TagView {
+            Some(crate::views::TagView {
                 id: tag,
                 name,
                 tenants: tenants.len() as i64,
@@ -73,7 +73,7 @@ pub async fn tenants_page(
         tag,
         any_tenants,
         can_manage: access.role().can(Capability::TenantManage),
-        can_bulk_start: crate::schedules::BULK_STARTABLE
+        can_bulk_start: super::BULK_STARTABLE
             .iter()
             .any(|op| access.role().can(op.spec().capability)),
         workspace: access.workspace,

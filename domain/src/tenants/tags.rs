@@ -1,7 +1,7 @@
 //! Tenant groups (tags): owners and managers name them and put tenants in
 //! them; schedules (and later bulk starts, baselines, alerts) target them.
 
-use super::{TagView, TagsPanel};
+use super::TagsPanel;
 use crate::access::{self, Actor};
 use crate::audit::{AuditedTx, Entry};
 use crate::error::{AppError, AppResult};
@@ -9,6 +9,7 @@ use crate::ids::{TagId, TenantId, WorkspaceId};
 use crate::rbac::Capability;
 use crate::services::Services;
 use crate::views::AuditAction;
+use crate::views::TagView;
 
 /// A tag's name: 1–40 characters of text, trimmed.
 fn parse_name(raw: &str) -> AppResult<String> {
