@@ -5,7 +5,7 @@
 //! and the moment the run page sees its run end, the overlay drops it.
 
 use domain::ids::RunId;
-use domain::views::ActiveRuns;
+use domain::runs::views::ActiveRuns;
 use std::cell::{Cell, RefCell};
 
 /// What the page's feeding island tells the overlay.

@@ -39,7 +39,6 @@ pub mod clock;
 pub mod demo;
 #[cfg(feature = "server")]
 pub mod failpoints;
-#[cfg(feature = "server")]
 pub mod identity;
 #[cfg(feature = "server")]
 pub use identity::throttle as sign_in_throttle;
@@ -69,7 +68,6 @@ pub mod telemetry;
 pub mod tenants;
 #[cfg(feature = "server")]
 pub mod time_zones;
-#[cfg(feature = "server")]
 pub mod workspaces;
 
 pub use error::{AppError, AppResult};

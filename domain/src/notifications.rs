@@ -4,8 +4,8 @@
 use crate::access::{self, Actor};
 use crate::error::{AppError, AppResult};
 use crate::ids::NotificationId;
+use crate::runs::views::{NotificationView, NotificationsPage};
 use crate::services::Services;
-use crate::views::{NotificationView, NotificationsPage};
 
 const PAGE: i64 = 50;
 

@@ -1,7 +1,7 @@
 //! View types shared by server functions and the browser islands.
 
-use crate::ids::{AuditEntryId, TenantId, UserId, WorkspaceId};
-use crate::rbac::{Capability, Role};
+use crate::ids::{AuditEntryId, TenantId, WorkspaceId};
+use crate::rbac::Role;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
@@ -46,30 +46,6 @@ pub struct WorkspaceRef {
     pub role: Role,
 }
 
-/// What the `/admin` shell needs on every page.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ShellView {
-    pub user_email: String,
-    pub is_platform_operator: bool,
-    pub current: Option<WorkspaceRef>,
-    pub workspaces: Vec<WorkspaceRef>,
-    pub unread_notifications: i64,
-    /// The progress overlay's first state (it polls from there).
-    pub active_runs: ActiveRuns,
-    /// Whether this account may create a workspace (configuration).
-    pub can_create_workspace: bool,
-    /// The person's zone, for the page's live islands (None: UTC).
-    pub zone_rules: Option<ZoneRules>,
-}
-
-impl ShellView {
-    pub fn can(&self, capability: Capability) -> bool {
-        self.current
-            .as_ref()
-            .is_some_and(|w| w.role.can(capability))
-    }
-}
-
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TenantView {
     pub id: TenantId,
@@ -78,155 +54,6 @@ pub struct TenantView {
     pub microsoft_tenant_id: String,
     pub status: TenantStatus,
     pub created_at: i64,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct MemberView {
-    pub user_id: UserId,
-    pub email: String,
-    pub role: Role,
-    pub joined_at: i64,
-    /// Assigned tenants; meaningful for operator and readonly members.
-    pub assigned_tenants: Vec<TenantId>,
-    /// Whether they sign in with an authenticator code too.
-    pub mfa: bool,
-    /// Whether they sign in with single sign-on (their provider's factors).
-    pub sso: bool,
-    /// Too many wrong two-step codes: only recovery codes work for them.
-    pub codes_stopped: bool,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct MembersPage {
-    pub workspace: WorkspaceRef,
-    pub members: Vec<MemberView>,
-    /// Pending invitations (only for members who manage members).
-    pub invitations: Vec<InvitationView>,
-    pub tenants: Vec<TenantView>,
-    pub can_manage: bool,
-    pub viewer: UserId,
-    /// Members must use two-step sign-in (only owners change it).
-    pub require_mfa: bool,
-    /// Members must sign in with single sign-on (`None`: not configured).
-    pub require_sso: Option<bool>,
-    /// The provider's name when single sign-on is configured.
-    pub sso_name: Option<String>,
-    pub viewer_is_owner: bool,
-}
-
-/// A pending invitation as the members page lists it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct InvitationView {
-    pub id: crate::ids::InvitationId,
-    pub email: String,
-    pub role: Role,
-    pub invited_by: Option<String>,
-    pub created_at: i64,
-    pub expires_at: i64,
-    /// The path of the invitation link (`/invite/…`), for the inviter to copy.
-    pub link: String,
-    /// Its mail's delivery, when mail is configured.
-    pub mail: Option<Delivery>,
-    /// The tenants they will see (operators and read-only members).
-    pub tenants: Vec<String>,
-}
-
-// ----- mail delivery (the outbox in `crate::mail`) -----
-
-/// Why a send did not succeed, in our words (the server's never shown).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Reason {
-    /// Connection refused, reset or the name did not resolve.
-    Unreachable,
-    /// No answer within the deadline.
-    TimedOut,
-    /// TLS could not be set up.
-    Tls,
-    /// The server asked to try again later (4xx).
-    Deferred,
-    /// The server refused for good (5xx): sender, recipient or message.
-    Refused,
-    /// Our settings are wrong (URL, sender).
-    Misconfigured,
-}
-
-impl Reason {
-    pub fn words(self) -> &'static str {
-        match self {
-            Reason::Unreachable => "Could not reach the mail server.",
-            Reason::TimedOut => "The mail server did not answer in time.",
-            Reason::Tls => "A secure connection to the mail server could not be set up.",
-            Reason::Deferred => "The mail server asked to try again later.",
-            Reason::Refused => "The mail server refused the message.",
-            Reason::Misconfigured => "Tenantry's mail settings are not valid.",
-        }
-    }
-}
-
-/// A message's delivery as the page shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "state", rename_all = "snake_case")]
-pub enum Delivery {
-    /// Waiting for its first attempt.
-    Queued,
-    Sent {
-        at: i64,
-    },
-    /// Failed `attempts` times; tries again at `next_at`.
-    Retrying {
-        attempts: i64,
-        next_at: i64,
-        reason: Reason,
-    },
-    /// Given up: copy the link instead.
-    Failed {
-        attempts: i64,
-        reason: Reason,
-    },
-}
-
-impl Delivery {
-    /// The members page's words.
-    pub fn words(&self) -> String {
-        match self {
-            Delivery::Queued => "Mail queued.".into(),
-            Delivery::Sent { .. } => "Mail sent.".into(),
-            Delivery::Retrying {
-                attempts, reason, ..
-            } => format!(
-                "Mail not sent yet: {} Trying again shortly ({attempts} attempt(s) so far).",
-                reason.words()
-            ),
-            Delivery::Failed { reason, .. } => format!(
-                "Mail could not be sent: {} Copy the link and send it yourself.",
-                reason.words()
-            ),
-        }
-    }
-}
-
-/// What the person holding an invitation link sees.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct InvitationLanding {
-    pub workspace_name: String,
-    pub email: String,
-    pub role: Role,
-    pub invited_by: Option<String>,
-    pub expires_at: i64,
-    /// The signed-in account's email, when someone is signed in.
-    pub signed_in_as: Option<String>,
-    /// Single sign-on's name when configured (*Join with Microsoft*).
-    pub sso: Option<String>,
-}
-
-/// What the sign-in page offers besides the password.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SignInOptions {
-    /// No account exists yet: point at `/setup`.
-    pub setup_open: bool,
-    /// Single sign-on's name when configured.
-    pub sso: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -254,16 +81,6 @@ pub struct TenantPage {
     pub can_restore: bool,
     /// Members assigned to this tenant (emails), for context.
     pub assigned_members: Vec<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct OverviewPage {
-    pub workspace: WorkspaceRef,
-    pub tenant_count: i64,
-    pub active_tenant_count: i64,
-    pub member_count: i64,
-    pub can_manage_tenants: bool,
-    pub can_manage_members: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -636,15 +453,6 @@ pub struct AuditPage {
     pub tenants: Vec<TenantView>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SystemWorkspaceRow {
-    pub id: WorkspaceId,
-    pub name: String,
-    pub member_count: i64,
-    pub tenant_count: i64,
-    pub created_at: i64,
-}
-
 /// Formats UTC unix milliseconds as `YYYY-MM-DD HH:MM UTC` without a date library,
 /// so the same code runs in the browser.
 /// A zone's UTC offsets over a span of time: enough to show any instant of
@@ -730,364 +538,77 @@ mod tests {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct NotificationView {
-    pub id: crate::ids::NotificationId,
-    /// The presenter's tone (`info`, `success`, `warning`, `danger`, `neutral`).
-    pub tone: String,
-    pub title: String,
-    pub body: String,
-    pub link: String,
-    pub created_at: i64,
-    pub read: bool,
-    pub next_steps: Vec<crate::runs::next_steps::NextStep>,
-}
+// ----- mail delivery (the outbox in `crate::mail`) -----
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct NotificationsPage {
-    pub workspace: WorkspaceRef,
-    pub items: Vec<NotificationView>,
-    pub unread: i64,
-}
-
-/// Run detail: the run, its headline from the shared presenter, and what the
-/// viewer may do.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RunPage {
-    pub run: crate::runs::RunView,
-    pub headline: crate::runs::presenter::RunHeadline,
-    pub can_cancel: bool,
-    /// The member's role may send a support request about this run.
-    pub can_request_support: bool,
-    pub now: i64,
-    /// Per-item results, for operations that declare them (restore).
-    pub items: Option<RunItems>,
-}
-
-/// A run's per-item results as its page shows them: a table with one row
-/// per item, in the operation's own words.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RunItems {
-    /// The card's heading, e.g. "Policies".
-    pub heading: String,
-    /// Shown while there are no rows yet.
-    pub empty: String,
-    /// The table's caption (for screen readers).
-    pub caption: String,
-    /// The first two columns' headings, e.g. ("Policy", "Kind").
-    pub subject: String,
-    pub kind: String,
-    pub rows: Vec<RunItem>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RunItem {
-    pub subject: String,
-    pub kind: String,
-    pub result: String,
-    pub tone: crate::runs::presenter::Tone,
-    pub detail: String,
-}
-
-/// One run in a list, with the presenter's headline.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RunRow {
-    pub id: crate::ids::RunId,
-    pub workspace_name: String,
-    pub tenant_id: Option<TenantId>,
-    pub tenant_name: Option<String>,
-    pub operation: String,
-    pub headline: crate::runs::presenter::RunHeadline,
-    pub created_at: i64,
-    pub completed_at: Option<i64>,
-    pub reason: Option<String>,
-    pub reconciled_lineage: bool,
-}
-
-/// The operations hub: one keyset page of runs for a filter, with its count.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct HubPage {
-    pub workspace: WorkspaceRef,
-    pub query: crate::runs::filter::HubQuery,
-    pub runs: Vec<RunRow>,
-    /// The query string of the next (older) page, when there is one.
-    pub next: Option<String>,
-    /// How many runs match the filter (the same number every summary shows).
-    pub count: crate::runs::filter::CappedCount,
-    /// Tenants the member may see (filter choices).
-    pub tenants: Vec<(TenantId, String)>,
-    /// Workspace members (initiator choices).
-    pub members: Vec<(UserId, String)>,
-    /// The workspace's tags (filter choices).
-    pub tags: Vec<(crate::ids::TagId, String)>,
-}
-
-/// The system plane's run lists: every workspace, same filter and paging.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SystemRunsPage {
-    pub query: crate::runs::filter::HubQuery,
-    pub runs: Vec<RunRow>,
-    pub next: Option<String>,
-    pub count: crate::runs::filter::CappedCount,
-    /// Active runs a bulk cancel of this list and filter would stop (up to
-    /// the limit + 1); `None` on the failures list.
-    pub cancellable: Option<i64>,
-}
-
-/// One summary number and the hub link that shows the same count.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct KpiTile {
-    pub kpi: crate::runs::filter::Kpi,
-    pub count: crate::runs::filter::CappedCount,
-    pub link: String,
-}
-
-/// A short list of runs with the hub link that shows all of them.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RunShortList {
-    pub title: String,
-    pub runs: Vec<RunRow>,
-    pub count: crate::runs::filter::CappedCount,
-    pub link: String,
-}
-
-/// Run truth for a tenant dashboard or the workspace overview.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RunSummary {
-    pub tiles: Vec<KpiTile>,
-    /// Needs attention, by problem class: looks stuck, then needs follow-up.
-    pub attention: Vec<RunShortList>,
-    pub recent: RunShortList,
-}
-
-/// An active run in the progress overlay.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ActiveRun {
-    pub id: crate::ids::RunId,
-    pub operation: String,
-    pub tenant_name: Option<String>,
-    pub headline: crate::runs::presenter::RunHeadline,
-}
-
-/// A bulk start in the progress overlay: one entry with done/total while
-/// any run it started is active.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ActiveBulk {
-    pub id: crate::ids::BulkStartId,
-    pub operation: String,
-    pub selection: String,
-    pub done: i64,
-    pub total: i64,
-    pub link: String,
-}
-
-/// The progress overlay: active runs of the current workspace you may see.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ActiveRuns {
-    /// Active runs not started by a bulk (a bulk is one entry of `bulks`).
-    pub runs: Vec<ActiveRun>,
-    pub bulks: Vec<ActiveBulk>,
-    /// All active runs you may see (the list shows the newest few).
-    pub total: i64,
-    pub link: String,
-}
-
-/// The run page's poll: its run's pulse and, when asked (every 10 s), the
-/// overlay's list, so one page makes one stream of polls.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RunPoll {
-    pub pulse: RunPulse,
-    pub overlay: Option<ActiveRuns>,
-}
-
-/// What the run-detail island polls: the changing fields of one run, read
-/// by primary key without joins, with the presenter's headline.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RunPulse {
-    pub truth: crate::runs::RunTruth,
-    pub reason: Option<crate::runs::ReasonCode>,
-    pub summary: crate::runs::SummaryCounts,
-    pub failure_summary: Option<String>,
-    pub completed_at: Option<i64>,
-    pub attempts: i64,
-    pub cancel_requested: bool,
-    pub reconciliation: Option<crate::runs::ReconciliationRecord>,
-    pub headline: crate::runs::presenter::RunHeadline,
-    pub now: i64,
-}
-
-impl RunPage {
-    /// Takes a fresher pulse of the same run.
-    pub fn apply(&mut self, p: RunPulse) {
-        let r = &mut self.run;
-        r.truth = p.truth;
-        r.reason = p.reason;
-        r.summary = p.summary;
-        r.failure_summary = p.failure_summary;
-        r.completed_at = p.completed_at;
-        r.attempts = p.attempts;
-        r.cancel_requested = p.cancel_requested;
-        r.reconciliation = p.reconciliation;
-        self.headline = p.headline;
-        self.can_cancel = self.can_cancel && r.truth.is_active();
-        self.now = p.now;
-    }
-}
-
-/// Which system list to show.
+/// Why a send did not succeed, in our words (the server's never shown).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum SystemRunList {
-    All,
-    Failures,
-    Stuck,
+pub enum Reason {
+    /// Connection refused, reset or the name did not resolve.
+    Unreachable,
+    /// No answer within the deadline.
+    TimedOut,
+    /// TLS could not be set up.
+    Tls,
+    /// The server asked to try again later (4xx).
+    Deferred,
+    /// The server refused for good (5xx): sender, recipient or message.
+    Refused,
+    /// Our settings are wrong (URL, sender).
+    Misconfigured,
 }
 
-/// One of the signed-in person's sessions, as their account page lists it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SessionView {
-    /// A public handle (never the session's secret or its hash).
-    pub id: String,
-    /// The session of this very page.
-    pub current: bool,
-    pub device: String,
-    pub address: Option<String>,
-    pub created_at: i64,
-    pub last_seen_at: i64,
-}
-
-/// `/admin/account`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AccountPage {
-    pub email: String,
-    pub sessions: Vec<SessionView>,
-    pub min_password: usize,
-    pub mfa: MfaStatus,
-    /// Their time zone (`None`: UTC) and every zone they may choose.
-    pub time_zone: Option<String>,
-    pub time_zones: Vec<String>,
-    /// Single sign-on, when configured: the linked identities.
-    pub sso: Option<SsoAccount>,
-}
-
-/// Your account's single sign-on card.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SsoAccount {
-    /// The provider's name (`Microsoft`).
-    pub name: String,
-    pub identities: Vec<IdentityView>,
-}
-
-/// One linked identity, named by a handle (its subject stays private).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct IdentityView {
-    pub id: String,
-    pub email: Option<String>,
-    pub linked_at: i64,
-    pub last_used_at: Option<i64>,
-}
-
-/// Where a person's two-step sign-in stands.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct MfaStatus {
-    /// Since when an authenticator app's codes are asked at sign-in.
-    pub enabled_at: Option<i64>,
-    /// Enrolment started and not confirmed yet.
-    pub enrolling: bool,
-    /// Unused recovery codes.
-    pub recovery_left: i64,
-    /// Workspaces of theirs that require it (named, for the banner).
-    pub required_by: Vec<String>,
-}
-
-/// The enrolment page: what the authenticator app needs, or the recovery
-/// codes to write down (shown once).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub enum MfaEnrolPage {
-    /// Scan this (or type the key) and confirm with a code.
-    Scan {
-        /// The QR code of the `otpauth://` address, as an SVG document.
-        qr_svg: String,
-        /// The secret in groups of four, for typing in by hand.
-        key: String,
-        account: String,
-    },
-    /// Just confirmed: the ten recovery codes, shown this once.
-    RecoveryCodes(Vec<String>),
-    /// On already, codes shown before.
-    Enabled,
-    /// Not started (go back to the account page to start).
-    NotStarted,
-}
-
-/// The first-run setup page (only while no account exists).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SetupPage {
-    pub min_password: usize,
-}
-
-/// The second sign-in step's page.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SignInCodePage {
-    /// Whose sign-in waits for a code (so they know which account).
-    pub email: String,
-}
-
-/// A short name for a user agent: `Firefox on Windows`, `Chrome on Android`.
-pub fn device_label(user_agent: Option<&str>) -> String {
-    let Some(ua) = user_agent.filter(|u| !u.trim().is_empty()) else {
-        return "Unknown device".into();
-    };
-    let browser = if ua.contains("Edg/") {
-        Some("Edge")
-    } else if ua.contains("Firefox/") {
-        Some("Firefox")
-    } else if ua.contains("Chrome/") || ua.contains("Chromium/") {
-        Some("Chrome")
-    } else if ua.contains("Safari/") {
-        Some("Safari")
-    } else {
-        None
-    };
-    let system = if ua.contains("Windows") {
-        Some("Windows")
-    } else if ua.contains("iPhone") || ua.contains("iPad") {
-        Some("iOS")
-    } else if ua.contains("Android") {
-        Some("Android")
-    } else if ua.contains("Mac OS X") || ua.contains("Macintosh") {
-        Some("macOS")
-    } else if ua.contains("Linux") {
-        Some("Linux")
-    } else {
-        None
-    };
-    match (browser, system) {
-        (Some(b), Some(s)) => format!("{b} on {s}"),
-        (Some(b), None) => b.to_string(),
-        (None, Some(s)) => format!("A browser on {s}"),
-        (None, None) => ua.chars().take(40).collect(),
+impl Reason {
+    pub fn words(self) -> &'static str {
+        match self {
+            Reason::Unreachable => "Could not reach the mail server.",
+            Reason::TimedOut => "The mail server did not answer in time.",
+            Reason::Tls => "A secure connection to the mail server could not be set up.",
+            Reason::Deferred => "The mail server asked to try again later.",
+            Reason::Refused => "The mail server refused the message.",
+            Reason::Misconfigured => "Tenantry's mail settings are not valid.",
+        }
     }
 }
 
-#[cfg(test)]
-mod device_tests {
-    use super::device_label;
+/// A message's delivery as the page shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum Delivery {
+    /// Waiting for its first attempt.
+    Queued,
+    Sent {
+        at: i64,
+    },
+    /// Failed `attempts` times; tries again at `next_at`.
+    Retrying {
+        attempts: i64,
+        next_at: i64,
+        reason: Reason,
+    },
+    /// Given up: copy the link instead.
+    Failed {
+        attempts: i64,
+        reason: Reason,
+    },
+}
 
-    #[test]
-    fn user_agents_get_short_names() {
-        let firefox =
-            "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:120.0) Gecko/20100101 Firefox/120.0";
-        let chrome = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36";
-        let edge =
-            "Mozilla/5.0 (Windows NT 10.0) AppleWebKit/537.36 Chrome/120.0 Safari/537.36 Edg/120.0";
-        let safari = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 Version/17.0 Mobile/15E148 Safari/604.1";
-        assert_eq!(device_label(Some(firefox)), "Firefox on Windows");
-        assert_eq!(device_label(Some(chrome)), "Chrome on Linux");
-        assert_eq!(device_label(Some(edge)), "Edge on Windows");
-        assert_eq!(device_label(Some(safari)), "Safari on iOS");
-        assert_eq!(device_label(Some("curl/8.0")), "curl/8.0");
-        assert_eq!(device_label(None), "Unknown device");
-        assert_eq!(device_label(Some("  ")), "Unknown device");
+impl Delivery {
+    /// The members page's words.
+    pub fn words(&self) -> String {
+        match self {
+            Delivery::Queued => "Mail queued.".into(),
+            Delivery::Sent { .. } => "Mail sent.".into(),
+            Delivery::Retrying {
+                attempts, reason, ..
+            } => format!(
+                "Mail not sent yet: {} Trying again shortly ({attempts} attempt(s) so far).",
+                reason.words()
+            ),
+            Delivery::Failed { reason, .. } => format!(
+                "Mail could not be sent: {} Copy the link and send it yourself.",
+                reason.words()
+            ),
+        }
     }
 }

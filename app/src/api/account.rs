@@ -8,7 +8,7 @@ use crate::ctx::{redirect, signed_in};
 
 /// The two-step enrolment page (QR code, or the recovery codes once).
 #[server(prefix = "/api", endpoint = "account/two_step")]
-pub async fn load_two_step() -> ApiResult<domain::views::MfaEnrolPage> {
+pub async fn load_two_step() -> ApiResult<domain::identity::views::MfaEnrolPage> {
     let (svc, actor) = signed_in()?;
     Ok(domain::mfa::enrolment_page(&svc, &actor).await?)
 }
@@ -47,7 +47,7 @@ pub async fn turn_off_two_step(current_password: String) -> ApiResult<()> {
 
 /// The signed-in person's account page.
 #[server(prefix = "/api", endpoint = "account")]
-pub async fn load_account() -> ApiResult<domain::views::AccountPage> {
+pub async fn load_account() -> ApiResult<domain::identity::views::AccountPage> {
     let (svc, actor) = signed_in()?;
     Ok(domain::accounts::account_page(&svc, &actor).await?)
 }

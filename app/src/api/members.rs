@@ -3,9 +3,9 @@
 #[cfg(feature = "ssr")]
 use crate::error::ApiError;
 use crate::error::ApiResult;
+use domain::identity::views::MembersPage;
 use domain::ids::{TenantId, UserId, WorkspaceId};
 use domain::rbac::Role;
-use domain::views::MembersPage;
 use leptos::prelude::*;
 
 #[cfg(feature = "ssr")]
@@ -103,7 +103,9 @@ pub async fn revoke_invitation(invitation: domain::ids::InvitationId) -> ApiResu
 
 /// The invitation page's loader: anyone holding the link (signed in or not).
 #[server(prefix = "/api", endpoint = "invitations/view")]
-pub async fn load_invitation(token: String) -> ApiResult<domain::views::InvitationLanding> {
+pub async fn load_invitation(
+    token: String,
+) -> ApiResult<domain::identity::views::InvitationLanding> {
     let svc = services()?;
     let actor = crate::ctx::actor().ok();
     Ok(domain::invitations::landing(&svc, actor.as_ref(), &token).await?)

@@ -8,7 +8,7 @@ use leptos::prelude::*;
 use crate::ctx::{redirect, signed_in};
 
 #[server(prefix = "/api", endpoint = "runs/get")]
-pub async fn load_run(run: domain::ids::RunId) -> ApiResult<domain::views::RunPage> {
+pub async fn load_run(run: domain::ids::RunId) -> ApiResult<domain::runs::views::RunPage> {
     let (svc, actor) = signed_in()?;
     Ok(domain::runs::service::RunService::page(&svc, &actor, run).await?)
 }
@@ -27,7 +27,7 @@ pub async fn cancel_run(run: domain::ids::RunId) -> ApiResult<()> {
 }
 
 #[server(prefix = "/api", endpoint = "notifications")]
-pub async fn load_notifications() -> ApiResult<Option<domain::views::NotificationsPage>> {
+pub async fn load_notifications() -> ApiResult<Option<domain::runs::views::NotificationsPage>> {
     let (svc, actor) = signed_in()?;
     Ok(domain::notifications::page(&svc, &actor).await?)
 }
@@ -50,19 +50,19 @@ pub async fn mark_all_notifications_read() -> ApiResult<()> {
 
 /// The operations hub; `query` is the page's URL query string, parsed by the domain.
 #[server(prefix = "/api", endpoint = "operations")]
-pub async fn load_hub(query: String) -> ApiResult<Option<domain::views::HubPage>> {
+pub async fn load_hub(query: String) -> ApiResult<Option<domain::runs::views::HubPage>> {
     let (svc, actor) = signed_in()?;
     Ok(domain::runs::monitoring::hub(&svc, &actor, &query).await?)
 }
 
 #[server(prefix = "/api", endpoint = "runs/tenant_summary")]
-pub async fn load_tenant_runs(tenant: TenantId) -> ApiResult<domain::views::RunSummary> {
+pub async fn load_tenant_runs(tenant: TenantId) -> ApiResult<domain::runs::views::RunSummary> {
     let (svc, actor) = signed_in()?;
     Ok(domain::runs::monitoring::tenant_summary(&svc, &actor, tenant).await?)
 }
 
 #[server(prefix = "/api", endpoint = "runs/workspace_summary")]
-pub async fn load_workspace_runs() -> ApiResult<Option<domain::views::RunSummary>> {
+pub async fn load_workspace_runs() -> ApiResult<Option<domain::runs::views::RunSummary>> {
     let (svc, actor) = signed_in()?;
     Ok(domain::runs::monitoring::workspace_summary(&svc, &actor).await?)
 }
@@ -74,34 +74,34 @@ pub async fn load_workspace_runs() -> ApiResult<Option<domain::views::RunSummary
 pub async fn poll_run(
     run: domain::ids::RunId,
     overlay: Option<bool>,
-) -> ApiResult<domain::views::RunPoll> {
+) -> ApiResult<domain::runs::views::RunPoll> {
     let (svc, actor) = signed_in()?;
     let pulse = domain::runs::monitoring::pulse(&svc, &actor, run).await?;
     let overlay = match overlay {
         Some(true) => Some(domain::schedules::bulk::overlay(&svc, &actor).await?),
         _ => None,
     };
-    Ok(domain::views::RunPoll { pulse, overlay })
+    Ok(domain::runs::views::RunPoll { pulse, overlay })
 }
 
 /// The progress overlay's poll: active runs of the current workspace.
 #[server(prefix = "/api", endpoint = "runs/active")]
-pub async fn poll_active_runs() -> ApiResult<domain::views::ActiveRuns> {
+pub async fn poll_active_runs() -> ApiResult<domain::runs::views::ActiveRuns> {
     let (svc, actor) = signed_in()?;
     Ok(domain::schedules::bulk::overlay(&svc, &actor).await?)
 }
 
 #[server(prefix = "/api", endpoint = "system/runs")]
 pub async fn load_system_runs(
-    list: domain::views::SystemRunList,
+    list: domain::runs::views::SystemRunList,
     query: String,
-) -> ApiResult<domain::views::SystemRunsPage> {
+) -> ApiResult<domain::runs::views::SystemRunsPage> {
     let (svc, actor) = signed_in()?;
     Ok(domain::runs::monitoring::system_runs(&svc, &actor, list, &query).await?)
 }
 
 #[server(prefix = "/api", endpoint = "system/run")]
-pub async fn load_system_run(run: domain::ids::RunId) -> ApiResult<domain::views::RunPage> {
+pub async fn load_system_run(run: domain::ids::RunId) -> ApiResult<domain::runs::views::RunPage> {
     let (svc, actor) = signed_in()?;
     Ok(domain::runs::monitoring::system_run(&svc, &actor, run).await?)
 }
@@ -146,14 +146,14 @@ pub async fn system_run_again(
 /// the confirmed count.
 #[server(prefix = "/api", endpoint = "system/runs/bulk_cancel")]
 pub async fn system_bulk_cancel(
-    list: domain::views::SystemRunList,
+    list: domain::runs::views::SystemRunList,
     query: String,
     confirmed: i64,
 ) -> ApiResult<()> {
     let (svc, actor) = signed_in()?;
     let report = domain::runs::triage::bulk_cancel(&svc, &actor, list, &query, confirmed).await?;
     let base = match list {
-        domain::views::SystemRunList::Stuck => "/system/ops/stuck",
+        domain::runs::views::SystemRunList::Stuck => "/system/ops/stuck",
         _ => "/system/ops/runs",
     };
     redirect(&format!(

@@ -80,14 +80,14 @@ fn presented_token(cookies: &crate::ctx::CookieSettings) -> Option<domain::sessi
 
 /// What the sign-in page offers besides the password (setup, single sign-on).
 #[server(prefix = "/api", endpoint = "session/options")]
-pub async fn load_sign_in_options() -> ApiResult<domain::views::SignInOptions> {
+pub async fn load_sign_in_options() -> ApiResult<domain::identity::views::SignInOptions> {
     let svc = services()?;
     Ok(domain::setup::sign_in_options(&svc).await?)
 }
 
 /// The first-run setup page (`None` once an account exists: a 404).
 #[server(prefix = "/api", endpoint = "setup/page")]
-pub async fn load_setup() -> ApiResult<Option<domain::views::SetupPage>> {
+pub async fn load_setup() -> ApiResult<Option<domain::identity::views::SetupPage>> {
     let svc = services()?;
     Ok(domain::setup::page(&svc).await?)
 }
@@ -128,7 +128,7 @@ pub async fn complete_setup(
 
 /// The second sign-in step's page (`None`: no sign-in waits for a code).
 #[server(prefix = "/api", endpoint = "session/code_page")]
-pub async fn load_sign_in_code() -> ApiResult<Option<domain::views::SignInCodePage>> {
+pub async fn load_sign_in_code() -> ApiResult<Option<domain::identity::views::SignInCodePage>> {
     use crate::ctx::CookieSettings;
     let svc = services()?;
     let cookies = use_context::<CookieSettings>().ok_or(ApiError(domain::AppError::Internal))?;

@@ -4,9 +4,8 @@ use crate::error::ApiResult;
 use domain::ids::{TenantId, WorkspaceId};
 #[cfg(feature = "ssr")]
 use domain::views::AuditFilter;
-use domain::views::{
-    AuditAction, AuditOutcome, AuditPage, OverviewPage, ShellView, SystemWorkspaceRow,
-};
+use domain::views::{AuditAction, AuditOutcome, AuditPage};
+use domain::workspaces::views::{OverviewPage, ShellView, SystemWorkspaceRow};
 use leptos::prelude::*;
 
 #[cfg(feature = "ssr")]

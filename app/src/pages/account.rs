@@ -6,7 +6,7 @@
 use crate::api;
 use crate::components::load;
 use crate::forms::{ServerForm, target};
-use domain::views::{AccountPage, MfaEnrolPage, MfaStatus};
+use domain::identity::views::{AccountPage, MfaEnrolPage, MfaStatus};
 use leptos::prelude::*;
 use leptos_meta::Title;
 
@@ -73,7 +73,7 @@ fn two_step_section(m: MfaStatus) -> impl IntoView {
     }
 }
 
-fn sso_section(sso: domain::views::SsoAccount) -> impl IntoView {
+fn sso_section(sso: domain::identity::views::SsoAccount) -> impl IntoView {
     let name = sso.name.clone();
     let link_label = format!("Link your {name} account");
     view! {

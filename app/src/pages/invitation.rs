@@ -4,7 +4,7 @@
 use crate::api;
 use crate::components::{load, when};
 use crate::forms::ServerForm;
-use domain::views::InvitationLanding;
+use domain::identity::views::InvitationLanding;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;

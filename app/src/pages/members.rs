@@ -1,8 +1,8 @@
 use crate::api;
 use crate::components::{NoWorkspace, load};
 use crate::forms::ServerForm;
+use domain::identity::views::{MemberView, MembersPage};
 use domain::rbac::Role;
-use domain::views::{MemberView, MembersPage};
 use leptos::prelude::*;
 use leptos_meta::Title;
 

@@ -1,7 +1,7 @@
 use crate::api;
 use crate::components::{EmptyState, NoWorkspace, load};
 use crate::forms::ServerForm;
-use domain::views::NotificationsPage;
+use domain::runs::views::NotificationsPage;
 use leptos::prelude::*;
 use leptos_meta::Title;
 

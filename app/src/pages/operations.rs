@@ -4,8 +4,8 @@ use crate::components::{EmptyState, NoWorkspace, load};
 use crate::forms::browser;
 use domain::runs::OperationType;
 use domain::runs::filter::{HubQuery, InitiatorFilter, Range, RunFilter, Tab};
+use domain::runs::views::{HubPage, RunRow, RunShortList, RunSummary};
 use domain::runs::{RunOutcome, RunStatus};
-use domain::views::{HubPage, RunRow, RunShortList, RunSummary};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_location;
@@ -263,7 +263,7 @@ pub fn system_filter_form(base: &'static str, filter: RunFilter) -> AnyView {
 
 /// The badges every run list shows beside the status, from the presenter:
 /// the problem class, and "went stale" when the reconciler acted on it.
-fn run_badges(r: &domain::views::RunRow) -> impl IntoView + use<> {
+fn run_badges(r: &domain::runs::views::RunRow) -> impl IntoView + use<> {
     let problem = r.headline.problem.map(|p| {
         view! { <span class="badge badge-muted ml-2" data-testid="problem-class">{p.label()}</span> }
     });
@@ -383,13 +383,13 @@ fn run_summary(summary: RunSummary) -> impl IntoView {
 /// tab (visible again, or focus) checks once, so a run started elsewhere
 /// appears without idle polling.
 #[island]
-pub fn ProgressOverlay(initial: domain::views::ActiveRuns) -> impl IntoView {
+pub fn ProgressOverlay(initial: domain::runs::views::ActiveRuns) -> impl IntoView {
     let state = RwSignal::new(initial);
     let polling = StoredValue::new(false);
-    let shows = |a: &domain::views::ActiveRuns| !a.runs.is_empty() || !a.bulks.is_empty();
+    let shows = |a: &domain::runs::views::ActiveRuns| !a.runs.is_empty() || !a.bulks.is_empty();
     // Set when the page's own poll saw the last entry end (`crate::live`).
     let dropped = StoredValue::new(false);
-    let apply = move |runs: domain::views::ActiveRuns| {
+    let apply = move |runs: domain::runs::views::ActiveRuns| {
         let active = shows(&runs);
         if state.get_untracked() != runs {
             state.set(runs);

@@ -1,6 +1,6 @@
 use crate::api;
 use crate::components::{NoWorkspace, load};
-use domain::views::OverviewPage;
+use domain::workspaces::views::OverviewPage;
 use leptos::prelude::*;
 use leptos_meta::Title;
 
@@ -19,7 +19,7 @@ pub fn Overview() -> impl IntoView {
                         <a class="kpi" href="/admin/tenants"><span class="kpi-value">{p.active_tenant_count}</span><span class="kpi-label">"Active tenants"</span></a>
                         <a class="kpi" href="/admin/members"><span class="kpi-value">{p.member_count}</span><span class="kpi-label">"Members"</span></a>
                     </div>
-                    {(p.tenant_count > 0).then(|| load(api::load_workspace_runs(), |s: Option<domain::views::RunSummary>| {
+                    {(p.tenant_count > 0).then(|| load(api::load_workspace_runs(), |s: Option<domain::runs::views::RunSummary>| {
                         s.map(|s| view! { <crate::pages::operations::LiveRunSummary initial=s/> })
                     }))}
                     {(p.tenant_count == 0).then(|| view! {

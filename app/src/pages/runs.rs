@@ -3,7 +3,7 @@ use crate::components::{NotFound, load, tone_class, when};
 use crate::forms::{GateForm, ServerForm};
 use domain::ids::RunId;
 use domain::runs::presenter::{movement, poll_delay_ms, run_link};
-use domain::views::RunPage;
+use domain::runs::views::RunPage;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
@@ -299,7 +299,7 @@ fn system_actions(p: &RunPage) -> impl IntoView + use<> {
 
 /// A run's per-item results, as its operation declares them (restore: what
 /// it did per policy).
-fn item_results(items: domain::views::RunItems) -> impl IntoView {
+fn item_results(items: domain::runs::views::RunItems) -> impl IntoView {
     view! {
         <section class="card mt-6" aria-labelledby="run-items" data-testid="run-items">
             <h2 id="run-items" class="section-title">{items.heading.clone()}</h2>

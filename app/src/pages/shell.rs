@@ -5,7 +5,7 @@
 use crate::api;
 use crate::components::{NotFound, Notice, load};
 use crate::forms::ServerForm;
-use domain::views::ShellView;
+use domain::workspaces::views::ShellView;
 use leptos::prelude::*;
 use leptos_router::components::Outlet;
 use leptos_router::hooks::use_location;

@@ -28,7 +28,7 @@ pub fn SignIn() -> impl IntoView {
                     </div>
                 </ServerForm>
                 <p class="muted text-sm mt-4">"No account? Ask an owner of your MSP's workspace to invite you."</p>
-                {crate::components::load(crate::api::load_sign_in_options(), move |o: domain::views::SignInOptions| view! {
+                {crate::components::load(crate::api::load_sign_in_options(), move |o: domain::identity::views::SignInOptions| view! {
                     {o.sso.map(|name| {
                         let href = format!("/sign-in/sso?next={}", domain::validate::encode_query_value(&domain::validate::safe_next(Some(&sso_next))));
                         view! { <p class="mt-4"><a class="btn btn-secondary" href=href>{format!("Sign in with {name}")}</a></p> }
@@ -54,7 +54,7 @@ pub fn SignInCode() -> impl IntoView {
             <section class="auth-card" aria-labelledby="code-title">
                 <p class="brand">"Tenantry"</p>
                 <h1 id="code-title" class="page-title">"Two-step sign-in"</h1>
-                {crate::components::load(crate::api::load_sign_in_code(), move |page: Option<domain::views::SignInCodePage>| match page {
+                {crate::components::load(crate::api::load_sign_in_code(), move |page: Option<domain::identity::views::SignInCodePage>| match page {
                     Some(p) => view! {
                         <p class="muted">{format!("Signing in as {}. Open your authenticator app and type the six digits it shows for Tenantry.", p.email)}</p>
                         <ServerForm action={crate::forms::target::<crate::api::VerifySignInCode>()} submit_label="Sign in".to_string() pending_label="Checking…".to_string()>
@@ -84,7 +84,7 @@ pub fn SignInCode() -> impl IntoView {
 pub fn Setup() -> impl IntoView {
     view! {
         <Title text="Set up Tenantry"/>
-        {crate::components::load(crate::api::load_setup(), |page: Option<domain::views::SetupPage>| match page {
+        {crate::components::load(crate::api::load_setup(), |page: Option<domain::identity::views::SetupPage>| match page {
             None => view! { <main id="main" class="main"><crate::components::NotFound/></main> }.into_any(),
             Some(p) => view! {
                 <main id="main" class="auth-main">

@@ -2,7 +2,8 @@ use crate::api;
 use crate::components::{EmptyState, load};
 use crate::forms::ServerForm;
 use crate::pages::operations::{ListData, current_query, run_list, system_filter_form};
-use domain::views::{SystemRunList, SystemRunsPage, SystemWorkspaceRow};
+use domain::runs::views::{SystemRunList, SystemRunsPage};
+use domain::workspaces::views::SystemWorkspaceRow;
 use leptos::prelude::*;
 use leptos_meta::Title;
 

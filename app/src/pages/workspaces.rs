@@ -1,7 +1,7 @@
 use crate::api;
 use crate::components::{EmptyState, load};
 use crate::forms::ServerForm;
-use domain::views::ShellView;
+use domain::workspaces::views::ShellView;
 use leptos::prelude::*;
 use leptos_meta::Title;
 

@@ -169,7 +169,7 @@ pub async fn sign_out(svc: &Services, actor: &crate::access::Actor) -> AppResult
 pub async fn account_page(
     svc: &Services,
     actor: &crate::access::Actor,
-) -> AppResult<crate::views::AccountPage> {
+) -> AppResult<crate::identity::views::AccountPage> {
     let now = svc.now();
     type Row = (
         Option<String>,
@@ -189,15 +189,15 @@ pub async fn account_page(
     .bind(now - svc.settings.session_idle_ms)
     .fetch_all(&mut *svc.store.read().await?)
     .await?;
-    let mut sessions: Vec<crate::views::SessionView> = rows
+    let mut sessions: Vec<crate::identity::views::SessionView> = rows
         .into_iter()
         .filter_map(|(id, agent, address, created_at, last_seen_at, hash)| {
-            Some(crate::views::SessionView {
+            Some(crate::identity::views::SessionView {
                 // Sessions from before handles existed cannot be ended one by one
                 // (ending the others still ends them).
                 id: id?,
                 current: hash == actor.session_id_hash,
-                device: crate::views::device_label(agent.as_deref()),
+                device: crate::identity::views::device_label(agent.as_deref()),
                 address,
                 created_at,
                 last_seen_at,
@@ -205,7 +205,7 @@ pub async fn account_page(
         })
         .collect();
     sessions.sort_by_key(|s| !s.current);
-    Ok(crate::views::AccountPage {
+    Ok(crate::identity::views::AccountPage {
         email: actor.email.clone(),
         sessions,
         min_password: NewPassword::MIN_LEN,

@@ -228,11 +228,11 @@ async fn code_refused(
 pub async fn sign_in_code_page(
     svc: &Services,
     waiting: Option<&SessionToken>,
-) -> AppResult<Option<crate::views::SignInCodePage>> {
+) -> AppResult<Option<crate::identity::views::SignInCodePage>> {
     let Some(token) = waiting else {
         return Ok(None);
     };
     Ok(sessions::awaiting_code(svc, token)
         .await?
-        .map(|p| crate::views::SignInCodePage { email: p.email }))
+        .map(|p| crate::identity::views::SignInCodePage { email: p.email }))
 }

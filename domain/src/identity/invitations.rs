@@ -9,6 +9,7 @@ use crate::access::{self, Actor};
 use crate::accounts::{SignedIn, hash_new_password};
 use crate::audit::{self, AuditedTx, Entry};
 use crate::error::{AppError, AppResult};
+use crate::identity::views::{InvitationLanding, InvitationView};
 use crate::ids::{InvitationId, UserId, WorkspaceId};
 use crate::rbac::{Capability, Role};
 use crate::secrets::Secret;
@@ -16,7 +17,7 @@ use crate::services::Services;
 use crate::sessions;
 use crate::store::is_unique_violation;
 use crate::validate::{Email, NewPassword};
-use crate::views::{AuditAction, AuditOutcome, InvitationLanding, InvitationView};
+use crate::views::{AuditAction, AuditOutcome};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 

@@ -4,11 +4,12 @@
 use crate::access::{self, Actor, WorkspaceAccess};
 use crate::audit::{AuditedTx, Entry};
 use crate::error::{AppError, AppResult};
+use crate::identity::views::{MemberView, MembersPage};
 use crate::ids::{TenantId, UserId, WorkspaceId};
 use crate::rbac::{Capability, Role};
 use crate::services::Services;
 use crate::validate::Email;
-use crate::views::{AuditAction, MemberView, MembersPage};
+use crate::views::AuditAction;
 
 pub(crate) async fn guard_members(
     svc: &Services,

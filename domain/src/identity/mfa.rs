@@ -12,10 +12,11 @@
 use crate::access::Actor;
 use crate::audit::{self, Entry};
 use crate::error::{AppError, AppResult};
+use crate::identity::views::{MfaEnrolPage, MfaStatus};
 use crate::ids::UserId;
 use crate::secrets::Secret;
 use crate::services::Services;
-use crate::views::{AuditAction, AuditOutcome, MfaEnrolPage, MfaStatus};
+use crate::views::{AuditAction, AuditOutcome};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 use totp_rs::{Algorithm, TOTP};

@@ -640,7 +640,7 @@ pub(crate) async fn required_for(
 pub async fn identities(
     svc: &Services,
     actor: &crate::access::Actor,
-) -> AppResult<Option<crate::views::SsoAccount>> {
+) -> AppResult<Option<crate::identity::views::SsoAccount>> {
     let Some(config) = svc.port::<crate::sso::SsoConfig>() else {
         return Ok(None);
     };
@@ -651,18 +651,18 @@ pub async fn identities(
     .bind(actor.user_id.0)
     .fetch_all(&mut *svc.store.read().await?)
     .await?;
-    Ok(Some(crate::views::SsoAccount {
+    Ok(Some(crate::identity::views::SsoAccount {
         name: config.name.clone(),
         identities: rows
             .into_iter()
-            .map(
-                |(issuer, subject, email, linked_at, last_used_at)| crate::views::IdentityView {
+            .map(|(issuer, subject, email, linked_at, last_used_at)| {
+                crate::identity::views::IdentityView {
                     id: hash(&format!("{issuer}\n{subject}"))[..16].to_string(),
                     email,
                     linked_at,
                     last_used_at,
-                },
-            )
+                }
+            })
             .collect(),
     }))
 }

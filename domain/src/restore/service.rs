@@ -288,9 +288,9 @@ pub async fn item_results(svc: &Services, run: RunId) -> AppResult<Vec<ItemResul
 pub(super) async fn run_items(
     svc: &Services,
     run: RunId,
-) -> AppResult<Option<crate::views::RunItems>> {
+) -> AppResult<Option<crate::runs::views::RunItems>> {
     use crate::runs::presenter::Tone;
-    use crate::views::{RunItem, RunItems};
+    use crate::runs::views::{RunItem, RunItems};
     let rows = item_results(svc, run).await?;
     Ok(Some(RunItems {
         heading: "Policies".into(),

@@ -8,8 +8,8 @@ use super::model::OperationType;
 use super::service::ClaimedRun;
 use crate::error::AppResult;
 use crate::ids::RunId;
+use crate::runs::views::RunItems;
 use crate::services::Services;
-use crate::views::RunItems;
 use std::collections::HashMap;
 use std::sync::Arc;
 

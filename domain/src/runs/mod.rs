@@ -6,6 +6,7 @@ pub mod model;
 pub mod next_steps;
 pub mod presenter;
 pub mod probe;
+pub mod views;
 
 #[cfg(feature = "server")]
 pub mod catalogue;

@@ -16,11 +16,11 @@ use crate::access::{self, Actor, WorkspaceAccess};
 use crate::error::{AppError, AppResult};
 use crate::ids::{RunId, TenantId, UserId, WorkspaceId};
 use crate::rbac::{Capability, Role};
-use crate::services::Services;
-use crate::views::{
+use crate::runs::views::{
     ActiveRun, ActiveRuns, HubPage, KpiTile, RunPage, RunPulse, RunRow, RunShortList, RunSummary,
     SystemRunList, SystemRunsPage,
 };
+use crate::services::Services;
 use sqlx::Row;
 
 /// Rows per hub page.

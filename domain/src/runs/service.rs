@@ -568,7 +568,7 @@ impl RunService {
         svc: &Services,
         actor: &Actor,
         run: RunId,
-    ) -> AppResult<crate::views::RunPage> {
+    ) -> AppResult<crate::runs::views::RunPage> {
         let view = Self::view_for(svc, actor, run).await?;
         let capability = view.truth.op_type.spec().capability;
         let role = match view.tenant_id {
@@ -585,7 +585,7 @@ impl RunService {
         let items = crate::runs::catalogue::of(svc)
             .items(svc, view.truth.op_type, run)
             .await?;
-        Ok(crate::views::RunPage {
+        Ok(crate::runs::views::RunPage {
             headline: presenter::headline(&view, now),
             run: view,
             can_cancel,

@@ -13,8 +13,8 @@ use super::service::{Cancellation, RunService};
 use crate::access::Actor;
 use crate::error::{AppError, AppResult};
 use crate::ids::RunId;
+use crate::runs::views::SystemRunList;
 use crate::services::Services;
-use crate::views::SystemRunList;
 use serde::{Deserialize, Serialize};
 
 fn platform_only(actor: &Actor) -> AppResult<()> {

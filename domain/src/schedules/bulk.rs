@@ -365,7 +365,7 @@ pub async fn page(svc: &Services, actor: &Actor, bulk: BulkStartId) -> AppResult
     let now = svc.now();
     let runs = crate::runs::monitoring::runs(svc, &viewer, &filter, None, view.targets.max(1), now)
         .await?;
-    let mut by_id: HashMap<i64, crate::views::RunRow> =
+    let mut by_id: HashMap<i64, crate::runs::views::RunRow> =
         runs.into_iter().map(|r| (r.id.0, r)).collect();
     let rows: Vec<(i64, String, String, Option<i64>)> = {
         let mut sql = String::from(
@@ -579,7 +579,7 @@ fn count_finished(p: &super::progress::Progress) {
 /// The progress overlay: the member's active runs, with each bulk start
 /// still moving as one entry (its bar: targets ended of targets, from the
 /// same [`super::progress::Progress`] as its page and notification).
-pub async fn overlay(svc: &Services, actor: &Actor) -> AppResult<crate::views::ActiveRuns> {
+pub async fn overlay(svc: &Services, actor: &Actor) -> AppResult<crate::runs::views::ActiveRuns> {
     match access::current_workspace_with(svc, actor, Capability::OperationsView).await? {
         Some(access) => overlay_in(svc, &access, actor).await,
         None => Ok(Default::default()),
@@ -591,7 +591,7 @@ pub async fn overlay_in(
     svc: &Services,
     access: &access::WorkspaceAccess,
     actor: &Actor,
-) -> AppResult<crate::views::ActiveRuns> {
+) -> AppResult<crate::runs::views::ActiveRuns> {
     let mut overlay = crate::runs::monitoring::active_runs_in(svc, access, actor).await?;
     overlay.bulks = moving_bulks(svc, access, actor).await?;
     Ok(overlay)
@@ -602,7 +602,7 @@ async fn moving_bulks(
     svc: &Services,
     access: &access::WorkspaceAccess,
     actor: &Actor,
-) -> AppResult<Vec<crate::views::ActiveBulk>> {
+) -> AppResult<Vec<crate::runs::views::ActiveBulk>> {
     const SHOWN: usize = 5;
     let sees_all = access.role().sees_all_tenants();
     let mut conn = svc.store.read().await?;
@@ -647,7 +647,7 @@ async fn moving_bulks(
         if !p.moving(admitted.is_some()) || p.targets == 0 {
             continue;
         }
-        out.push(crate::views::ActiveBulk {
+        out.push(crate::runs::views::ActiveBulk {
             id: BulkStartId(id),
             operation: op.label().to_string(),
             selection,

@@ -159,7 +159,7 @@ pub struct BulkChild {
     pub tenant_name: String,
     /// `queued`, `already_running`, `scope_busy`, `blocked`, `skipped`.
     pub decision: String,
-    pub run: Option<crate::views::RunRow>,
+    pub run: Option<crate::runs::views::RunRow>,
 }
 
 /// A bulk start's page.

@@ -55,15 +55,17 @@ pub async fn is_open(svc: &Services) -> AppResult<bool> {
 }
 
 /// What `/setup` needs: `None` once an account exists (then it is a 404).
-pub async fn page(svc: &Services) -> AppResult<Option<crate::views::SetupPage>> {
-    Ok(is_open(svc).await?.then_some(crate::views::SetupPage {
-        min_password: NewPassword::MIN_LEN,
-    }))
+pub async fn page(svc: &Services) -> AppResult<Option<crate::identity::views::SetupPage>> {
+    Ok(is_open(svc)
+        .await?
+        .then_some(crate::identity::views::SetupPage {
+            min_password: NewPassword::MIN_LEN,
+        }))
 }
 
 /// What the sign-in page offers besides the password.
-pub async fn sign_in_options(svc: &Services) -> AppResult<crate::views::SignInOptions> {
-    Ok(crate::views::SignInOptions {
+pub async fn sign_in_options(svc: &Services) -> AppResult<crate::identity::views::SignInOptions> {
+    Ok(crate::identity::views::SignInOptions {
         setup_open: is_open(svc).await?,
         sso: svc.port::<crate::sso::SsoConfig>().map(|c| c.name.clone()),
     })

@@ -11,8 +11,8 @@ use domain::ids::{RunId, TenantId, WorkspaceId};
 use domain::rbac::Role;
 use domain::runs::filter::{HubQuery, InitiatorFilter, Kpi, Range, RunFilter, Tab};
 use domain::runs::monitoring;
+use domain::runs::views::{RunSummary, SystemRunList};
 use domain::runs::{OperationType, ProblemClass, RunOutcome, RunStatus, RunTruth};
-use domain::views::{RunSummary, SystemRunList};
 use std::collections::BTreeSet;
 
 const DAY: i64 = 86_400_000;
