@@ -97,3 +97,9 @@ pub fn App() -> impl IntoView {
         </Router>
     }
 }
+
+/// Registers every operation type, so run views read in the browser find
+/// theirs (the server registers them when it builds its services).
+pub fn register_operations() {
+    domain::operations::register();
+}

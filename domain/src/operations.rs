@@ -9,38 +9,31 @@
 //! `register` function), add its row to `operation_catalogue!` below and its
 //! `register` call to [`catalogue`] (specs/002-operation-runs.md shows one).
 
-use crate::runs::model::OperationSpec;
+use crate::runs::model::OperationType;
 
-macro_rules! operation_catalogue {
-    ($($(#[$m:meta])* $variant:ident = $s:literal => $spec:expr),* $(,)?) => {
-        string_enum!(
-            /// Every operation Tenantry knows. Closed: each row names its spec.
-            OperationType { $($(#[$m])* $variant = $s),* }
-        );
+/// Every operation Tenantry knows, in the order pages list them. Each is
+/// declared beside its feature; this list registers them.
+pub const ALL: &[OperationType] = &[
+    crate::provider::INVENTORY_SYNC,
+    crate::provider::COMPLIANCE_SNAPSHOT,
+    crate::provider::TENANT_VERIFICATION,
+    crate::provider::CONNECTION_CHECK,
+    crate::provider::DIRECTORY_GROUPS_SYNC,
+    crate::provider::ROLE_DEFINITIONS_SYNC,
+    crate::baselines::BASELINE_COMPARE,
+    crate::review_packs::REVIEW_PACK_GENERATE,
+    crate::restore::RESTORE_EXECUTE,
+    crate::onboarding::ONBOARDING_VERIFICATION,
+    crate::onboarding::ONBOARDING_BOOTSTRAP,
+    crate::runs::probe::MACHINERY_PROBE,
+    crate::runs::probe::MACHINERY_PROBE_SECONDARY,
+];
 
-        impl OperationType {
-            /// The type's catalogue entry (declared beside its feature).
-            pub const fn spec(self) -> OperationSpec {
-                match self { $(OperationType::$variant => $spec),* }
-            }
-        }
-    };
-}
-
-operation_catalogue! {
-    TenantVerification = "tenant_verification" => crate::provider::spec::TENANT_VERIFICATION,
-    ConnectionCheck = "connection_check" => crate::provider::spec::CONNECTION_CHECK,
-    InventorySync = "inventory_sync" => crate::provider::spec::INVENTORY_SYNC,
-    ComplianceSnapshot = "compliance_snapshot" => crate::provider::spec::COMPLIANCE_SNAPSHOT,
-    DirectoryGroupsSync = "directory_groups_sync" => crate::provider::spec::DIRECTORY_GROUPS_SYNC,
-    RoleDefinitionsSync = "role_definitions_sync" => crate::provider::spec::ROLE_DEFINITIONS_SYNC,
-    RestoreExecute = "restore_execute" => crate::restore::SPEC,
-    OnboardingVerification = "onboarding_verification" => crate::onboarding::VERIFICATION_SPEC,
-    OnboardingBootstrap = "onboarding_bootstrap" => crate::onboarding::BOOTSTRAP_SPEC,
-    ReviewPackGenerate = "review_pack_generate" => crate::review_packs::SPEC,
-    BaselineCompare = "baseline_compare" => crate::baselines::SPEC,
-    MachineryProbe = "machinery_probe" => crate::runs::probe::SPEC,
-    MachineryProbeSecondary = "machinery_probe_secondary" => crate::runs::probe::SECONDARY_SPEC,
+/// Registers every operation type with the engine, so keys read from rows,
+/// forms and URLs find their type. Idempotent; [`catalogue`] and
+/// [`services`] call it, and the browser's hydrate entry.
+pub fn register() {
+    crate::runs::model::register_types(ALL);
 }
 
 /// Every feature's runtime parts (handlers, run-page items, after-run hooks,
@@ -48,6 +41,7 @@ operation_catalogue! {
 /// hand this to the workers, the reconciler and the run pages.
 #[cfg(feature = "server")]
 pub fn catalogue() -> crate::runs::catalogue::Catalogue {
+    register();
     let mut c = crate::runs::catalogue::Catalogue::default();
     crate::provider::register(&mut c);
     crate::restore::register(&mut c);
@@ -69,7 +63,11 @@ pub fn services(
     store: crate::store::Store,
     settings: crate::services::Settings,
 ) -> crate::services::Services {
-    crate::services::Services::new(store, settings).with_port(catalogue())
+    crate::services::Services::new(store, settings)
+        .with_port(catalogue())
+        .with_port(crate::restore::DesiredSource(
+            crate::baselines::service::desired_items,
+        ))
 }
 
 #[cfg(all(test, feature = "server"))]
@@ -77,9 +75,24 @@ mod tests {
     use super::*;
 
     #[test]
+    fn keys_are_unique_and_read_back() {
+        register();
+        for (i, op) in ALL.iter().enumerate() {
+            assert!(ALL[..i].iter().all(|o| o.as_str() != op.as_str()), "{op}");
+            assert_eq!(op.as_str().parse::<OperationType>(), Ok(*op));
+            assert!(!op.label().is_empty() && op.spec().expected_duration_ms > 0);
+            assert_eq!(
+                serde_json::from_str::<OperationType>(&format!("\"{op}\"")).ok(),
+                Some(*op)
+            );
+        }
+        assert!("no_such_operation".parse::<OperationType>().is_err());
+    }
+
+    #[test]
     fn every_available_type_has_a_handler() {
         let c = catalogue();
-        for op in OperationType::ALL {
+        for op in ALL {
             assert_eq!(
                 c.handler(*op).is_some(),
                 op.spec().available,
@@ -94,8 +107,8 @@ mod tests {
 /// the engine through [`catalogue`]; the engine calls what they registered.
 #[cfg(test)]
 mod engine_imports {
-    /// What the engine may name: the bottom layer it stands on and the
-    /// operation list it is keyed by. Every other module of the crate is a
+    /// What the engine may name: the bottom layer it stands on (not even
+    /// the operation list: types register with it). Every other module of the crate is a
     /// feature (derived from `lib.rs`, so a new feature is covered at once).
     const BELOW_THE_ENGINE: &[&str] = &[
         "runs",
@@ -116,8 +129,6 @@ mod engine_imports {
         "secrets",
         "validate",
         "enums",
-        "operations",
-        "catalogue",
     ];
 
     /// Every module `lib.rs` declares (`pub mod x;` / `mod x;`), comments ignored.

@@ -4,6 +4,8 @@ use wasm_bindgen::prelude::wasm_bindgen;
 #[wasm_bindgen]
 pub fn hydrate() {
     console_error_panic_hook::set_once();
+    // Islands' props name operation types by key.
+    app::register_operations();
     leptos::mount::hydrate_islands();
 }
 #[allow(unused_imports)]

@@ -12,7 +12,7 @@ use domain::runs::gate::{Initiator, StartGate, StartRequest};
 use domain::runs::handlers::{BoxFuture, Handler, RunContext};
 use domain::runs::service::Completion;
 use domain::runs::worker::{Worker, WorkerConfig};
-use domain::runs::{OperationType, StartDecision, SummaryCounts};
+use domain::runs::{StartDecision, SummaryCounts};
 use domain::services::{Services, Settings};
 use domain::store::{Backend, Store, StoreOptions};
 use domain::validate::{Email, NewPassword};
@@ -208,7 +208,7 @@ impl Fresh {
 fn request(tenant: TenantId) -> StartRequest {
     StartRequest {
         tenant,
-        op_type: OperationType::MachineryProbe,
+        op_type: domain::runs::probe::MACHINERY_PROBE,
         connection: None,
         args: serde_json::Value::Null,
     }
@@ -272,7 +272,10 @@ fn workers(
     let (tx, rx) = tokio::sync::watch::channel(false);
     // The benchmark's own catalogue: only a stopwatch for the probe.
     let mut catalogue = Catalogue::default();
-    catalogue.with_handler(OperationType::MachineryProbe, Arc::new(Stopwatch(seen)));
+    catalogue.with_handler(
+        domain::runs::probe::MACHINERY_PROBE,
+        Arc::new(Stopwatch(seen)),
+    );
     let svc = f.svc.clone().with_port(catalogue);
     let handles = (0..count)
         .map(|_| {

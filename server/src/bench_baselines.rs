@@ -116,7 +116,7 @@ async fn succeed(f: &Fresh, tenant: TenantId, op: OperationType) -> Result<i64, 
 async fn seed(f: &Fresh, items: usize) -> Result<(), String> {
     let e = |e: sqlx::Error| e.to_string();
     for (n, t) in f.tenants.iter().enumerate() {
-        let run = succeed(f, *t, OperationType::InventorySync).await?;
+        let run = succeed(f, *t, domain::provider::INVENTORY_SYNC).await?;
         let list = policies(n, items);
         let mut tx = f.svc.store.begin().await.map_err(|e| e.to_string())?;
         let (snap,): (i64,) = sqlx::query_as(
@@ -176,9 +176,9 @@ impl Handler for Noop {
 async fn drain(f: &Fresh, op: OperationType) -> Result<f64, String> {
     let mut catalogue = Catalogue::default();
     catalogue
-        .with_handler(OperationType::MachineryProbe, Arc::new(Noop))
+        .with_handler(domain::runs::probe::MACHINERY_PROBE, Arc::new(Noop))
         .with_handler(
-            OperationType::BaselineCompare,
+            domain::baselines::BASELINE_COMPARE,
             Arc::new(domain::baselines::handler::BaselineCompare),
         );
     let svc = f.svc.clone().with_port(catalogue);
@@ -296,8 +296,8 @@ pub async fn run(opts: BaselineBenchOptions) -> Result<(), String> {
         domain::baselines::service::assign(&f.svc, &f.owner, id, "all")
             .await
             .map_err(|e| e.to_string())?;
-        let machinery = drain(&f, OperationType::MachineryProbe).await?;
-        let compares = drain(&f, OperationType::BaselineCompare).await?;
+        let machinery = drain(&f, domain::runs::probe::MACHINERY_PROBE).await?;
+        let compares = drain(&f, domain::baselines::BASELINE_COMPARE).await?;
         // The stored result agrees with the comparison in memory.
         let (stored_different, stored_missing): (i64, i64) = {
             let mut conn = f.svc.store.read().await.map_err(|e| e.to_string())?;

@@ -139,7 +139,7 @@ pub async fn run(opts: DriftBenchOptions) -> Result<(), String> {
                 domain::runs::gate::Initiator::System,
                 domain::runs::gate::StartRequest {
                     tenant,
-                    op_type: domain::runs::OperationType::InventorySync,
+                    op_type: domain::provider::INVENTORY_SYNC,
                     connection: None,
                     args: serde_json::json!({}),
                 },

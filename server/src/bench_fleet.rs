@@ -134,7 +134,7 @@ async fn one_at_a_time(backend: Backend, n: usize, pg_admin_url: &str) -> Result
             Initiator::Schedule,
             StartRequest {
                 tenant: domain::ids::TenantId(*t),
-                op_type: domain::runs::OperationType::InventorySync,
+                op_type: domain::provider::INVENTORY_SYNC,
                 connection: None,
                 args: serde_json::json!({ NOT_BEFORE: now }),
             },

@@ -6,6 +6,7 @@ use clap::Parser;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
+    domain::operations::register();
     let cli = server::cli::Cli::parse();
     let telemetry = match server::logging::init(cli.log_format(), cli.otlp_endpoint()) {
         Ok(t) => t,

@@ -86,13 +86,15 @@ pub async fn onboarding_bootstrap(
     op_directory_groups_sync: Option<String>,
     op_role_definitions_sync: Option<String>,
 ) -> ApiResult<domain::runs::presenter::Toast> {
-    use domain::runs::OperationType::*;
+    use domain::provider::{
+        COMPLIANCE_SNAPSHOT, DIRECTORY_GROUPS_SYNC, INVENTORY_SYNC, ROLE_DEFINITIONS_SYNC,
+    };
     let (svc, actor) = signed_in()?;
     let chosen: Vec<domain::runs::OperationType> = [
-        (InventorySync, op_inventory_sync),
-        (ComplianceSnapshot, op_compliance_snapshot),
-        (DirectoryGroupsSync, op_directory_groups_sync),
-        (RoleDefinitionsSync, op_role_definitions_sync),
+        (INVENTORY_SYNC, op_inventory_sync),
+        (COMPLIANCE_SNAPSHOT, op_compliance_snapshot),
+        (DIRECTORY_GROUPS_SYNC, op_directory_groups_sync),
+        (ROLE_DEFINITIONS_SYNC, op_role_definitions_sync),
     ]
     .into_iter()
     .filter_map(|(op, v)| v.map(|_| op))

@@ -92,7 +92,7 @@ fn select<T: Copy + PartialEq>(
 }
 
 fn operation_options() -> Vec<(OperationType, String, String)> {
-    OperationType::ALL
+    domain::operations::ALL
         .iter()
         .filter(|t| !t.spec().test_only)
         .map(|t| (*t, t.as_str().to_string(), t.label().to_string()))

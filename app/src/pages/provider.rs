@@ -45,7 +45,7 @@ pub fn ProviderSection(tenant: TenantId) -> impl IntoView {
             // and there is a connection to verify.
             let may_verify = p.connection.is_some()
                 && p.readiness.iter().any(|r| {
-                    r.op_type == domain::runs::OperationType::TenantVerification && r.allowed
+                    r.op_type == domain::provider::TENANT_VERIFICATION && r.allowed
                 });
             view! {
                 <section class="card mt-6" aria-labelledby="provider-ops">
@@ -115,7 +115,7 @@ pub fn ProviderSection(tenant: TenantId) -> impl IntoView {
                             None => view! {
                                 <p class="muted" data-testid="verification-missing">"Not verified yet. Tenant verification checks sign-in, identity and permissions before anything else runs."</p>
                                 {may_verify.then(|| view! {
-                                    <StartOperation tenant=tenant op_type=domain::runs::OperationType::TenantVerification label="Verify now".to_string()/>
+                                    <StartOperation tenant=tenant op_type=domain::provider::TENANT_VERIFICATION label="Verify now".to_string()/>
                                 })}
                             }.into_any(),
                             Some(v) => {
@@ -281,7 +281,7 @@ pub fn ConnectionDetail() -> impl IntoView {
                         <div class="notice notice-warn mt-4" role="status" data-testid="consent-unconfirmed">
                             <p>"Microsoft reports admin consent granted for this app. Tenantry confirms it with a tenant verification; until then, operations that need consent are blocked."</p>
                             {p.can_run.then(|| view! {
-                                <StartOperation tenant=tenant op_type=domain::runs::OperationType::TenantVerification label="Verify now".to_string() connection=c.id/>
+                                <StartOperation tenant=tenant op_type=domain::provider::TENANT_VERIFICATION label="Verify now".to_string() connection=c.id/>
                             })}
                         </div>
                     })}
@@ -380,7 +380,7 @@ pub fn Verification() -> impl IntoView {
                     <p class="breadcrumb"><a class="link" href=format!("/admin/t/{tenant}")>{t.display_name.clone()}</a></p>
                     <h1 class="page-title">"Verification report"</h1>
                     {p.can_run.then(|| view! {
-                        <div id="verify" class="mt-2"><StartOperation tenant=tenant op_type=domain::runs::OperationType::TenantVerification
+                        <div id="verify" class="mt-2"><StartOperation tenant=tenant op_type=domain::provider::TENANT_VERIFICATION
                             label=if p.report.is_some() { "Verify again".to_string() } else { "Verify now".to_string() }/></div>
                     })}
                     {match p.report {

@@ -1,7 +1,7 @@
 use crate::components::{EmptyState, NoWorkspace, load};
 use crate::forms::ServerForm;
 use domain::ids::WorkspaceId;
-use domain::schedules::{SCHEDULABLE, ScheduleView, SchedulesPage, Target};
+use domain::schedules::{ScheduleView, SchedulesPage, Target, schedulable};
 use leptos::prelude::*;
 use leptos_meta::Title;
 
@@ -25,7 +25,7 @@ fn schedule_fields(
         <div class="field">
             <label for=id("op")>"Operation"</label>
             <select id=id("op") name="op_type" class="input">
-                {SCHEDULABLE.iter().map(|o| view! {
+                {schedulable().iter().map(|o| view! {
                     <option value=o.as_str() selected=op == Some(*o)>{o.label()}</option>
                 }).collect_view()}
             </select>

@@ -87,7 +87,7 @@ fn bulk_section(
     panel: Option<&TagsPanel>,
     tag: Option<TagId>,
 ) -> impl IntoView + use<> {
-    use domain::schedules::BULK_STARTABLE;
+    use domain::schedules::bulk_startable;
     let ws = p.workspace.id;
     let tags = panel.map(|x| x.tags.clone()).unwrap_or_default();
     let listed = p
@@ -111,7 +111,7 @@ fn bulk_section(
                 <div class="field">
                     <label for="bulk-op">"Operation"</label>
                     <select id="bulk-op" name="op_type" class="input">
-                        {BULK_STARTABLE.iter().map(|o| view! { <option value=o.as_str()>{o.label()}</option> }).collect_view()}
+                        {bulk_startable().iter().map(|o| view! { <option value=o.as_str()>{o.label()}</option> }).collect_view()}
                     </select>
                 </div>
                 <div class="field">

@@ -10,7 +10,6 @@
 use crate::error::AppResult;
 use crate::ids::{BaselineId, TenantId, WorkspaceId};
 use crate::runs::gate::{Initiator, StartGate, StartRequest};
-use crate::runs::model::OperationType;
 use crate::runs::service::ClaimedRun;
 use crate::services::Services;
 use serde_json::Value;
@@ -94,7 +93,7 @@ pub(crate) async fn cells(
 /// or found right: read exactly those policies again (as the system), so
 /// the compare after that inventory sync answers for its cells.
 pub async fn after_run(svc: &Services, run: &ClaimedRun) {
-    if run.op_type != OperationType::RestoreExecute || run.args.get("baseline").is_none() {
+    if run.op_type != crate::restore::RESTORE_EXECUTE || run.args.get("baseline").is_none() {
         return;
     }
     let Some(tenant) = run.tenant_id else {
@@ -138,7 +137,7 @@ async fn read_again(svc: &Services, run: &ClaimedRun, tenant: TenantId) -> AppRe
         Initiator::System,
         StartRequest {
             tenant,
-            op_type: OperationType::InventorySync,
+            op_type: crate::provider::INVENTORY_SYNC,
             connection: None,
             args: Value::Object(args),
         },

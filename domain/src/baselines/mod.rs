@@ -29,6 +29,7 @@ pub mod service;
 /// tenant at a time, started by whoever may run provider operations, after
 /// every inventory sync by the system, or by schedules and bulk starts.
 pub const SPEC: crate::runs::model::OperationSpec = crate::runs::model::OperationSpec {
+    key: "baseline_compare",
     label: "Baseline compare",
     scope: crate::runs::model::ScopeKind::Tenant,
     capability: crate::rbac::Capability::ProviderRun,
@@ -41,7 +42,13 @@ pub const SPEC: crate::runs::model::OperationSpec = crate::runs::model::Operatio
     max_attempts: 3,
     max_runtime_ms: crate::runs::model::default_max_runtime_ms(60_000),
     max_queue_wait_ms: crate::runs::model::DEFAULT_MAX_QUEUE_WAIT_MS,
+    schedulable: true,
+    bulk_startable: true,
 };
+
+/// The compare's operation type.
+pub const BASELINE_COMPARE: crate::runs::model::OperationType =
+    crate::runs::model::OperationType::registered(&SPEC);
 
 /// Baselines' runtime parts: the compare handler, the hook that compares a
 /// tenant after each successful inventory sync, and the sweep that catches
@@ -49,7 +56,7 @@ pub const SPEC: crate::runs::model::OperationSpec = crate::runs::model::Operatio
 #[cfg(feature = "server")]
 pub fn register(c: &mut crate::runs::catalogue::Catalogue) {
     c.with_handler(
-        crate::runs::model::OperationType::BaselineCompare,
+        crate::baselines::BASELINE_COMPARE,
         std::sync::Arc::new(handler::BaselineCompare),
     )
     .with_after_run("baseline compare after inventory", |svc, run| {

@@ -13,15 +13,25 @@ use serde::{Deserialize, Serialize};
 use crate::runs::model::{OperationSpec, PROVIDER, VERIFY};
 
 /// The wizard's verification of the new connection (started from the wizard).
-pub const VERIFICATION_SPEC: OperationSpec =
-    OperationSpec::provider("Onboarding verification", 5, VERIFY).from_own_page();
+pub const VERIFICATION_SPEC: OperationSpec = OperationSpec::provider(
+    "onboarding_verification",
+    "Onboarding verification",
+    5,
+    VERIFY,
+)
+.from_own_page();
 /// The wizard's bootstrap starts each chosen operation as a run of its own,
 /// one at a time (`advance`); an umbrella run would hold the connection for
 /// all of them, so this type stays registered and refused.
 pub const BOOTSTRAP_SPEC: OperationSpec =
-    OperationSpec::provider("Onboarding bootstrap", 60, PROVIDER)
+    OperationSpec::provider("onboarding_bootstrap", "Onboarding bootstrap", 60, PROVIDER)
         .from_own_page()
         .unavailable();
+
+pub const ONBOARDING_VERIFICATION: crate::runs::model::OperationType =
+    crate::runs::model::OperationType::registered(&VERIFICATION_SPEC);
+pub const ONBOARDING_BOOTSTRAP: crate::runs::model::OperationType =
+    crate::runs::model::OperationType::registered(&BOOTSTRAP_SPEC);
 
 #[cfg(feature = "server")]
 mod service;
@@ -31,11 +41,11 @@ mod service;
 /// sweep continues bootstraps a missed wake-up or a restart left waiting.
 #[cfg(feature = "server")]
 pub fn register(c: &mut crate::runs::catalogue::Catalogue) {
-    use crate::runs::model::OperationType;
     c.with_handler(
-        OperationType::OnboardingVerification,
+        crate::onboarding::ONBOARDING_VERIFICATION,
+        // The work of a tenant verification, recorded as the wizard's run.
         std::sync::Arc::new(crate::provider::handlers::ProviderOperation(
-            OperationType::OnboardingVerification,
+            crate::provider::TENANT_VERIFICATION,
         )),
     )
     .with_after_run("onboarding bootstrap", |svc, run| {
@@ -52,10 +62,10 @@ pub use service::{
 
 /// The operations a bootstrap may run, in the order they run.
 pub const BOOTSTRAP_OPERATIONS: [OperationType; 4] = [
-    OperationType::InventorySync,
-    OperationType::ComplianceSnapshot,
-    OperationType::DirectoryGroupsSync,
-    OperationType::RoleDefinitionsSync,
+    crate::provider::INVENTORY_SYNC,
+    crate::provider::COMPLIANCE_SNAPSHOT,
+    crate::provider::DIRECTORY_GROUPS_SYNC,
+    crate::provider::ROLE_DEFINITIONS_SYNC,
 ];
 
 /// How often the wizard refreshes while a run of its draft is moving.

@@ -349,7 +349,7 @@ pub async fn verify(
         Initiator::User(actor),
         StartRequest {
             tenant,
-            op_type: OperationType::OnboardingVerification,
+            op_type: crate::onboarding::ONBOARDING_VERIFICATION,
             connection: Some(connection),
             args: serde_json::json!({ "onboarding_draft": id }),
         },

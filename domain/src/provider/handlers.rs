@@ -85,16 +85,16 @@ async fn run(op: OperationType, ctx: RunContext) -> Completion {
         Err(c) => return c,
     };
     let result = match op {
-        OperationType::TenantVerification | OperationType::OnboardingVerification => {
-            verify(&ctx, &target, true).await
-        }
-        OperationType::ConnectionCheck => verify(&ctx, &target, false).await,
-        OperationType::InventorySync => inventory(&ctx, &target).await,
-        OperationType::ComplianceSnapshot => compliance(&ctx, &target).await,
-        OperationType::DirectoryGroupsSync => {
+        crate::provider::TENANT_VERIFICATION => verify(&ctx, &target, true).await,
+        crate::provider::CONNECTION_CHECK => verify(&ctx, &target, false).await,
+        crate::provider::INVENTORY_SYNC => inventory(&ctx, &target).await,
+        crate::provider::COMPLIANCE_SNAPSHOT => compliance(&ctx, &target).await,
+        crate::provider::DIRECTORY_GROUPS_SYNC => {
             directory(&ctx, &target, DirectoryTable::Groups).await
         }
-        OperationType::RoleDefinitionsSync => directory(&ctx, &target, DirectoryTable::Roles).await,
+        crate::provider::ROLE_DEFINITIONS_SYNC => {
+            directory(&ctx, &target, DirectoryTable::Roles).await
+        }
         _ => Err(Step::Failed(Completion::failed(
             ReasonCode::OperationUnavailable,
             "No provider handler for this operation.",

@@ -47,31 +47,54 @@ pub fn permission_satisfied(required: &str, granted: &[String]) -> bool {
 
 pub use crate::runs::model::secret_expired;
 
+pub const TENANT_VERIFICATION: OperationType =
+    OperationType::registered(&spec::TENANT_VERIFICATION);
+pub const CONNECTION_CHECK: OperationType = OperationType::registered(&spec::CONNECTION_CHECK);
+pub const INVENTORY_SYNC: OperationType = OperationType::registered(&spec::INVENTORY_SYNC);
+pub const COMPLIANCE_SNAPSHOT: OperationType =
+    OperationType::registered(&spec::COMPLIANCE_SNAPSHOT);
+pub const DIRECTORY_GROUPS_SYNC: OperationType =
+    OperationType::registered(&spec::DIRECTORY_GROUPS_SYNC);
+pub const ROLE_DEFINITIONS_SYNC: OperationType =
+    OperationType::registered(&spec::ROLE_DEFINITIONS_SYNC);
+
 /// The provider read operations' catalogue entries.
 pub mod spec {
     use crate::runs::model::{OperationSpec, PROVIDER, VERIFY};
     pub const TENANT_VERIFICATION: OperationSpec =
-        OperationSpec::provider("Tenant verification", 5, VERIFY);
+        OperationSpec::provider("tenant_verification", "Tenant verification", 5, VERIFY)
+            .bulk_startable();
     pub const CONNECTION_CHECK: OperationSpec =
-        OperationSpec::provider("Connection check", 2, VERIFY);
+        OperationSpec::provider("connection_check", "Connection check", 2, VERIFY).bulk_startable();
     pub const INVENTORY_SYNC: OperationSpec =
-        OperationSpec::provider("Inventory sync", 30, PROVIDER);
+        OperationSpec::provider("inventory_sync", "Inventory sync", 30, PROVIDER).bulk_startable();
     pub const COMPLIANCE_SNAPSHOT: OperationSpec =
-        OperationSpec::provider("Compliance snapshot", 20, PROVIDER);
-    pub const DIRECTORY_GROUPS_SYNC: OperationSpec =
-        OperationSpec::provider("Directory groups sync", 20, PROVIDER);
-    pub const ROLE_DEFINITIONS_SYNC: OperationSpec =
-        OperationSpec::provider("Role definitions sync", 10, PROVIDER);
+        OperationSpec::provider("compliance_snapshot", "Compliance snapshot", 20, PROVIDER)
+            .bulk_startable();
+    pub const DIRECTORY_GROUPS_SYNC: OperationSpec = OperationSpec::provider(
+        "directory_groups_sync",
+        "Directory groups sync",
+        20,
+        PROVIDER,
+    )
+    .bulk_startable();
+    pub const ROLE_DEFINITIONS_SYNC: OperationSpec = OperationSpec::provider(
+        "role_definitions_sync",
+        "Role definitions sync",
+        10,
+        PROVIDER,
+    )
+    .bulk_startable();
 }
 
 /// The provider operations offered on a tenant, in the order they are shown.
 pub const TENANT_OPERATIONS: &[OperationType] = &[
-    OperationType::TenantVerification,
-    OperationType::ConnectionCheck,
-    OperationType::InventorySync,
-    OperationType::ComplianceSnapshot,
-    OperationType::DirectoryGroupsSync,
-    OperationType::RoleDefinitionsSync,
+    crate::provider::TENANT_VERIFICATION,
+    crate::provider::CONNECTION_CHECK,
+    crate::provider::INVENTORY_SYNC,
+    crate::provider::COMPLIANCE_SNAPSHOT,
+    crate::provider::DIRECTORY_GROUPS_SYNC,
+    crate::provider::ROLE_DEFINITIONS_SYNC,
 ];
 
 /// A provider connection as pages see it. The client secret is never part of it.
@@ -234,10 +257,10 @@ impl BrowseKind {
         match self {
             BrowseKind::DeviceConfigurations
             | BrowseKind::CompliancePolicies
-            | BrowseKind::ManagedDevices => OperationType::InventorySync,
-            BrowseKind::DeviceCompliance => OperationType::ComplianceSnapshot,
-            BrowseKind::Groups => OperationType::DirectoryGroupsSync,
-            BrowseKind::Roles => OperationType::RoleDefinitionsSync,
+            | BrowseKind::ManagedDevices => crate::provider::INVENTORY_SYNC,
+            BrowseKind::DeviceCompliance => crate::provider::COMPLIANCE_SNAPSHOT,
+            BrowseKind::Groups => crate::provider::DIRECTORY_GROUPS_SYNC,
+            BrowseKind::Roles => crate::provider::ROLE_DEFINITIONS_SYNC,
         }
     }
 

@@ -218,7 +218,12 @@ async fn restore_one(
 /// What the run writes: the chosen policies of a tenant's snapshot, or a
 /// baseline's items (*bring in line*; the run's arguments name them).
 async fn desired(ctx: &RunContext, tenant: TenantId) -> Result<Vec<StoredPolicy>, &'static str> {
-    match crate::baselines::service::restore_items(&ctx.svc, tenant, &ctx.run.args).await {
+    let source = ctx.svc.port::<super::DesiredSource>();
+    let other = match source {
+        Some(source) => (source.0)(ctx.svc.clone(), tenant, ctx.run.args.clone()).await,
+        None => Ok(None),
+    };
+    match other {
         Err(_) => return Err("The baseline's policies could not be read."),
         Ok(Some(items)) if items.is_empty() => {
             return Err("None of the chosen policies is in the baseline version any more.");
@@ -231,11 +236,11 @@ async fn desired(ctx: &RunContext, tenant: TenantId) -> Result<Vec<StoredPolicy>
                         item: crate::ids::InventoryItemId(i.no),
                         kind: PolicyKind::parse(&i.kind)?,
                         external_id: String::new(),
-                        display_name: i.display_name.clone(),
+                        display_name: i.display_name,
                         platform: String::new(),
                         modified: None,
-                        exist_only: i.exist_only(),
-                        settings: i.desired_settings(),
+                        exist_only: i.exist_only,
+                        settings: i.settings,
                     })
                 })
                 .collect());

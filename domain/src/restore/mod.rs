@@ -6,14 +6,25 @@
 
 use crate::ids::{InventoryItemId, RunId, SnapshotId, TenantId};
 use serde::{Deserialize, Serialize};
+#[cfg(feature = "server")]
+use serde_json::{Map, Value};
 
 /// The catalogue entry: a provider write on the pinned connection, for
 /// owners and managers, started from the restore page (it names the items).
 pub const SPEC: crate::runs::model::OperationSpec = crate::runs::model::OperationSpec {
     capability: crate::rbac::Capability::RestoreExecute,
-    ..crate::runs::model::OperationSpec::provider("Restore", 30, crate::runs::model::PROVIDER)
+    ..crate::runs::model::OperationSpec::provider(
+        "restore_execute",
+        "Restore",
+        30,
+        crate::runs::model::PROVIDER,
+    )
 }
 .from_own_page();
+
+/// Restore's operation type.
+pub const RESTORE_EXECUTE: crate::runs::model::OperationType =
+    crate::runs::model::OperationType::registered(&SPEC);
 
 #[cfg(feature = "server")]
 pub mod handler;
@@ -22,17 +33,45 @@ pub mod handler;
 /// connection) and its per-policy results on the run page.
 #[cfg(feature = "server")]
 pub fn register(c: &mut crate::runs::catalogue::Catalogue) {
-    use crate::runs::model::OperationType;
     c.with_handler(
-        OperationType::RestoreExecute,
+        crate::restore::RESTORE_EXECUTE,
         std::sync::Arc::new(handler::RestoreExecute),
     )
-    .with_items(OperationType::RestoreExecute, |svc, run| {
+    .with_items(crate::restore::RESTORE_EXECUTE, |svc, run| {
         Box::pin(async move { service::run_items(&svc, run).await })
     });
 }
 #[cfg(feature = "server")]
 mod service;
+
+/// One policy a restore writes when its arguments name another source than
+/// a snapshot (a baseline's items: *bring in line*).
+#[cfg(feature = "server")]
+#[derive(Debug, Clone)]
+pub struct DesiredItem {
+    pub no: i64,
+    pub kind: String,
+    pub display_name: String,
+    /// Settings that must exist, whatever their value.
+    pub exist_only: Vec<String>,
+    pub settings: Map<String, Value>,
+}
+
+/// The port through which another feature supplies those policies: `None`
+/// when the arguments do not name its source. Installed by the composition
+/// root (`operations::services`), so restore names no feature that uses it.
+#[cfg(feature = "server")]
+#[derive(Clone, Copy)]
+pub struct DesiredSource(pub DesiredSourceFn);
+
+/// A tenant and the run's arguments in; the policies (or `None`) out.
+#[cfg(feature = "server")]
+pub type DesiredSourceFn =
+    fn(
+        crate::services::Services,
+        TenantId,
+        serde_json::Value,
+    ) -> crate::runs::handlers::BoxFuture<crate::error::AppResult<Option<Vec<DesiredItem>>>>;
 #[cfg(feature = "server")]
 pub use service::{execute, item_results, page};
 

@@ -10,7 +10,7 @@ use crate::error::{AppError, AppResult};
 use crate::ids::{InventoryItemId, RunId, SnapshotId, TenantId};
 use crate::rbac::Capability;
 use crate::runs::gate::{Initiator, StartGate, StartRequest};
-use crate::runs::model::{OperationType, StartResult};
+use crate::runs::model::StartResult;
 use crate::services::Services;
 use crate::views::AuditAction;
 use serde_json::{Map, Value};
@@ -183,7 +183,7 @@ pub async fn page(
         }
     }
     let (blocked, blocked_steps) =
-        StartGate::readiness(svc, actor, tenant, &[OperationType::RestoreExecute])
+        StartGate::readiness(svc, actor, tenant, &[crate::restore::RESTORE_EXECUTE])
             .await?
             .into_iter()
             .find_map(|r| match r.state {
@@ -255,7 +255,7 @@ pub async fn execute(
         Initiator::User(actor),
         StartRequest {
             tenant,
-            op_type: OperationType::RestoreExecute,
+            op_type: crate::restore::RESTORE_EXECUTE,
             connection: None,
             args: serde_json::json!({ "snapshot": snapshot, "items": chosen }),
         },

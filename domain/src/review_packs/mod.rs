@@ -12,6 +12,7 @@ use std::str::FromStr;
 /// The catalogue entry: tenant-scoped (not provider-protected), reads only
 /// what Tenantry stored, started from the review pack card.
 pub const SPEC: crate::runs::model::OperationSpec = crate::runs::model::OperationSpec {
+    key: "review_pack_generate",
     label: "Review pack",
     scope: crate::runs::model::ScopeKind::Tenant,
     capability: crate::rbac::Capability::ReviewPackGenerate,
@@ -24,7 +25,13 @@ pub const SPEC: crate::runs::model::OperationSpec = crate::runs::model::Operatio
     max_attempts: 3,
     max_runtime_ms: crate::runs::model::default_max_runtime_ms(10 * 60_000),
     max_queue_wait_ms: crate::runs::model::DEFAULT_MAX_QUEUE_WAIT_MS,
+    schedulable: true,
+    bulk_startable: false,
 };
+
+/// The review pack's operation type.
+pub const REVIEW_PACK_GENERATE: crate::runs::model::OperationType =
+    crate::runs::model::OperationType::registered(&SPEC);
 
 #[cfg(feature = "server")]
 pub mod handler;
@@ -34,7 +41,7 @@ pub mod handler;
 #[cfg(feature = "server")]
 pub fn register(c: &mut crate::runs::catalogue::Catalogue) {
     c.with_handler(
-        crate::runs::model::OperationType::ReviewPackGenerate,
+        crate::review_packs::REVIEW_PACK_GENERATE,
         std::sync::Arc::new(handler::ReviewPackGenerate),
     )
     .with_sweep("review pack expiry", |svc| {

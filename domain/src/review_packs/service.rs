@@ -8,7 +8,7 @@ use crate::error::{AppError, AppResult};
 use crate::ids::{ReviewPackId, RunId, TenantId, WorkspaceId};
 use crate::rbac::Capability;
 use crate::runs::gate::{Initiator, StartGate, StartRequest};
-use crate::runs::model::{OperationType, ReasonCode, StartDecision};
+use crate::runs::model::{ReasonCode, StartDecision};
 use crate::runs::presenter;
 use crate::services::Services;
 use crate::views::{AuditAction, AuditOutcome};
@@ -135,7 +135,7 @@ pub async fn generate(
         Initiator::User(actor),
         StartRequest {
             tenant,
-            op_type: OperationType::ReviewPackGenerate,
+            op_type: crate::review_packs::REVIEW_PACK_GENERATE,
             connection: None,
             args: serde_json::json!({ "sections": sections }),
         },

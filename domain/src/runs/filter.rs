@@ -414,11 +414,12 @@ mod tests {
 
     #[test]
     fn a_filter_survives_the_url() {
+        crate::runs::model::register_types(&[crate::runs::probe::MACHINERY_PROBE]);
         let f = RunFilter {
             tab: Tab::FollowUp,
             status: Some(RunStatus::Completed),
             outcome: Some(RunOutcome::PartiallySucceeded),
-            op_type: Some(OperationType::InventorySync),
+            op_type: Some(crate::runs::probe::MACHINERY_PROBE),
             tenant: Some(TenantId(7)),
             initiator: Some(InitiatorFilter::User(UserId(3))),
             range: Some(Range::LastWeek),
@@ -430,7 +431,7 @@ mod tests {
         let q = f.to_query();
         assert_eq!(
             q,
-            "tab=follow_up&status=completed&outcome=partially_succeeded&type=inventory_sync&tenant=7&initiator=3&range=7d&tag=4&fire=9&bulk=5"
+            "tab=follow_up&status=completed&outcome=partially_succeeded&type=machinery_probe&tenant=7&initiator=3&range=7d&tag=4&fire=9&bulk=5"
         );
         let parsed = HubQuery::parse(&format!("?{q}&before=1700.42&notice=x")).ok();
         assert_eq!(

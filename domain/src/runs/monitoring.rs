@@ -9,7 +9,7 @@
 
 use super::filter::{COUNT_CAP, Range};
 use super::filter::{CappedCount, Cursor, HubQuery, InitiatorFilter, Kpi, RunFilter, Tab};
-use super::model::{OperationType, ReasonCode};
+use super::model::ReasonCode;
 use super::presenter;
 use super::service::{RunService, summary_of_row, truth_of_row};
 use crate::access::{self, Actor, WorkspaceAccess};
@@ -111,7 +111,7 @@ const FOLLOW_UP: &str = "r.outcome IN ('failed', 'blocked', 'partially_succeeded
 /// lease ran out), with each type's expected duration from the registry.
 fn stale(w: &mut Where, now: i64) -> String {
     let mut expected = String::from("CASE r.op_type");
-    for t in OperationType::ALL {
+    for t in super::model::registered_types() {
         expected.push_str(&format!(
             " WHEN '{}' THEN {}",
             t.as_str(),

@@ -168,13 +168,18 @@ pub struct StepLink {
     pub href: String,
 }
 
+/// The key of tenant verification, which *Verify now* starts.
+pub const VERIFY_KEY: &str = "tenant_verification";
+
 impl NextAction {
     /// The start this action makes in one click, when it is one.
     pub fn start(self, ctx: &StepContext) -> Option<StepStart> {
         match (self, ctx.tenant) {
+            // The engine knows the key of the operation that confirms a
+            // connection, not the feature that registers it.
             (NextAction::VerifyNow, Some(tenant)) => Some(StepStart {
                 tenant,
-                op_type: super::model::OperationType::TenantVerification,
+                op_type: VERIFY_KEY.parse().ok()?,
                 label: "Verify now".into(),
             }),
             _ => None,

@@ -290,15 +290,30 @@ pub fn present_completion(run: &RunView) -> Toast {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::runs::model::{OperationSpec, PROVIDER, Prerequisite};
+
+    // Types of the tests' own: the engine's tests name no feature.
+    const SYNC_SPEC: OperationSpec =
+        OperationSpec::provider("test_sync", "Inventory sync", 30, PROVIDER);
+    const SYNC: OperationType = OperationType::registered(&SYNC_SPEC);
+    const VERIFY_SPEC: OperationSpec =
+        OperationSpec::provider("test_verify", "Tenant verification", 5, PROVIDER);
+    const VERIFY: OperationType = OperationType::registered(&VERIFY_SPEC);
+    const PACK_SPEC: OperationSpec = OperationSpec {
+        scope: ScopeKind::Tenant,
+        prerequisites: &[Prerequisite::TenantActive],
+        ..OperationSpec::provider("test_pack", "Review pack", 10, PROVIDER)
+    };
+    const PACK: OperationType = OperationType::registered(&PACK_SPEC);
 
     fn result(decision: StartDecision) -> StartResult {
         StartResult {
             decision,
             run: RunId(42),
-            op_type: OperationType::InventorySync,
+            op_type: SYNC,
             tenant: crate::ids::TenantId(5),
             connection: Some(crate::ids::ProviderConnectionId(6)),
-            holder: Some(OperationType::TenantVerification),
+            holder: Some(VERIFY),
             reason: Some(ReasonCode::ConsentMissing),
         }
     }
@@ -335,7 +350,7 @@ mod tests {
     #[test]
     fn run_detail_polls_fast_then_slower_and_never_after_the_end() {
         let mut t = RunTruth {
-            op_type: OperationType::InventorySync,
+            op_type: SYNC,
             status: RunStatus::Running,
             outcome: RunOutcome::Pending,
             created_at: 1_000_000,
@@ -393,9 +408,9 @@ mod tests {
 
     #[test]
     fn stuck_runs_say_when_they_will_be_ended() {
-        let spec = OperationType::InventorySync.spec();
+        let spec = SYNC.spec();
         let t = RunTruth {
-            op_type: OperationType::InventorySync,
+            op_type: SYNC,
             status: RunStatus::Running,
             outcome: RunOutcome::Pending,
             created_at: 0,
@@ -435,7 +450,7 @@ mod tests {
             busy.body
         );
         let mut pack = result(StartDecision::Deduped);
-        pack.op_type = OperationType::ReviewPackGenerate;
+        pack.op_type = PACK;
         pack.connection = None;
         let deduped = present_start(&pack);
         assert!(deduped.body.contains("for this tenant"), "{}", deduped.body);

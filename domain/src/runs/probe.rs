@@ -6,11 +6,20 @@ use super::model::{OperationSpec, PROVIDER};
 
 pub const SPEC: OperationSpec = OperationSpec {
     test_only: true,
-    ..OperationSpec::provider("Machinery probe", 1, PROVIDER)
+    ..OperationSpec::provider("machinery_probe", "Machinery probe", 1, PROVIDER)
 };
+pub const MACHINERY_PROBE: super::model::OperationType =
+    super::model::OperationType::registered(&SPEC);
+pub const MACHINERY_PROBE_SECONDARY: super::model::OperationType =
+    super::model::OperationType::registered(&SECONDARY_SPEC);
 pub const SECONDARY_SPEC: OperationSpec = OperationSpec {
     test_only: true,
-    ..OperationSpec::provider("Machinery probe (secondary)", 1, PROVIDER)
+    ..OperationSpec::provider(
+        "machinery_probe_secondary",
+        "Machinery probe (secondary)",
+        1,
+        PROVIDER,
+    )
 };
 
 #[cfg(feature = "server")]
@@ -20,17 +29,20 @@ pub use server::*;
 mod server {
     use crate::runs::catalogue::Catalogue;
     use crate::runs::handlers::{BoxFuture, Handler, RunContext};
-    use crate::runs::model::{OperationType, ReasonCode, RunOutcome, SummaryCounts};
+    use crate::runs::model::{ReasonCode, RunOutcome, SummaryCounts};
     use crate::runs::service::Completion;
     use std::sync::Arc;
     use std::time::Duration;
 
     pub fn register(c: &mut Catalogue) {
-        c.with_handler(OperationType::MachineryProbe, Arc::new(MachineryProbe))
-            .with_handler(
-                OperationType::MachineryProbeSecondary,
-                Arc::new(MachineryProbe),
-            );
+        c.with_handler(
+            crate::runs::probe::MACHINERY_PROBE,
+            Arc::new(MachineryProbe),
+        )
+        .with_handler(
+            crate::runs::probe::MACHINERY_PROBE_SECONDARY,
+            Arc::new(MachineryProbe),
+        );
     }
 
     /// The test-only operation: records each execution, optionally sleeps

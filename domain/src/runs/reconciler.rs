@@ -83,12 +83,12 @@ pub async fn sweep(svc: &Services) -> AppResult<SweepReport> {
 /// finds the run gone and stops the handler). The limits come from the
 /// catalogue's specs; the SQL pre-filters with the smallest of them.
 async fn end_overdue(svc: &Services, now: i64) -> AppResult<u64> {
-    let min_wait = OperationType::ALL
+    let min_wait = super::model::registered_types()
         .iter()
         .map(|o| o.spec().max_queue_wait_ms)
         .min()
         .unwrap_or(i64::MAX);
-    let min_runtime = OperationType::ALL
+    let min_runtime = super::model::registered_types()
         .iter()
         .map(|o| o.spec().max_runtime_ms)
         .min()

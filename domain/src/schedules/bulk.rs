@@ -9,7 +9,7 @@
 
 use super::admission::{self, Ledger, Plan, Starter};
 use super::service::active_targets;
-use super::{BULK_STARTABLE, BulkChild, BulkPage, BulkView, Target};
+use super::{BulkChild, BulkPage, BulkView, Target, bulk_startable};
 use crate::access::{self, Actor};
 use crate::audit::{AuditedTx, Entry};
 use crate::error::{AppError, AppResult};
@@ -175,7 +175,7 @@ pub async fn start(
     let op_type = op_type
         .parse::<OperationType>()
         .ok()
-        .filter(|op| BULK_STARTABLE.contains(op))
+        .filter(|op| bulk_startable().contains(op))
         .ok_or_else(|| AppError::invalid("op_type", "Choose an operation to start."))?;
     let access = access::workspace_for_change(
         svc,

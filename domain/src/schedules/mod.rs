@@ -23,16 +23,13 @@ pub use crate::tenants::tags;
 
 /// Operations a schedule may start: the read operations, and review packs
 /// (every section: the handler's default when a start names none).
-pub const SCHEDULABLE: [OperationType; 8] = [
-    OperationType::InventorySync,
-    OperationType::ComplianceSnapshot,
-    OperationType::TenantVerification,
-    OperationType::ConnectionCheck,
-    OperationType::DirectoryGroupsSync,
-    OperationType::RoleDefinitionsSync,
-    OperationType::BaselineCompare,
-    OperationType::ReviewPackGenerate,
-];
+pub fn schedulable() -> Vec<OperationType> {
+    crate::runs::model::registered_types()
+        .iter()
+        .copied()
+        .filter(|t| t.spec().schedulable)
+        .collect()
+}
 
 /// What a schedule starts its operation on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -64,7 +61,7 @@ impl Target {
 }
 
 /// A tag as pages show it (declared with the view types every page shares).
-pub use crate::tenants::{BULK_STARTABLE, TagsPanel};
+pub use crate::tenants::{TagsPanel, bulk_startable};
 pub use crate::views::TagView;
 
 /// One fired slot and what its starts did.

@@ -15,7 +15,7 @@
 
 use super::admission::{self, Ledger, Plan, Starter};
 use super::recurrence::Recurrence;
-use super::{FireView, LATE_AFTER_MS, SCHEDULABLE, ScheduleView, SchedulesPage, Target};
+use super::{FireView, LATE_AFTER_MS, ScheduleView, SchedulesPage, Target, schedulable};
 use crate::access::{self, Actor};
 use crate::audit::{AuditedTx, Entry};
 use crate::error::{AppError, AppResult};
@@ -63,7 +63,7 @@ async fn validate(svc: &Services, ws: WorkspaceId, form: &ScheduleForm) -> AppRe
         .op_type
         .parse::<OperationType>()
         .ok()
-        .filter(|op| SCHEDULABLE.contains(op))
+        .filter(|op| schedulable().contains(op))
         .ok_or_else(|| AppError::invalid("op_type", "Choose an operation a schedule can start."))?;
     let target = Target::parse(&form.target).ok_or_else(|| {
         AppError::invalid("target", "Choose a tenant, a tag, or every active tenant.")

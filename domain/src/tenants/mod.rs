@@ -15,15 +15,13 @@ pub mod tags;
 
 /// Operations a bulk start may start on many tenants: the read operations.
 /// (Review packs are limited per member; restore needs per-tenant choices.)
-pub const BULK_STARTABLE: [OperationType; 7] = [
-    OperationType::InventorySync,
-    OperationType::ComplianceSnapshot,
-    OperationType::TenantVerification,
-    OperationType::ConnectionCheck,
-    OperationType::DirectoryGroupsSync,
-    OperationType::RoleDefinitionsSync,
-    OperationType::BaselineCompare,
-];
+pub fn bulk_startable() -> Vec<OperationType> {
+    crate::runs::model::registered_types()
+        .iter()
+        .copied()
+        .filter(|t| t.spec().bulk_startable)
+        .collect()
+}
 
 /// The tenants page's tag panel: the tags, who carries them, what may change.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

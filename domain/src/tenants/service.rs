@@ -73,7 +73,7 @@ pub async fn tenants_page(
         tag,
         any_tenants,
         can_manage: access.role().can(Capability::TenantManage),
-        can_bulk_start: super::BULK_STARTABLE
+        can_bulk_start: super::bulk_startable()
             .iter()
             .any(|op| access.role().can(op.spec().capability)),
         workspace: access.workspace,

@@ -99,13 +99,13 @@ async fn five_hundred_tenants_give_exact_counts(backend: Backend) {
     .await;
     for t in &w.tenants[10..21] {
         assert_eq!(
-            start_one(&app, &w.owner, *t, OperationType::InventorySync).await,
+            start_one(&app, &w.owner, *t, domain::provider::INVENTORY_SYNC).await,
             StartDecision::Accepted
         );
     }
     for t in &w.tenants[21..26] {
         assert_eq!(
-            start_one(&app, &w.owner, *t, OperationType::ComplianceSnapshot).await,
+            start_one(&app, &w.owner, *t, domain::provider::COMPLIANCE_SNAPSHOT).await,
             StartDecision::Accepted
         );
     }
@@ -760,7 +760,7 @@ async fn one_truth_for_a_bulks_progress(backend: Backend) {
 
     // A target found already running keeps the entry until that run ends.
     assert_eq!(
-        start_one(&app, &w.owner, t[0], OperationType::InventorySync).await,
+        start_one(&app, &w.owner, t[0], domain::provider::INVENTORY_SYNC).await,
         StartDecision::Accepted
     );
     let joined = bulk::start(

@@ -50,7 +50,14 @@ async fn ended(
 }
 
 async fn snapshot(app: &TestApp, tenant: TenantId, at: i64) -> i64 {
-    let run = ended(app, tenant, OperationType::InventorySync, "succeeded", at).await;
+    let run = ended(
+        app,
+        tenant,
+        domain::provider::INVENTORY_SYNC,
+        "succeeded",
+        at,
+    )
+    .await;
     sqlx::query_as::<_, (i64,)>(
         "INSERT INTO inventory_snapshots (tenant_id, run_id, taken_at, device_configurations, compliance_policies, managed_devices, attempt)
          VALUES ($1, $2, $3, 0, 0, 0, 1) RETURNING id",
@@ -68,7 +75,7 @@ async fn compliance(app: &TestApp, tenant: TenantId, at: i64, ok: i64, bad: i64,
     let run = ended(
         app,
         tenant,
-        OperationType::ComplianceSnapshot,
+        domain::provider::COMPLIANCE_SNAPSHOT,
         "succeeded",
         at,
     )
@@ -132,7 +139,7 @@ async fn every_column_counts_what_is_stored(backend: Backend) {
         Initiator::System,
         StartRequest {
             tenant: a,
-            op_type: OperationType::InventorySync,
+            op_type: domain::provider::INVENTORY_SYNC,
             connection: None,
             args: serde_json::json!({}),
         },
@@ -141,7 +148,7 @@ async fn every_column_counts_what_is_stored(backend: Backend) {
     .unwrap();
     // B: two failures this week, one older; its secret expires in 10 days.
     for at in [T0 - H, T0 - 2 * D, T0 - 9 * D] {
-        ended(&app, b, OperationType::TenantVerification, "failed", at).await;
+        ended(&app, b, domain::provider::TENANT_VERIFICATION, "failed", at).await;
     }
     exec(
         &app,

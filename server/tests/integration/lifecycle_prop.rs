@@ -8,7 +8,7 @@ use crate::runs::{probe, run_world};
 use domain::runs::gate::{Initiator, StartGate, StartRequest};
 use domain::runs::reconciler;
 use domain::runs::service::{ClaimedRun, Completion, RunService};
-use domain::runs::{OperationType, ReasonCode, StartDecision, SummaryCounts};
+use domain::runs::{ReasonCode, StartDecision, SummaryCounts};
 use proptest::prelude::*;
 use std::collections::HashMap;
 
@@ -58,9 +58,9 @@ async fn check(backend: Backend, cmds: Vec<Cmd>) {
         match c {
             Cmd::Start { secondary } => {
                 let op = if secondary {
-                    OperationType::MachineryProbeSecondary
+                    domain::runs::probe::MACHINERY_PROBE_SECONDARY
                 } else {
-                    OperationType::MachineryProbe
+                    domain::runs::probe::MACHINERY_PROBE
                 };
                 let active_before = rows(svc)
                     .await

@@ -143,7 +143,7 @@ async fn seed(app: &TestApp) -> World {
             .unwrap();
     }
 
-    let types: Vec<OperationType> = OperationType::ALL
+    let types: Vec<OperationType> = domain::operations::ALL
         .iter()
         .copied()
         .filter(|t| !t.spec().test_only)
@@ -280,8 +280,8 @@ fn filters(w: &World) -> Vec<RunFilter> {
             });
         }
         for t in [
-            OperationType::InventorySync,
-            OperationType::TenantVerification,
+            domain::provider::INVENTORY_SYNC,
+            domain::provider::TENANT_VERIFICATION,
         ] {
             out.push(RunFilter {
                 op_type: Some(t),

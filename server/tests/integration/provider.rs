@@ -605,7 +605,7 @@ async fn ready_means_verified(backend: Backend) {
         .iter()
         .filter(|op| {
             op.spec().scope == domain::runs::ScopeKind::ProviderConnection
-                && **op != domain::runs::OperationType::TenantVerification
+                && **op != domain::provider::TENANT_VERIFICATION
         })
         .count();
     assert!(provider_rows >= 4);

@@ -9,7 +9,6 @@ use crate::common::{Backend, spawn_app};
 use crate::runs::run_world;
 use domain::provider::data::{self, DirectoryRow, DirectoryTable, InventoryItem};
 use domain::runs::gate::{Initiator, StartGate, StartRequest};
-use domain::runs::model::OperationType;
 use domain::runs::service::{Completion, RunService};
 
 fn policy(name: &str) -> InventoryItem {
@@ -53,7 +52,7 @@ async fn a_killed_attempt_leaves_nothing_visible(backend: Backend) {
     let run = StartGate::start(
         svc,
         Initiator::User(&w.owner),
-        start(OperationType::InventorySync),
+        start(domain::provider::INVENTORY_SYNC),
     )
     .await
     .unwrap()
@@ -122,7 +121,7 @@ async fn a_failed_sync_never_replaces_the_directory(backend: Backend) {
     let groups = format!("/admin/t/{}/groups", w.tenant);
     let start = || StartRequest {
         tenant: w.tenant,
-        op_type: OperationType::DirectoryGroupsSync,
+        op_type: domain::provider::DIRECTORY_GROUPS_SYNC,
         connection: None,
         args: serde_json::Value::Null,
     };

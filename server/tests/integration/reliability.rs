@@ -18,8 +18,8 @@ use crate::common::{Backend, PASSWORD, TestDatabase, open_store};
 use crate::tcp_proxy::TcpProxy;
 use domain::access::Actor;
 use domain::ids::{RunId, TenantId};
+use domain::runs::StartDecision;
 use domain::runs::gate::{Initiator, StartGate, StartRequest};
-use domain::runs::{OperationType, StartDecision};
 use domain::services::{Services, Settings};
 use simulators::graph::{Fault, GraphSimulator, SimTenant};
 use std::collections::{BTreeMap, HashMap};
@@ -449,7 +449,7 @@ async fn kill_nine_soak() {
                         Initiator::User(&owner),
                         StartRequest {
                             tenant,
-                            op_type: OperationType::MachineryProbe,
+                            op_type: domain::runs::probe::MACHINERY_PROBE,
                             connection: None,
                             args: serde_json::json!({"sleep_ms": 400}),
                         },
@@ -631,7 +631,7 @@ async fn database_outage_under_processes() {
     let tenants = set_up_through_http(&c, &svc, &owner, &guids, false).await;
     let probe = |tenant: TenantId, sleep_ms: u64| StartRequest {
         tenant,
-        op_type: OperationType::MachineryProbe,
+        op_type: domain::runs::probe::MACHINERY_PROBE,
         connection: None,
         args: serde_json::json!({ "sleep_ms": sleep_ms }),
     };

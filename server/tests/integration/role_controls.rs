@@ -40,9 +40,7 @@ async fn controls_match_the_role(backend: Backend) {
     .await
     .unwrap()
     .run;
-    let run_capability = domain::runs::OperationType::MachineryProbe
-        .spec()
-        .capability;
+    let run_capability = domain::runs::probe::MACHINERY_PROBE.spec().capability;
 
     let t = w.tenant;
     let c = w.connection;

@@ -10,9 +10,7 @@ use domain::runs::gate::{Initiator, StartGate, StartRequest};
 use domain::runs::reconciler;
 use domain::runs::service::{Cancellation, Completion, Heartbeat, RunService};
 use domain::runs::worker::{Worker, WorkerConfig};
-use domain::runs::{
-    OperationType, ReasonCode, RunOutcome, RunStatus, StartDecision, SummaryCounts,
-};
+use domain::runs::{ReasonCode, RunOutcome, RunStatus, StartDecision, SummaryCounts};
 use std::time::Duration;
 
 pub struct RunWorld {
@@ -91,7 +89,7 @@ pub async fn run_world(app: &TestApp) -> RunWorld {
 pub fn probe(tenant: TenantId, args: serde_json::Value) -> StartRequest {
     StartRequest {
         tenant,
-        op_type: OperationType::MachineryProbe,
+        op_type: domain::runs::probe::MACHINERY_PROBE,
         connection: None,
         args,
     }
@@ -155,7 +153,7 @@ async fn dedupe_and_scope_busy(backend: Backend) {
     assert_eq!(again.decision, StartDecision::Deduped);
     assert_eq!(again.run, first.run, "deduped returns the active run");
     let other = StartRequest {
-        op_type: OperationType::MachineryProbeSecondary,
+        op_type: domain::runs::probe::MACHINERY_PROBE_SECONDARY,
         ..probe(w.tenant, serde_json::json!({}))
     };
     let busy = StartGate::start(&app.services, Initiator::User(&w.owner), other.clone())
@@ -166,7 +164,7 @@ async fn dedupe_and_scope_busy(backend: Backend) {
         busy.run, first.run,
         "scope busy returns the run holding the scope"
     );
-    assert_eq!(busy.holder, Some(OperationType::MachineryProbe));
+    assert_eq!(busy.holder, Some(domain::runs::probe::MACHINERY_PROBE));
     let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM operation_runs")
         .fetch_one(app.services.store.unguarded_pool())
         .await
@@ -272,7 +270,7 @@ async fn blocked_starts_record_a_run_and_enqueue_nothing(backend: Backend) {
         svc,
         Initiator::User(&w.owner),
         StartRequest {
-            op_type: OperationType::OnboardingBootstrap,
+            op_type: domain::onboarding::ONBOARDING_BOOTSTRAP,
             ..probe(w.tenant, serde_json::json!({}))
         },
     )
@@ -338,9 +336,9 @@ async fn fifty_concurrent_starts_admit_exactly_one(backend: Backend) {
         let tenant = w.tenant;
         tasks.push(tokio::spawn(async move {
             let op = if i % 2 == 0 {
-                OperationType::MachineryProbe
+                domain::runs::probe::MACHINERY_PROBE
             } else {
-                OperationType::MachineryProbeSecondary
+                domain::runs::probe::MACHINERY_PROBE_SECONDARY
             };
             StartGate::start(
                 &svc,
@@ -606,7 +604,7 @@ async fn stale_runs_out_of_attempts_are_closed_failed(backend: Backend) {
         notes[0].0,
         format!(
             "{}: failed after going stale",
-            OperationType::MachineryProbe.label()
+            domain::runs::probe::MACHINERY_PROBE.label()
         )
     );
     assert!(
@@ -660,7 +658,7 @@ async fn queued_and_blocked_starts_are_audited(backend: Backend) {
         Initiator::User(&w.owner),
         domain::runs::gate::StartRequest {
             tenant: bare,
-            op_type: OperationType::InventorySync,
+            op_type: domain::provider::INVENTORY_SYNC,
             connection: None,
             args: serde_json::json!({}),
         },
@@ -696,7 +694,7 @@ async fn queued_and_blocked_starts_are_audited(backend: Backend) {
                 "succeeded".to_string(),
                 format!(
                     "{} #{} on Fabrikam",
-                    OperationType::MachineryProbe.label(),
+                    domain::runs::probe::MACHINERY_PROBE.label(),
                     queued.run
                 ),
                 None
@@ -709,7 +707,7 @@ async fn queued_and_blocked_starts_are_audited(backend: Backend) {
                 "denied".to_string(),
                 format!(
                     "{} #{} on Northwind",
-                    OperationType::InventorySync.label(),
+                    domain::provider::INVENTORY_SYNC.label(),
                     blocked.run
                 ),
                 Some(ReasonCode::ConnectionMissing.as_str().to_string())
@@ -731,7 +729,7 @@ async fn a_run_no_worker_picks_up_ends_and_frees_its_scope(backend: Backend) {
     let app = spawn_app(backend).await;
     let w = run_world(&app).await;
     let svc = &app.services;
-    let spec = OperationType::MachineryProbe.spec();
+    let spec = domain::runs::probe::MACHINERY_PROBE.spec();
     let r = StartGate::start(
         svc,
         Initiator::User(&w.owner),
@@ -799,7 +797,7 @@ async fn a_run_past_its_time_limit_is_ended_and_its_worker_told_to_stop(backend:
     let app = spawn_app(backend).await;
     let w = run_world(&app).await;
     let svc = &app.services;
-    let spec = OperationType::MachineryProbe.spec();
+    let spec = domain::runs::probe::MACHINERY_PROBE.spec();
     let r = StartGate::start(
         svc,
         Initiator::User(&w.owner),

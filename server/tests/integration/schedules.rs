@@ -364,7 +364,7 @@ async fn an_interrupted_fire_is_finished_without_starting_anyone_twice(backend: 
         domain::runs::gate::Initiator::Schedule,
         domain::runs::gate::StartRequest {
             tenant: w.tenants[0],
-            op_type: domain::runs::OperationType::InventorySync,
+            op_type: domain::provider::INVENTORY_SYNC,
             connection: None,
             args: serde_json::json!({}),
         },
@@ -613,7 +613,7 @@ async fn the_pages_show_schedules_and_tags(backend: Backend) {
         domain::runs::gate::Initiator::User(&w.owner),
         domain::runs::gate::StartRequest {
             tenant: w.tenants[0],
-            op_type: domain::runs::OperationType::InventorySync,
+            op_type: domain::provider::INVENTORY_SYNC,
             connection: None,
             args: serde_json::json!({}),
         },

@@ -10,12 +10,12 @@ use crate::runs::{add_connection, run_world};
 use domain::ids::{RunId, TenantId, UserId, WorkspaceId};
 use domain::runs::gate::{Initiator, StartGate, StartRequest};
 use domain::runs::service::RunService;
-use domain::runs::{OperationType, RunOutcome, RunStatus};
+use domain::runs::{RunOutcome, RunStatus};
 
 fn inventory(tenant: TenantId) -> StartRequest {
     StartRequest {
         tenant,
-        op_type: OperationType::InventorySync,
+        op_type: domain::provider::INVENTORY_SYNC,
         connection: None,
         args: serde_json::Value::Null,
     }

@@ -9,7 +9,6 @@ use crate::error::{AppError, AppResult};
 use crate::ids::{BaselineId, TenantId};
 use crate::rbac::Capability;
 use crate::runs::gate::StartGate;
-use crate::runs::model::OperationType;
 use crate::services::Services;
 use crate::views::AuditAction;
 use serde_json::{Map, Value};
@@ -136,7 +135,7 @@ pub async fn align_preview(
                 changes,
             });
         }
-        let blocked = StartGate::readiness(svc, actor, tenant, &[OperationType::RestoreExecute])
+        let blocked = StartGate::readiness(svc, actor, tenant, &[crate::restore::RESTORE_EXECUTE])
             .await?
             .into_iter()
             .find_map(|r| match r.state {
@@ -207,7 +206,7 @@ pub async fn align(
         svc,
         actor,
         &access,
-        OperationType::RestoreExecute,
+        crate::restore::RESTORE_EXECUTE,
         tenants,
         words,
         serde_json::json!({
@@ -217,6 +216,29 @@ pub async fn align(
         }),
     )
     .await
+}
+
+/// Restore's port for *bring in line*: the baseline's policies a restore
+/// writes on `tenant` (installed by `operations::services`).
+pub fn desired_items(
+    svc: Services,
+    tenant: TenantId,
+    args: Value,
+) -> crate::runs::handlers::BoxFuture<AppResult<Option<Vec<crate::restore::DesiredItem>>>> {
+    Box::pin(async move {
+        Ok(restore_items(&svc, tenant, &args).await?.map(|items| {
+            items
+                .into_iter()
+                .map(|i| crate::restore::DesiredItem {
+                    no: i.no,
+                    exist_only: i.exist_only(),
+                    settings: i.desired_settings(),
+                    kind: i.kind,
+                    display_name: i.display_name,
+                })
+                .collect()
+        }))
+    })
 }
 
 /// The desired policies of a baseline restore for one tenant (the run's

@@ -4,7 +4,6 @@ use crate::access::{self, Actor};
 use crate::error::{AppError, AppResult};
 use crate::ids::{BaselineId, TenantId, WorkspaceId};
 use crate::runs::gate::{Initiator, StartGate, StartRequest};
-use crate::runs::model::OperationType;
 use crate::runs::service::ClaimedRun;
 use crate::runs::sql::published;
 use crate::services::Services;
@@ -35,7 +34,7 @@ async fn start_compare(svc: &Services, tenant: TenantId) -> AppResult<()> {
         Initiator::System,
         StartRequest {
             tenant,
-            op_type: OperationType::BaselineCompare,
+            op_type: crate::baselines::BASELINE_COMPARE,
             connection: None,
             args: serde_json::json!({}),
         },
@@ -47,7 +46,7 @@ async fn start_compare(svc: &Services, tenant: TenantId) -> AppResult<()> {
 /// After a successful inventory sync of a tenant a baseline applies to:
 /// compare it (as the system). What this misses, [`compare_due`] catches.
 pub async fn after_run(svc: &Services, run: &ClaimedRun) {
-    if run.op_type != OperationType::InventorySync {
+    if run.op_type != crate::provider::INVENTORY_SYNC {
         return;
     }
     let Some(tenant) = run.tenant_id else {
@@ -187,7 +186,7 @@ pub async fn compare_now(
         svc,
         actor,
         &access,
-        OperationType::BaselineCompare,
+        crate::baselines::BASELINE_COMPARE,
         tenants,
         format!("baseline {}", h.name),
         serde_json::json!({}),

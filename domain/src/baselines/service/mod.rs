@@ -12,8 +12,7 @@ mod matrix;
 mod versions;
 
 pub use assignments::{assign, unassign};
-pub(crate) use bring_in_line::restore_items;
-pub use bring_in_line::{align, align_preview};
+pub use bring_in_line::{align, align_preview, desired_items};
 pub(crate) use common::{assigned, items_of, latest_policies};
 pub(crate) use compares::alignment_by_tenant;
 pub use compares::{after_run, compare_due, compare_now};

@@ -276,7 +276,7 @@ fn not_verified(
     let provider_work = r.op_type.spec().scope == ScopeKind::ProviderConnection;
     if r.state != ReadinessState::Ready
         || !provider_work
-        || r.op_type == crate::runs::OperationType::TenantVerification
+        || r.op_type == crate::provider::TENANT_VERIFICATION
     {
         return r;
     }

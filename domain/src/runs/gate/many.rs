@@ -175,7 +175,7 @@ fn sort(
             continue;
         };
         let request = request_for(op_type, args, tenant, nb);
-        match verdict(&spec, initiator, &snap, false, now) {
+        match verdict(spec, initiator, &snap, false, now) {
             // The single start audits the refusal and writes the blocked run.
             Verdict::Refuse(AppError::Forbidden) | Verdict::Block(_) => {
                 sorted.alone.push((tenant, nb));

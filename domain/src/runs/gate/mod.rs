@@ -170,7 +170,7 @@ impl StartGate {
             let snap = snapshot::snapshot(session.conn(), &request, initiator.member(), spec.scope)
                 .await?;
             let named = request.connection.is_some();
-            match verdict::verdict(&spec, &initiator, &snap, named, now) {
+            match verdict::verdict(spec, &initiator, &snap, named, now) {
                 Verdict::Refuse(e) => {
                     if e == AppError::Forbidden {
                         write::audit_refusal(session, &initiator, &request, &snap, now).await?;

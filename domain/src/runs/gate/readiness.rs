@@ -23,7 +23,11 @@ impl StartGate {
         use crate::runs::model::{Readiness, ReadinessState};
         let request = StartRequest {
             tenant,
-            op_type: OperationType::ConnectionCheck,
+            // The snapshot reads the tenant and its connection, never the type.
+            op_type: operations
+                .first()
+                .copied()
+                .unwrap_or(crate::runs::probe::MACHINERY_PROBE),
             connection: None,
             args: serde_json::Value::Null,
         };
@@ -45,7 +49,7 @@ impl StartGate {
             .iter()
             .map(|op| {
                 let spec = op.spec();
-                let blocker = first_blocker(&spec, &snap.tenant, snap.connection.as_ref(), now);
+                let blocker = first_blocker(spec, &snap.tenant, snap.connection.as_ref(), now);
                 let state = match (blocker, snap.active) {
                     (Some(reason), _) => ReadinessState::Blocked { reason },
                     (None, Some((run, holder))) if holder == *op => ReadinessState::Running { run },
