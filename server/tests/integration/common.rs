@@ -584,12 +584,13 @@ impl TestApp {
     }
 }
 
-/// Every product source file (`domain/src`, `app/src`, `server/src`) with
+/// Every product source file (`engine/src`, `domain/src`, `app/src`, `server/src`) with
 /// its text, for the tests that scan the source for a rule.
 pub fn product_sources() -> Vec<(PathBuf, String)> {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let mut out = Vec::new();
     let mut stack = vec![
+        root.join("engine/src"),
         root.join("domain/src"),
         root.join("app/src"),
         root.join("server/src"),

@@ -185,8 +185,8 @@ both_backends!(
 #[test]
 fn connections_come_only_from_the_guard() {
     let allowed = [
-        "domain/src/store.rs",
-        "domain/src/runs/wake.rs",
+        "engine/src/store.rs",
+        "engine/src/runs/wake.rs",
         "server/src/bench.rs",
         "server/src/bench_monitoring.rs",
         "server/src/bench_http.rs",

@@ -538,7 +538,7 @@ mod tests {
     }
 }
 
-// ----- mail delivery (the outbox in `crate::mail`) -----
+// ----- mail delivery (the outbox in `domain::mail`) -----
 
 /// Why a send did not succeed, in our words (the server's never shown).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

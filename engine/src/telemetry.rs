@@ -105,6 +105,7 @@ mod tests {
         let mut offenders = Vec::new();
         let mut stack = vec![
             root.join("domain/src"),
+            root.join("engine/src"),
             root.join("server/src"),
             root.join("app/src"),
         ];

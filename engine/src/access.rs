@@ -119,7 +119,7 @@ pub async fn current_workspace_with(
 
 type TenantRow = (i64, String, String, String, i64);
 
-pub(crate) fn tenant_view(workspace: WorkspaceId, row: TenantRow) -> AppResult<TenantView> {
+pub fn tenant_view(workspace: WorkspaceId, row: TenantRow) -> AppResult<TenantView> {
     let (id, display_name, microsoft_tenant_id, status, created_at) = row;
     Ok(TenantView {
         id: TenantId(id),

@@ -1,4 +1,4 @@
-//! What the engine runs, handed to it at start-up (see `crate::operations`):
+//! What the engine runs, handed to it at start-up (see `domain::operations`):
 //! a handler per operation type, run-page items, hooks that run after any
 //! run's outcome is committed, and periodic sweeps. The engine calls them and
 //! knows nothing of what they do.

@@ -652,7 +652,7 @@ pub(crate) async fn load_view(conn: &mut AnyConnection, run: RunId) -> AppResult
 /// cancel was requested: one reading for the run page, list rows and the poll.
 /// The row needs `op_type, status, outcome, created_at, started_at,
 /// lease_expires_at, reconciliation, cancel_requested_at`.
-pub(crate) fn truth_of_row(
+pub fn truth_of_row(
     r: &sqlx::any::AnyRow,
 ) -> AppResult<(RunTruth, Option<ReconciliationRecord>, bool)> {
     use sqlx::Row;

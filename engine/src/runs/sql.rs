@@ -3,30 +3,38 @@
 //! results count. Features use these instead of spelling statuses out.
 
 /// `{alias}.status IN ('queued', 'running')`: the run still holds its scope.
+#[macro_export]
+#[doc(hidden)]
 macro_rules! active_run {
     ($alias:literal) => {
         concat!($alias, ".status IN ('queued', 'running')")
     };
 }
-pub(crate) use active_run;
+pub use crate::active_run;
 
 /// SQL: run `{alias}` ended and did its work (succeeded, or partly).
+#[macro_export]
+#[doc(hidden)]
 macro_rules! ended_well {
     ($alias:literal) => {
         concat!($alias, ".outcome IN ('succeeded', 'partially_succeeded')")
     };
 }
-pub(crate) use ended_well;
+pub use crate::ended_well;
 
 /// SQL: run `{alias}` ended failed.
+#[macro_export]
+#[doc(hidden)]
 macro_rules! ended_failed {
     ($alias:literal) => {
         concat!($alias, ".outcome = 'failed'")
     };
 }
-pub(crate) use ended_failed;
+pub use crate::ended_failed;
 
 /// SQL: run `{alias}` is one the gate wrote already blocked (never queued).
+#[macro_export]
+#[doc(hidden)]
 macro_rules! written_blocked {
     ($alias:literal) => {
         concat!(
@@ -41,25 +49,29 @@ macro_rules! written_blocked {
         )
     };
 }
-pub(crate) use written_blocked;
+pub use crate::written_blocked;
 
 /// The protected scope key of a provider connection, as SQL over an id
 /// column (`'provider_connection:' || c.id`); the same key as
 /// [`super::model::connection_scope_key`].
+#[macro_export]
+#[doc(hidden)]
 macro_rules! connection_scope {
     ($id:literal) => {
         concat!("'provider_connection:' || ", $id)
     };
 }
-pub(crate) use connection_scope;
+pub use crate::connection_scope;
 
 /// The protected scope key of a tenant, as SQL over an id column.
+#[macro_export]
+#[doc(hidden)]
 macro_rules! tenant_scope {
     ($id:literal) => {
         concat!("'tenant:' || ", $id)
     };
 }
-pub(crate) use tenant_scope;
+pub use crate::tenant_scope;
 
 /// The condition under which a run's stored result is data: the run that
 /// wrote it (`{alias}.run_id`, `{alias}.attempt`) ended successfully, with
