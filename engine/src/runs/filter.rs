@@ -414,12 +414,18 @@ mod tests {
 
     #[test]
     fn a_filter_survives_the_url() {
-        crate::runs::model::register_types(&[crate::runs::probe::MACHINERY_PROBE]);
+        // A type of the test's own (the engine names no feature's; test-only
+        // types are refused in URLs).
+        use crate::runs::model::{OperationSpec, PROVIDER};
+        const SYNC_SPEC: OperationSpec =
+            OperationSpec::provider("test_sync", "Inventory sync", 30, PROVIDER);
+        const SYNC: OperationType = OperationType::registered(&SYNC_SPEC);
+        crate::runs::model::register_types(&[SYNC]);
         let f = RunFilter {
             tab: Tab::FollowUp,
             status: Some(RunStatus::Completed),
             outcome: Some(RunOutcome::PartiallySucceeded),
-            op_type: Some(crate::runs::probe::MACHINERY_PROBE),
+            op_type: Some(SYNC),
             tenant: Some(TenantId(7)),
             initiator: Some(InitiatorFilter::User(UserId(3))),
             range: Some(Range::LastWeek),
@@ -431,7 +437,7 @@ mod tests {
         let q = f.to_query();
         assert_eq!(
             q,
-            "tab=follow_up&status=completed&outcome=partially_succeeded&type=machinery_probe&tenant=7&initiator=3&range=7d&tag=4&fire=9&bulk=5"
+            "tab=follow_up&status=completed&outcome=partially_succeeded&type=test_sync&tenant=7&initiator=3&range=7d&tag=4&fire=9&bulk=5"
         );
         let parsed = HubQuery::parse(&format!("?{q}&before=1700.42&notice=x")).ok();
         assert_eq!(

@@ -32,7 +32,7 @@ async fn count(app: &crate::common::TestApp, sql: &str) -> i64 {
 
 async fn members_are_limited_per_window(backend: Backend) {
     let app = crate::common::app(backend).settings(tight()).spawn().await;
-    let w = crate::runs::run_world(&app).await;
+    let w = crate::world::run_world(&app).await;
     // A tenant without a provider connection: every provider start is blocked.
     let bare = domain::tenants::create(
         &app.services,

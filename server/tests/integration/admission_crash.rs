@@ -7,7 +7,7 @@
 //! admission and its ledger rows, finished by a second process.
 
 use crate::common::{Backend, T0, TestApp, spawn_app};
-use crate::schedules::world;
+use crate::world::fleet;
 use domain::failpoints::Crash;
 use domain::ids::{ScheduleFireId, TenantId};
 use domain::runs::filter::RunFilter;
@@ -108,7 +108,7 @@ async fn outcome(app: &TestApp) -> Outcome {
 async fn a_fire_crashed_between_any_two_writes_starts_no_target_twice(backend: Backend) {
     for (point, pass) in CRASH_POINTS {
         let app = spawn_app(backend).await;
-        let w = world(&app, TARGETS as usize - 1).await;
+        let w = fleet(&app, TARGETS as usize - 1).await;
         let svc = &app.services;
         block_last(&app, &w.tenants, BLOCKED as usize).await;
         service::create(svc, &w.owner, w.ws, every_hour())
@@ -206,7 +206,7 @@ crate::both_backends!(a_fire_crashed_between_any_two_writes_starts_no_target_twi
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_worker_process_killed_mid_fire_is_finished_by_another_without_a_second_start() {
     let app = spawn_app(Backend::Postgres).await;
-    let w = world(&app, TARGETS as usize - 1).await;
+    let w = fleet(&app, TARGETS as usize - 1).await;
     let svc = &app.services;
     block_last(&app, &w.tenants, BLOCKED as usize).await;
     let now = std::time::SystemTime::now()

@@ -2128,11 +2128,11 @@ pub(crate) async fn world(app: &TestApp) -> World {
         .await
         .unwrap();
     let conn_a =
-        crate::runs::add_connection(app, ws_a, tenant_a, "enabled", "granted", true, None).await;
+        crate::world::add_connection(app, ws_a, tenant_a, "enabled", "granted", true, None).await;
     let conn_b =
-        crate::runs::add_connection(app, ws_b, tenant_b, "enabled", "granted", true, None).await;
+        crate::world::add_connection(app, ws_b, tenant_b, "enabled", "granted", true, None).await;
     let spare_a =
-        crate::runs::add_connection(app, ws_a, tenant_a, "enabled", "granted", true, None).await;
+        crate::world::add_connection(app, ws_a, tenant_a, "enabled", "granted", true, None).await;
 
     let run_a = StartGate::start(
         svc,

@@ -8,7 +8,7 @@ use crate::both_backends;
 use crate::common::{Backend, T0, TestApp, spawn_app};
 use crate::provider::{HEALTHY, provider_world};
 use crate::restore::{COMPLIANCE, CONFIGS, items, latest_snapshot};
-use crate::schedules::world;
+use crate::world::fleet;
 use domain::baselines::service;
 use domain::baselines::{BaselinePage, CellState, MATRIX_PAGE, StateCounts};
 use domain::error::AppError;
@@ -492,7 +492,7 @@ async fn seed_snapshot(app: &TestApp, ws: domain::ids::WorkspaceId, t: TenantId,
 async fn matrix_counts_versions_and_expiry(backend: Backend) {
     let app = spawn_app(backend).await;
     let n = 55;
-    let w = world(&app, n).await;
+    let w = fleet(&app, n).await;
     let svc = &app.services;
     for (i, t) in w.tenants.iter().enumerate() {
         seed_snapshot(&app, w.ws, *t, i).await;

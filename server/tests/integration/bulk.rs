@@ -5,7 +5,7 @@
 
 use crate::both_backends;
 use crate::common::{Backend, TestApp, spawn_app};
-use crate::schedules::world;
+use crate::world::fleet;
 use domain::access::Actor;
 use domain::error::AppError;
 use domain::ids::TenantId;
@@ -60,7 +60,7 @@ async fn start_one(
 
 async fn five_hundred_tenants_give_exact_counts(backend: Backend) {
     let app = spawn_app(backend).await;
-    let w = world(&app, 499).await;
+    let w = fleet(&app, 499).await;
     let svc = &app.services;
     let tag = domain::schedules::tags::create(svc, &w.owner, w.ws, "Fleet")
         .await
@@ -259,7 +259,7 @@ async fn five_hundred_tenants_give_exact_counts(backend: Backend) {
 
 async fn who_may_start_and_see_a_bulk(backend: Backend) {
     let app = spawn_app(backend).await;
-    let w = world(&app, 4).await;
+    let w = fleet(&app, 4).await;
     let svc = &app.services;
     // Read-only members may not start operations: 403, audited as denied.
     let e = bulk::start(
@@ -450,7 +450,7 @@ async fn who_may_start_and_see_a_bulk(backend: Backend) {
 
 async fn bulk_start_through_http(backend: Backend) {
     let app = spawn_app(backend).await;
-    let w = world(&app, 3).await;
+    let w = fleet(&app, 3).await;
     let b = app.browser();
     b.sign_in("owner@example.com").await;
     // Checked rows are posted as tenants[i] (sparse, as unchecked boxes send nothing).
@@ -693,7 +693,7 @@ async fn bulk_note(app: &TestApp, bulk: domain::ids::BulkStartId) -> (String, St
 /// or joined.
 async fn one_truth_for_a_bulks_progress(backend: Backend) {
     let app = spawn_app(backend).await;
-    let w = world(&app, 9).await;
+    let w = fleet(&app, 9).await;
     let svc = &app.services;
     let t = &w.tenants;
     // 3 can start, 7 are blocked (connection disabled).
@@ -827,7 +827,7 @@ async fn one_truth_for_a_bulks_progress(backend: Backend) {
 /// minutes) with every run it started counted, and nothing started twice.
 async fn a_bulk_cut_short_counts_every_run_it_started(backend: Backend) {
     let app = spawn_app(backend).await;
-    let w = world(&app, 3).await;
+    let w = fleet(&app, 3).await;
     let svc = &app.services;
     svc.failpoints.arm(
         "admission.before_record",

@@ -4,7 +4,7 @@
 
 use crate::both_backends;
 use crate::common::{Backend, T0, TestApp, spawn_app};
-use crate::schedules::world;
+use crate::world::fleet;
 use domain::ids::{RunId, TenantId};
 use domain::rbac::Role;
 use domain::runs::OperationType;
@@ -120,7 +120,7 @@ async fn order(
 
 async fn every_column_counts_what_is_stored(backend: Backend) {
     let app = spawn_app(backend).await;
-    let w = world(&app, 2).await;
+    let w = fleet(&app, 2).await;
     let svc = &app.services;
     let (a, b, c) = (w.tenants[0], w.tenants[1], w.tenants[2]);
     // A: inventory 3 h ago, compliance 50 → 75 → 90 %, an unpublished

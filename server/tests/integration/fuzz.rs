@@ -47,7 +47,7 @@ struct Fixture {
 
 async fn fixture(backend: Backend, who: Who) -> Fixture {
     let app = spawn_app(backend).await;
-    let w = crate::runs::run_world(&app).await;
+    let w = crate::world::run_world(&app).await;
     let email = match who {
         Who::Owner => Some("owner@example.com"),
         Who::Readonly => Some("readonly@example.com"),

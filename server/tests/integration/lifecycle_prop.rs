@@ -4,7 +4,8 @@
 //! reconciler sweeps. After every step the invariants must hold.
 
 use crate::common::{Backend, spawn_app};
-use crate::runs::{probe, run_world};
+use crate::runs::probe;
+use crate::world::run_world;
 use domain::runs::gate::{Initiator, StartGate, StartRequest};
 use domain::runs::reconciler;
 use domain::runs::service::{ClaimedRun, Completion, RunService};

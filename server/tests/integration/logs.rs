@@ -4,7 +4,8 @@
 //! template; every line written while a run is handled names the run.
 
 use crate::common::{Backend, spawn_app};
-use crate::runs::{probe, run_world, wait_terminal};
+use crate::runs::{probe, wait_terminal};
+use crate::world::run_world;
 use domain::runs::gate::{Initiator, StartGate};
 use domain::runs::worker::{Worker, WorkerConfig};
 use serde_json::Value;
@@ -55,7 +56,7 @@ async fn requests_and_runs_are_on_every_log_line() {
     let captured = Captured::default();
     // The production JSON format, captured.
     let subscriber = server::logging::json_subscriber(
-        tracing_subscriber::EnvFilter::new("info,domain=debug,sqlx=warn"),
+        tracing_subscriber::EnvFilter::new("info,domain=debug,engine=debug,sqlx=warn"),
         captured.clone(),
     );
     let _guard = tracing::subscriber::set_default(subscriber);
@@ -151,7 +152,7 @@ async fn no_secret_reaches_a_log_line() {
     let captured = Captured::default();
     let subscriber = server::logging::json_subscriber(
         tracing_subscriber::EnvFilter::new(
-            "debug,domain=trace,server=trace,app=trace,simulators=trace",
+            "debug,engine=trace,domain=trace,server=trace,app=trace,simulators=trace",
         ),
         captured.clone(),
     );

@@ -47,4 +47,5 @@ mod support;
 mod support_rt;
 mod tcp_proxy;
 mod triage;
+mod world;
 mod zones;

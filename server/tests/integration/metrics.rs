@@ -4,7 +4,8 @@
 //! the shipped `ops/` files only name series the process really exports.
 
 use crate::common::{Backend, spawn_app};
-use crate::runs::{probe, run_world, wait_terminal};
+use crate::runs::{probe, wait_terminal};
+use crate::world::run_world;
 use domain::runs::gate::{Initiator, StartGate};
 use domain::runs::worker::{Worker, WorkerConfig};
 use std::collections::BTreeSet;

@@ -4,7 +4,8 @@
 //! costs nothing but the spans.
 
 use crate::common::{Backend, spawn_app};
-use crate::runs::{probe, run_world, wait_terminal};
+use crate::runs::{probe, wait_terminal};
+use crate::world::run_world;
 use axum::Router;
 use axum::body::Bytes;
 use axum::routing::post;

@@ -6,7 +6,7 @@
 
 use crate::both_backends;
 use crate::common::{Backend, spawn_app};
-use crate::runs::run_world;
+use crate::world::run_world;
 use domain::provider::data::{self, DirectoryRow, DirectoryTable, InventoryItem};
 use domain::runs::gate::{Initiator, StartGate, StartRequest};
 use domain::runs::service::{Completion, RunService};

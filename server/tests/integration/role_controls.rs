@@ -5,7 +5,8 @@
 
 use crate::both_backends;
 use crate::common::{Backend, spawn_app};
-use crate::runs::{probe, run_world};
+use crate::runs::probe;
+use crate::world::run_world;
 use domain::rbac::{Capability, Role};
 use domain::runs::gate::{Initiator, StartGate};
 

@@ -3,88 +3,14 @@
 
 use crate::both_backends;
 use crate::common::{Backend, TestApp, spawn_app};
-use domain::access::Actor;
-use domain::ids::{ProviderConnectionId, RunId, TenantId, WorkspaceId};
-use domain::rbac::Role;
+use crate::world::{add_connection, run_world};
+use domain::ids::{RunId, TenantId};
 use domain::runs::gate::{Initiator, StartGate, StartRequest};
 use domain::runs::reconciler;
 use domain::runs::service::{Cancellation, Completion, Heartbeat, RunService};
 use domain::runs::worker::{Worker, WorkerConfig};
 use domain::runs::{ReasonCode, RunOutcome, RunStatus, StartDecision, SummaryCounts};
 use std::time::Duration;
-
-pub struct RunWorld {
-    pub owner: Actor,
-    pub readonly: Actor,
-    pub tenant: TenantId,
-    pub connection: ProviderConnectionId,
-}
-
-pub async fn add_connection(
-    app: &TestApp,
-    ws: WorkspaceId,
-    tenant: TenantId,
-    status: &str,
-    consent: &str,
-    creds: bool,
-    expires: Option<i64>,
-) -> ProviderConnectionId {
-    let (id,): (i64,) = sqlx::query_as(
-        "INSERT INTO provider_connections (workspace_id, tenant_id, display_name, status, consent, has_credentials, credential_expires_at, is_default, created_at)
-         VALUES ($1, $2, 'Graph app', $3, $4, $5, $6,
-            CASE WHEN EXISTS (SELECT 1 FROM provider_connections WHERE tenant_id = $2 AND is_default = 1) THEN 0 ELSE 1 END, 0)
-         RETURNING id",
-    )
-    .bind(ws.0)
-    .bind(tenant.0)
-    .bind(status)
-    .bind(consent)
-    .bind(creds as i64)
-    .bind(expires)
-    .fetch_one(app.services.store.unguarded_pool())
-    .await
-    .unwrap();
-    ProviderConnectionId(id)
-}
-
-pub async fn run_world(app: &TestApp) -> RunWorld {
-    let owner_id = app.create_user("owner@example.com", false).await;
-    let ro_id = app.create_user("readonly@example.com", false).await;
-    let owner = app.actor(owner_id, "owner@example.com");
-    let readonly = app.actor(ro_id, "readonly@example.com");
-    let svc = &app.services;
-    let workspace = domain::workspaces::create(svc, &owner, "Acme MSP")
-        .await
-        .unwrap();
-    let tenant = domain::tenants::create(
-        svc,
-        &owner,
-        workspace,
-        "Fabrikam",
-        "11111111-1111-1111-1111-111111111111",
-    )
-    .await
-    .unwrap();
-    domain::workspaces::add_member_directly(
-        svc,
-        &owner,
-        workspace,
-        "readonly@example.com",
-        Role::Readonly,
-    )
-    .await
-    .unwrap();
-    domain::tenants::set_assignment(svc, &owner, tenant, ro_id, true)
-        .await
-        .unwrap();
-    let connection = add_connection(app, workspace, tenant, "enabled", "granted", true, None).await;
-    RunWorld {
-        owner,
-        readonly,
-        tenant,
-        connection,
-    }
-}
 
 pub fn probe(tenant: TenantId, args: serde_json::Value) -> StartRequest {
     StartRequest {

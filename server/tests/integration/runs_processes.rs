@@ -2,7 +2,8 @@
 //! across two processes, and recovery after one is killed with SIGKILL.
 
 use crate::common::{Backend, TestApp, spawn_app};
-use crate::runs::{probe, run_world, wait_terminal};
+use crate::runs::{probe, wait_terminal};
+use crate::world::run_world;
 use domain::ids::TenantId;
 use domain::runs::gate::{Initiator, StartGate};
 use domain::runs::{RunOutcome, RunStatus, StartDecision};

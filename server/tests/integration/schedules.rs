@@ -6,63 +6,16 @@
 
 use crate::both_backends;
 use crate::common::{Backend, T0, TestApp, open_store, spawn_app};
-use crate::runs::run_world;
-use domain::access::Actor;
+use crate::world::fleet;
 use domain::error::AppError;
-use domain::ids::{ScheduleFireId, TenantId, WorkspaceId};
+use domain::ids::{ScheduleFireId, TenantId};
 use domain::schedules::service::{self, ScheduleForm};
 use domain::schedules::tags;
 use std::sync::Arc;
 
 const MINUTE: i64 = 60_000;
 
-pub(crate) struct World {
-    pub owner: Actor,
-    pub readonly: Actor,
-    pub ws: WorkspaceId,
-    pub tenants: Vec<TenantId>,
-}
-
 /// The run world's workspace with `extra` more tenants (`Tenant 0`, …), each
-/// with a consented default connection (written directly: 500 quickly).
-pub(crate) async fn world(app: &TestApp, extra: usize) -> World {
-    let w = run_world(app).await;
-    let ws = domain::workspaces::list_for_user(&app.services, w.owner.user_id)
-        .await
-        .unwrap()[0]
-        .id;
-    let pool = app.services.store.unguarded_pool();
-    let mut tenants = vec![w.tenant];
-    for i in 0..extra {
-        let (t,): (i64,) = sqlx::query_as(
-            "INSERT INTO tenants (workspace_id, display_name, microsoft_tenant_id, status, created_at, updated_at)
-             VALUES ($1, $2, $3, 'active', 0, 0) RETURNING id",
-        )
-        .bind(ws.0)
-        .bind(format!("Tenant {i}"))
-        .bind(format!("00000000-0000-4000-8000-{i:012}"))
-        .fetch_one(pool)
-        .await
-        .unwrap();
-        sqlx::query(
-            "INSERT INTO provider_connections (workspace_id, tenant_id, display_name, status, consent, has_credentials, is_default, created_at)
-             VALUES ($1, $2, 'Graph app', 'enabled', 'granted', 1, 1, 0)",
-        )
-        .bind(ws.0)
-        .bind(t)
-        .execute(pool)
-        .await
-        .unwrap();
-        tenants.push(TenantId(t));
-    }
-    World {
-        owner: w.owner,
-        readonly: w.readonly,
-        ws,
-        tenants,
-    }
-}
-
 fn form(target: &str, cron: &str, zone: &str) -> ScheduleForm {
     ScheduleForm {
         name: "Nightly inventory".into(),
@@ -97,7 +50,7 @@ fn field(e: AppError) -> Option<String> {
 
 async fn forms_are_checked_field_by_field(backend: Backend) {
     let app = spawn_app(backend).await;
-    let w = world(&app, 0).await;
+    let w = fleet(&app, 0).await;
     let svc = &app.services;
     let mut bad = form("all", "0 3 * * *", "UTC");
     bad.op_type = "restore_execute".into();
@@ -149,7 +102,7 @@ async fn forms_are_checked_field_by_field(backend: Backend) {
 
 async fn tags_group_tenants(backend: Backend) {
     let app = spawn_app(backend).await;
-    let w = world(&app, 2).await;
+    let w = fleet(&app, 2).await;
     let svc = &app.services;
     let finance = tags::create(svc, &w.owner, w.ws, " Finance ")
         .await
@@ -233,7 +186,7 @@ async fn tags_group_tenants(backend: Backend) {
 
 async fn a_slot_fires_once_and_missed_slots_fold_into_one_late_fire(backend: Backend) {
     let app = spawn_app(backend).await;
-    let w = world(&app, 4).await;
+    let w = fleet(&app, 4).await;
     let svc = &app.services;
     let id = service::create(svc, &w.owner, w.ws, form("all", "*/15 * * * *", "UTC"))
         .await
@@ -342,7 +295,7 @@ async fn a_slot_fires_once_and_missed_slots_fold_into_one_late_fire(backend: Bac
 /// takes it over after its lease and starts only the rest.
 async fn an_interrupted_fire_is_finished_without_starting_anyone_twice(backend: Backend) {
     let app = spawn_app(backend).await;
-    let w = world(&app, 3).await;
+    let w = fleet(&app, 3).await;
     let svc = &app.services;
     let tag = tags::create(svc, &w.owner, w.ws, "Tier 1").await.unwrap();
     for t in &w.tenants {
@@ -427,7 +380,7 @@ both_backends!(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_processes_fire_each_of_200_slots_once() {
     let app = spawn_app(Backend::Postgres).await;
-    let w = world(&app, 9).await;
+    let w = fleet(&app, 9).await;
     let svc = &app.services;
     service::create(svc, &w.owner, w.ws, form("all", "* * * * *", "UTC"))
         .await
@@ -476,7 +429,7 @@ async fn two_processes_fire_each_of_200_slots_once() {
 /// tenant list filters by tag.
 async fn the_pages_show_schedules_and_tags(backend: Backend) {
     let app = spawn_app(backend).await;
-    let w = world(&app, 1).await;
+    let w = fleet(&app, 1).await;
     let b = app.browser();
     assert_eq!(b.sign_in("owner@example.com").await.status, 200);
     let fields = |cron: &str| {

@@ -4,7 +4,8 @@
 
 use crate::both_backends;
 use crate::common::{Backend, TestApp, spawn_app};
-use crate::runs::{RunWorld, probe, run_world};
+use crate::runs::probe;
+use crate::world::{RunWorld, run_world};
 use domain::AppError;
 use domain::runs::ReasonCode;
 use domain::runs::gate::{Initiator, StartGate};

@@ -4,7 +4,7 @@
 //! over, and read the ticket back through RT's REST 2 API.
 
 use crate::common::{Backend, spawn_app};
-use crate::runs::run_world;
+use crate::world::run_world;
 use domain::secrets::Secret;
 use domain::support::desk::DeskConfig;
 use domain::support::{Handoff, NewSupportRequest, Severity, SupportContext};

@@ -6,7 +6,7 @@
 
 use crate::both_backends;
 use crate::common::{Backend, Browser, TestApp, spawn_app};
-use crate::runs::{add_connection, run_world};
+use crate::world::{add_connection, run_world};
 use domain::ids::{RunId, TenantId, UserId, WorkspaceId};
 use domain::runs::gate::{Initiator, StartGate, StartRequest};
 use domain::runs::service::RunService;
