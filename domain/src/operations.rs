@@ -1,13 +1,15 @@
-//! The operation catalogue: every operation type Tenantry knows, one row
-//! each. A type's behaviour is declared once beside its feature: its spec
-//! (label, scope, capability, expected duration, prerequisites, where it is
-//! started from), its handler, its run-page items, its after-run hook and its
-//! periodic sweep. The run engine (`crate::runs`) knows none of them: it gets
-//! the assembled [`catalogue`] at start-up.
+//! The composition root: every operation type Tenantry knows, and the
+//! service handle with every feature's ports. A type is declared once beside
+//! its feature: its spec (key, label, scope, capability, expected duration,
+//! prerequisites, where it is started from, whether schedules and bulk starts
+//! may start it) and its `OperationType` constant; its handler, run-page
+//! items, after-run hook and periodic sweep in the feature's `register`. The
+//! run engine (the `engine` crate) knows none of them: [`register`] makes the
+//! keys known, and it gets the assembled [`catalogue`] at start-up.
 //!
-//! Adding an operation type: write its feature module (a `SPEC` and a
-//! `register` function), add its row to `operation_catalogue!` below and its
-//! `register` call to [`catalogue`] (specs/002-operation-runs.md shows one).
+//! Adding an operation type: declare its spec and constant in its feature
+//! module, add it to [`ALL`] and the feature's `register` call to
+//! [`catalogue`] (specs/002-operation-runs.md shows one).
 
 use crate::runs::model::OperationType;
 
