@@ -6,6 +6,7 @@
 //! and the presenter's inputs; behind the `server` feature: storage, the
 //! features' services, handlers and sweeps.
 
+pub mod alerts;
 pub mod baselines;
 pub mod drift;
 pub mod fleet;

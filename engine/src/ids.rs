@@ -63,4 +63,12 @@ id_type!(
     BulkStartId,
     /// A workspace baseline (its versions, items, assignments).
     BaselineId,
+    /// A workspace's alert rule.
+    AlertRuleId,
+    /// One alert: a rule's condition on one tenant and subject.
+    AlertId,
+    /// A Standard Webhooks endpoint alerts are sent to.
+    WebhookEndpointId,
+    /// One message to a webhook endpoint or the support desk.
+    AlertDeliveryId,
 );

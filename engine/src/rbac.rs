@@ -28,10 +28,14 @@ pub enum Capability {
     OperationsView,
     SchedulesManage,
     BaselinesManage,
+    /// Alert rules, their routes and webhook endpoints.
+    AlertsManage,
+    /// Acknowledge, snooze and resolve alerts.
+    AlertsRespond,
 }
 
 impl Capability {
-    pub const ALL: [Capability; 13] = [
+    pub const ALL: [Capability; 15] = [
         Capability::WorkspaceView,
         Capability::MembersManage,
         Capability::AuditView,
@@ -45,6 +49,8 @@ impl Capability {
         Capability::OperationsView,
         Capability::SchedulesManage,
         Capability::BaselinesManage,
+        Capability::AlertsManage,
+        Capability::AlertsRespond,
     ];
 
     /// The dotted name used in specs and audit details.
@@ -63,6 +69,8 @@ impl Capability {
             Capability::OperationsView => "operations.view",
             Capability::SchedulesManage => "schedules.manage",
             Capability::BaselinesManage => "baselines.manage",
+            Capability::AlertsManage => "alerts.manage",
+            Capability::AlertsRespond => "alerts.respond",
         }
     }
 }
@@ -84,6 +92,7 @@ impl Role {
                     | ReviewPackGenerate
                     | SupportRequest
                     | OperationsView
+                    | AlertsRespond
             ),
             Role::Readonly => matches!(capability, WorkspaceView | TenantView | OperationsView),
         }

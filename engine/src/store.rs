@@ -177,6 +177,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../../migrations/sqlite/0022_sign_in_limits.sql"),
         postgres: include_str!("../../migrations/postgres/0022_sign_in_limits.sql"),
     },
+    Migration {
+        version: 23,
+        name: "alerts",
+        sqlite: include_str!("../../migrations/sqlite/0023_alerts.sql"),
+        postgres: include_str!("../../migrations/postgres/0023_alerts.sql"),
+    },
 ];
 
 /// Connections open and in use, open and idle, and the most there may be.

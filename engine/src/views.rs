@@ -196,10 +196,25 @@ pub enum AuditAction {
     InvitationRevoked,
     InvitationAccepted,
     OperationRefused,
+    AlertRuleCreated,
+    AlertRuleUpdated,
+    AlertRuleDeleted,
+    AlertOpened,
+    AlertReopened,
+    AlertAcknowledged,
+    AlertSnoozed,
+    AlertWoke,
+    AlertResolved,
+    WebhookEndpointCreated,
+    WebhookEndpointUpdated,
+    WebhookSecretRotated,
+    WebhookEndpointDisabled,
+    WebhookEndpointDeleted,
+    WebhookRedelivered,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 67] = [
+    pub const ALL: [AuditAction; 82] = [
         AuditAction::UserCreated,
         AuditAction::SignedIn,
         AuditAction::SignInFailed,
@@ -267,6 +282,21 @@ impl AuditAction {
         AuditAction::InvitationRevoked,
         AuditAction::InvitationAccepted,
         AuditAction::OperationRefused,
+        AuditAction::AlertRuleCreated,
+        AuditAction::AlertRuleUpdated,
+        AuditAction::AlertRuleDeleted,
+        AuditAction::AlertOpened,
+        AuditAction::AlertReopened,
+        AuditAction::AlertAcknowledged,
+        AuditAction::AlertSnoozed,
+        AuditAction::AlertWoke,
+        AuditAction::AlertResolved,
+        AuditAction::WebhookEndpointCreated,
+        AuditAction::WebhookEndpointUpdated,
+        AuditAction::WebhookSecretRotated,
+        AuditAction::WebhookEndpointDisabled,
+        AuditAction::WebhookEndpointDeleted,
+        AuditAction::WebhookRedelivered,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -338,6 +368,21 @@ impl AuditAction {
             AuditAction::InvitationRevoked => "invitation.revoked",
             AuditAction::InvitationAccepted => "invitation.accepted",
             AuditAction::OperationRefused => "operation.refused",
+            AuditAction::AlertRuleCreated => "alert_rule.created",
+            AuditAction::AlertRuleUpdated => "alert_rule.updated",
+            AuditAction::AlertRuleDeleted => "alert_rule.deleted",
+            AuditAction::AlertOpened => "alert.opened",
+            AuditAction::AlertReopened => "alert.reopened",
+            AuditAction::AlertAcknowledged => "alert.acknowledged",
+            AuditAction::AlertSnoozed => "alert.snoozed",
+            AuditAction::AlertWoke => "alert.woke",
+            AuditAction::AlertResolved => "alert.resolved",
+            AuditAction::WebhookEndpointCreated => "webhook_endpoint.created",
+            AuditAction::WebhookEndpointUpdated => "webhook_endpoint.updated",
+            AuditAction::WebhookSecretRotated => "webhook_endpoint.secret_rotated",
+            AuditAction::WebhookEndpointDisabled => "webhook_endpoint.disabled",
+            AuditAction::WebhookEndpointDeleted => "webhook_endpoint.deleted",
+            AuditAction::WebhookRedelivered => "webhook_endpoint.redelivered",
         }
     }
 
@@ -410,6 +455,21 @@ impl AuditAction {
             AuditAction::InvitationRevoked => "Invitation revoked",
             AuditAction::InvitationAccepted => "Invitation accepted",
             AuditAction::OperationRefused => "Operation start refused",
+            AuditAction::AlertRuleCreated => "Alert rule created",
+            AuditAction::AlertRuleUpdated => "Alert rule changed",
+            AuditAction::AlertRuleDeleted => "Alert rule deleted",
+            AuditAction::AlertOpened => "Alert opened",
+            AuditAction::AlertReopened => "Alert reopened",
+            AuditAction::AlertAcknowledged => "Alert acknowledged",
+            AuditAction::AlertSnoozed => "Alert snoozed",
+            AuditAction::AlertWoke => "Snoozed alert woke up",
+            AuditAction::AlertResolved => "Alert resolved",
+            AuditAction::WebhookEndpointCreated => "Webhook endpoint added",
+            AuditAction::WebhookEndpointUpdated => "Webhook endpoint changed",
+            AuditAction::WebhookSecretRotated => "Webhook signing secret rotated",
+            AuditAction::WebhookEndpointDisabled => "Webhook endpoint disabled",
+            AuditAction::WebhookEndpointDeleted => "Webhook endpoint deleted",
+            AuditAction::WebhookRedelivered => "Webhook message sent again",
         }
     }
 }

@@ -221,6 +221,7 @@ async fn start_server(
         support_desk: Default::default(),
         mail: None,
         sso: None,
+        webhook_networks: Default::default(),
         web: crate::web::WebConfig {
             limits: crate::shedding::LoadLimits {
                 max_in_flight: opts.max_in_flight.max(1),

@@ -124,6 +124,8 @@ struct WorkerArgs {
     #[command(flatten)]
     provider: ProviderArgs,
     #[command(flatten)]
+    desk: DeskArgs,
+    #[command(flatten)]
     mail: MailArgs,
 }
 
@@ -421,9 +423,20 @@ struct WorkArgs {
     /// (e.g. 127.0.0.1:9464; keep it private). Off when unset.
     #[arg(long, env = "TENANTRY_METRICS_BIND")]
     metrics_bind: Option<SocketAddr>,
+    /// Networks alert webhooks may reach although they are not public
+    /// (e.g. 10.20.0.0/16 for an in-house receiver; repeat or separate with
+    /// commas). Loopback, private, link-local and metadata addresses are
+    /// refused unless listed here.
+    #[arg(long, env = "TENANTRY_WEBHOOK_ALLOW_NETWORK", value_delimiter = ',')]
+    webhook_allow_network: Vec<String>,
 }
 
 impl WorkArgs {
+    fn webhook_networks(&self) -> Result<domain::alerts::ssrf::WebhookNetworks, String> {
+        domain::alerts::ssrf::WebhookNetworks::parse(&self.webhook_allow_network)
+            .map_err(|e| format!("--webhook-allow-network: {e}"))
+    }
+
     fn review_pack_ttl_ms(&self) -> i64 {
         self.review_pack_days * 24 * 60 * 60 * 1000
     }
@@ -561,6 +574,7 @@ async fn serve(database_url: String, args: ServeArgs) -> Result<(), String> {
         reconcile_every_ms: work.reconcile_seconds * 1000,
         provider: provider.config()?,
         support_desk: desk.config()?,
+        webhook_networks: work.webhook_networks()?,
     };
     if !config.site_root.join("pkg").join("tenantry.js").exists() {
         tracing::warn!(site_root = %config.site_root.display(), "no built site found: pages render without styles and islands; run scripts/build.sh");
@@ -592,6 +606,7 @@ async fn worker(database_url: String, args: WorkerArgs) -> Result<(), String> {
     let WorkerArgs {
         work,
         provider,
+        desk,
         mail,
     } = args;
     let store = open_store(&database_url).await?;
@@ -602,6 +617,8 @@ async fn worker(database_url: String, args: WorkerArgs) -> Result<(), String> {
     let services = provider.config()?.runtime()?.installed_in(
         domain::operations::services(store, settings)
             .with_data_dir(provider.data_dir.clone())
+            .with_port(desk.config()?)
+            .with_port(work.webhook_networks()?)
             .with_optional_port(mail.config()?),
     );
     let services = crate::startup::with_test_failpoints(services);

@@ -33,6 +33,8 @@ pub struct Config {
     pub mail: Option<domain::mail::MailConfig>,
     /// Single sign-on (`--oidc-issuer`; none: passwords only).
     pub sso: Option<domain::sso::SsoConfig>,
+    /// Networks alert webhooks may reach although not public (`--webhook-allow-network`).
+    pub webhook_networks: domain::alerts::ssrf::WebhookNetworks,
 }
 
 /// Where provider secrets are sealed with and where Graph lives.
@@ -107,6 +109,7 @@ mod tests {
                 token: Secret::new("rt-token-value-1234"),
                 queue: "General".into(),
             },
+            webhook_networks: Default::default(),
             web: Default::default(),
             mail: domain::mail::MailConfig::parse(
                 "smtps://tenantry:mail-password-value@mail.example.com",

@@ -174,6 +174,8 @@ pub async fn run(args: DemoArgs) -> Result<(), String> {
         .map_err(|e| format!("cannot start the mailbox page: {e}"))?;
     let config = Config {
         sso: None,
+        // The demo's webhook receivers live on this machine.
+        webhook_networks: domain::alerts::ssrf::WebhookNetworks::parse(&["127.0.0.1/32".into()])?,
         mail: Some(domain::mail::MailConfig::parse(
             &smtp.url(),
             "Tenantry demo <tenantry@demo.local>",

@@ -123,6 +123,19 @@ pub fn start_background(
             stop.clone(),
         )));
     }
+    // Alerts: evaluation of ended runs and the deliveries it queues, from
+    // processes that run work (any number of them: both are exactly-once
+    // per event and per claimed row).
+    if workers > 0 {
+        tasks.push(tokio::spawn(domain::alerts::evaluate::run_periodically(
+            services.clone(),
+            stop.clone(),
+        )));
+        tasks.push(tokio::spawn(domain::alerts::send::run_periodically(
+            services.clone(),
+            stop.clone(),
+        )));
+    }
     if reconcile_every_ms > 0 {
         let svc = services.clone();
         tasks.push(tokio::spawn(reconciler::run_periodically(
@@ -176,7 +189,8 @@ impl Application {
             .with_data_dir(config.provider.data_dir.clone())
             .with_port(config.support_desk.clone())
             .with_optional_port(config.mail.clone())
-            .with_optional_port(config.sso.clone());
+            .with_optional_port(config.sso.clone())
+            .with_port(config.webhook_networks.clone());
         let services = with_test_failpoints(services);
         Self::build_with(config, services).await
     }

@@ -72,6 +72,7 @@ impl HaloSimulator {
         let app = Router::new()
             .route("/auth/token", post(token))
             .route("/api/Tickets", post(create_tickets))
+            .route("/api/Actions", post(create_actions))
             .route("/_sim/fault", put(put_fault))
             .route("/_sim/tickets", get(list_tickets))
             .with_state(state.clone());
@@ -171,6 +172,51 @@ async fn create_tickets(
     let ticket = Value::Object(ticket);
     s.tickets.push(ticket.clone());
     (StatusCode::CREATED, Json(ticket)).into_response()
+}
+
+/// `POST /api/Actions`: notes added to tickets (`[{ticket_id, note}]`),
+/// kept on the ticket under `actions`.
+async fn create_actions(
+    State(state): State<Arc<Mutex<DeskState>>>,
+    headers: HeaderMap,
+    body: String,
+) -> Response {
+    let fault = delay(&state).await;
+    let mut s = lock(&state);
+    let authorized = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .is_some_and(|t| s.tokens.iter().any(|k| k == t));
+    if !authorized {
+        return (StatusCode::UNAUTHORIZED, "Unauthorized").into_response();
+    }
+    if fault == DeskFault::ServerError {
+        return (StatusCode::INTERNAL_SERVER_ERROR, "internal detail").into_response();
+    }
+    let Ok(Value::Array(items)) = serde_json::from_str::<Value>(&body) else {
+        return (StatusCode::BAD_REQUEST, "Expected a JSON array of actions.").into_response();
+    };
+    let Some(action) = items.into_iter().next() else {
+        return (StatusCode::BAD_REQUEST, "Expected an action.").into_response();
+    };
+    let Some(id) = action.get("ticket_id").and_then(Value::as_i64) else {
+        return (StatusCode::BAD_REQUEST, "An action needs a ticket_id.").into_response();
+    };
+    let Some(ticket) = s
+        .tickets
+        .iter_mut()
+        .find(|t| t.get("id").and_then(Value::as_i64) == Some(id))
+    else {
+        return (StatusCode::NOT_FOUND, "No such ticket.").into_response();
+    };
+    if let Some(obj) = ticket.as_object_mut() {
+        let list = obj.entry("actions").or_insert_with(|| json!([]));
+        if let Some(a) = list.as_array_mut() {
+            a.push(action.clone());
+        }
+    }
+    (StatusCode::CREATED, Json(action)).into_response()
 }
 
 async fn put_fault(

@@ -283,7 +283,7 @@ pub(crate) async fn start_admitted(
 
 /// The bulk with its progress (None: not in this workspace); with
 /// `visible_to`, over the targets that member may see.
-async fn view_of(
+pub(crate) async fn view_of(
     svc: &Services,
     ws: WorkspaceId,
     bulk: BulkStartId,

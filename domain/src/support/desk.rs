@@ -214,3 +214,77 @@ async fn create_unbounded(
         }
     }
 }
+
+/// Adds a note to a ticket this desk opened (an alert that reopened), all of
+/// it within [`HANDOFF_TIMEOUT`].
+#[tracing::instrument(name = "desk.add_note", skip_all, fields(desk = config.kind().unwrap_or("none")))]
+pub async fn add_note(config: &DeskConfig, external_id: &str, note: &str) -> Result<(), DeskError> {
+    match tokio::time::timeout(
+        HANDOFF_TIMEOUT,
+        add_note_unbounded(config, external_id, note),
+    )
+    .await
+    {
+        Ok(result) => result,
+        Err(_) => Err(DeskError::Timeout),
+    }
+}
+
+async fn add_note_unbounded(
+    config: &DeskConfig,
+    external_id: &str,
+    note: &str,
+) -> Result<(), DeskError> {
+    let client = http();
+    match config {
+        DeskConfig::NotConfigured => Err(DeskError::Unreachable),
+        DeskConfig::HaloPsa {
+            base_url,
+            client_id,
+            client_secret,
+        } => {
+            let base = base_url.trim_end_matches('/');
+            let token = client
+                .post(format!("{base}/auth/token"))
+                .form(&[
+                    ("grant_type", "client_credentials"),
+                    ("client_id", client_id.as_str()),
+                    ("client_secret", client_secret.expose()),
+                    ("scope", "all"),
+                ])
+                .send()
+                .await
+                .map_err(transport)?;
+            status(token.status())?;
+            let token: Value = json_of(token).await?;
+            let access = token
+                .get("access_token")
+                .and_then(Value::as_str)
+                .ok_or(DeskError::Unreadable)?;
+            let id: i64 = external_id.parse().map_err(|_| DeskError::Unreadable)?;
+            let added = client
+                .post(format!("{base}/api/Actions"))
+                .bearer_auth(access)
+                .json(&json!([{ "ticket_id": id, "note": note, "outcome": "Update" }]))
+                .send()
+                .await
+                .map_err(transport)?;
+            status(added.status())
+        }
+        DeskConfig::RequestTracker {
+            base_url, token, ..
+        } => {
+            let base = base_url.trim_end_matches('/');
+            let id: i64 = external_id.parse().map_err(|_| DeskError::Unreadable)?;
+            let added = client
+                .post(format!("{base}/REST/2.0/ticket/{id}/comment"))
+                .header("Authorization", format!("token {}", token.expose()))
+                .header("Content-Type", "text/plain")
+                .body(note.to_string())
+                .send()
+                .await
+                .map_err(transport)?;
+            status(added.status())
+        }
+    }
+}

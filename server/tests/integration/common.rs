@@ -171,6 +171,7 @@ pub fn app(backend: Backend) -> AppBuilder {
         web: Default::default(),
         mail: None,
         sso: None,
+        webhook_networks: Default::default(),
         pool: StoreOptions {
             max_connections: 8,
             ..StoreOptions::default()
@@ -186,6 +187,7 @@ pub struct AppBuilder {
     mail: Option<domain::mail::MailConfig>,
     sso: Option<domain::sso::SsoConfig>,
     pool: StoreOptions,
+    webhook_networks: domain::alerts::ssrf::WebhookNetworks,
 }
 
 impl AppBuilder {
@@ -217,6 +219,12 @@ impl AppBuilder {
     /// sign-in, so the provider may start after the app).
     pub fn sso(mut self, sso: domain::sso::SsoConfig) -> Self {
         self.sso = Some(sso);
+        self
+    }
+
+    /// Alert webhooks may reach these networks (a receiver on 127.0.0.1).
+    pub fn webhooks(mut self, networks: domain::alerts::ssrf::WebhookNetworks) -> Self {
+        self.webhook_networks = networks;
         self
     }
 
@@ -259,7 +267,8 @@ impl AppBuilder {
             .with_clock(Arc::new(clock.clone()))
             .with_data_dir(db.data_dir())
             .with_optional_port(self.mail)
-            .with_optional_port(self.sso);
+            .with_optional_port(self.sso)
+            .with_port(self.webhook_networks.clone());
         if let Some(p) = self.provider {
             services = p.installed_in(services);
         }
@@ -277,6 +286,7 @@ impl AppBuilder {
             support_desk: Default::default(),
             mail: None,
             sso: None,
+            webhook_networks: Default::default(),
             web: self.web,
         };
         let app = Application::build_with(config, services.clone())

@@ -9,6 +9,7 @@ mod abuse;
 mod account;
 mod accounts;
 mod admission_crash;
+mod alerts;
 mod authz_matrix;
 mod baselines;
 mod bulk;

@@ -136,6 +136,7 @@ async fn sessions_survive_a_restart(backend: Backend) {
         support_desk: Default::default(),
         mail: None,
         sso: None,
+        webhook_networks: Default::default(),
         web: Default::default(),
     };
     let store = crate::common::open_store(app.db_url()).await;

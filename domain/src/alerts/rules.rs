@@ -1,0 +1,684 @@
+//! Alert rules: a form checked field by field (nothing half-saved: one
+//! transaction with its audit entry), and the rules as evaluation reads them.
+
+use super::{Condition, ConditionKind, Exclusions, Routes, RuleView, Scope, Severity};
+use crate::access::{self, Actor};
+use crate::audit::{AuditedTx, Entry};
+use crate::error::{AppError, AppResult};
+use crate::ids::{AlertRuleId, TagId, TenantId, WebhookEndpointId, WorkspaceId};
+use crate::rbac::{Capability, Role};
+use crate::services::Services;
+use crate::views::AuditAction;
+use sqlx::AnyConnection;
+
+/// Policy kinds drift and baseline conditions can name or leave out.
+pub const POLICY_KINDS: &[&str] = &["device_configuration", "compliance_policy"];
+
+/// The rule form as posted (every field text, so a bad value is named, not a 400).
+#[derive(Debug, Clone, Default)]
+pub struct RuleForm {
+    pub name: String,
+    pub condition: String,
+    pub op_type: String,
+    pub count: String,
+    pub window_hours: String,
+    pub days: String,
+    pub percent: String,
+    pub policy_kind: String,
+    /// `all`, `tag:ID` or `tenants` (then `tenants`).
+    pub scope: String,
+    pub tenants: Vec<TenantId>,
+    pub exclude_tenants: Vec<TenantId>,
+    pub exclude_kinds: Vec<String>,
+    pub severity: String,
+    pub roles: Vec<String>,
+    pub webhooks: Vec<WebhookEndpointId>,
+    pub ticket: bool,
+    pub mail: String,
+}
+
+/// A checked rule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rule {
+    pub id: AlertRuleId,
+    pub workspace: WorkspaceId,
+    pub name: String,
+    pub condition: Condition,
+    pub scope: Scope,
+    pub exclusions: Exclusions,
+    pub severity: Severity,
+    pub routes: Routes,
+}
+
+fn number(
+    raw: &str,
+    field: &str,
+    what: &str,
+    range: std::ops::RangeInclusive<i64>,
+) -> AppResult<i64> {
+    let n: i64 = raw
+        .trim()
+        .parse()
+        .map_err(|_| AppError::invalid(field, format!("Enter {what} as a whole number.")))?;
+    if !range.contains(&n) {
+        return Err(AppError::invalid(
+            field,
+            format!("Enter {what} from {} to {}.", range.start(), range.end()),
+        ));
+    }
+    Ok(n)
+}
+
+fn condition_of(form: &RuleForm) -> AppResult<Condition> {
+    let kind = ConditionKind::parse(form.condition.trim())
+        .filter(|k| ConditionKind::CHOOSABLE.contains(k))
+        .ok_or_else(|| AppError::invalid("condition", "Choose what the rule watches."))?;
+    Ok(match kind {
+        ConditionKind::RunFailures => {
+            let op = form.op_type.trim();
+            let op_type = if op.is_empty() || op == "any" {
+                None
+            } else {
+                let t: crate::runs::OperationType = op
+                    .parse()
+                    .map_err(|_| AppError::invalid("op_type", "Choose an operation."))?;
+                Some(t.as_str().to_string())
+            };
+            Condition::RunFailures {
+                op_type,
+                count: number(&form.count, "count", "how many times", 1..=1000)?,
+                window_hours: number(
+                    &form.window_hours,
+                    "window_hours",
+                    "the window in hours",
+                    1..=720,
+                )?,
+            }
+        }
+        ConditionKind::DriftDetected => {
+            let k = form.policy_kind.trim();
+            let kind = if k.is_empty() || k == "any" {
+                None
+            } else if POLICY_KINDS.contains(&k) {
+                Some(k.to_string())
+            } else {
+                return Err(AppError::invalid("policy_kind", "Choose a policy kind."));
+            };
+            Condition::DriftDetected { kind }
+        }
+        ConditionKind::CredentialExpiring => Condition::CredentialExpiring {
+            days: number(&form.days, "days", "the number of days", 1..=365)?,
+        },
+        ConditionKind::ComplianceBelow => Condition::ComplianceBelow {
+            percent: number(&form.percent, "percent", "the percentage", 1..=100)?,
+        },
+        ConditionKind::FireProblems => Condition::FireProblems,
+        ConditionKind::BaselineDeviation => Condition::BaselineDeviation,
+        ConditionKind::ConnectionFailing => Condition::ConnectionFailing,
+        ConditionKind::BulkFailures => Condition::BulkFailures,
+        ConditionKind::EndpointDisabled => {
+            return Err(AppError::invalid(
+                "condition",
+                "Choose what the rule watches.",
+            ));
+        }
+    })
+}
+
+async fn tenants_of(conn: &mut AnyConnection, ws: WorkspaceId, ids: &[TenantId]) -> AppResult<()> {
+    for t in ids {
+        let found: Option<(i64,)> =
+            sqlx::query_as("SELECT id FROM tenants WHERE id = $1 AND workspace_id = $2")
+                .bind(t.0)
+                .bind(ws.0)
+                .fetch_optional(&mut *conn)
+                .await?;
+        if found.is_none() {
+            return Err(AppError::NotFound);
+        }
+    }
+    Ok(())
+}
+
+/// Checks the form against the workspace (its tenants, tags, endpoints).
+pub async fn validate(
+    svc: &Services,
+    ws: WorkspaceId,
+    form: &RuleForm,
+) -> AppResult<(String, Condition, Scope, Exclusions, Severity, Routes)> {
+    let name = form.name.trim().to_string();
+    if name.is_empty() || name.chars().count() > 80 {
+        return Err(AppError::invalid(
+            "name",
+            "Give the rule a name of up to 80 characters.",
+        ));
+    }
+    let condition = condition_of(form)?;
+    let mut conn = svc.store.read().await?;
+    let scope = match form.scope.trim() {
+        "all" | "" => Scope::All,
+        "tenants" => {
+            if form.tenants.is_empty() {
+                return Err(AppError::invalid(
+                    "tenants",
+                    "Choose at least one tenant, or apply the rule to all tenants.",
+                ));
+            }
+            let mut t = form.tenants.clone();
+            t.sort_unstable();
+            t.dedup();
+            tenants_of(&mut conn, ws, &t).await?;
+            Scope::Tenants(t)
+        }
+        other => {
+            let tag: TagId = other
+                .strip_prefix("tag:")
+                .and_then(|v| v.parse().ok())
+                .ok_or_else(|| {
+                    AppError::invalid("scope", "Choose all tenants, a tag, or tenants.")
+                })?;
+            let found: Option<(i64,)> =
+                sqlx::query_as("SELECT id FROM tags WHERE id = $1 AND workspace_id = $2")
+                    .bind(tag.0)
+                    .bind(ws.0)
+                    .fetch_optional(&mut *conn)
+                    .await?;
+            found.ok_or(AppError::NotFound)?;
+            Scope::Tag(tag)
+        }
+    };
+    if !condition.kind().per_tenant() && scope != Scope::All {
+        return Err(AppError::invalid(
+            "scope",
+            "This condition is about the workspace: apply it to all tenants.",
+        ));
+    }
+    let mut exclude_tenants = form.exclude_tenants.clone();
+    exclude_tenants.sort_unstable();
+    exclude_tenants.dedup();
+    tenants_of(&mut conn, ws, &exclude_tenants).await?;
+    let mut kinds = Vec::new();
+    for k in &form.exclude_kinds {
+        let k = k.trim();
+        if !POLICY_KINDS.contains(&k) {
+            return Err(AppError::invalid(
+                "exclude_kinds",
+                "Choose policy kinds from the list.",
+            ));
+        }
+        if !kinds.iter().any(|x: &String| x == k) {
+            kinds.push(k.to_string());
+        }
+    }
+    let severity = Severity::parse(form.severity.trim())
+        .ok_or_else(|| AppError::invalid("severity", "Choose a severity."))?;
+    let mut roles = Vec::new();
+    for r in &form.roles {
+        let role: Role = r
+            .parse()
+            .map_err(|_| AppError::invalid("roles", "Choose roles from the list."))?;
+        if !roles.contains(&role) {
+            roles.push(role);
+        }
+    }
+    let mut webhooks = form.webhooks.clone();
+    webhooks.sort_unstable();
+    webhooks.dedup();
+    for e in &webhooks {
+        let found: Option<(i64,)> =
+            sqlx::query_as("SELECT id FROM webhook_endpoints WHERE id = $1 AND workspace_id = $2")
+                .bind(e.0)
+                .bind(ws.0)
+                .fetch_optional(&mut *conn)
+                .await?;
+        found.ok_or(AppError::NotFound)?;
+    }
+    let mut mail = Vec::new();
+    for part in form
+        .mail
+        .split([',', ';', '\n', ' '])
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+    {
+        let email = crate::validate::Email::parse(part)
+            .map_err(|_| AppError::invalid("mail", format!("{part:?} is not an email address.")))?;
+        if !mail.contains(&email.as_str().to_string()) {
+            mail.push(email.as_str().to_string());
+        }
+    }
+    if mail.len() > 20 {
+        return Err(AppError::invalid(
+            "mail",
+            "Send mail to at most 20 addresses.",
+        ));
+    }
+    if form.ticket
+        && super::super::support::desk::configured(svc)
+            .kind()
+            .is_none()
+    {
+        return Err(AppError::invalid(
+            "ticket",
+            "No support desk is configured: tickets cannot be opened.",
+        ));
+    }
+    let routes = Routes {
+        roles,
+        webhooks,
+        ticket: form.ticket,
+        mail,
+    };
+    Ok((
+        name,
+        condition,
+        scope,
+        Exclusions {
+            tenants: exclude_tenants,
+            kinds,
+        },
+        severity,
+        routes,
+    ))
+}
+
+fn json<T: serde::Serialize>(v: &T) -> AppResult<String> {
+    serde_json::to_string(v).map_err(|_| AppError::Internal)
+}
+
+/// Creates a rule (owners and managers).
+pub async fn create(
+    svc: &Services,
+    actor: &Actor,
+    ws: WorkspaceId,
+    form: RuleForm,
+) -> AppResult<AlertRuleId> {
+    let access = access::workspace_for_change(
+        svc,
+        actor,
+        ws,
+        Capability::AlertsManage,
+        AuditAction::AlertRuleCreated,
+        form.name.chars().take(80).collect::<String>(),
+    )
+    .await?;
+    let (name, condition, scope, exclusions, severity, routes) =
+        validate(svc, access.id(), &form).await?;
+    let now = svc.now();
+    let mut tx = AuditedTx::begin(svc, now).await?;
+    let (id,): (i64,) = sqlx::query_as(
+        "INSERT INTO alert_rules (workspace_id, name, condition, params, scope, exclusions, severity, routes, enabled, created_by, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 1, $9, $10, $10) RETURNING id",
+    )
+    .bind(access.id().0)
+    .bind(&name)
+    .bind(condition.kind().as_str())
+    .bind(json(&condition)?)
+    .bind(json(&scope)?)
+    .bind(json(&exclusions)?)
+    .bind(severity.as_str())
+    .bind(json(&routes)?)
+    .bind(actor.user_id.0)
+    .bind(now)
+    .fetch_one(&mut **tx)
+    .await?;
+    tx.commit(Entry::by_member(
+        actor,
+        access.id(),
+        None,
+        AuditAction::AlertRuleCreated,
+        name,
+        Some(format!("{} · {}", condition.sentence(), severity.as_str())),
+    ))
+    .await?;
+    Ok(AlertRuleId(id))
+}
+
+async fn rule_name(svc: &Services, ws: WorkspaceId, rule: AlertRuleId) -> AppResult<String> {
+    let row: Option<(String,)> =
+        sqlx::query_as("SELECT name FROM alert_rules WHERE id = $1 AND workspace_id = $2")
+            .bind(rule.0)
+            .bind(ws.0)
+            .fetch_optional(&mut *svc.store.read().await?)
+            .await?;
+    row.map(|r| r.0).ok_or(AppError::NotFound)
+}
+
+/// Changes a rule; its alerts keep their history.
+pub async fn update(
+    svc: &Services,
+    actor: &Actor,
+    ws: WorkspaceId,
+    rule: AlertRuleId,
+    form: RuleForm,
+) -> AppResult<()> {
+    let access = access::workspace(svc, actor, ws, Capability::WorkspaceView).await?;
+    rule_name(svc, access.id(), rule).await?;
+    access::workspace_for_change(
+        svc,
+        actor,
+        ws,
+        Capability::AlertsManage,
+        AuditAction::AlertRuleUpdated,
+        form.name.chars().take(80).collect::<String>(),
+    )
+    .await?;
+    let (name, condition, scope, exclusions, severity, routes) =
+        validate(svc, access.id(), &form).await?;
+    let now = svc.now();
+    let mut tx = AuditedTx::begin(svc, now).await?;
+    sqlx::query(
+        "UPDATE alert_rules SET name = $3, condition = $4, params = $5, scope = $6, exclusions = $7, severity = $8, routes = $9, updated_at = $10
+         WHERE id = $1 AND workspace_id = $2",
+    )
+    .bind(rule.0)
+    .bind(access.id().0)
+    .bind(&name)
+    .bind(condition.kind().as_str())
+    .bind(json(&condition)?)
+    .bind(json(&scope)?)
+    .bind(json(&exclusions)?)
+    .bind(severity.as_str())
+    .bind(json(&routes)?)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    tx.commit(Entry::by_member(
+        actor,
+        access.id(),
+        None,
+        AuditAction::AlertRuleUpdated,
+        name,
+        Some(format!("{} · {}", condition.sentence(), severity.as_str())),
+    ))
+    .await
+}
+
+/// Pauses or resumes a rule (a paused rule raises nothing; its open alerts stay).
+pub async fn set_enabled(
+    svc: &Services,
+    actor: &Actor,
+    ws: WorkspaceId,
+    rule: AlertRuleId,
+    enabled: bool,
+) -> AppResult<()> {
+    let access = access::workspace(svc, actor, ws, Capability::WorkspaceView).await?;
+    let name = rule_name(svc, access.id(), rule).await?;
+    access::workspace_for_change(
+        svc,
+        actor,
+        ws,
+        Capability::AlertsManage,
+        AuditAction::AlertRuleUpdated,
+        name.clone(),
+    )
+    .await?;
+    let now = svc.now();
+    let mut tx = AuditedTx::begin(svc, now).await?;
+    sqlx::query(
+        "UPDATE alert_rules SET enabled = $3, updated_at = $4 WHERE id = $1 AND workspace_id = $2",
+    )
+    .bind(rule.0)
+    .bind(access.id().0)
+    .bind(i64::from(enabled))
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    tx.commit(Entry::by_member(
+        actor,
+        access.id(),
+        None,
+        AuditAction::AlertRuleUpdated,
+        name,
+        Some(if enabled { "resumed" } else { "paused" }.into()),
+    ))
+    .await
+}
+
+/// Deletes a rule and its alerts (the audit log keeps what happened).
+pub async fn delete(
+    svc: &Services,
+    actor: &Actor,
+    ws: WorkspaceId,
+    rule: AlertRuleId,
+) -> AppResult<()> {
+    let access = access::workspace(svc, actor, ws, Capability::WorkspaceView).await?;
+    let name = rule_name(svc, access.id(), rule).await?;
+    access::workspace_for_change(
+        svc,
+        actor,
+        ws,
+        Capability::AlertsManage,
+        AuditAction::AlertRuleDeleted,
+        name.clone(),
+    )
+    .await?;
+    let now = svc.now();
+    let mut tx = AuditedTx::begin(svc, now).await?;
+    sqlx::query("DELETE FROM alerts WHERE rule_id = $1 AND workspace_id = $2")
+        .bind(rule.0)
+        .bind(access.id().0)
+        .execute(&mut **tx)
+        .await?;
+    sqlx::query("DELETE FROM alert_rules WHERE id = $1 AND workspace_id = $2")
+        .bind(rule.0)
+        .bind(access.id().0)
+        .execute(&mut **tx)
+        .await?;
+    tx.commit(Entry::by_member(
+        actor,
+        access.id(),
+        None,
+        AuditAction::AlertRuleDeleted,
+        name,
+        None,
+    ))
+    .await
+}
+
+type RuleRow = (
+    i64,
+    i64,
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    i64,
+);
+
+fn rule_of(row: RuleRow) -> Option<(Rule, bool)> {
+    let (id, ws, name, params, scope, exclusions, severity, routes, enabled) = row;
+    Some((
+        Rule {
+            id: AlertRuleId(id),
+            workspace: WorkspaceId(ws),
+            name,
+            condition: serde_json::from_str(&params).ok()?,
+            scope: serde_json::from_str(&scope).ok()?,
+            exclusions: serde_json::from_str(&exclusions).unwrap_or_default(),
+            severity: Severity::parse(&severity)?,
+            routes: serde_json::from_str(&routes).unwrap_or_default(),
+        },
+        enabled != 0,
+    ))
+}
+
+const RULE_COLUMNS: &str =
+    "id, workspace_id, name, params, scope, exclusions, severity, routes, enabled";
+
+/// The enabled rules of a workspace (an unreadable row is skipped and logged).
+pub async fn enabled_in(conn: &mut AnyConnection, ws: WorkspaceId) -> AppResult<Vec<Rule>> {
+    let rows: Vec<RuleRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {RULE_COLUMNS} FROM alert_rules WHERE workspace_id = $1 AND enabled = 1 ORDER BY id"
+    )))
+    .bind(ws.0)
+    .fetch_all(conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|r| {
+            let id = r.0;
+            let rule = rule_of(r);
+            if rule.is_none() {
+                tracing::warn!(rule = id, "alert rule unreadable; skipped");
+            }
+            rule.map(|r| r.0)
+        })
+        .collect())
+}
+
+/// Every rule of a workspace, for its page.
+pub(crate) async fn all_in(svc: &Services, ws: WorkspaceId) -> AppResult<Vec<RuleView>> {
+    let mut conn = svc.store.read().await?;
+    let rows: Vec<RuleRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {RULE_COLUMNS} FROM alert_rules WHERE workspace_id = $1 ORDER BY name, id"
+    )))
+    .bind(ws.0)
+    .fetch_all(&mut *conn)
+    .await?;
+    let open: Vec<(i64, i64)> = sqlx::query_as(
+        "SELECT rule_key, COUNT(*) FROM alerts WHERE workspace_id = $1 AND state <> 'resolved' GROUP BY rule_key",
+    )
+    .bind(ws.0)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut out = Vec::new();
+    for row in rows {
+        let Some((rule, enabled)) = rule_of(row) else {
+            continue;
+        };
+        let scope_label = match &rule.scope {
+            Scope::All => "All tenants".to_string(),
+            Scope::Tag(t) => {
+                let name: Option<(String,)> = sqlx::query_as("SELECT name FROM tags WHERE id = $1")
+                    .bind(t.0)
+                    .fetch_optional(&mut *conn)
+                    .await?;
+                format!("Tag: {}", name.map_or_else(|| "(deleted)".into(), |n| n.0))
+            }
+            Scope::Tenants(t) => {
+                format!("{} tenant{}", t.len(), if t.len() == 1 { "" } else { "s" })
+            }
+        };
+        out.push(RuleView {
+            open_alerts: open.iter().find(|o| o.0 == rule.id.0).map_or(0, |o| o.1),
+            id: rule.id,
+            name: rule.name,
+            condition: rule.condition,
+            scope: rule.scope,
+            scope_label,
+            exclusions: rule.exclusions,
+            severity: rule.severity,
+            routes: rule.routes,
+            enabled,
+        });
+    }
+    Ok(out)
+}
+
+impl Rule {
+    /// Whether the rule watches this tenant (scope, then exclusions).
+    pub async fn covers(&self, conn: &mut AnyConnection, tenant: TenantId) -> AppResult<bool> {
+        if self.exclusions.tenants.contains(&tenant) {
+            return Ok(false);
+        }
+        Ok(match &self.scope {
+            Scope::All => true,
+            Scope::Tenants(list) => list.contains(&tenant),
+            Scope::Tag(tag) => {
+                let row: Option<(i64,)> = sqlx::query_as(
+                    "SELECT tenant_id FROM tenant_tags WHERE tag_id = $1 AND tenant_id = $2",
+                )
+                .bind(tag.0)
+                .bind(tenant.0)
+                .fetch_optional(conn)
+                .await?;
+                row.is_some()
+            }
+        })
+    }
+
+    /// Whether a policy kind is left out.
+    pub fn excludes_kind(&self, kind: &str) -> bool {
+        self.exclusions.kinds.iter().any(|k| k == kind)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn form(condition: &str) -> RuleForm {
+        RuleForm {
+            name: "r".into(),
+            condition: condition.into(),
+            count: "3".into(),
+            window_hours: "24".into(),
+            days: "14".into(),
+            percent: "80".into(),
+            ..RuleForm::default()
+        }
+    }
+
+    #[test]
+    fn each_condition_names_the_field_it_refuses() {
+        let field = |e: AppError| match e {
+            AppError::Invalid { field, .. } => field,
+            _ => None,
+        };
+        assert_eq!(
+            condition_of(&form("nonsense")).map_err(field),
+            Err(Some("condition".into()))
+        );
+        assert_eq!(
+            condition_of(&form("endpoint_disabled")).map_err(field),
+            Err(Some("condition".into()))
+        );
+        let mut f = form("run_failures");
+        f.count = "0".into();
+        assert_eq!(condition_of(&f).map_err(field), Err(Some("count".into())));
+        f.count = "three".into();
+        assert_eq!(condition_of(&f).map_err(field), Err(Some("count".into())));
+        let mut f = form("run_failures");
+        f.window_hours = "9999".into();
+        assert_eq!(
+            condition_of(&f).map_err(field),
+            Err(Some("window_hours".into()))
+        );
+        let mut f = form("compliance_below");
+        f.percent = "101".into();
+        assert_eq!(condition_of(&f).map_err(field), Err(Some("percent".into())));
+        let mut f = form("drift_detected");
+        f.policy_kind = "'; DROP TABLE x".into();
+        assert_eq!(
+            condition_of(&f).map_err(field),
+            Err(Some("policy_kind".into()))
+        );
+        assert_eq!(
+            condition_of(&form("run_failures")),
+            Ok(Condition::RunFailures {
+                op_type: None,
+                count: 3,
+                window_hours: 24
+            })
+        );
+    }
+
+    #[test]
+    fn a_stored_condition_reads_back() {
+        for c in [
+            Condition::RunFailures {
+                op_type: Some("inventory_sync".into()),
+                count: 2,
+                window_hours: 6,
+            },
+            Condition::DriftDetected { kind: None },
+            Condition::CredentialExpiring { days: 30 },
+            Condition::BulkFailures,
+        ] {
+            let s = serde_json::to_string(&c).expect("json");
+            assert_eq!(serde_json::from_str::<Condition>(&s).expect("back"), c);
+        }
+    }
+}
