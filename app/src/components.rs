@@ -226,6 +226,25 @@ fn notice_text(key: &str) -> Option<&'static str> {
         "connection_disabled" => "Provider connection disabled: operations on it are blocked.",
         "connection_default" => "This is now the tenant's default connection.",
         "connection_deleted" => "Provider connection deleted.",
+        "alert_acknowledged" => {
+            "Alert acknowledged: it stays until it resolves, and reopens only if its subject changes."
+        }
+        "alert_snoozed" => "Alert snoozed: no news of it until the snooze ends.",
+        "alert_resolved" => "Alert resolved. It opens again if its condition is seen again.",
+        "alert_rule_created" => "Rule created: it watches from now on.",
+        "alert_rule_saved" => "Rule saved.",
+        "alert_rule_paused" => "Rule paused: it raises nothing until you resume it.",
+        "alert_rule_resumed" => "Rule resumed.",
+        "alert_rule_deleted" => "Rule deleted with its alerts.",
+        "endpoint_created" => "Endpoint added. Copy its signing secret now: it is shown only once.",
+        "endpoint_rotated" => {
+            "New signing secret made: copy it now. The previous one signs for 24 hours more."
+        }
+        "endpoint_enabled" => "Endpoint turned on: deliveries go to it again.",
+        "endpoint_disabled" => "Endpoint turned off: nothing is sent to it.",
+        "endpoint_deleted" => "Endpoint deleted.",
+        "endpoint_tested" => "Test message queued: its delivery shows below in a moment.",
+        "endpoint_redelivered" => "Queued again with the same webhook-id.",
         _ => return None,
     })
 }
@@ -244,6 +263,7 @@ fn counted_notice(key: &str, number: impl Fn(&str) -> i64) -> Option<String> {
             }
             Some(text)
         }
+        "alerts_acknowledged" => Some(format!("{} alert(s) acknowledged.", number("count"))),
         _ => None,
     }
 }

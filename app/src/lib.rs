@@ -84,6 +84,9 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("schedules") view=schedules::Schedules ssr=SsrMode::Async/>
                     <Route path=path!("bulk/:bulk") view=schedules::BulkStart ssr=SsrMode::Async/>
                     <Route path=path!("audit") view=audit::Audit ssr=SsrMode::Async/>
+                    <Route path=path!("alerts") view=alerts::Alerts ssr=SsrMode::Async/>
+                    <Route path=path!("alerts/rules") view=alerts::AlertRules ssr=SsrMode::Async/>
+                    <Route path=path!("alerts/:alert") view=alerts::AlertPage ssr=SsrMode::Async/>
                 </ParentRoute>
                 <ParentRoute path=path!("/system") view=SystemShell ssr=SsrMode::Async>
                     <Route path=path!("") view=system::SystemHome ssr=SsrMode::Async/>

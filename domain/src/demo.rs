@@ -152,3 +152,89 @@ pub async fn seed_baseline(svc: &Services, entra_tenant_id: &str) -> AppResult<b
     .await?;
     Ok(true)
 }
+
+/// The demo's alerting: a webhook endpoint named "Demo receiver" pointed at
+/// `hook_url` (the demo's own receiver, on a new port at every start) and a
+/// rule on failed or blocked runs that tells owners and managers in-app,
+/// the receiver and the desk. Created once; later starts only repoint the
+/// endpoint. Answers the secrets that sign its messages (for the receiver).
+pub async fn alerting(svc: &Services, hook_url: &str) -> AppResult<Vec<String>> {
+    let row: Option<(i64, i64)> = sqlx::query_as(
+        "SELECT u.id, m.workspace_id FROM users u JOIN memberships m ON m.user_id = u.id
+         WHERE u.email = $1 ORDER BY m.workspace_id LIMIT 1",
+    )
+    .bind(DEMO_OWNER)
+    .fetch_optional(&mut *svc.store.read().await?)
+    .await?;
+    let Some((owner, ws)) = row else {
+        return Ok(Vec::new());
+    };
+    let ws = crate::ids::WorkspaceId(ws);
+    let actor = Actor {
+        user_id: crate::ids::UserId(owner),
+        email: DEMO_OWNER.to_string(),
+        is_platform_operator: true,
+        session_id_hash: String::new(),
+        current_workspace: Some(ws),
+        mfa_owed: false,
+        time_zone: None,
+    };
+    let existing: Option<(i64,)> = sqlx::query_as(
+        "SELECT id FROM webhook_endpoints WHERE workspace_id = $1 AND name = 'Demo receiver'",
+    )
+    .bind(ws.0)
+    .fetch_optional(&mut *svc.store.read().await?)
+    .await?;
+    let endpoint = match existing {
+        Some((id,)) => {
+            sqlx::query("UPDATE webhook_endpoints SET url = $2 WHERE id = $1")
+                .bind(id)
+                .bind(hook_url)
+                .execute(&mut *svc.store.write().await?)
+                .await?;
+            crate::ids::WebhookEndpointId(id)
+        }
+        None => {
+            let id =
+                crate::alerts::webhooks::create(svc, &actor, ws, "Demo receiver", hook_url).await?;
+            // Shown to nobody: the demo hands it to its receiver below.
+            sqlx::query(
+                "UPDATE webhook_endpoints SET reveal_sealed = NULL, reveal_to = NULL WHERE id = $1",
+            )
+            .bind(id.0)
+            .execute(&mut *svc.store.write().await?)
+            .await?;
+            crate::alerts::rules::create(
+                svc,
+                &actor,
+                ws,
+                crate::alerts::rules::RuleForm {
+                    name: "Runs failing on a tenant".into(),
+                    condition: "run_failures".into(),
+                    op_type: "any".into(),
+                    count: "1".into(),
+                    window_hours: "24".into(),
+                    scope: "all".into(),
+                    severity: "critical".into(),
+                    roles: vec!["owner".into(), "manager".into()],
+                    webhooks: vec![id],
+                    ticket: crate::support::desk::configured(svc).kind().is_some(),
+                    ..Default::default()
+                },
+            )
+            .await?;
+            id
+        }
+    };
+    let (current, previous): (String, Option<String>) = sqlx::query_as(
+        "SELECT secret_sealed, previous_secret_sealed FROM webhook_endpoints WHERE id = $1",
+    )
+    .bind(endpoint.0)
+    .fetch_one(&mut *svc.store.read().await?)
+    .await?;
+    Ok([Some(current), previous]
+        .into_iter()
+        .flatten()
+        .filter_map(|s| svc.secrets.open(&s).ok().map(|x| x.expose().to_string()))
+        .collect())
+}

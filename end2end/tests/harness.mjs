@@ -122,7 +122,10 @@ export async function startDemo(extraArgs = []) {
   };
   /// The tickets the simulated desk accepted.
   const deskTickets = async () => (await fetch(`${desk}/_sim/tickets`)).json();
-  return { url, sim, fault, deskFault, deskTickets, output: () => output, stop: () => child.kill("SIGTERM") };
+  /// The demo's webhook receiver: its page, and what it received (with each signature's check).
+  const receiver = output.match(/webhook receiver at (http:\/\/[^\s]+\/)/)?.[1];
+  const received = async () => (await fetch(`${receiver}received`)).json();
+  return { url, sim, fault, deskFault, deskTickets, receiver, received, output: () => output, stop: () => child.kill("SIGTERM") };
 }
 
 /// One `tenantry demo` and one browser for a journey file: started before

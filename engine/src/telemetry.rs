@@ -58,6 +58,12 @@ metrics_table! {
         "Schedule slots fired, by whether the fire was late.";
     BULK_TARGETS_FINISHED = "tenantry_bulk_targets_finished_total", Counter,
         "Targets of finished bulk starts, by result.";
+    ALERTS_CHANGED = "tenantry_alerts_changed_total", Counter,
+        "Alerts opened, reopened or resolved by evaluation, by change.";
+    ALERT_EVENTS_EVALUATED = "tenantry_alert_events_evaluated_total", Counter,
+        "Ended runs evaluated against alert rules.";
+    WEBHOOK_ATTEMPTS = "tenantry_webhook_attempts_total", Counter,
+        "Alert webhook attempts, by outcome (delivered, refused_by_receiver, gone, timed_out, refused…).";
 }
 
 /// Whether `name` (suffixes `_bucket`, `_sum`, `_count` allowed) is declared.

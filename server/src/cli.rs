@@ -470,6 +470,8 @@ enum BenchCommand {
     /// One 50-policy baseline compared with 1,000 tenants: in memory, as
     /// runs against no-op runs, and the alignment matrix's read.
     BaselineCompare(crate::bench_baselines::BaselineBenchOptions),
+    /// Alert evaluation's cost to the run drain, and alert → webhook latency (PostgreSQL).
+    Alerts(crate::bench_alerts::AlertsBenchOptions),
 }
 
 #[derive(Subcommand)]
@@ -651,6 +653,7 @@ async fn worker(database_url: String, args: WorkerArgs) -> Result<(), String> {
 async fn bench(command: BenchCommand) -> Result<(), String> {
     match command {
         BenchCommand::Runs(options) => crate::bench::run(options).await,
+        BenchCommand::Alerts(options) => crate::bench_alerts::run(options).await,
         BenchCommand::FleetStart(options) => crate::bench_fleet::run(options).await,
         BenchCommand::Http(options) => crate::bench_http::run(options).await,
         BenchCommand::Drift(options) => crate::bench_drift::run(options).await,

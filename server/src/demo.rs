@@ -230,6 +230,14 @@ pub async fn run(args: DemoArgs) -> Result<(), String> {
     let seeded = domain::demo::seed(app.services(), &demo_tenants)
         .await
         .map_err(|e| format!("cannot seed the demo: {e}"))?;
+    // The demo's webhook receiver: its rule's alerts arrive there, signed.
+    let receiver = simulators::webhooks::WebhookReceiver::start()
+        .await
+        .map_err(|e| format!("cannot start the webhook receiver: {e}"))?;
+    let secrets = domain::demo::alerting(app.services(), &receiver.hook_url())
+        .await
+        .map_err(|e| format!("cannot set up the demo's alerts: {e}"))?;
+    receiver.set_secrets(secrets);
     let url = format!("http://127.0.0.1:{}", app.port());
     print_banner(
         &url,
@@ -238,6 +246,10 @@ pub async fn run(args: DemoArgs) -> Result<(), String> {
         &desk.base_url(),
         &mailbox,
     );
+    println!(
+        "  Alerts: the rule Runs failing on a tenant sends to the webhook receiver at {} and opens desk tickets",
+        receiver.page_url()
+    );
     tokio::spawn(demo_drift(app.services().clone(), sim.clone()));
     if !seeded {
         println!("  (existing demo database kept; delete tenantry-demo.db to start over)");
@@ -245,7 +257,8 @@ pub async fn run(args: DemoArgs) -> Result<(), String> {
     println!("  Press Ctrl-C to stop.");
     println!();
     let served = app.run_until(shutdown_signal()).await;
-    // The mail simulator serves until the console stops.
+    // The mail simulator and the receiver serve until the console stops.
     drop(smtp);
+    drop(receiver);
     served.map_err(|e| e.to_string())
 }

@@ -5,6 +5,8 @@
 #[cfg(feature = "demo")]
 pub mod bench;
 #[cfg(feature = "demo")]
+pub mod bench_alerts;
+#[cfg(feature = "demo")]
 pub mod bench_baselines;
 #[cfg(feature = "demo")]
 pub mod bench_drift;

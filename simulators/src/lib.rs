@@ -4,3 +4,4 @@
 pub mod graph;
 pub mod halopsa;
 pub mod smtp;
+pub mod webhooks;

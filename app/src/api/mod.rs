@@ -13,6 +13,7 @@ pub fn path_of<F: leptos::server_fn::ServerFn>() -> &'static str {
 }
 
 mod account;
+pub mod alerts;
 pub mod baselines;
 mod members;
 mod onboarding;

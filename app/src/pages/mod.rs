@@ -1,4 +1,5 @@
 pub mod account;
+pub mod alerts;
 pub mod audit;
 pub mod baselines;
 pub mod drift;

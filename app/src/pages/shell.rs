@@ -57,6 +57,21 @@ fn bell(shell: &ShellView) -> impl IntoView + use<> {
     }
 }
 
+fn alerts_link(shell: &ShellView) -> impl IntoView + use<> {
+    let open = shell.open_alerts;
+    let label = match open {
+        0 => "Alerts, none open".to_string(),
+        1 => "Alerts, 1 open".to_string(),
+        n => format!("Alerts, {n} open"),
+    };
+    view! {
+        <a href="/admin/alerts" class="nav-link" aria-label=label data-testid="alerts-link">
+            "Alerts"
+            {(open > 0).then(|| view! { <span class="nav-count" aria-hidden="true" data-testid="alerts-count">{open}</span> })}
+        </a>
+    }
+}
+
 fn workspace_switcher(shell: &ShellView) -> impl IntoView + use<> {
     let shell = shell.clone();
     let current = shell.current.clone();
@@ -101,6 +116,7 @@ pub fn AdminShell() -> impl IntoView {
                     <NavLink href="/admin/baselines" label="Baselines"/>
                     {shell.can(domain::rbac::Capability::TenantManage).then(|| view! { <NavLink href="/admin/onboarding" label="Onboarding"/> })}
                     <NavLink href="/admin/operations" label="Operations"/>
+                    {alerts_link(&shell)}
                     <NavLink href="/admin/schedules" label="Schedules"/>
                     <NavLink href="/admin/members" label="Members"/>
                     <NavLink href="/admin/audit" label="Audit"/>

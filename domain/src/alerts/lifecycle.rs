@@ -178,7 +178,7 @@ pub async fn observe(
         if let Some((id,)) = inserted {
             let id = AlertId(id);
             announce(conn, svc, id, Event::Opened, None, now).await?;
-            metrics::counter!("tenantry_alerts_changed_total", "change" => "opened").increment(1);
+            metrics::counter!(crate::telemetry::ALERTS_CHANGED, "change" => "opened").increment(1);
             return Ok(Change::Opened(id));
         }
         // Another process inserted it first: count on its row.
@@ -223,7 +223,7 @@ pub async fn observe(
         .execute(&mut *conn)
         .await?;
         announce(conn, svc, id, Event::Reopened, None, now).await?;
-        metrics::counter!("tenantry_alerts_changed_total", "change" => "reopened").increment(1);
+        metrics::counter!(crate::telemetry::ALERTS_CHANGED, "change" => "reopened").increment(1);
         return Ok(Change::Reopened(id));
     }
     sqlx::query(
@@ -268,34 +268,12 @@ pub async fn clear(
         Some((id,)) => {
             let id = AlertId(id);
             announce(conn, svc, id, Event::Resolved, None, now).await?;
-            metrics::counter!("tenantry_alerts_changed_total", "change" => "resolved").increment(1);
+            metrics::counter!(crate::telemetry::ALERTS_CHANGED, "change" => "resolved")
+                .increment(1);
             Ok(Change::Resolved(id))
         }
         None => Ok(Change::None),
     }
-}
-
-/// Subjects of this rule on this tenant still open whose subject starts
-/// with `prefix` (e.g. every item of one baseline).
-pub async fn unresolved_subjects(
-    conn: &mut AnyConnection,
-    raiser: &Raiser,
-    tenant: Option<TenantId>,
-    prefix: &str,
-) -> AppResult<Vec<String>> {
-    let rows: Vec<(String,)> = sqlx::query_as(
-        "SELECT subject FROM alerts WHERE workspace_id = $1 AND rule_key = $2 AND tenant_key = $3 AND state <> 'resolved'",
-    )
-    .bind(raiser.workspace.0)
-    .bind(raiser.rule_key())
-    .bind(tenant.map_or(0, |t| t.0))
-    .fetch_all(conn)
-    .await?;
-    Ok(rows
-        .into_iter()
-        .map(|r| r.0)
-        .filter(|s| s.starts_with(prefix))
-        .collect())
 }
 
 /// An alert as deliveries word it.
@@ -417,7 +395,7 @@ pub(crate) async fn announce(
     }
     if event != Event::Acknowledged {
         notify_members(conn, &a, event, now).await?;
-        if !a.routes.mail.is_empty() {
+        if !a.routes.mail.is_empty() && svc.port::<crate::mail::MailConfig>().is_some() {
             let (subject, body) = mail_words(svc, &a, event);
             for to in &a.routes.mail {
                 crate::mail::enqueue(conn, svc, None, to, &subject, &body, now).await?;
@@ -573,7 +551,7 @@ async fn notify_members(
     event: Event,
     now: i64,
 ) -> AppResult<()> {
-    if a.routes.roles.is_empty() {
+    if a.routes.roles.is_empty() && a.routes.users.is_empty() {
         return Ok(());
     }
     let members: Vec<(i64, String)> =

@@ -205,6 +205,9 @@ pub struct Routes {
     /// In-app notifications to the members with these roles (operators and
     /// read-only members only for tenants assigned to them).
     pub roles: Vec<Role>,
+    /// And these members by name (each only for tenants they see).
+    #[serde(default)]
+    pub users: Vec<crate::ids::UserId>,
     pub webhooks: Vec<WebhookEndpointId>,
     /// One ticket per alert in the workspace's support desk.
     pub ticket: bool,
@@ -267,6 +270,8 @@ pub struct RulesPage {
     pub endpoints: Vec<EndpointView>,
     pub tenants: Vec<(TenantId, String)>,
     pub tags: Vec<(TagId, String)>,
+    /// Members who can be told by name.
+    pub members: Vec<(crate::ids::UserId, String)>,
     pub operation_types: Vec<(String, String)>,
     pub policy_kinds: Vec<String>,
     pub desk_configured: bool,
@@ -355,6 +360,22 @@ impl AlertFilter {
         }
     }
 
+    /// Reads a URL's query string (`tab=open&severity=critical`); the values
+    /// are keys and numbers, so no decoding is needed (others are ignored).
+    pub fn parse_query(query: &str) -> AlertFilter {
+        let pairs: Vec<(&str, &str)> = query
+            .trim_start_matches('?')
+            .split('&')
+            .filter_map(|p| p.split_once('='))
+            .collect();
+        AlertFilter::from_query(|k| {
+            pairs
+                .iter()
+                .find(|(name, v)| *name == k && !v.is_empty())
+                .map(|(_, v)| v.to_string())
+        })
+    }
+
     /// The query string for these filters (without `after` unless set).
     pub fn query(&self) -> String {
         let mut parts = Vec::new();
@@ -403,6 +424,14 @@ pub struct AlertsPage {
     pub rules: Vec<(AlertRuleId, String)>,
     pub tenants: Vec<(TenantId, String)>,
     pub tags: Vec<(TagId, String)>,
+    pub now: i64,
+}
+
+/// One alert's page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AlertDetail {
+    pub alert: AlertView,
+    pub can_respond: bool,
     pub now: i64,
 }
 

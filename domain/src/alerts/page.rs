@@ -284,7 +284,7 @@ pub(crate) async fn matching_ids(
 }
 
 /// One alert, for its page (404 unless the member sees it).
-pub async fn one(svc: &Services, actor: &Actor, alert: AlertId) -> AppResult<(AlertView, bool)> {
+pub async fn one(svc: &Services, actor: &Actor, alert: AlertId) -> AppResult<super::AlertDetail> {
     let row: Option<(i64, Option<i64>)> =
         sqlx::query_as("SELECT workspace_id, tenant_id FROM alerts WHERE id = $1")
             .bind(alert.0)
@@ -317,7 +317,11 @@ pub async fn one(svc: &Services, actor: &Actor, alert: AlertId) -> AppResult<(Al
         .fetch_optional(&mut *svc.store.read().await?)
         .await?
         .ok_or(AppError::NotFound)?;
-    Ok((view_of(&row)?, can_respond))
+    Ok(super::AlertDetail {
+        alert: view_of(&row)?,
+        can_respond,
+        now: svc.now(),
+    })
 }
 
 /// Open alerts (not snoozed) the member sees in their current workspace:
@@ -351,6 +355,12 @@ pub async fn rules_page(svc: &Services, actor: &Actor) -> AppResult<Option<Rules
         return Err(AppError::Forbidden);
     }
     let (tenants, tags) = choices(svc, actor, &access).await?;
+    let members: Vec<(i64, String)> = sqlx::query_as(
+        "SELECT u.id, u.email FROM memberships m JOIN users u ON u.id = m.user_id WHERE m.workspace_id = $1 ORDER BY u.email",
+    )
+    .bind(access.id().0)
+    .fetch_all(&mut *svc.store.read().await?)
+    .await?;
     let mut operation_types: Vec<(String, String)> = crate::runs::model::registered_types()
         .iter()
         .filter(|t| {
@@ -368,6 +378,10 @@ pub async fn rules_page(svc: &Services, actor: &Actor) -> AppResult<Option<Rules
         endpoints: super::webhooks::all_in(svc, access.id()).await?,
         tenants,
         tags,
+        members: members
+            .into_iter()
+            .map(|(i, e)| (crate::ids::UserId(i), e))
+            .collect(),
         operation_types,
         policy_kinds: super::rules::POLICY_KINDS
             .iter()
@@ -375,6 +389,6 @@ pub async fn rules_page(svc: &Services, actor: &Actor) -> AppResult<Option<Rules
             .collect(),
         desk_configured: crate::support::desk::configured(svc).kind().is_some(),
         mail_configured: svc.port::<crate::mail::MailConfig>().is_some(),
-        revealed: None,
+        revealed: super::webhooks::take_reveal(svc, actor, access.id()).await?,
     }))
 }

@@ -32,6 +32,7 @@ pub struct RuleForm {
     pub exclude_kinds: Vec<String>,
     pub severity: String,
     pub roles: Vec<String>,
+    pub users: Vec<crate::ids::UserId>,
     pub webhooks: Vec<WebhookEndpointId>,
     pub ticket: bool,
     pub mail: String,
@@ -221,6 +222,19 @@ pub async fn validate(
             roles.push(role);
         }
     }
+    let mut users = form.users.clone();
+    users.sort_unstable();
+    users.dedup();
+    for u in &users {
+        let member: Option<(i64,)> = sqlx::query_as(
+            "SELECT user_id FROM memberships WHERE user_id = $1 AND workspace_id = $2",
+        )
+        .bind(u.0)
+        .bind(ws.0)
+        .fetch_optional(&mut *conn)
+        .await?;
+        member.ok_or(AppError::NotFound)?;
+    }
     let mut webhooks = form.webhooks.clone();
     webhooks.sort_unstable();
     webhooks.dedup();
@@ -264,6 +278,7 @@ pub async fn validate(
     }
     let routes = Routes {
         roles,
+        users,
         webhooks,
         ticket: form.ticket,
         mail,

@@ -66,7 +66,26 @@ fn ticket_backoff_ms(attempt: i64) -> Option<i64> {
         .copied()
 }
 
+/// A claimed row.
+struct Claimed {
+    id: i64,
+    ws: WorkspaceId,
+    alert: Option<i64>,
+    endpoint: Option<i64>,
+    channel: String,
+    event: String,
+    message_id: String,
+    payload: String,
+    attempt: i64,
+}
+
+/// Receivers talked to at once (each endpoint's messages go one after another).
+const PARALLEL: usize = 8;
+
 /// Sends what is due (up to `batch`); answers how many were attempted.
+/// Rows are claimed first; then each endpoint's rows are sent in order,
+/// up to [`PARALLEL`] endpoints at a time (one slow receiver holds back
+/// only its own messages).
 pub async fn send_due(svc: &Services, batch: i64) -> AppResult<usize> {
     let now = svc.now();
     let due: Vec<(i64,)> = sqlx::query_as(
@@ -76,6 +95,7 @@ pub async fn send_due(svc: &Services, batch: i64) -> AppResult<usize> {
     .bind(batch)
     .fetch_all(&mut *svc.store.read().await?)
     .await?;
+    let mut groups: std::collections::BTreeMap<Option<i64>, Vec<Claimed>> = Default::default();
     let mut attempted = 0;
     for (id,) in due {
         let claimed = sqlx::query(
@@ -108,26 +128,68 @@ pub async fn send_due(svc: &Services, batch: i64) -> AppResult<usize> {
         .fetch_one(&mut *svc.store.read().await?)
         .await?;
         attempted += 1;
-        match (channel.as_str(), endpoint, alert) {
-            ("webhook", Some(endpoint), _) => {
-                send_webhook(
-                    svc,
-                    id,
-                    WorkspaceId(ws),
-                    endpoint,
-                    &message_id,
-                    &payload,
-                    attempt,
-                )
-                .await?;
+        groups.entry(endpoint).or_default().push(Claimed {
+            id,
+            ws: WorkspaceId(ws),
+            alert,
+            endpoint,
+            channel,
+            event,
+            message_id,
+            payload,
+            attempt,
+        });
+    }
+    let mut groups = groups.into_values();
+    let mut running = tokio::task::JoinSet::new();
+    let mut first_error = None;
+    loop {
+        while running.len() < PARALLEL {
+            let Some(group) = groups.next() else { break };
+            let svc = svc.clone();
+            running.spawn(async move {
+                for c in group {
+                    send_one(&svc, c).await?;
+                }
+                Ok::<(), crate::error::AppError>(())
+            });
+        }
+        match running.join_next().await {
+            Some(Ok(Ok(()))) => {}
+            Some(Ok(Err(e))) => {
+                first_error.get_or_insert(e);
             }
-            ("ticket", _, Some(alert)) => {
-                send_ticket(svc, id, AlertId(alert), &event, attempt).await?
+            Some(Err(_)) => {
+                first_error.get_or_insert(crate::error::AppError::Internal);
             }
-            _ => finish(svc, id, "failed", Some("nothing to send")).await?,
+            None => break,
         }
     }
-    Ok(attempted)
+    match first_error {
+        Some(e) => Err(e),
+        None => Ok(attempted),
+    }
+}
+
+async fn send_one(svc: &Services, c: Claimed) -> AppResult<()> {
+    match (c.channel.as_str(), c.endpoint, c.alert) {
+        ("webhook", Some(endpoint), _) => {
+            send_webhook(
+                svc,
+                c.id,
+                c.ws,
+                endpoint,
+                &c.message_id,
+                &c.payload,
+                c.attempt,
+            )
+            .await
+        }
+        ("ticket", _, Some(alert)) => {
+            send_ticket(svc, c.id, AlertId(alert), &c.event, c.attempt).await
+        }
+        _ => finish(svc, c.id, "failed", Some("nothing to send")).await,
+    }
 }
 
 async fn finish(svc: &Services, id: i64, state: &str, error: Option<&str>) -> AppResult<()> {
@@ -349,7 +411,7 @@ async fn send_webhook(
     .bind(result.refused.clone().or(result.excerpt.clone()))
     .execute(&mut *svc.store.write().await?)
     .await?;
-    metrics::counter!("tenantry_webhook_attempts_total", "outcome" => result.outcome).increment(1);
+    metrics::counter!(crate::telemetry::WEBHOOK_ATTEMPTS, "outcome" => result.outcome).increment(1);
     if result.outcome == "delivered" {
         sqlx::query("UPDATE webhook_endpoints SET consecutive_failures = 0 WHERE id = $1")
             .bind(endpoint)
@@ -553,10 +615,18 @@ async fn send_ticket(
     }
 }
 
+/// Wakes this process's senders: something was queued (by evaluation, a
+/// test message or a redelivery). Other processes' senders poll.
+pub fn wake() {
+    WAKE.notify_one();
+}
+
+static WAKE: std::sync::LazyLock<tokio::sync::Notify> =
+    std::sync::LazyLock::new(tokio::sync::Notify::new);
+
 /// Sends due deliveries until `stop`: at once when woken, else every second.
 pub async fn run_periodically(svc: Services, mut stop: tokio::sync::watch::Receiver<bool>) {
     crate::store::one_unit(async move {
-        let mut wake = svc.run_signal.subscribe();
         let mut failures = 0u32;
         loop {
             if *stop.borrow() {
@@ -572,7 +642,7 @@ pub async fn run_periodically(svc: Services, mut stop: tokio::sync::watch::Recei
                 }
             }
             tokio::select! {
-                _ = wake.changed() => {}
+                _ = WAKE.notified() => {}
                 _ = tokio::time::sleep(Duration::from_millis(1000)) => {}
                 _ = stop.changed() => {}
             }

@@ -251,7 +251,7 @@ pub async fn send_test(
     )
     .await?;
     tx.commit().await?;
-    svc.run_signal.notify();
+    super::send::wake();
     Ok(())
 }
 
@@ -292,7 +292,7 @@ pub async fn redeliver(svc: &Services, actor: &Actor, delivery: AlertDeliveryId)
         Some(message_id),
     ))
     .await?;
-    svc.run_signal.notify();
+    super::send::wake();
     Ok(())
 }
 

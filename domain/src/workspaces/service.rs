@@ -48,6 +48,7 @@ pub async fn shell(svc: &Services, actor: &Actor) -> AppResult<ShellView> {
         current,
         workspaces: list_for_user(svc, actor.user_id).await?,
         unread_notifications: crate::notifications::unread_count(svc, actor).await?,
+        open_alerts: crate::alerts::page::open_count(svc, actor).await?,
         active_runs,
         can_create_workspace: may_create(svc, actor),
         zone_rules: crate::time_zones::rules(actor.time_zone.as_deref(), svc.now()),

@@ -15,6 +15,8 @@ pub struct ShellView {
     pub current: Option<WorkspaceRef>,
     pub workspaces: Vec<WorkspaceRef>,
     pub unread_notifications: i64,
+    /// Open alerts (not snoozed) the member sees: the shell's count.
+    pub open_alerts: i64,
     /// The progress overlay's first state (it polls from there).
     pub active_runs: ActiveRuns,
     /// Whether this account may create a workspace (configuration).

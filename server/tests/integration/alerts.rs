@@ -360,33 +360,9 @@ async fn receive(
     response
 }
 
-/// HMAC-SHA256 (RFC 2104) over SHA-256, written here from the definition so
-/// the check does not share code with the signer.
-fn hmac_sha256(key: &[u8], message: &[u8]) -> Vec<u8> {
-    use sha2::{Digest, Sha256};
-    let mut block = [0u8; 64];
-    if key.len() > 64 {
-        block[..32].copy_from_slice(&Sha256::digest(key));
-    } else {
-        block[..key.len()].copy_from_slice(key);
-    }
-    let pad = |b: u8| block.iter().map(|k| k ^ b).collect::<Vec<u8>>();
-    let inner = Sha256::new()
-        .chain_update(pad(0x36))
-        .chain_update(message)
-        .finalize();
-    Sha256::new()
-        .chain_update(pad(0x5c))
-        .chain_update(inner)
-        .finalize()
-        .to_vec()
-}
-
-/// Standard Webhooks verification: the signed content is `id.timestamp.body`,
-/// the key the base64 after `whsec_`, any `v1,` signature may match.
+/// Standard Webhooks verification by the receiver simulator's own
+/// implementation of the specification (it shares no code with the signer).
 fn verify(secret: &str, headers: &HeaderMap, body: &str) -> bool {
-    use base64::Engine;
-    let b64 = base64::engine::general_purpose::STANDARD;
     let h = |n: &str| {
         headers
             .get(n)
@@ -394,14 +370,13 @@ fn verify(secret: &str, headers: &HeaderMap, body: &str) -> bool {
             .unwrap_or_default()
             .to_string()
     };
-    let key = b64.decode(secret.trim_start_matches("whsec_")).unwrap();
-    let expected = b64.encode(hmac_sha256(
-        &key,
-        format!("{}.{}.{}", h("webhook-id"), h("webhook-timestamp"), body).as_bytes(),
-    ));
-    h("webhook-signature")
-        .split(' ')
-        .any(|s| s.strip_prefix("v1,") == Some(expected.as_str()))
+    simulators::webhooks::verify(
+        secret,
+        &h("webhook-id"),
+        &h("webhook-timestamp"),
+        body,
+        &h("webhook-signature"),
+    )
 }
 
 async fn webhook_world(
@@ -732,4 +707,457 @@ both_backends!(
     webhooks_are_signed_retried_and_turned_off,
     webhooks_never_reach_inside,
     expiring_credentials_and_rules_that_refuse_bad_input,
+    connection_drift_compliance_and_baseline_conditions,
+    fire_and_bulk_conditions,
 );
+
+/// A run of `op` on the tenant, left running (its results are written next).
+async fn running_run(
+    app: &TestApp,
+    ws: WorkspaceId,
+    tenant: domain::ids::TenantId,
+    op: &str,
+) -> i64 {
+    let (id,): (i64,) = sqlx::query_as(
+        "INSERT INTO operation_runs (workspace_id, tenant_id, op_type, status, outcome, initiator_kind, scope_key, context,
+            attempts, created_at, available_at, started_at)
+         VALUES ($1, $2, $3, 'running', 'pending', 'schedule', $4, '{}', 1, $5, $5, $5) RETURNING id",
+    )
+    .bind(ws.0)
+    .bind(tenant.0)
+    .bind(op)
+    .bind(format!("{op}:{}", app.clock.now_ms()))
+    .bind(app.clock.now_ms())
+    .fetch_one(app.services.store.unguarded_pool())
+    .await
+    .unwrap();
+    id
+}
+
+/// Ends it (the trigger records the end) and evaluates.
+async fn end_run(app: &TestApp, run: i64, outcome: &str, reason: Option<&str>) {
+    sqlx::query("UPDATE operation_runs SET status = 'completed', outcome = $2, reason_code = $3, completed_at = $4 WHERE id = $1")
+        .bind(run)
+        .bind(outcome)
+        .bind(reason)
+        .bind(app.clock.now_ms())
+        .execute(app.services.store.unguarded_pool())
+        .await
+        .unwrap();
+    evaluate::evaluate_pending(&app.services, 100)
+        .await
+        .unwrap();
+    app.clock.advance_ms(1000);
+}
+
+async fn alert_of(app: &TestApp, subject: &str) -> (i64, String, i64) {
+    sqlx::query_as("SELECT id, state, occurrences FROM alerts WHERE subject = $1")
+        .bind(subject)
+        .fetch_one(app.services.store.unguarded_pool())
+        .await
+        .unwrap()
+}
+
+fn rule_of(condition: &str) -> RuleForm {
+    RuleForm {
+        name: condition.into(),
+        condition: condition.into(),
+        percent: "80".into(),
+        scope: "all".into(),
+        severity: "warning".into(),
+        ..RuleForm::default()
+    }
+}
+
+async fn drift_after(
+    app: &TestApp,
+    ws: WorkspaceId,
+    tenant: domain::ids::TenantId,
+    snapshot: i64,
+    entries: &[(&str, &str, &str)],
+) {
+    let run = running_run(app, ws, tenant, "inventory_sync").await;
+    for (change, id, settings) in entries {
+        sqlx::query(
+            "INSERT INTO drift_entries (workspace_id, tenant_id, snapshot_id, previous_snapshot_id, run_id, attempt, change, kind,
+                external_id, display_name, search_name, settings, detected_at)
+             VALUES ($1, $2, $3, $3, $4, 1, $5, 'device_configuration', $6, $6, $6, $7, 0)",
+        )
+        .bind(ws.0)
+        .bind(tenant.0)
+        .bind(snapshot)
+        .bind(run)
+        .bind(*change)
+        .bind(*id)
+        .bind(*settings)
+        .execute(app.services.store.unguarded_pool())
+        .await
+        .unwrap();
+    }
+    end_run(app, run, "succeeded", None).await;
+}
+
+async fn compliance_after(
+    app: &TestApp,
+    ws: WorkspaceId,
+    tenant: domain::ids::TenantId,
+    compliant: i64,
+    not: i64,
+) {
+    let run = running_run(app, ws, tenant, "compliance_snapshot").await;
+    sqlx::query(
+        "INSERT INTO compliance_snapshots (tenant_id, run_id, taken_at, compliant, noncompliant, in_grace_period, other)
+         VALUES ($1, $2, 0, $3, $4, 0, 0)",
+    )
+    .bind(tenant.0)
+    .bind(run)
+    .bind(compliant)
+    .bind(not)
+    .execute(app.services.store.unguarded_pool())
+    .await
+    .unwrap();
+    end_run(app, run, "succeeded", None).await;
+}
+
+async fn compare_after(
+    app: &TestApp,
+    ws: WorkspaceId,
+    tenant: domain::ids::TenantId,
+    baseline: i64,
+    states: [&str; 2],
+) {
+    let pool = app.services.store.unguarded_pool();
+    let run = running_run(app, ws, tenant, "baseline_compare").await;
+    let (result,): (i64,) = sqlx::query_as(
+        "INSERT INTO baseline_results (workspace_id, tenant_id, baseline_id, version, snapshot_id, run_id, attempt, aligned, different, missing, extras, compared_at)
+         VALUES ($1, $2, $3, 1, 0, $4, 1, 0, 0, 0, '[]', 0) RETURNING id",
+    )
+    .bind(ws.0)
+    .bind(tenant.0)
+    .bind(baseline)
+    .bind(run)
+    .fetch_one(pool)
+    .await
+    .unwrap();
+    for (i, state) in states.iter().enumerate() {
+        sqlx::query("INSERT INTO baseline_result_items (result_id, item_no, state, settings) VALUES ($1, $2, $3, '[]')")
+            .bind(result)
+            .bind(i as i64 + 1)
+            .bind(*state)
+            .execute(pool)
+            .await
+            .unwrap();
+    }
+    end_run(app, run, "succeeded", None).await;
+}
+
+async fn connection_drift_compliance_and_baseline_conditions(backend: Backend) {
+    let app = crate::common::spawn_app(backend).await;
+    let w = run_world(&app).await;
+    let ws = workspace_of(&app, &w).await;
+    let svc = &app.services;
+    for c in [
+        "connection_failing",
+        "drift_detected",
+        "compliance_below",
+        "baseline_deviation",
+    ] {
+        domain::alerts::rules::create(svc, &w.owner, ws, rule_of(c))
+            .await
+            .unwrap();
+    }
+
+    // Consent lost: opens, counts, reopens on another reason once acknowledged, resolves on success.
+    let probe = domain::runs::probe::MACHINERY_PROBE.as_str();
+    let run = running_run(&app, ws, w.tenant, probe).await;
+    end_run(&app, run, "blocked", Some("consent_missing")).await;
+    let (id, state, _) = alert_of(&app, "connection").await;
+    assert_eq!(state, "open");
+    let run = running_run(&app, ws, w.tenant, probe).await;
+    end_run(&app, run, "blocked", Some("consent_missing")).await;
+    assert_eq!(alert_of(&app, "connection").await.2, 2);
+    // A failure that is not the connection's does not count.
+    let run = running_run(&app, ws, w.tenant, probe).await;
+    end_run(&app, run, "failed", Some("provider_timeout")).await;
+    assert_eq!(alert_of(&app, "connection").await.2, 2);
+    respond::acknowledge(svc, &w.owner, AlertId(id), "")
+        .await
+        .unwrap();
+    let run = running_run(&app, ws, w.tenant, probe).await;
+    end_run(&app, run, "failed", Some("credentials_expired")).await;
+    assert_eq!(
+        alert_of(&app, "connection").await.1,
+        "open",
+        "a new reason reopens it"
+    );
+    let run = running_run(&app, ws, w.tenant, probe).await;
+    end_run(&app, run, "succeeded", None).await;
+    assert_eq!(alert_of(&app, "connection").await.1, "resolved");
+
+    // Drift: the same changes again count; different ones reopen an
+    // acknowledged alert; a sync without drift resolves it.
+    let (snapshot,): (i64,) = sqlx::query_as(
+        "INSERT INTO inventory_snapshots (tenant_id, run_id, taken_at, device_configurations, compliance_policies, managed_devices)
+         VALUES ($1, 0, 0, 0, 0, 0) RETURNING id",
+    )
+    .bind(w.tenant.0)
+    .fetch_one(svc.store.unguarded_pool())
+    .await
+    .unwrap();
+    let two = [
+        (
+            "changed",
+            "pol-1",
+            r#"[{"setting":"a","before":1,"after":2}]"#,
+        ),
+        ("added", "pol-2", "[]"),
+    ];
+    drift_after(&app, ws, w.tenant, snapshot, &two).await;
+    let (drift, state, n) = alert_of(&app, "drift:any").await;
+    assert_eq!((state.as_str(), n), ("open", 1));
+    let title: String =
+        sqlx::query_as::<_, (String,)>("SELECT title FROM alerts WHERE subject = 'drift:any'")
+            .fetch_one(svc.store.unguarded_pool())
+            .await
+            .unwrap()
+            .0;
+    assert_eq!(title, "Drift on Fabrikam: 1 changed, 1 added, 0 removed");
+    respond::acknowledge(svc, &w.owner, AlertId(drift), "")
+        .await
+        .unwrap();
+    drift_after(&app, ws, w.tenant, snapshot, &two).await;
+    assert_eq!(
+        alert_of(&app, "drift:any").await.1,
+        "acknowledged",
+        "the same drift again is no news"
+    );
+    drift_after(
+        &app,
+        ws,
+        w.tenant,
+        snapshot,
+        &[(
+            "changed",
+            "pol-1",
+            r#"[{"setting":"a","before":1,"after":3}]"#,
+        )],
+    )
+    .await;
+    assert_eq!(
+        alert_of(&app, "drift:any").await.1,
+        "open",
+        "another value reopens it"
+    );
+    drift_after(&app, ws, w.tenant, snapshot, &[]).await;
+    assert_eq!(alert_of(&app, "drift:any").await.1, "resolved");
+
+    // Compliance under 80 %: opens; over: resolves.
+    compliance_after(&app, ws, w.tenant, 5, 5).await;
+    assert_eq!(alert_of(&app, "compliance").await.1, "open");
+    compliance_after(&app, ws, w.tenant, 6, 4).await;
+    assert_eq!(alert_of(&app, "compliance").await.2, 2);
+    compliance_after(&app, ws, w.tenant, 9, 1).await;
+    assert_eq!(alert_of(&app, "compliance").await.1, "resolved");
+    if backend == Backend::Sqlite {
+        // A row evaluation cannot read (SQLite stores what it is given):
+        // that run is skipped with a log line, the runs beside it are not.
+        let poison = running_run(&app, ws, w.tenant, "compliance_snapshot").await;
+        sqlx::query(
+            "INSERT INTO compliance_snapshots (tenant_id, run_id, taken_at, compliant, noncompliant, in_grace_period, other)
+             VALUES ($1, $2, 0, 'many', 1, 0, 0)",
+        )
+        .bind(w.tenant.0)
+        .bind(poison)
+        .execute(svc.store.unguarded_pool())
+        .await
+        .unwrap();
+        let after = running_run(&app, ws, w.tenant, probe).await;
+        for (run, outcome, reason) in [
+            (poison, "succeeded", None),
+            (after, "blocked", Some("consent_missing")),
+        ] {
+            sqlx::query("UPDATE operation_runs SET status = 'completed', outcome = $2, reason_code = $3, completed_at = $4 WHERE id = $1")
+                .bind(run)
+                .bind(outcome)
+                .bind(reason)
+                .bind(app.clock.now_ms())
+                .execute(svc.store.unguarded_pool())
+                .await
+                .unwrap();
+        }
+        assert_eq!(evaluate::evaluate_pending(svc, 100).await.unwrap(), 2);
+        assert_eq!(
+            scalar(&app, "SELECT COUNT(*) FROM run_ended_events").await,
+            0
+        );
+        assert_eq!(
+            alert_of(&app, "connection").await.1,
+            "open",
+            "the run after the unreadable one was evaluated"
+        );
+        sqlx::query("DELETE FROM compliance_snapshots WHERE run_id = $1")
+            .bind(poison)
+            .execute(svc.store.unguarded_pool())
+            .await
+            .unwrap();
+        let run = running_run(&app, ws, w.tenant, probe).await;
+        end_run(&app, run, "succeeded", None).await;
+    }
+
+    // Baseline items: one alert per deviating item, resolved when aligned.
+    let pool = svc.store.unguarded_pool();
+    let (baseline,): (i64,) = sqlx::query_as(
+        "INSERT INTO baselines (workspace_id, name, search_name, current_version, changed_at, created_at)
+         VALUES ($1, 'Standard', 'standard', 1, 0, 0) RETURNING id",
+    )
+    .bind(ws.0)
+    .fetch_one(pool)
+    .await
+    .unwrap();
+    let (version,): (i64,) = sqlx::query_as(
+        "INSERT INTO baseline_versions (baseline_id, version, template_name, note, created_at) VALUES ($1, 1, 'x', '', 0) RETURNING id",
+    )
+    .bind(baseline)
+    .fetch_one(pool)
+    .await
+    .unwrap();
+    for (no, name) in [(1, "Passwords"), (2, "BitLocker")] {
+        sqlx::query("INSERT INTO baseline_items (version_id, item_no, kind, display_name, settings, rules) VALUES ($1, $2, 'device_configuration', $3, '{}', '{}')")
+            .bind(version)
+            .bind(no)
+            .bind(name)
+            .execute(pool)
+            .await
+            .unwrap();
+    }
+    compare_after(&app, ws, w.tenant, baseline, ["different", "aligned"]).await;
+    let one = format!("baseline:{baseline}:item:1");
+    let two = format!("baseline:{baseline}:item:2");
+    assert_eq!(alert_of(&app, &one).await.1, "open");
+    compare_after(&app, ws, w.tenant, baseline, ["aligned", "missing"]).await;
+    assert_eq!(alert_of(&app, &one).await.1, "resolved");
+    assert_eq!(alert_of(&app, &two).await.1, "open");
+    let title: String =
+        sqlx::query_as::<_, (String,)>("SELECT title FROM alerts WHERE subject = $1")
+            .bind(&two)
+            .fetch_one(pool)
+            .await
+            .unwrap()
+            .0;
+    assert_eq!(
+        title,
+        "BitLocker is missing from baseline Standard on Fabrikam"
+    );
+    // Exactly once each: openings and resolutions audited once per change.
+    assert_eq!(
+        scalar(
+            &app,
+            "SELECT COUNT(*) FROM audit_log WHERE action = 'alert.resolved'"
+        )
+        .await,
+        if backend == Backend::Sqlite { 5 } else { 4 }
+    );
+}
+
+async fn fire_and_bulk_conditions(backend: Backend) {
+    use domain::schedules::{bulk, service};
+    let app = crate::common::spawn_app(backend).await;
+    let w = run_world(&app).await;
+    let ws = workspace_of(&app, &w).await;
+    let svc = &app.services;
+    domain::alerts::rules::create(svc, &w.owner, ws, rule_of("fire_problems"))
+        .await
+        .unwrap();
+    domain::alerts::rules::create(svc, &w.owner, ws, rule_of("bulk_failures"))
+        .await
+        .unwrap();
+    // A workspace-wide condition cannot be narrowed to tenants.
+    let mut narrowed = rule_of("bulk_failures");
+    narrowed.scope = "tenants".into();
+    narrowed.tenants = vec![w.tenant];
+    assert!(
+        domain::alerts::rules::create(svc, &w.owner, ws, narrowed)
+            .await
+            .is_err()
+    );
+
+    let work_off = |outcome: Completion| {
+        let svc = svc.clone();
+        async move {
+            let claimed = RunService::claim(&svc, "w1", 10, 60_000).await.unwrap();
+            assert!(!claimed.is_empty());
+            for c in &claimed {
+                RunService::complete(&svc, c, outcome.clone())
+                    .await
+                    .unwrap();
+            }
+            evaluate::evaluate_pending(&svc, 100).await.unwrap();
+        }
+    };
+    // A bulk whose run fails: one alert about the operation's bulks; a clean one resolves it.
+    bulk::start(
+        svc,
+        &w.owner,
+        ws,
+        "role_definitions_sync",
+        bulk::Selection::Matching { tag: None },
+    )
+    .await
+    .unwrap();
+    work_off(failed(ReasonCode::ProviderUnavailable)).await;
+    let (_, state, n) = alert_of(&app, "bulk:role_definitions_sync").await;
+    assert_eq!((state.as_str(), n), ("open", 1));
+    assert_eq!(
+        scalar(&app, "SELECT COUNT(*) FROM alerts WHERE tenant_id IS NULL").await,
+        1,
+        "about the workspace"
+    );
+    // Evaluating the same finished bulk again counts nothing.
+    sqlx::query("INSERT INTO run_ended_events (run_id, workspace_id, ended_at) SELECT id, workspace_id, 0 FROM operation_runs")
+        .execute(svc.store.unguarded_pool())
+        .await
+        .unwrap();
+    evaluate::evaluate_pending(svc, 100).await.unwrap();
+    assert_eq!(alert_of(&app, "bulk:role_definitions_sync").await.2, 1);
+    bulk::start(
+        svc,
+        &w.owner,
+        ws,
+        "role_definitions_sync",
+        bulk::Selection::Matching { tag: None },
+    )
+    .await
+    .unwrap();
+    work_off(Completion::succeeded(SummaryCounts::default())).await;
+    assert_eq!(
+        alert_of(&app, "bulk:role_definitions_sync").await.1,
+        "resolved"
+    );
+
+    // A schedule's fire with a failed start, then a clean one.
+    let schedule = service::create(
+        svc,
+        &w.owner,
+        ws,
+        service::ScheduleForm {
+            name: "Every minute".into(),
+            op_type: "role_definitions_sync".into(),
+            target: "all".into(),
+            cron: "* * * * *".into(),
+            time_zone: "UTC".into(),
+            spread_seconds: "0".into(),
+        },
+    )
+    .await
+    .unwrap();
+    app.clock.advance_ms(61_000);
+    assert_eq!(service::fire_due(svc.clone()).await.unwrap(), 1);
+    work_off(failed(ReasonCode::ProviderTimeout)).await;
+    let subject = format!("schedule:{schedule}");
+    let (_, state, _) = alert_of(&app, &subject).await;
+    assert_eq!(state, "open");
+    app.clock.advance_ms(60_000);
+    assert_eq!(service::fire_due(svc.clone()).await.unwrap(), 1);
+    work_off(Completion::succeeded(SummaryCounts::default())).await;
+    assert_eq!(alert_of(&app, &subject).await.1, "resolved");
+}

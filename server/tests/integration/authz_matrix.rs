@@ -78,6 +78,18 @@ pub(crate) struct World {
     /// Baselines of A and B (two items, compared with tenant A / B, item 2 accepted).
     baseline_a: Baseline,
     baseline_b: Baseline,
+    /// Alerts of A and B: a rule, an open alert on the tenant, a webhook
+    /// endpoint and the delivery queued for it.
+    alerts_a: Alerting,
+    alerts_b: Alerting,
+}
+
+#[derive(Clone, Copy)]
+struct Alerting {
+    rule: i64,
+    alert: i64,
+    endpoint: i64,
+    delivery: i64,
 }
 
 #[derive(Clone, Copy)]
@@ -199,6 +211,18 @@ impl World {
             _ => self.schedule_a.to_string(),
         }
     }
+    fn alerting(&self, t: Target) -> Alerting {
+        match t {
+            Target::Other => self.alerts_b,
+            Target::Missing => Alerting {
+                rule: MISSING,
+                alert: MISSING,
+                endpoint: MISSING,
+                delivery: MISSING,
+            },
+            _ => self.alerts_a,
+        }
+    }
     fn victim(&self, t: Target) -> String {
         match t {
             Target::Other => self.victim_b.to_string(),
@@ -229,6 +253,25 @@ struct Row {
 
 const OBJ: &[Target] = &[Target::Missing, Target::Other, Target::Own];
 const NONE: &[Target] = &[Target::None];
+
+/// An alert rule's form (`rule`: the one to update).
+fn rule_form(ws: String, rule: Option<i64>) -> Vec<(&'static str, String)> {
+    let mut form = vec![
+        ("workspace", ws),
+        ("name", "Matrix rule".into()),
+        ("condition", "run_failures".into()),
+        ("op_type", "any".into()),
+        ("count", "2".into()),
+        ("window_hours", "12".into()),
+        ("scope", "all".into()),
+        ("severity", "info".into()),
+        ("roles[0]", "owner".into()),
+    ];
+    if let Some(r) = rule {
+        form.push(("rule", r.to_string()));
+    }
+    form
+}
 
 /// Object-less pages are requested at their own path.
 fn at_route(_: &World, _: Target) -> Call {
@@ -1498,6 +1541,237 @@ fn rows() -> Vec<Row> {
                 )
             },
         },
+        // ---- alerts (in this order: answering before deleting) -----------------------
+        Row {
+            path: "/admin/alerts",
+            kind: Kind::Page,
+            targets: NONE,
+            own: [303, 200, 200, 200, 200],
+            request: at_route,
+        },
+        Row {
+            path: "/admin/alerts/rules",
+            kind: Kind::Page,
+            targets: NONE,
+            own: [303, 200, 200, 403, 200],
+            request: at_route,
+        },
+        Row {
+            path: "/admin/alerts/{alert}",
+            kind: Kind::Page,
+            targets: OBJ,
+            own: [303, 404, 404, 200, 200],
+            request: |w, t| (format!("/admin/alerts/{}", w.alerting(t).alert), vec![]),
+        },
+        Row {
+            path: "/api/alerts",
+            kind: Kind::Fn,
+            targets: NONE,
+            own: [401, 200, 200, 200, 200],
+            request: |_, _| ("/api/alerts".into(), vec![("query", "tab=open".into())]),
+        },
+        Row {
+            path: "/api/alerts/get",
+            kind: Kind::Fn,
+            targets: OBJ,
+            own: [401, 404, 404, 200, 200],
+            request: |w, t| {
+                (
+                    "/api/alerts/get".into(),
+                    vec![("alert", w.alerting(t).alert.to_string())],
+                )
+            },
+        },
+        Row {
+            path: "/api/alerts/snooze",
+            kind: Kind::Fn,
+            targets: OBJ,
+            own: [401, 404, 404, 403, 200],
+            request: |w, t| {
+                (
+                    "/api/alerts/snooze".into(),
+                    vec![
+                        ("alert", w.alerting(t).alert.to_string()),
+                        ("hours", "4".into()),
+                    ],
+                )
+            },
+        },
+        Row {
+            path: "/api/alerts/acknowledge",
+            kind: Kind::Fn,
+            targets: OBJ,
+            own: [401, 404, 404, 403, 200],
+            request: |w, t| {
+                (
+                    "/api/alerts/acknowledge".into(),
+                    vec![
+                        ("alert", w.alerting(t).alert.to_string()),
+                        ("note", "seen".into()),
+                    ],
+                )
+            },
+        },
+        Row {
+            path: "/api/alerts/acknowledge_matching",
+            kind: Kind::Fn,
+            targets: OBJ,
+            own: [401, 404, 404, 403, 200],
+            request: |w, t| {
+                (
+                    "/api/alerts/acknowledge_matching".into(),
+                    vec![("workspace", w.ws(t)), ("query", "tab=open".into())],
+                )
+            },
+        },
+        Row {
+            path: "/api/alerts/resolve",
+            kind: Kind::Fn,
+            targets: OBJ,
+            own: [401, 404, 404, 403, 200],
+            request: |w, t| {
+                (
+                    "/api/alerts/resolve".into(),
+                    vec![("alert", w.alerting(t).alert.to_string())],
+                )
+            },
+        },
+        Row {
+            path: "/api/alerts/rules",
+            kind: Kind::Fn,
+            targets: NONE,
+            own: [401, 200, 200, 403, 200],
+            request: |_, _| ("/api/alerts/rules".into(), vec![]),
+        },
+        Row {
+            path: "/api/alerts/rules/create",
+            kind: Kind::Fn,
+            targets: OBJ,
+            own: [401, 404, 404, 403, 200],
+            request: |w, t| ("/api/alerts/rules/create".into(), rule_form(w.ws(t), None)),
+        },
+        Row {
+            path: "/api/alerts/rules/update",
+            kind: Kind::Fn,
+            targets: OBJ,
+            own: [401, 404, 404, 403, 200],
+            request: |w, t| {
+                (
+                    "/api/alerts/rules/update".into(),
+                    rule_form(w.ws(t), Some(w.alerting(t).rule)),
+                )
+            },
+        },
+        Row {
+            path: "/api/alerts/rules/enabled",
+            kind: Kind::Fn,
+            targets: OBJ,
+            own: [401, 404, 404, 403, 200],
+            request: |w, t| {
+                (
+                    "/api/alerts/rules/enabled".into(),
+                    vec![
+                        ("workspace", w.ws(t)),
+                        ("rule", w.alerting(t).rule.to_string()),
+                        ("enabled", "true".into()),
+                    ],
+                )
+            },
+        },
+        Row {
+            path: "/api/alerts/endpoints/create",
+            kind: Kind::Fn,
+            targets: OBJ,
+            own: [401, 404, 404, 403, 200],
+            request: |w, t| {
+                (
+                    "/api/alerts/endpoints/create".into(),
+                    vec![
+                        ("workspace", w.ws(t)),
+                        ("name", "Matrix hook".into()),
+                        ("url", "https://hooks.example.com/matrix".into()),
+                    ],
+                )
+            },
+        },
+        Row {
+            path: "/api/alerts/endpoints/rotate",
+            kind: Kind::Fn,
+            targets: OBJ,
+            own: [401, 404, 404, 403, 200],
+            request: |w, t| {
+                (
+                    "/api/alerts/endpoints/rotate".into(),
+                    vec![("endpoint", w.alerting(t).endpoint.to_string())],
+                )
+            },
+        },
+        Row {
+            path: "/api/alerts/endpoints/enabled",
+            kind: Kind::Fn,
+            targets: OBJ,
+            own: [401, 404, 404, 403, 200],
+            request: |w, t| {
+                (
+                    "/api/alerts/endpoints/enabled".into(),
+                    vec![
+                        ("endpoint", w.alerting(t).endpoint.to_string()),
+                        ("enabled", "true".into()),
+                    ],
+                )
+            },
+        },
+        Row {
+            path: "/api/alerts/endpoints/test",
+            kind: Kind::Fn,
+            targets: OBJ,
+            own: [401, 404, 404, 403, 200],
+            request: |w, t| {
+                (
+                    "/api/alerts/endpoints/test".into(),
+                    vec![("endpoint", w.alerting(t).endpoint.to_string())],
+                )
+            },
+        },
+        Row {
+            path: "/api/alerts/endpoints/redeliver",
+            kind: Kind::Fn,
+            targets: OBJ,
+            own: [401, 404, 404, 403, 200],
+            request: |w, t| {
+                (
+                    "/api/alerts/endpoints/redeliver".into(),
+                    vec![("delivery", w.alerting(t).delivery.to_string())],
+                )
+            },
+        },
+        Row {
+            path: "/api/alerts/endpoints/delete",
+            kind: Kind::Fn,
+            targets: OBJ,
+            own: [401, 404, 404, 403, 200],
+            request: |w, t| {
+                (
+                    "/api/alerts/endpoints/delete".into(),
+                    vec![("endpoint", w.alerting(t).endpoint.to_string())],
+                )
+            },
+        },
+        Row {
+            path: "/api/alerts/rules/delete",
+            kind: Kind::Fn,
+            targets: OBJ,
+            own: [401, 404, 404, 403, 200],
+            request: |w, t| {
+                (
+                    "/api/alerts/rules/delete".into(),
+                    vec![
+                        ("workspace", w.ws(t)),
+                        ("rule", w.alerting(t).rule.to_string()),
+                    ],
+                )
+            },
+        },
         // ---- tags and schedules ---------------------------------------------------------
         Row {
             path: "/admin/schedules",
@@ -2263,7 +2537,11 @@ pub(crate) async fn world(app: &TestApp) -> World {
     let bulk_b = bulk(b.clone(), ws_b).await;
     let baseline_a = baseline_fixture(app, ws_a, tenant_a, "Standard A").await;
     let baseline_b = baseline_fixture(app, ws_b, tenant_b, "Standard B").await;
+    let alerts_a = alerting_fixture(app, &a, ws_a, tenant_a).await;
+    let alerts_b = alerting_fixture(app, &b, ws_b, tenant_b).await;
     World {
+        alerts_a,
+        alerts_b,
         baseline_a,
         baseline_b,
         bulk_a,
@@ -2293,6 +2571,70 @@ pub(crate) async fn world(app: &TestApp) -> World {
         item_a,
         draft_a,
         draft_b,
+    }
+}
+
+/// A rule raising on any failed run, with a webhook endpoint; one failed run
+/// on `tenant` opens its alert and queues its delivery.
+async fn alerting_fixture(
+    app: &TestApp,
+    owner: &domain::access::Actor,
+    ws: WorkspaceId,
+    tenant: TenantId,
+) -> Alerting {
+    let svc = &app.services;
+    let endpoint =
+        domain::alerts::webhooks::create(svc, owner, ws, "Hook", "https://hooks.example.com/t")
+            .await
+            .unwrap();
+    let rule = domain::alerts::rules::create(
+        svc,
+        owner,
+        ws,
+        domain::alerts::rules::RuleForm {
+            name: "Any failure".into(),
+            condition: "run_failures".into(),
+            op_type: "any".into(),
+            count: "1".into(),
+            window_hours: "24".into(),
+            scope: "all".into(),
+            severity: "warning".into(),
+            webhooks: vec![endpoint],
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    sqlx::query(
+        "INSERT INTO operation_runs (workspace_id, tenant_id, op_type, status, outcome, initiator_kind, scope_key, context,
+            reason_code, created_at, available_at, completed_at)
+         VALUES ($1, $2, 'inventory_sync', 'completed', 'failed', 'schedule', $3, '{}', 'provider_unavailable', $4, $4, $4)",
+    )
+    .bind(ws.0)
+    .bind(tenant.0)
+    .bind(format!("matrix-alert:{tenant}"))
+    .bind(domain::clock::Clock::now_ms(&app.clock))
+    .execute(svc.store.unguarded_pool())
+    .await
+    .unwrap();
+    domain::alerts::evaluate::evaluate_pending(svc, 100)
+        .await
+        .unwrap();
+    let (alert,): (i64,) = sqlx::query_as("SELECT id FROM alerts WHERE tenant_id = $1")
+        .bind(tenant.0)
+        .fetch_one(svc.store.unguarded_pool())
+        .await
+        .unwrap();
+    let (delivery,): (i64,) = sqlx::query_as("SELECT id FROM alert_deliveries WHERE alert_id = $1")
+        .bind(alert)
+        .fetch_one(svc.store.unguarded_pool())
+        .await
+        .unwrap();
+    Alerting {
+        rule: rule.0,
+        alert,
+        endpoint: endpoint.0,
+        delivery,
     }
 }
 
@@ -2536,6 +2878,9 @@ const READ_ONLY_FNS: &[&str] = &[
     "/api/provider/browse",
     "/api/provider/verification",
     "/api/invitations/view",
+    "/api/alerts",
+    "/api/alerts/get",
+    "/api/alerts/rules",
 ];
 
 /// Every mutating server function a member's role does not allow (403)
