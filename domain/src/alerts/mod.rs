@@ -17,6 +17,8 @@ use crate::views::WorkspaceRef;
 use serde::{Deserialize, Serialize};
 
 #[cfg(feature = "server")]
+mod conditions;
+#[cfg(feature = "server")]
 pub mod evaluate;
 #[cfg(feature = "server")]
 pub mod lifecycle;
