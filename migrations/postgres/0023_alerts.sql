@@ -10,8 +10,11 @@ CREATE TABLE run_ended_events (
 );
 CREATE FUNCTION operation_runs_record_end() RETURNS trigger AS $$
 BEGIN
-    INSERT INTO run_ended_events (run_id, workspace_id, ended_at)
-    VALUES (NEW.id, NEW.workspace_id, COALESCE(NEW.completed_at, NEW.created_at));
+    -- Only workspaces with an enabled rule have anything to evaluate.
+    IF EXISTS (SELECT 1 FROM alert_rules WHERE workspace_id = NEW.workspace_id AND enabled = 1) THEN
+        INSERT INTO run_ended_events (run_id, workspace_id, ended_at)
+        VALUES (NEW.id, NEW.workspace_id, COALESCE(NEW.completed_at, NEW.created_at));
+    END IF;
     RETURN NULL;
 END;
 $$ LANGUAGE plpgsql;

@@ -10,12 +10,14 @@ CREATE TABLE run_ended_events (
 );
 CREATE TRIGGER operation_runs_ended_by_update AFTER UPDATE OF status ON operation_runs
 WHEN NEW.status = 'completed' AND OLD.status <> 'completed'
+    AND EXISTS (SELECT 1 FROM alert_rules WHERE workspace_id = NEW.workspace_id AND enabled = 1)
 BEGIN
     INSERT INTO run_ended_events (run_id, workspace_id, ended_at)
     VALUES (NEW.id, NEW.workspace_id, COALESCE(NEW.completed_at, NEW.created_at));
 END;
 CREATE TRIGGER operation_runs_ended_at_insert AFTER INSERT ON operation_runs
 WHEN NEW.status = 'completed'
+    AND EXISTS (SELECT 1 FROM alert_rules WHERE workspace_id = NEW.workspace_id AND enabled = 1)
 BEGIN
     INSERT INTO run_ended_events (run_id, workspace_id, ended_at)
     VALUES (NEW.id, NEW.workspace_id, COALESCE(NEW.completed_at, NEW.created_at));

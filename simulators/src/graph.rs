@@ -1189,14 +1189,6 @@ struct ConsentRequest {
     decision: Option<String>,
 }
 
-fn html_escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-        .replace('\'', "&#39;")
-}
-
 fn percent_encode(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
@@ -1217,7 +1209,7 @@ fn consent_error(code: u32, message: &str) -> Response {
         format!(
             "<!DOCTYPE html><html><head><title>Sign in to your account</title></head><body>\
              <h1>Sorry, but we're having trouble signing you in.</h1><p>AADSTS{code}: {}</p></body></html>",
-            html_escape(message)
+            crate::escape_html(message)
         ),
     )
         .into_response()
@@ -1270,7 +1262,7 @@ async fn consent_page(
     let hidden = |n: &str, v: &str| {
         format!(
             "<input type=\"hidden\" name=\"{n}\" value=\"{}\">",
-            html_escape(v)
+            crate::escape_html(v)
         )
     };
     let permissions: String = READ_PERMISSIONS
@@ -1285,8 +1277,8 @@ async fn consent_page(
          <form method=\"post\">{c}{r}{s}\
          <button type=\"submit\" name=\"decision\" value=\"accept\">Accept</button> \
          <button type=\"submit\" name=\"decision\" value=\"cancel\">Cancel</button></form></main></body></html>",
-        name = html_escape(&name),
-        client = html_escape(req.client_id.as_deref().unwrap_or_default()),
+        name = crate::escape_html(&name),
+        client = crate::escape_html(req.client_id.as_deref().unwrap_or_default()),
         c = hidden("client_id", req.client_id.as_deref().unwrap_or_default()),
         r = hidden("redirect_uri", &redirect),
         s = hidden("state", req.state.as_deref().unwrap_or_default()),

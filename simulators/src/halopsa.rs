@@ -129,6 +129,15 @@ async fn token(State(state): State<Arc<Mutex<DeskState>>>, Form(f): Form<TokenFo
     Json(json!({"access_token": token, "token_type": "Bearer", "expires_in": 3600})).into_response()
 }
 
+/// Whether the request carries a token this desk issued.
+fn bearer_known(s: &DeskState, headers: &HeaderMap) -> bool {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .is_some_and(|t| s.tokens.iter().any(|k| k == t))
+}
+
 async fn create_tickets(
     State(state): State<Arc<Mutex<DeskState>>>,
     headers: HeaderMap,
@@ -136,12 +145,7 @@ async fn create_tickets(
 ) -> Response {
     let fault = delay(&state).await;
     let mut s = lock(&state);
-    let authorized = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .is_some_and(|t| s.tokens.iter().any(|k| k == t));
-    if !authorized {
+    if !bearer_known(&s, &headers) {
         return (StatusCode::UNAUTHORIZED, "Unauthorized").into_response();
     }
     match fault {
@@ -183,12 +187,7 @@ async fn create_actions(
 ) -> Response {
     let fault = delay(&state).await;
     let mut s = lock(&state);
-    let authorized = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .is_some_and(|t| s.tokens.iter().any(|k| k == t));
-    if !authorized {
+    if !bearer_known(&s, &headers) {
         return (StatusCode::UNAUTHORIZED, "Unauthorized").into_response();
     }
     if fault == DeskFault::ServerError {

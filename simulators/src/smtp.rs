@@ -199,13 +199,6 @@ async fn messages_json(State(state): State<Arc<Mutex<SmtpState>>>) -> impl IntoR
     Json(lock(&state).received.clone())
 }
 
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
-
 async fn mailbox_page(State(state): State<Arc<Mutex<SmtpState>>>) -> Html<String> {
     let received = lock(&state).received.clone();
     let mut html = String::from(
@@ -221,9 +214,9 @@ async fn mailbox_page(State(state): State<Arc<Mutex<SmtpState>>>) -> Html<String
     for m in received.iter().rev() {
         html.push_str(&format!(
             "<article><p><strong>To:</strong> {}<br><strong>Subject:</strong> {}</p><pre>{}</pre></article>",
-            escape(&m.to.join(", ")),
-            escape(&m.header("Subject").unwrap_or_default()),
-            escape(&m.body()),
+            crate::escape_html(&m.to.join(", ")),
+            crate::escape_html(&m.header("Subject").unwrap_or_default()),
+            crate::escape_html(&m.body()),
         ));
     }
     html.push_str("</body></html>");

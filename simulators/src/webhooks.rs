@@ -154,13 +154,6 @@ async fn received(State(state): State<Arc<Mutex<ReceiverState>>>) -> impl IntoRe
     Json(lock(&state).received.clone())
 }
 
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
-
 async fn page(State(state): State<Arc<Mutex<ReceiverState>>>) -> Html<String> {
     let received = lock(&state).received.clone();
     let mut html = String::from(
@@ -188,9 +181,9 @@ async fn page(State(state): State<Arc<Mutex<ReceiverState>>>) -> Html<String> {
             "<article data-webhook-id=\"{id}\"><p><strong>webhook-id:</strong> <code>{id}</code><br>\
              <strong>webhook-timestamp:</strong> {ts}<br><strong class=\"{class}\" data-signature=\"{class}\">{verdict}</strong></p>\
              <pre>{body}</pre></article>",
-            id = escape(&m.id),
-            ts = escape(&m.timestamp),
-            body = escape(&pretty),
+            id = crate::escape_html(&m.id),
+            ts = crate::escape_html(&m.timestamp),
+            body = crate::escape_html(&pretty),
         ));
     }
     html.push_str("</body></html>");

@@ -156,9 +156,11 @@ fn rule_form(
     }
 }
 
-#[server(prefix = "/api", endpoint = "alerts/rules/create")]
-pub async fn create_alert_rule(
+/// Creates a rule, or (with `rule`) saves one.
+#[server(prefix = "/api", endpoint = "alerts/rules/save")]
+pub async fn save_alert_rule(
     workspace: WorkspaceId,
+    rule: Option<AlertRuleId>,
     name: String,
     condition: String,
     op_type: Option<String>,
@@ -199,61 +201,17 @@ pub async fn create_alert_rule(
         ticket,
         mail,
     );
-    let id = domain::alerts::rules::create(&svc, &actor, workspace, form).await?;
-    redirect(&format!(
-        "/admin/alerts/rules?notice=alert_rule_created#rule-{id}"
-    ));
-    Ok(())
-}
-
-#[server(prefix = "/api", endpoint = "alerts/rules/update")]
-pub async fn update_alert_rule(
-    workspace: WorkspaceId,
-    rule: AlertRuleId,
-    name: String,
-    condition: String,
-    op_type: Option<String>,
-    count: Option<String>,
-    window_hours: Option<String>,
-    days: Option<String>,
-    percent: Option<String>,
-    policy_kind: Option<String>,
-    scope: String,
-    tenants: Option<Vec<TenantId>>,
-    exclude_tenants: Option<Vec<TenantId>>,
-    exclude_kinds: Option<Vec<String>>,
-    severity: String,
-    roles: Option<Vec<String>>,
-    users: Option<Vec<UserId>>,
-    webhooks: Option<Vec<WebhookEndpointId>>,
-    ticket: Option<String>,
-    mail: Option<String>,
-) -> ApiResult<()> {
-    let (svc, actor) = signed_in()?;
-    let form = rule_form(
-        name,
-        condition,
-        op_type,
-        count,
-        window_hours,
-        days,
-        percent,
-        policy_kind,
-        scope,
-        tenants,
-        exclude_tenants,
-        exclude_kinds,
-        severity,
-        roles,
-        users,
-        webhooks,
-        ticket,
-        mail,
-    );
-    domain::alerts::rules::update(&svc, &actor, workspace, rule, form).await?;
-    redirect(&format!(
-        "/admin/alerts/rules?notice=alert_rule_saved#rule-{rule}"
-    ));
+    let (id, notice) = match rule {
+        Some(rule) => {
+            domain::alerts::rules::update(&svc, &actor, workspace, rule, form).await?;
+            (rule, "alert_rule_saved")
+        }
+        None => (
+            domain::alerts::rules::create(&svc, &actor, workspace, form).await?,
+            "alert_rule_created",
+        ),
+    };
+    redirect(&format!("/admin/alerts/rules?notice={notice}#rule-{id}"));
     Ok(())
 }
 

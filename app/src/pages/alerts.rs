@@ -484,7 +484,7 @@ fn rule_row(p: &RulesPage, r: &RuleView) -> impl IntoView + use<> {
                     </ServerForm>
                     <details>
                         <summary class="link">"Edit"</summary>
-                        <ServerForm action={target::<crate::api::alerts::UpdateAlertRule>()} submit_label="Save rule".to_string() pending_label="Saving…".to_string()>
+                        <ServerForm action={target::<crate::api::alerts::SaveAlertRule>()} submit_label="Save rule".to_string() pending_label="Saving…".to_string()>
                             <input type="hidden" name="workspace" value=ws.to_string()/>
                             <input type="hidden" name="rule" value=id.to_string()/>
                             {fields}
@@ -600,7 +600,7 @@ pub fn AlertRules() -> impl IntoView {
                         {p.can_manage.then(|| view! {
                             <section class="card mt-6" aria-labelledby="new-rule">
                                 <h2 id="new-rule" class="section-title">"New rule"</h2>
-                                <ServerForm action={target::<crate::api::alerts::CreateAlertRule>()} submit_label="Create rule".to_string() pending_label="Creating…".to_string()>
+                                <ServerForm action={target::<crate::api::alerts::SaveAlertRule>()} submit_label="Create rule".to_string() pending_label="Creating…".to_string()>
                                     <input type="hidden" name="workspace" value=ws.to_string()/>
                                     {new_fields}
                                 </ServerForm>

@@ -348,6 +348,29 @@ pub async fn create(
     Ok(AlertRuleId(id))
 }
 
+/// A rule of the actor's workspace for a change: 404 unless theirs; 403
+/// (audited) without `alerts.manage`. Answers the access and the rule's name.
+async fn for_change(
+    svc: &Services,
+    actor: &Actor,
+    ws: WorkspaceId,
+    rule: AlertRuleId,
+    action: AuditAction,
+) -> AppResult<(access::WorkspaceAccess, String)> {
+    let access = access::workspace(svc, actor, ws, Capability::WorkspaceView).await?;
+    let name = rule_name(svc, access.id(), rule).await?;
+    access::workspace_for_change(
+        svc,
+        actor,
+        ws,
+        Capability::AlertsManage,
+        action,
+        name.clone(),
+    )
+    .await?;
+    Ok((access, name))
+}
+
 async fn rule_name(svc: &Services, ws: WorkspaceId, rule: AlertRuleId) -> AppResult<String> {
     let row: Option<(String,)> =
         sqlx::query_as("SELECT name FROM alert_rules WHERE id = $1 AND workspace_id = $2")
@@ -366,17 +389,7 @@ pub async fn update(
     rule: AlertRuleId,
     form: RuleForm,
 ) -> AppResult<()> {
-    let access = access::workspace(svc, actor, ws, Capability::WorkspaceView).await?;
-    rule_name(svc, access.id(), rule).await?;
-    access::workspace_for_change(
-        svc,
-        actor,
-        ws,
-        Capability::AlertsManage,
-        AuditAction::AlertRuleUpdated,
-        form.name.chars().take(80).collect::<String>(),
-    )
-    .await?;
+    let (access, _) = for_change(svc, actor, ws, rule, AuditAction::AlertRuleUpdated).await?;
     let (name, condition, scope, exclusions, severity, routes) =
         validate(svc, access.id(), &form).await?;
     let now = svc.now();
@@ -416,17 +429,7 @@ pub async fn set_enabled(
     rule: AlertRuleId,
     enabled: bool,
 ) -> AppResult<()> {
-    let access = access::workspace(svc, actor, ws, Capability::WorkspaceView).await?;
-    let name = rule_name(svc, access.id(), rule).await?;
-    access::workspace_for_change(
-        svc,
-        actor,
-        ws,
-        Capability::AlertsManage,
-        AuditAction::AlertRuleUpdated,
-        name.clone(),
-    )
-    .await?;
+    let (access, name) = for_change(svc, actor, ws, rule, AuditAction::AlertRuleUpdated).await?;
     let now = svc.now();
     let mut tx = AuditedTx::begin(svc, now).await?;
     sqlx::query(
@@ -456,17 +459,7 @@ pub async fn delete(
     ws: WorkspaceId,
     rule: AlertRuleId,
 ) -> AppResult<()> {
-    let access = access::workspace(svc, actor, ws, Capability::WorkspaceView).await?;
-    let name = rule_name(svc, access.id(), rule).await?;
-    access::workspace_for_change(
-        svc,
-        actor,
-        ws,
-        Capability::AlertsManage,
-        AuditAction::AlertRuleDeleted,
-        name.clone(),
-    )
-    .await?;
+    let (access, name) = for_change(svc, actor, ws, rule, AuditAction::AlertRuleDeleted).await?;
     let now = svc.now();
     let mut tx = AuditedTx::begin(svc, now).await?;
     sqlx::query("DELETE FROM alerts WHERE rule_id = $1 AND workspace_id = $2")

@@ -240,6 +240,38 @@ fn excerpt(bytes: &[u8], max: usize) -> String {
     out
 }
 
+/// A client that connects `host` only to `addr` (the address just checked)
+/// and follows no redirect; one per (host, address), kept so connections
+/// to a receiver are reused.
+fn pinned_client(
+    host: &str,
+    addr: std::net::SocketAddr,
+) -> Result<reqwest::Client, reqwest::Error> {
+    type Clients = std::sync::Mutex<
+        std::collections::HashMap<(String, std::net::SocketAddr), reqwest::Client>,
+    >;
+    static CLIENTS: std::sync::LazyLock<Clients> = std::sync::LazyLock::new(Default::default);
+    let key = (host.to_string(), addr);
+    if let Some(c) = CLIENTS.lock().ok().and_then(|m| m.get(&key).cloned()) {
+        return Ok(c);
+    }
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .resolve(host, addr)
+        .connect_timeout(Duration::from_secs(5))
+        .pool_idle_timeout(Duration::from_secs(30))
+        .user_agent(concat!("Tenantry-Webhooks/", env!("CARGO_PKG_VERSION")))
+        .build()?;
+    if let Ok(mut m) = CLIENTS.lock() {
+        // Bounded: receivers are few; an address that changes starts afresh.
+        if m.len() >= 256 {
+            m.clear();
+        }
+        m.insert(key, client.clone());
+    }
+    Ok(client)
+}
+
 /// One POST to a checked, pinned address with the Standard Webhooks headers.
 pub async fn post_signed(
     svc: &Services,
@@ -265,13 +297,7 @@ pub async fn post_signed(
             Ok(a) => a,
             Err(why) => return refused(why),
         };
-        let client = match reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .resolve(&target.host, addr)
-            .connect_timeout(Duration::from_secs(5))
-            .user_agent(concat!("Tenantry-Webhooks/", env!("CARGO_PKG_VERSION")))
-            .build()
-        {
+        let client = match pinned_client(&target.host, addr) {
             Ok(c) => c,
             Err(_) => {
                 return Attempted {
@@ -633,6 +659,11 @@ pub async fn run_periodically(svc: Services, mut stop: tokio::sync::watch::Recei
                 return;
             }
             match send_due(&svc, 50).await {
+                // A full batch: there is more waiting; go on at once.
+                Ok(50) => {
+                    failures = 0;
+                    continue;
+                }
                 Ok(_) => failures = 0,
                 Err(e) => {
                     failures = failures.saturating_add(1);

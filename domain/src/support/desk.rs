@@ -122,6 +122,33 @@ fn status(code: reqwest::StatusCode) -> Result<(), DeskError> {
     }
 }
 
+/// A HaloPSA access token (OAuth2 client credentials).
+async fn halo_token(
+    client: &reqwest::Client,
+    base: &str,
+    client_id: &str,
+    client_secret: &Secret,
+) -> Result<String, DeskError> {
+    let token = client
+        .post(format!("{base}/auth/token"))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", client_id),
+            ("client_secret", client_secret.expose()),
+            ("scope", "all"),
+        ])
+        .send()
+        .await
+        .map_err(transport)?;
+    status(token.status())?;
+    let token: Value = json_of(token).await?;
+    token
+        .get("access_token")
+        .and_then(Value::as_str)
+        .map(str::to_string)
+        .ok_or(DeskError::Unreadable)
+}
+
 /// Creates one ticket, all of it within [`HANDOFF_TIMEOUT`].
 #[tracing::instrument(name = "desk.create_ticket", skip_all, fields(desk = config.kind().unwrap_or("none")))]
 pub async fn create_ticket(
@@ -147,23 +174,8 @@ async fn create_unbounded(
             client_secret,
         } => {
             let base = base_url.trim_end_matches('/');
-            let token = client
-                .post(format!("{base}/auth/token"))
-                .form(&[
-                    ("grant_type", "client_credentials"),
-                    ("client_id", client_id.as_str()),
-                    ("client_secret", client_secret.expose()),
-                    ("scope", "all"),
-                ])
-                .send()
-                .await
-                .map_err(transport)?;
-            status(token.status())?;
-            let token: Value = json_of(token).await?;
-            let access = token
-                .get("access_token")
-                .and_then(Value::as_str)
-                .ok_or(DeskError::Unreadable)?;
+            let access = halo_token(&client, base, client_id, client_secret).await?;
+            let access = access.as_str();
             let created = client
                 .post(format!("{base}/api/Tickets"))
                 .bearer_auth(access)
@@ -244,23 +256,8 @@ async fn add_note_unbounded(
             client_secret,
         } => {
             let base = base_url.trim_end_matches('/');
-            let token = client
-                .post(format!("{base}/auth/token"))
-                .form(&[
-                    ("grant_type", "client_credentials"),
-                    ("client_id", client_id.as_str()),
-                    ("client_secret", client_secret.expose()),
-                    ("scope", "all"),
-                ])
-                .send()
-                .await
-                .map_err(transport)?;
-            status(token.status())?;
-            let token: Value = json_of(token).await?;
-            let access = token
-                .get("access_token")
-                .and_then(Value::as_str)
-                .ok_or(DeskError::Unreadable)?;
+            let access = halo_token(&client, base, client_id, client_secret).await?;
+            let access = access.as_str();
             let id: i64 = external_id.parse().map_err(|_| DeskError::Unreadable)?;
             let added = client
                 .post(format!("{base}/api/Actions"))

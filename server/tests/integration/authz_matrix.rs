@@ -1644,20 +1644,20 @@ fn rows() -> Vec<Row> {
             request: |_, _| ("/api/alerts/rules".into(), vec![]),
         },
         Row {
-            path: "/api/alerts/rules/create",
+            path: "/api/alerts/rules/save",
             kind: Kind::Fn,
             targets: OBJ,
             own: [401, 404, 404, 403, 200],
-            request: |w, t| ("/api/alerts/rules/create".into(), rule_form(w.ws(t), None)),
+            request: |w, t| ("/api/alerts/rules/save".into(), rule_form(w.ws(t), None)),
         },
         Row {
-            path: "/api/alerts/rules/update",
+            path: "/api/alerts/rules/save?update",
             kind: Kind::Fn,
             targets: OBJ,
             own: [401, 404, 404, 403, 200],
             request: |w, t| {
                 (
-                    "/api/alerts/rules/update".into(),
+                    "/api/alerts/rules/save".into(),
                     rule_form(w.ws(t), Some(w.alerting(t).rule)),
                 )
             },
