@@ -183,6 +183,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../../migrations/sqlite/0023_alerts.sql"),
         postgres: include_str!("../../migrations/postgres/0023_alerts.sql"),
     },
+    Migration {
+        version: 24,
+        name: "run_end_marks",
+        sqlite: include_str!("../../migrations/sqlite/0024_run_end_marks.sql"),
+        postgres: include_str!("../../migrations/postgres/0024_run_end_marks.sql"),
+    },
 ];
 
 /// Connections open and in use, open and idle, and the most there may be.

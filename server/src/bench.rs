@@ -173,7 +173,29 @@ fn rand_u32() -> u32 {
 }
 
 impl Fresh {
-    async fn clear_runs(&self) -> Result<(), String> {
+    /// Waits until every run has ended, for at most `within`.
+    pub(crate) async fn all_ended(&self, within: Duration) -> Result<(), String> {
+        let deadline = Instant::now() + within;
+        loop {
+            let (open,): (i64,) =
+                sqlx::query_as("SELECT COUNT(*) FROM operation_runs WHERE status <> 'completed'")
+                    .fetch_one(self.svc.store.unguarded_pool())
+                    .await
+                    .map_err(|e| e.to_string())?;
+            if open == 0 {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                return Err(format!(
+                    "{open} runs still open after {} s",
+                    within.as_secs()
+                ));
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
+    pub(crate) async fn clear_runs(&self) -> Result<(), String> {
         sqlx::query("DELETE FROM operation_runs")
             .execute(self.svc.store.unguarded_pool())
             .await
@@ -366,21 +388,7 @@ async fn drain(f: &Fresh, n: usize, count: usize) -> Result<f64, String> {
     let seen: Arc<Mutex<HashMap<RunId, Instant>>> = Arc::default();
     let started = Instant::now();
     let (stop, handles) = workers(f, count, 10, seen);
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        let (open,): (i64,) =
-            sqlx::query_as("SELECT COUNT(*) FROM operation_runs WHERE status <> 'completed'")
-                .fetch_one(f.svc.store.unguarded_pool())
-                .await
-                .map_err(|e| e.to_string())?;
-        if open == 0 {
-            break;
-        }
-        if Instant::now() > deadline {
-            return Err(format!("{open} runs still open after 120 s"));
-        }
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    f.all_ended(Duration::from_secs(120)).await?;
     let rate = n as f64 / started.elapsed().as_secs_f64();
     let _ = stop.send(true);
     for h in handles {

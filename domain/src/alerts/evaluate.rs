@@ -1,11 +1,13 @@
 //! Evaluation: reacts to what can change a condition, never a rescan.
 //!
-//! Every run that ends leaves a row in `run_ended_events` (a database
-//! trigger, whichever code path ended it). A consumer deletes a batch of
-//! them and evaluates the workspace's rules for each in the same
-//! transaction, so each event is evaluated exactly once across processes
-//! (PostgreSQL: `FOR UPDATE SKIP LOCKED`; SQLite: one writer) and a crash
-//! puts the batch back. Drift, compares, compliance, fires and bulks are all
+//! Every statement that ends a run writes its end mark (see
+//! `runs::sql::ending!`). The evaluator holds one cursor (end mark, run id):
+//! in one transaction it locks it, reads the next settled ended runs after
+//! it, evaluates the workspace's rules for each and moves it, so each end
+//! is evaluated exactly once across processes (PostgreSQL: the cursor row
+//! `FOR UPDATE SKIP LOCKED`; SQLite: one writer) and a crash moves nothing.
+//! Ending a run costs the run machinery a column and an index entry, not a
+//! row of its own. Drift, compares, compliance, fires and bulks are all
 //! runs, so this one feed covers them; credential expiry has a daily sweep
 //! (once per day across processes), and snoozes wake on every beat.
 
@@ -46,6 +48,7 @@ pub(crate) struct EndedRun {
 type RunRow = (
     i64,
     i64,
+    i64,
     Option<i64>,
     String,
     String,
@@ -58,24 +61,38 @@ type RunRow = (
     Option<i64>,
 );
 
-/// The ended runs of a batch, in one read.
-async fn ended_runs(conn: &mut AnyConnection, ids: &[i64]) -> AppResult<HashMap<i64, EndedRun>> {
-    if ids.is_empty() {
-        return Ok(HashMap::new());
-    }
-    // Ids are numbers we read from the database: spelled into the list.
-    let list = ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
+/// Where evaluation is in the feed of ended runs: (end mark, run id).
+type Cursor = (i64, i64);
+
+/// The next ended runs after `cursor`, in end-mark order, settled ones only.
+async fn ended_after(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    cursor: Cursor,
+    batch: i64,
+) -> AppResult<Vec<(Cursor, EndedRun)>> {
+    // PostgreSQL: a transaction still in flight may yet commit a lower mark.
+    let settled = match backend {
+        Backend::Postgres => format!(" AND end_mark < {}", crate::runs::sql::END_MARKS_SETTLED),
+        Backend::Sqlite => String::new(),
+    };
     let rows: Vec<RunRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT id, workspace_id, tenant_id, op_type, outcome, reason_code, attempts, origin_kind, origin_id,
-                provider_connection_id, created_at, completed_at
-         FROM operation_runs WHERE id IN ({list})"
+        "SELECT end_mark, id, workspace_id, tenant_id, op_type, outcome, reason_code, attempts, origin_kind,
+                origin_id, provider_connection_id, created_at, completed_at
+         FROM operation_runs
+         WHERE end_mark IS NOT NULL AND (end_mark > $1 OR (end_mark = $1 AND id > $2)){settled}
+         ORDER BY end_mark, id LIMIT $3"
     )))
+    .bind(cursor.0)
+    .bind(cursor.1)
+    .bind(batch)
     .fetch_all(conn)
     .await?;
     Ok(rows
         .into_iter()
         .map(
             |(
+                mark,
                 id,
                 ws,
                 tenant,
@@ -90,7 +107,7 @@ async fn ended_runs(conn: &mut AnyConnection, ids: &[i64]) -> AppResult<HashMap<
                 completed,
             )| {
                 (
-                    id,
+                    (mark, id),
                     EndedRun {
                         id: RunId(id),
                         workspace: WorkspaceId(ws),
@@ -135,10 +152,10 @@ async fn workspace(conn: &mut AnyConnection, ws: WorkspaceId) -> AppResult<Works
 /// Evaluates up to `batch` ended runs; answers how many were taken.
 ///
 /// A batch is one transaction without savepoints (cheap for the common
-/// run that moves no alert). Should one event fail to evaluate, the batch
-/// rolls back and its events are evaluated one per transaction; the one
-/// that fails again is logged and dropped so it cannot hold back the rest.
-/// An unreachable database drops nothing.
+/// run that moves no alert). Should one run fail to evaluate, the batch
+/// rolls back and its runs are evaluated one per transaction; the one that
+/// fails again is logged and passed so it cannot hold back the rest. An
+/// unreachable database passes nothing.
 pub async fn evaluate_pending(svc: &Services, batch: i64) -> AppResult<usize> {
     let unavailable = |e: &AppError| *e == AppError::Unavailable;
     match evaluate_batch(svc, batch).await {
@@ -152,13 +169,11 @@ pub async fn evaluate_pending(svc: &Services, batch: i64) -> AppResult<usize> {
                     Ok(0) => break,
                     Ok(n) => taken += n,
                     Err((e, _)) if unavailable(&e) => return Err(e),
-                    Err((e, event)) => {
-                        if let Some((event, run)) = event {
-                            sqlx::query("DELETE FROM run_ended_events WHERE id = $1")
-                                .bind(event)
-                                .execute(&mut *svc.store.write().await?)
-                                .await?;
-                            tracing::warn!(run, error = %e, "alert evaluation of an ended run failed; skipped");
+                    Err((e, at)) => {
+                        if let Some(at) = at {
+                            let mut conn = svc.store.write().await?;
+                            move_cursor(&mut conn, at).await?;
+                            tracing::warn!(run = at.1, error = %e, "alert evaluation of an ended run failed; skipped");
                             taken += 1;
                         }
                     }
@@ -169,52 +184,90 @@ pub async fn evaluate_pending(svc: &Services, batch: i64) -> AppResult<usize> {
     }
 }
 
-/// The event being evaluated when a batch failed: (event id, run id).
-type Failed = (AppError, Option<(i64, i64)>);
+/// The ended run being evaluated when a batch failed.
+type Failed = (AppError, Option<Cursor>);
+
+/// The cursor, locked for this transaction; `None` while another process
+/// holds it (it is evaluating the same runs).
+async fn lock_cursor(conn: &mut AnyConnection, backend: Backend) -> AppResult<Option<Cursor>> {
+    let sql = match backend {
+        Backend::Postgres => {
+            "SELECT end_mark, run_id FROM run_end_cursors WHERE reader = 'alerts' FOR UPDATE SKIP LOCKED"
+        }
+        // BEGIN IMMEDIATE already holds the one writer's lock.
+        Backend::Sqlite => "SELECT end_mark, run_id FROM run_end_cursors WHERE reader = 'alerts'",
+    };
+    Ok(sqlx::query_as(sql).fetch_optional(conn).await?)
+}
+
+/// Moves the cursor forward to `to` (never back).
+async fn move_cursor(conn: &mut AnyConnection, to: Cursor) -> AppResult<()> {
+    sqlx::query(
+        "UPDATE run_end_cursors SET end_mark = $1, run_id = $2
+         WHERE reader = 'alerts' AND (end_mark < $1 OR (end_mark = $1 AND run_id < $2))",
+    )
+    .bind(to.0)
+    .bind(to.1)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Ended runs not evaluated yet (settled or not): the evaluation backlog.
+pub async fn backlog(svc: &Services) -> AppResult<i64> {
+    let (n,): (i64,) = sqlx::query_as(
+        "SELECT COUNT(*) FROM operation_runs r, run_end_cursors c
+         WHERE c.reader = 'alerts' AND r.end_mark IS NOT NULL
+           AND (r.end_mark > c.end_mark OR (r.end_mark = c.end_mark AND r.id > c.run_id))",
+    )
+    .fetch_one(&mut *svc.store.read().await?)
+    .await?;
+    Ok(n)
+}
+
+/// Evaluates until nothing ended is left behind the cursor, waiting for
+/// ends not settled yet, for at most `within`; answers how many were taken.
+/// (Tests, benchmarks and the CLI: the workers' loop evaluates on its own.)
+pub async fn catch_up(svc: &Services, within: Duration) -> AppResult<usize> {
+    let until = std::time::Instant::now() + within;
+    let mut taken = 0;
+    loop {
+        let n = evaluate_pending(svc, BATCH).await?;
+        taken += n;
+        if n == 0 {
+            if backlog(svc).await? == 0 || std::time::Instant::now() >= until {
+                return Ok(taken);
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+}
 
 async fn evaluate_batch(svc: &Services, batch: i64) -> Result<usize, Failed> {
     let none = |e: AppError| (e, None);
     let mut tx = svc.store.begin().await.map_err(none)?;
-    let claim = match svc.store.backend() {
-        Backend::Postgres => {
-            "DELETE FROM run_ended_events WHERE id IN
-               (SELECT id FROM run_ended_events ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED)
-             RETURNING id, run_id, workspace_id"
-        }
-        Backend::Sqlite => {
-            "DELETE FROM run_ended_events WHERE id IN (SELECT id FROM run_ended_events ORDER BY id LIMIT $1)
-             RETURNING id, run_id, workspace_id"
-        }
-    };
-    let mut events: Vec<(i64, i64, i64)> = sqlx::query_as(claim)
-        .bind(batch)
-        .fetch_all(&mut **tx)
-        .await
-        .map_err(|e| none(e.into()))?;
-    if events.is_empty() {
+    let backend = svc.store.backend();
+    let Some(cursor) = lock_cursor(&mut tx, backend).await.map_err(none)? else {
         tx.commit().await.map_err(|e| none(e.into()))?;
         return Ok(0);
-    }
-    events.sort_unstable();
-    let taken = events.len();
+    };
+    let ended = ended_after(&mut tx, backend, cursor, batch)
+        .await
+        .map_err(none)?;
+    let Some((last, _)) = ended.last() else {
+        tx.commit().await.map_err(|e| none(e.into()))?;
+        return Ok(0);
+    };
+    let last = *last;
+    let taken = ended.len();
     let mut announced = false;
     let mut workspaces: HashMap<i64, Workspace> = HashMap::new();
-    for (_, _, ws) in &events {
-        if let std::collections::hash_map::Entry::Vacant(e) = workspaces.entry(*ws) {
-            e.insert(workspace(&mut tx, WorkspaceId(*ws)).await.map_err(none)?);
+    for (_, run) in &ended {
+        if let std::collections::hash_map::Entry::Vacant(e) = workspaces.entry(run.workspace.0) {
+            e.insert(workspace(&mut tx, run.workspace).await.map_err(none)?);
         }
     }
-    let watched: Vec<(i64, i64)> = events
-        .iter()
-        .filter(|(_, _, ws)| workspaces.get(ws).is_some_and(|w| !w.rules.is_empty()))
-        .map(|(event, run, _)| (*event, *run))
-        .collect();
-    let ids: Vec<i64> = watched.iter().map(|w| w.1).collect();
-    let runs = ended_runs(&mut tx, &ids).await.map_err(none)?;
-    for (event, run_id) in watched {
-        let Some(run) = runs.get(&run_id) else {
-            continue;
-        };
+    for (at, run) in &ended {
         let Some(ws) = workspaces.get_mut(&run.workspace.0) else {
             continue;
         };
@@ -223,8 +276,9 @@ async fn evaluate_batch(svc: &Services, batch: i64) -> Result<usize, Failed> {
         }
         announced |= on_run(&mut tx, svc, ws, run)
             .await
-            .map_err(|e| (e, Some((event, run_id))))?;
+            .map_err(|e| (e, Some(*at)))?;
     }
+    move_cursor(&mut tx, last).await.map_err(none)?;
     tx.commit().await.map_err(|e| none(e.into()))?;
     if announced {
         // Deliveries were queued: wake this process's senders now.

@@ -7,8 +7,9 @@
 //! change is audited and routed (in-app, Standard Webhooks, the support desk,
 //! mail) from rows written in the change's own transaction.
 //!
-//! Evaluation is a feature standing on the engine: it consumes the engine's
-//! record of ended runs (`run_ended_events`), never a hook inside the engine.
+//! Evaluation is a feature standing on the engine: it follows the end marks
+//! the engine writes when a run ends (`operation_runs.end_mark`) with a
+//! cursor of its own, never a hook inside the engine.
 //! The views here are wasm-safe; the rest is server-only.
 
 use crate::ids::{AlertId, AlertRuleId, TagId, TenantId, WebhookEndpointId};

@@ -138,24 +138,7 @@ pub async fn page(
     let tab = filter.tab.unwrap_or(Tab::Open);
     let base = visible(&access, actor, &filter);
     let mut conn = svc.store.read().await?;
-    let counts_sql = format!(
-        "SELECT
-            COALESCE(SUM(CASE WHEN {} THEN 1 ELSE 0 END), 0),
-            COALESCE(SUM(CASE WHEN {} THEN 1 ELSE 0 END), 0),
-            COALESCE(SUM(CASE WHEN {} THEN 1 ELSE 0 END), 0),
-            COALESCE(SUM(CASE WHEN {} THEN 1 ELSE 0 END), 0)
-         FROM alerts a WHERE {}",
-        tab_clause(Tab::Open, now),
-        tab_clause(Tab::Acknowledged, now),
-        tab_clause(Tab::Snoozed, now),
-        tab_clause(Tab::Resolved, now),
-        base.sql
-    );
-    let mut q = sqlx::query_as::<_, (i64, i64, i64, i64)>(sqlx::AssertSqlSafe(counts_sql));
-    for b in &base.binds {
-        q = q.bind(*b);
-    }
-    let (open, acknowledged, snoozed, resolved) = q.fetch_one(&mut *conn).await?;
+    let counts = tab_counts(&mut conn, &base, now).await?;
     let mut w = base;
     w.sql.push_str(&format!(" AND {}", tab_clause(tab, now)));
     if let Some((at, id)) = filter.after {
@@ -201,12 +184,7 @@ pub async fn page(
             tab: Some(tab),
             ..filter
         },
-        counts: TabCounts {
-            open,
-            acknowledged,
-            snoozed,
-            resolved,
-        },
+        counts,
         alerts,
         next,
         can_respond: access.require(Capability::AlertsRespond).is_ok(),
@@ -332,15 +310,42 @@ pub async fn open_count(svc: &Services, actor: &Actor) -> AppResult<i64> {
     else {
         return Ok(0);
     };
-    let mut w = visible(&access, actor, &AlertFilter::default());
-    w.sql
-        .push_str(&format!(" AND {}", tab_clause(Tab::Open, svc.now())));
-    let sql = format!("SELECT COUNT(*) FROM alerts a WHERE {}", w.sql);
-    let mut q = sqlx::query_as::<_, (i64,)>(sqlx::AssertSqlSafe(sql));
-    for b in &w.binds {
+    // The same count as the page's Open tab, by the same code.
+    let base = visible(&access, actor, &AlertFilter::default());
+    let mut conn = svc.store.read().await?;
+    Ok(tab_counts(&mut conn, &base, svc.now()).await?.open)
+}
+
+/// How many alerts each tab holds among those `base` selects.
+async fn tab_counts(
+    conn: &mut sqlx::AnyConnection,
+    base: &Where,
+    now: i64,
+) -> AppResult<TabCounts> {
+    let sql = format!(
+        "SELECT
+            COALESCE(SUM(CASE WHEN {} THEN 1 ELSE 0 END), 0),
+            COALESCE(SUM(CASE WHEN {} THEN 1 ELSE 0 END), 0),
+            COALESCE(SUM(CASE WHEN {} THEN 1 ELSE 0 END), 0),
+            COALESCE(SUM(CASE WHEN {} THEN 1 ELSE 0 END), 0)
+         FROM alerts a WHERE {}",
+        tab_clause(Tab::Open, now),
+        tab_clause(Tab::Acknowledged, now),
+        tab_clause(Tab::Snoozed, now),
+        tab_clause(Tab::Resolved, now),
+        base.sql
+    );
+    let mut q = sqlx::query_as::<_, (i64, i64, i64, i64)>(sqlx::AssertSqlSafe(sql));
+    for b in &base.binds {
         q = q.bind(*b);
     }
-    Ok(q.fetch_one(&mut *svc.store.read().await?).await?.0)
+    let (open, acknowledged, snoozed, resolved) = q.fetch_one(conn).await?;
+    Ok(TabCounts {
+        open,
+        acknowledged,
+        snoozed,
+        resolved,
+    })
 }
 
 /// The rules page: every rule and endpoint, and what the forms offer.

@@ -126,19 +126,62 @@ fn condition_of(form: &RuleForm) -> AppResult<Condition> {
     })
 }
 
-async fn tenants_of(conn: &mut AnyConnection, ws: WorkspaceId, ids: &[TenantId]) -> AppResult<()> {
-    for t in ids {
-        let found: Option<(i64,)> =
-            sqlx::query_as("SELECT id FROM tenants WHERE id = $1 AND workspace_id = $2")
-                .bind(t.0)
-                .bind(ws.0)
-                .fetch_optional(&mut *conn)
-                .await?;
-        if found.is_none() {
-            return Err(AppError::NotFound);
+/// What a rule may name, each the workspace's own.
+#[derive(Clone, Copy)]
+enum Owned {
+    Tenants,
+    Tags,
+    Members,
+    Endpoints,
+}
+
+impl Owned {
+    fn count_sql(self) -> &'static str {
+        match self {
+            Owned::Tenants => "SELECT COUNT(*) FROM tenants WHERE workspace_id = $1 AND id IN",
+            Owned::Tags => "SELECT COUNT(*) FROM tags WHERE workspace_id = $1 AND id IN",
+            Owned::Members => {
+                "SELECT COUNT(*) FROM memberships WHERE workspace_id = $1 AND user_id IN"
+            }
+            Owned::Endpoints => {
+                "SELECT COUNT(*) FROM webhook_endpoints WHERE workspace_id = $1 AND id IN"
+            }
         }
     }
+}
+
+/// Every id (distinct) names one of the workspace's own `what`, or 404:
+/// another workspace's tenant, tag, member or endpoint is not there.
+async fn all_owned(
+    conn: &mut AnyConnection,
+    ws: WorkspaceId,
+    what: Owned,
+    ids: &[i64],
+) -> AppResult<()> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    // Ids are parsed numbers: spelled into the list.
+    let list = ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
+    let (n,): (i64,) = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "{} ({list})",
+        what.count_sql()
+    )))
+    .bind(ws.0)
+    .fetch_one(conn)
+    .await?;
+    if n != ids.len() as i64 {
+        return Err(AppError::NotFound);
+    }
     Ok(())
+}
+
+/// Sorted, without repeats.
+fn distinct<T: Ord + Clone>(v: &[T]) -> Vec<T> {
+    let mut v = v.to_vec();
+    v.sort_unstable();
+    v.dedup();
+    v
 }
 
 /// Checks the form against the workspace (its tenants, tags, endpoints).
@@ -165,10 +208,9 @@ pub async fn validate(
                     "Choose at least one tenant, or apply the rule to all tenants.",
                 ));
             }
-            let mut t = form.tenants.clone();
-            t.sort_unstable();
-            t.dedup();
-            tenants_of(&mut conn, ws, &t).await?;
+            let t = distinct(&form.tenants);
+            let ids: Vec<i64> = t.iter().map(|t| t.0).collect();
+            all_owned(&mut conn, ws, Owned::Tenants, &ids).await?;
             Scope::Tenants(t)
         }
         other => {
@@ -178,13 +220,7 @@ pub async fn validate(
                 .ok_or_else(|| {
                     AppError::invalid("scope", "Choose all tenants, a tag, or tenants.")
                 })?;
-            let found: Option<(i64,)> =
-                sqlx::query_as("SELECT id FROM tags WHERE id = $1 AND workspace_id = $2")
-                    .bind(tag.0)
-                    .bind(ws.0)
-                    .fetch_optional(&mut *conn)
-                    .await?;
-            found.ok_or(AppError::NotFound)?;
+            all_owned(&mut conn, ws, Owned::Tags, &[tag.0]).await?;
             Scope::Tag(tag)
         }
     };
@@ -194,10 +230,9 @@ pub async fn validate(
             "This condition is about the workspace: apply it to all tenants.",
         ));
     }
-    let mut exclude_tenants = form.exclude_tenants.clone();
-    exclude_tenants.sort_unstable();
-    exclude_tenants.dedup();
-    tenants_of(&mut conn, ws, &exclude_tenants).await?;
+    let exclude_tenants = distinct(&form.exclude_tenants);
+    let ids: Vec<i64> = exclude_tenants.iter().map(|t| t.0).collect();
+    all_owned(&mut conn, ws, Owned::Tenants, &ids).await?;
     let mut kinds = Vec::new();
     for k in &form.exclude_kinds {
         let k = k.trim();
@@ -222,31 +257,12 @@ pub async fn validate(
             roles.push(role);
         }
     }
-    let mut users = form.users.clone();
-    users.sort_unstable();
-    users.dedup();
-    for u in &users {
-        let member: Option<(i64,)> = sqlx::query_as(
-            "SELECT user_id FROM memberships WHERE user_id = $1 AND workspace_id = $2",
-        )
-        .bind(u.0)
-        .bind(ws.0)
-        .fetch_optional(&mut *conn)
-        .await?;
-        member.ok_or(AppError::NotFound)?;
-    }
-    let mut webhooks = form.webhooks.clone();
-    webhooks.sort_unstable();
-    webhooks.dedup();
-    for e in &webhooks {
-        let found: Option<(i64,)> =
-            sqlx::query_as("SELECT id FROM webhook_endpoints WHERE id = $1 AND workspace_id = $2")
-                .bind(e.0)
-                .bind(ws.0)
-                .fetch_optional(&mut *conn)
-                .await?;
-        found.ok_or(AppError::NotFound)?;
-    }
+    let users = distinct(&form.users);
+    let ids: Vec<i64> = users.iter().map(|u| u.0).collect();
+    all_owned(&mut conn, ws, Owned::Members, &ids).await?;
+    let webhooks = distinct(&form.webhooks);
+    let ids: Vec<i64> = webhooks.iter().map(|e| e.0).collect();
+    all_owned(&mut conn, ws, Owned::Endpoints, &ids).await?;
     let mut mail = Vec::new();
     for part in form
         .mail

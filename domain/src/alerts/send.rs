@@ -48,6 +48,22 @@ pub fn webhook_backoff_ms(attempt: i64) -> Option<i64> {
         .copied()
 }
 
+/// The longest `Retry-After` a receiver gets honoured: a day (its
+/// deliveries are retried for about a day anyway).
+pub const RETRY_AFTER_CAP_MS: i64 = 24 * 3_600_000;
+
+/// The wait before the next attempt: the schedule's, or longer when the
+/// receiver asked for longer with `Retry-After` (up to a day) — never
+/// sooner than the schedule, so `Retry-After: 0` cannot make us hammer it.
+pub fn next_wait_ms(scheduled: Option<i64>, asked: Option<Duration>) -> Option<i64> {
+    let scheduled = scheduled?;
+    let asked = asked
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+        .min(RETRY_AFTER_CAP_MS);
+    Some(scheduled.max(asked))
+}
+
 /// ±10 % so a receiver that was down is not hit by every retry at once.
 fn jitter(ms: i64) -> i64 {
     use rand::Rng;
@@ -225,6 +241,8 @@ pub struct Attempted {
     pub outcome: &'static str,
     pub excerpt: Option<String>,
     pub refused: Option<String>,
+    /// What a 429 or 503 asked for with `Retry-After` (either form).
+    pub retry_after: Option<Duration>,
 }
 
 /// Text safe to show: printable characters, at most `max` bytes.
@@ -286,6 +304,7 @@ pub async fn post_signed(
         outcome: "refused",
         excerpt: None,
         refused: Some(why),
+        retry_after: None,
     };
     let nets = networks(svc);
     let target = match ssrf::check_url(url, &nets) {
@@ -305,6 +324,7 @@ pub async fn post_signed(
                     outcome: "error",
                     excerpt: None,
                     refused: None,
+                    retry_after: None,
                 };
             }
         };
@@ -325,6 +345,7 @@ pub async fn post_signed(
                     outcome: "timed_out",
                     excerpt: None,
                     refused: None,
+                    retry_after: None,
                 };
             }
             Err(_) => {
@@ -333,10 +354,18 @@ pub async fn post_signed(
                     outcome: "unreachable",
                     excerpt: None,
                     refused: None,
+                    retry_after: None,
                 };
             }
         };
         let status = response.status().as_u16();
+        let retry_after = if matches!(status, 429 | 503) {
+            let now = std::time::UNIX_EPOCH
+                + Duration::from_millis(u64::try_from(svc.now()).unwrap_or(0));
+            crate::outbound::retry_after(response.headers(), now)
+        } else {
+            None
+        };
         // Read no more than the excerpt needs; the rest is never fetched.
         let mut kept = Vec::new();
         while kept.len() < EXCERPT_BYTES {
@@ -358,6 +387,7 @@ pub async fn post_signed(
             outcome,
             excerpt: Some(excerpt(&kept, EXCERPT_BYTES)),
             refused: None,
+            retry_after,
         }
     };
     match tokio::time::timeout(WEBHOOK_DEADLINE, attempt).await {
@@ -367,6 +397,7 @@ pub async fn post_signed(
             outcome: "timed_out",
             excerpt: None,
             refused: None,
+            retry_after: None,
         },
     }
 }
@@ -449,7 +480,13 @@ async fn send_webhook(
         .refused
         .clone()
         .unwrap_or_else(|| match result.status {
-            Some(code) => format!("the receiver answered {code}"),
+            Some(code) => match result.retry_after {
+                Some(d) => format!(
+                    "the receiver answered {code} and asked to wait {} s",
+                    d.as_secs()
+                ),
+                None => format!("the receiver answered {code}"),
+            },
             None => result.outcome.replace('_', " "),
         });
     if result.outcome == "gone" {
@@ -462,6 +499,12 @@ async fn send_webhook(
         )
         .await?;
         return finish(svc, id, "failed", Some(&words)).await;
+    }
+    let wait = next_wait_ms(webhook_backoff_ms(attempt).map(jitter), result.retry_after);
+    if result.status == Some(429) {
+        // A receiver asking us to slow down is alive: waited for, never
+        // counted towards turning it off.
+        return retry_or_fail(svc, id, wait, &words).await;
     }
     let (failures,): (i64,) = sqlx::query_as(
         "UPDATE webhook_endpoints SET consecutive_failures = consecutive_failures + 1 WHERE id = $1 RETURNING consecutive_failures",
@@ -480,7 +523,7 @@ async fn send_webhook(
         .await?;
         return finish(svc, id, "failed", Some(&words)).await;
     }
-    retry_or_fail(svc, id, webhook_backoff_ms(attempt).map(jitter), &words).await
+    retry_or_fail(svc, id, wait, &words).await
 }
 
 /// Turns an endpoint off and raises Tenantry's own alert about it (to the
@@ -705,5 +748,22 @@ mod tests {
         let e = excerpt(long.as_bytes(), EXCERPT_BYTES);
         assert!(e.len() <= EXCERPT_BYTES);
         assert_eq!(excerpt(b"ok\x1b[31m\nfine", 200), "ok[31mfine");
+    }
+
+    #[test]
+    fn retry_after_lengthens_the_schedule_within_a_day_never_shortens_it() {
+        let five_s = Some(5_000);
+        assert_eq!(next_wait_ms(five_s, None), Some(5_000));
+        assert_eq!(next_wait_ms(five_s, Some(Duration::ZERO)), Some(5_000));
+        assert_eq!(
+            next_wait_ms(five_s, Some(Duration::from_secs(7_200))),
+            Some(7_200_000)
+        );
+        assert_eq!(
+            next_wait_ms(five_s, Some(Duration::from_secs(u64::MAX))),
+            Some(RETRY_AFTER_CAP_MS)
+        );
+        // Given up stays given up, whatever the receiver asks.
+        assert_eq!(next_wait_ms(None, Some(Duration::from_secs(60))), None);
     }
 }

@@ -269,10 +269,13 @@ impl RunService {
         }
         let now = svc.now();
         let summary = serde_json::to_string(&completion.summary).map_err(|_| AppError::Internal)?;
-        const FINISH: &str = "UPDATE operation_runs SET status = 'completed', outcome = $4, completed_at = $5, summary = $6,
-                failure_summary = $7, reason_code = $8, lease_owner = NULL, lease_expires_at = NULL
-             WHERE id = $1 AND status = 'running' AND attempts = $2 AND lease_owner = $3";
-        let finish = sqlx::query(FINISH)
+        let finish = sqlx::query(crate::runs::sql::ending!(
+            svc.store.backend(),
+            "UPDATE operation_runs SET status = 'completed', outcome = $4, completed_at = $5, summary = $6,
+                failure_summary = $7, reason_code = $8, lease_owner = NULL, lease_expires_at = NULL, end_mark = ",
+            "
+             WHERE id = $1 AND status = 'running' AND attempts = $2 AND lease_owner = $3"
+        ))
             .bind(run.id.0)
             .bind(run.attempt)
             .bind(&run.worker)
@@ -365,10 +368,13 @@ impl RunService {
         let run = view.id;
         let now = svc.now();
         let mut tx = svc.store.begin().await?;
-        let cancelled = sqlx::query(
-            "UPDATE operation_runs SET status = 'completed', outcome = 'cancelled', completed_at = $2, reason_code = 'cancelled'
-             WHERE id = $1 AND status = 'queued'",
-        )
+        let cancelled = sqlx::query(crate::runs::sql::ending!(
+            svc.store.backend(),
+            "UPDATE operation_runs SET status = 'completed', outcome = 'cancelled', completed_at = $2, reason_code = 'cancelled',
+                end_mark = ",
+            "
+             WHERE id = $1 AND status = 'queued'"
+        ))
         .bind(run.0)
         .bind(now)
         .execute(&mut **tx)
@@ -455,12 +461,14 @@ impl RunService {
     ) -> AppResult<bool> {
         let now = svc.now();
         let mut tx = svc.store.begin().await?;
-        let n = sqlx::query(
+        let n = sqlx::query(crate::runs::sql::ending!(
+            svc.store.backend(),
             "UPDATE operation_runs SET status = 'completed', outcome = 'failed', completed_at = $3,
                 reason_code = 'lease_expired', failure_summary = $5, reconciliation = $4,
-                lease_owner = NULL, lease_expires_at = NULL
-             WHERE id = $1 AND status = 'running' AND attempts = $2 AND lease_expires_at < $3",
-        )
+                lease_owner = NULL, lease_expires_at = NULL, end_mark = ",
+            "
+             WHERE id = $1 AND status = 'running' AND attempts = $2 AND lease_expires_at < $3"
+        ))
         .bind(run.0)
         .bind(attempt)
         .bind(now)
@@ -518,12 +526,15 @@ impl RunService {
             Some(_) => "status = 'running' AND attempts = $6",
             None => "status = 'queued'",
         };
-        let sql = format!(
+        let sql = crate::runs::sql::ending!(
+            svc.store.backend(),
             "UPDATE operation_runs SET status = 'completed', outcome = 'failed', completed_at = $2,
                 reason_code = $3, failure_summary = $4, reconciliation = $5,
-                lease_owner = NULL, lease_expires_at = NULL
+                lease_owner = NULL, lease_expires_at = NULL, end_mark = ",
+            "
              WHERE id = $1 AND {fence}"
-        );
+        )
+        .replace("{fence}", fence);
         let mut update = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(run.0)
             .bind(now)

@@ -90,3 +90,32 @@ pub fn finished(alias: &str) -> String {
         "EXISTS (SELECT 1 FROM operation_runs pr WHERE pr.id = {alias}.run_id AND pr.attempts = {alias}.attempt AND pr.status = 'completed')"
     )
 }
+
+/// SQL, PostgreSQL: end marks below this are settled (every transaction
+/// that could still write a lower one has ended). SQLite needs no bound.
+pub const END_MARKS_SETTLED: &str = "pg_snapshot_xmin(pg_current_snapshot())::text::bigint";
+
+/// A run-ending statement with its end mark spelled in, per backend, at
+/// compile time: `ending!(backend, "UPDATE … end_mark = ", ", … WHERE …")`.
+/// Every statement that sets `status = 'completed'` writes one, so readers
+/// of ended runs (alerts) follow ends without a row per end. PostgreSQL:
+/// the writing transaction's id; a reader takes only marks below the oldest
+/// transaction still in flight ([`END_MARKS_SETTLED`]): those can no longer
+/// change. SQLite (one writer): one more than the highest mark so far.
+#[macro_export]
+#[doc(hidden)]
+macro_rules! ending {
+    ($backend:expr, $before:literal, $after:literal) => {
+        match $backend {
+            $crate::store::Backend::Postgres => {
+                concat!($before, "pg_current_xact_id()::text::bigint", $after)
+            }
+            $crate::store::Backend::Sqlite => concat!(
+                $before,
+                "(COALESCE((SELECT m.end_mark FROM operation_runs m WHERE m.end_mark IS NOT NULL ORDER BY m.end_mark DESC LIMIT 1), 0) + 1)",
+                $after
+            ),
+        }
+    };
+}
+pub use crate::ending;

@@ -37,8 +37,13 @@ pub fn start_cross_process(svc: &Services) {
     // Listener: other processes' announcements wake this process's workers.
     let url = svc.store.url().to_string();
     let signal = svc.run_signal.clone();
+    let store = svc.store.unguarded_pool().clone();
     tokio::spawn(async move {
         loop {
+            // A closed store is a process (or a benchmark's database) going away.
+            if store.is_closed() {
+                return;
+            }
             match PgListener::connect(&url).await {
                 Ok(mut listener) => {
                     if listener.listen(CHANNEL).await.is_ok() {

@@ -69,7 +69,15 @@ async fn probe_ends(app: &TestApp, w: &RunWorld, completion: Completion) {
     RunService::complete(svc, &claimed[0], completion)
         .await
         .unwrap();
-    evaluate::evaluate_pending(svc, 100).await.unwrap();
+    caught_up(svc).await;
+}
+
+/// Evaluates every ended run (PostgreSQL: once settled; another database's
+/// transaction in flight can hold that back for a moment).
+async fn caught_up(svc: &domain::services::Services) -> usize {
+    evaluate::catch_up(svc, std::time::Duration::from_secs(30))
+        .await
+        .unwrap()
 }
 
 fn failed(reason: ReasonCode) -> Completion {
@@ -106,6 +114,18 @@ async fn a_condition_opens_counts_reopens_and_resolves_once(backend: Backend) {
     probe_ends(&app, &w, failed(ReasonCode::ProviderUnavailable)).await;
     assert_eq!(the_alert(&app).await.2, 2);
     let alert = AlertId(id);
+    // The shell's count and the page's Open tab say the same, for every member.
+    for member in [&w.owner, &w.readonly] {
+        let page = domain::alerts::page::page(svc, member, Default::default())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(page.counts.open, 1);
+        assert_eq!(
+            domain::alerts::page::open_count(svc, member).await.unwrap(),
+            page.counts.open
+        );
+    }
 
     // Read-only members may look but not answer (403, audited); the owner acknowledges.
     assert_eq!(
@@ -201,15 +221,17 @@ async fn a_condition_opens_counts_reopens_and_resolves_once(backend: Backend) {
     assert_eq!(the_alert(&app).await.1, "resolved");
 }
 
-/// A failed run written straight into the table (the trigger records its end).
+/// A failed run written straight into the table, with its end mark.
 async fn insert_failed_runs(app: &TestApp, w: &RunWorld, ws: WorkspaceId, n: usize) {
     let pool = app.services.store.unguarded_pool();
     for i in 0..n {
-        sqlx::query(
+        sqlx::query(domain::runs::sql::ending!(
+            app.services.store.backend(),
             "INSERT INTO operation_runs (workspace_id, tenant_id, op_type, status, outcome, initiator_kind, scope_key, context,
-                reason_code, created_at, available_at, completed_at)
-             VALUES ($1, $2, 'machinery_probe', 'completed', 'failed', 'schedule', $3, '{}', 'provider_unavailable', $4, $4, $4)",
-        )
+                reason_code, created_at, available_at, completed_at, end_mark)
+             VALUES ($1, $2, 'machinery_probe', 'completed', 'failed', 'schedule', $3, '{}', 'provider_unavailable', $4, $4, $4, ",
+            ")"
+        ))
         .bind(ws.0)
         .bind(w.tenant.0)
         .bind(format!("storm:{i}"))
@@ -241,21 +263,20 @@ async fn a_storm_is_one_alert_and_one_ticket_with_two_evaluators(backend: Backen
         .await
         .unwrap();
     insert_failed_runs(&app, &w, ws, 500).await;
-    assert_eq!(
-        scalar(&app, "SELECT COUNT(*) FROM run_ended_events").await,
-        500
-    );
+    assert_eq!(evaluate::backlog(&svc).await.unwrap(), 500);
 
     // Two evaluators (as two processes would) take the events at once.
     let evaluator = |svc: domain::services::Services| async move {
         let mut taken = 0;
-        loop {
+        // Until nothing is left: the other may hold the cursor a moment.
+        while evaluate::backlog(&svc).await.unwrap() > 0 {
             let n = evaluate::evaluate_pending(&svc, 40).await.unwrap();
-            if n == 0 {
-                return taken;
-            }
             taken += n;
+            if n == 0 {
+                tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+            }
         }
+        taken
     };
     let (a, b) = tokio::join!(
         tokio::spawn(evaluator(svc.clone())),
@@ -266,10 +287,7 @@ async fn a_storm_is_one_alert_and_one_ticket_with_two_evaluators(backend: Backen
         500,
         "every event evaluated exactly once"
     );
-    assert_eq!(
-        scalar(&app, "SELECT COUNT(*) FROM run_ended_events").await,
-        0
-    );
+    assert_eq!(evaluate::backlog(&svc).await.unwrap(), 0);
     let (_, state, n) = the_alert(&app).await;
     assert_eq!(
         (state.as_str(), n),
@@ -302,7 +320,7 @@ async fn a_storm_is_one_alert_and_one_ticket_with_two_evaluators(backend: Backen
     let alert = AlertId(the_alert(&app).await.0);
     respond::resolve(&svc, &w.owner, alert, "").await.unwrap();
     insert_failed_runs(&app, &w, ws, 1).await;
-    evaluate::evaluate_pending(&svc, 10).await.unwrap();
+    caught_up(&svc).await;
     assert_eq!(the_alert(&app).await.1, "open");
     send::send_due(&svc, 50).await.unwrap();
     let tickets = desk.tickets();
@@ -611,6 +629,336 @@ async fn webhooks_never_reach_inside(backend: Backend) {
     assert_eq!(outcome, "redirect_not_followed");
 }
 
+/// Receivers that hang, flood or throttle: every attempt ends within the
+/// deadline, reads no more of an answer than its excerpt, and `Retry-After`
+/// (seconds or an HTTP-date) lengthens the wait up to a day, never shortens
+/// it, and does not count towards turning the endpoint off.
+async fn receivers_that_hang_flood_or_throttle(backend: Backend) {
+    use axum::extract::Path;
+    let app = app_allowing_loopback(backend).await;
+    let w = run_world(&app).await;
+    let svc = &app.services;
+    let asked = Arc::new(Mutex::new(String::from("7200")));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let router = axum::Router::new()
+        .route(
+            "/hang",
+            post(|| async {
+                tokio::time::sleep(std::time::Duration::from_secs(300)).await;
+                StatusCode::NO_CONTENT
+            }),
+        )
+        .route(
+            "/flood/{code}",
+            post(|Path(code): Path<u16>| async move {
+                let chunk = axum::body::Bytes::from(vec![b'x'; 64 * 1024]);
+                let endless =
+                    futures::stream::repeat_with(move || Ok::<_, std::io::Error>(chunk.clone()));
+                (
+                    StatusCode::from_u16(code).unwrap(),
+                    axum::body::Body::from_stream(endless),
+                )
+            }),
+        )
+        .route(
+            "/throttled",
+            post({
+                let asked = asked.clone();
+                move || async move {
+                    let wait = asked.lock().unwrap().clone();
+                    (
+                        StatusCode::TOO_MANY_REQUESTS,
+                        [("retry-after", wait)],
+                        "slow down",
+                    )
+                }
+            }),
+        );
+    tokio::spawn(async move { axum::serve(listener, router).await });
+
+    let started = std::time::Instant::now();
+    let hung = send::post_signed(svc, &format!("{base}/hang"), "v1,x", "msg_hang", 0, "{}").await;
+    assert_eq!(hung.outcome, "timed_out");
+    assert!(started.elapsed() < send::WEBHOOK_DEADLINE + std::time::Duration::from_secs(3));
+    for (code, outcome) in [(500, "refused_by_receiver"), (200, "delivered")] {
+        let started = std::time::Instant::now();
+        let flooded = send::post_signed(
+            svc,
+            &format!("{base}/flood/{code}"),
+            "v1,x",
+            "msg_flood",
+            0,
+            "{}",
+        )
+        .await;
+        assert_eq!((flooded.status, flooded.outcome), (Some(code), outcome));
+        assert!(
+            flooded
+                .excerpt
+                .is_some_and(|e| e.len() <= send::EXCERPT_BYTES)
+        );
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(3),
+            "an endless answer is not read to its end"
+        );
+    }
+
+    let (_, endpoint, _) = webhook_world(&app, &w, &format!("{base}/throttled")).await;
+    probe_ends(&app, &w, failed(ReasonCode::ProviderUnavailable)).await;
+    let due = || async {
+        sqlx::query_as::<_, (String, i64, i64)>(
+            "SELECT state, next_attempt_at, attempts FROM alert_deliveries WHERE channel = 'webhook'",
+        )
+        .fetch_one(svc.store.unguarded_pool())
+        .await
+        .unwrap()
+    };
+    let failures = || async {
+        sqlx::query_as::<_, (i64,)>(
+            "SELECT consecutive_failures FROM webhook_endpoints WHERE id = $1",
+        )
+        .bind(endpoint.0)
+        .fetch_one(svc.store.unguarded_pool())
+        .await
+        .unwrap()
+        .0
+    };
+    const HOUR: i64 = 3_600_000;
+    // Seconds: two hours instead of the schedule's 5 s.
+    assert_eq!(send::send_due(svc, 10).await.unwrap(), 1);
+    let (state, next, _) = due().await;
+    assert_eq!(state, "queued");
+    assert_eq!(next - app.clock.now_ms(), 2 * HOUR);
+    // An HTTP-date three hours ahead (of the app's clock).
+    app.clock.advance_ms(2 * HOUR);
+    let at = std::time::UNIX_EPOCH
+        + std::time::Duration::from_millis((app.clock.now_ms() + 3 * HOUR) as u64);
+    *asked.lock().unwrap() = httpdate::fmt_http_date(at);
+    assert_eq!(send::send_due(svc, 10).await.unwrap(), 1);
+    let wait = due().await.1 - app.clock.now_ms();
+    assert!((3 * HOUR - 1_000..=3 * HOUR).contains(&wait), "{wait}");
+    // Asking for a year gets a day.
+    app.clock.advance_ms(3 * HOUR);
+    *asked.lock().unwrap() = "31536000".into();
+    assert_eq!(send::send_due(svc, 10).await.unwrap(), 1);
+    assert_eq!(due().await.1 - app.clock.now_ms(), send::RETRY_AFTER_CAP_MS);
+    // Asking for nothing (or nonsense) gets the schedule: attempt 4 waits 2 h ± 10 %.
+    app.clock.advance_ms(send::RETRY_AFTER_CAP_MS);
+    *asked.lock().unwrap() = "0".into();
+    assert_eq!(send::send_due(svc, 10).await.unwrap(), 1);
+    let (state, next, attempts) = due().await;
+    assert_eq!((state.as_str(), attempts), ("queued", 4));
+    let wait = next - app.clock.now_ms();
+    assert!(
+        (2 * HOUR * 9 / 10..=2 * HOUR * 11 / 10).contains(&wait),
+        "{wait}"
+    );
+    assert_eq!(failures().await, 0, "a throttling receiver is alive");
+}
+
+/// A desk that hangs or fails: the ticket waits and is created once when
+/// the desk answers again; a reopening's note likewise.
+async fn tickets_wait_out_a_desk_that_hangs_or_fails(backend: Backend) {
+    use simulators::halopsa::DeskFault;
+    let app = crate::common::spawn_app(backend).await;
+    let w = run_world(&app).await;
+    let ws = workspace_of(&app, &w).await;
+    let desk = simulators::halopsa::HaloSimulator::start("tenantry", "halo-secret")
+        .await
+        .unwrap();
+    let svc = app
+        .services
+        .clone()
+        .with_port(domain::support::desk::DeskConfig::HaloPsa {
+            base_url: desk.base_url(),
+            client_id: "tenantry".into(),
+            client_secret: domain::secrets::Secret::new("halo-secret"),
+        });
+    let mut form = failing_probes("1");
+    form.ticket = true;
+    domain::alerts::rules::create(&svc, &w.owner, ws, form)
+        .await
+        .unwrap();
+    let ticket = || async {
+        sqlx::query_as::<_, (String, i64, Option<String>)>(
+            "SELECT state, next_attempt_at, last_error FROM alert_deliveries WHERE channel = 'ticket' ORDER BY id DESC",
+        )
+        .fetch_one(svc.store.unguarded_pool())
+        .await
+        .unwrap()
+    };
+    desk.set_fault(DeskFault::Slow { delay_ms: 60_000 });
+    probe_ends(&app, &w, failed(ReasonCode::ProviderUnavailable)).await;
+    let started = std::time::Instant::now();
+    send::send_due(&svc, 10).await.unwrap();
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(8),
+        "the desk's hang is cut short"
+    );
+    let (state, next, error) = ticket().await;
+    assert_eq!(state, "queued");
+    assert!(next > app.clock.now_ms());
+    assert!(error.is_some());
+    desk.set_fault(DeskFault::ServerError);
+    app.clock.advance_ms(next - app.clock.now_ms());
+    send::send_due(&svc, 10).await.unwrap();
+    let (state, next, error) = ticket().await;
+    assert_eq!(state, "queued");
+    assert!(
+        !error.unwrap_or_default().contains("internal detail"),
+        "the desk's words stay out"
+    );
+    assert!(desk.tickets().is_empty());
+    desk.set_fault(DeskFault::None);
+    app.clock.advance_ms(next - app.clock.now_ms());
+    send::send_due(&svc, 10).await.unwrap();
+    assert_eq!(ticket().await.0, "sent");
+    assert_eq!(desk.tickets().len(), 1);
+
+    // Resolved and opened again while the desk fails: the note waits too.
+    let alert = AlertId(the_alert(&app).await.0);
+    respond::resolve(&svc, &w.owner, alert, "").await.unwrap();
+    desk.set_fault(DeskFault::ServerError);
+    probe_ends(&app, &w, failed(ReasonCode::ProviderUnavailable)).await;
+    send::send_due(&svc, 10).await.unwrap();
+    let (state, next, _) = ticket().await;
+    assert_eq!(state, "queued");
+    desk.set_fault(DeskFault::None);
+    app.clock.advance_ms(next - app.clock.now_ms());
+    send::send_due(&svc, 10).await.unwrap();
+    assert_eq!(ticket().await.0, "sent");
+    let tickets = desk.tickets();
+    assert_eq!(tickets.len(), 1, "no second ticket");
+    assert_eq!(tickets[0]["actions"].as_array().map(Vec::len), Some(1));
+}
+
+/// Every way a run ends writes its end mark, and evaluation follows the
+/// marks in commit order: on PostgreSQL an end in a transaction still open
+/// holds back every later end until it commits (a plain cursor over ids or
+/// times would pass it and never come back).
+async fn every_end_is_marked_and_followed_in_commit_order(backend: Backend) {
+    use domain::runs::model::ReconciliationRecord;
+    use domain::runs::{RunStatus, StartDecision};
+    let app = crate::common::spawn_app(backend).await;
+    let w = run_world(&app).await;
+    let ws = workspace_of(&app, &w).await;
+    let svc = &app.services;
+    domain::alerts::rules::create(svc, &w.owner, ws, failing_probes("1"))
+        .await
+        .unwrap();
+    let record = ReconciliationRecord {
+        seen_at: app.clock.now_ms(),
+        status_seen: RunStatus::Queued,
+        lease_owner: None,
+        lease_expired_at: None,
+        last_heartbeat_at: None,
+        attempts: 0,
+        action: "failed".into(),
+        why: "seen by the test".into(),
+    };
+    let start = || async {
+        let probe = StartRequest {
+            tenant: w.tenant,
+            op_type: domain::runs::probe::MACHINERY_PROBE,
+            connection: None,
+            args: serde_json::json!({}),
+        };
+        StartGate::start(svc, Initiator::Schedule, probe)
+            .await
+            .unwrap()
+    };
+    // By its worker.
+    probe_ends(&app, &w, failed(ReasonCode::ProviderUnavailable)).await;
+    // Cancelled while queued.
+    let queued = start().await.run;
+    assert_eq!(
+        RunService::cancel(svc, &w.owner, queued).await.unwrap(),
+        domain::runs::service::Cancellation::Cancelled
+    );
+    // Never started, by the reconciler.
+    let queued = start().await.run;
+    assert!(
+        RunService::end_never_started(svc, queued, &record)
+            .await
+            .unwrap()
+    );
+    // Over its time limit, and past its lease.
+    for stale in [false, true] {
+        start().await;
+        let claimed = RunService::claim(svc, "w1", 1, 60_000).await.unwrap();
+        let (run, attempt) = (claimed[0].id, claimed[0].attempt);
+        let ended = if stale {
+            app.clock.advance_ms(61_000);
+            RunService::fail_stale(svc, run, attempt, &record)
+                .await
+                .unwrap()
+        } else {
+            RunService::end_overrun(svc, run, attempt, &record)
+                .await
+                .unwrap()
+        };
+        assert!(ended);
+    }
+    // Blocked at the gate (written ended).
+    sqlx::query("UPDATE provider_connections SET consent = 'missing' WHERE id = $1")
+        .bind(w.connection.0)
+        .execute(svc.store.unguarded_pool())
+        .await
+        .unwrap();
+    assert_eq!(start().await.decision, StartDecision::Blocked);
+    assert_eq!(
+        scalar(
+            &app,
+            "SELECT COUNT(*) FROM operation_runs WHERE status = 'completed' AND end_mark IS NULL"
+        )
+        .await,
+        0,
+        "every end is marked"
+    );
+    assert_eq!(evaluate::backlog(svc).await.unwrap(), 5);
+    assert_eq!(caught_up(svc).await, 5);
+    assert_eq!(
+        the_alert(&app).await.2,
+        5,
+        "each failed or blocked end counted once"
+    );
+
+    if backend == Backend::Postgres {
+        app.clock.advance_ms(1);
+        let held = running_run(&app, ws, w.tenant, "machinery_probe").await;
+        app.clock.advance_ms(1);
+        let later = running_run(&app, ws, w.tenant, "machinery_probe").await;
+        let pool = svc.store.unguarded_pool();
+        let mut open = pool.begin().await.unwrap();
+        sqlx::query(end_statement(svc))
+            .bind(held)
+            .bind("failed")
+            .bind(Some("provider_unavailable"))
+            .bind(app.clock.now_ms())
+            .execute(&mut *open)
+            .await
+            .unwrap();
+        sqlx::query(end_statement(svc))
+            .bind(later)
+            .bind("failed")
+            .bind(Some("provider_unavailable"))
+            .bind(app.clock.now_ms())
+            .execute(pool)
+            .await
+            .unwrap();
+        assert_eq!(evaluate::backlog(svc).await.unwrap(), 1);
+        assert_eq!(
+            evaluate::evaluate_pending(svc, 100).await.unwrap(),
+            0,
+            "the later end waits for the one still in flight"
+        );
+        open.commit().await.unwrap();
+        assert_eq!(caught_up(svc).await, 2);
+        assert_eq!(the_alert(&app).await.2, 7);
+    }
+}
+
 async fn app_allowing_loopback(backend: Backend) -> TestApp {
     app(backend)
         .webhooks(WebhookNetworks::parse(&["127.0.0.1/32".into()]).unwrap())
@@ -709,6 +1057,9 @@ both_backends!(
     expiring_credentials_and_rules_that_refuse_bad_input,
     connection_drift_compliance_and_baseline_conditions,
     fire_and_bulk_conditions,
+    receivers_that_hang_flood_or_throttle,
+    every_end_is_marked_and_followed_in_commit_order,
+    tickets_wait_out_a_desk_that_hangs_or_fails,
 );
 
 /// A run of `op` on the tenant, left running (its results are written next).
@@ -734,9 +1085,18 @@ async fn running_run(
     id
 }
 
-/// Ends it (the trigger records the end) and evaluates.
+/// The statement a test ends a run with, as the engine's own do: with its end mark.
+fn end_statement(svc: &domain::services::Services) -> &'static str {
+    domain::runs::sql::ending!(
+        svc.store.backend(),
+        "UPDATE operation_runs SET status = 'completed', outcome = $2, reason_code = $3, completed_at = $4, end_mark = ",
+        " WHERE id = $1"
+    )
+}
+
+/// Ends it and evaluates.
 async fn end_run(app: &TestApp, run: i64, outcome: &str, reason: Option<&str>) {
-    sqlx::query("UPDATE operation_runs SET status = 'completed', outcome = $2, reason_code = $3, completed_at = $4 WHERE id = $1")
+    sqlx::query(end_statement(&app.services))
         .bind(run)
         .bind(outcome)
         .bind(reason)
@@ -744,9 +1104,7 @@ async fn end_run(app: &TestApp, run: i64, outcome: &str, reason: Option<&str>) {
         .execute(app.services.store.unguarded_pool())
         .await
         .unwrap();
-    evaluate::evaluate_pending(&app.services, 100)
-        .await
-        .unwrap();
+    caught_up(&app.services).await;
     app.clock.advance_ms(1000);
 }
 
@@ -976,7 +1334,7 @@ async fn connection_drift_compliance_and_baseline_conditions(backend: Backend) {
             (poison, "succeeded", None),
             (after, "blocked", Some("consent_missing")),
         ] {
-            sqlx::query("UPDATE operation_runs SET status = 'completed', outcome = $2, reason_code = $3, completed_at = $4 WHERE id = $1")
+            sqlx::query(end_statement(svc))
                 .bind(run)
                 .bind(outcome)
                 .bind(reason)
@@ -985,11 +1343,8 @@ async fn connection_drift_compliance_and_baseline_conditions(backend: Backend) {
                 .await
                 .unwrap();
         }
-        assert_eq!(evaluate::evaluate_pending(svc, 100).await.unwrap(), 2);
-        assert_eq!(
-            scalar(&app, "SELECT COUNT(*) FROM run_ended_events").await,
-            0
-        );
+        assert_eq!(caught_up(svc).await, 2);
+        assert_eq!(evaluate::backlog(svc).await.unwrap(), 0);
         assert_eq!(
             alert_of(&app, "connection").await.1,
             "open",
@@ -1091,7 +1446,7 @@ async fn fire_and_bulk_conditions(backend: Backend) {
                     .await
                     .unwrap();
             }
-            evaluate::evaluate_pending(&svc, 100).await.unwrap();
+            caught_up(&svc).await;
         }
     };
     // A bulk whose run fails: one alert about the operation's bulks; a clean one resolves it.
@@ -1113,11 +1468,11 @@ async fn fire_and_bulk_conditions(backend: Backend) {
         "about the workspace"
     );
     // Evaluating the same finished bulk again counts nothing.
-    sqlx::query("INSERT INTO run_ended_events (run_id, workspace_id, ended_at) SELECT id, workspace_id, 0 FROM operation_runs")
+    sqlx::query("UPDATE run_end_cursors SET end_mark = 0, run_id = 0")
         .execute(svc.store.unguarded_pool())
         .await
         .unwrap();
-    evaluate::evaluate_pending(svc, 100).await.unwrap();
+    caught_up(svc).await;
     assert_eq!(alert_of(&app, "bulk:role_definitions_sync").await.2, 1);
     bulk::start(
         svc,

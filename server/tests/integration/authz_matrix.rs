@@ -2605,11 +2605,13 @@ async fn alerting_fixture(
     )
     .await
     .unwrap();
-    sqlx::query(
+    sqlx::query(domain::runs::sql::ending!(
+        svc.store.backend(),
         "INSERT INTO operation_runs (workspace_id, tenant_id, op_type, status, outcome, initiator_kind, scope_key, context,
-            reason_code, created_at, available_at, completed_at)
-         VALUES ($1, $2, 'inventory_sync', 'completed', 'failed', 'schedule', $3, '{}', 'provider_unavailable', $4, $4, $4)",
-    )
+            reason_code, created_at, available_at, completed_at, end_mark)
+         VALUES ($1, $2, 'inventory_sync', 'completed', 'failed', 'schedule', $3, '{}', 'provider_unavailable', $4, $4, $4, ",
+        ")"
+    ))
     .bind(ws.0)
     .bind(tenant.0)
     .bind(format!("matrix-alert:{tenant}"))
@@ -2617,7 +2619,7 @@ async fn alerting_fixture(
     .execute(svc.store.unguarded_pool())
     .await
     .unwrap();
-    domain::alerts::evaluate::evaluate_pending(svc, 100)
+    domain::alerts::evaluate::catch_up(svc, std::time::Duration::from_secs(30))
         .await
         .unwrap();
     let (alert,): (i64,) = sqlx::query_as("SELECT id FROM alerts WHERE tenant_id = $1")

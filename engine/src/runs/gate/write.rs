@@ -180,12 +180,14 @@ pub(super) async fn blocked(
         )
         .await?;
     }
-    let (id,): (i64,) = sqlx::query_as(
+    let (id,): (i64,) = sqlx::query_as(crate::runs::sql::ending!(
+        svc.store.backend(),
         "INSERT INTO operation_runs (workspace_id, tenant_id, op_type, status, outcome, initiator_kind,
             initiator_user_id, provider_connection_id, scope_key, context, reason_code,
-            created_at, completed_at, available_at, rerun_of, origin_kind, origin_id)
-         VALUES ($1, $2, $3, 'completed', 'blocked', $4, $5, $6, $7, $8, $9, $10, $10, $10, $11, $12, $13) RETURNING id",
-    )
+            created_at, completed_at, available_at, rerun_of, origin_kind, origin_id, end_mark)
+         VALUES ($1, $2, $3, 'completed', 'blocked', $4, $5, $6, $7, $8, $9, $10, $10, $10, $11, $12, $13, ",
+        ") RETURNING id"
+    ))
     .bind(snap.tenant.workspace.0)
     .bind(request.tenant.0)
     .bind(request.op_type.as_str())
