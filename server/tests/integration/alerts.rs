@@ -242,7 +242,18 @@ async fn insert_failed_runs(app: &TestApp, w: &RunWorld, ws: WorkspaceId, n: usi
     }
 }
 
-async fn a_storm_is_one_alert_and_one_ticket_with_two_evaluators(backend: Backend) {
+/// An app whose desk is a HaloPSA simulator, with a rule that opens a
+/// ticket after `failures` failed probes.
+async fn with_desk(
+    backend: Backend,
+    failures: &str,
+) -> (
+    TestApp,
+    RunWorld,
+    WorkspaceId,
+    simulators::halopsa::HaloSimulator,
+    domain::services::Services,
+) {
     let app = crate::common::spawn_app(backend).await;
     let w = run_world(&app).await;
     let ws = workspace_of(&app, &w).await;
@@ -257,11 +268,16 @@ async fn a_storm_is_one_alert_and_one_ticket_with_two_evaluators(backend: Backen
             client_id: "tenantry".into(),
             client_secret: domain::secrets::Secret::new("halo-secret"),
         });
-    let mut form = failing_probes("3");
+    let mut form = failing_probes(failures);
     form.ticket = true;
     domain::alerts::rules::create(&svc, &w.owner, ws, form)
         .await
         .unwrap();
+    (app, w, ws, desk, svc)
+}
+
+async fn a_storm_is_one_alert_and_one_ticket_with_two_evaluators(backend: Backend) {
+    let (app, w, ws, desk, svc) = with_desk(backend, "3").await;
     insert_failed_runs(&app, &w, ws, 500).await;
     assert_eq!(evaluate::backlog(&svc).await.unwrap(), 500);
 
@@ -761,25 +777,7 @@ async fn receivers_that_hang_flood_or_throttle(backend: Backend) {
 /// the desk answers again; a reopening's note likewise.
 async fn tickets_wait_out_a_desk_that_hangs_or_fails(backend: Backend) {
     use simulators::halopsa::DeskFault;
-    let app = crate::common::spawn_app(backend).await;
-    let w = run_world(&app).await;
-    let ws = workspace_of(&app, &w).await;
-    let desk = simulators::halopsa::HaloSimulator::start("tenantry", "halo-secret")
-        .await
-        .unwrap();
-    let svc = app
-        .services
-        .clone()
-        .with_port(domain::support::desk::DeskConfig::HaloPsa {
-            base_url: desk.base_url(),
-            client_id: "tenantry".into(),
-            client_secret: domain::secrets::Secret::new("halo-secret"),
-        });
-    let mut form = failing_probes("1");
-    form.ticket = true;
-    domain::alerts::rules::create(&svc, &w.owner, ws, form)
-        .await
-        .unwrap();
+    let (app, w, _, desk, svc) = with_desk(backend, "1").await;
     let ticket = || async {
         sqlx::query_as::<_, (String, i64, Option<String>)>(
             "SELECT state, next_attempt_at, last_error FROM alert_deliveries WHERE channel = 'ticket' ORDER BY id DESC",
