@@ -21,13 +21,15 @@ use leptos_router::{SsrMode, path};
 
 /// The HTML document around every page.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
+    // The stylesheet sits beside the islands, under this build's key.
+    let stylesheet = format!("/{}/tenantry.css", options.site_pkg_dir);
     view! {
         <!DOCTYPE html>
         <html lang="en">
             <head>
                 <meta charset="utf-8"/>
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
-                <link rel="stylesheet" href="/pkg/tenantry.css"/>
+                <link rel="stylesheet" href=stylesheet/>
                 <link rel="icon" href="/favicon.ico" sizes="any"/>
                 <HydrationScripts options islands=true/>
                 <MetaTags/>

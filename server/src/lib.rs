@@ -2,6 +2,7 @@
 //! The `tenantry` server: configuration, the axum router with its layered
 //! middleware (session → CSRF → security headers), static files and the CLI.
 
+pub mod assets;
 #[cfg(feature = "demo")]
 pub mod bench;
 #[cfg(feature = "demo")]

@@ -52,9 +52,12 @@ pub async fn security_headers(State(state): State<AppState>, req: Request, next:
         );
     }
     // Pages and API answers carry account data: never store them. Static
-    // files are revalidated (their names carry no hash).
-    let cache = if is_static { "no-cache" } else { "no-store" };
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
+    // files under a content key said so themselves (kept a year); the
+    // others are revalidated (their names carry no hash).
+    if !(is_static && h.contains_key(header::CACHE_CONTROL)) {
+        let cache = if is_static { "no-cache" } else { "no-store" };
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
+    }
     res
 }
 

@@ -20,7 +20,6 @@ use leptos::prelude::*;
 use leptos_axum::{LeptosRoutes, generate_route_list};
 use std::sync::Arc;
 use std::time::Duration;
-use tower_http::services::ServeDir;
 
 pub use crate::state::AppState;
 
@@ -211,10 +210,12 @@ impl Application {
             None if bound.ip().is_unspecified() => format!("http://localhost:{port}"),
             None => format!("http://{bound}"),
         });
+        let assets = crate::assets::Assets::load(&config.site_root.join("pkg"));
         let leptos_options = LeptosOptions::builder()
             .output_name("tenantry")
             .site_root(config.site_root.to_string_lossy().to_string())
-            .site_pkg_dir("pkg")
+            // Pages load this build's files by a path naming their content.
+            .site_pkg_dir(assets.versioned_dir())
             .site_addr(config.bind)
             .build();
         let cookies = Arc::new(CookieSettings {
@@ -226,9 +227,9 @@ impl Application {
             leptos_options: leptos_options.clone(),
             cookies,
             allowed: Arc::new(crate::web::Allowed::new(&config.web, bound)),
+            assets,
         };
         let routes = generate_route_list(App);
-        let pkg_dir = config.site_root.join("pkg");
         let shell_options = leptos_options.clone();
         let fallback_options = leptos_options.clone();
         let fallback =
@@ -257,7 +258,7 @@ impl Application {
             .leptos_routes_with_context(&state, routes, page_context(&state), move || {
                 shell(shell_options.clone())
             })
-            .nest_service("/pkg", ServeDir::new(pkg_dir))
+            .route("/pkg/{*path}", get(crate::assets::serve))
             .fallback(move |req: axum::extract::Request| {
                 let fallback = fallback.clone();
                 async move { fallback(req).await }

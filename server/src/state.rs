@@ -15,6 +15,14 @@ pub struct AppState {
     pub cookies: Arc<CookieSettings>,
     /// Hosts, origins and proxies the router accepts (from config and the bound port).
     pub allowed: Arc<crate::web::Allowed>,
+    /// The browser's files and the key that names this build of them.
+    pub assets: crate::assets::Assets,
+}
+
+impl FromRef<AppState> for crate::assets::Assets {
+    fn from_ref(state: &AppState) -> Self {
+        state.assets.clone()
+    }
 }
 
 impl FromRef<AppState> for LeptosOptions {

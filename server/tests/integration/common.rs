@@ -172,6 +172,7 @@ pub fn app(backend: Backend) -> AppBuilder {
         mail: None,
         sso: None,
         webhook_networks: Default::default(),
+        site_root: PathBuf::from("target/site"),
         pool: StoreOptions {
             max_connections: 8,
             ..StoreOptions::default()
@@ -188,6 +189,7 @@ pub struct AppBuilder {
     sso: Option<domain::sso::SsoConfig>,
     pool: StoreOptions,
     webhook_networks: domain::alerts::ssrf::WebhookNetworks,
+    site_root: PathBuf,
 }
 
 impl AppBuilder {
@@ -223,6 +225,12 @@ impl AppBuilder {
     }
 
     /// Alert webhooks may reach these networks (a receiver on 127.0.0.1).
+    /// Where the built site is (default: the checkout's `target/site`).
+    pub fn site(mut self, root: PathBuf) -> Self {
+        self.site_root = root;
+        self
+    }
+
     pub fn webhooks(mut self, networks: domain::alerts::ssrf::WebhookNetworks) -> Self {
         self.webhook_networks = networks;
         self
@@ -275,7 +283,7 @@ impl AppBuilder {
         let config = Config {
             database_url: db.url.clone(),
             bind: "127.0.0.1:0".parse().expect("addr"),
-            site_root: PathBuf::from("target/site"),
+            site_root: self.site_root.clone(),
             secure_cookies: false,
             db_max_connections: 8,
             settings: self.settings,

@@ -10,6 +10,7 @@ mod account;
 mod accounts;
 mod admission_crash;
 mod alerts;
+mod assets;
 mod authz_matrix;
 mod baselines;
 mod bulk;
