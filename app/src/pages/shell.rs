@@ -25,6 +25,20 @@ fn NavLink(href: &'static str, label: &'static str) -> impl IntoView {
     view! { <a href=href class="nav-link" aria-current=current>{label}</a> }
 }
 
+/// On a phone the navigation folds behind this button: the browser's own
+/// popover (no script; keyboard, Escape and a tap outside close it). From a
+/// tablet's width up the button is hidden and the navigation always shown.
+fn menu_button(nav: &'static str) -> impl IntoView {
+    view! {
+        <button type="button" class="menu-button" popovertarget=nav>
+            <svg class="icon" viewBox="0 0 24 24" aria-hidden="true" focusable="false">
+                <path d="M4 6h16M4 12h16M4 18h16"/>
+            </svg>
+            "Menu"
+        </button>
+    }
+}
+
 fn user_menu(shell: &ShellView) -> impl IntoView + use<> {
     let email = shell.user_email.clone();
     let operator = shell.is_platform_operator;
@@ -51,7 +65,9 @@ fn bell(shell: &ShellView) -> impl IntoView + use<> {
     };
     view! {
         <a href="/admin/notifications" class="nav-link bell" aria-label=label>
-            <span aria-hidden="true">"🔔"</span>
+            <svg class="icon" viewBox="0 0 24 24" aria-hidden="true" focusable="false">
+                <path d="M12 3a5 5 0 0 0-5 5v4l-2 3h14l-2-3V8a5 5 0 0 0-5-5zM10 18a2 2 0 0 0 4 0"/>
+            </svg>
             {(unread > 0).then(|| view! { <span class="bell-count" aria-hidden="true">{unread}</span> })}
         </a>
     }
@@ -109,7 +125,8 @@ pub fn AdminShell() -> impl IntoView {
             <header class="topbar">
                 <a href="/admin" class="brand">"Tenantry"</a>
                 {workspace_switcher(&shell)}
-                <nav aria-label="Workspace" class="nav">
+                {menu_button("workspace-nav")}
+                <nav aria-label="Workspace" class="nav" id="workspace-nav" popover="auto">
                     <NavLink href="/admin" label="Overview"/>
                     <NavLink href="/admin/tenants" label="Tenants"/>
                     <NavLink href="/admin/fleet" label="Fleet"/>
@@ -147,7 +164,8 @@ pub fn SystemShell() -> impl IntoView {
                 <a href="#main" class="skip-link">"Skip to content"</a>
                 <header class="topbar topbar-system">
                     <a href="/system" class="brand">"Tenantry · System"</a>
-                    <nav aria-label="System" class="nav">
+                    {menu_button("system-nav")}
+                    <nav aria-label="System" class="nav" id="system-nav" popover="auto">
                         <NavLink href="/system/ops/runs" label="Runs"/>
                         <NavLink href="/system/ops/failures" label="Failures"/>
                         <NavLink href="/system/ops/stuck" label="Stuck"/>
