@@ -101,3 +101,37 @@ test("every page fits a phone's width", async () => {
   assert.equal(await menu.isVisible(), false);
   await shot(page, "desktop-tenants");
 });
+
+test("the keyboard reaches a tenant's Start in a few presses", async () => {
+  const context = await env.browser.newContext({ viewport: { width: 1366, height: 900 } });
+  const page = await context.newPage();
+  const problems = watch(page);
+  await signInDemo(page, env.demo.url);
+  await page.goto(`${env.demo.url}/admin/tenants`);
+  await page.getByRole("link", { name: "Contoso Ltd" }).click();
+  await page.waitForURL(/\/admin\/t\/\d+$/);
+  await page.waitForFunction(() => typeof window.__hydrateIsland === "function");
+  // From the top: the skip link first, then into the page.
+  await page.evaluate(() => document.activeElement?.blur());
+  await page.keyboard.press("Tab");
+  assert.equal(await page.evaluate(() => document.activeElement?.textContent), "Skip to content");
+  await page.keyboard.press("Enter");
+  // The tenant page's own skip link comes next: to the Start buttons.
+  await page.keyboard.press("Tab");
+  assert.equal(await page.evaluate(() => document.activeElement?.textContent), "Skip to operations");
+  await page.keyboard.press("Enter");
+  let tabs = 2;
+  const onStart = () =>
+    page.evaluate(() => {
+      const el = document.activeElement;
+      return el?.tagName === "BUTTON" && /^Start\b/.test(el.getAttribute("aria-label") ?? el.textContent.trim());
+    });
+  while (!(await onStart()) && tabs < 40) {
+    await page.keyboard.press("Tab");
+    tabs += 1;
+  }
+  const name = await page.evaluate(() => document.activeElement?.getAttribute("aria-label") ?? document.activeElement?.textContent.trim());
+  console.log(`keyboard to the first Start on a tenant page: ${tabs} Tab presses and 2 Enter (skip links) → "${name}"`);
+  assert.ok(tabs <= 10, `${tabs} Tab presses to Start`);
+  assert.deepEqual(problems, []);
+});

@@ -66,7 +66,7 @@ pub fn ProviderSection(tenant: TenantId) -> impl IntoView {
                             </EmptyState>
                         }.into_any(),
                     }}
-                    <table class="table mt-4">
+                    <table class="table mt-4" id="start-operations" tabindex="-1">
                         <caption class="sr-only">"Operations and whether they can start now"</caption>
                         <thead><tr><th scope="col">"Operation"</th><th scope="col">"Before you start"</th><th scope="col"><span class="sr-only">"Start"</span></th></tr></thead>
                         <tbody>

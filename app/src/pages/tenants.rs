@@ -260,6 +260,8 @@ pub fn TenantDashboard() -> impl IntoView {
             view! {
                 <Title text=format!("{} · Tenantry", t.display_name)/>
                 <section class="page">
+                    // The page's first stop for the keyboard: straight to the Start buttons.
+                    <a href="#start-operations" class="skip-link">"Skip to operations"</a>
                     <p class="breadcrumb"><a class="link" href="/admin/tenants">"Tenants"</a> " › " {p.workspace.name.clone()}</p>
                     <h1 class="page-title">{t.display_name.clone()}
                         <span class=if is_active { "badge badge-ok ml-2" } else { "badge badge-muted ml-2" }>{t.status.label()}</span>
