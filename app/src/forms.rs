@@ -148,6 +148,7 @@ pub fn GateForm(
     let pending = RwSignal::new(false);
     let form_ref = NodeRef::<leptos::html::Form>::new();
     let dialog_ref = NodeRef::<leptos::html::Dialog>::new();
+    let toast_ref = NodeRef::<leptos::html::Div>::new();
     // Set by the dialog's confirm button for the one submit it triggers.
     let confirmed = RwSignal::new(false);
     let has_confirm = confirm.is_some();
@@ -173,6 +174,11 @@ pub fn GateForm(
             move |t: Toast, _| {
                 toast.set(Some(t));
                 browser::announce_run_started();
+                // The button was disabled while pending (focus fell to the
+                // page): the keyboard continues from the answer instead.
+                if let Some(frame) = toast_ref.get_untracked() {
+                    let _ = frame.focus();
+                }
             },
         );
         if started {
@@ -215,7 +221,7 @@ pub fn GateForm(
                     </div>
                 </dialog>
             })}
-            <div role="status" aria-live="polite" data-testid="gate-toast">
+            <div role="status" aria-live="polite" data-testid="gate-toast" tabindex="-1" node_ref=toast_ref class="toast-frame">
                 {move || toast.get().map(|t| toast_view(t, toast))}
             </div>
         </form>

@@ -102,7 +102,7 @@ test("every page fits a phone's width", async () => {
   await shot(page, "desktop-tenants");
 });
 
-test("the keyboard reaches a tenant's Start in a few presses", async () => {
+test("the keyboard reaches a tenant's Start in a few presses, and the answer after", async () => {
   const context = await env.browser.newContext({ viewport: { width: 1366, height: 900 } });
   const page = await context.newPage();
   const problems = watch(page);
@@ -133,5 +133,16 @@ test("the keyboard reaches a tenant's Start in a few presses", async () => {
   const name = await page.evaluate(() => document.activeElement?.getAttribute("aria-label") ?? document.activeElement?.textContent.trim());
   console.log(`keyboard to the first Start on a tenant page: ${tabs} Tab presses and 2 Enter (skip links) → "${name}"`);
   assert.ok(tabs <= 10, `${tabs} Tab presses to Start`);
+  // Started from the keyboard, the focus moves to the answer (not back to the page).
+  await page.keyboard.press("Enter");
+  const toast = page.getByTestId("gate-toast").first();
+  await toast.locator(".toast-title").first().waitFor();
+  assert.equal(await page.evaluate(() => document.activeElement?.dataset.testid), "gate-toast");
+  await page.keyboard.press("Tab");
+  assert.equal(
+    await page.evaluate(() => Boolean(document.activeElement?.closest("[data-testid=gate-toast]"))),
+    true,
+    "the next Tab is inside the answer (its link to the run)",
+  );
   assert.deepEqual(problems, []);
 });
