@@ -3,7 +3,7 @@
 // tables scroll inside their own frame. Screenshots at 390 px are kept.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { demoSuite, signInDemo, watch, shot } from "./harness.mjs";
+import { demoSuite, signInDemo, tenantDashboard, watch, shot } from "./harness.mjs";
 
 const env = demoSuite();
 
@@ -107,10 +107,7 @@ test("the keyboard reaches a tenant's Start in a few presses, and the answer aft
   const page = await context.newPage();
   const problems = watch(page);
   await signInDemo(page, env.demo.url);
-  await page.goto(`${env.demo.url}/admin/tenants`);
-  await page.getByRole("link", { name: "Contoso Ltd" }).click();
-  await page.waitForURL(/\/admin\/t\/\d+$/);
-  await page.waitForFunction(() => typeof window.__hydrateIsland === "function");
+  await tenantDashboard(page, env.demo.url, "Contoso Ltd");
   // From the top: the skip link first, then into the page.
   await page.evaluate(() => document.activeElement?.blur());
   await page.keyboard.press("Tab");
