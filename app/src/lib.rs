@@ -25,7 +25,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     let stylesheet = format!("/{}/tenantry.css", options.site_pkg_dir);
     view! {
         <!DOCTYPE html>
-        <html lang="en">
+        <html lang="en" data-theme=chosen_theme()>
             <head>
                 <meta charset="utf-8"/>
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
@@ -39,6 +39,23 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
             </body>
         </html>
     }
+}
+
+/// The signed-in person's chosen theme for `<html data-theme>`; none (the
+/// stylesheet follows the device's `prefers-color-scheme`) when they chose
+/// "System" or nobody is signed in.
+fn chosen_theme() -> Option<&'static str> {
+    #[cfg(feature = "ssr")]
+    {
+        use domain::views::Theme;
+        let actor = use_context::<ctx::CurrentActor>()?.0?;
+        match actor.theme {
+            Theme::System => None,
+            t => Some(t.as_str()),
+        }
+    }
+    #[cfg(not(feature = "ssr"))]
+    None
 }
 
 #[component]
@@ -86,6 +103,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("schedules") view=schedules::Schedules ssr=SsrMode::Async/>
                     <Route path=path!("bulk/:bulk") view=schedules::BulkStart ssr=SsrMode::Async/>
                     <Route path=path!("audit") view=audit::Audit ssr=SsrMode::Async/>
+                    <Route path=path!("search") view=search::SearchPage ssr=SsrMode::Async/>
                     <Route path=path!("alerts") view=alerts::Alerts ssr=SsrMode::Async/>
                     <Route path=path!("alerts/rules") view=alerts::AlertRules ssr=SsrMode::Async/>
                     <Route path=path!("alerts/:alert") view=alerts::AlertPage ssr=SsrMode::Async/>

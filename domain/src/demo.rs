@@ -57,6 +57,7 @@ pub async fn seed(svc: &Services, tenants: &[DemoTenant]) -> AppResult<bool> {
         current_workspace: None,
         mfa_owed: false,
         time_zone: None,
+        theme: Default::default(),
     };
     let ws = crate::workspaces::create(svc, &actor, "Demo MSP").await?;
     actor.current_workspace = Some(ws);
@@ -141,6 +142,7 @@ pub async fn seed_baseline(svc: &Services, entra_tenant_id: &str) -> AppResult<b
         current_workspace: Some(crate::ids::WorkspaceId(ws)),
         mfa_owed: false,
         time_zone: None,
+        theme: Default::default(),
     };
     crate::baselines::service::capture(
         svc,
@@ -178,6 +180,7 @@ pub async fn alerting(svc: &Services, hook_url: &str) -> AppResult<Vec<String>> 
         current_workspace: Some(ws),
         mfa_owed: false,
         time_zone: None,
+        theme: Default::default(),
     };
     let existing: Option<(i64,)> = sqlx::query_as(
         "SELECT id FROM webhook_endpoints WHERE workspace_id = $1 AND name = 'Demo receiver'",

@@ -16,6 +16,7 @@ pub mod provider;
 pub mod restore;
 pub mod review_packs;
 pub mod schedules;
+pub mod search;
 pub mod support;
 
 #[cfg(feature = "server")]

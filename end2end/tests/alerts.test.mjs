@@ -36,7 +36,7 @@ test("a failing tenant raises one alert with its count; acknowledged; delivered 
   // Nothing yet; the demo's rule and its receiver are in place.
   await page.goto(`${env.demo.url}/admin/alerts`);
   await page.getByText("No alerts here").waitFor();
-  assert.equal(await page.getByTestId("alerts-link").getAttribute("aria-label"), "Alerts, none open");
+  await page.getByRole("link", { name: "Alerts none open" }).waitFor();
   await page.getByRole("link", { name: "Rules and webhooks" }).click();
   await page.waitForURL(/\/admin\/alerts\/rules$/);
   await page.getByRole("cell", { name: /Runs failing on a tenant/ }).waitFor();

@@ -3,7 +3,8 @@
 // error, hydration warning or failed request.
 import { spawn, spawnSync } from "node:child_process";
 import { createHmac } from "node:crypto";
-import { mkdirSync, mkdtempSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import net from "node:net";
@@ -13,6 +14,61 @@ import { before, after } from "node:test";
 export const ROOT = resolve(import.meta.dirname, "..", "..");
 export const ARTIFACTS = join(ROOT, "end2end", "artifacts");
 export const PASSWORD = "correct horse battery staple";
+const AXE_SOURCE = readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
+
+/// Every serious or critical accessibility violation any page of this file's
+/// journeys showed (a journey that clears its `problems` does not clear these):
+/// the file fails if there is one. Reported as the process ends, after every
+/// `after` hook has stopped its servers and browsers (a throwing hook would
+/// skip those and leave the file hanging).
+const accessibilityFindings = [];
+const accessibilityChecked = new Set();
+process.on("exit", () => {
+  if (accessibilityFindings.length > 0) {
+    console.error(`accessibility (axe-core, serious or critical):\n${accessibilityFindings.join("\n")}`);
+    process.exitCode = 1;
+  }
+});
+
+/// Runs axe-core on the page as it is now and records each serious or critical
+/// violation (in `problems` when given, and for the file). A page is checked once
+/// per address and `state` (e.g. "dark", "menu open").
+export function checkAccessibility(page, problems, state = "") {
+  // One axe run at a time per page (axe refuses a second while one runs).
+  const queue = (accessibilityQueues.get(page) ?? Promise.resolve()).then(() => checkNow(page, problems, state));
+  accessibilityQueues.set(page, queue.catch(() => {}));
+  return queue;
+}
+const accessibilityQueues = new WeakMap();
+
+async function checkNow(page, problems, state) {
+  const url = new URL(page.url());
+  const key = `${url.pathname}${url.search}#${state}`;
+  if (url.protocol !== "http:" || accessibilityChecked.has(key)) return;
+  accessibilityChecked.add(key);
+  let violations;
+  try {
+    violations = await page.evaluate(async (source) => {
+      // Only Tenantry's pages (not the test's identity provider or a simulator's).
+      if (!document.querySelector('link[rel="stylesheet"][href$="/tenantry.css"]')) return [];
+      if (!window.axe) (0, eval)(source);
+      const result = await window.axe.run(document, { resultTypes: ["violations"] });
+      return result.violations
+        .filter((v) => v.impact === "serious" || v.impact === "critical")
+        .map((v) => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.slice(0, 4).map((n) => n.target.join(" ")) }));
+    }, AXE_SOURCE);
+  } catch (err) {
+    // The journey navigated away while axe ran: the next load checks again.
+    accessibilityChecked.delete(key);
+    if (/context was destroyed|Target .* closed|navigat/i.test(String(err))) return;
+    throw err;
+  }
+  for (const v of violations) {
+    const line = `${v.impact} ${v.id} on ${url.pathname}${state ? ` (${state})` : ""}: ${v.help} — ${v.nodes.join(", ")}`;
+    accessibilityFindings.push(line);
+    problems?.push(`accessibility: ${line}`);
+  }
+}
 const BIN = process.env.TENANTRY_BIN ?? join(ROOT, "target", "debug", "tenantry");
 
 export function freePort() {
@@ -173,6 +229,10 @@ export async function launch() {
 /// Records console errors/warnings, page errors and failed requests.
 export function watch(page) {
   const problems = [];
+  // Every page a journey loads gets the accessibility check (see checkAccessibility).
+  page.on("load", () => {
+    checkAccessibility(page, problems).catch((err) => problems.push(`accessibility check failed: ${err.message}`));
+  });
   page.on("console", (msg) => {
     if (msg.type() === "error" || msg.type() === "warning") problems.push(`console ${msg.type()}: ${msg.text()}`);
   });
@@ -202,6 +262,7 @@ export async function hydrated(page) {
   await page.waitForFunction(() => typeof window.__hydrateIsland === "function", null, { timeout: 15000 });
   // Islands hydrate right after the module loads; give the idle callback a tick.
   await page.waitForTimeout(150);
+  await checkAccessibility(page);
 }
 
 /// Opens a demo tenant's dashboard from the tenant list, hydrated.

@@ -10,7 +10,7 @@ use crate::services::Services;
 use crate::views::{AuditAction, AuditOutcome, TenantStatus, TenantView, WorkspaceRef};
 use sqlx::AnyConnection;
 
-pub use crate::actor::Actor;
+pub use crate::actor::{Actor, Theme};
 
 /// Proof that the actor is a member of a workspace, with their role.
 #[derive(Debug, Clone)]

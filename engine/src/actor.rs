@@ -2,6 +2,7 @@
 //! the audit log, which both name it.
 
 use crate::ids::{UserId, WorkspaceId};
+pub use crate::views::Theme;
 
 /// The signed-in user of one request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -16,4 +17,6 @@ pub struct Actor {
     pub mfa_owed: bool,
     /// Their time zone for showing times (an IANA name; `None`: UTC).
     pub time_zone: Option<String>,
+    /// Their colour theme for pages.
+    pub theme: Theme,
 }

@@ -189,6 +189,20 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../../migrations/sqlite/0024_run_end_marks.sql"),
         postgres: include_str!("../../migrations/postgres/0024_run_end_marks.sql"),
     },
+    Migration {
+        version: 25,
+        name: "operator_ux",
+        sqlite: include_str!("../../migrations/sqlite/0025_operator_ux.sql"),
+        postgres: include_str!("../../migrations/postgres/0025_operator_ux.sql"),
+    },
+];
+
+/// PostgreSQL: trigram indexes for search by part of a name, where the
+/// `pg_trgm` extension is available (`LIKE '%word%'` then reads an index
+/// instead of every row). Without it search still works, scanning.
+const TRIGRAM_INDEXES: &[&str] = &[
+    "CREATE INDEX IF NOT EXISTS inventory_items_name_trgm ON inventory_items USING gin (search_name gin_trgm_ops)",
+    "CREATE INDEX IF NOT EXISTS directory_groups_name_trgm ON directory_groups USING gin (search_name gin_trgm_ops)",
 ];
 
 /// Connections open and in use, open and idle, and the most there may be.
@@ -491,7 +505,35 @@ impl Store {
             newly.push(m.version);
         }
         tx.commit().await?;
+        if self.backend == Backend::Postgres {
+            self.trigram_indexes().await;
+        }
         Ok(newly)
+    }
+
+    /// Best effort (see `TRIGRAM_INDEXES`): a database without the extension,
+    /// or a role that may not create it, logs once and goes on.
+    async fn trigram_indexes(&self) {
+        let Ok(mut conn) = self.write().await else {
+            return;
+        };
+        let present: Result<Option<(i32,)>, _> =
+            sqlx::query_as("SELECT 1 FROM pg_extension WHERE extname = 'pg_trgm'")
+                .fetch_optional(&mut *conn)
+                .await;
+        if !matches!(present, Ok(Some(_)))
+            && let Err(e) = sqlx::query("CREATE EXTENSION IF NOT EXISTS pg_trgm")
+                .execute(&mut *conn)
+                .await
+        {
+            tracing::info!(error = %e, "search: pg_trgm is not available; searching by part of a name scans");
+            return;
+        }
+        for sql in TRIGRAM_INDEXES {
+            if let Err(e) = sqlx::query(*sql).execute(&mut *conn).await {
+                tracing::info!(error = %e, "search: a trigram index was not created");
+            }
+        }
     }
 }
 
@@ -547,6 +589,9 @@ fn pool_options(backend: Backend, read_only: bool, max: u32) -> AnyPoolOptions {
                     conn.execute("SET idle_in_transaction_session_timeout = '60s'")
                         .await?;
                     conn.execute("SET lock_timeout = '30s'").await?;
+                    // Short statements only: compiling one (tens of ms when
+                    // the planner's estimate is large) costs more than it saves.
+                    conn.execute("SET jit = off").await?;
                 }
                 Ok(())
             })

@@ -672,3 +672,38 @@ impl Delivery {
         }
     }
 }
+
+/// A person's colour theme: the system's (light or dark as the device says),
+/// or always light, or always dark. Stored as its name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+pub enum Theme {
+    #[default]
+    System,
+    Light,
+    Dark,
+}
+
+impl Theme {
+    pub const ALL: [Theme; 3] = [Theme::System, Theme::Light, Theme::Dark];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Theme::System => "system",
+            Theme::Light => "light",
+            Theme::Dark => "dark",
+        }
+    }
+
+    /// The words on its button.
+    pub fn label(self) -> &'static str {
+        match self {
+            Theme::System => "System",
+            Theme::Light => "Light",
+            Theme::Dark => "Dark",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Theme> {
+        Theme::ALL.into_iter().find(|t| t.as_str() == raw)
+    }
+}

@@ -126,6 +126,7 @@ pub(crate) async fn fresh(
         current_workspace: None,
         mfa_owed: false,
         time_zone: None,
+        theme: Default::default(),
     };
     let ws = domain::workspaces::create(&svc, &owner, "Bench MSP")
         .await

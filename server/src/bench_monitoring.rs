@@ -123,7 +123,7 @@ pub(crate) async fn seed(
 }
 
 /// p50 and p95 in milliseconds of `samples` calls.
-async fn time<F, Fut, T>(samples: usize, mut call: F) -> Result<(f64, f64), String>
+pub(crate) async fn time<F, Fut, T>(samples: usize, mut call: F) -> Result<(f64, f64), String>
 where
     F: FnMut(usize) -> Fut,
     Fut: Future<Output = Result<T, domain::AppError>>,
@@ -240,7 +240,7 @@ pub async fn run(opts: MonitoringBenchOptions) -> Result<(), String> {
 }
 
 /// An operator member assigned to ten of the tenants.
-async fn operator(f: &crate::bench::Fresh) -> Result<Actor, String> {
+pub(crate) async fn operator(f: &crate::bench::Fresh) -> Result<Actor, String> {
     use domain::validate::{Email, NewPassword};
     let svc = &f.svc;
     let email = Email::parse("operator@tenantry.local").map_err(|e| e.to_string())?;
@@ -268,5 +268,6 @@ async fn operator(f: &crate::bench::Fresh) -> Result<Actor, String> {
         current_workspace: None,
         mfa_owed: false,
         time_zone: None,
+        theme: Default::default(),
     })
 }

@@ -19,6 +19,8 @@ pub mod bench_fleet_page;
 pub mod bench_http;
 #[cfg(feature = "demo")]
 pub mod bench_monitoring;
+#[cfg(feature = "demo")]
+pub mod bench_search;
 pub mod cli;
 pub mod config;
 pub mod consent;

@@ -71,6 +71,24 @@ pub async fn change_password(
     Ok(())
 }
 
+/// The user menu's theme buttons: saves the choice and goes back to the page
+/// they were on (`back`, else the Referer's path — same-origin pages send it —
+/// if it is one of ours, else the overview). A plain form post: it works
+/// before (and without) the page's script.
+#[server(prefix = "/api", endpoint = "account/theme")]
+pub async fn set_theme(theme: String, back: Option<String>) -> ApiResult<()> {
+    let (svc, actor) = signed_in()?;
+    domain::accounts::set_theme(&svc, &actor, &theme).await?;
+    let back = back.or_else(|| {
+        let parts = use_context::<http::request::Parts>()?;
+        let referer = parts.headers.get(http::header::REFERER)?.to_str().ok()?;
+        let uri: http::Uri = referer.parse().ok()?;
+        uri.path_and_query().map(|p| p.as_str().to_string())
+    });
+    redirect(&domain::validate::safe_next(back.as_deref()));
+    Ok(())
+}
+
 #[server(prefix = "/api", endpoint = "account/time_zone")]
 pub async fn set_time_zone(time_zone: String) -> ApiResult<()> {
     let (svc, actor) = signed_in()?;

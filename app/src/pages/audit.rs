@@ -58,7 +58,7 @@ pub fn Audit() -> impl IntoView {
                             view! { <EmptyState title="No entries match">"Try another filter, or clear the filters."</EmptyState> }.into_any()
                         } else {
                             view! {
-                                <table class="table">
+                                <table class="table" tabindex="0" aria-label="Audit log">
                                     <caption class="sr-only">"Audit entries"</caption>
                                     <thead><tr><th scope="col">"When"</th><th scope="col">"Who"</th><th scope="col">"Action"</th><th scope="col">"Target"</th><th scope="col">"Tenant"</th><th scope="col">"Outcome"</th><th scope="col">"Detail"</th></tr></thead>
                                     <tbody>

@@ -15,6 +15,7 @@ pub mod restore;
 pub mod review_packs;
 pub mod runs;
 pub mod schedules;
+pub mod search;
 pub mod shell;
 pub mod sign_in;
 pub mod support;

@@ -39,18 +39,40 @@ fn menu_button(nav: &'static str) -> impl IntoView {
     }
 }
 
+/// System, Light, Dark: a plain form (it works before the page's script has
+/// loaded), back to this page after saving (the server reads it from the
+/// Referer, so the page itself stays the same for every address). The page's
+/// `<html data-theme>` carries the choice (see `crate::shell`).
+fn theme_form(current: domain::views::Theme) -> impl IntoView {
+    view! {
+        <form method="post" action={crate::forms::target::<crate::api::SetTheme>()} class="theme-form" data-testid="theme-form">
+            <span id="theme-label">"Theme"</span>
+            <div class="theme-choices" role="group" aria-labelledby="theme-label">
+                {domain::views::Theme::ALL.into_iter().map(|t| view! {
+                    <button type="submit" name="theme" value=t.as_str() class="theme-choice" aria-pressed=(t == current).to_string()>
+                        {t.label()}
+                    </button>
+                }).collect_view()}
+            </div>
+        </form>
+    }
+}
+
 fn user_menu(shell: &ShellView) -> impl IntoView + use<> {
     let email = shell.user_email.clone();
     let operator = shell.is_platform_operator;
+    let theme = shell.theme;
+    // The summary's name carries its visible words (WCAG 2.5.3): "Account menu, alex@…".
     view! {
         <details class="user-menu">
-            <summary class="nav-link" aria-label="Account menu">{email}</summary>
+            <summary class="nav-link"><span class="sr-only">"Account menu, "</span>{email}</summary>
             <div class="menu-panel">
                 <a href="/admin/account" class="menu-item">"Your account"</a>
                 {operator.then(|| view! { <a href="/system" class="menu-item">"System plane"</a> })}
                 <ServerForm action={crate::forms::target::<crate::api::SignOut>()} submit_label="Sign out".to_string()>
                     <span class="sr-only">"Sign out of Tenantry"</span>
                 </ServerForm>
+                {theme_form(theme)}
             </div>
         </details>
     }
@@ -73,17 +95,21 @@ fn bell(shell: &ShellView) -> impl IntoView + use<> {
     }
 }
 
+/// "Alerts" and the open count as seen, with words for a screen reader: the
+/// link's name is "Alerts 2 open" or "Alerts none open" (it starts with what
+/// is shown, WCAG 2.5.3).
 fn alerts_link(shell: &ShellView) -> impl IntoView + use<> {
     let open = shell.open_alerts;
-    let label = match open {
-        0 => "Alerts, none open".to_string(),
-        1 => "Alerts, 1 open".to_string(),
-        n => format!("Alerts, {n} open"),
-    };
     view! {
-        <a href="/admin/alerts" class="nav-link" aria-label=label data-testid="alerts-link">
+        <a href="/admin/alerts" class="nav-link" data-testid="alerts-link">
             "Alerts"
-            {(open > 0).then(|| view! { <span class="nav-count" aria-hidden="true" data-testid="alerts-count">{open}</span> })}
+            {match open {
+                0 => view! { <span class="sr-only">"none open"</span> }.into_any(),
+                n => view! {
+                    <span class="nav-count" data-testid="alerts-count">{n}</span>
+                    <span class="sr-only">" open"</span>
+                }.into_any(),
+            }}
         </a>
     }
 }
@@ -138,6 +164,7 @@ pub fn AdminShell() -> impl IntoView {
                     <NavLink href="/admin/members" label="Members"/>
                     <NavLink href="/admin/audit" label="Audit"/>
                 </nav>
+                <super::search::CommandPalette/>
                 {bell(&shell)}
                 {user_menu(&shell)}
             </header>

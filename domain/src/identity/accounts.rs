@@ -164,6 +164,23 @@ pub async fn sign_out(svc: &Services, actor: &crate::access::Actor) -> AppResult
     Ok(())
 }
 
+/// Saves the signed-in person's colour theme (`system`, `light` or `dark`);
+/// anything else is refused naming the field.
+pub async fn set_theme(
+    svc: &Services,
+    actor: &crate::access::Actor,
+    raw: &str,
+) -> AppResult<crate::access::Theme> {
+    let theme = crate::access::Theme::parse(raw)
+        .ok_or_else(|| AppError::invalid("theme", "Choose System, Light or Dark."))?;
+    sqlx::query("UPDATE users SET theme = $2 WHERE id = $1")
+        .bind(actor.user_id.0)
+        .bind(theme.as_str())
+        .execute(&mut *svc.store.write().await?)
+        .await?;
+    Ok(theme)
+}
+
 /// The signed-in person's account page: their sessions still in force, the
 /// current one first.
 pub async fn account_page(

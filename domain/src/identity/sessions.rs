@@ -1,7 +1,7 @@
 //! Server-side sessions. The cookie carries a random token; the database keeps
 //! only its SHA-256, so a leaked table does not leak live sessions.
 
-use crate::access::Actor;
+use crate::access::{Actor, Theme};
 use crate::error::AppResult;
 use crate::ids::{UserId, WorkspaceId};
 use crate::services::Services;
@@ -118,6 +118,7 @@ type SessionRow = (
     i64,
     Option<String>,
     i64,
+    String,
 );
 
 /// Resolves a cookie token to the signed-in actor, enforcing the idle and
@@ -136,7 +137,8 @@ pub async fn resolve(svc: &Services, token: &SessionToken) -> AppResult<Option<A
                 u.time_zone,
                 CASE WHEN s.via_sso = 0 AND EXISTS (SELECT 1 FROM memberships m JOIN workspaces w ON w.id = m.workspace_id
                                                     WHERE m.user_id = s.user_id AND w.sso_only <> 0)
-                     THEN 1 ELSE 0 END
+                     THEN 1 ELSE 0 END,
+                u.theme
          FROM sessions s JOIN users u ON u.id = s.user_id
          LEFT JOIN platform_operators p ON p.user_id = s.user_id
          WHERE s.id_hash = $1",
@@ -155,6 +157,7 @@ pub async fn resolve(svc: &Services, token: &SessionToken) -> AppResult<Option<A
         owed,
         zone,
         password_session_in_sso_workspace,
+        theme,
     )) = row
     else {
         return Ok(None);
@@ -190,6 +193,7 @@ pub async fn resolve(svc: &Services, token: &SessionToken) -> AppResult<Option<A
         current_workspace: current.map(WorkspaceId),
         mfa_owed: owed != 0,
         time_zone: zone,
+        theme: Theme::parse(&theme).unwrap_or_default(),
     }))
 }
 

@@ -89,6 +89,11 @@ pub async fn tenant_page(svc: &Services, actor: &Actor, tenant: TenantId) -> App
     .bind(tenant.0)
     .fetch_all(&mut *svc.store.read().await?)
     .await?;
+    // The palette's recent tenants; losing a visit is harmless, so a failed
+    // write never costs the member the page.
+    if let Err(e) = crate::search::record_tenant_visit(svc, actor, tenant).await {
+        tracing::debug!(error = %e, "recent tenant not recorded");
+    }
     Ok(TenantPage {
         can_manage: access.workspace.role().can(Capability::TenantManage),
         can_request_support: access.workspace.role().can(Capability::SupportRequest),

@@ -52,6 +52,7 @@ pub async fn shell(svc: &Services, actor: &Actor) -> AppResult<ShellView> {
         active_runs,
         can_create_workspace: may_create(svc, actor),
         zone_rules: crate::time_zones::rules(actor.time_zone.as_deref(), svc.now()),
+        theme: actor.theme,
     })
 }
 

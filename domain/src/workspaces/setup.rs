@@ -174,6 +174,7 @@ pub async fn complete(
         current_workspace: None,
         mfa_owed: false,
         time_zone: None,
+        theme: Default::default(),
     };
     let ws = crate::workspaces::create(svc, &actor, workspace.as_str()).await?;
     let mut tx = svc.store.begin().await?;

@@ -23,6 +23,8 @@ pub struct ShellView {
     pub can_create_workspace: bool,
     /// The person's zone, for the page's live islands (None: UTC).
     pub zone_rules: Option<ZoneRules>,
+    /// Their colour theme (the user menu marks it chosen).
+    pub theme: crate::views::Theme,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -83,6 +83,15 @@ pub fn published(alias: &str) -> String {
     )
 }
 
+/// [`published`] as a scalar subquery: checked row by row in index order,
+/// so an `ORDER BY … LIMIT 1` stops at the first published row, where the
+/// planner may otherwise turn the `EXISTS` into a join over every run.
+pub fn published_scalar(alias: &str) -> String {
+    format!(
+        "(SELECT pr.outcome FROM operation_runs pr WHERE pr.id = {alias}.run_id AND pr.attempts = {alias}.attempt) IN ('succeeded','partially_succeeded')"
+    )
+}
+
 /// Results that explain a failure too (verification reports): shown once
 /// their run ended, with any outcome, from the attempt that wrote them.
 pub fn finished(alias: &str) -> String {

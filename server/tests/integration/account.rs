@@ -221,8 +221,88 @@ async fn times_show_in_the_chosen_zone(backend: Backend) {
     assert_eq!(account(&b).await.1["time_zone"], Value::Null);
 }
 
+/// The colour theme is each person's: the page's `<html>` carries it, the user
+/// menu marks it, another person keeps following their device.
+async fn the_theme_is_remembered_per_person(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let (_, b) = app.user_browser("alex@example.com", false).await;
+    let html = b.get("/admin/account").await.body;
+    assert!(
+        html.contains("<html lang=\"en\">"),
+        "no choice: the device decides"
+    );
+    assert!(html.contains("value=\"system\" class=\"theme-choice\" aria-pressed=\"true\""));
+    // Unknown themes are refused on their field and change nothing.
+    for bad in ["blue", "", "DARK ", "<script>"] {
+        let r = b
+            .call("/api/account/theme", &[("theme", bad.to_string())])
+            .await;
+        let e: Value = serde_json::from_str(&r.body).unwrap_or(Value::Null);
+        assert_eq!(
+            (r.status, e["field"].as_str()),
+            (400, Some("theme")),
+            "{bad:?}"
+        );
+    }
+    assert!(b.get("/admin").await.body.contains("<html lang=\"en\">"));
+    // Dark, back to the page it was chosen on.
+    let r = b
+        .call(
+            "/api/account/theme",
+            &[
+                ("theme", "dark".into()),
+                ("back", "/admin/operations?state=active".into()),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        r.location.as_deref(),
+        Some("/admin/operations?state=active")
+    );
+    let html = b.get("/admin/operations").await.body;
+    assert!(
+        html.contains("<html lang=\"en\" data-theme=\"dark\">"),
+        "the page carries the choice"
+    );
+    assert!(html.contains("value=\"dark\" class=\"theme-choice\" aria-pressed=\"true\""));
+    // A "back" elsewhere goes to the overview instead.
+    for away in ["https://evil.example/", "//evil.example", "/\\evil.example"] {
+        let r = b
+            .call(
+                "/api/account/theme",
+                &[("theme", "light".into()), ("back", away.into())],
+            )
+            .await;
+        assert_eq!(
+            (r.status, r.location.as_deref()),
+            (200, Some("/admin")),
+            "{away}"
+        );
+    }
+    assert!(b.get("/admin").await.body.contains("data-theme=\"light\""));
+    // Another person still follows their device.
+    let (_, other) = app.user_browser("sam@example.com", false).await;
+    assert!(
+        other
+            .get("/admin")
+            .await
+            .body
+            .contains("<html lang=\"en\">")
+    );
+    // Signed out: the sign-in page follows the device too.
+    assert!(
+        app.browser()
+            .get("/sign-in")
+            .await
+            .body
+            .contains("<html lang=\"en\">")
+    );
+}
+
 both_backends!(
     sessions_and_password,
     current_password_checks_are_limited,
-    times_show_in_the_chosen_zone
+    times_show_in_the_chosen_zone,
+    the_theme_is_remembered_per_person
 );

@@ -461,6 +461,13 @@ fn rows() -> Vec<Row> {
             request: at_route,
         },
         Row {
+            path: "/admin/search",
+            kind: Kind::Page,
+            targets: NONE,
+            own: [303, 200, 200, 200, 200],
+            request: at_route,
+        },
+        Row {
             path: "/system",
             kind: Kind::Page,
             targets: NONE,
@@ -1097,6 +1104,25 @@ fn rows() -> Vec<Row> {
                 (
                     "/api/account/time_zone".into(),
                     vec![("time_zone", "UTC".into())],
+                )
+            },
+        },
+        Row {
+            path: "/api/search",
+            kind: Kind::Fn,
+            targets: NONE,
+            own: [401, 200, 200, 200, 200],
+            request: |_, _| ("/api/search".into(), vec![("q", "a".into())]),
+        },
+        Row {
+            path: "/api/account/theme",
+            kind: Kind::Fn,
+            targets: NONE,
+            own: [401, 200, 200, 200, 200],
+            request: |_, _| {
+                (
+                    "/api/account/theme".into(),
+                    vec![("theme", "dark".into()), ("back", "/admin".into())],
                 )
             },
         },

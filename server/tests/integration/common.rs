@@ -488,6 +488,7 @@ pub fn setup_actor(user: UserId, email: &str) -> Actor {
         current_workspace: None,
         mfa_owed: false,
         time_zone: None,
+        theme: Default::default(),
     }
 }
 

@@ -40,6 +40,7 @@ mod role_controls;
 mod runs;
 mod runs_processes;
 mod schedules;
+mod search;
 mod security;
 mod sessions;
 mod setup;
