@@ -4,6 +4,7 @@
 //! page) are the only code shipped to the browser.
 
 pub mod api;
+pub mod charts;
 pub mod components;
 pub mod error;
 pub mod forms;

@@ -1,5 +1,6 @@
-//! Times on pages: in the signed-in person's time zone, with UTC on hover
-//! (`<time datetime=… title="… UTC">`). On the server the zone comes from
+//! Times on pages: said relative to now (*12 min ago*, *in 3 h*; the date
+//! past a week), with the exact time in the signed-in person's zone and in
+//! UTC on hover (`<time datetime=… title="2026-12-01 11:00 CET (10:00 UTC)">`). On the server the zone comes from
 //! the session; live islands in the browser read the zone's rules the shell
 //! put in the page (`<meta name="tenantry-zone">`, `domain::views::ZoneRules`),
 //! so a re-rendered island shows the same words as the server did.
@@ -49,12 +50,38 @@ pub fn when_text(ms: i64) -> String {
     }
 }
 
-/// A time in the person's zone, marked up with its UTC instant on hover.
+/// Now, by the server's clock (the one runs are stamped with) or the
+/// browser's in an island.
+fn now() -> i64 {
+    #[cfg(feature = "ssr")]
+    {
+        use_context::<domain::services::Services>()
+            .map(|s| s.now())
+            .unwrap_or_else(|| {
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+            })
+    }
+    #[cfg(not(feature = "ssr"))]
+    {
+        js_sys::Date::now() as i64
+    }
+}
+
+/// A time said relative to now, with the exact time in the person's zone
+/// and UTC on hover; past a week, the time in the person's zone.
 pub fn when(ms: i64) -> impl IntoView {
     let utc = domain::views::format_utc(ms);
-    let shown = when_text(ms);
+    let exact = when_text(ms);
     let iso = format!("{}Z", utc.trim_end_matches(" UTC").replace(' ', "T"));
-    view! { <time datetime=iso title=utc>{shown}</time> }
+    let title = if exact == utc {
+        utc
+    } else {
+        format!("{exact} ({})", utc.get(11..).unwrap_or(&utc))
+    };
+    let shown = domain::views::relative_text(ms, now()).unwrap_or(exact);
+    view! { <time datetime=iso title=title>{shown}</time> }
 }
 
 /// [`when`], or a dash when there is no time.

@@ -177,23 +177,16 @@ pub struct FleetPage {
     pub query: FleetQuery,
     pub rows: Vec<FleetRow>,
     pub tags: Vec<(TagId, String)>,
+    /// The reader's local dates of the charts' days, oldest first (today last).
+    pub days: Vec<String>,
+    /// Runs of the listed tenants that ended per day, by outcome.
+    pub runs_by_day: crate::runs::views::RunsPerDay,
     /// Drift entries found per day over the last [`CHART_DAYS`] days, oldest first.
     pub drift_by_day: Vec<i64>,
     /// The fleet's baseline alignment per day in per cent (the latest
     /// comparison of each tenant and baseline that day), oldest first;
     /// None: nothing compared that day.
     pub alignment_by_day: Vec<Option<i64>>,
-}
-
-/// How long ago, in the largest whole unit (`just now`, `3 h ago`, `2 d ago`).
-pub fn ago(ms: i64) -> String {
-    let mins = ms.max(0) / 60_000;
-    match mins {
-        0 => "just now".into(),
-        m if m < 60 => format!("{m} min ago"),
-        m if m < 48 * 60 => format!("{} h ago", m / 60),
-        m => format!("{} d ago", m / (24 * 60)),
-    }
 }
 
 /// Sorts rows by the query (unknown values last in either direction).
@@ -243,6 +236,7 @@ mod service {
     use crate::error::AppResult;
     use crate::rbac::Capability;
     use crate::runs::sql::published;
+    use crate::runs::trends;
     use crate::services::Services;
     use std::collections::HashMap;
 
@@ -266,6 +260,20 @@ mod service {
         let ws = access.id().0;
         let now = svc.now();
         let since = now - 7 * DAY;
+        let rules = crate::zones::rules(actor.time_zone.as_deref(), now);
+        let bounds = trends::local_midnights(rules.as_ref(), now, CHART_DAYS as i64);
+        // Before this page's connection: the trend reads on its own.
+        let runs_by_day = trends::runs_per_day(
+            svc,
+            &crate::runs::monitoring::Viewer::member(&access, actor),
+            &crate::runs::filter::RunFilter {
+                tag: query.tag,
+                ..Default::default()
+            },
+            rules.as_ref(),
+            now,
+        )
+        .await?;
         let mut conn = svc.store.read().await?;
         let tags: Vec<(i64, String)> =
             sqlx::query_as("SELECT id, name FROM tags WHERE workspace_id = $1 ORDER BY name")
@@ -330,8 +338,8 @@ mod service {
         )
         .await?;
         let shown: std::collections::HashSet<i64> = tenants.iter().map(|t| t.0).collect();
-        let drift_by_day = drift_chart(&mut conn, ws, now, &shown).await?;
-        let alignment_by_day = alignment_chart(&mut conn, ws, now, &shown).await?;
+        let drift_by_day = drift_chart(&mut conn, ws, &bounds, &shown).await?;
+        let alignment_by_day = alignment_chart(&mut conn, ws, &bounds, &shown).await?;
         let alignment =
             crate::baselines::service::alignment_by_tenant(&mut conn, access.id()).await?;
         let mut rows: Vec<FleetRow> = tenants
@@ -363,6 +371,8 @@ mod service {
             query,
             rows,
             tags: tags.into_iter().map(|(id, n)| (TagId(id), n)).collect(),
+            days: trends::local_dates(&bounds, rules.as_ref()),
+            runs_by_day,
             drift_by_day,
             alignment_by_day,
         }))
@@ -465,28 +475,29 @@ mod service {
     }
 
     /// The first day of the charts (the last bar ends now, inclusive).
-    fn chart_from(now: i64) -> i64 {
-        now - CHART_DAYS as i64 * DAY + 1
-    }
-
     /// The fleet's drift per day, over the listed tenants.
     async fn drift_chart(
         conn: &mut sqlx::AnyConnection,
         ws: i64,
-        now: i64,
+        bounds: &[i64],
         shown: &std::collections::HashSet<i64>,
     ) -> AppResult<Vec<i64>> {
+        let (Some(from), Some(until)) = (bounds.first(), bounds.last()) else {
+            return Ok(Vec::new());
+        };
         let per_day: Vec<(i64, i64, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "SELECT d.tenant_id, (d.detected_at - $2) / {DAY} AS day, COUNT(*) FROM drift_entries d
-             WHERE d.workspace_id = $1 AND d.detected_at >= $2 AND {}
+            "SELECT d.tenant_id, {} AS day, COUNT(*) FROM drift_entries d
+             WHERE d.workspace_id = $1 AND d.detected_at >= $2 AND d.detected_at < $3 AND {}
              GROUP BY 1, 2",
+            trends::day_index_sql("d.detected_at", bounds),
             published("d")
         )))
         .bind(ws)
-        .bind(chart_from(now))
+        .bind(*from)
+        .bind(*until)
         .fetch_all(conn)
         .await?;
-        let mut by_day = vec![0i64; CHART_DAYS];
+        let mut by_day = vec![0i64; bounds.len() - 1];
         for (tenant, day, n) in per_day {
             if shown.contains(&tenant)
                 && let Some(slot) = usize::try_from(day).ok().and_then(|d| by_day.get_mut(d))
@@ -501,24 +512,31 @@ mod service {
     async fn alignment_chart(
         conn: &mut sqlx::AnyConnection,
         ws: i64,
-        now: i64,
+        bounds: &[i64],
         shown: &std::collections::HashSet<i64>,
     ) -> AppResult<Vec<Option<i64>>> {
+        let (Some(from), Some(until)) = (bounds.first(), bounds.last()) else {
+            return Ok(Vec::new());
+        };
+        let day = |c: &str| trends::day_index_sql(c, bounds);
         let per_day: Vec<(i64, i64, i64, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "SELECT r.tenant_id, (r.compared_at - $2) / {DAY} AS day, CAST(SUM(r.aligned) AS BIGINT), CAST(SUM(r.aligned + r.different + r.missing) AS BIGINT)
+            "SELECT r.tenant_id, {} AS day, CAST(SUM(r.aligned) AS BIGINT), CAST(SUM(r.aligned + r.different + r.missing) AS BIGINT)
              FROM baseline_results r
-             WHERE r.workspace_id = $1 AND r.compared_at >= $2 AND r.id IN (
+             WHERE r.workspace_id = $1 AND r.compared_at >= $2 AND r.compared_at < $3 AND r.id IN (
                  SELECT MAX(r2.id) FROM baseline_results r2
-                 WHERE r2.workspace_id = $1 AND r2.compared_at >= $2 AND {}
-                 GROUP BY r2.tenant_id, r2.baseline_id, (r2.compared_at - $2) / {DAY})
+                 WHERE r2.workspace_id = $1 AND r2.compared_at >= $2 AND r2.compared_at < $3 AND {}
+                 GROUP BY r2.tenant_id, r2.baseline_id, {})
              GROUP BY 1, 2",
-            published("r2")
+            day("r.compared_at"),
+            published("r2"),
+            day("r2.compared_at"),
         )))
         .bind(ws)
-        .bind(chart_from(now))
+        .bind(*from)
+        .bind(*until)
         .fetch_all(conn)
         .await?;
-        let mut by_day = vec![(0i64, 0i64); CHART_DAYS];
+        let mut by_day = vec![(0i64, 0i64); bounds.len() - 1];
         for (tenant, day, aligned, total) in per_day {
             if shown.contains(&tenant)
                 && let Some(slot) = usize::try_from(day).ok().and_then(|d| by_day.get_mut(d))
@@ -613,8 +631,5 @@ mod tests {
         for bad in ["sort=size", "dir=up", "tag=x"] {
             assert!(FleetQuery::parse(bad).is_err(), "{bad}");
         }
-        assert_eq!(ago(0), "just now");
-        assert_eq!(ago(3 * 3_600_000), "3 h ago");
-        assert_eq!(ago(3 * 86_400_000), "3 d ago");
     }
 }

@@ -43,6 +43,7 @@ pub mod workspaces;
 #[cfg(feature = "server")]
 pub use engine::{
     access, actor, audit, clock, failpoints, limits, secrets, services, signal, store, telemetry,
+    zones,
 };
 pub use engine::{error, ids, rbac, runs, validate, views};
 

@@ -46,32 +46,10 @@ pub fn format(ms: i64, zone: Option<&str>) -> String {
     ts.to_zoned(tz).strftime("%Y-%m-%d %H:%M %Z").to_string()
 }
 
-/// The offsets of `zone` from three years before `around` to two after
-/// (every transition in between, with its abbreviation), for pages to hand
-/// their islands; `None` for UTC or an unknown zone.
+/// The offsets of `zone` around `around` (the engine builds them: its run
+/// charts cut days in the reader's zone too).
 pub fn rules(zone: Option<&str>, around: i64) -> Option<crate::views::ZoneRules> {
-    const YEAR_MS: i64 = 366 * 24 * 3_600_000;
-    let name = zone?;
-    let tz = jiff::tz::db().get(name).ok()?;
-    let from = jiff::Timestamp::from_millisecond(around - 3 * YEAR_MS).ok()?;
-    let until = around + 2 * YEAR_MS;
-    let info = tz.to_offset_info(from);
-    let mut spans = vec![(
-        i64::MIN / 2,
-        info.offset().seconds(),
-        info.abbreviation().to_string(),
-    )];
-    for t in tz.following(from) {
-        let at = t.timestamp().as_millisecond();
-        if at > until || spans.len() >= 64 {
-            break;
-        }
-        spans.push((at, t.offset().seconds(), t.abbreviation().to_string()));
-    }
-    Some(crate::views::ZoneRules {
-        name: name.to_string(),
-        spans,
-    })
+    engine::zones::rules(zone, around)
 }
 
 /// `ms` in `zone`, and the UTC instant after it when the zone is not UTC:

@@ -42,5 +42,7 @@ pub mod signal;
 pub mod store;
 #[cfg(feature = "server")]
 pub mod telemetry;
+#[cfg(feature = "server")]
+pub mod zones;
 
 pub use error::{AppError, AppResult};

@@ -195,6 +195,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../../migrations/sqlite/0025_operator_ux.sql"),
         postgres: include_str!("../../migrations/postgres/0025_operator_ux.sql"),
     },
+    Migration {
+        version: 26,
+        name: "run_trends",
+        sqlite: include_str!("../../migrations/sqlite/0026_run_trends.sql"),
+        postgres: include_str!("../../migrations/postgres/0026_run_trends.sql"),
+    },
 ];
 
 /// PostgreSQL: trigram indexes for search by part of a name, where the

@@ -513,8 +513,6 @@ pub struct AuditPage {
     pub tenants: Vec<TenantView>,
 }
 
-/// Formats UTC unix milliseconds as `YYYY-MM-DD HH:MM UTC` without a date library,
-/// so the same code runs in the browser.
 /// A zone's UTC offsets over a span of time: enough to show any instant of
 /// that span in the zone without a time zone database (the browser's
 /// islands read it from the page). Built on the server from the bundled
@@ -528,6 +526,16 @@ pub struct ZoneRules {
 }
 
 impl ZoneRules {
+    /// The zone's offset from UTC at `ms`, in milliseconds.
+    pub fn offset_ms_at(&self, ms: i64) -> i64 {
+        self.spans
+            .iter()
+            .rev()
+            .find(|s| s.0 <= ms)
+            .or_else(|| self.spans.first())
+            .map_or(0, |s| i64::from(s.1) * 1000)
+    }
+
     /// `2026-12-01 11:00 CET`.
     pub fn format(&self, ms: i64) -> String {
         let span = self
@@ -554,6 +562,59 @@ pub fn format_in(ms: i64, rules: Option<&ZoneRules>) -> String {
     }
 }
 
+/// `ms` as time from `now`, the way people say it: *just now*, *12 min ago*,
+/// *3 h ago*, *2 days ago*, *in 5 min*; `None` past a week either way, where
+/// only the date helps.
+pub fn relative_text(ms: i64, now: i64) -> Option<String> {
+    const MIN: i64 = 60_000;
+    const HOUR: i64 = 60 * MIN;
+    const DAY: i64 = 24 * HOUR;
+    let gap = now - ms;
+    let (past, d) = (gap >= 0, gap.unsigned_abs() as i64);
+    let amount = if d < MIN {
+        return Some(
+            if past {
+                "just now"
+            } else {
+                "in under a minute"
+            }
+            .to_string(),
+        );
+    } else if d < HOUR {
+        format!("{} min", d / MIN)
+    } else if d < DAY {
+        format!("{} h", d / HOUR)
+    } else if d < 7 * DAY {
+        let days = d / DAY;
+        format!("{days} day{}", if days == 1 { "" } else { "s" })
+    } else {
+        return None;
+    };
+    Some(if past {
+        format!("{amount} ago")
+    } else {
+        format!("in {amount}")
+    })
+}
+
+/// A count with thousands separators: `1,234,567`.
+pub fn thousands(n: i64) -> String {
+    let digits = n.unsigned_abs().to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3 + 1);
+    if n < 0 {
+        out.push('-');
+    }
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Formats UTC unix milliseconds as `YYYY-MM-DD HH:MM UTC` without a date
+/// library, so the same code runs in the browser.
 pub fn format_utc(ms: i64) -> String {
     let secs = ms.div_euclid(1000);
     let days = secs.div_euclid(86_400);
@@ -588,6 +649,69 @@ mod tests {
         assert_eq!(format_utc(0), "1970-01-01 00:00 UTC");
         assert_eq!(format_utc(1_795_427_640_000), "2026-11-23 09:54 UTC");
         assert_eq!(format_utc(951_782_400_000), "2000-02-29 00:00 UTC");
+    }
+
+    #[test]
+    fn says_how_long_ago() {
+        let now = 1_795_427_640_000;
+        let min = 60_000;
+        assert_eq!(
+            relative_text(now - 10_000, now).as_deref(),
+            Some("just now")
+        );
+        assert_eq!(
+            relative_text(now + 10_000, now).as_deref(),
+            Some("in under a minute")
+        );
+        assert_eq!(
+            relative_text(now - 12 * min, now).as_deref(),
+            Some("12 min ago")
+        );
+        assert_eq!(
+            relative_text(now + 5 * min, now).as_deref(),
+            Some("in 5 min")
+        );
+        assert_eq!(
+            relative_text(now - 185 * min, now).as_deref(),
+            Some("3 h ago")
+        );
+        assert_eq!(
+            relative_text(now - 25 * 60 * min, now).as_deref(),
+            Some("1 day ago")
+        );
+        assert_eq!(
+            relative_text(now - 6 * 1440 * min, now).as_deref(),
+            Some("6 days ago")
+        );
+        assert_eq!(
+            relative_text(now + 3 * 1440 * min, now).as_deref(),
+            Some("in 3 days")
+        );
+        assert_eq!(relative_text(now - 7 * 1440 * min, now), None);
+        assert_eq!(relative_text(now + 30 * 1440 * min, now), None);
+    }
+
+    #[test]
+    fn separates_thousands() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1000), "1,000");
+        assert_eq!(thousands(1_234_567), "1,234,567");
+        assert_eq!(thousands(-12_345), "-12,345");
+        assert_eq!(thousands(i64::MIN), "-9,223,372,036,854,775,808");
+    }
+
+    #[test]
+    fn offsets_follow_the_zone_spans() {
+        let rules = ZoneRules {
+            name: "Europe/Berlin".into(),
+            spans: vec![
+                (i64::MIN / 2, 3600, "CET".into()),
+                (1000, 7200, "CEST".into()),
+            ],
+        };
+        assert_eq!(rules.offset_ms_at(0), 3_600_000);
+        assert_eq!(rules.offset_ms_at(1000), 7_200_000);
     }
 
     #[test]

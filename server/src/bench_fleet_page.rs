@@ -37,7 +37,7 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[i.min(sorted.len() - 1)]
 }
 
-async fn seed(f: &crate::bench::Fresh) -> Result<(), String> {
+pub(crate) async fn seed(f: &crate::bench::Fresh) -> Result<(), String> {
     let svc = &f.svc;
     let now = svc.now();
     let day = 86_400_000i64;

@@ -185,10 +185,12 @@ pub async fn run(opts: HttpBenchOptions) -> Result<(), String> {
     result
 }
 
-/// The console under test on its own pool of serve's default size.
-async fn start_server(
-    opts: &HttpBenchOptions,
+/// The console under test on its own pool of `db_max_connections`,
+/// admitting `max_in_flight` requests at once.
+pub(crate) async fn start_server(
     f: &crate::bench::Fresh,
+    db_max_connections: u32,
+    max_in_flight: usize,
 ) -> Result<
     (
         String,
@@ -200,19 +202,21 @@ async fn start_server(
     let store = Store::connect(
         &f.url(),
         StoreOptions {
-            max_connections: opts.db_max_connections,
+            max_connections: db_max_connections,
             ..StoreOptions::default()
         },
     )
     .await
     .map_err(|e| e.to_string())?;
-    let services = domain::operations::services(store, domain::services::Settings::default());
+    // The seeding's secret box: what it sealed (invitation links) opens.
+    let services = domain::operations::services(store, domain::services::Settings::default())
+        .with_secrets(f.svc.secrets.clone());
     let config = crate::Config {
         database_url: f.url(),
         bind: "127.0.0.1:0".parse().map_err(|_| "address")?,
         site_root: std::path::PathBuf::from("target/site"),
         secure_cookies: false,
-        db_max_connections: opts.db_max_connections,
+        db_max_connections,
         settings: domain::services::Settings::default(),
         workers: 0,
         worker: Default::default(),
@@ -224,7 +228,7 @@ async fn start_server(
         webhook_networks: Default::default(),
         web: crate::web::WebConfig {
             limits: crate::shedding::LoadLimits {
-                max_in_flight: opts.max_in_flight.max(1),
+                max_in_flight: max_in_flight.max(1),
                 ..Default::default()
             },
             ..Default::default()
@@ -242,8 +246,12 @@ async fn start_server(
     Ok((base, stop, server))
 }
 
-/// A client signed in as the benchmark's member.
-async fn signed_in_client(base: &str) -> Result<reqwest::Client, String> {
+/// A client signed in as `email` (the benchmark's member: `bench@tenantry.local`).
+pub(crate) async fn signed_in_client(
+    base: &str,
+    email: &str,
+    password: &str,
+) -> Result<reqwest::Client, String> {
     let client = reqwest::Client::builder()
         .cookie_store(true)
         .pool_max_idle_per_host(1024)
@@ -254,10 +262,7 @@ async fn signed_in_client(base: &str) -> Result<reqwest::Client, String> {
         .post(format!("{base}/api/session/sign_in"))
         .header("sec-fetch-site", "same-origin")
         .header("accept", "application/json")
-        .form(&[
-            ("email", "bench@tenantry.local"),
-            ("password", "benchmark password"),
-        ])
+        .form(&[("email", email), ("password", password)])
         .send()
         .await
         .map_err(|e| e.to_string())?;
@@ -268,8 +273,8 @@ async fn signed_in_client(base: &str) -> Result<reqwest::Client, String> {
 }
 
 async fn measure(opts: &HttpBenchOptions, f: &crate::bench::Fresh) -> Result<(), String> {
-    let (base, stop, server) = start_server(opts, f).await?;
-    let client = signed_in_client(&base).await?;
+    let (base, stop, server) = start_server(f, opts.db_max_connections, opts.max_in_flight).await?;
+    let client = signed_in_client(&base, "bench@tenantry.local", "benchmark password").await?;
     let tenant = f.tenants.get(7).copied().unwrap_or(f.tenants[0]);
     let (max_run,): (i64,) = sqlx::query_as("SELECT MAX(id) FROM operation_runs")
         .fetch_one(f.svc.store.unguarded_pool())

@@ -70,7 +70,7 @@ fn case_of(names: &[&str]) -> String {
 
 /// Inventory (four snapshots per tenant, 30 policies each) and groups (50 per
 /// tenant), each from a succeeded run of its type, set-based.
-async fn seed_provider_data(svc: &domain::services::Services) -> Result<(), String> {
+pub(crate) async fn seed_provider_data(svc: &domain::services::Services) -> Result<(), String> {
     let series = |n: i64| match svc.store.backend() {
         Backend::Postgres => format!("SELECT g FROM generate_series(1, {n}::bigint) AS s(g)"),
         Backend::Sqlite => format!(

@@ -474,6 +474,9 @@ enum BenchCommand {
     Alerts(crate::bench_alerts::AlertsBenchOptions),
     /// The command palette's search at 1,000 tenants and 1,000,000 runs: p50/p95 per query.
     Search(crate::bench_search::SearchBenchOptions),
+    /// Every page route over HTTP at 1,000 tenants and 1,000,000 runs:
+    /// p50/p95 per route and the slowest five.
+    Pages(crate::bench_pages::PagesBenchOptions),
 }
 
 #[derive(Subcommand)]
@@ -663,6 +666,7 @@ async fn bench(command: BenchCommand) -> Result<(), String> {
         BenchCommand::BaselineCompare(options) => crate::bench_baselines::run(options).await,
         BenchCommand::Monitoring(options) => crate::bench_monitoring::run(options).await,
         BenchCommand::Search(options) => crate::bench_search::run(options).await,
+        BenchCommand::Pages(options) => crate::bench_pages::run(options).await,
     }
 }
 

@@ -20,6 +20,8 @@ pub mod bench_http;
 #[cfg(feature = "demo")]
 pub mod bench_monitoring;
 #[cfg(feature = "demo")]
+pub mod bench_pages;
+#[cfg(feature = "demo")]
 pub mod bench_search;
 pub mod cli;
 pub mod config;

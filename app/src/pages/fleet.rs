@@ -1,11 +1,11 @@
 //! `/admin/fleet`: the whole fleet in one sortable, filterable table, every
-//! number a link to the page that explains it, with small server-rendered SVG
-//! charts (no script): each tenant's compliance trend, the fleet's drift and
-//! its baseline alignment per day over 30 days.
+//! number a link to the page that explains it, with server-rendered SVG
+//! charts (no script): each tenant's compliance trend, and per day over 30
+//! days the fleet's runs by outcome, its drift and its baseline alignment.
 
 use crate::api;
 use crate::components::{EmptyState, NoWorkspace, load};
-use domain::fleet::{FleetPage, FleetQuery, FleetRow, FleetSort, ago};
+use domain::fleet::{FleetPage, FleetQuery, FleetRow, FleetSort};
 use domain::runs::filter::{Range, RunFilter, Tab};
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -52,53 +52,6 @@ fn sparkline(points: &[i64]) -> impl IntoView + use<> {
     }
 }
 
-/// The fleet's drift per day: one bar a day, tallest day full height.
-fn drift_chart(days: &[i64]) -> impl IntoView + use<> {
-    let max = days.iter().copied().max().unwrap_or(0).max(1);
-    let total: i64 = days.iter().sum();
-    let label = format!(
-        "Policy changes found per day over the last {} days: {total} in all, at most {} in one day",
-        days.len(),
-        days.iter().copied().max().unwrap_or(0)
-    );
-    let title = label.clone();
-    view! {
-        <svg class="fleet-chart" viewBox="0 0 300 60" width="300" height="60" role="img" aria-label=label>
-            <title>{title}</title>
-            {days.iter().enumerate().map(|(i, n)| {
-                let h = *n as f64 * 56.0 / max as f64;
-                view! { <rect x=(i * 10 + 1).to_string() y=format!("{:.1}", 58.0 - h) width="8" height=format!("{h:.1}") fill="currentColor"/> }
-            }).collect_view()}
-            <line x1="0" y1="58.5" x2="300" y2="58.5" stroke="currentColor" stroke-width="0.5"/>
-        </svg>
-    }
-}
-
-/// The fleet's baseline alignment per day: one bar a day on a 0–100 % scale;
-/// a day without a comparison has no bar.
-fn alignment_chart(days: &[Option<i64>]) -> impl IntoView + use<> {
-    let known: Vec<i64> = days.iter().flatten().copied().collect();
-    let label = match (known.first(), known.last()) {
-        (Some(first), Some(last)) => format!(
-            "Baseline alignment per day over the last {} days: compared on {} days, from {first} % to {last} % (latest)",
-            days.len(),
-            known.len()
-        ),
-        _ => format!("No baseline comparison in the last {} days", days.len()),
-    };
-    let title = label.clone();
-    view! {
-        <svg class="fleet-chart" viewBox="0 0 300 60" width="300" height="60" role="img" aria-label=label data-testid="alignment-chart">
-            <title>{title}</title>
-            {days.iter().enumerate().filter_map(|(i, p)| {
-                let h = (*p)? as f64 * 56.0 / 100.0;
-                Some(view! { <rect x=(i * 10 + 1).to_string() y=format!("{:.1}", 58.0 - h) width="8" height=format!("{h:.1}") fill="currentColor"/> })
-            }).collect_view()}
-            <line x1="0" y1="58.5" x2="300" y2="58.5" stroke="currentColor" stroke-width="0.5"/>
-        </svg>
-    }
-}
-
 fn header(q: FleetQuery, sort: FleetSort, label: &'static str) -> impl IntoView {
     let current = q.sort == sort;
     let aria_sort = current.then_some(if q.desc { "descending" } else { "ascending" });
@@ -117,10 +70,10 @@ fn row(r: FleetRow, now: i64) -> impl IntoView {
         (Some(_), None) => "no devices".into(),
         _ => "not synced".into(),
     };
-    let inventory = r
-        .inventory_at
-        .map(|at| ago(now - at))
-        .unwrap_or_else(|| "never".into());
+    let inventory = match r.inventory_at {
+        Some(at) => crate::time::when(at).into_any(),
+        None => "never".into_any(),
+    };
     let connection = match (r.connection, r.consent, r.connection_enabled) {
         (None, _, _) => view! { <span class="badge badge-bad">"No connection"</span> }.into_any(),
         (Some(c), consent, enabled) => {
@@ -181,15 +134,22 @@ fn fleet(p: FleetPage) -> impl IntoView {
                 }).collect_view()}
             </nav>
         })}
-        <section class="card mt-4" aria-labelledby="fleet-drift">
+        {crate::charts::runs_per_day("fleet-runs", "Runs that ended per day across the fleet, last 30 days".into(), &p.runs_by_day)}
+        <section class="card mt-4" aria-labelledby="fleet-drift" data-testid="drift-chart">
             <h2 id="fleet-drift" class="section-title">"Policy changes across the fleet, last 30 days"</h2>
-            {drift_chart(&p.drift_by_day)}
-            <p class="muted text-sm chart-axis"><span>"30 days ago"</span><span>"today"</span></p>
+            {crate::charts::daily_bars("fleet-drift", "Policy changes found per day", &p.days, vec![crate::charts::Series {
+                label: "Changes found",
+                class: "chart-drift",
+                values: p.drift_by_day.iter().map(|n| Some(*n)).collect(),
+            }], crate::charts::Scale::Count, "changes")}
         </section>
-        <section class="card mt-4" aria-labelledby="fleet-alignment">
+        <section class="card mt-4" aria-labelledby="fleet-alignment" data-testid="alignment-chart">
             <h2 id="fleet-alignment" class="section-title">"Baseline alignment across the fleet, last 30 days"</h2>
-            {alignment_chart(&p.alignment_by_day)}
-            <p class="muted text-sm chart-axis"><span>"30 days ago"</span><span>"today"</span></p>
+            {crate::charts::daily_bars("fleet-alignment", "Baseline alignment per day", &p.days, vec![crate::charts::Series {
+                label: "Aligned",
+                class: "chart-aligned",
+                values: p.alignment_by_day.clone(),
+            }], crate::charts::Scale::Percent, "per cent")}
         </section>
         {if p.rows.is_empty() {
             view! { <p class="muted mt-4">{if q.tag.is_some() { "No tenants carry this tag." } else { "No tenants to show yet." }}</p> }.into_any()

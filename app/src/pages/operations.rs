@@ -247,6 +247,7 @@ pub fn Operations() -> impl IntoView {
                     <section class="page">
                         <h1 class="page-title">"Operations"</h1>
                         <p class="muted">"Every operation run in " {p.workspace.name.clone()} " you may see, newest first."</p>
+                        {crate::charts::runs_per_day("runs-per-day", "Runs that ended per day, last 30 days".into(), &p.trend)}
                         {run_list("/admin/operations", "/admin/operations", false,
                             ListData { query: p.query, count: p.count, runs: p.runs, next: p.next }, form, true)}
                     </section>

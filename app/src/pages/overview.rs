@@ -1,5 +1,6 @@
 use crate::api;
 use crate::components::{NoWorkspace, load};
+use domain::views::thousands;
 use domain::workspaces::views::OverviewPage;
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -15,12 +16,18 @@ pub fn Overview() -> impl IntoView {
                     <h1 class="page-title">{p.workspace.name.clone()}</h1>
                     <p class="muted">"You are " {p.workspace.role.label()} " in this workspace."</p>
                     <div class="kpis">
-                        <a class="kpi" href="/admin/tenants"><span class="kpi-value">{p.tenant_count}</span><span class="kpi-label">"Tenants you can see"</span></a>
-                        <a class="kpi" href="/admin/tenants"><span class="kpi-value">{p.active_tenant_count}</span><span class="kpi-label">"Active tenants"</span></a>
-                        <a class="kpi" href="/admin/members"><span class="kpi-value">{p.member_count}</span><span class="kpi-label">"Members"</span></a>
+                        <a class="kpi" href="/admin/tenants"><span class="kpi-value">{thousands(p.tenant_count)}</span><span class="kpi-label">"Tenants you can see"</span></a>
+                        <a class="kpi" href="/admin/tenants"><span class="kpi-value">{thousands(p.active_tenant_count)}</span><span class="kpi-label">"Active tenants"</span></a>
+                        <a class="kpi" href="/admin/members"><span class="kpi-value">{thousands(p.member_count)}</span><span class="kpi-label">"Members"</span></a>
                     </div>
                     {(p.tenant_count > 0).then(|| load(api::load_workspace_runs(), |s: Option<domain::runs::views::RunSummary>| {
-                        s.map(|s| view! { <crate::pages::operations::LiveRunSummary initial=s/> })
+                        s.map(|mut s| {
+                            let trend = std::mem::take(&mut s.trend);
+                            view! {
+                                <crate::pages::operations::LiveRunSummary initial=s/>
+                                {crate::charts::runs_per_day("runs-per-day", "Runs that ended per day, last 30 days".into(), &trend)}
+                            }
+                        })
                     }))}
                     {(p.tenant_count == 0).then(|| view! {
                         <div class="empty-state">

@@ -41,6 +41,7 @@ fn SystemRunsList(
                 <section class="page">
                     <h1 class="page-title">{title}</h1>
                     <p class="muted">{intro}</p>
+                    {p.durations.as_ref().map(crate::charts::durations)}
                     {bulk}
                     {run_list(base, "/system/ops/runs", true,
                         ListData { query: p.query, count: p.count, runs: p.runs, next: p.next },
@@ -116,7 +117,7 @@ pub fn SystemWorkspaces() -> impl IntoView {
                             <caption class="sr-only">"All workspaces"</caption>
                             <thead><tr><th scope="col">"Name"</th><th scope="col">"Members"</th><th scope="col">"Tenants"</th><th scope="col">"Created"</th></tr></thead>
                             <tbody>{rows.iter().map(|w| view! {
-                                <tr><td>{w.name.clone()}</td><td>{w.member_count}</td><td>{w.tenant_count}</td><td>{crate::time::when(w.created_at)}</td></tr>
+                                <tr><td>{w.name.clone()}</td><td class="num">{domain::views::thousands(w.member_count)}</td><td class="num">{domain::views::thousands(w.tenant_count)}</td><td>{crate::time::when(w.created_at)}</td></tr>
                             }).collect_view()}</tbody>
                         </table>
                     }.into_any()

@@ -276,7 +276,13 @@ pub fn TenantDashboard() -> impl IntoView {
                     {(!is_active).then(|| view! {
                         <p class="notice notice-warn" role="status">"This tenant is inactive: operations cannot start for it until it is activated again."</p>
                     })}
-                    {load(api::load_tenant_runs(id), move |s| view! { <crate::pages::operations::LiveRunSummary initial=s tenant=id/> })}
+                    {load(api::load_tenant_runs(id), move |mut s: domain::runs::views::RunSummary| {
+                        let trend = std::mem::take(&mut s.trend);
+                        view! {
+                            <crate::pages::operations::LiveRunSummary initial=s tenant=id/>
+                            {crate::charts::runs_per_day("runs-per-day", "Runs that ended per day, last 30 days".into(), &trend)}
+                        }
+                    })}
                     <crate::pages::provider::ProviderSection tenant=id/>
                     {load(crate::api::provider::load_drift_card(id), crate::pages::drift::drift_card)}
                     {p.can_restore.then(|| view! {

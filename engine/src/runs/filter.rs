@@ -393,14 +393,7 @@ impl CappedCount {
 
 impl std::fmt::Display for CappedCount {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let digits = self.value.to_string();
-        let mut grouped = String::new();
-        for (i, c) in digits.chars().enumerate() {
-            if i > 0 && (digits.len() - i).is_multiple_of(3) {
-                grouped.push(',');
-            }
-            grouped.push(c);
-        }
+        let mut grouped = crate::views::thousands(self.value);
         if self.capped {
             grouped.push('+');
         }

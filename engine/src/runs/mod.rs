@@ -23,6 +23,8 @@ pub mod service;
 #[cfg(feature = "server")]
 pub mod sql;
 #[cfg(feature = "server")]
+pub mod trends;
+#[cfg(feature = "server")]
 pub mod triage;
 #[cfg(feature = "server")]
 pub mod wake;

@@ -60,7 +60,7 @@ impl Viewer {
 /// A `WHERE` clause under construction. Only numbers are bound; enum values
 /// are written as literals from our own closed enums (never user text), so
 /// PostgreSQL can match the partial indexes.
-struct Where {
+pub(super) struct Where {
     clauses: Vec<String>,
     binds: Vec<i64>,
 }
@@ -73,16 +73,16 @@ impl Where {
         }
     }
 
-    fn bind(&mut self, v: i64) -> String {
+    pub(super) fn bind(&mut self, v: i64) -> String {
         self.binds.push(v);
         format!("${}", self.binds.len())
     }
 
-    fn push(&mut self, clause: String) {
+    pub(super) fn push(&mut self, clause: String) {
         self.clauses.push(clause);
     }
 
-    fn sql(&self) -> String {
+    pub(super) fn sql(&self) -> String {
         if self.clauses.is_empty() {
             "1 = 1".into()
         } else {
@@ -101,6 +101,26 @@ impl Where {
         }
         q
     }
+
+    /// [`Where::query`] reading rows as `T`.
+    pub(super) fn query_as<T>(
+        &self,
+        sql: String,
+    ) -> sqlx::query::QueryAs<'static, sqlx::Any, T, sqlx::any::AnyArguments>
+    where
+        T: for<'r> sqlx::FromRow<'r, sqlx::any::AnyRow>,
+    {
+        let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql));
+        for b in &self.binds {
+            q = q.bind(*b);
+        }
+        q
+    }
+}
+
+/// The `WHERE` clause of who sees what and `filter` (the charts add theirs).
+pub(super) fn where_of(viewer: &Viewer, filter: &RunFilter, now: i64) -> Where {
+    build(viewer, filter, None, now)
 }
 
 const ACTIVE: &str = super::sql::active_run!("r");
@@ -372,6 +392,9 @@ pub async fn hub(svc: &Services, actor: &Actor, raw_query: &str) -> AppResult<Op
     let now = svc.now();
     let (runs, next) = page(svc, &viewer, &query, now).await?;
     let count = count(svc, &viewer, &query.filter, now).await?;
+    let rules = crate::zones::rules(actor.time_zone.as_deref(), now);
+    let trend =
+        super::trends::runs_per_day(svc, &viewer, &query.filter, rules.as_ref(), now).await?;
     let members: Vec<(i64, String)> = sqlx::query_as(
         "SELECT u.id, u.email FROM memberships m JOIN users u ON u.id = m.user_id
          WHERE m.workspace_id = $1 ORDER BY u.email",
@@ -414,6 +437,7 @@ pub async fn hub(svc: &Services, actor: &Actor, raw_query: &str) -> AppResult<Op
         count,
         tenants,
         members: members.into_iter().map(|(id, e)| (UserId(id), e)).collect(),
+        trend,
     }))
 }
 
@@ -438,9 +462,19 @@ async fn short_list(
 async fn summary(
     svc: &Services,
     viewer: &Viewer,
+    actor: &Actor,
     tenant: Option<TenantId>,
 ) -> AppResult<RunSummary> {
     let now = svc.now();
+    let rules = crate::zones::rules(actor.time_zone.as_deref(), now);
+    let trend = super::trends::runs_per_day(
+        svc,
+        viewer,
+        &RunFilter::default().for_tenant(tenant),
+        rules.as_ref(),
+        now,
+    )
+    .await?;
     let mut tiles = Vec::with_capacity(Kpi::ALL.len());
     for kpi in Kpi::ALL {
         let filter = kpi.filter(tenant);
@@ -479,6 +513,7 @@ async fn summary(
     .await?;
     Ok(RunSummary {
         tiles,
+        trend,
         attention,
         recent,
     })
@@ -491,7 +526,13 @@ pub async fn tenant_summary(
     tenant: TenantId,
 ) -> AppResult<RunSummary> {
     let access = access::tenant(svc, actor, tenant, Capability::OperationsView).await?;
-    summary(svc, &Viewer::member(&access.workspace, actor), Some(tenant)).await
+    summary(
+        svc,
+        &Viewer::member(&access.workspace, actor),
+        actor,
+        Some(tenant),
+    )
+    .await
 }
 
 /// The workspace overview's run summary across the tenants the actor may see.
@@ -502,7 +543,7 @@ pub async fn workspace_summary(svc: &Services, actor: &Actor) -> AppResult<Optio
         return Ok(None);
     };
     Ok(Some(
-        summary(svc, &Viewer::member(&access, actor), None).await?,
+        summary(svc, &Viewer::member(&access, actor), actor, None).await?,
     ))
 }
 
@@ -616,7 +657,14 @@ pub async fn system_runs(
     let (runs, next) = page(svc, &Viewer::Platform, &query, now).await?;
     let count = count(svc, &Viewer::Platform, &query.filter, now).await?;
     let cancellable = bulk_cancellable(svc, list, &query.filter, now).await?;
+    // The chart heads the first page of all runs (not the filtered lists).
+    let durations = if list == SystemRunList::All && query.before.is_none() {
+        Some(super::trends::duration_spread(svc, now).await?)
+    } else {
+        None
+    };
     Ok(SystemRunsPage {
+        durations,
         query,
         runs,
         next,

@@ -173,6 +173,18 @@ pub fn headline(run: &RunView, now: i64) -> RunHeadline {
     headline_of(&run.truth, run.cancel_requested, now)
 }
 
+/// What an ended run came to, in words and tone (headlines, chart legends).
+pub fn outcome_words(outcome: RunOutcome) -> (&'static str, Tone) {
+    match outcome {
+        RunOutcome::Succeeded => ("Succeeded", Tone::Success),
+        RunOutcome::PartiallySucceeded => ("Partially succeeded", Tone::Warning),
+        RunOutcome::Failed => ("Failed", Tone::Danger),
+        RunOutcome::Blocked => ("Blocked", Tone::Danger),
+        RunOutcome::Cancelled => ("Cancelled", Tone::Neutral),
+        RunOutcome::Pending => ("Completed", Tone::Neutral),
+    }
+}
+
 /// The headline from the lifecycle truth alone (list rows use this).
 pub fn headline_of(t: &RunTruth, cancel_requested: bool, now: i64) -> RunHeadline {
     let freshness = t.freshness(now);
@@ -186,17 +198,10 @@ pub fn headline_of(t: &RunTruth, cancel_requested: bool, now: i64) -> RunHeadlin
             ("Running, likely stale", Tone::Warning)
         }
         (RunStatus::Running, _) => ("Running", Tone::Info),
-        (RunStatus::Completed, RunOutcome::Succeeded) => ("Succeeded", Tone::Success),
-        (RunStatus::Completed, RunOutcome::PartiallySucceeded) => {
-            ("Partially succeeded", Tone::Warning)
-        }
         (RunStatus::Completed, RunOutcome::Failed) if freshness == Freshness::Reconciled => {
             ("Failed after going stale", Tone::Danger)
         }
-        (RunStatus::Completed, RunOutcome::Failed) => ("Failed", Tone::Danger),
-        (RunStatus::Completed, RunOutcome::Blocked) => ("Blocked", Tone::Danger),
-        (RunStatus::Completed, RunOutcome::Cancelled) => ("Cancelled", Tone::Neutral),
-        (RunStatus::Completed, RunOutcome::Pending) => ("Completed", Tone::Neutral),
+        (RunStatus::Completed, outcome) => outcome_words(outcome),
     };
     RunHeadline {
         label: label.to_string(),

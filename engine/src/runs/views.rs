@@ -95,6 +95,9 @@ pub struct HubPage {
     pub members: Vec<(UserId, String)>,
     /// The workspace's tags (filter choices).
     pub tags: Vec<(crate::ids::TagId, String)>,
+    /// Runs of this filter's tenant, type, initiator and tag that ended per
+    /// day over the last 30 days.
+    pub trend: RunsPerDay,
 }
 
 /// The system plane's run lists: every workspace, same filter and paging.
@@ -107,6 +110,9 @@ pub struct SystemRunsPage {
     /// Active runs a bulk cancel of this list and filter would stop (up to
     /// the limit + 1); `None` on the failures list.
     pub cancellable: Option<i64>,
+    /// How long each operation type took over the last 30 days (the first
+    /// page of all runs only).
+    pub durations: Option<DurationSpread>,
 }
 
 /// One summary number and the hub link that shows the same count.
@@ -130,6 +136,11 @@ pub struct RunShortList {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RunSummary {
     pub tiles: Vec<KpiTile>,
+    /// Runs that ended per day over the last 30 days. The page draws it
+    /// around the live summary, not in it: it never travels to the browser
+    /// (a poll's answer carries the default).
+    #[serde(skip)]
+    pub trend: RunsPerDay,
     /// Needs attention, by problem class: looks stuck, then needs follow-up.
     pub attention: Vec<RunShortList>,
     pub recent: RunShortList,
@@ -216,4 +227,75 @@ pub enum SystemRunList {
     All,
     Failures,
     Stuck,
+}
+
+/// The outcomes a run can end with, in the order charts stack them.
+pub const ENDED_OUTCOMES: [crate::runs::model::RunOutcome; 5] = [
+    crate::runs::model::RunOutcome::Succeeded,
+    crate::runs::model::RunOutcome::PartiallySucceeded,
+    crate::runs::model::RunOutcome::Failed,
+    crate::runs::model::RunOutcome::Blocked,
+    crate::runs::model::RunOutcome::Cancelled,
+];
+
+/// Runs that ended per day in the reader's zone, by outcome: the charts on
+/// the hub, the overview, the tenant page and the fleet page.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct RunsPerDay {
+    /// Oldest first: the local date (`2026-12-01`) and the counts in
+    /// [`ENDED_OUTCOMES`] order. The last day is today, so far.
+    pub days: Vec<(String, [i64; 5])>,
+}
+
+impl RunsPerDay {
+    pub fn total(&self) -> i64 {
+        self.days.iter().flat_map(|(_, c)| c.iter()).sum()
+    }
+}
+
+/// How long runs took from start to end, in these buckets (upper bound in
+/// milliseconds, words).
+pub const DURATION_BUCKETS: [(i64, &str); 6] = [
+    (10_000, "under 10 s"),
+    (60_000, "10 s to 1 min"),
+    (300_000, "1 to 5 min"),
+    (900_000, "5 to 15 min"),
+    (3_600_000, "15 to 60 min"),
+    (i64::MAX, "over 1 h"),
+];
+
+/// One operation type's durations over the last 30 days (system plane).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DurationRow {
+    pub operation: String,
+    /// Runs per [`DURATION_BUCKETS`] bucket.
+    pub counts: [i64; 6],
+}
+
+impl DurationRow {
+    pub fn total(&self) -> i64 {
+        self.counts.iter().sum()
+    }
+
+    /// The bucket the `per_cent`-th percentile falls in (its words).
+    pub fn percentile(&self, per_cent: i64) -> Option<&'static str> {
+        let total = self.total();
+        if total == 0 {
+            return None;
+        }
+        let mut seen = 0;
+        for (i, n) in self.counts.iter().enumerate() {
+            seen += n;
+            if seen * 100 >= total * per_cent {
+                return Some(DURATION_BUCKETS[i].1);
+            }
+        }
+        DURATION_BUCKETS.last().map(|b| b.1)
+    }
+}
+
+/// Durations per operation type, most runs first.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct DurationSpread {
+    pub rows: Vec<DurationRow>,
 }

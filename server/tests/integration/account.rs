@@ -201,18 +201,19 @@ async fn times_show_in_the_chosen_zone(backend: Backend) {
         .await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(account(&b).await.1["time_zone"], "Europe/Paris");
-    // The session list's times are in Paris, UTC in the hover.
+    // The session list's times read relative to now, with the exact time
+    // in Paris and in UTC on hover.
     let local = domain::time_zones::format(crate::common::T0, Some("Europe/Paris"));
     assert_ne!(local, utc);
     let html = b.get("/admin/account").await.body;
     assert!(
-        html.contains(&format!("title=\"{utc}\">{local}</time>")),
-        "{local} with {utc} on hover"
+        html.contains(&format!("title=\"{local} (00:00 UTC)\">just now</time>")),
+        "{local} and {utc} on hover"
     );
     // Another person still sees UTC.
     let (_, other) = app.user_browser("sam@example.com", false).await;
     let html = other.get("/admin/account").await.body;
-    assert!(html.contains(&format!(">{utc}</time>")));
+    assert!(html.contains(&format!("title=\"{utc}\">just now</time>")));
     // Back to UTC.
     let r = b
         .call("/api/account/time_zone", &[("time_zone", "UTC".into())])

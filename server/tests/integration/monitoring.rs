@@ -25,7 +25,12 @@ struct Seeded {
     tenant: Option<TenantId>,
     initiator: InitiatorFilter,
     truth: RunTruth,
+    completed_at: Option<i64>,
 }
+
+/// How long seeded runs take from start to end: one in each duration bucket
+/// of the system plane's chart, in turn.
+const SEEDED_DURATIONS: [i64; 6] = [1_500, 30_000, 120_000, 600_000, 1_800_000, 5_400_000];
 
 /// What a viewer may see: a workspace and, for assigned roles, some tenants.
 struct View {
@@ -211,6 +216,8 @@ async fn seed(app: &TestApp) -> World {
             })
             .to_string()
         });
+        let completed_at = (status == RunStatus::Completed)
+            .then(|| created_at + 500 + SEEDED_DURATIONS[i as usize % SEEDED_DURATIONS.len()]);
         let (id,): (i64,) = sqlx::query_as(
             "INSERT INTO operation_runs (workspace_id, tenant_id, op_type, status, outcome, initiator_kind,
                 initiator_user_id, scope_key, context, created_at, started_at, completed_at, available_at,
@@ -227,7 +234,7 @@ async fn seed(app: &TestApp) -> World {
         .bind(format!("seed:{i}"))
         .bind(created_at)
         .bind(started_at)
-        .bind((status == RunStatus::Completed).then(|| created_at + 2_000))
+        .bind(completed_at)
         .bind(lease)
         .bind(reconciliation)
         .bind(reconciled.then_some("lease_expired"))
@@ -248,6 +255,7 @@ async fn seed(app: &TestApp) -> World {
                 lease_expires_at: lease,
                 reconciled,
             },
+            completed_at,
         });
     }
     World {
@@ -598,7 +606,286 @@ async fn the_poll_reads_one_run_and_stops_mattering_at_the_end(backend: Backend)
     }
 }
 
+/// Runs that ended per local day by outcome, counted in Rust from what the
+/// test seeded: the days are the reader's (`bounds`), the runs those `view`
+/// may see matching the scope of `f`.
+fn expected_days(all: &[Seeded], view: &View, f: &RunFilter, bounds: &[i64]) -> Vec<[i64; 5]> {
+    let mut days = vec![[0i64; 5]; bounds.len() - 1];
+    for r in all {
+        let Some(ended) = r.completed_at else {
+            continue;
+        };
+        if !matches(r, view, f, T0) {
+            continue;
+        }
+        let Some(d) = bounds
+            .windows(2)
+            .position(|b| b[0] <= ended && ended < b[1])
+        else {
+            continue;
+        };
+        let Some(slot) = domain::runs::views::ENDED_OUTCOMES
+            .iter()
+            .position(|o| *o == r.truth.outcome)
+        else {
+            continue;
+        };
+        days[d][slot] += 1;
+    }
+    days
+}
+
+/// The run charts count what the lists count: per day in the reader's zone
+/// (Tokyo cuts its days nine hours before UTC), by outcome, only the runs the
+/// reader may see, on the hub (with its scope filters), the overview, the
+/// tenant page and the fleet page; the system plane's durations per type
+/// come out of the seeded start and end times.
+async fn the_charts_count_what_the_lists_count(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let w = seed(&app).await;
+    let svc = &app.services;
+    let owner_view = View {
+        workspace: Some(w.ws_a),
+        tenants: None,
+    };
+    let operator_view = View {
+        workspace: Some(w.ws_a),
+        tenants: Some(w.assigned.clone()),
+    };
+    let mut tokyo = w.operator.clone();
+    tokyo.time_zone = Some("Asia/Tokyo".into());
+    let tokyo_rules = domain::zones::rules(Some("Asia/Tokyo"), T0);
+    let utc_bounds = domain::runs::trends::local_midnights(None, T0, 30);
+    let tokyo_bounds = domain::runs::trends::local_midnights(tokyo_rules.as_ref(), T0, 30);
+    assert_eq!(tokyo_bounds[30] - utc_bounds[30], -9 * 3_600_000);
+    let counts = |t: &domain::runs::views::RunsPerDay| -> Vec<[i64; 5]> {
+        t.days.iter().map(|(_, c)| *c).collect()
+    };
+    let mut charted = 0;
+    for (actor, view, bounds) in [
+        (&w.owner, &owner_view, &utc_bounds),
+        (&w.operator, &operator_view, &utc_bounds),
+        (&tokyo, &operator_view, &tokyo_bounds),
+    ] {
+        let all = expected_days(&w.runs, view, &RunFilter::default(), bounds);
+        charted += all.iter().flatten().sum::<i64>();
+        // Two readers at once: the first fills the workspace's closed
+        // quarter hours, neither counts a run twice.
+        let (one, two) = tokio::join!(
+            monitoring::workspace_summary(svc, actor),
+            monitoring::workspace_summary(svc, actor)
+        );
+        assert_eq!(counts(&one.unwrap().unwrap().trend), all);
+        assert_eq!(counts(&two.unwrap().unwrap().trend), all);
+        let summary = monitoring::workspace_summary(svc, actor)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(counts(&summary.trend), all, "overview for {}", actor.email);
+        assert_eq!(summary.trend.days.len(), 30);
+        let fleet = domain::fleet::page(svc, actor, "").await.unwrap().unwrap();
+        assert_eq!(counts(&fleet.runs_by_day), all, "fleet for {}", actor.email);
+        assert_eq!(
+            fleet.days,
+            summary
+                .trend
+                .days
+                .iter()
+                .map(|(d, _)| d.clone())
+                .collect::<Vec<_>>()
+        );
+        for t in &w.assigned {
+            let f = RunFilter::default().for_tenant(Some(*t));
+            let want = expected_days(&w.runs, view, &f, bounds);
+            let tenant = monitoring::tenant_summary(svc, actor, *t).await.unwrap();
+            assert_eq!(counts(&tenant.trend), want, "tenant page");
+            // The hub's chart follows the scope filters, not the tab.
+            let link = RunFilter::tab(Tab::FollowUp)
+                .for_tenant(Some(*t))
+                .hub_link();
+            let hub = monitoring::hub(svc, actor, link.split_once('?').unwrap().1)
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(counts(&hub.trend), want, "hub for a tenant");
+        }
+        let f = RunFilter {
+            op_type: Some(domain::provider::INVENTORY_SYNC),
+            initiator: Some(InitiatorFilter::System),
+            ..RunFilter::default()
+        };
+        let hub = monitoring::hub(svc, actor, f.hub_link().split_once('?').unwrap().1)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            counts(&hub.trend),
+            expected_days(&w.runs, view, &f, bounds),
+            "hub by type"
+        );
+    }
+    assert!(
+        charted > 50,
+        "the seed ends enough runs in 30 days: {charted}"
+    );
+    // The pages draw them: an image named by its numbers, a legend in
+    // words, and the same numbers as a table (one row a day).
+    let owner_total: i64 = expected_days(&w.runs, &owner_view, &RunFilter::default(), &utc_bounds)
+        .iter()
+        .flatten()
+        .sum();
+    let browser = app.browser();
+    assert_eq!(browser.sign_in("owner@example.com").await.status, 200);
+    for path in ["/admin", "/admin/operations", "/admin/fleet"] {
+        let page = browser.get(path).await;
+        assert_eq!(page.status, 200, "{path}");
+        let body = &page.body;
+        assert!(
+            body.contains(&format!(
+                "data-testid=\"runs-chart\" data-total=\"{owner_total}\""
+            )),
+            "{path}: the chart with {owner_total} runs"
+        );
+        assert!(
+            body.contains(&format!(
+                "role=\"img\" aria-label=\"Runs that ended per day, last 30 days: {} runs in 30 days (",
+                domain::views::thousands(owner_total)
+            )) || body.contains(&format!(
+                "role=\"img\" aria-label=\"Runs that ended per day across the fleet, last 30 days: {} runs in 30 days (",
+                domain::views::thousands(owner_total)
+            )),
+            "{path}: the chart is named by its numbers"
+        );
+        assert!(
+            body.contains("<summary>Show the numbers</summary>"),
+            "{path}"
+        );
+        let legend = body
+            .find("class=\"chart-legend\"")
+            .map(|i| &body[i..i + body[i..].find("</ul>").unwrap()]);
+        assert!(
+            legend.is_some_and(|l| l.contains("class=\"chart-failed\"") && l.contains("Failed")),
+            "{path}: a legend in words {legend:?}"
+        );
+        let table = &body[body.find("<summary>Show the numbers</summary>").unwrap()..];
+        let table = &table[..table.find("</table>").unwrap()];
+        assert_eq!(
+            table.matches("<th scope=\"row\">").count(),
+            30,
+            "{path}: a row a day"
+        );
+    }
+    let system = app.browser();
+    assert_eq!(system.sign_in("platform@example.com").await.status, 200);
+    let page = system.get("/system/ops/runs").await;
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("How long operations took, last 30 days"));
+    assert!(page.body.contains("class=\"duration-bar\""));
+
+    // A run that ends now counts once, first from the runs, then (its
+    // quarter hour closed) from the workspace's counts. (It never started:
+    // the durations below leave it out.)
+    let before = monitoring::workspace_summary(svc, &w.owner)
+        .await
+        .unwrap()
+        .unwrap()
+        .trend;
+    let (run,): (i64,) = sqlx::query_as(
+        "INSERT INTO operation_runs (workspace_id, tenant_id, op_type, status, outcome, initiator_kind, scope_key,
+            context, created_at, started_at, completed_at, available_at, attempts)
+         VALUES ($1, $2, 'inventory_sync', 'completed', 'failed', 'system', 'late', '{}', $3, NULL, $3, $3, 1) RETURNING id",
+    )
+    .bind(w.ws_a.0)
+    .bind(w.tenants[1].0)
+    .bind(T0 - 5 * 60_000)
+    .fetch_one(svc.store.unguarded_pool())
+    .await
+    .unwrap();
+    let failed =
+        |t: &domain::runs::views::RunsPerDay| -> i64 { t.days.iter().map(|(_, c)| c[2]).sum() };
+    let after = monitoring::workspace_summary(svc, &w.owner)
+        .await
+        .unwrap()
+        .unwrap()
+        .trend;
+    assert_eq!(
+        failed(&after),
+        failed(&before) + 1,
+        "run {run} counted from the runs"
+    );
+    app.clock.advance_ms(30 * 60_000);
+    let later = monitoring::workspace_summary(svc, &w.owner)
+        .await
+        .unwrap()
+        .unwrap()
+        .trend;
+    assert_eq!(
+        failed(&later),
+        failed(&before) + 1,
+        "and once its quarter hour is closed"
+    );
+    let (filled,): (i64,) = sqlx::query_as(
+        "SELECT filled_until FROM run_rollup_marks WHERE kind = 'ended_quarters' AND workspace_id = $1",
+    )
+    .bind(w.ws_a.0)
+    .fetch_one(svc.store.unguarded_pool())
+    .await
+    .unwrap();
+    assert_eq!(filled, T0 + 15 * 60_000);
+    app.clock.advance_ms(-30 * 60_000);
+
+    // Today is the last day, named in the reader's zone.
+    let tokyo_summary = monitoring::workspace_summary(svc, &tokyo)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(tokyo_summary.trend.days[29].0, "2026-01-01");
+    assert_eq!(tokyo_summary.trend.days[0].0, "2025-12-03");
+
+    // Durations: every workspace, the runs that started and ended within 30 days.
+    let page = monitoring::system_runs(svc, &w.platform, SystemRunList::All, "")
+        .await
+        .unwrap();
+    let spread = page
+        .durations
+        .expect("the first page of all runs has the chart");
+    let mut want: std::collections::BTreeMap<&str, [i64; 6]> = Default::default();
+    for r in &w.runs {
+        let (Some(ended), Some(started)) = (r.completed_at, r.truth.started_at) else {
+            continue;
+        };
+        // The last 30 UTC days, today included.
+        if ended < T0.div_euclid(DAY) * DAY - 29 * DAY {
+            continue;
+        }
+        let took = ended - started;
+        let b = domain::runs::views::DURATION_BUCKETS
+            .iter()
+            .position(|(upper, _)| took < *upper)
+            .unwrap();
+        want.entry(r.truth.op_type.label()).or_default()[b] += 1;
+    }
+    let got: std::collections::BTreeMap<&str, [i64; 6]> = spread
+        .rows
+        .iter()
+        .map(|r| (r.operation.as_str(), r.counts))
+        .collect();
+    assert_eq!(got, want);
+    assert!(spread.rows.windows(2).all(|p| p[0].total() >= p[1].total()));
+    assert!(want.values().flatten().filter(|n| **n > 0).count() > 6);
+    // Not on a later page, nor on the other lists; and not for anyone else.
+    let failures = monitoring::system_runs(svc, &w.platform, SystemRunList::Failures, "")
+        .await
+        .unwrap();
+    assert!(failures.durations.is_none());
+    assert!(matches!(
+        monitoring::system_runs(svc, &w.owner, SystemRunList::All, "").await,
+        Err(domain::AppError::NotFound)
+    ));
+}
+
 both_backends!(
+    the_charts_count_what_the_lists_count,
     every_surface_tells_the_same_numbers,
     reconciled_runs_keep_their_stale_lineage,
     the_poll_reads_one_run_and_stops_mattering_at_the_end,

@@ -195,6 +195,7 @@ fn connections_come_only_from_the_guard() {
         "server/src/bench_fleet_page.rs",
         "server/src/bench_alerts.rs",
         "server/src/bench_search.rs",
+        "server/src/bench_pages.rs",
     ];
     let mut offenders = Vec::new();
     for (p, text) in crate::common::product_sources() {
