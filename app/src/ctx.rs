@@ -55,6 +55,31 @@ impl CookieSettings {
         )
     }
 
+    /// A plain form's failed answer, sealed, for two minutes (`FormFlash`).
+    pub fn flash_name(&self) -> &'static str {
+        if self.secure {
+            "__Host-tenantry_form_error"
+        } else {
+            "tenantry_form_error"
+        }
+    }
+
+    pub fn flash_cookie(&self, sealed: &str) -> String {
+        let secure = if self.secure { "; Secure" } else { "" };
+        format!(
+            "{}={sealed}; Path=/; HttpOnly; SameSite=Lax; Max-Age=120{secure}",
+            self.flash_name()
+        )
+    }
+
+    pub fn flash_clearing(&self) -> String {
+        let secure = if self.secure { "; Secure" } else { "" };
+        format!(
+            "{}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0{secure}",
+            self.flash_name()
+        )
+    }
+
     pub fn clearing_cookie(&self) -> String {
         let secure = if self.secure { "; Secure" } else { "" };
         format!(

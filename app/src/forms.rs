@@ -11,6 +11,104 @@
 use domain::AppError;
 use leptos::prelude::*;
 
+/// Server functions posted by a plain form on a page without script, and
+/// the page each one's errors go back to (sign-in, its second step, setup:
+/// they load no wasm).
+pub const PLAIN_FORMS: &[(&str, &str)] = &[
+    ("/api/session/sign_in", "/sign-in"),
+    ("/api/session/code", "/sign-in/code"),
+    ("/api/setup", "/setup"),
+];
+
+/// Pages that load no script at all (their forms are [`PlainForm`]s).
+pub const PAGES_WITHOUT_SCRIPT: &[&str] = &["/sign-in", "/sign-in/code", "/setup"];
+
+/// What a plain form's page shows after its post failed: the error in the
+/// operator's words, the field it names, and what was typed (never a
+/// password or a code). The server seals it in a cookie for two minutes;
+/// the page reads it once.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct FormFlash {
+    /// The page it is for.
+    pub page: String,
+    pub message: String,
+    pub field: Option<String>,
+    pub values: Vec<(String, String)>,
+}
+
+impl FormFlash {
+    /// What was typed in `name`, if it comes back.
+    pub fn value(&self, name: &str) -> Option<String> {
+        self.values
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.clone())
+    }
+
+    /// `aria-invalid` for `name`.
+    pub fn invalid(&self, name: &str) -> Option<&'static str> {
+        (self.field.as_deref() == Some(name)).then_some("true")
+    }
+
+    /// Whether a field's value may be carried back to the page.
+    pub fn carries(name: &str) -> bool {
+        let secret = ["password", "code", "secret", "token"];
+        name.len() <= 40 && !secret.iter().any(|s| name.contains(s))
+    }
+}
+
+/// The failed post's answer for `page`, read once (server only): the
+/// cookie is cleared with this response.
+#[cfg(feature = "ssr")]
+pub fn take_flash(page: &str) -> Option<FormFlash> {
+    let cookies = use_context::<crate::ctx::CookieSettings>()?;
+    let parts = use_context::<http::request::Parts>()?;
+    let name = cookies.flash_name();
+    let sealed = parts
+        .headers
+        .get_all(http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .find_map(|c| c.trim().strip_prefix(name)?.strip_prefix('='))?
+        .to_string();
+    if let Some(res) = use_context::<leptos_axum::ResponseOptions>()
+        && let Ok(v) = http::HeaderValue::from_str(&cookies.flash_clearing())
+    {
+        res.append_header(http::header::SET_COOKIE, v);
+    }
+    let services = use_context::<domain::services::Services>()?;
+    let opened = services.secrets.open(&sealed).ok()?;
+    let flash: FormFlash = serde_json::from_str(opened.expose()).ok()?;
+    (flash.page == page).then_some(flash)
+}
+
+/// The failed post's answer for `page` (none in the browser).
+#[cfg(not(feature = "ssr"))]
+pub fn take_flash(_page: &str) -> Option<FormFlash> {
+    None
+}
+
+/// A form for a page without script: a plain `POST` to a server function
+/// (one of [`PLAIN_FORMS`]), which redirects on success; on an error the
+/// server sends the browser back to the page with a [`FormFlash`], shown
+/// here above the fields (the page marks the field and refills the values).
+#[component]
+pub fn PlainForm(
+    action: String,
+    submit_label: String,
+    flash: Option<FormFlash>,
+    children: Children,
+) -> impl IntoView {
+    view! {
+        <form method="post" action=action class="server-form">
+            {flash.map(|f| view! { <p class="form-error" role="alert" id="form-error">{f.message}</p> })}
+            {children()}
+            <button type="submit" class="btn btn-primary">{submit_label}</button>
+        </form>
+    }
+}
+
 /// The URL a form posts to: the server function's own path constant.
 pub fn target<F: leptos::server_fn::ServerFn>() -> String {
     F::PATH.to_string()

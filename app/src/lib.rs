@@ -24,6 +24,7 @@ use leptos_router::{SsrMode, path};
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     // The stylesheet sits beside the islands, under this build's key.
     let stylesheet = format!("/{}/tenantry.css", options.site_pkg_dir);
+    let scripted = page_has_script();
     view! {
         <!DOCTYPE html>
         <html lang="en" data-theme=chosen_theme()>
@@ -32,7 +33,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
                 <link rel="stylesheet" href=stylesheet/>
                 <link rel="icon" href="/favicon.ico" sizes="any"/>
-                <HydrationScripts options islands=true/>
+                {scripted.then(|| view! { <HydrationScripts options islands=true/> })}
                 <MetaTags/>
             </head>
             <body>
@@ -40,6 +41,18 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
             </body>
         </html>
     }
+}
+
+/// Whether this page loads the islands' script: sign-in, its second step
+/// and setup do not (plain forms; nothing on them is live).
+fn page_has_script() -> bool {
+    #[cfg(feature = "ssr")]
+    {
+        use_context::<http::request::Parts>()
+            .is_none_or(|p| !forms::PAGES_WITHOUT_SCRIPT.contains(&p.uri.path()))
+    }
+    #[cfg(not(feature = "ssr"))]
+    true
 }
 
 /// The signed-in person's chosen theme for `<html data-theme>`; none (the

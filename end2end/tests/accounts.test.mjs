@@ -6,7 +6,7 @@
 // request.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { startServer, startOpenIdProvider, freePort, launch, watch, shot, hydrated, totp, PASSWORD } from "./harness.mjs";
+import { startServer, startOpenIdProvider, freePort, launch, watch, shot, hydrated, totp, PASSWORD, loaded } from "./harness.mjs";
 
 let server;
 let provider;
@@ -33,7 +33,7 @@ after(async () => {
 
 async function signIn(page, email) {
   await page.goto(`${server.url}/sign-in`);
-  await hydrated(page);
+  await loaded(page);
   await page.getByLabel("Email").fill(email);
   await page.getByLabel("Password").fill(PASSWORD);
   await page.getByRole("button", { name: "Sign in" }).click();
@@ -127,7 +127,7 @@ test("two-step sign-in: required by the owner, set up by a new technician, asked
   await tech.waitForURL(/\/sign-in\?notice=signed_out$/);
   await signIn(tech, "tech@example.com");
   await tech.waitForURL(/\/sign-in\/code\?next=\/admin$/);
-  await hydrated(tech);
+  await loaded(tech);
   await tech.getByText("Signing in as tech@example.com").waitFor();
   await shot(tech, "21-code");
   const right = totp(key, Date.now() + 30000); // the next step's code (enrolment spent this one)

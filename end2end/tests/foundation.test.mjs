@@ -3,7 +3,7 @@
 // failing on any console error, hydration warning or failed request.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { startServer, launch, watch, shot, hydrated, PASSWORD } from "./harness.mjs";
+import { startServer, launch, watch, shot, hydrated, PASSWORD, loaded } from "./harness.mjs";
 
 let server;
 let browser;
@@ -30,7 +30,7 @@ test("sign in, create a workspace, add a tenant and a member, sign out", async (
   // Anonymous visitors are sent to sign in, and come back where they wanted to go.
   await page.goto(`${server.url}/admin/tenants`);
   assert.match(page.url(), /\/sign-in\?next=/);
-  await hydrated(page);
+  await loaded(page);
   await shot(page, "01-sign-in");
 
   // A wrong password shows the one generic message inline and keeps the email.
@@ -38,7 +38,12 @@ test("sign in, create a workspace, add a tenant and a member, sign out", async (
   await page.getByLabel("Password").fill("not the password");
   await page.getByRole("button", { name: "Sign in" }).click();
   await page.getByRole("alert").filter({ hasText: "Sign-in failed" }).waitFor();
+  // Back on the page (no script): the email kept, the password field focused,
+  // still on the way to where the visitor wanted to go.
   assert.equal(await page.getByLabel("Email").inputValue(), "ada@example.com");
+  assert.equal(await page.evaluate(() => document.activeElement?.id), "password");
+  assert.match(page.url(), /\/sign-in\?next=\/admin\/tenants$/);
+  await loaded(page);
   // The failed sign-in is an expected 401, not a problem.
   problems.length = 0;
 

@@ -202,7 +202,7 @@ export function demoSuite(extraArgs = []) {
 /// Signs in as the demo owner (README command (a)'s account).
 export async function signInDemo(page, url) {
   await page.goto(`${url}/sign-in`);
-  await hydrated(page);
+  await loaded(page);
   await page.getByLabel("Email").fill("demo@tenantry.local");
   await page.getByLabel("Password").fill("tenantry-demo-password");
   await page.getByRole("button", { name: "Sign in" }).click();
@@ -255,6 +255,16 @@ export function watch(page) {
 export async function shot(page, name) {
   mkdirSync(ARTIFACTS, { recursive: true });
   await page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
+}
+
+/// A page without script (sign-in, its second step, setup): loaded is
+/// usable; it gets the accessibility check and must not load the islands.
+export async function loaded(page) {
+  await page.waitForLoadState("load");
+  // Leptos's inline bytes for resources stay; no file of script, no module, no wasm.
+  const scripts = await page.evaluate(() => document.querySelectorAll("script[src], script[type=module], link[rel=modulepreload], link[href$='.wasm']").length);
+  if (scripts !== 0) throw new Error(`${page.url()} loads ${scripts} script file(s); it should load none`);
+  await checkAccessibility(page);
 }
 
 /// Waits until every island on the page has hydrated (its form has a submit listener).

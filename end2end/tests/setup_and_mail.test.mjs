@@ -3,7 +3,7 @@
 // sent mail) opens the invitation. Fail on any console error or failed request.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { startServer, startDemo, launch, watch, shot, hydrated, signInDemo, PASSWORD } from "./harness.mjs";
+import { startServer, startDemo, launch, watch, shot, hydrated, signInDemo, PASSWORD, loaded } from "./harness.mjs";
 
 test("first-run setup: the code from the server's output creates the first owner, then /setup is gone", async () => {
   const server = await startServer();
@@ -21,7 +21,7 @@ test("first-run setup: the code from the server's output creates the first owner
     await page.goto(`${server.url}/sign-in`);
     await page.getByRole("link", { name: "Set up Tenantry" }).click();
     await page.waitForURL(/\/setup$/);
-    await hydrated(page);
+    await loaded(page);
     await shot(page, "21-setup");
     await page.getByLabel("Setup code").fill("AAAA-BBBB-CCCC");
     await page.getByLabel("Your email").fill("owner@example.com");
@@ -31,6 +31,11 @@ test("first-run setup: the code from the server's output creates the first owner
     await page.getByRole("button", { name: "Create account and workspace" }).click();
     await page.getByRole("alert").filter({ hasText: "not the setup code" }).waitFor();
     assert.equal(await page.getByLabel("Your email").inputValue(), "owner@example.com", "input kept");
+    assert.equal(await page.getByLabel("Workspace name").inputValue(), "Contoso MSP", "input kept");
+    assert.equal(await page.getByLabel("Password", { exact: true }).inputValue(), "", "never a password");
+    assert.equal(await page.getByLabel("Setup code").getAttribute("aria-invalid"), "true");
+    await page.getByLabel("Password", { exact: true }).fill(PASSWORD);
+    await page.getByLabel("Password again").fill(PASSWORD);
     problems.length = 0; // that 400 was expected
     await page.getByLabel("Setup code").fill(code.toLowerCase());
     await page.getByRole("button", { name: "Create account and workspace" }).click();

@@ -441,6 +441,96 @@ pub async fn resolve_session(
     next.run(req).await
 }
 
+/// A plain form on a page without script (`app::forms::PLAIN_FORMS`) posted
+/// by the browser itself (not the islands' `fetch`, which asks for JSON):
+/// an error goes back to its page as a `303` with the error in the operator's
+/// words, the field it names and what was typed (never a password or a
+/// code), sealed in a two-minute cookie the page reads once. Success is the
+/// server function's own redirect.
+pub async fn plain_form_errors(
+    State(state): State<AppState>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let Some(page) = app::forms::PLAIN_FORMS
+        .iter()
+        .find(|(path, _)| *path == req.uri().path())
+        .map(|(_, page)| *page)
+    else {
+        return next.run(req).await;
+    };
+    let wants_json = req
+        .headers()
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("application/json"));
+    if req.method() != Method::POST || wants_json {
+        return next.run(req).await;
+    }
+    // `bounded_forms` has already read the body (bounded): read it again to
+    // keep what was typed.
+    let (parts, body) = req.into_parts();
+    let Ok(bytes) = body.collect().await.map(|c| c.to_bytes()) else {
+        return crate::error_page::json(&AppError::Invalid {
+            field: None,
+            message: "The form could not be read.".into(),
+        });
+    };
+    let values: Vec<(String, String)> = form_urlencoded::parse(&bytes)
+        .filter(|(name, _)| app::forms::FormFlash::carries(name))
+        .map(|(n, v)| (n.into_owned(), v.chars().take(300).collect()))
+        .take(20)
+        .collect();
+    let res = next
+        .run(Request::from_parts(parts, Body::from(bytes)))
+        .await;
+    // An error carries `serverfnerror` (Leptos answers a plain form's error
+    // with a 302 to the Referer and the error in its query, which no page
+    // reads; this answer replaces it).
+    if !res.headers().contains_key("serverfnerror")
+        && (res.status().is_success() || res.status().is_redirection())
+    {
+        return res;
+    }
+    let body = match res.into_body().collect().await {
+        Ok(c) => c.to_bytes(),
+        Err(_) => axum::body::Bytes::new(),
+    };
+    let error = serde_json::from_slice::<AppError>(&body).unwrap_or(AppError::Internal);
+    let next_path = values
+        .iter()
+        .find(|(n, _)| n == "next")
+        .map(|(_, v)| domain::validate::safe_next(Some(v)))
+        .filter(|n| n != "/admin");
+    let flash = app::forms::FormFlash {
+        page: page.to_string(),
+        message: error.operator_message(),
+        field: error.field().map(str::to_string),
+        values,
+    };
+    let location = match next_path {
+        Some(n) => format!("{page}?next={}", domain::validate::encode_query_value(&n)),
+        None => page.to_string(),
+    };
+    let mut out = Response::builder()
+        .status(StatusCode::SEE_OTHER)
+        .header(header::LOCATION, location);
+    if let Ok(json) = serde_json::to_string(&flash) {
+        let sealed = state
+            .services
+            .secrets
+            .seal(&domain::secrets::Secret::new(json));
+        if let Ok(v) = HeaderValue::from_str(&state.cookies.flash_cookie(&sealed)) {
+            out = out.header(header::SET_COOKIE, v);
+        }
+    }
+    if let AppError::TooManyRequests { retry_after_secs } = error {
+        out = out.header(header::RETRY_AFTER, retry_after_secs);
+    }
+    out.body(Body::empty())
+        .unwrap_or_else(|_| crate::error_page::json(&AppError::Internal))
+}
+
 /// Server functions answer errors as 500 + a `serverfnerror` header; give them
 /// the status the typed error maps to (400/401/403/404/409/429/503).
 pub async fn server_fn_error_status(req: Request, next: Next) -> Response {

@@ -268,6 +268,10 @@ impl Application {
             ))
             .layer(axum::middleware::from_fn_with_state(
                 state.clone(),
+                middleware::plain_form_errors,
+            ))
+            .layer(axum::middleware::from_fn_with_state(
+                state.clone(),
                 middleware::resolve_session,
             ))
             .layer(axum::middleware::from_fn(middleware::clean_queries))

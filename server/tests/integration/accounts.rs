@@ -283,6 +283,7 @@ async fn forwarded_addresses_only_from_trusted_proxies(backend: Backend) {
                     .client
                     .post(format!("{}/api/session/sign_in", b.base))
                     .header("sec-fetch-site", "same-origin")
+                    .header("accept", "application/json")
                     .header("x-forwarded-for", format!("{forwarded}{i}"))
                     .form(&guess(&format!("user{i}@example.com")))
                     .send()
@@ -409,7 +410,155 @@ async fn passwords_are_stored_as_argon2id(backend: Backend) {
     assert!(!hash.contains(PASSWORD));
 }
 
+/// A form posted by the browser itself (no script), as a plain HTML form does.
+async fn plain_post(
+    b: &crate::common::Browser,
+    path: &str,
+    form: &[(&str, &str)],
+) -> crate::common::Reply {
+    let res = b
+        .client
+        .post(format!("{}{path}", b.base))
+        .header("sec-fetch-site", "same-origin")
+        .header("accept", "text/html,application/xhtml+xml")
+        .form(form)
+        .send()
+        .await
+        .expect("POST");
+    crate::common::Reply {
+        status: res.status().as_u16(),
+        location: res
+            .headers()
+            .get("location")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string),
+        headers: res.headers().clone(),
+        body: res.text().await.unwrap_or_default(),
+    }
+}
+
+/// Sign-in and setup load no script: their forms post plainly; a refusal
+/// comes back to the page (303) with the error in words, the email kept and
+/// never the password, once; success is the usual redirect; the islands'
+/// JSON answers are unchanged; a forged or another page's answer is ignored.
+async fn sign_in_works_without_script(backend: Backend) {
+    let app = spawn_app(backend).await;
+    app.create_user("ada@example.com", false).await;
+    let b = app.browser();
+    let page = b.get("/sign-in").await;
+    assert_eq!(page.status, 200);
+    // Leptos's few inline bytes for resources stay; the islands do not load.
+    assert!(
+        !page.body.contains("tenantry.js"),
+        "no islands on the sign-in page"
+    );
+    assert!(!page.body.contains("_bg.wasm") && !page.body.contains("type=\"module\""));
+    let refused = plain_post(
+        &b,
+        "/api/session/sign_in",
+        &[
+            ("email", "ada@example.com"),
+            ("password", "not the password"),
+            ("next", "/admin/tenants"),
+        ],
+    )
+    .await;
+    assert_eq!(refused.status, 303);
+    assert_eq!(
+        refused.location.as_deref(),
+        Some("/sign-in?next=/admin/tenants")
+    );
+    let cookie = refused
+        .headers
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    assert!(cookie.starts_with("tenantry_form_error="), "{cookie}");
+    assert!(cookie.contains("HttpOnly") && cookie.contains("Max-Age=120"));
+    assert!(
+        !cookie.contains("not the password") && !cookie.contains("ada@example.com"),
+        "sealed"
+    );
+    let again = b.get("/sign-in?next=%2Fadmin%2Ftenants").await;
+    assert!(
+        again
+            .body
+            .contains("<p role=\"alert\" id=\"form-error\" class=\"form-error\">Sign-in failed."),
+        "the error in words: {}",
+        &again.body[again.body.find("<form").unwrap_or(0)..]
+    );
+    assert!(
+        again.body.contains("value=\"ada@example.com\""),
+        "the email kept"
+    );
+    assert!(
+        !again.body.contains("not the password"),
+        "never the password"
+    );
+    assert!(
+        again.body.contains("value=\"/admin/tenants\""),
+        "still on the way"
+    );
+    assert!(
+        again.headers.get_all("set-cookie").iter().any(|v| v
+            .to_str()
+            .is_ok_and(|v| v.starts_with("tenantry_form_error=;") && v.contains("Max-Age=0"))),
+        "read once"
+    );
+    let third = b.get("/sign-in").await;
+    assert!(!third.body.contains("form-error"), "shown once");
+    // The islands' way still answers JSON with the error's status.
+    let json = b
+        .call(
+            "/api/session/sign_in",
+            &[
+                ("email", "ada@example.com".into()),
+                ("password", "nope".into()),
+            ],
+        )
+        .await;
+    assert_eq!(json.status, 401);
+    // A cookie nobody sealed, or sealed for another page, shows nothing.
+    let forged = reqwest::Client::new()
+        .get(format!("{}/sign-in", b.base))
+        .header("cookie", "tenantry_form_error=v1.deadbeef")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), 200);
+    assert!(!forged.text().await.unwrap().contains("form-error"));
+    let code = plain_post(&b, "/api/session/code", &[("code", "123456")]).await;
+    assert_eq!(code.status, 303);
+    assert_eq!(code.location.as_deref(), Some("/sign-in/code"));
+    let elsewhere = b.get("/sign-in").await;
+    assert!(
+        !elsewhere.body.contains("form-error"),
+        "another page's answer"
+    );
+    // Success: the server function's redirect, to where they were going.
+    let ok = plain_post(
+        &b,
+        "/api/session/sign_in",
+        &[
+            ("email", "ada@example.com"),
+            ("password", PASSWORD),
+            ("next", "/admin/tenants"),
+        ],
+    )
+    .await;
+    assert!(matches!(ok.status, 302 | 303), "{}", ok.status);
+    assert_eq!(ok.location.as_deref(), Some("/admin/tenants"));
+    let console = b.get("/admin/tenants").await;
+    assert_eq!(console.status, 200);
+    assert!(
+        console.body.contains("tenantry.js"),
+        "the console loads its islands"
+    );
+}
+
 both_backends!(
+    sign_in_works_without_script,
     wrong_password_and_unknown_account_look_the_same,
     nobody_can_lock_a_member_out_of_their_own_browser,
     refused_attempts_do_not_extend_an_address_limit,
