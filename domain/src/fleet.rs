@@ -12,6 +12,10 @@ use serde::{Deserialize, Serialize};
 pub const TREND_POINTS: usize = 10;
 /// Days the fleet's drift chart covers.
 pub const CHART_DAYS: usize = 30;
+/// Tenants per page of the table (sorted over the whole fleet first).
+pub const FLEET_PAGE_SIZE: usize = 100;
+/// The highest page a link may ask for.
+const MAX_PAGE: u32 = 10_000;
 
 /// A column to sort by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -58,12 +62,15 @@ impl FleetSort {
     }
 }
 
-/// The page's query: sort column and direction, tag filter.
+/// The page's query: sort column and direction, tag filter, page (from 1;
+/// 0 reads as 1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct FleetQuery {
     pub sort: FleetSort,
     pub desc: bool,
     pub tag: Option<TagId>,
+    #[serde(default)]
+    pub page: u32,
 }
 
 impl FleetQuery {
@@ -87,6 +94,13 @@ impl FleetQuery {
                     }
                 }
                 "tag" => q.tag = Some(v.parse().map_err(|_| bad("tag"))?),
+                "page" => {
+                    q.page = v
+                        .parse::<u32>()
+                        .ok()
+                        .filter(|p| (1..=MAX_PAGE).contains(p))
+                        .ok_or_else(|| bad("page"))?
+                }
                 _ => {}
             }
         }
@@ -103,7 +117,20 @@ impl FleetQuery {
         if let Some(t) = self.tag {
             link.push_str(&format!("&tag={t}"));
         }
+        if self.page > 1 {
+            link.push_str(&format!("&page={}", self.page));
+        }
         link
+    }
+
+    /// The page shown (from 1).
+    pub fn page_number(&self) -> u32 {
+        self.page.max(1)
+    }
+
+    /// The same query on page `page`.
+    pub fn page_link(&self, page: u32) -> String {
+        FleetQuery { page, ..*self }.link()
     }
 
     /// The link that sorts by `sort` (a second click on the current column
@@ -114,10 +141,12 @@ impl FleetQuery {
         } else {
             sort != FleetSort::Name
         };
+        // A new order starts at the first page.
         FleetQuery {
             sort,
             desc,
             tag: self.tag,
+            page: 1,
         }
         .link()
     }
@@ -175,7 +204,11 @@ impl FleetRow {
 pub struct FleetPage {
     pub now: i64,
     pub query: FleetQuery,
+    /// This page's rows ([`FLEET_PAGE_SIZE`] at most) of `total`, in the
+    /// query's order over the whole fleet.
     pub rows: Vec<FleetRow>,
+    /// Tenants listed (all pages).
+    pub total: usize,
     pub tags: Vec<(TagId, String)>,
     /// The reader's local dates of the charts' days, oldest first (today last).
     pub days: Vec<String>,
@@ -366,9 +399,13 @@ mod service {
             })
             .collect();
         sort_rows(&mut rows, query, now);
+        let total = rows.len();
+        let skip = (query.page_number() as usize - 1).saturating_mul(FLEET_PAGE_SIZE);
+        let rows: Vec<FleetRow> = rows.into_iter().skip(skip).take(FLEET_PAGE_SIZE).collect();
         Ok(Some(FleetPage {
             now,
             query,
+            total,
             rows,
             tags: tags.into_iter().map(|(id, n)| (TagId(id), n)).collect(),
             days: trends::local_dates(&bounds, rules.as_ref()),
@@ -586,6 +623,7 @@ mod tests {
             sort,
             desc,
             tag: None,
+            page: 0,
         };
         sort_rows(&mut rows, q(FleetSort::Compliance, false), 0);
         assert_eq!(
@@ -617,7 +655,8 @@ mod tests {
             FleetQuery {
                 sort: FleetSort::Drift,
                 desc: true,
-                tag: Some(TagId(4))
+                tag: Some(TagId(4)),
+                page: 0,
             }
         );
         assert_eq!(
@@ -628,7 +667,25 @@ mod tests {
             q.sort_link(FleetSort::Name),
             "/admin/fleet?sort=name&dir=asc&tag=4"
         );
-        for bad in ["sort=size", "dir=up", "tag=x"] {
+        assert_eq!(
+            FleetQuery::parse("page=3").unwrap_or_default().page_link(4),
+            "/admin/fleet?sort=name&dir=asc&page=4"
+        );
+        assert_eq!(
+            FleetQuery::parse("page=3&sort=drift")
+                .unwrap_or_default()
+                .sort_link(FleetSort::Name),
+            "/admin/fleet?sort=name&dir=asc"
+        );
+        for bad in [
+            "sort=size",
+            "dir=up",
+            "tag=x",
+            "page=0",
+            "page=-1",
+            "page=99999999",
+            "page=x",
+        ] {
             assert!(FleetQuery::parse(bad).is_err(), "{bad}");
         }
     }

@@ -101,7 +101,8 @@ test("sign in, create a workspace, add a tenant and a member, sign out", async (
   await grace.getByRole("heading", { name: "Join Contoso Managed Services" }).waitFor();
   await shot(grace, "05b-invitation-landing");
   await grace.getByRole("link", { name: "Sign in as grace@example.com to accept" }).click();
-  await hydrated(grace);
+  await grace.waitForURL(/\/sign-in\?next=/);
+  await loaded(grace);
   await grace.getByLabel("Email").fill("grace@example.com");
   await grace.getByLabel("Password").fill(PASSWORD);
   await grace.getByRole("button", { name: "Sign in" }).click();

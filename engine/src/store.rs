@@ -794,6 +794,14 @@ impl Store {
 
 /// `($1, $2, …), ($k, …)`: the VALUES of a multi-row insert of `rows` rows
 /// of `cols` columns, bound in row order.
+/// `text` for a `LIKE … ESCAPE '\'` pattern: its `\`, `%` and `_` match
+/// themselves (search boxes: what was typed is literal).
+pub fn like_escaped(text: &str) -> String {
+    text.replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
+}
+
 pub fn value_rows(rows: usize, cols: usize) -> String {
     (0..rows)
         .map(|r| {

@@ -5,8 +5,9 @@
 
 use crate::api;
 use crate::components::{EmptyState, NoWorkspace, load};
-use domain::fleet::{FleetPage, FleetQuery, FleetRow, FleetSort};
+use domain::fleet::{FLEET_PAGE_SIZE, FleetPage, FleetQuery, FleetRow, FleetSort};
 use domain::runs::filter::{Range, RunFilter, Tab};
+use domain::views::thousands;
 use leptos::prelude::*;
 use leptos_meta::Title;
 
@@ -120,6 +121,22 @@ fn row(r: FleetRow, now: i64) -> impl IntoView {
     }
 }
 
+/// "Tenants 101–200 of 1,000" with the previous and next pages (sorted
+/// over the whole fleet; only when there is more than one page).
+fn pager(q: FleetQuery, total: usize, range: String) -> impl IntoView {
+    let page = q.page_number();
+    let pages = total.div_ceil(FLEET_PAGE_SIZE).max(1) as u32;
+    (pages > 1).then(|| {
+        view! {
+            <nav class="pager mt-4" aria-label="Fleet pages" data-testid="fleet-pager">
+                <span class="muted">{range}</span>
+                {(page > 1).then(|| view! { <a class="link" rel="prev" href=q.page_link(page - 1)>"Previous"</a> })}
+                {(page < pages).then(|| view! { <a class="link" rel="next" href=q.page_link(page + 1)>"Next"</a> })}
+            </nav>
+        }
+    })
+}
+
 fn fleet(p: FleetPage) -> impl IntoView {
     let q = p.query;
     let now = p.now;
@@ -127,9 +144,9 @@ fn fleet(p: FleetPage) -> impl IntoView {
     view! {
         {(!p.tags.is_empty()).then(|| view! {
             <nav class="filters" aria-label="Filter the fleet by tag">
-                <a class="link" href=FleetQuery { tag: None, ..q }.link() aria-current=q.tag.is_none().then_some("page")>"All"</a>
+                <a class="link" href=FleetQuery { tag: None, page: 1, ..q }.link() aria-current=q.tag.is_none().then_some("page")>"All"</a>
                 {p.tags.iter().map(|(id, name)| {
-                    let link = FleetQuery { tag: Some(*id), ..q }.link();
+                    let link = FleetQuery { tag: Some(*id), page: 1, ..q }.link();
                     view! { <a class="link" href=link aria-current=(q.tag == Some(*id)).then_some("page")>{name.clone()}</a> }
                 }).collect_view()}
             </nav>
@@ -151,12 +168,17 @@ fn fleet(p: FleetPage) -> impl IntoView {
                 values: p.alignment_by_day.clone(),
             }], crate::charts::Scale::Percent, "per cent")}
         </section>
-        {if p.rows.is_empty() {
+        {if p.rows.is_empty() && p.total > 0 {
+            view! { <p class="muted mt-4">"This page is past the last tenant. " <a class="link" href=q.page_link(1)>"Back to the first page"</a></p> }.into_any()
+        } else if p.rows.is_empty() {
             view! { <p class="muted mt-4">{if q.tag.is_some() { "No tenants carry this tag." } else { "No tenants to show yet." }}</p> }.into_any()
         } else {
+            let first = (q.page_number() as usize - 1) * FLEET_PAGE_SIZE + 1;
+            let range = format!("Tenants {}–{} of {}", thousands(first as i64), thousands((first + n - 1) as i64), thousands(p.total as i64));
             view! {
-                <table class="table mt-4" data-testid="fleet-table" data-count=n>
-                    <caption class="sr-only">{format!("{n} tenants")}</caption>
+                {pager(q, p.total, range.clone())}
+                <table class="table mt-4" data-testid="fleet-table" data-count=n data-total=p.total>
+                    <caption class="sr-only">{range}</caption>
                     <thead><tr>
                         {header(q, FleetSort::Name, "Tenant")}
                         {header(q, FleetSort::Inventory, "Last inventory")}
@@ -184,7 +206,7 @@ pub fn Fleet() -> impl IntoView {
             <p class="muted">"Every tenant you may see, with what to look at first. Each number opens the page that explains it."</p>
             {load(api::load_fleet(query), |p: Option<FleetPage>| match p {
                 None => view! { <NoWorkspace/> }.into_any(),
-                Some(p) if p.rows.is_empty() && p.query.tag.is_none() => view! {
+                Some(p) if p.total == 0 && p.query.tag.is_none() => view! {
                     <EmptyState title="No tenants yet">"Add tenants on the Tenants page; they appear here with their health at a glance."</EmptyState>
                 }.into_any(),
                 Some(p) => fleet(p).into_any(),

@@ -33,20 +33,17 @@ pub async fn search(svc: &Services, actor: &Actor, raw: &str) -> AppResult<Searc
         });
     }
     let mut found = Found::default();
-    found.ranked(HitKind::Page, pages(svc, actor, access.as_ref(), &terms));
+    found.ranked(pages(svc, actor, access.as_ref(), &terms));
     if let Some(access) = &access {
         let tenants = crate::tenants::list_visible(svc, actor, access).await?;
-        found.ranked(HitKind::Tenant, tenant_hits(&tenants, &terms));
-        found.ranked(HitKind::Action, actions(access, &tenants, &terms));
-        found.ranked(HitKind::Run, run_hit(svc, actor, &terms).await?);
+        found.ranked(tenant_hits(&tenants, &terms));
+        found.ranked(actions(access, &tenants, &terms));
+        found.ranked(run_hit(svc, actor, &terms).await?);
         let visible = visible_clause(access, actor);
-        found.ranked(
-            HitKind::Policy,
-            policies(svc, access, &visible, &terms).await?,
-        );
-        found.ranked(HitKind::Group, groups(svc, access, &visible, &terms).await?);
-        found.ranked(HitKind::Baseline, baselines(svc, access, &terms).await?);
-        found.ranked(HitKind::Schedule, schedules(svc, access, &terms).await?);
+        found.ranked(policies(svc, access, &visible, &terms).await?);
+        found.ranked(groups(svc, access, &visible, &terms).await?);
+        found.ranked(baselines(svc, access, &terms).await?);
+        found.ranked(schedules(svc, access, &terms).await?);
     }
     found.hits.sort_by_key(|h| h.kind);
     Ok(SearchResults {
@@ -59,6 +56,18 @@ pub async fn search(svc: &Services, actor: &Actor, raw: &str) -> AppResult<Searc
 /// Remembers that the member opened a tenant (the palette's "Recent").
 pub async fn record_tenant_visit(svc: &Services, actor: &Actor, tenant: TenantId) -> AppResult<()> {
     let now = svc.now();
+    // Already the most recent (a reload, the tenant's own pages): the
+    // list's order would not change; no write.
+    let latest: Option<(i64,)> = sqlx::query_as(
+        "SELECT tenant_id FROM recent_tenants WHERE user_id = $1
+         ORDER BY visited_at DESC, tenant_id DESC LIMIT 1",
+    )
+    .bind(actor.user_id.0)
+    .fetch_optional(&mut *svc.store.read().await?)
+    .await?;
+    if latest == Some((tenant.0,)) {
+        return Ok(());
+    }
     let mut conn = svc.store.write().await?;
     sqlx::query(
         "INSERT INTO recent_tenants (user_id, tenant_id, visited_at) VALUES ($1, $2, $3)
@@ -89,7 +98,7 @@ struct Found {
 
 impl Found {
     /// The best `PER_KIND` of one kind's (score, hit) pairs.
-    fn ranked(&mut self, _kind: HitKind, mut scored: Vec<(u32, SearchHit)>) {
+    fn ranked(&mut self, mut scored: Vec<(u32, SearchHit)>) {
         scored.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.title.cmp(&b.1.title)));
         self.more |= scored.len() > PER_KIND;
         self.hits
@@ -301,13 +310,7 @@ async fn run_hit(svc: &Services, actor: &Actor, terms: &Terms) -> AppResult<Vec<
 
 /// `%word%` with LIKE's wildcards escaped (names are stored folded).
 fn like(word: &str) -> String {
-    format!("%{}%", escape_like(word))
-}
-
-fn escape_like(word: &str) -> String {
-    word.replace('\\', "\\\\")
-        .replace('%', "\\%")
-        .replace('_', "\\_")
+    format!("%{}%", crate::store::like_escaped(word))
 }
 
 /// `AND {column} LIKE $n` for every word (from `$first`), and the binds:
@@ -364,7 +367,7 @@ async fn policies(
         q = q.bind(b);
     }
     let rows = q
-        .bind(format!("{}%", escape_like(first)))
+        .bind(format!("{}%", crate::store::like_escaped(first)))
         .fetch_all(&mut *svc.store.read().await?)
         .await?;
     Ok(rows
@@ -430,7 +433,7 @@ async fn groups(
         q = q.bind(b);
     }
     let rows = q
-        .bind(format!("{}%", escape_like(first)))
+        .bind(format!("{}%", crate::store::like_escaped(first)))
         .fetch_all(&mut *svc.store.read().await?)
         .await?;
     Ok(rows

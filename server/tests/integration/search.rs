@@ -183,6 +183,29 @@ async fn finds_what_the_member_may_see(backend: Backend) {
             ("Tenant".to_string(), "Fabrikam".to_string())
         ]
     );
+    // Opening the latest again writes nothing; another one moves to the top.
+    let visits = || async {
+        let (at,): (i64,) = sqlx::query_as("SELECT MAX(visited_at) FROM recent_tenants")
+            .fetch_one(pool)
+            .await
+            .unwrap();
+        at
+    };
+    let before = visits().await;
+    w.app.clock.advance_ms(1_000);
+    assert_eq!(
+        w.owner.get(&format!("/admin/t/{contoso}")).await.status,
+        200
+    );
+    assert_eq!(visits().await, before, "a reload is no write");
+    assert_eq!(
+        w.owner.get(&format!("/admin/t/{fabrikam}")).await.status,
+        200
+    );
+    assert_eq!(
+        hits(&search(&w.owner, "").await)[0],
+        ("Tenant".to_string(), "Fabrikam".to_string())
+    );
 
     // A read-only member assigned to Fabrikam alone: nothing of Contoso, no starts.
     let (owner_id,): (i64,) =

@@ -71,12 +71,7 @@ impl DirectoryTable {
 
 /// `%term%` for LIKE, with the wildcards in the term escaped.
 pub(super) fn like_pattern(q: &str) -> String {
-    let escaped = q
-        .to_lowercase()
-        .replace('\\', "\\\\")
-        .replace('%', "\\%")
-        .replace('_', "\\_");
-    format!("%{escaped}%")
+    format!("%{}%", crate::store::like_escaped(&q.to_lowercase()))
 }
 
 /// Where a kind's rows come from: the published snapshot, or the published
