@@ -268,7 +268,7 @@ mod service {
     use crate::access::{self, Actor};
     use crate::error::AppResult;
     use crate::rbac::Capability;
-    use crate::runs::sql::published;
+    use crate::runs::sql::{published, published_scalar};
     use crate::runs::trends;
     use crate::services::Services;
     use std::collections::HashMap;
@@ -333,7 +333,14 @@ mod service {
             None,
         )
         .await?;
-        let mut trends = compliance_trends(&mut conn, ws).await?;
+        // Compliance for every tenant only to sort by it; otherwise for
+        // the page's tenants, once the order is known (below).
+        let by_compliance = query.sort == FleetSort::Compliance;
+        let mut trends = if by_compliance {
+            compliance_trends(&mut conn, ws, None).await?
+        } else {
+            HashMap::new()
+        };
         let drift = per_tenant(
             &mut conn,
             &format!(
@@ -401,7 +408,16 @@ mod service {
         sort_rows(&mut rows, query, now);
         let total = rows.len();
         let skip = (query.page_number() as usize - 1).saturating_mul(FLEET_PAGE_SIZE);
-        let rows: Vec<FleetRow> = rows.into_iter().skip(skip).take(FLEET_PAGE_SIZE).collect();
+        let mut rows: Vec<FleetRow> = rows.into_iter().skip(skip).take(FLEET_PAGE_SIZE).collect();
+        if !by_compliance {
+            let ids: Vec<i64> = rows.iter().map(|r| r.tenant.0).collect();
+            let mut trends = compliance_trends(&mut conn, ws, Some(&ids)).await?;
+            for r in &mut rows {
+                let (compliant, trend) = trends.remove(&r.tenant.0).unwrap_or_default();
+                r.compliant = compliant;
+                r.compliance_trend = trend;
+            }
+        }
         Ok(Some(FleetPage {
             now,
             query,
@@ -463,19 +479,33 @@ mod service {
     }
 
     /// Each tenant's latest compliance and its trend (newest last).
+    /// The latest published compliance snapshots of `only` these tenants
+    /// (every tenant of the workspace when `None`). Each snapshot's run is
+    /// checked by its key (a scalar subquery): the planner would otherwise
+    /// hash-join every run of the workspace.
     async fn compliance_trends(
         conn: &mut sqlx::AnyConnection,
         ws: i64,
+        only: Option<&[i64]>,
     ) -> AppResult<HashMap<i64, Trend>> {
+        let among = match only {
+            // Our own ids, written as numbers.
+            Some([]) => return Ok(HashMap::new()),
+            Some(ids) => format!(
+                " AND s.tenant_id IN ({})",
+                ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",")
+            ),
+            None => String::new(),
+        };
         let compliance: Vec<(i64, i64, i64, i64, i64, i64)> =
             sqlx::query_as(sqlx::AssertSqlSafe(format!(
                 "SELECT tenant_id, rn, compliant, noncompliant, in_grace_period, other FROM (
                 SELECT s.tenant_id, s.compliant, s.noncompliant, s.in_grace_period, s.other,
                        ROW_NUMBER() OVER (PARTITION BY s.tenant_id ORDER BY s.id DESC) AS rn
                 FROM compliance_snapshots s JOIN tenants t ON t.id = s.tenant_id
-                WHERE t.workspace_id = $1 AND {}
+                WHERE t.workspace_id = $1{among} AND {}
              ) x WHERE rn <= {TREND_POINTS} ORDER BY tenant_id, rn DESC",
-                published("s")
+                published_scalar("s")
             )))
             .bind(ws)
             .fetch_all(conn)
@@ -565,7 +595,7 @@ mod service {
                  GROUP BY r2.tenant_id, r2.baseline_id, {})
              GROUP BY 1, 2",
             day("r.compared_at"),
-            published("r2"),
+            published_scalar("r2"),
             day("r2.compared_at"),
         )))
         .bind(ws)
