@@ -63,15 +63,7 @@ impl FormFlash {
 pub fn take_flash(page: &str) -> Option<FormFlash> {
     let cookies = use_context::<crate::ctx::CookieSettings>()?;
     let parts = use_context::<http::request::Parts>()?;
-    let name = cookies.flash_name();
-    let sealed = parts
-        .headers
-        .get_all(http::header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .find_map(|c| c.trim().strip_prefix(name)?.strip_prefix('='))?
-        .to_string();
+    let sealed = crate::ctx::read_cookie(&parts.headers, cookies.flash_name())?;
     if let Some(res) = use_context::<leptos_axum::ResponseOptions>()
         && let Ok(v) = http::HeaderValue::from_str(&cookies.flash_clearing())
     {

@@ -163,12 +163,12 @@ pub async fn runs_per_day(
         .into_iter()
         .map(|d| (d, [0; 5]))
         .collect();
-    let mut add = |at: i64, outcome: &str, n: i64| {
+    // `n` runs that ended with `outcome` on day `day` (an index into `days`).
+    let mut add = |day: Option<usize>, outcome: &str, n: i64| {
         let Ok(outcome) = outcome.parse::<RunOutcome>() else {
             return;
         };
         let slot = ENDED_OUTCOMES.iter().position(|o| *o == outcome);
-        let day = bounds.windows(2).position(|b| b[0] <= at && at < b[1]);
         if let (Some(slot), Some(day)) = (slot, day.and_then(|d| days.get_mut(d))) {
             day.1[slot] += n;
         }
@@ -211,7 +211,13 @@ pub async fn runs_per_day(
         .fetch_all(&mut *svc.store.read().await?)
         .await?;
         for (quarter, outcome, n) in rows {
-            add(quarter * QUARTER, &outcome, n);
+            // The day whose midnight is the last at or before the quarter's start.
+            let at = quarter * QUARTER;
+            add(
+                bounds.partition_point(|b| *b <= at).checked_sub(1),
+                &outcome,
+                n,
+            );
         }
         live_from = upto;
     }
@@ -233,9 +239,8 @@ pub async fn runs_per_day(
             .fetch_all(&mut *svc.store.read().await?)
             .await?;
         for (d, outcome, n) in rows {
-            if let Some(b) = usize::try_from(d).ok().and_then(|d| bounds.get(d)) {
-                add(*b, &outcome, n);
-            }
+            // The SQL already numbered the day.
+            add(usize::try_from(d).ok(), &outcome, n);
         }
     }
     Ok(RunsPerDay { days })

@@ -410,33 +410,6 @@ async fn passwords_are_stored_as_argon2id(backend: Backend) {
     assert!(!hash.contains(PASSWORD));
 }
 
-/// A form posted by the browser itself (no script), as a plain HTML form does.
-async fn plain_post(
-    b: &crate::common::Browser,
-    path: &str,
-    form: &[(&str, &str)],
-) -> crate::common::Reply {
-    let res = b
-        .client
-        .post(format!("{}{path}", b.base))
-        .header("sec-fetch-site", "same-origin")
-        .header("accept", "text/html,application/xhtml+xml")
-        .form(form)
-        .send()
-        .await
-        .expect("POST");
-    crate::common::Reply {
-        status: res.status().as_u16(),
-        location: res
-            .headers()
-            .get("location")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string),
-        headers: res.headers().clone(),
-        body: res.text().await.unwrap_or_default(),
-    }
-}
-
 /// Sign-in and setup load no script: their forms post plainly; a refusal
 /// comes back to the page (303) with the error in words, the email kept and
 /// never the password, once; success is the usual redirect; the islands'
@@ -453,16 +426,16 @@ async fn sign_in_works_without_script(backend: Backend) {
         "no islands on the sign-in page"
     );
     assert!(!page.body.contains("_bg.wasm") && !page.body.contains("type=\"module\""));
-    let refused = plain_post(
-        &b,
-        "/api/session/sign_in",
-        &[
-            ("email", "ada@example.com"),
-            ("password", "not the password"),
-            ("next", "/admin/tenants"),
-        ],
-    )
-    .await;
+    let refused = b
+        .post_plainly(
+            "/api/session/sign_in",
+            &[
+                ("email", "ada@example.com"),
+                ("password", "not the password"),
+                ("next", "/admin/tenants"),
+            ],
+        )
+        .await;
     assert_eq!(refused.status, 303);
     assert_eq!(
         refused.location.as_deref(),
@@ -528,7 +501,9 @@ async fn sign_in_works_without_script(backend: Backend) {
         .unwrap();
     assert_eq!(forged.status(), 200);
     assert!(!forged.text().await.unwrap().contains("form-error"));
-    let code = plain_post(&b, "/api/session/code", &[("code", "123456")]).await;
+    let code = b
+        .post_plainly("/api/session/code", &[("code", "123456")])
+        .await;
     assert_eq!(code.status, 303);
     assert_eq!(code.location.as_deref(), Some("/sign-in/code"));
     let elsewhere = b.get("/sign-in").await;
@@ -537,16 +512,16 @@ async fn sign_in_works_without_script(backend: Backend) {
         "another page's answer"
     );
     // Success: the server function's redirect, to where they were going.
-    let ok = plain_post(
-        &b,
-        "/api/session/sign_in",
-        &[
-            ("email", "ada@example.com"),
-            ("password", PASSWORD),
-            ("next", "/admin/tenants"),
-        ],
-    )
-    .await;
+    let ok = b
+        .post_plainly(
+            "/api/session/sign_in",
+            &[
+                ("email", "ada@example.com"),
+                ("password", PASSWORD),
+                ("next", "/admin/tenants"),
+            ],
+        )
+        .await;
     assert!(matches!(ok.status, 302 | 303), "{}", ok.status);
     assert_eq!(ok.location.as_deref(), Some("/admin/tenants"));
     let console = b.get("/admin/tenants").await;

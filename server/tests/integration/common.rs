@@ -394,6 +394,21 @@ impl Browser {
         Self::reply(res).await
     }
 
+    /// Posts a form the way the browser itself does (no script: it asks
+    /// for HTML, not JSON).
+    pub async fn post_plainly(&self, path: &str, form: &[(&str, &str)]) -> Reply {
+        let res = self
+            .client
+            .post(format!("{}{path}", self.base))
+            .header("sec-fetch-site", "same-origin")
+            .header("accept", "text/html,application/xhtml+xml")
+            .form(form)
+            .send()
+            .await
+            .expect("POST");
+        Self::reply(res).await
+    }
+
     pub async fn sign_in(&self, email: &str) -> Reply {
         self.call(
             "/api/session/sign_in",
