@@ -30,7 +30,8 @@ npm_install() {
   local dir=$1
   if [ ! -f "$dir/node_modules/.package-lock.json" ] || [ "$dir/package-lock.json" -nt "$dir/node_modules/.package-lock.json" ]; then
     say "installing npm packages in $dir/"
-    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+    # No browser download (@playwright/test drives Debian's chromium).
+    (cd "$dir" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error >/dev/null)
   fi
 }
 npm_install style

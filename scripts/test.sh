@@ -65,6 +65,9 @@ stamp "browser journeys (Chromium)"
 target_dir=${CARGO_TARGET_DIR:-target}
 export TENANTRY_BIN="$PWD/$target_dir/debug/tenantry"
 case "$target_dir" in /*) export TENANTRY_BIN="$target_dir/debug/tenantry" ;; esac
-(cd end2end && node --test --test-concurrency=1 tests/)
+# @playwright/test with Debian's Chromium (end2end/playwright.config.mjs): a
+# failed journey leaves its trace and screenshot in end2end/artifacts/results/
+# and the HTML report in end2end/artifacts/report/.
+(cd end2end && node_modules/.bin/playwright test)
 
 stamp "all green"

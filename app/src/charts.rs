@@ -125,16 +125,11 @@ pub fn daily_bars(
     let plot_w = W - LEFT - RIGHT;
     let plot_h = H - TOP - BOTTOM;
     let n = days.len().max(1);
-    let day_total = |d: usize| -> i64 {
-        series
-            .iter()
-            .filter_map(|s| s.values.get(d).copied().flatten())
-            .sum()
-    };
+    let sums = Totals::of(days.len(), &series);
     let (top, step) = match scale {
         Scale::Percent => (100, 25),
         Scale::Count => {
-            let max = (0..days.len()).map(day_total).max().unwrap_or(0);
+            let max = sums.per_day.iter().copied().max().unwrap_or(0);
             let step = axis_step(max);
             let steps = (max.max(1) + step - 1) / step;
             (step * steps, step)
@@ -205,12 +200,12 @@ pub fn daily_bars(
             view! { <g><title>{hover}</title>{rects}</g> }
         })
         .collect_view();
-    let summary = summary_of(title, days, &series, scale, unit);
+    let summary = summary_of(title, days, &series, &sums, scale, unit);
     let legend = series
         .iter()
-        .map(|s| {
-            let total: i64 = s.values.iter().flatten().sum();
-            let count = (scale == Scale::Count).then(|| format!(" ({})", thousands(total)));
+        .zip(&sums.per_series)
+        .map(|(s, total)| {
+            let count = (scale == Scale::Count).then(|| format!(" ({})", thousands(*total)));
             view! {
                 <li><svg width="10" height="10" aria-hidden="true"><rect class=s.class width="10" height="10" rx="2"/></svg>" " {s.label} {count}</li>
             }
@@ -267,8 +262,41 @@ pub fn daily_bars(
     }
 }
 
+/// A chart's sums, added up once: each day over the series, each series
+/// over the days.
+struct Totals {
+    per_day: Vec<i64>,
+    per_series: Vec<i64>,
+}
+
+impl Totals {
+    fn of(days: usize, series: &[Series]) -> Totals {
+        Totals {
+            per_day: (0..days)
+                .map(|d| {
+                    series
+                        .iter()
+                        .filter_map(|s| s.values.get(d).copied().flatten())
+                        .sum()
+                })
+                .collect(),
+            per_series: series
+                .iter()
+                .map(|s| s.values.iter().flatten().sum())
+                .collect(),
+        }
+    }
+}
+
 /// The chart in one sentence (its accessible name).
-fn summary_of(title: &str, days: &[String], series: &[Series], scale: Scale, unit: &str) -> String {
+fn summary_of(
+    title: &str,
+    days: &[String],
+    series: &[Series],
+    sums: &Totals,
+    scale: Scale,
+    unit: &str,
+) -> String {
     let n = days.len();
     match scale {
         Scale::Percent => {
@@ -285,22 +313,13 @@ fn summary_of(title: &str, days: &[String], series: &[Series], scale: Scale, uni
             }
         }
         Scale::Count => {
-            let per_day: Vec<i64> = (0..n)
-                .map(|d| {
-                    series
-                        .iter()
-                        .filter_map(|s| s.values.get(d).copied().flatten())
-                        .sum()
-                })
-                .collect();
+            let per_day = &sums.per_day;
             let total: i64 = per_day.iter().sum();
             let parts: Vec<String> = series
                 .iter()
-                .filter_map(|s| {
-                    let t: i64 = s.values.iter().flatten().sum();
-                    (t > 0 && series.len() > 1)
-                        .then(|| format!("{} {}", thousands(t), s.label.to_lowercase()))
-                })
+                .zip(&sums.per_series)
+                .filter(|&(_, &t)| t > 0 && series.len() > 1)
+                .map(|(s, &t)| format!("{} {}", thousands(t), s.label.to_lowercase()))
                 .collect();
             let busiest = per_day
                 .iter()
@@ -488,7 +507,14 @@ mod tests {
             },
         ];
         assert_eq!(
-            summary_of("Runs", &days, &series, Scale::Count, "runs"),
+            summary_of(
+                "Runs",
+                &days,
+                &series,
+                &Totals::of(days.len(), &series),
+                Scale::Count,
+                "runs"
+            ),
             "Runs: 1,205 runs in 2 days (1,203 succeeded, 2 failed); the most on 2026-12-06 (1,200)"
         );
         let pct = vec![Series {
@@ -497,7 +523,14 @@ mod tests {
             values: vec![None, Some(80)],
         }];
         assert_eq!(
-            summary_of("Alignment", &days, &pct, Scale::Percent, "per cent"),
+            summary_of(
+                "Alignment",
+                &days,
+                &pct,
+                &Totals::of(days.len(), &pct),
+                Scale::Percent,
+                "per cent"
+            ),
             "Alignment: compared on 1 of 2 days, from 80 % to 80 % (latest)"
         );
     }

@@ -321,103 +321,44 @@ mod service {
         }
         let visible_to = (!access.role().sees_all_tenants()).then_some(actor.user_id);
         let tenants = listed_tenants(&mut conn, ws, visible_to, query.tag).await?;
-        // Each column: one grouped query over the workspace.
-        let inventory = per_tenant(
-            &mut conn,
-            &format!(
-                "SELECT s.tenant_id, MAX(s.taken_at) FROM inventory_snapshots s JOIN tenants t ON t.id = s.tenant_id
-                 WHERE t.workspace_id = $1 AND {} GROUP BY s.tenant_id",
-                published("s")
-            ),
-            ws,
-            None,
-        )
-        .await?;
-        // Compliance for every tenant only to sort by it; otherwise for
-        // the page's tenants, once the order is known (below).
-        let by_compliance = query.sort == FleetSort::Compliance;
-        let mut trends = if by_compliance {
-            compliance_trends(&mut conn, ws, None).await?
-        } else {
-            HashMap::new()
-        };
-        let drift = per_tenant(
-            &mut conn,
-            &format!(
-                "SELECT d.tenant_id, COUNT(*) FROM drift_entries d
-                 WHERE d.workspace_id = $1 AND d.detected_at >= $2 AND {} GROUP BY d.tenant_id",
-                published("d")
-            ),
-            ws,
-            Some(since),
-        )
-        .await?;
-        let connections = default_connections(&mut conn, ws).await?;
-        let active = per_tenant(
-            &mut conn,
-            concat!(
-                "SELECT r.tenant_id, COUNT(*) FROM operation_runs r
-                 WHERE r.workspace_id = $1 AND r.tenant_id IS NOT NULL AND ",
-                crate::runs::sql::active_run!("r"),
-                " GROUP BY r.tenant_id"
-            ),
-            ws,
-            None,
-        )
-        .await?;
-        let failed = per_tenant(
-            &mut conn,
-            concat!(
-                "SELECT r.tenant_id, COUNT(*) FROM operation_runs r
-                 WHERE r.workspace_id = $1 AND r.tenant_id IS NOT NULL AND ",
-                crate::runs::sql::ended_failed!("r"),
-                " AND r.created_at >= $2 GROUP BY r.tenant_id"
-            ),
-            ws,
-            Some(since),
-        )
-        .await?;
         let shown: std::collections::HashSet<i64> = tenants.iter().map(|t| t.0).collect();
         let drift_by_day = drift_chart(&mut conn, ws, &bounds, &shown).await?;
         let alignment_by_day = alignment_chart(&mut conn, ws, &bounds, &shown).await?;
-        let alignment =
-            crate::baselines::service::alignment_by_tenant(&mut conn, access.id()).await?;
-        let mut rows: Vec<FleetRow> = tenants
-            .into_iter()
-            .map(|(id, name, status)| {
-                let (compliant, trend) = trends.remove(&id).unwrap_or_default();
-                let conn = connections.get(&id);
-                FleetRow {
-                    tenant: TenantId(id),
-                    name,
-                    active: status == "active",
-                    inventory_at: inventory.get(&id).copied(),
-                    compliant,
-                    compliance_trend: trend,
-                    drift_7d: drift.get(&id).copied().unwrap_or(0),
-                    alignment: alignment.get(&id).copied(),
-                    connection: conn.map(|c| ProviderConnectionId(c.0)),
-                    consent: conn.map(|c| c.1 == "granted"),
-                    connection_enabled: conn.map(|c| c.2 == "enabled"),
-                    secret_expires_at: conn.and_then(|c| c.3),
-                    active_runs: active.get(&id).copied().unwrap_or(0),
-                    failed_7d: failed.get(&id).copied().unwrap_or(0),
-                }
-            })
+        // The table reads what the page shows: the column it is sorted by
+        // for every tenant (to order the whole fleet), every other column
+        // for the page's tenants only, once the order is known.
+        let sorted_by = Column::of(query.sort);
+        let mut columns = Columns::default();
+        if let Some(column) = sorted_by {
+            columns.read(&mut conn, ws, since, column, None).await?;
+        }
+        let mut order: Vec<FleetRow> = tenants
+            .iter()
+            .map(|(id, name, status)| columns.row(*id, name, status))
             .collect();
-        sort_rows(&mut rows, query, now);
-        let total = rows.len();
+        sort_rows(&mut order, query, now);
+        let total = order.len();
         let skip = (query.page_number() as usize - 1).saturating_mul(FLEET_PAGE_SIZE);
-        let mut rows: Vec<FleetRow> = rows.into_iter().skip(skip).take(FLEET_PAGE_SIZE).collect();
-        if !by_compliance {
-            let ids: Vec<i64> = rows.iter().map(|r| r.tenant.0).collect();
-            let mut trends = compliance_trends(&mut conn, ws, Some(&ids)).await?;
-            for r in &mut rows {
-                let (compliant, trend) = trends.remove(&r.tenant.0).unwrap_or_default();
-                r.compliant = compliant;
-                r.compliance_trend = trend;
+        let on_page: Vec<i64> = order
+            .iter()
+            .skip(skip)
+            .take(FLEET_PAGE_SIZE)
+            .map(|r| r.tenant.0)
+            .collect();
+        for column in Column::ALL {
+            if Some(column) != sorted_by {
+                columns
+                    .read(&mut conn, ws, since, column, Some(&on_page))
+                    .await?;
             }
         }
+        let names: HashMap<i64, &(i64, String, String)> =
+            tenants.iter().map(|t| (t.0, t)).collect();
+        let rows: Vec<FleetRow> = on_page
+            .iter()
+            .filter_map(|id| names.get(id))
+            .map(|(id, name, status)| columns.row(*id, name, status))
+            .collect();
         Ok(Some(FleetPage {
             now,
             query,
@@ -429,6 +370,176 @@ mod service {
             drift_by_day,
             alignment_by_day,
         }))
+    }
+
+    /// A column of the table that is read from the database.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    enum Column {
+        Inventory,
+        Compliance,
+        Drift,
+        Alignment,
+        Connection,
+        Active,
+        Failed,
+    }
+
+    impl Column {
+        const ALL: [Column; 7] = [
+            Column::Inventory,
+            Column::Compliance,
+            Column::Drift,
+            Column::Alignment,
+            Column::Connection,
+            Column::Active,
+            Column::Failed,
+        ];
+
+        /// The column a sort reads (None: the name, already listed).
+        fn of(sort: FleetSort) -> Option<Column> {
+            match sort {
+                FleetSort::Name => None,
+                FleetSort::Inventory => Some(Column::Inventory),
+                FleetSort::Compliance => Some(Column::Compliance),
+                FleetSort::Drift => Some(Column::Drift),
+                FleetSort::Alignment => Some(Column::Alignment),
+                FleetSort::Secret => Some(Column::Connection),
+                FleetSort::Active => Some(Column::Active),
+                FleetSort::Failed => Some(Column::Failed),
+            }
+        }
+    }
+
+    /// The table's numbers read so far, per tenant.
+    #[derive(Default)]
+    struct Columns {
+        inventory: HashMap<i64, i64>,
+        trends: HashMap<i64, Trend>,
+        drift: HashMap<i64, i64>,
+        alignment: HashMap<i64, (i64, i64)>,
+        connections: HashMap<i64, ConnectionRow>,
+        active: HashMap<i64, i64>,
+        failed: HashMap<i64, i64>,
+    }
+
+    impl Columns {
+        /// Reads `column` for `only` these tenants (every tenant of the
+        /// workspace when `None`): one grouped query, never one per tenant.
+        async fn read(
+            &mut self,
+            conn: &mut sqlx::AnyConnection,
+            ws: i64,
+            since: i64,
+            column: Column,
+            only: Option<&[i64]>,
+        ) -> AppResult<()> {
+            let among = |alias: &str| match only {
+                // Our own ids, written as numbers.
+                Some(ids) => format!(
+                    " AND {alias}.tenant_id IN ({})",
+                    ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",")
+                ),
+                None => String::new(),
+            };
+            if only.is_some_and(<[i64]>::is_empty) {
+                return Ok(());
+            }
+            match column {
+                Column::Inventory => {
+                    self.inventory = per_tenant(
+                        conn,
+                        &format!(
+                            "SELECT s.tenant_id, MAX(s.taken_at) FROM inventory_snapshots s JOIN tenants t ON t.id = s.tenant_id
+                             WHERE t.workspace_id = $1{} AND {} GROUP BY s.tenant_id",
+                            among("s"),
+                            published_scalar("s")
+                        ),
+                        ws,
+                        None,
+                    )
+                    .await?
+                }
+                Column::Compliance => self.trends = compliance_trends(conn, ws, only).await?,
+                Column::Drift => {
+                    self.drift = per_tenant(
+                        conn,
+                        &format!(
+                            "SELECT d.tenant_id, COUNT(*) FROM drift_entries d
+                             WHERE d.workspace_id = $1{} AND d.detected_at >= $2 AND {} GROUP BY d.tenant_id",
+                            among("d"),
+                            published_scalar("d")
+                        ),
+                        ws,
+                        Some(since),
+                    )
+                    .await?
+                }
+                Column::Alignment => {
+                    self.alignment = crate::baselines::service::alignment_by_tenant(
+                        conn,
+                        crate::ids::WorkspaceId(ws),
+                        only,
+                    )
+                    .await?
+                }
+                Column::Connection => {
+                    self.connections = default_connections(conn, ws, &among("c")).await?
+                }
+                Column::Active => {
+                    self.active = per_tenant(
+                        conn,
+                        &format!(
+                            "SELECT r.tenant_id, COUNT(*) FROM operation_runs r
+                             WHERE r.workspace_id = $1 AND r.tenant_id IS NOT NULL{} AND {} GROUP BY r.tenant_id",
+                            among("r"),
+                            crate::runs::sql::active_run!("r"),
+                        ),
+                        ws,
+                        None,
+                    )
+                    .await?
+                }
+                Column::Failed => {
+                    self.failed = per_tenant(
+                        conn,
+                        &format!(
+                            "SELECT r.tenant_id, COUNT(*) FROM operation_runs r
+                             WHERE r.workspace_id = $1 AND r.tenant_id IS NOT NULL{} AND {} AND r.created_at >= $2
+                             GROUP BY r.tenant_id",
+                            among("r"),
+                            crate::runs::sql::ended_failed!("r"),
+                        ),
+                        ws,
+                        Some(since),
+                    )
+                    .await?
+                }
+            }
+            Ok(())
+        }
+
+        /// A tenant's row from what has been read (a column not read yet
+        /// reads as unknown or zero: only the sort looks at such rows).
+        fn row(&self, id: i64, name: &str, status: &str) -> FleetRow {
+            let (compliant, trend) = self.trends.get(&id).cloned().unwrap_or_default();
+            let conn = self.connections.get(&id);
+            FleetRow {
+                tenant: TenantId(id),
+                name: name.to_string(),
+                active: status == "active",
+                inventory_at: self.inventory.get(&id).copied(),
+                compliant,
+                compliance_trend: trend,
+                drift_7d: self.drift.get(&id).copied().unwrap_or(0),
+                alignment: self.alignment.get(&id).copied(),
+                connection: conn.map(|c| ProviderConnectionId(c.0)),
+                consent: conn.map(|c| c.1 == "granted"),
+                connection_enabled: conn.map(|c| c.2 == "enabled"),
+                secret_expires_at: conn.and_then(|c| c.3),
+                active_runs: self.active.get(&id).copied().unwrap_or(0),
+                failed_7d: self.failed.get(&id).copied().unwrap_or(0),
+            }
+        }
     }
 
     /// The tenants the member may see (operators, read-only: assigned), in the tag.
@@ -524,17 +635,20 @@ mod service {
         Ok(trends)
     }
 
+    /// Each tenant's default connection (`among`: a tenant filter on `c`).
     async fn default_connections(
         conn: &mut sqlx::AnyConnection,
         ws: i64,
+        among: &str,
     ) -> AppResult<HashMap<i64, ConnectionRow>> {
-        let rows: Vec<(i64, i64, String, String, Option<i64>)> = sqlx::query_as(
-            "SELECT c.tenant_id, c.id, c.consent, c.status, c.credential_expires_at
-             FROM provider_connections c WHERE c.workspace_id = $1 AND c.is_default = 1",
-        )
-        .bind(ws)
-        .fetch_all(conn)
-        .await?;
+        let rows: Vec<(i64, i64, String, String, Option<i64>)> =
+            sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "SELECT c.tenant_id, c.id, c.consent, c.status, c.credential_expires_at
+                 FROM provider_connections c WHERE c.workspace_id = $1 AND c.is_default = 1{among}"
+            )))
+            .bind(ws)
+            .fetch_all(conn)
+            .await?;
         Ok(rows
             .into_iter()
             .map(|(t, id, consent, status, exp)| (t, (id, consent, status, exp)))
@@ -586,17 +700,21 @@ mod service {
             return Ok(Vec::new());
         };
         let day = |c: &str| trends::day_index_sql(c, bounds);
+        // The latest published comparison of each tenant and baseline each
+        // day, in one pass (a window: see `alignment_by_tenant`).
         let per_day: Vec<(i64, i64, i64, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "SELECT r.tenant_id, {} AS day, CAST(SUM(r.aligned) AS BIGINT), CAST(SUM(r.aligned + r.different + r.missing) AS BIGINT)
-             FROM baseline_results r
-             WHERE r.workspace_id = $1 AND r.compared_at >= $2 AND r.compared_at < $3 AND r.id IN (
-                 SELECT MAX(r2.id) FROM baseline_results r2
-                 WHERE r2.workspace_id = $1 AND r2.compared_at >= $2 AND r2.compared_at < $3 AND {}
-                 GROUP BY r2.tenant_id, r2.baseline_id, {})
+            "SELECT x.tenant_id, x.day, CAST(SUM(x.aligned) AS BIGINT), CAST(SUM(x.compared) AS BIGINT)
+             FROM (
+                 SELECT r.tenant_id, {} AS day, r.aligned, r.aligned + r.different + r.missing AS compared,
+                        ROW_NUMBER() OVER (PARTITION BY r.tenant_id, r.baseline_id, {} ORDER BY r.id DESC) AS rn
+                 FROM baseline_results r
+                 WHERE r.workspace_id = $1 AND r.compared_at >= $2 AND r.compared_at < $3 AND {}
+             ) x
+             WHERE x.rn = 1
              GROUP BY 1, 2",
             day("r.compared_at"),
-            published_scalar("r2"),
-            day("r2.compared_at"),
+            day("r.compared_at"),
+            published_scalar("r"),
         )))
         .bind(ws)
         .bind(*from)

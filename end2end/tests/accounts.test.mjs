@@ -4,16 +4,18 @@
 // code → a second technician joins with single sign-on at the suite's
 // OpenID Provider. Fails on any console error, hydration warning or failed
 // request.
-import { test, before, after } from "node:test";
+import { test } from "@playwright/test";
 import assert from "node:assert/strict";
-import { startServer, startOpenIdProvider, freePort, launch, watch, shot, hydrated, totp, PASSWORD, loaded } from "./harness.mjs";
+import { startServer, startOpenIdProvider, freePort, watch, shot, hydrated, totp, PASSWORD, loaded, accessibilityGate } from "./harness.mjs";
+
+accessibilityGate();
 
 let server;
 let provider;
 let browser;
 const SSO_SECRET = "journey-sso-secret";
 
-before(async () => {
+test.beforeAll(async ({ browser: runnerBrowser }) => {
   const [port, opPort] = [await freePort(), await freePort()];
   server = await startServer({
     port,
@@ -22,11 +24,10 @@ before(async () => {
   });
   provider = await startOpenIdProvider(opPort, `http://127.0.0.1:${port}/sign-in/sso/callback`, SSO_SECRET);
   server.createUser("ada@example.com", ["--platform-operator"]);
-  browser = await launch();
+  browser = runnerBrowser;
 });
 
-after(async () => {
-  await browser?.close();
+test.afterAll(async () => {
   server?.stop();
   provider?.stop();
 });

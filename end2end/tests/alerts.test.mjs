@@ -3,7 +3,7 @@
 // with its count (and in the shell); the owner acknowledges it; the demo's
 // webhook receiver shows the signed delivery and the desk simulator the
 // ticket. Fails on any console error, hydration warning or failed request.
-import { test } from "node:test";
+import { test } from "@playwright/test";
 import assert from "node:assert/strict";
 import { demoSuite, watch, shot, hydrated, signInDemo, tenantDashboard, startVerification } from "./harness.mjs";
 

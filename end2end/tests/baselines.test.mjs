@@ -5,7 +5,7 @@
 // Accept the missing one, bring the different one in line (preview, typed
 // name, a restore through the gate), sync again: aligned, the accepted one
 // still accepted. The fleet shows the alignment.
-import { test } from "node:test";
+import { test } from "@playwright/test";
 import assert from "node:assert/strict";
 import { demoSuite, watch, shot, hydrated, signInDemo } from "./harness.mjs";
 

@@ -2,9 +2,9 @@
 // without script, and the dark theme chosen in the user menu — with the
 // accessibility checks on the open palette and on dark pages, and screenshots
 // at 1366 and 390 px in both themes (kept in end2end/artifacts/).
-import { test } from "node:test";
+import { test } from "@playwright/test";
 import assert from "node:assert/strict";
-import { checkAccessibility, demoSuite, hydrated, shot, signInDemo, startVerification, watch } from "./harness.mjs";
+import { checkAccessibility, demoSuite, hydrated, shot, signInDemo, startVerification, watch, withdrawAccessibilityFindings } from "./harness.mjs";
 
 const env = demoSuite();
 
@@ -163,4 +163,27 @@ test("the dark theme is chosen once and kept, and reads well", async () => {
     await tab.setViewportSize({ width: 1366, height: 900 });
   }
   assert.deepEqual([...problems, ...tabProblems], []);
+});
+
+test("the accessibility check sees a serious violation and would fail the file", async () => {
+  const context = await env.browser.newContext();
+  const page = await context.newPage();
+  await signInDemo(page, env.demo.url);
+  await hydrated(page);
+  // Plant two: an image without a text alternative (critical) and a button
+  // without a name (critical).
+  await page.evaluate(() => {
+    const img = document.createElement("img");
+    img.src = "data:image/gif;base64,R0lGODlhAQABAAAAACw=";
+    const button = document.createElement("button");
+    button.type = "button";
+    document.querySelector("main")?.append(img, button);
+  });
+  const problems = [];
+  await checkAccessibility(page, problems, "planted violations");
+  assert.ok(problems.some((p) => /critical image-alt/.test(p)), problems.join("\n"));
+  assert.ok(problems.some((p) => /critical button-name/.test(p)), problems.join("\n"));
+  // The file's gate holds them; this test planted them, so it takes them back.
+  assert.equal(withdrawAccessibilityFindings(/\(planted violations\)/), problems.length);
+  await context.close();
 });

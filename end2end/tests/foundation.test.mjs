@@ -1,24 +1,25 @@
 // Journey: sign in → create workspace → add tenant → invite a member, who
 // accepts in their own browser → sign out,
 // failing on any console error, hydration warning or failed request.
-import { test, before, after } from "node:test";
+import { test } from "@playwright/test";
 import assert from "node:assert/strict";
-import { startServer, launch, watch, shot, hydrated, PASSWORD, loaded } from "./harness.mjs";
+import { startServer, watch, shot, hydrated, PASSWORD, loaded, accessibilityGate } from "./harness.mjs";
+
+accessibilityGate();
 
 let server;
 let browser;
 
-before(async () => {
+test.beforeAll(async ({ browser: runnerBrowser }) => {
   server = await startServer();
   // The first account comes from the command line as a platform operator:
   // on a server without --allow-workspace-creation only they create workspaces.
   server.createUser("ada@example.com", ["--platform-operator"]);
   server.createUser("grace@example.com");
-  browser = await launch();
+  browser = runnerBrowser;
 });
 
-after(async () => {
-  await browser?.close();
+test.afterAll(async () => {
   server?.stop();
 });
 

@@ -8,8 +8,7 @@ import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import net from "node:net";
-import { chromium } from "playwright-core";
-import { before, after } from "node:test";
+import { test } from "@playwright/test";
 
 export const ROOT = resolve(import.meta.dirname, "..", "..");
 export const ARTIFACTS = join(ROOT, "end2end", "artifacts");
@@ -18,17 +17,30 @@ const AXE_SOURCE = readFileSync(createRequire(import.meta.url).resolve("axe-core
 
 /// Every serious or critical accessibility violation any page of this file's
 /// journeys showed (a journey that clears its `problems` does not clear these):
-/// the file fails if there is one. Reported as the process ends, after every
-/// `after` hook has stopped its servers and browsers (a throwing hook would
-/// skip those and leave the file hanging).
+/// the file fails if there is one (see `accessibilityGate`).
 const accessibilityFindings = [];
 const accessibilityChecked = new Set();
-process.on("exit", () => {
-  if (accessibilityFindings.length > 0) {
-    console.error(`accessibility (axe-core, serious or critical):\n${accessibilityFindings.join("\n")}`);
-    process.exitCode = 1;
-  }
-});
+
+/// Fails the file, after its last test, if any page it loaded had a serious
+/// or critical accessibility violation. Each journey file calls it once
+/// (`demoSuite` does); the worker runs files one after another, so the
+/// findings and the pages already checked start afresh for the next file.
+export function accessibilityGate() {
+  test.afterAll(() => {
+    const found = accessibilityFindings.splice(0);
+    accessibilityChecked.clear();
+    if (found.length > 0) throw new Error(`accessibility (axe-core, serious or critical):\n${found.join("\n")}`);
+  });
+}
+
+/// Takes back the file's findings that match `pattern` (a journey that planted
+/// a violation on purpose, to prove the check sees it); answers how many.
+export function withdrawAccessibilityFindings(pattern) {
+  const kept = accessibilityFindings.filter((f) => !pattern.test(f));
+  const withdrawn = accessibilityFindings.length - kept.length;
+  accessibilityFindings.splice(0, accessibilityFindings.length, ...kept);
+  return withdrawn;
+}
 
 /// Runs axe-core on the page as it is now and records each serious or critical
 /// violation (in `problems` when given, and for the file). A page is checked once
@@ -184,18 +196,19 @@ export async function startDemo(extraArgs = []) {
   return { url, sim, fault, deskFault, deskTickets, receiver, received, output: () => output, stop: () => child.kill("SIGTERM") };
 }
 
-/// One `tenantry demo` and one browser for a journey file: started before
-/// its first test, stopped after its last. Read them as `env.demo`, `env.browser`.
+/// One `tenantry demo` for a journey file, started before its first test and
+/// stopped after its last, and the runner's browser (its contexts get traces
+/// and screenshots on failure). Read them as `env.demo`, `env.browser`.
 export function demoSuite(extraArgs = []) {
   const env = { demo: undefined, browser: undefined };
-  before(async () => {
+  test.beforeAll(async ({ browser }) => {
+    env.browser = browser;
     env.demo = await startDemo(extraArgs);
-    env.browser = await launch();
   });
-  after(async () => {
-    await env.browser?.close();
+  test.afterAll(() => {
     env.demo?.stop();
   });
+  accessibilityGate();
   return env;
 }
 
@@ -207,23 +220,6 @@ export async function signInDemo(page, url) {
   await page.getByLabel("Password").fill("tenantry-demo-password");
   await page.getByRole("button", { name: "Sign in" }).click();
   await page.waitForURL(/\/admin$/);
-}
-
-export async function launch() {
-  const browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
-    args: [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-    ],
-  });
-  return browser;
 }
 
 /// Records console errors/warnings, page errors and failed requests.

@@ -3,7 +3,7 @@
 // pauses while the tab is hidden and while a dialog is open; the progress
 // overlay shows a started run and drops it within one cycle after it ends.
 // The simulator's "slow" fault keeps a verification running for a while.
-import { test } from "node:test";
+import { test } from "@playwright/test";
 import assert from "node:assert/strict";
 import { demoSuite, watch, shot, hydrated, signInDemo, tenantDashboard, startVerification as start } from "./harness.mjs";
 

@@ -1,7 +1,7 @@
 // The onboarding wizard on `tenantry demo`: tenant → connection → verify →
 // choose → bootstrap, resuming a draft from the list, each step's run live,
 // and never two bootstrap runs active at once.
-import { test } from "node:test";
+import { test } from "@playwright/test";
 import assert from "node:assert/strict";
 import { demoSuite, watch, shot, hydrated, signInDemo } from "./harness.mjs";
 

@@ -3,7 +3,7 @@
 // simulator's), the grant comes back unconfirmed and "Verify now" confirms
 // it; a platform operator cancels a running run from the system plane and
 // starts it again as the system.
-import { test } from "node:test";
+import { test } from "@playwright/test";
 import assert from "node:assert/strict";
 import { demoSuite, watch, shot, hydrated, signInDemo, tenantDashboard, startVerification } from "./harness.mjs";
 

@@ -1,7 +1,7 @@
 // Journey: every page at a phone's width (390 px) without sideways page
 // scroll (issue 33, "phone"): the navigation folds into a menu button, wide
 // tables scroll inside their own frame. Screenshots at 390 px are kept.
-import { test } from "node:test";
+import { test } from "@playwright/test";
 import assert from "node:assert/strict";
 import { demoSuite, signInDemo, tenantDashboard, watch, shot } from "./harness.mjs";
 

@@ -2,7 +2,7 @@
 // the click, start tenant verification and see the presenter's toast, watch
 // the run succeed, then start an inventory sync and browse what it stored; on
 // the tenant without consent, verification fails with the reason and next steps.
-import { test } from "node:test";
+import { test } from "@playwright/test";
 import assert from "node:assert/strict";
 import { demoSuite, watch, shot, hydrated, signInDemo } from "./harness.mjs";
 

@@ -3,7 +3,7 @@
 // first snapshot: the preview shows the change and the re-creation, the
 // typed name confirms, the run reports per-item results. On the way, the
 // tenant page's drift card and the change history show what the sync found.
-import { test } from "node:test";
+import { test } from "@playwright/test";
 import assert from "node:assert/strict";
 import { demoSuite, watch, shot, hydrated, signInDemo } from "./harness.mjs";
 

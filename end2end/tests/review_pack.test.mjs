@@ -1,7 +1,7 @@
 // The review pack card on `tenantry demo`: no polling without a pack;
 // generate → queued/generating → ready, polling every ~10 s only until then;
 // downloads through the authorised route.
-import { test } from "node:test";
+import { test } from "@playwright/test";
 import assert from "node:assert/strict";
 import { demoSuite, watch, shot, hydrated, signInDemo } from "./harness.mjs";
 

@@ -4,7 +4,7 @@
 // tenant list filters by that tag. Then an every-minute schedule is seen
 // firing, and a bulk inventory on the tag is one overlay entry with a progress
 // bar and a page of its tenants. Fails on any console error or failed request.
-import { test } from "node:test";
+import { test } from "@playwright/test";
 import assert from "node:assert/strict";
 import { demoSuite, watch, shot, hydrated, signInDemo } from "./harness.mjs";
 

@@ -1,13 +1,14 @@
 // Journeys (issue 21): a fresh server is set up from the code it prints;
 // the demo mails an invitation, whose link (read from the demo's page of
 // sent mail) opens the invitation. Fail on any console error or failed request.
-import { test } from "node:test";
+import { test } from "@playwright/test";
 import assert from "node:assert/strict";
-import { startServer, startDemo, launch, watch, shot, hydrated, signInDemo, PASSWORD, loaded } from "./harness.mjs";
+import { startServer, startDemo, watch, shot, hydrated, signInDemo, PASSWORD, loaded, accessibilityGate } from "./harness.mjs";
 
-test("first-run setup: the code from the server's output creates the first owner, then /setup is gone", async () => {
+accessibilityGate();
+
+test("first-run setup: the code from the server's output creates the first owner, then /setup is gone", async ({ browser }) => {
   const server = await startServer();
-  const browser = await launch();
   try {
     for (let i = 0; i < 50 && !/setup code [A-Z0-9-]{14}/.test(server.output()); i++) {
       await new Promise((r) => setTimeout(r, 100));
@@ -48,14 +49,12 @@ test("first-run setup: the code from the server's output creates the first owner
     assert.equal(r.status(), 404);
     await context.close();
   } finally {
-    await browser.close();
     server.stop();
   }
 });
 
-test("the demo mails an invitation; its link opens the invitation", async () => {
+test("the demo mails an invitation; its link opens the invitation", async ({ browser }) => {
   const demo = await startDemo();
-  const browser = await launch();
   try {
     const mailbox = demo.output().match(/sent mail at (http:\/\/[^\s]+)/)?.[1];
     assert.ok(mailbox, `the demo printed no mailbox:\n${demo.output()}`);
@@ -92,7 +91,6 @@ test("the demo mails an invitation; its link opens the invitation", async () => 
     await invitee.getByRole("heading", { name: "Join Demo MSP" }).waitFor();
     assert.deepEqual(problems, [], `browser problems:\n${problems.join("\n")}`);
   } finally {
-    await browser.close();
     demo.stop();
   }
 });

@@ -1,7 +1,7 @@
 // Request support on `tenantry demo` (HaloPSA simulator as the desk): from a
 // tenant dashboard and from a failed run; the answer names the SR- reference
 // and the desk's ticket; reopening shows the latest request of that context only.
-import { test } from "node:test";
+import { test } from "@playwright/test";
 import assert from "node:assert/strict";
 import { demoSuite, watch, shot, hydrated, signInDemo, tenantDashboard } from "./harness.mjs";
 

@@ -4,10 +4,12 @@
 // they are; their caching; and the time until each is usable on a 4 Mbps /
 // 150 ms link (Chromium's own network throttling). Prints figures; asserts
 // only what is not a timing (encodings, caching, the byte budget).
-import { test } from "node:test";
+import { test } from "@playwright/test";
 import assert from "node:assert/strict";
 import http from "node:http";
-import { startServer, launch, watch, hydrated, checkAccessibility, PASSWORD } from "./harness.mjs";
+import { startServer, watch, hydrated, checkAccessibility, PASSWORD, accessibilityGate } from "./harness.mjs";
+
+accessibilityGate();
 
 /// One GET, counting the bytes that crossed the wire (no decompression).
 function wire(url, encoding, cookie) {
@@ -26,10 +28,9 @@ function wire(url, encoding, cookie) {
 
 const kB = (n) => `${(n / 1024).toFixed(1)} kB`;
 
-test("a first visit is small, precompressed and cached by content", async () => {
+test("a first visit is small, precompressed and cached by content", async ({ browser }) => {
   const server = await startServer();
   server.createUser("ada@example.com");
-  const browser = await launch();
   try {
     // The sign-in page: HTML and the stylesheet, no script.
     const signIn = await wire(`${server.url}/sign-in`, "br, gzip");
@@ -119,7 +120,6 @@ test("a first visit is small, precompressed and cached by content", async () => 
     );
     assert.deepEqual(coldProblems, []);
   } finally {
-    await browser.close();
     server.stop();
   }
 });

@@ -318,6 +318,21 @@ fn workers(
     (tx, handles)
 }
 
+/// Brings a freshly seeded database to a steady state before measuring, once
+/// after all seeding: statistics, and on PostgreSQL the visibility map
+/// autovacuum would have set (index-only counts depend on it).
+pub(crate) async fn settle(svc: &Services) -> Result<(), String> {
+    let maintenance = match svc.store.backend() {
+        Backend::Postgres => "VACUUM ANALYZE",
+        Backend::Sqlite => "ANALYZE",
+    };
+    sqlx::query(maintenance)
+        .execute(svc.store.unguarded_pool())
+        .await
+        .map(|_| ())
+        .map_err(|e| format!("settling the seeded database: {e}"))
+}
+
 pub(crate) fn percentile(sorted: &[f64], p: f64) -> f64 {
     if sorted.is_empty() {
         return f64::NAN;

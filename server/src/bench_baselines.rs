@@ -151,13 +151,6 @@ async fn seed(f: &Fresh, items: usize) -> Result<(), String> {
         }
         tx.commit().await.map_err(|e| e.to_string())?;
     }
-    if let Backend::Postgres = f.svc.store.backend() {
-        let mut conn = f.svc.store.write().await.map_err(|e| e.to_string())?;
-        sqlx::query("ANALYZE")
-            .execute(&mut *conn)
-            .await
-            .map_err(e)?;
-    }
     Ok(())
 }
 
@@ -276,6 +269,7 @@ pub async fn run(opts: BaselineBenchOptions) -> Result<(), String> {
     for backend in backends {
         let f = fresh(backend, n, &opts.pg_admin_url, true).await?;
         seed(&f, items).await?;
+        crate::bench::settle(&f.svc).await?;
         let ws = {
             let mut conn = f.svc.store.read().await.map_err(|e| e.to_string())?;
             let (ws,): (i64,) = sqlx::query_as("SELECT id FROM workspaces LIMIT 1")

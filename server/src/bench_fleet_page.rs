@@ -29,13 +29,7 @@ pub struct FleetPageBenchOptions {
     pub pg_admin_url: String,
 }
 
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i.min(sorted.len() - 1)]
-}
+use crate::bench::percentile;
 
 pub(crate) async fn seed(f: &crate::bench::Fresh) -> Result<(), String> {
     let svc = &f.svc;
@@ -116,12 +110,6 @@ pub(crate) async fn seed(f: &crate::bench::Fresh) -> Result<(), String> {
         }
     }
     tx.commit().await.map_err(|e| e.to_string())?;
-    if let Backend::Postgres = svc.store.backend() {
-        sqlx::query("ANALYZE")
-            .execute(svc.store.unguarded_pool())
-            .await
-            .map_err(e)?;
-    }
     Ok(())
 }
 
@@ -141,6 +129,7 @@ pub async fn run(opts: FleetPageBenchOptions) -> Result<(), String> {
     for backend in backends {
         let f = fresh(backend, opts.tenants, &opts.pg_admin_url, false).await?;
         seed(&f).await?;
+        crate::bench::settle(&f.svc).await?;
         let name = match backend {
             Backend::Sqlite => "SQLite",
             Backend::Postgres => "PostgreSQL",

@@ -175,6 +175,7 @@ pub async fn run(opts: HttpBenchOptions) -> Result<(), String> {
         now,
     )
     .await?;
+    crate::bench::settle(&f.svc).await?;
     eprintln!(
         "{backend:?}: seeded {} runs in {:.1} s",
         opts.runs,

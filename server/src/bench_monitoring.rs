@@ -109,16 +109,6 @@ pub(crate) async fn seed(
         .execute(svc.store.unguarded_pool())
         .await
         .map_err(|e| format!("seeding runs: {e}"))?;
-    // A steady-state table: statistics, and on PostgreSQL the visibility map
-    // autovacuum would have set (index-only counts depend on it).
-    let maintenance = match svc.store.backend() {
-        Backend::Postgres => "VACUUM ANALYZE operation_runs",
-        Backend::Sqlite => "ANALYZE",
-    };
-    sqlx::query(maintenance)
-        .execute(svc.store.unguarded_pool())
-        .await
-        .map_err(|e| e.to_string())?;
     Ok(())
 }
 
@@ -162,6 +152,7 @@ pub async fn run(opts: MonitoringBenchOptions) -> Result<(), String> {
             let first = f.tenants.first().map(|t| t.0).unwrap_or(1);
             let seeding = Instant::now();
             seed(svc, n, first, opts.tenants as i64, f.owner.user_id.0, now).await?;
+            crate::bench::settle(svc).await?;
             eprintln!(
                 "{backend:?}: seeded {n} runs in {:.1} s",
                 seeding.elapsed().as_secs_f64()

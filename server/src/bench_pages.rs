@@ -338,14 +338,7 @@ async fn seed_and_measure(opts: &PagesBenchOptions, f: &crate::bench::Fresh) -> 
     crate::bench_fleet_page::seed(f).await?;
     crate::bench_search::seed_provider_data(svc).await?;
     let seeded = seed_the_rest(f).await?;
-    let maintenance = match backend_of(f) {
-        Backend::Postgres => "VACUUM ANALYZE",
-        Backend::Sqlite => "ANALYZE",
-    };
-    sqlx::query(maintenance)
-        .execute(svc.store.unguarded_pool())
-        .await
-        .map_err(e)?;
+    crate::bench::settle(svc).await?;
     eprintln!(
         "{:?}: seeded in {:.1} s",
         backend_of(f),

@@ -115,14 +115,6 @@ pub(crate) async fn seed_provider_data(svc: &domain::services::Services) -> Resu
             .await
             .map_err(|e| format!("seeding provider data: {e}"))?;
     }
-    let maintenance = match svc.store.backend() {
-        Backend::Postgres => "VACUUM ANALYZE",
-        Backend::Sqlite => "ANALYZE",
-    };
-    sqlx::query(maintenance)
-        .execute(svc.store.unguarded_pool())
-        .await
-        .map_err(|e| e.to_string())?;
     Ok(())
 }
 
@@ -154,6 +146,7 @@ pub async fn run(opts: SearchBenchOptions) -> Result<(), String> {
         )
         .await?;
         seed_provider_data(svc).await?;
+        crate::bench::settle(svc).await?;
         let counts: (i64, i64) = sqlx::query_as(
             "SELECT (SELECT COUNT(*) FROM inventory_items), (SELECT COUNT(*) FROM directory_groups)",
         )

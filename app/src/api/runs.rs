@@ -55,16 +55,35 @@ pub async fn load_hub(query: String) -> ApiResult<Option<domain::runs::views::Hu
     Ok(domain::runs::monitoring::hub(&svc, &actor, &query).await?)
 }
 
+/// A tenant's run summary; `refresh` (the live island's poll) leaves out
+/// the runs-per-day chart, which the page draws around the island.
 #[server(prefix = "/api", endpoint = "runs/tenant_summary")]
-pub async fn load_tenant_runs(tenant: TenantId) -> ApiResult<domain::runs::views::RunSummary> {
+pub async fn load_tenant_runs(
+    tenant: TenantId,
+    refresh: Option<bool>,
+) -> ApiResult<domain::runs::views::RunSummary> {
     let (svc, actor) = signed_in()?;
-    Ok(domain::runs::monitoring::tenant_summary(&svc, &actor, tenant).await?)
+    let read_for = summary_for(refresh);
+    Ok(domain::runs::monitoring::tenant_summary_for(&svc, &actor, tenant, read_for).await?)
 }
 
+/// The workspace's run summary; `refresh` as for a tenant's.
 #[server(prefix = "/api", endpoint = "runs/workspace_summary")]
-pub async fn load_workspace_runs() -> ApiResult<Option<domain::runs::views::RunSummary>> {
+pub async fn load_workspace_runs(
+    refresh: Option<bool>,
+) -> ApiResult<Option<domain::runs::views::RunSummary>> {
     let (svc, actor) = signed_in()?;
-    Ok(domain::runs::monitoring::workspace_summary(&svc, &actor).await?)
+    let read_for = summary_for(refresh);
+    Ok(domain::runs::monitoring::workspace_summary_for(&svc, &actor, read_for).await?)
+}
+
+#[cfg(feature = "ssr")]
+fn summary_for(refresh: Option<bool>) -> domain::runs::monitoring::SummaryFor {
+    if refresh == Some(true) {
+        domain::runs::monitoring::SummaryFor::Refresh
+    } else {
+        domain::runs::monitoring::SummaryFor::Page
+    }
 }
 
 /// The run-detail island's poll: one run's changing fields, by primary

@@ -325,8 +325,8 @@ pub fn LiveRunSummary(
             immediately,
             move || async move {
                 match tenant {
-                    Some(t) => api::load_tenant_runs(t).await,
-                    None => api::load_workspace_runs()
+                    Some(t) => api::load_tenant_runs(t, Some(true)).await,
+                    None => api::load_workspace_runs(Some(true))
                         .await
                         .map(|s| s.unwrap_or_else(|| state.get_untracked())),
                 }

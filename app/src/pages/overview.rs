@@ -20,7 +20,7 @@ pub fn Overview() -> impl IntoView {
                         <a class="kpi" href="/admin/tenants"><span class="kpi-value">{thousands(p.active_tenant_count)}</span><span class="kpi-label">"Active tenants"</span></a>
                         <a class="kpi" href="/admin/members"><span class="kpi-value">{thousands(p.member_count)}</span><span class="kpi-label">"Members"</span></a>
                     </div>
-                    {(p.tenant_count > 0).then(|| load(api::load_workspace_runs(), |s: Option<domain::runs::views::RunSummary>| {
+                    {(p.tenant_count > 0).then(|| load(api::load_workspace_runs(None), |s: Option<domain::runs::views::RunSummary>| {
                         s.map(|mut s| {
                             let trend = std::mem::take(&mut s.trend);
                             view! {

@@ -276,7 +276,7 @@ pub fn TenantDashboard() -> impl IntoView {
                     {(!is_active).then(|| view! {
                         <p class="notice notice-warn" role="status">"This tenant is inactive: operations cannot start for it until it is activated again."</p>
                     })}
-                    {load(api::load_tenant_runs(id), move |mut s: domain::runs::views::RunSummary| {
+                    {load(api::load_tenant_runs(id, None), move |mut s: domain::runs::views::RunSummary| {
                         let trend = std::mem::take(&mut s.trend);
                         view! {
                             <crate::pages::operations::LiveRunSummary initial=s tenant=id/>

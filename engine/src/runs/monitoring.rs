@@ -18,7 +18,7 @@ use crate::ids::{RunId, TenantId, UserId, WorkspaceId};
 use crate::rbac::{Capability, Role};
 use crate::runs::views::{
     ActiveRun, ActiveRuns, HubPage, KpiTile, RunPage, RunPulse, RunRow, RunShortList, RunSummary,
-    SystemRunList, SystemRunsPage,
+    RunsPerDay, SystemRunList, SystemRunsPage,
 };
 use crate::services::Services;
 use sqlx::Row;
@@ -457,6 +457,15 @@ async fn short_list(
     })
 }
 
+/// What a summary is read for: the page (with its runs-per-day chart) or
+/// the live island's refresh (the numbers only: the chart is drawn around
+/// the island and a refresh never carries it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SummaryFor {
+    Page,
+    Refresh,
+}
+
 /// KPI tiles, needs-attention lists and recent runs, for one tenant or (with
 /// `tenant = None`) every tenant the viewer may see.
 async fn summary(
@@ -464,17 +473,23 @@ async fn summary(
     viewer: &Viewer,
     actor: &Actor,
     tenant: Option<TenantId>,
+    read_for: SummaryFor,
 ) -> AppResult<RunSummary> {
     let now = svc.now();
-    let rules = crate::zones::rules(actor.time_zone.as_deref(), now);
-    let trend = super::trends::runs_per_day(
-        svc,
-        viewer,
-        &RunFilter::default().for_tenant(tenant),
-        rules.as_ref(),
-        now,
-    )
-    .await?;
+    let trend = match read_for {
+        SummaryFor::Page => {
+            let rules = crate::zones::rules(actor.time_zone.as_deref(), now);
+            super::trends::runs_per_day(
+                svc,
+                viewer,
+                &RunFilter::default().for_tenant(tenant),
+                rules.as_ref(),
+                now,
+            )
+            .await?
+        }
+        SummaryFor::Refresh => RunsPerDay::default(),
+    };
     let mut tiles = Vec::with_capacity(Kpi::ALL.len());
     for kpi in Kpi::ALL {
         let filter = kpi.filter(tenant);
@@ -525,25 +540,45 @@ pub async fn tenant_summary(
     actor: &Actor,
     tenant: TenantId,
 ) -> AppResult<RunSummary> {
+    tenant_summary_for(svc, actor, tenant, SummaryFor::Page).await
+}
+
+/// The tenant dashboard's run summary, for the page or a refresh.
+pub async fn tenant_summary_for(
+    svc: &Services,
+    actor: &Actor,
+    tenant: TenantId,
+    read_for: SummaryFor,
+) -> AppResult<RunSummary> {
     let access = access::tenant(svc, actor, tenant, Capability::OperationsView).await?;
     summary(
         svc,
         &Viewer::member(&access.workspace, actor),
         actor,
         Some(tenant),
+        read_for,
     )
     .await
 }
 
 /// The workspace overview's run summary across the tenants the actor may see.
 pub async fn workspace_summary(svc: &Services, actor: &Actor) -> AppResult<Option<RunSummary>> {
+    workspace_summary_for(svc, actor, SummaryFor::Page).await
+}
+
+/// The workspace overview's run summary, for the page or a refresh.
+pub async fn workspace_summary_for(
+    svc: &Services,
+    actor: &Actor,
+    read_for: SummaryFor,
+) -> AppResult<Option<RunSummary>> {
     let Some(access) =
         access::current_workspace_with(svc, actor, Capability::OperationsView).await?
     else {
         return Ok(None);
     };
     Ok(Some(
-        summary(svc, &Viewer::member(&access, actor), actor, None).await?,
+        summary(svc, &Viewer::member(&access, actor), actor, None, read_for).await?,
     ))
 }
 

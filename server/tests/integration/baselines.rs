@@ -599,6 +599,16 @@ async fn matrix_counts_versions_and_expiry(backend: Backend) {
         .filter_map(|r| r.alignment_percent())
         .collect();
     assert!(pcts.windows(2).all(|w| w[0] <= w[1]), "sorted by alignment");
+    // Sorted by name, alignment is read for the page's tenants only: the same.
+    let by_name = domain::fleet::page(svc, &w.owner, "")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(by_name.rows.len(), fleet.rows.len());
+    for r in &by_name.rows {
+        let sorted = fleet.rows.iter().find(|x| x.tenant == r.tenant);
+        assert_eq!(Some(r.alignment), sorted.map(|x| x.alignment));
+    }
     assert_eq!(
         fleet.alignment_by_day.last().copied().flatten(),
         domain::baselines::percent(totals.aligned, totals.total())

@@ -683,6 +683,17 @@ async fn the_charts_count_what_the_lists_count(backend: Backend) {
             .unwrap();
         assert_eq!(counts(&summary.trend), all, "overview for {}", actor.email);
         assert_eq!(summary.trend.days.len(), 30);
+        // The live island's refresh: the same numbers, no chart read.
+        let refresh =
+            monitoring::workspace_summary_for(svc, actor, monitoring::SummaryFor::Refresh)
+                .await
+                .unwrap()
+                .unwrap();
+        assert!(refresh.trend.days.is_empty());
+        assert_eq!(
+            (&refresh.tiles, &refresh.attention, &refresh.recent),
+            (&summary.tiles, &summary.attention, &summary.recent)
+        );
         let fleet = domain::fleet::page(svc, actor, "").await.unwrap().unwrap();
         assert_eq!(counts(&fleet.runs_by_day), all, "fleet for {}", actor.email);
         assert_eq!(
@@ -699,6 +710,12 @@ async fn the_charts_count_what_the_lists_count(backend: Backend) {
             let want = expected_days(&w.runs, view, &f, bounds);
             let tenant = monitoring::tenant_summary(svc, actor, *t).await.unwrap();
             assert_eq!(counts(&tenant.trend), want, "tenant page");
+            let refresh =
+                monitoring::tenant_summary_for(svc, actor, *t, monitoring::SummaryFor::Refresh)
+                    .await
+                    .unwrap();
+            assert!(refresh.trend.days.is_empty());
+            assert_eq!(refresh.tiles, tenant.tiles);
             // The hub's chart follows the scope filters, not the tab.
             let link = RunFilter::tab(Tab::FollowUp)
                 .for_tenant(Some(*t))

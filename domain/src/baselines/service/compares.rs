@@ -5,7 +5,7 @@ use crate::error::{AppError, AppResult};
 use crate::ids::{BaselineId, TenantId, WorkspaceId};
 use crate::runs::gate::{Initiator, StartGate, StartRequest};
 use crate::runs::service::ClaimedRun;
-use crate::runs::sql::published;
+use crate::runs::sql::{published, published_scalar};
 use crate::services::Services;
 use crate::views::AuditAction;
 use sqlx::AnyConnection;
@@ -109,19 +109,37 @@ pub async fn compare_due(svc: &Services) -> AppResult<u64> {
 }
 
 /// Fleet alignment per tenant: aligned and compared cells of the latest
-/// published comparison with each baseline that applies to it now.
+/// published comparison with each baseline that applies to it now; for
+/// `only` these tenants (every tenant of the workspace when `None`).
 pub(crate) async fn alignment_by_tenant(
     conn: &mut AnyConnection,
     ws: WorkspaceId,
+    only: Option<&[i64]>,
 ) -> AppResult<HashMap<i64, (i64, i64)>> {
+    let among = match only {
+        Some([]) => return Ok(HashMap::new()),
+        // Our own ids, written as numbers.
+        Some(ids) => format!(
+            " AND r.tenant_id IN ({})",
+            ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",")
+        ),
+        None => String::new(),
+    };
+    // The latest published result of each tenant and baseline in one pass
+    // (a window, not `id IN (SELECT MAX(id) … GROUP BY)`, which the planner
+    // may re-aggregate once per outer row when its estimates are off).
     let rows: Vec<(i64, i64, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT r.tenant_id, CAST(COALESCE(SUM(r.aligned), 0) AS BIGINT), CAST(COALESCE(SUM(r.aligned + r.different + r.missing), 0) AS BIGINT)
-         FROM baseline_results r JOIN tenants t ON t.id = r.tenant_id JOIN baselines b ON b.id = r.baseline_id
-         WHERE r.workspace_id = $1 AND {} AND r.id IN (
-             SELECT MAX(r2.id) FROM baseline_results r2 WHERE r2.workspace_id = $1 AND {} GROUP BY r2.tenant_id, r2.baseline_id)
-         GROUP BY r.tenant_id",
+        "SELECT x.tenant_id, CAST(COALESCE(SUM(x.aligned), 0) AS BIGINT), CAST(COALESCE(SUM(x.compared), 0) AS BIGINT)
+         FROM (
+             SELECT r.tenant_id, r.baseline_id, r.aligned, r.aligned + r.different + r.missing AS compared,
+                    ROW_NUMBER() OVER (PARTITION BY r.tenant_id, r.baseline_id ORDER BY r.id DESC) AS rn
+             FROM baseline_results r
+             WHERE r.workspace_id = $1{among} AND {}
+         ) x JOIN tenants t ON t.id = x.tenant_id JOIN baselines b ON b.id = x.baseline_id
+         WHERE x.rn = 1 AND {}
+         GROUP BY x.tenant_id",
+        published_scalar("r"),
         assigned("b.id", "t"),
-        published("r2"),
     )))
     .bind(ws.0)
     .fetch_all(conn)
