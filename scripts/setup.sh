@@ -51,6 +51,13 @@ if $browser; then
     apt-get update -qq >/dev/null
     apt-get install -y -qq --no-install-recommends request-tracker5 rt5-db-sqlite rt5-standalone >/dev/null
   fi
+  # pg_dump / pg_restore for the backup and restore tests.
+  if ! command -v pg_dump >/dev/null 2>&1; then
+    say "installing PostgreSQL's client tools for the backup tests"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq >/dev/null
+    apt-get install -y -qq --no-install-recommends postgresql-client >/dev/null
+  fi
   # Supply-chain policy (deny.toml): licenses, bans, sources, advisories.
   if [ "$(cargo deny --version 2>/dev/null)" != "cargo-deny 0.20.2" ]; then
     say "installing cargo-deny (several minutes, once)"

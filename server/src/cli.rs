@@ -72,6 +72,12 @@ enum Command {
     Demo(crate::demo::DemoArgs),
     /// Apply pending database migrations and exit.
     Migrate,
+    /// Copy the database to a file (SQLite: while serving; PostgreSQL:
+    /// pg_dump). The secret key is not in it: keep that apart.
+    Backup(crate::backup::BackupArgs),
+    /// Load a backup into DATABASE_URL (a new SQLite file or an empty
+    /// PostgreSQL database), ready to serve.
+    Restore(crate::backup::RestoreArgs),
     /// Benchmarks that print figures (see specs/002-operation-runs.md).
     #[cfg(feature = "demo")]
     Bench {
@@ -523,6 +529,8 @@ pub async fn run(cli: Cli) -> Result<(), String> {
         #[cfg(feature = "demo")]
         Command::Bench { command } => bench(command).await,
         Command::Migrate => migrate(url).await,
+        Command::Backup(args) => crate::backup::backup(&url, args).await,
+        Command::Restore(args) => crate::backup::restore(&url, args).await,
         Command::User {
             command:
                 UserCommand::Create {

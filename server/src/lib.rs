@@ -3,6 +3,7 @@
 //! middleware (session → CSRF → security headers), static files and the CLI.
 
 pub mod assets;
+pub mod backup;
 #[cfg(feature = "demo")]
 pub mod bench;
 #[cfg(feature = "demo")]

@@ -11,6 +11,8 @@ pub mod views;
 #[cfg(feature = "server")]
 pub mod catalogue;
 #[cfg(feature = "server")]
+pub mod end_marks;
+#[cfg(feature = "server")]
 pub mod gate;
 #[cfg(feature = "server")]
 pub mod handlers;

@@ -248,6 +248,12 @@ impl AppBuilder {
         self.serve(db, store).await
     }
 
+    /// An app on a database the test prepared (a restored backup).
+    pub async fn spawn_on(self, db: TestDatabase) -> TestApp {
+        let store = open_store_with(&db.url, self.pool.clone()).await;
+        self.serve(db, store).await
+    }
+
     /// On PostgreSQL, with the app reaching its database through a TCP proxy
     /// the test controls (to stop and restart "the database" under it).
     pub async fn spawn_via_proxy(self) -> (TestApp, crate::tcp_proxy::TcpProxy) {

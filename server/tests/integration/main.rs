@@ -12,6 +12,7 @@ mod admission_crash;
 mod alerts;
 mod assets;
 mod authz_matrix;
+mod backup;
 mod baselines;
 mod bulk;
 mod concurrency;
