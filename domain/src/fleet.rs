@@ -268,7 +268,7 @@ mod service {
     use crate::access::{self, Actor};
     use crate::error::AppResult;
     use crate::rbac::Capability;
-    use crate::runs::sql::{published, published_scalar};
+    use crate::runs::sql::published_scalar;
     use crate::runs::trends;
     use crate::services::Services;
     use std::collections::HashMap;
@@ -321,9 +321,21 @@ mod service {
         }
         let visible_to = (!access.role().sees_all_tenants()).then_some(actor.user_id);
         let tenants = listed_tenants(&mut conn, ws, visible_to, query.tag).await?;
-        let shown: std::collections::HashSet<i64> = tenants.iter().map(|t| t.0).collect();
-        let drift_by_day = drift_chart(&mut conn, ws, &bounds, &shown).await?;
-        let alignment_by_day = alignment_chart(&mut conn, ws, &bounds, &shown).await?;
+        // The charts cover the listed tenants: every tenant of the workspace
+        // unless the reader sees only some or a tag narrows the list.
+        let ids: Vec<i64> = tenants.iter().map(|t| t.0).collect();
+        let listed = match (visible_to, query.tag) {
+            (None, None) => String::new(),
+            // Our own ids, written as numbers (none: a filter nothing passes).
+            _ if ids.is_empty() => " AND 1 = 0".to_string(),
+            _ => format!(
+                " AND {{t}}.tenant_id IN ({})",
+                ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",")
+            ),
+        };
+        let drift_by_day = drift_chart(&mut conn, ws, &bounds, &listed.replace("{t}", "d")).await?;
+        let alignment_by_day =
+            alignment_chart(&mut conn, ws, &bounds, &listed.replace("{t}", "r")).await?;
         // The table reads what the page shows: the column it is sorted by
         // for every tenant (to order the whole fleet), every other column
         // for the page's tenants only, once the order is known.
@@ -655,23 +667,23 @@ mod service {
             .collect())
     }
 
-    /// The first day of the charts (the last bar ends now, inclusive).
-    /// The fleet's drift per day, over the listed tenants.
+    /// The fleet's drift per day, over the listed tenants (`listed`: a
+    /// tenant filter on `d`, empty for the whole workspace).
     async fn drift_chart(
         conn: &mut sqlx::AnyConnection,
         ws: i64,
         bounds: &[i64],
-        shown: &std::collections::HashSet<i64>,
+        listed: &str,
     ) -> AppResult<Vec<i64>> {
         let (Some(from), Some(until)) = (bounds.first(), bounds.last()) else {
             return Ok(Vec::new());
         };
-        let per_day: Vec<(i64, i64, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "SELECT d.tenant_id, {} AS day, COUNT(*) FROM drift_entries d
-             WHERE d.workspace_id = $1 AND d.detected_at >= $2 AND d.detected_at < $3 AND {}
-             GROUP BY 1, 2",
+        let per_day: Vec<(i64, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {} AS day, COUNT(*) FROM drift_entries d
+             WHERE d.workspace_id = $1{listed} AND d.detected_at >= $2 AND d.detected_at < $3 AND {}
+             GROUP BY 1",
             trends::day_index_sql("d.detected_at", bounds),
-            published("d")
+            published_scalar("d")
         )))
         .bind(ws)
         .bind(*from)
@@ -679,22 +691,21 @@ mod service {
         .fetch_all(conn)
         .await?;
         let mut by_day = vec![0i64; bounds.len() - 1];
-        for (tenant, day, n) in per_day {
-            if shown.contains(&tenant)
-                && let Some(slot) = usize::try_from(day).ok().and_then(|d| by_day.get_mut(d))
-            {
+        for (day, n) in per_day {
+            if let Some(slot) = usize::try_from(day).ok().and_then(|d| by_day.get_mut(d)) {
                 *slot += n;
             }
         }
         Ok(by_day)
     }
 
-    /// The fleet's alignment per day in per cent, over the listed tenants.
+    /// The fleet's alignment per day in per cent, over the listed tenants
+    /// (`listed`: a tenant filter on `r`).
     async fn alignment_chart(
         conn: &mut sqlx::AnyConnection,
         ws: i64,
         bounds: &[i64],
-        shown: &std::collections::HashSet<i64>,
+        listed: &str,
     ) -> AppResult<Vec<Option<i64>>> {
         let (Some(from), Some(until)) = (bounds.first(), bounds.last()) else {
             return Ok(Vec::new());
@@ -702,16 +713,16 @@ mod service {
         let day = |c: &str| trends::day_index_sql(c, bounds);
         // The latest published comparison of each tenant and baseline each
         // day, in one pass (a window: see `alignment_by_tenant`).
-        let per_day: Vec<(i64, i64, i64, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "SELECT x.tenant_id, x.day, CAST(SUM(x.aligned) AS BIGINT), CAST(SUM(x.compared) AS BIGINT)
+        let per_day: Vec<(i64, i64, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT x.day, CAST(SUM(x.aligned) AS BIGINT), CAST(SUM(x.compared) AS BIGINT)
              FROM (
-                 SELECT r.tenant_id, {} AS day, r.aligned, r.aligned + r.different + r.missing AS compared,
+                 SELECT {} AS day, r.aligned, r.aligned + r.different + r.missing AS compared,
                         ROW_NUMBER() OVER (PARTITION BY r.tenant_id, r.baseline_id, {} ORDER BY r.id DESC) AS rn
                  FROM baseline_results r
-                 WHERE r.workspace_id = $1 AND r.compared_at >= $2 AND r.compared_at < $3 AND {}
+                 WHERE r.workspace_id = $1{listed} AND r.compared_at >= $2 AND r.compared_at < $3 AND {}
              ) x
              WHERE x.rn = 1
-             GROUP BY 1, 2",
+             GROUP BY 1",
             day("r.compared_at"),
             day("r.compared_at"),
             published_scalar("r"),
@@ -722,10 +733,8 @@ mod service {
         .fetch_all(conn)
         .await?;
         let mut by_day = vec![(0i64, 0i64); bounds.len() - 1];
-        for (tenant, day, aligned, total) in per_day {
-            if shown.contains(&tenant)
-                && let Some(slot) = usize::try_from(day).ok().and_then(|d| by_day.get_mut(d))
-            {
+        for (day, aligned, total) in per_day {
+            if let Some(slot) = usize::try_from(day).ok().and_then(|d| by_day.get_mut(d)) {
                 slot.0 += aligned;
                 slot.1 += total;
             }

@@ -201,6 +201,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../../migrations/sqlite/0026_run_trends.sql"),
         postgres: include_str!("../../migrations/postgres/0026_run_trends.sql"),
     },
+    Migration {
+        version: 27,
+        name: "fleet_failed",
+        sqlite: include_str!("../../migrations/sqlite/0027_fleet_failed.sql"),
+        postgres: include_str!("../../migrations/postgres/0027_fleet_failed.sql"),
+    },
 ];
 
 /// PostgreSQL: trigram indexes for search by part of a name, where the

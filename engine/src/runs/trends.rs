@@ -201,23 +201,8 @@ pub async fn runs_per_day(
         })
         .await?;
         let upto = mark.clamp(first, last);
-        let rows: Vec<(i64, String, i64)> = sqlx::query_as(
-            "SELECT quarter, outcome, runs FROM run_ended_quarters
-             WHERE workspace_id = $1 AND quarter >= $2 AND quarter < $3",
-        )
-        .bind(ws)
-        .bind(first / QUARTER)
-        .bind(upto / QUARTER)
-        .fetch_all(&mut *svc.store.read().await?)
-        .await?;
-        for (quarter, outcome, n) in rows {
-            // The day whose midnight is the last at or before the quarter's start.
-            let at = quarter * QUARTER;
-            add(
-                bounds.partition_point(|b| *b <= at).checked_sub(1),
-                &outcome,
-                n,
-            );
+        for (day, outcome, n) in closed_quarters_by_day(svc, ws, &bounds, upto).await?.iter() {
+            add(Some(*day), outcome, *n);
         }
         live_from = upto;
     }
@@ -244,6 +229,70 @@ pub async fn runs_per_day(
         }
     }
     Ok(RunsPerDay { days })
+}
+
+/// A workspace's closed quarter hours from the first bound up to `upto`,
+/// summed into the reader's days: (day, outcome, runs).
+type DaySums = std::sync::Arc<Vec<(usize, String, i64)>>;
+
+/// Sums of closed quarter hours already read, by database, workspace, the
+/// reader's days and how far they are filled. A filled quarter hour never
+/// changes (ended runs never change and the fill mark only moves forward),
+/// so the same key always sums the same: a page drawn again reads only the
+/// runs since the mark. Bounded: emptied when full.
+static DAY_SUMS: std::sync::LazyLock<
+    std::sync::Mutex<std::collections::HashMap<DaySumsKey, DaySums>>,
+> = std::sync::LazyLock::new(Default::default);
+/// (the database's URL, workspace, the reader's day bounds, filled up to).
+type DaySumsKey = (String, i64, Vec<i64>, i64);
+const DAY_SUMS_KEPT: usize = 1024;
+
+async fn closed_quarters_by_day(
+    svc: &Services,
+    ws: i64,
+    bounds: &[i64],
+    upto: i64,
+) -> AppResult<DaySums> {
+    let Some(&first) = bounds.first() else {
+        return Ok(DaySums::default());
+    };
+    if upto <= first {
+        return Ok(DaySums::default());
+    }
+    let key = (svc.store.url().to_string(), ws, bounds.to_vec(), upto);
+    let kept = DAY_SUMS
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .get(&key)
+        .cloned();
+    if let Some(sums) = kept {
+        return Ok(sums);
+    }
+    let rows: Vec<(i64, String, i64)> = sqlx::query_as(
+        "SELECT quarter, outcome, runs FROM run_ended_quarters
+         WHERE workspace_id = $1 AND quarter >= $2 AND quarter < $3",
+    )
+    .bind(ws)
+    .bind(first / QUARTER)
+    .bind(upto / QUARTER)
+    .fetch_all(&mut *svc.store.read().await?)
+    .await?;
+    let mut by_day: std::collections::BTreeMap<(usize, String), i64> = Default::default();
+    for (quarter, outcome, n) in rows {
+        // The day whose midnight is the last at or before the quarter's start.
+        let at = quarter * QUARTER;
+        if let Some(day) = bounds.partition_point(|b| *b <= at).checked_sub(1) {
+            *by_day.entry((day, outcome)).or_default() += n;
+        }
+    }
+    let sums: DaySums =
+        std::sync::Arc::new(by_day.into_iter().map(|((d, o), n)| (d, o, n)).collect());
+    let mut map = DAY_SUMS.lock().unwrap_or_else(|p| p.into_inner());
+    if map.len() >= DAY_SUMS_KEPT {
+        map.clear();
+    }
+    map.insert(key, sums.clone());
+    Ok(sums)
 }
 
 /// SQL for a run's duration bucket ([`DURATION_BUCKETS`]).
