@@ -232,6 +232,18 @@ async fn restore_postgres(database_url: &str, args: &RestoreArgs) -> Result<(), 
             String::from_utf8_lossy(&listed.stderr).trim()
         ));
     }
+    // Another database's dump would load and then fail half-way through
+    // the steps after it: refused before anything is loaded.
+    let contents = String::from_utf8_lossy(&listed.stdout);
+    if !contents
+        .lines()
+        .any(|l| l.contains(" TABLE ") && l.contains(" operation_runs "))
+    {
+        return Err(format!(
+            "{} is not a Tenantry backup (it holds no table of runs; nothing was changed)",
+            args.from.display()
+        ));
+    }
     {
         let probe = Store::connect(database_url, StoreOptions::default())
             .await
@@ -273,6 +285,13 @@ async fn restore_postgres(database_url: &str, args: &RestoreArgs) -> Result<(), 
 
 /// After loading: end marks renumbered, pending migrations applied.
 async fn finish(store: &Store) -> Result<(), String> {
+    // `--finish` on a database that holds nothing of Tenantry's.
+    let loaded: Result<(i64,), _> = sqlx::query_as("SELECT COUNT(*) FROM run_end_cursors")
+        .fetch_one(&mut *store.read().await.map_err(e)?)
+        .await;
+    if loaded.is_err() {
+        return Err("DATABASE_URL holds no Tenantry data: nothing to finish".into());
+    }
     let renumbered = async {
         let mut tx = store.begin().await?;
         let n = domain::runs::end_marks::renumber(&mut tx, store.backend()).await?;

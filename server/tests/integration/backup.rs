@@ -183,6 +183,44 @@ async fn backup_and_restore_into_a_fresh_database(backend: Backend) {
         );
     }
 
+    // Another database's backup (an empty one): refused before loading.
+    let other = TestDatabase::create(backend).await;
+    let foreign = file_in(&dir, &format!("foreign-{backend:?}.bak"));
+    let _ = std::fs::remove_file(&foreign);
+    if backend == Backend::Postgres {
+        server::backup::backup(
+            &other.url,
+            BackupArgs {
+                to: foreign.clone(),
+            },
+        )
+        .await
+        .unwrap();
+        let refused = server::backup::restore(
+            &empty.url,
+            RestoreArgs {
+                from: foreign.clone(),
+                finish: false,
+            },
+        )
+        .await
+        .unwrap_err();
+        assert!(refused.contains("not a Tenantry backup"), "{refused}");
+        let _ = std::fs::remove_file(&foreign);
+        // Nothing loaded: finishing it says so.
+        let nothing = server::backup::restore(
+            &empty.url,
+            RestoreArgs {
+                from: file.clone(),
+                finish: true,
+            },
+        )
+        .await
+        .unwrap_err();
+        assert!(nothing.contains("no Tenantry data"), "{nothing}");
+    }
+    drop(other);
+
     // Into a fresh database, then served.
     server::backup::restore(
         &empty.url,
