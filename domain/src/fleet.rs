@@ -268,7 +268,7 @@ mod service {
     use crate::access::{self, Actor};
     use crate::error::AppResult;
     use crate::rbac::Capability;
-    use crate::runs::sql::published_scalar;
+    use crate::runs::sql::{published_scalar, tenant_among};
     use crate::runs::trends;
     use crate::services::Services;
     use std::collections::HashMap;
@@ -324,18 +324,14 @@ mod service {
         // The charts cover the listed tenants: every tenant of the workspace
         // unless the reader sees only some or a tag narrows the list.
         let ids: Vec<i64> = tenants.iter().map(|t| t.0).collect();
-        let listed = match (visible_to, query.tag) {
+        let listed = |alias: &str| match (visible_to, query.tag) {
             (None, None) => String::new(),
-            // Our own ids, written as numbers (none: a filter nothing passes).
+            // None listed: a filter nothing passes.
             _ if ids.is_empty() => " AND 1 = 0".to_string(),
-            _ => format!(
-                " AND {{t}}.tenant_id IN ({})",
-                ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",")
-            ),
+            _ => tenant_among(alias, &ids),
         };
-        let drift_by_day = drift_chart(&mut conn, ws, &bounds, &listed.replace("{t}", "d")).await?;
-        let alignment_by_day =
-            alignment_chart(&mut conn, ws, &bounds, &listed.replace("{t}", "r")).await?;
+        let drift_by_day = drift_chart(&mut conn, ws, &bounds, &listed("d")).await?;
+        let alignment_by_day = alignment_chart(&mut conn, ws, &bounds, &listed("r")).await?;
         // The table reads what the page shows: the column it is sorted by
         // for every tenant (to order the whole fleet), every other column
         // for the page's tenants only, once the order is known.
@@ -445,14 +441,7 @@ mod service {
             column: Column,
             only: Option<&[i64]>,
         ) -> AppResult<()> {
-            let among = |alias: &str| match only {
-                // Our own ids, written as numbers.
-                Some(ids) => format!(
-                    " AND {alias}.tenant_id IN ({})",
-                    ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",")
-                ),
-                None => String::new(),
-            };
+            let among = |alias: &str| only.map_or_else(String::new, |ids| tenant_among(alias, ids));
             if only.is_some_and(<[i64]>::is_empty) {
                 return Ok(());
             }
@@ -612,12 +601,8 @@ mod service {
         only: Option<&[i64]>,
     ) -> AppResult<HashMap<i64, Trend>> {
         let among = match only {
-            // Our own ids, written as numbers.
             Some([]) => return Ok(HashMap::new()),
-            Some(ids) => format!(
-                " AND s.tenant_id IN ({})",
-                ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",")
-            ),
+            Some(ids) => tenant_among("s", ids),
             None => String::new(),
         };
         let compliance: Vec<(i64, i64, i64, i64, i64, i64)> =

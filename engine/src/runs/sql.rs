@@ -92,6 +92,14 @@ pub fn published_scalar(alias: &str) -> String {
     )
 }
 
+/// `AND {alias}.tenant_id IN (…)` for these tenants: our own ids, written as
+/// numbers (a list that changes with every page would only fill the
+/// statement cache as binds). Callers answer an empty list themselves.
+pub fn tenant_among(alias: &str, ids: &[i64]) -> String {
+    let list: Vec<String> = ids.iter().map(i64::to_string).collect();
+    format!(" AND {alias}.tenant_id IN ({})", list.join(","))
+}
+
 /// Results that explain a failure too (verification reports): shown once
 /// their run ended, with any outcome, from the attempt that wrote them.
 pub fn finished(alias: &str) -> String {

@@ -118,11 +118,7 @@ pub(crate) async fn alignment_by_tenant(
 ) -> AppResult<HashMap<i64, (i64, i64)>> {
     let among = match only {
         Some([]) => return Ok(HashMap::new()),
-        // Our own ids, written as numbers.
-        Some(ids) => format!(
-            " AND r.tenant_id IN ({})",
-            ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",")
-        ),
+        Some(ids) => crate::runs::sql::tenant_among("r", ids),
         None => String::new(),
     };
     // The latest published result of each tenant and baseline in one pass
