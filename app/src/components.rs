@@ -121,6 +121,9 @@ pub fn NotFound() -> impl IntoView {
 fn notice_text(key: &str) -> Option<&'static str> {
     Some(match key {
         "workspace_created" => "Workspace created. You are its owner.",
+        "retention_saved" => {
+            "Retention saved. The next sweep (within the hour) removes what the new rules no longer keep."
+        }
         "setup_done" => {
             "Tenantry is set up: you own this workspace and operate the platform. Invite your team from Members."
         }

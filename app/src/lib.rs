@@ -117,6 +117,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("schedules") view=schedules::Schedules ssr=SsrMode::Async/>
                     <Route path=path!("bulk/:bulk") view=schedules::BulkStart ssr=SsrMode::Async/>
                     <Route path=path!("audit") view=audit::Audit ssr=SsrMode::Async/>
+                    <Route path=path!("retention") view=retention::Retention ssr=SsrMode::Async/>
                     <Route path=path!("search") view=search::SearchPage ssr=SsrMode::Async/>
                     <Route path=path!("alerts") view=alerts::Alerts ssr=SsrMode::Async/>
                     <Route path=path!("alerts/rules") view=alerts::AlertRules ssr=SsrMode::Async/>

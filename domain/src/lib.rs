@@ -14,6 +14,7 @@ pub mod inventory;
 pub mod operations;
 pub mod provider;
 pub mod restore;
+pub mod retention;
 pub mod review_packs;
 pub mod schedules;
 pub mod search;

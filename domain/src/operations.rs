@@ -45,6 +45,8 @@ pub fn register() {
 pub fn catalogue() -> crate::runs::catalogue::Catalogue {
     register();
     let mut c = crate::runs::catalogue::Catalogue::default();
+    crate::inventory::register(&mut c);
+    crate::retention::register(&mut c);
     crate::provider::register(&mut c);
     crate::restore::register(&mut c);
     crate::onboarding::register(&mut c);

@@ -55,6 +55,7 @@ test("every page fits a phone's width", async () => {
     "/admin/schedules",
     "/admin/members",
     "/admin/audit",
+    "/admin/retention",
     "/admin/notifications",
     "/admin/account",
     tenant,

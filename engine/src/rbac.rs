@@ -32,10 +32,12 @@ pub enum Capability {
     AlertsManage,
     /// Acknowledge, snooze and resolve alerts.
     AlertsRespond,
+    /// How long the workspace keeps runs, snapshots and audit entries.
+    RetentionManage,
 }
 
 impl Capability {
-    pub const ALL: [Capability; 15] = [
+    pub const ALL: [Capability; 16] = [
         Capability::WorkspaceView,
         Capability::MembersManage,
         Capability::AuditView,
@@ -51,6 +53,7 @@ impl Capability {
         Capability::BaselinesManage,
         Capability::AlertsManage,
         Capability::AlertsRespond,
+        Capability::RetentionManage,
     ];
 
     /// The dotted name used in specs and audit details.
@@ -71,6 +74,7 @@ impl Capability {
             Capability::BaselinesManage => "baselines.manage",
             Capability::AlertsManage => "alerts.manage",
             Capability::AlertsRespond => "alerts.respond",
+            Capability::RetentionManage => "retention.manage",
         }
     }
 }

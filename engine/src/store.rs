@@ -207,13 +207,25 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../../migrations/sqlite/0027_fleet_failed.sql"),
         postgres: include_str!("../../migrations/postgres/0027_fleet_failed.sql"),
     },
+    Migration {
+        version: 28,
+        name: "inventory_bodies",
+        sqlite: include_str!("../../migrations/sqlite/0028_inventory_bodies.sql"),
+        postgres: include_str!("../../migrations/postgres/0028_inventory_bodies.sql"),
+    },
+    Migration {
+        version: 29,
+        name: "retention",
+        sqlite: include_str!("../../migrations/sqlite/0029_retention.sql"),
+        postgres: include_str!("../../migrations/postgres/0029_retention.sql"),
+    },
 ];
 
 /// PostgreSQL: trigram indexes for search by part of a name, where the
 /// `pg_trgm` extension is available (`LIKE '%word%'` then reads an index
 /// instead of every row). Without it search still works, scanning.
 const TRIGRAM_INDEXES: &[&str] = &[
-    "CREATE INDEX IF NOT EXISTS inventory_items_name_trgm ON inventory_items USING gin (search_name gin_trgm_ops)",
+    "CREATE INDEX IF NOT EXISTS inventory_bodies_name_trgm ON inventory_bodies USING gin (search_name gin_trgm_ops)",
     "CREATE INDEX IF NOT EXISTS directory_groups_name_trgm ON directory_groups USING gin (search_name gin_trgm_ops)",
 ];
 
@@ -478,6 +490,12 @@ impl Store {
     /// Applies pending migrations. Safe to run from several processes at once
     /// (PostgreSQL serialises them with an advisory lock).
     pub async fn migrate(&self) -> AppResult<Vec<i64>> {
+        self.migrate_until(i64::MAX).await
+    }
+
+    /// Applies pending migrations up to and including `last`: how a test
+    /// builds a database as an earlier version left it, to migrate its data.
+    pub async fn migrate_until(&self, last: i64) -> AppResult<Vec<i64>> {
         let mut tx = self.begin().await?;
         if self.backend == Backend::Postgres {
             sqlx::query("SELECT pg_advisory_xact_lock(7243001)")
@@ -497,7 +515,7 @@ impl Store {
             .fetch_all(&mut **tx)
             .await?;
         let mut newly = Vec::new();
-        for m in MIGRATIONS {
+        for m in MIGRATIONS.iter().filter(|m| m.version <= last) {
             if applied.iter().any(|(v,)| *v == m.version) {
                 continue;
             }
@@ -586,6 +604,13 @@ fn pool_options(backend: Backend, read_only: bool, max: u32) -> AnyPoolOptions {
         .after_connect(move |conn, _meta| {
             Box::pin(async move {
                 if backend == Backend::Sqlite {
+                    if !read_only {
+                        // Space freed by retention goes back to the file
+                        // system in steps (`PRAGMA incremental_vacuum` after
+                        // a sweep). Takes effect when the file is new; an
+                        // older file keeps its mode (a VACUUM changes it).
+                        conn.execute("PRAGMA auto_vacuum = INCREMENTAL").await?;
+                    }
                     conn.execute("PRAGMA journal_mode = WAL").await?;
                     conn.execute("PRAGMA synchronous = NORMAL").await?;
                     conn.execute("PRAGMA foreign_keys = ON").await?;

@@ -64,6 +64,10 @@ metrics_table! {
         "Ended runs evaluated against alert rules.";
     WEBHOOK_ATTEMPTS = "tenantry_webhook_attempts_total", Counter,
         "Alert webhook attempts, by outcome (delivered, refused_by_receiver, gone, timed_out, refused…).";
+    RETENTION_DELETED = "tenantry_retention_deleted_total", Counter,
+        "Rows the retention sweep removed, by kind (snapshots, directory_rows, inventory_bodies, runs, notifications, audit_entries).";
+    RETENTION_SWEEP = "tenantry_retention_sweep_seconds", Histogram,
+        "Seconds one retention sweep took.";
 }
 
 /// Whether `name` (suffixes `_bucket`, `_sum`, `_count` allowed) is declared.

@@ -211,10 +211,11 @@ pub enum AuditAction {
     WebhookEndpointDisabled,
     WebhookEndpointDeleted,
     WebhookRedelivered,
+    RetentionChanged,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 82] = [
+    pub const ALL: [AuditAction; 83] = [
         AuditAction::UserCreated,
         AuditAction::SignedIn,
         AuditAction::SignInFailed,
@@ -297,6 +298,7 @@ impl AuditAction {
         AuditAction::WebhookEndpointDisabled,
         AuditAction::WebhookEndpointDeleted,
         AuditAction::WebhookRedelivered,
+        AuditAction::RetentionChanged,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -383,6 +385,7 @@ impl AuditAction {
             AuditAction::WebhookEndpointDisabled => "webhook_endpoint.disabled",
             AuditAction::WebhookEndpointDeleted => "webhook_endpoint.deleted",
             AuditAction::WebhookRedelivered => "webhook_endpoint.redelivered",
+            AuditAction::RetentionChanged => "retention.changed",
         }
     }
 
@@ -470,6 +473,7 @@ impl AuditAction {
             AuditAction::WebhookEndpointDisabled => "Webhook endpoint disabled",
             AuditAction::WebhookEndpointDeleted => "Webhook endpoint deleted",
             AuditAction::WebhookRedelivered => "Webhook message sent again",
+            AuditAction::RetentionChanged => "Retention changed",
         }
     }
 }

@@ -130,25 +130,23 @@ async fn seed(f: &Fresh, items: usize) -> Result<(), String> {
         .fetch_one(&mut **tx)
         .await
         .map_err(e)?;
-        for chunk in list.chunks(100) {
-            let sql = format!(
-                "INSERT INTO inventory_items (snapshot_id, kind, external_id, display_name, search_name, platform, detail, settings) VALUES {}",
-                domain::store::value_rows(chunk.len(), 8)
-            );
-            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-            for p in chunk {
-                q = q
-                    .bind(snap)
-                    .bind(p.kind.clone())
-                    .bind(p.external_id.clone())
-                    .bind(p.display_name.clone())
-                    .bind(p.display_name.to_lowercase())
-                    .bind("Windows")
-                    .bind("")
-                    .bind(Value::Object(p.settings.clone()).to_string());
-            }
-            q.execute(&mut **tx).await.map_err(e)?;
-        }
+        let items: Vec<domain::inventory::InventoryItem> = list
+            .iter()
+            .filter_map(|p| {
+                Some(domain::inventory::InventoryItem {
+                    kind: domain::inventory::stored::kind_named(&p.kind)?,
+                    external_id: p.external_id.clone(),
+                    display_name: p.display_name.clone(),
+                    platform: "Windows".into(),
+                    detail: String::new(),
+                    modified: None,
+                    settings: Some(Value::Object(p.settings.clone()).to_string()),
+                })
+            })
+            .collect();
+        domain::inventory::stored::write_items(&mut tx, f.svc.store.backend(), snap, &items)
+            .await
+            .map_err(|e| e.to_string())?;
         tx.commit().await.map_err(|e| e.to_string())?;
     }
     Ok(())

@@ -94,11 +94,22 @@ pub(crate) async fn seed_provider_data(svc: &domain::services::Services) -> Resu
          SELECT tenant_id, id, created_at, 22, 8, 0, 1 FROM operation_runs
          WHERE scope_key LIKE 'search-bench:%' AND op_type = 'inventory_sync' ORDER BY id"
             .to_string(),
+        // Each tenant's 30 policies stored once (unchanged across its four
+        // snapshots, as content addressing keeps them); the bench's key
+        // stands in for the content hash the writer computes.
         format!(
-            "INSERT INTO inventory_items (snapshot_id, kind, external_id, display_name, search_name, platform, detail, modified, settings)
-             SELECT s.id, CASE WHEN g % 4 = 0 THEN 'compliance_policy' ELSE 'device_configuration' END, 'policy-' || g,
+            "INSERT INTO inventory_bodies (hash, kind, external_id, display_name, search_name, platform, detail, modified, settings)
+             SELECT 'search-bench:' || t.id || ':' || g,
+                    CASE WHEN g % 4 = 0 THEN 'compliance_policy' ELSE 'device_configuration' END, 'policy-' || g,
                     {policy}, LOWER({policy} || ' windows 10 and later'), 'windows10', 'Windows 10 and later', NULL, NULL
-             FROM inventory_snapshots s CROSS JOIN ({}) AS gs",
+             FROM tenants t CROSS JOIN ({}) AS gs",
+            series(30)
+        ),
+        format!(
+            "INSERT INTO inventory_refs (snapshot_id, body_id)
+             SELECT s.id, b.id FROM inventory_snapshots s CROSS JOIN ({}) AS gs
+             JOIN inventory_bodies b ON b.hash = 'search-bench:' || s.tenant_id || ':' || g
+             ORDER BY s.id, g",
             series(30)
         ),
         format!(

@@ -79,3 +79,33 @@ pub async fn review_pack_file(
         Err(e) => app_error(&e),
     }
 }
+
+/// The audit entries the next retention sweep removes, as CSV (members who
+/// may read the audit log; a GET that changes nothing).
+pub async fn expiring_audit(
+    State(state): State<AppState>,
+    Extension(actor): Extension<CurrentActor>,
+) -> Response {
+    let Some(actor) = actor.0 else {
+        return app_error(&AppError::Unauthenticated);
+    };
+    match domain::retention::service::expiring_audit_csv(&state.services, &actor).await {
+        Ok(Some(csv)) => (
+            StatusCode::OK,
+            [
+                (
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("text/csv; charset=utf-8"),
+                ),
+                (
+                    header::CONTENT_DISPOSITION,
+                    HeaderValue::from_static("attachment; filename=\"expiring-audit-entries.csv\""),
+                ),
+            ],
+            csv,
+        )
+            .into_response(),
+        Ok(None) => app_error(&AppError::NotFound),
+        Err(e) => app_error(&e),
+    }
+}

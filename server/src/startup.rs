@@ -245,6 +245,10 @@ impl Application {
                 get(crate::downloads::review_pack_file),
             )
             .route(
+                domain::retention::EXPIRING_AUDIT_PATH,
+                get(crate::downloads::expiring_audit),
+            )
+            .route(
                 "/admin/t/{tenant}/connections/{connection}/consent",
                 get(crate::consent::start),
             )

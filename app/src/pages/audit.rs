@@ -28,7 +28,7 @@ pub fn Audit() -> impl IntoView {
                 view! {
                     <section class="page">
                         <h1 class="page-title">"Audit log"</h1>
-                        <p class="muted">"Every change in " {p.workspace.name.clone()} ", newest first."</p>
+                        <p class="muted">"Every change in " {p.workspace.name.clone()} ", newest first. How long entries are kept: " <a class="link" href="/admin/retention">"Data retention"</a> "."</p>
                         <form method="get" action="/admin/audit" class="filters" aria-label="Filter the audit log">
                             <div class="field">
                                 <label for="f-action">"Action"</label>

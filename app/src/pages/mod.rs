@@ -12,6 +12,7 @@ pub mod operations;
 pub mod overview;
 pub mod provider;
 pub mod restore;
+pub mod retention;
 pub mod review_packs;
 pub mod runs;
 pub mod schedules;

@@ -49,7 +49,7 @@ pub fn register(c: &mut crate::runs::catalogue::Catalogue) {
     });
 }
 #[cfg(feature = "server")]
-mod render;
+pub(crate) mod render;
 #[cfg(feature = "server")]
 mod service;
 #[cfg(feature = "server")]

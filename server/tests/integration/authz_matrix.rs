@@ -461,6 +461,13 @@ fn rows() -> Vec<Row> {
             request: at_route,
         },
         Row {
+            path: "/admin/retention",
+            kind: Kind::Page,
+            targets: NONE,
+            own: [303, 200, 200, 200, 200],
+            request: at_route,
+        },
+        Row {
             path: "/admin/search",
             kind: Kind::Page,
             targets: NONE,
@@ -544,6 +551,33 @@ fn rows() -> Vec<Row> {
             targets: NONE,
             own: [401, 200, 200, 403, 200],
             request: |_, _| ("/api/audit".into(), vec![]),
+        },
+        // Any member reads what is kept; owners and managers change it.
+        Row {
+            path: "/api/retention",
+            kind: Kind::Fn,
+            targets: NONE,
+            own: [401, 200, 200, 200, 200],
+            request: |_, _| ("/api/retention".into(), vec![]),
+        },
+        Row {
+            path: "/api/retention/save",
+            kind: Kind::Fn,
+            targets: NONE,
+            own: [401, 404, 404, 403, 200],
+            request: |_, _| {
+                (
+                    "/api/retention/save".into(),
+                    vec![
+                        ("runs_days", "200".into()),
+                        ("snapshots_last", "10".into()),
+                        ("snapshots_weeks", "6".into()),
+                        ("snapshots_months", "12".into()),
+                        ("notifications_days", "60".into()),
+                        ("audit_days", "500".into()),
+                    ],
+                )
+            },
         },
         Row {
             path: "/api/system/workspaces",
@@ -2474,14 +2508,15 @@ pub(crate) async fn world(app: &TestApp) -> World {
     .fetch_one(app.services.store.unguarded_pool())
     .await
     .unwrap();
-    let (item_a,): (i64,) = sqlx::query_as(
-        "INSERT INTO inventory_items (snapshot_id, kind, external_id, display_name, search_name, platform, detail, settings)
-         VALUES ($1, 'device_configuration', 'cfg-1', 'Baseline', 'baseline', 'Windows', '', '{\"displayName\":\"Baseline\"}') RETURNING id",
-    )
-    .bind(snap_a)
-    .fetch_one(app.services.store.unguarded_pool())
-    .await
-    .unwrap();
+    let item_a = app
+        .store_item(
+            snap_a,
+            "device_configuration",
+            "cfg-1",
+            "Baseline",
+            Some("{\"displayName\":\"Baseline\"}".into()),
+        )
+        .await;
     let draft_a = domain::onboarding::start(
         svc,
         &a,

@@ -473,19 +473,8 @@ async fn seed_snapshot(app: &TestApp, ws: domain::ids::WorkspaceId, t: TenantId,
         ));
     }
     for (kind, ext, name, s) in policies {
-        sqlx::query(
-            "INSERT INTO inventory_items (snapshot_id, kind, external_id, display_name, search_name, platform, detail, settings)
-             VALUES ($1, $2, $3, $4, $5, 'Windows', '', $6)",
-        )
-        .bind(snap)
-        .bind(kind)
-        .bind(ext)
-        .bind(&name)
-        .bind(name.to_lowercase())
-        .bind(s.to_string())
-        .execute(pool)
-        .await
-        .unwrap();
+        app.store_item(snap, kind, &ext, &name, Some(s.to_string()))
+            .await;
     }
 }
 

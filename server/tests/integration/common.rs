@@ -622,6 +622,41 @@ impl TestApp {
         .expect("insert a finished run");
         domain::ids::RunId(id)
     }
+
+    /// Stores one inventory item in a snapshot through the inventory writer
+    /// (body stored once, a reference per snapshot) and returns its id as
+    /// `inventory_items` shows it.
+    pub async fn store_item(
+        &self,
+        snapshot: i64,
+        kind: &str,
+        external_id: &str,
+        display_name: &str,
+        settings: Option<String>,
+    ) -> i64 {
+        let item = domain::inventory::InventoryItem {
+            kind: domain::inventory::stored::kind_named(kind).expect("a known kind"),
+            external_id: external_id.into(),
+            display_name: display_name.into(),
+            platform: "Windows".into(),
+            detail: String::new(),
+            modified: None,
+            settings,
+        };
+        let store = &self.services.store;
+        let mut tx = store.begin().await.expect("begin");
+        domain::inventory::stored::write_items(&mut tx, store.backend(), snapshot, &[item])
+            .await
+            .expect("store an inventory item");
+        tx.commit().await.expect("commit");
+        let (id,): (i64,) =
+            sqlx::query_as("SELECT MAX(id) FROM inventory_refs WHERE snapshot_id = $1")
+                .bind(snapshot)
+                .fetch_one(store.unguarded_pool())
+                .await
+                .expect("the stored item's id");
+        id
+    }
 }
 
 /// Every product source file (`engine/src`, `domain/src`, `app/src`, `server/src`) with

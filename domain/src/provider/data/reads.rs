@@ -16,7 +16,7 @@ pub(crate) use crate::runs::sql::published;
 
 /// The id of the tenant's latest published run in a directory table (`$1`
 /// is the tenant).
-pub(crate) fn latest_published_run(table: &str) -> String {
+pub fn latest_published_run(table: &str) -> String {
     format!(
         "SELECT MAX(x.run_id) FROM {table} x WHERE x.tenant_id = $1 AND {}",
         published("x")

@@ -149,10 +149,6 @@ pub(super) async fn latest_verification(
     })
 }
 
-/// Inventory items written per statement (8 parameters each: well under
-/// SQLite's and PostgreSQL's parameter limits).
-const ITEMS_PER_INSERT: usize = 200;
-
 /// Stores one inventory snapshot and its items in one transaction.
 pub async fn save_inventory(
     svc: &Services,
@@ -176,43 +172,8 @@ pub async fn save_inventory(
     .bind(attempt)
     .fetch_one(&mut **tx)
     .await?;
-    // Many rows per statement: a 2,000-policy tenant is 10 round trips, not 2,000.
-    for chunk in items.chunks(ITEMS_PER_INSERT) {
-        let values: Vec<String> = (0..chunk.len())
-            .map(|r| {
-                let p = |k: usize| format!("${}", 2 + r * 8 + k);
-                format!(
-                    "($1, {}, {}, {}, {}, {}, {}, {}, {})",
-                    p(0),
-                    p(1),
-                    p(2),
-                    p(3),
-                    p(4),
-                    p(5),
-                    p(6),
-                    p(7)
-                )
-            })
-            .collect();
-        let sql = format!(
-            "INSERT INTO inventory_items (snapshot_id, kind, external_id, display_name, search_name, platform, detail, modified, settings)
-             VALUES {}",
-            values.join(", ")
-        );
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(snapshot);
-        for i in chunk {
-            q = q
-                .bind(i.kind)
-                .bind(&i.external_id)
-                .bind(&i.display_name)
-                .bind(format!("{} {}", i.display_name, i.detail).to_lowercase())
-                .bind(&i.platform)
-                .bind(&i.detail)
-                .bind(&i.modified)
-                .bind(&i.settings);
-        }
-        q.execute(&mut **tx).await?;
-    }
+    // Each item's body stored once; the snapshot holds references.
+    crate::inventory::stored::write_items(&mut tx, svc.store.backend(), snapshot, items).await?;
     // What changed since the previous published snapshot, written with this
     // one (published together, or not at all).
     crate::drift::service::record(&mut tx, tenant, snapshot, run, attempt, items, svc.now())
@@ -258,12 +219,7 @@ pub async fn latest_items(
         rows.into_iter()
             .filter_map(
                 |(kind, external_id, display_name, platform, detail, modified, settings)| {
-                    let kind = match kind.as_str() {
-                        "device_configuration" => "device_configuration",
-                        "compliance_policy" => "compliance_policy",
-                        "managed_device" => "managed_device",
-                        _ => return None,
-                    };
+                    let kind = crate::inventory::stored::kind_named(&kind)?;
                     Some(InventoryItem {
                         kind,
                         external_id,
