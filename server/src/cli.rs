@@ -483,6 +483,9 @@ enum BenchCommand {
     /// Every page route over HTTP at 1,000 tenants and 1,000,000 runs:
     /// p50/p95 per route and the slowest five.
     Pages(crate::bench_pages::PagesBenchOptions),
+    /// A year of nightly activity at 1,000 tenants, then retention: storage
+    /// per table before and after, the sweep's time, and the most read pages.
+    Year(crate::bench_year::YearBenchOptions),
 }
 
 #[derive(Subcommand)]
@@ -675,6 +678,7 @@ async fn bench(command: BenchCommand) -> Result<(), String> {
         BenchCommand::Monitoring(options) => crate::bench_monitoring::run(options).await,
         BenchCommand::Search(options) => crate::bench_search::run(options).await,
         BenchCommand::Pages(options) => crate::bench_pages::run(options).await,
+        BenchCommand::Year(options) => crate::bench_year::run(options).await,
     }
 }
 

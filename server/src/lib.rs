@@ -24,6 +24,8 @@ pub mod bench_monitoring;
 pub mod bench_pages;
 #[cfg(feature = "demo")]
 pub mod bench_search;
+#[cfg(feature = "demo")]
+pub mod bench_year;
 pub mod cli;
 pub mod config;
 pub mod consent;

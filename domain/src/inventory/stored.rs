@@ -84,8 +84,9 @@ pub async fn write_items(
 /// The body id of each item, in order; bodies not stored yet are inserted.
 /// On PostgreSQL the bodies read are share-locked until the caller commits,
 /// so a concurrent sweep cannot delete a body between this read and the
-/// reference that keeps it.
-async fn body_ids(
+/// reference that keeps it. (Public for the year benchmark, which writes
+/// references set-based.)
+pub async fn body_ids(
     conn: &mut AnyConnection,
     backend: Backend,
     items: &[InventoryItem],

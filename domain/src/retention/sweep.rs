@@ -7,6 +7,7 @@
 use super::{RetentionPolicy, SweepSummary};
 use crate::error::AppResult;
 use crate::ids::WorkspaceId;
+use crate::provider::data::SnapshotTable;
 use crate::services::Services;
 use crate::store::Backend;
 use std::collections::HashSet;
@@ -139,7 +140,9 @@ async fn sweep_workspace(
         for table in [SnapshotTable::Inventory, SnapshotTable::Compliance] {
             let doomed = expired_snapshots(svc, table, *tenant, policy, now, &protected).await?;
             for batch in doomed.chunks(BATCH as usize) {
-                summary.snapshots += delete_snapshots(svc, table, batch).await?;
+                let (snapshots, bodies) = delete_snapshots(svc, table, batch).await?;
+                summary.snapshots += snapshots;
+                summary.inventory_bodies += bodies;
                 svc.failpoint("retention.batch")?;
                 if out_of_time(started) {
                     return Ok(false);
@@ -177,21 +180,6 @@ async fn sweep_workspace(
         }
     }
     Ok(true)
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum SnapshotTable {
-    Inventory,
-    Compliance,
-}
-
-impl SnapshotTable {
-    fn name(self) -> &'static str {
-        match self {
-            SnapshotTable::Inventory => "inventory_snapshots",
-            SnapshotTable::Compliance => "compliance_snapshots",
-        }
-    }
 }
 
 /// Inventory snapshots that must stay whatever their age: those a baseline
@@ -365,7 +353,11 @@ fn marks(n: usize) -> String {
 
 /// Deletes one batch of snapshots (their references, devices and drift
 /// entries go with them), then the bodies no snapshot references any more.
-async fn delete_snapshots(svc: &Services, table: SnapshotTable, ids: &[i64]) -> AppResult<u64> {
+async fn delete_snapshots(
+    svc: &Services,
+    table: SnapshotTable,
+    ids: &[i64],
+) -> AppResult<(u64, u64)> {
     let mut tx = svc.store.begin().await?;
     let bodies: Vec<(i64,)> = if table == SnapshotTable::Inventory {
         let sql = format!(
@@ -392,10 +384,11 @@ async fn delete_snapshots(svc: &Services, table: SnapshotTable, ids: &[i64]) -> 
     let deleted = q.execute(&mut **tx).await?.rows_affected();
     tx.commit().await?;
     let bodies: Vec<i64> = bodies.into_iter().map(|(b,)| b).collect();
+    let mut dropped = 0;
     for chunk in bodies.chunks(BATCH as usize) {
-        drop_unreferenced_bodies(svc, chunk).await?;
+        dropped += drop_unreferenced_bodies(svc, chunk).await?;
     }
-    Ok(deleted)
+    Ok((deleted, dropped))
 }
 
 /// Deletes those of `bodies` no reference points at. A body a sync is
@@ -451,7 +444,9 @@ async fn orphan_bodies(
     }
 }
 
-/// Ended runs of `ws` older than `cutoff` that nothing still needs: not the
+/// Ended runs of `ws` older than `cutoff` that nothing still needs (oldest
+/// first, in the order of the `(workspace_id, completed_at)` index, so a
+/// batch reads about as many runs as it takes): not the
 /// newest ended run of their tenant and type, nor (if they succeeded) the
 /// newest succeeded one, since pages read results through them; not the
 /// run of a kept snapshot, drift entry, support request, review pack, or
@@ -480,7 +475,7 @@ fn expired_runs_sql(backend: Backend) -> String {
                            AND NOT EXISTS (SELECT 1 FROM baseline_results y
                                            WHERE y.tenant_id = x.tenant_id AND y.baseline_id = x.baseline_id
                                              AND y.id > x.id))
-         ORDER BY r.id LIMIT $3"
+         ORDER BY r.completed_at, r.id LIMIT $3"
     )
 }
 
@@ -570,11 +565,12 @@ async fn delete_runs(svc: &Services, ws: WorkspaceId, cutoff: i64) -> AppResult<
     Ok(deleted)
 }
 
-/// One batch of `table`'s rows of `ws` written before `cutoff`.
+/// One batch of `table`'s rows of `ws` written before `cutoff` (oldest
+/// first, in the order of the age index: no sort of everything expired).
 async fn delete_older(svc: &Services, table: &str, ws: WorkspaceId, cutoff: i64) -> AppResult<u64> {
     let sql = format!(
         "DELETE FROM {table} WHERE id IN
-           (SELECT id FROM {table} WHERE workspace_id = $1 AND created_at < $2 ORDER BY id LIMIT $3)"
+           (SELECT id FROM {table} WHERE workspace_id = $1 AND created_at < $2 ORDER BY created_at LIMIT $3)"
     );
     Ok(sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(ws.0)

@@ -903,7 +903,9 @@ fn only_the_gate_enqueues_work() {
             // its inventories and groups, beside the million).
             || p.ends_with("server/src/bench_search.rs")
             // And the page benchmark's (one failed run that opens an alert).
-            || p.ends_with("server/src/bench_pages.rs");
+            || p.ends_with("server/src/bench_pages.rs")
+            // And the year benchmark's (a year of ended nightly syncs).
+            || p.ends_with("server/src/bench_year.rs");
         let is_service = p.ends_with("runs/service.rs");
         if (inserts > 0 && !is_gate)
             || (status_queued > 0 && !is_gate && !is_service && !p.ends_with("runs/reconciler.rs"))

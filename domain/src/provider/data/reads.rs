@@ -39,14 +39,14 @@ pub(crate) async fn latest_snapshot(
     .await?)
 }
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum SnapshotTable {
     Inventory,
     Compliance,
 }
 
 impl SnapshotTable {
-    fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             SnapshotTable::Inventory => "inventory_snapshots",
             SnapshotTable::Compliance => "compliance_snapshots",
