@@ -219,6 +219,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../../migrations/sqlite/0029_retention.sql"),
         postgres: include_str!("../../migrations/postgres/0029_retention.sql"),
     },
+    Migration {
+        version: 30,
+        name: "monthly_partitions",
+        sqlite: include_str!("../../migrations/sqlite/0030_monthly_partitions.sql"),
+        postgres: include_str!("../../migrations/postgres/0030_monthly_partitions.sql"),
+    },
 ];
 
 /// PostgreSQL: trigram indexes for search by part of a name, where the

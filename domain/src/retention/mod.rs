@@ -6,6 +6,8 @@ use crate::error::{AppError, AppResult};
 use serde::{Deserialize, Serialize};
 
 #[cfg(feature = "server")]
+pub mod partitions;
+#[cfg(feature = "server")]
 pub mod service;
 #[cfg(feature = "server")]
 pub mod sweep;
@@ -194,9 +196,26 @@ pub struct SweepSummary {
     pub runs: u64,
     pub notifications: u64,
     pub audit_entries: u64,
+    /// Whole months of audit entries and notifications dropped (PostgreSQL;
+    /// their rows are counted above too).
+    #[serde(default)]
+    pub partitions: u64,
     pub millis: u64,
     /// False when the sweep stopped at its time limit (the next goes on).
     pub complete: bool,
+}
+
+impl SweepSummary {
+    /// Everything the sweep removed (a dropped month's rows are in the
+    /// notifications and audit counts).
+    pub fn rows_removed(&self) -> u64 {
+        self.snapshots
+            + self.directory_rows
+            + self.inventory_bodies
+            + self.runs
+            + self.notifications
+            + self.audit_entries
+    }
 }
 
 /// The retention settings page.

@@ -4,7 +4,7 @@
 //! next sweep goes on from there, since every batch is chosen afresh by the
 //! same rules). One process at a time: a lease in `retention_sweeps`.
 
-use super::{RetentionPolicy, SweepSummary};
+use super::{RetentionPolicy, SweepSummary, partitions};
 use crate::error::AppResult;
 use crate::ids::WorkspaceId;
 use crate::provider::data::SnapshotTable;
@@ -56,7 +56,7 @@ pub async fn sweep_when_due(svc: &Services) -> AppResult<u64> {
     .bind(text)
     .execute(&mut *svc.store.write().await?)
     .await?;
-    Ok(summary.snapshots + summary.runs + summary.notifications + summary.audit_entries)
+    Ok(summary.rows_removed())
 }
 
 /// Sweeps every workspace as of `now` (tests call it directly).
@@ -66,14 +66,45 @@ pub async fn sweep(svc: &Services, now: i64) -> AppResult<SweepSummary> {
     let workspaces: Vec<(i64,)> = sqlx::query_as("SELECT id FROM workspaces ORDER BY id")
         .fetch_all(&mut *svc.store.read().await?)
         .await?;
-    let mut complete = true;
+    let mut policies = Vec::with_capacity(workspaces.len());
     for (ws,) in workspaces {
         let ws = WorkspaceId(ws);
-        let policy = super::service::policy_of(svc, ws).await?;
-        if !sweep_workspace(svc, ws, &policy, now, &mut summary, started).await? {
+        policies.push((ws, super::service::policy_of(svc, ws).await?));
+    }
+    // Whole months first (PostgreSQL): what is left for the batches below
+    // is the months some workspace still keeps.
+    let longest = Longest::of(policies.iter().map(|(_, p)| p));
+    partitions::create_ahead(svc, now).await?;
+    for (table, days) in [
+        ("notifications", longest.notifications_days),
+        ("audit_log", longest.audit_days),
+    ] {
+        let dropped = partitions::drop_before(svc, table, now - days * DAY_MS).await?;
+        summary.partitions += dropped.partitions;
+        match table {
+            "notifications" => summary.notifications += dropped.rows,
+            _ => summary.audit_entries += dropped.rows,
+        }
+    }
+    let mut complete = true;
+    for (ws, policy) in &policies {
+        if !sweep_workspace(svc, *ws, policy, now, &mut summary, started).await? {
             complete = false;
             break;
         }
+    }
+    if complete {
+        // Entries of no workspace (sign-ins that named no one, say) are kept
+        // as long as the longest audit period of any workspace.
+        complete = delete_all_older(
+            svc,
+            "audit_log",
+            None,
+            now - longest.audit_days * DAY_MS,
+            &mut summary.audit_entries,
+            started,
+        )
+        .await?;
     }
     if complete {
         complete = orphan_bodies(svc, &mut summary, started).await?;
@@ -95,6 +126,7 @@ pub async fn sweep(svc: &Services, now: i64) -> AppResult<SweepSummary> {
         runs = summary.runs,
         notifications = summary.notifications,
         audit_entries = summary.audit_entries,
+        partitions = summary.partitions,
         millis = summary.millis,
         complete = summary.complete,
         "retention sweep"
@@ -110,6 +142,7 @@ fn record_metrics(s: &SweepSummary) {
         ("runs", s.runs),
         ("notifications", s.notifications),
         ("audit_entries", s.audit_entries),
+        ("partitions", s.partitions),
     ] {
         metrics::counter!(crate::telemetry::RETENTION_DELETED, "kind" => kind).increment(n);
     }
@@ -161,25 +194,74 @@ async fn sweep_workspace(
             break;
         }
     }
-    for (table, days) in [
-        ("notifications", policy.notifications_days),
-        ("audit_log", policy.audit_days),
-    ] {
-        loop {
-            let n = delete_older(svc, table, ws, now - days * DAY_MS).await?;
-            match table {
-                "notifications" => summary.notifications += n,
-                _ => summary.audit_entries += n,
-            }
-            if out_of_time(started) {
-                return Ok(false);
-            }
-            if n < BATCH as u64 {
-                break;
-            }
+    let cutoff = |days: i64| now - days * DAY_MS;
+    Ok(delete_all_older(
+        svc,
+        "notifications",
+        Some(ws),
+        cutoff(policy.notifications_days),
+        &mut summary.notifications,
+        started,
+    )
+    .await?
+        && delete_all_older(
+            svc,
+            "audit_log",
+            Some(ws),
+            cutoff(policy.audit_days),
+            &mut summary.audit_entries,
+            started,
+        )
+        .await?)
+}
+
+/// The longest period any workspace keeps notifications and audit entries
+/// (the default's when there is no workspace).
+struct Longest {
+    notifications_days: i64,
+    audit_days: i64,
+}
+
+impl Longest {
+    fn of<'a>(policies: impl Iterator<Item = &'a RetentionPolicy>) -> Longest {
+        let mut longest = Longest {
+            notifications_days: 0,
+            audit_days: 0,
+        };
+        let mut any = false;
+        for p in policies {
+            any = true;
+            longest.notifications_days = longest.notifications_days.max(p.notifications_days);
+            longest.audit_days = longest.audit_days.max(p.audit_days);
+        }
+        if !any {
+            longest.notifications_days = RetentionPolicy::DEFAULT.notifications_days;
+            longest.audit_days = RetentionPolicy::DEFAULT.audit_days;
+        }
+        longest
+    }
+}
+
+/// Batches of [`delete_older`] until none is left; false when the time ran
+/// out.
+async fn delete_all_older(
+    svc: &Services,
+    table: &str,
+    ws: Option<WorkspaceId>,
+    cutoff: i64,
+    count: &mut u64,
+    started: Instant,
+) -> AppResult<bool> {
+    loop {
+        let n = delete_older(svc, table, ws, cutoff).await?;
+        *count += n;
+        if out_of_time(started) {
+            return Ok(false);
+        }
+        if n < BATCH as u64 {
+            return Ok(true);
         }
     }
-    Ok(true)
 }
 
 /// Inventory snapshots that must stay whatever their age: those a baseline
@@ -299,17 +381,7 @@ fn week_of(ms: i64) -> i64 {
 
 /// Months since January 1970 (UTC).
 fn month_of(ms: i64) -> i64 {
-    let days = ms.div_euclid(DAY_MS);
-    // Civil date from days (Howard Hinnant's algorithm), year and month only.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year - 1970) * 12 + (month - 1)
+    super::partitions::Month::of(ms).0
 }
 
 async fn expired_snapshots(
@@ -567,13 +639,25 @@ async fn delete_runs(svc: &Services, ws: WorkspaceId, cutoff: i64) -> AppResult<
 
 /// One batch of `table`'s rows of `ws` written before `cutoff` (oldest
 /// first, in the order of the age index: no sort of everything expired).
-async fn delete_older(svc: &Services, table: &str, ws: WorkspaceId, cutoff: i64) -> AppResult<u64> {
+/// `ws` `None`: the rows of no workspace.
+async fn delete_older(
+    svc: &Services,
+    table: &str,
+    ws: Option<WorkspaceId>,
+    cutoff: i64,
+) -> AppResult<u64> {
+    // Both columns of the (partitioned) key: each partition's key index
+    // finds its rows.
+    let owner = match ws {
+        Some(_) => "workspace_id = $1",
+        None => "workspace_id IS NULL AND $1 = 0",
+    };
     let sql = format!(
-        "DELETE FROM {table} WHERE id IN
-           (SELECT id FROM {table} WHERE workspace_id = $1 AND created_at < $2 ORDER BY created_at LIMIT $3)"
+        "DELETE FROM {table} WHERE (id, created_at) IN
+           (SELECT id, created_at FROM {table} WHERE {owner} AND created_at < $2 ORDER BY created_at LIMIT $3)"
     );
     Ok(sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(ws.0)
+        .bind(ws.map_or(0, |w| w.0))
         .bind(cutoff)
         .bind(BATCH)
         .execute(&mut *svc.store.write().await?)

@@ -521,9 +521,193 @@ async fn settings_page_changes_and_export(backend: Backend) {
     let _ = f;
 }
 
+/// Where the test's audit entries written at `at` are stored (PostgreSQL's
+/// partitions).
+async fn stored_in(app: &TestApp, at: i64) -> Vec<String> {
+    sqlx::query_as::<_, (String,)>(
+        "SELECT tableoid::regclass::TEXT FROM audit_log WHERE created_at = $1 AND action = 'tenant.created'",
+    )
+        .bind(at)
+        .fetch_all(app.services.store.unguarded_pool())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|(t,)| t)
+        .collect()
+}
+
+async fn audit_at(app: &TestApp, ws: Option<WorkspaceId>, at: i64) {
+    sqlx::query(
+        "INSERT INTO audit_log (workspace_id, actor_label, action, target, outcome, created_at)
+         VALUES ($1, 'owner@example.com', 'tenant.created', 'Contoso', 'succeeded', $2)",
+    )
+    .bind(ws.map(|w| w.0))
+    .bind(at)
+    .execute(app.services.store.unguarded_pool())
+    .await
+    .unwrap();
+}
+
+/// PostgreSQL keeps the audit log and notifications in monthly partitions:
+/// months are created ahead (rows written while a month was missing move
+/// into it), and a month every workspace has let go of is detached and
+/// dropped whole: a crash between detaching and dropping rolls back, a
+/// month someone is reading waits for the next sweep. On both backends the
+/// same rows remain afterwards, audit entries of no workspace included.
+async fn months_are_created_ahead_and_dropped_whole(backend: Backend) {
+    use domain::retention::partitions::{Month, create_ahead, months};
+    let app = spawn_app(backend).await;
+    let (_owner, ws) = owner_with_workspace(&app).await;
+    let ws = WorkspaceId(ws.parse().unwrap());
+    let svc = &app.services;
+    let now = svc.now();
+    let user = app.services_user("owner@example.com").await;
+    let pg = backend == Backend::Postgres;
+
+    // A year and a half ago the sweep made that season's months.
+    let then = Month::of(now - 520 * DAY).start_ms();
+    let made = create_ahead(svc, then).await.unwrap();
+    let old_month = Month::of(then + DAY);
+    if pg {
+        assert_eq!(made, 8, "four months of each table");
+        let have = months(svc, "audit_log").await.unwrap();
+        for m in 0..=3 {
+            assert!(have.contains(&Month(Month::of(then).0 + m)), "{have:?}");
+        }
+        // Again: nothing to make.
+        assert_eq!(create_ahead(svc, then).await.unwrap(), 0);
+    } else {
+        assert_eq!(made, 0, "SQLite has no partitions");
+    }
+    // Expired: three entries of the workspace and one of no workspace in
+    // that old month, one of no workspace older than any month made;
+    // two notifications of then.
+    for _ in 0..3 {
+        audit_at(&app, Some(ws), then + DAY).await;
+    }
+    audit_at(&app, None, then + DAY + 1).await;
+    audit_at(&app, None, now - 1_000 * DAY).await;
+    // Kept: a month ago (no partition: the default one), this instant (its
+    // month is not made yet), and one of no workspace ten days ago.
+    audit_at(&app, Some(ws), now - 30 * DAY).await;
+    audit_at(&app, Some(ws), now).await;
+    audit_at(&app, None, now - 10 * DAY).await;
+    for at in [then + DAY, then + DAY, now] {
+        sqlx::query(
+            "INSERT INTO notifications (user_id, workspace_id, tone, title, body, link, created_at) VALUES ($1, $2, 'info', 't', 'b', '/admin', $3)",
+        )
+        .bind(user.0)
+        .bind(ws.0)
+        .bind(at)
+        .execute(svc.store.unguarded_pool())
+        .await
+        .unwrap();
+    }
+    if pg {
+        assert_eq!(
+            stored_in(&app, then + DAY).await,
+            vec![old_month.partition_of("audit_log"); 3]
+        );
+        assert_eq!(stored_in(&app, now).await, vec!["audit_log_default"]);
+    }
+    let count = |sql: &'static str| exec(&app, sql, &[]);
+
+    if pg {
+        // A crash between detaching a month and dropping it: the month is
+        // still attached with its rows. This month was made first, and the
+        // entry written before it existed moved in.
+        svc.failpoints
+            .arm("retention.partition_detached", 0, Crash::Fail);
+        assert!(domain::retention::sweep::sweep(svc, now).await.is_err());
+        assert_eq!(svc.failpoints.hits("retention.partition_detached"), 1);
+        assert_eq!(count("SELECT COUNT(*) FROM notifications").await, 3);
+        assert!(
+            months(svc, "notifications")
+                .await
+                .unwrap()
+                .contains(&Month::of(then))
+        );
+        assert_eq!(
+            stored_in(&app, now).await,
+            vec![Month::of(now).partition_of("audit_log")]
+        );
+
+        // Someone reading the old month: its drop waits (2 s lock timeout)
+        // for the next sweep; the notifications' months go meanwhile.
+        let mut reader = svc.store.unguarded_pool().begin().await.unwrap();
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT COUNT(*) FROM {}",
+            old_month.partition_of("audit_log")
+        )))
+        .execute(&mut *reader)
+        .await
+        .unwrap();
+        let busy = domain::retention::sweep::sweep(svc, now).await.unwrap();
+        assert_eq!(busy.notifications, 2);
+        assert!(months(svc, "audit_log").await.unwrap().contains(&old_month));
+        reader.rollback().await.unwrap();
+    }
+
+    let summary = domain::retention::sweep::sweep(svc, now).await.unwrap();
+    assert!(summary.complete);
+    if pg {
+        // The season's four months of the audit log, whole (the notifications'
+        // went in the sweep before).
+        assert_eq!(summary.partitions, 4);
+        let have = months(svc, "audit_log").await.unwrap();
+        assert!(
+            have.iter().all(|m| *m > Month(Month::of(then).0 + 3)),
+            "{have:?}"
+        );
+        assert!(have.contains(&Month(Month::of(now).0 + 3)), "made ahead");
+    }
+    // What remains is the same on both backends.
+    assert_eq!(
+        exec(
+            &app,
+            "SELECT COUNT(*) FROM audit_log WHERE created_at < $1",
+            &[now - 400 * DAY]
+        )
+        .await,
+        0
+    );
+    assert_eq!(
+        count("SELECT COUNT(*) FROM audit_log WHERE workspace_id IS NULL AND action = 'tenant.created'").await,
+        1
+    );
+    assert_eq!(
+        exec(
+            &app,
+            "SELECT COUNT(*) FROM audit_log WHERE action = 'tenant.created' AND created_at >= $1",
+            &[now - 30 * DAY]
+        )
+        .await,
+        3
+    );
+    assert_eq!(count("SELECT COUNT(*) FROM notifications").await, 1);
+    // Nothing left to do.
+    let again = domain::retention::sweep::sweep(svc, now).await.unwrap();
+    assert_eq!(
+        (again.partitions, again.audit_entries, again.notifications),
+        (0, 0, 0)
+    );
+    // New rows still go in, with ids after every earlier one.
+    audit_at(&app, Some(ws), now + 1).await;
+    assert_eq!(
+        exec(
+            &app,
+            "SELECT COUNT(*) FROM audit_log WHERE id >= (SELECT id FROM audit_log WHERE created_at = $1)",
+            &[now + 1]
+        )
+        .await,
+        1
+    );
+}
+
 both_backends!(
     the_sweep_keeps_what_the_rules_say,
-    settings_page_changes_and_export
+    settings_page_changes_and_export,
+    months_are_created_ahead_and_dropped_whole
 );
 
 /// Every table with a column naming a run is one the sweep knows: it keeps

@@ -244,7 +244,10 @@ fn both_dialects_define_the_same_tables() {
                     .collect::<Vec<_>>()
             })
             .collect();
+        // A table rebuilt in a later migration (PostgreSQL's partitioned
+        // audit log and notifications) is still one table.
         t.sort();
+        t.dedup();
         (names, t)
     };
     let (sqlite_files, sqlite) = tables("sqlite");
