@@ -447,13 +447,20 @@ mod service {
             }
             match column {
                 Column::Inventory => {
+                    // Each tenant's newest published snapshot, walking its
+                    // snapshots newest first (ids follow the time they were
+                    // taken): a year of history costs what a week does.
                     self.inventory = per_tenant(
                         conn,
                         &format!(
-                            "SELECT s.tenant_id, MAX(s.taken_at) FROM inventory_snapshots s JOIN tenants t ON t.id = s.tenant_id
-                             WHERE t.workspace_id = $1{} AND {} GROUP BY s.tenant_id",
-                            among("s"),
-                            published_scalar("s")
+                            "SELECT x.tenant_id, x.taken_at FROM (
+                                 SELECT t.id AS tenant_id,
+                                        (SELECT s.taken_at FROM inventory_snapshots s
+                                         WHERE s.tenant_id = t.id AND {} ORDER BY s.id DESC LIMIT 1) AS taken_at
+                                 FROM tenants t WHERE t.workspace_id = $1{}
+                             ) x WHERE x.taken_at IS NOT NULL",
+                            published_scalar("s"),
+                            only.map_or_else(String::new, |ids| crate::runs::sql::id_among("t.id", ids)),
                         ),
                         ws,
                         None,
@@ -602,18 +609,22 @@ mod service {
     ) -> AppResult<HashMap<i64, Trend>> {
         let among = match only {
             Some([]) => return Ok(HashMap::new()),
-            Some(ids) => tenant_among("s", ids),
+            Some(ids) => crate::runs::sql::id_among("t.id", ids),
             None => String::new(),
         };
+        // Per tenant, its newest published snapshots only (walked newest
+        // first through its index), then numbered: never the whole history.
         let compliance: Vec<(i64, i64, i64, i64, i64, i64)> =
             sqlx::query_as(sqlx::AssertSqlSafe(format!(
                 "SELECT tenant_id, rn, compliant, noncompliant, in_grace_period, other FROM (
                 SELECT s.tenant_id, s.compliant, s.noncompliant, s.in_grace_period, s.other,
                        ROW_NUMBER() OVER (PARTITION BY s.tenant_id ORDER BY s.id DESC) AS rn
-                FROM compliance_snapshots s JOIN tenants t ON t.id = s.tenant_id
-                WHERE t.workspace_id = $1{among} AND {}
-             ) x WHERE rn <= {TREND_POINTS} ORDER BY tenant_id, rn DESC",
-                published_scalar("s")
+                FROM tenants t JOIN compliance_snapshots s ON s.tenant_id = t.id
+                WHERE t.workspace_id = $1{among} AND s.id IN (
+                    SELECT s2.id FROM compliance_snapshots s2
+                    WHERE s2.tenant_id = t.id AND {} ORDER BY s2.id DESC LIMIT {TREND_POINTS})
+             ) x ORDER BY tenant_id, rn DESC",
+                published_scalar("s2")
             )))
             .bind(ws)
             .fetch_all(conn)

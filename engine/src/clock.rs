@@ -3,6 +3,9 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 
+/// Milliseconds in a day (UTC days: no time zone in it).
+pub const DAY_MS: i64 = 86_400_000;
+
 pub trait Clock: Send + Sync + 'static {
     /// UTC unix milliseconds.
     fn now_ms(&self) -> i64;

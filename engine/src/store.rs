@@ -225,6 +225,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../../migrations/sqlite/0030_monthly_partitions.sql"),
         postgres: include_str!("../../migrations/postgres/0030_monthly_partitions.sql"),
     },
+    Migration {
+        version: 31,
+        name: "fleet_reads",
+        sqlite: include_str!("../../migrations/sqlite/0031_fleet_reads.sql"),
+        postgres: include_str!("../../migrations/postgres/0031_fleet_reads.sql"),
+    },
 ];
 
 /// PostgreSQL: trigram indexes for search by part of a name, where the
@@ -839,6 +845,11 @@ pub fn like_escaped(text: &str) -> String {
         .replace('_', "\\_")
 }
 
+/// `$1, $2, …, $n`: the placeholders of an `IN (…)` list of `n` binds.
+pub fn marks(n: usize) -> String {
+    value_rows(n, 1).replace(['(', ')'], "")
+}
+
 pub fn value_rows(rows: usize, cols: usize) -> String {
     (0..rows)
         .map(|r| {
@@ -855,6 +866,7 @@ mod value_rows_tests {
     fn placeholders_run_in_row_order() {
         assert_eq!(super::value_rows(2, 3), "($1, $2, $3), ($4, $5, $6)");
         assert_eq!(super::value_rows(1, 1), "($1)");
+        assert_eq!(super::marks(3), "$1, $2, $3");
         assert_eq!(super::value_rows(0, 4), "");
     }
 }

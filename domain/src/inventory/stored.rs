@@ -157,10 +157,9 @@ async fn lookup(
     };
     let mut found = HashMap::with_capacity(hashes.len());
     for chunk in hashes.chunks(BODIES_PER_STATEMENT) {
-        let marks: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
         let sql = format!(
             "SELECT id, hash FROM inventory_bodies WHERE hash IN ({}){lock}",
-            marks.join(", ")
+            crate::store::marks(chunk.len())
         );
         let mut q = sqlx::query_as::<_, (i64, String)>(sqlx::AssertSqlSafe(sql));
         for h in chunk {
@@ -238,10 +237,9 @@ pub async fn move_legacy_batch(svc: &Services, limit: i64) -> AppResult<u64> {
         }
         q.execute(&mut **tx).await?;
         svc.failpoint("inventory.legacy_moved")?;
-        let marks: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
         let sql = format!(
             "DELETE FROM inventory_items_legacy WHERE id IN ({})",
-            marks.join(", ")
+            crate::store::marks(chunk.len())
         );
         let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
         for ((id, _), _) in chunk {

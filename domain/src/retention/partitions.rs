@@ -21,7 +21,7 @@ pub const AHEAD: i64 = 3;
 /// the table come first, and the next sweep tries again.
 const LOCK_TIMEOUT: &str = "SET LOCAL lock_timeout = '2s'";
 
-const DAY_MS: i64 = 86_400_000;
+use crate::clock::DAY_MS;
 
 /// Months since January 1970 (UTC): `0` is 1970-01.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]

@@ -11,7 +11,7 @@ use crate::rbac::Capability;
 use crate::services::Services;
 use crate::views::AuditAction;
 
-const DAY_MS: i64 = 86_400_000;
+use crate::clock::DAY_MS;
 
 type PolicyRow = (i64, i64, i64, i64, i64, i64);
 

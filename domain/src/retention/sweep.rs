@@ -9,11 +9,11 @@ use crate::error::AppResult;
 use crate::ids::WorkspaceId;
 use crate::provider::data::SnapshotTable;
 use crate::services::Services;
-use crate::store::Backend;
+use crate::store::{Backend, marks};
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
-const DAY_MS: i64 = 86_400_000;
+use crate::clock::DAY_MS;
 /// Rows (or snapshots, or runs) per transaction.
 pub const BATCH: i64 = 500;
 /// A sweep starts at most this often.
@@ -414,13 +414,6 @@ async fn expired_snapshots(
         SnapshotTable::Compliance => &none,
     };
     Ok(expired(&snapshots, policy, now, protected))
-}
-
-fn marks(n: usize) -> String {
-    (1..=n)
-        .map(|i| format!("${i}"))
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 /// Deletes one batch of snapshots (their references, devices and drift

@@ -15,7 +15,7 @@ use crate::views::{AuditAction, AuditOutcome};
 use sqlx::Row;
 use std::path::PathBuf;
 
-const DAY_MS: i64 = 24 * 60 * 60 * 1000;
+use crate::clock::DAY_MS;
 
 const COLUMNS: &str = "p.id, p.tenant_id, p.run_id, p.status, p.sections, u.email, p.created_at,
     p.generated_at, p.expires_at, p.html_size, p.zip_size, p.failure_summary,

@@ -96,8 +96,14 @@ pub fn published_scalar(alias: &str) -> String {
 /// numbers (a list that changes with every page would only fill the
 /// statement cache as binds). Callers answer an empty list themselves.
 pub fn tenant_among(alias: &str, ids: &[i64]) -> String {
+    id_among(&format!("{alias}.tenant_id"), ids)
+}
+
+/// `AND {column} IN (…)`: the same filter on a column of our own ids
+/// (`t.id` of the tenants themselves).
+pub fn id_among(column: &str, ids: &[i64]) -> String {
     let list: Vec<String> = ids.iter().map(i64::to_string).collect();
-    format!(" AND {alias}.tenant_id IN ({})", list.join(","))
+    format!(" AND {column} IN ({})", list.join(","))
 }
 
 /// Results that explain a failure too (verification reports): shown once
